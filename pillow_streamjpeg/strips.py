@@ -1,0 +1,124 @@
+"""The strip writer: bands of rows to entropy-coded strips, in order, on a thread pool.
+
+Every strip is one MCU row and one restart interval, so strips can be encoded
+independently: groups of strips run on worker threads (the kernels release the
+GIL) and are written strictly in order, with RSTn markers between strips and
+none after the last. At most a few groups per worker are in flight, so memory
+does not grow with the image.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO
+
+import numpy as np
+
+from . import kernels, tables
+from .options import Settings
+
+#: Pixels a task aims to encode: large enough to dwarf scheduling costs,
+#: small enough to give every worker something to do.
+TASK_PIXELS = 1 << 19
+
+#: Tasks in flight per worker.
+TASKS_PER_WORKER = 3
+
+
+class StripCoder:
+    """The kernel arguments of one frame; encodes groups of strips to bytes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        layout = settings.layout
+        components = settings.components
+        self.comp_table = np.array([c.table for c in components], dtype=np.int64)
+        self.recip = tables.kernel_reciprocals(settings.qtables)
+        self.huff = tables.kernel_code_tables(settings.huffman)
+        self.row_bytes = settings.width * layout.channels
+        self.args = (
+            settings.width, layout.channels, len(components), settings.convert,
+            settings.hs, settings.vs, self.comp_table, self.recip, self.huff,
+        )
+        sampled = int(settings.hs * settings.vs > 1)
+        self.capacity = kernels.strip_capacity(
+            settings.width, len(components), settings.hs, settings.vs, sampled
+        ) + 2
+
+    def encode(self, band: np.ndarray, row: int, first: int, count: int) -> tuple[np.ndarray, int]:
+        """Strips first..first+count-1, starting at band row ``row``, with their RSTs.
+
+        Returns a buffer and the number of bytes of it to write.
+        """
+        settings = self.settings
+        height = settings.strip_height
+        last = settings.strip_count - 1
+        out = np.empty(self.capacity * count, dtype=np.uint8)
+        n = 0
+        for index in range(first, first + count):
+            nrows = min(height, band.shape[0] - row)
+            n += kernels.encode_strip(band, row, nrows, *self.args, out[n:])
+            if index != last:
+                out[n] = 0xFF
+                out[n + 1] = 0xD0 + index % 8
+                n += 2
+            row += height
+        return out, n
+
+
+def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[tuple]:
+    """Split checked bands into (band, row, first strip, strip count) tasks."""
+    height = settings.strip_height
+    per_task = max(1, TASK_PIXELS // (settings.width * height))
+    strip = 0
+    rows_seen = 0
+    for band in bands:
+        rows = band.shape[0]
+        if (
+            band.dtype != np.uint8 or band.ndim != 2 or band.shape[1] < row_bytes
+            or not band.flags.c_contiguous
+        ):
+            raise ValueError(
+                f"band of shape {band.shape} and dtype {band.dtype} is not C-contiguous "
+                f"uint8 rows of {row_bytes} bytes"
+            )
+        if rows_seen % height or rows == 0:
+            raise ValueError(f"bands must hold whole strips of {height} rows before the last")
+        rows_seen += rows
+        if rows_seen > settings.height:
+            raise ValueError(f"bands hold more than the image's {settings.height} rows")
+        strips = -(-rows // height)
+        for first in range(0, strips, per_task):
+            count = min(per_task, strips - first)
+            yield band, first * height, strip + first, count
+        strip += strips
+    if rows_seen != settings.height:
+        raise ValueError(f"bands held {rows_seen} rows, the image has {settings.height}")
+
+
+def write_scan(fp: IO[bytes], bands: Iterable[np.ndarray], settings: Settings) -> None:
+    """Encode the bands' strips and write them to fp in order (scan data only)."""
+    coder = StripCoder(settings)
+    tasks = _tasks(bands, settings, coder.row_bytes)
+    workers = min(settings.workers, settings.strip_count)
+    if workers <= 1:
+        for task in tasks:
+            out, n = coder.encode(*task)
+            fp.write(memoryview(out)[:n])
+        return
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
+        try:
+            for task in tasks:
+                pending.append(pool.submit(coder.encode, *task))
+                if len(pending) >= TASKS_PER_WORKER * workers:
+                    out, n = pending.popleft().result()
+                    fp.write(memoryview(out)[:n])
+            while pending:
+                out, n = pending.popleft().result()
+                fp.write(memoryview(out)[:n])
+        finally:
+            for future in pending:
+                future.cancel()

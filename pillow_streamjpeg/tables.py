@@ -1,0 +1,147 @@
+"""Quantization and Huffman tables: IJG quality scaling, zigzag order, Annex K specs.
+
+Quantization tables are kept in natural (row-major) order, as Pillow's
+``qtables`` option and ``Image.quantization`` give them; DQT segments and the
+kernels take them in zigzag order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Natural (row-major) index of each zigzag position.
+ZIGZAG = np.array([
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+], dtype=np.int64)
+
+#: Annex K.1 luminance quantization table, natural order.
+STD_LUMINANCE = (
+    16, 11, 10, 16, 24, 40, 51, 61,
+    12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77,
+    24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101,
+    72, 92, 95, 98, 112, 100, 103, 99,
+)
+
+#: Annex K.1 chrominance quantization table, natural order.
+STD_CHROMINANCE = (
+    17, 18, 24, 47, 99, 99, 99, 99,
+    18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99,
+)
+
+
+def quality_scaling(quality: int) -> int:
+    """IJG percentage scaling factor for a quality of 1..100."""
+    quality = min(max(quality, 1), 100)
+    return 5000 // quality if quality < 50 else 200 - 2 * quality
+
+
+def scale_table(base: Sequence[int], quality: int) -> list[int]:
+    """A base table scaled for quality as libjpeg does, clamped to 1..255 (baseline)."""
+    scale = quality_scaling(quality)
+    return [min(max((v * scale + 50) // 100, 1), 255) for v in base]
+
+
+def quality_tables(quality: int) -> list[list[int]]:
+    """The luminance and chrominance tables for an IJG quality of 1..100."""
+    return [scale_table(STD_LUMINANCE, quality), scale_table(STD_CHROMINANCE, quality)]
+
+
+def _aan_scale() -> np.ndarray:
+    scale = np.array([1.0] + [math.cos(k * math.pi / 16) * math.sqrt(2) for k in range(1, 8)])
+    return np.outer(scale, scale).ravel()
+
+
+def kernel_reciprocals(qtables: Sequence[Sequence[int]]) -> np.ndarray:
+    """Per-table multipliers of the kernels' float AAN DCT output, zigzag order.
+
+    The AAN DCT leaves coefficient (u, v) scaled by 8 * s[u] * s[v]; dividing
+    by that and by the quantizer gives the quantized coefficient.
+    """
+    natural = np.asarray(qtables, dtype=np.float64).reshape(-1, 64)
+    divisors = natural * _aan_scale() * 8.0
+    return np.ascontiguousarray(1.0 / divisors[:, ZIGZAG])
+
+
+def zigzag(table: Sequence[int]) -> list[int]:
+    """A natural-order table in zigzag order (as DQT stores it)."""
+    return [int(table[i]) for i in ZIGZAG]
+
+
+# Annex K.3 Huffman table specifications: code counts per length 1..16, symbols.
+DC_LUMINANCE_BITS = (0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0)
+DC_LUMINANCE_VALUES = tuple(range(12))
+DC_CHROMINANCE_BITS = (0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0)
+DC_CHROMINANCE_VALUES = tuple(range(12))
+AC_LUMINANCE_BITS = (0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D)
+AC_LUMINANCE_VALUES = (
+    0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+    0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52,
+    0xD1, 0xF0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25,
+    0x26, 0x27, 0x28, 0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45,
+    0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64,
+    0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83,
+    0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+    0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6,
+    0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3,
+    0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8,
+    0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+)
+AC_CHROMINANCE_BITS = (0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77)
+AC_CHROMINANCE_VALUES = (
+    0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+    0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33,
+    0x52, 0xF0, 0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18,
+    0x19, 0x1A, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44,
+    0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63,
+    0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A,
+    0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+    0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4,
+    0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA,
+    0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7,
+    0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+)
+
+#: A Huffman table specification: (counts of codes of length 1..16, symbols).
+HuffmanSpec = tuple[Sequence[int], Sequence[int]]
+
+#: The Annex K DC and AC specifications of table sets 0 (luminance) and 1 (chrominance).
+STD_HUFFMAN: list[tuple[HuffmanSpec, HuffmanSpec]] = [
+    ((DC_LUMINANCE_BITS, DC_LUMINANCE_VALUES), (AC_LUMINANCE_BITS, AC_LUMINANCE_VALUES)),
+    ((DC_CHROMINANCE_BITS, DC_CHROMINANCE_VALUES), (AC_CHROMINANCE_BITS, AC_CHROMINANCE_VALUES)),
+]
+
+
+def code_table(bits: Sequence[int], values: Sequence[int]) -> np.ndarray:
+    """The kernels' code table of a specification: (length << 16) | code per symbol (C.2)."""
+    table = np.zeros(256, dtype=np.uint32)
+    code = 0
+    k = 0
+    for length in range(1, 17):
+        for _ in range(bits[length - 1]):
+            table[values[k]] = (length << 16) | code
+            code += 1
+            k += 1
+        code <<= 1
+    return table
+
+
+def kernel_code_tables(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.ndarray:
+    """Code tables for the kernels: row 2 t is table set t's DC table, row 2 t + 1 its AC."""
+    rows = [code_table(*spec) for pair in specs for spec in pair]
+    return np.ascontiguousarray(np.stack(rows))

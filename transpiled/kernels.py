@@ -1,0 +1,322 @@
+"""Strip kernels of pillow_streamjpeg: pure computation, compiled with Pythran.
+
+One call encodes one strip (one MCU row, hence one restart interval) of pixels
+into entropy-coded JPEG bytes: colour conversion, level shift, forward DCT,
+quantization, zigzag, DC prediction from zero, Huffman coding, 0xFF00
+stuffing and 1-bit padding to a byte. The kernels know nothing of files,
+options or markers; everything they need comes in as arrays, and their output
+goes into a buffer the caller provides.
+
+This file is plain Python too: run under CPython it gives the same bytes,
+slowly, which the tests use as a reference.
+
+Conventions shared with the caller:
+
+- ``band`` is a C-contiguous ``uint8`` array of pixel rows, each row holding
+  ``width * channels`` samples (more is allowed and ignored). The strip is the
+  ``nrows`` rows starting at ``row0``; rows and columns beyond the image are
+  replicated from the last ones, so partial MCUs need no padding copy.
+- ``convert`` 1 turns the first three channels (R, G, B) into Y, Cb, Cr in
+  floating point; 2 does the same and rounds them to whole sample values
+  (better at the finest quantizers); 0 takes the first ``ncomp`` channels as
+  components.
+- Component 0 is sampled ``hs`` x ``vs`` (1 or 2 each); the others 1 x 1, by
+  averaging (a box filter, in floating point).
+- ``comp_table[c]`` selects component c's quantization and Huffman tables.
+- ``recip[t, k]`` is the reciprocal divisor of zigzag coefficient k of table t
+  (quantizer times the AAN scale factors, see ``tables.py``).
+- ``huff[2 t]`` and ``huff[2 t + 1]`` are the DC and AC code tables of table
+  set t: entry = (code length << 16) | code, indexed by symbol.
+"""
+import numpy as np
+
+# pythran export encode_strip(uint8[:,:], int, int, int, int, int, int, int, int, int64[:], float64[:,:], uint32[:,:], uint8[:])
+# pythran export count_strip(uint8[:,:], int, int, int, int, int, int, int, int, int64[:], float64[:,:], int64[:,:])
+# pythran export strip_capacity(int, int, int, int, int)
+
+
+def strip_capacity(width, ncomp, hs, vs, sampled):
+    """Bytes that one strip can need at most (output buffer size).
+
+    A block codes to at most 27 + 63 * 26 bits (209 bytes), doubled by
+    stuffing in the worst case: 512 bytes a block is a safe bound.
+    """
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    blocks = hs * vs + (ncomp - 1) if sampled else ncomp * hs * vs
+    return mcus * blocks * 512 + 16
+
+
+def _natural_order():
+    return np.array([
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+        12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+        35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+        58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
+        dtype=np.int64)
+
+
+def _load_mcu(band, row0, nrows, width, channels, ncomp, convert,
+              hs, vs, x0, mcu):
+    """Level-shifted components of the MCU at column x0, in mcu[c, y, x]."""
+    for py in range(8 * vs):
+        r = row0 + min(py, nrows - 1)
+        for px in range(8 * hs):
+            i = min(x0 + px, width - 1) * channels
+            if convert:
+                red = float(band[r, i])
+                green = float(band[r, i + 1])
+                blue = float(band[r, i + 2])
+                mcu[0, py, px] = (0.299 * red + 0.587 * green
+                                  + 0.114 * blue - 128.0)
+                mcu[1, py, px] = (-0.168735892 * red - 0.331264108 * green
+                                  + 0.5 * blue)
+                mcu[2, py, px] = (0.5 * red - 0.418687589 * green
+                                  - 0.081312411 * blue)
+                if convert == 2:  # rounded to whole sample values
+                    for c in range(3):
+                        mcu[c, py, px] = float(int(mcu[c, py, px] + 256.5) - 256)
+            else:
+                for c in range(ncomp):
+                    mcu[c, py, px] = float(band[r, i + c]) - 128.0
+
+
+def _fill_block(mcu, c, y0, x0, sy, sx, blk):
+    """Block of component c from mcu, averaging sy x sx samples per value."""
+    if sy == 1 and sx == 1:
+        for y in range(8):
+            for x in range(8):
+                blk[8 * y + x] = mcu[c, y0 + y, x0 + x]
+    else:
+        scale = 1.0 / (sy * sx)
+        for y in range(8):
+            for x in range(8):
+                acc = 0.0
+                for dy in range(sy):
+                    for dx in range(sx):
+                        acc += mcu[c, sy * y + dy, sx * x + dx]
+                blk[8 * y + x] = acc * scale
+
+
+def _fdct(blk):
+    """Forward DCT of blk[64] in place (AAN, floating point, scaled by 8)."""
+    for p in range(0, 64, 8):
+        tmp0 = blk[p] + blk[p + 7]
+        tmp7 = blk[p] - blk[p + 7]
+        tmp1 = blk[p + 1] + blk[p + 6]
+        tmp6 = blk[p + 1] - blk[p + 6]
+        tmp2 = blk[p + 2] + blk[p + 5]
+        tmp5 = blk[p + 2] - blk[p + 5]
+        tmp3 = blk[p + 3] + blk[p + 4]
+        tmp4 = blk[p + 3] - blk[p + 4]
+        tmp10 = tmp0 + tmp3
+        tmp13 = tmp0 - tmp3
+        tmp11 = tmp1 + tmp2
+        tmp12 = tmp1 - tmp2
+        blk[p] = tmp10 + tmp11
+        blk[p + 4] = tmp10 - tmp11
+        z1 = (tmp12 + tmp13) * 0.707106781
+        blk[p + 2] = tmp13 + z1
+        blk[p + 6] = tmp13 - z1
+        tmp10 = tmp4 + tmp5
+        tmp11 = tmp5 + tmp6
+        tmp12 = tmp6 + tmp7
+        z5 = (tmp10 - tmp12) * 0.382683433
+        z2 = 0.541196100 * tmp10 + z5
+        z4 = 1.306562965 * tmp12 + z5
+        z3 = tmp11 * 0.707106781
+        z11 = tmp7 + z3
+        z13 = tmp7 - z3
+        blk[p + 5] = z13 + z2
+        blk[p + 3] = z13 - z2
+        blk[p + 1] = z11 + z4
+        blk[p + 7] = z11 - z4
+    for p in range(8):
+        tmp0 = blk[p] + blk[p + 56]
+        tmp7 = blk[p] - blk[p + 56]
+        tmp1 = blk[p + 8] + blk[p + 48]
+        tmp6 = blk[p + 8] - blk[p + 48]
+        tmp2 = blk[p + 16] + blk[p + 40]
+        tmp5 = blk[p + 16] - blk[p + 40]
+        tmp3 = blk[p + 24] + blk[p + 32]
+        tmp4 = blk[p + 24] - blk[p + 32]
+        tmp10 = tmp0 + tmp3
+        tmp13 = tmp0 - tmp3
+        tmp11 = tmp1 + tmp2
+        tmp12 = tmp1 - tmp2
+        blk[p] = tmp10 + tmp11
+        blk[p + 32] = tmp10 - tmp11
+        z1 = (tmp12 + tmp13) * 0.707106781
+        blk[p + 16] = tmp13 + z1
+        blk[p + 48] = tmp13 - z1
+        tmp10 = tmp4 + tmp5
+        tmp11 = tmp5 + tmp6
+        tmp12 = tmp6 + tmp7
+        z5 = (tmp10 - tmp12) * 0.382683433
+        z2 = 0.541196100 * tmp10 + z5
+        z4 = 1.306562965 * tmp12 + z5
+        z3 = tmp11 * 0.707106781
+        z11 = tmp7 + z3
+        z13 = tmp7 - z3
+        blk[p + 40] = z13 + z2
+        blk[p + 24] = z13 - z2
+        blk[p + 8] = z11 + z4
+        blk[p + 56] = z11 - z4
+
+
+def _quantize(blk, recip, t, natural, coefs, b):
+    """Quantized coefficients of blk, in zigzag order, into coefs[b]."""
+    for k in range(64):
+        q = int(blk[natural[k]] * recip[t, k] + 16384.5) - 16384
+        if k == 0:
+            q = max(-2047, min(2047, q))
+        else:
+            q = max(-1023, min(1023, q))
+        coefs[b, k] = q
+
+
+def _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
+               comp_table, recip, natural, x0, mcu, blk, coefs, btab):
+    """Quantized blocks of one MCU, in scan order; returns the block count."""
+    _load_mcu(band, row0, nrows, width, channels, ncomp, convert,
+              hs, vs, x0, mcu)
+    b = 0
+    for by in range(vs):
+        for bx in range(hs):
+            _fill_block(mcu, 0, 8 * by, 8 * bx, 1, 1, blk)
+            _fdct(blk)
+            _quantize(blk, recip, comp_table[0], natural, coefs, b)
+            btab[b] = comp_table[0]
+            b += 1
+    for c in range(1, ncomp):
+        _fill_block(mcu, c, 0, 0, vs, hs, blk)
+        _fdct(blk)
+        _quantize(blk, recip, comp_table[c], natural, coefs, b)
+        btab[b] = comp_table[c]
+        b += 1
+    return b
+
+
+def _bit_length(a):
+    n = 0
+    while a > 0:
+        a >>= 1
+        n += 1
+    return n
+
+
+def _emit(out, st, code, size):
+    """Append size bits of code; st = [accumulator, bit count, position]."""
+    acc = (st[0] << size) | code
+    nbits = st[1] + size
+    pos = st[2]
+    while nbits >= 8:
+        nbits -= 8
+        byte = (acc >> nbits) & 0xFF
+        out[pos] = byte
+        pos += 1
+        if byte == 0xFF:
+            out[pos] = 0
+            pos += 1
+    st[0] = acc & ((1 << nbits) - 1)
+    st[1] = nbits
+    st[2] = pos
+
+
+def _encode_block(coefs, b, pred, dc, ac, huff, out, st):
+    """Huffman-code block b; pred is the DC prediction. Returns its DC."""
+    diff = coefs[b, 0] - pred
+    mag = -diff if diff < 0 else diff
+    n = _bit_length(mag)
+    extra = diff - 1 if diff < 0 else diff
+    entry = huff[dc, n]
+    _emit(out, st, ((entry & 0xFFFF) << n) | (extra & ((1 << n) - 1)),
+          (entry >> 16) + n)
+    run = 0
+    for k in range(1, 64):
+        v = coefs[b, k]
+        if v == 0:
+            run += 1
+        else:
+            while run > 15:
+                entry = huff[ac, 0xF0]
+                _emit(out, st, entry & 0xFFFF, entry >> 16)
+                run -= 16
+            mag = -v if v < 0 else v
+            n = _bit_length(mag)
+            extra = v - 1 if v < 0 else v
+            entry = huff[ac, (run << 4) | n]
+            _emit(out, st,
+                  ((entry & 0xFFFF) << n) | (extra & ((1 << n) - 1)),
+                  (entry >> 16) + n)
+            run = 0
+    if run > 0:
+        entry = huff[ac, 0]
+        _emit(out, st, entry & 0xFFFF, entry >> 16)
+    return coefs[b, 0]
+
+
+def encode_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                 comp_table, recip, huff, out):
+    """Entropy-coded bytes of one strip into out; returns their count."""
+    natural = _natural_order()
+    mcu = np.zeros((4, 16, 16))
+    blk = np.zeros(64)
+    coefs = np.zeros((8, 64), dtype=np.int64)
+    btab = np.zeros(8, dtype=np.int64)
+    pred = np.zeros(4, dtype=np.int64)
+    st = np.zeros(3, dtype=np.int64)
+    for x0 in range(0, width, 8 * hs):
+        _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert,
+                   hs, vs, comp_table, recip, natural, x0, mcu, blk,
+                   coefs, btab)
+        b = 0
+        for c in range(ncomp):
+            nblocks = hs * vs if c == 0 else 1
+            for i in range(nblocks):
+                t = btab[b]
+                pred[c] = _encode_block(coefs, b, pred[c], 2 * t, 2 * t + 1,
+                                        huff, out, st)
+                b += 1
+    if st[1] > 0:
+        pad = 8 - st[1]
+        _emit(out, st, (1 << pad) - 1, pad)
+    return st[2]
+
+
+def count_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                comp_table, recip, counts):
+    """Add the Huffman symbols one strip would use to counts[2 t (+1), sym]."""
+    natural = _natural_order()
+    mcu = np.zeros((4, 16, 16))
+    blk = np.zeros(64)
+    coefs = np.zeros((8, 64), dtype=np.int64)
+    btab = np.zeros(8, dtype=np.int64)
+    pred = np.zeros(4, dtype=np.int64)
+    for x0 in range(0, width, 8 * hs):
+        _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert,
+                   hs, vs, comp_table, recip, natural, x0, mcu, blk,
+                   coefs, btab)
+        b = 0
+        for c in range(ncomp):
+            nblocks = hs * vs if c == 0 else 1
+            for i in range(nblocks):
+                t = btab[b]
+                diff = coefs[b, 0] - pred[c]
+                pred[c] = coefs[b, 0]
+                counts[2 * t, _bit_length(-diff if diff < 0 else diff)] += 1
+                run = 0
+                for k in range(1, 64):
+                    v = coefs[b, k]
+                    if v == 0:
+                        run += 1
+                    else:
+                        while run > 15:
+                            counts[2 * t + 1, 0xF0] += 1
+                            run -= 16
+                        n = _bit_length(-v if v < 0 else v)
+                        counts[2 * t + 1, (run << 4) | n] += 1
+                        run = 0
+                if run > 0:
+                    counts[2 * t + 1, 0] += 1
+                b += 1
+    return 0
