@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -21,10 +21,14 @@ from . import markers, options, sources, strips
 ARRAY_MODES = {1: "L", 3: "RGB", 4: "RGB"}
 
 
-def write_jpeg(fp: IO[bytes], settings: options.Settings, bands: Iterable[np.ndarray]) -> None:
+#: A source's bands: each call starts a new pass over its rows.
+BandReader = Callable[[], Iterable[np.ndarray]]
+
+
+def write_jpeg(fp: IO[bytes], settings: options.Settings, read_bands: BandReader) -> None:
     """Write a whole JPEG file: header segments, the strips of the bands, EOI."""
     fp.write(markers.header(settings))
-    strips.write_scan(fp, bands, settings)
+    strips.write_scan(fp, read_bands(), settings)
     fp.write(markers.EOI)
 
 
@@ -36,17 +40,19 @@ def _array_bands(array: Any, channels: int, strip_height: int) -> Iterator[np.nd
         yield band.reshape(band.shape[0], width * channels)
 
 
-def _plan(source: Any, info: dict[str, Any]) -> tuple[options.Settings, Iterable[np.ndarray]]:
-    """Settings and bands of a supported source."""
+def _plan(source: Any, info: dict[str, Any]) -> tuple[options.Settings, BandReader]:
+    """Settings and band reader of a supported source."""
     if isinstance(source, Image.Image):
         source.load()
         settings = options.parse(source.mode, source.size, info)
         layout = settings.layout
-        bands = sources.pillow_bands(
-            source.im, (0, 0) + source.size, layout.rawmode, layout.channels,
-            settings.strip_height,
-        )
-        return settings, bands
+        def read_bands() -> Iterator[np.ndarray]:
+            return sources.pillow_bands(
+                source.im, (0, 0) + source.size, layout.rawmode, layout.channels,
+                settings.strip_height,
+            )
+
+        return settings, read_bands
     array = source
     shape = getattr(array, "shape", None)
     if shape is None or len(shape) not in (2, 3):
@@ -62,7 +68,7 @@ def _plan(source: Any, info: dict[str, Any]) -> tuple[options.Settings, Iterable
     settings = options.parse(ARRAY_MODES[channels], (shape[1], shape[0]), info)
     if settings.layout.channels != channels:
         settings = _with_channels(settings, channels)
-    return settings, _array_bands(array, channels, settings.strip_height)
+    return settings, lambda: _array_bands(array, channels, settings.strip_height)
 
 
 def _with_channels(settings: options.Settings, channels: int) -> options.Settings:
@@ -106,6 +112,6 @@ def encode(source: Any, fp: str | os.PathLike | IO[bytes], **params: Any) -> Non
         writable binary file object.
     :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``.
     """
-    settings, bands = _plan(source, params)
+    settings, read_bands = _plan(source, params)
     with _output(fp) as out:
-        write_jpeg(out, settings, bands)
+        write_jpeg(out, settings, read_bands)
