@@ -1,0 +1,32 @@
+"""Shared fixtures and guards: the tests run against the compiled, installed package."""
+
+from __future__ import annotations
+
+import importlib.machinery
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pillow_streamjpeg
+from pillow_streamjpeg import kernels
+
+
+def pytest_report_header(config):
+    return f"pillow_streamjpeg kernels: {kernels.__file__}"
+
+
+def pytest_sessionstart(session):
+    """The kernels under test are the compiled extension, not the Pythran source."""
+    if not kernels.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        raise RuntimeError(f"kernels are not compiled: {kernels.__file__}")
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """Real photographs shipped with scikit-image (uint8; camera is grey)."""
+    from skimage import data
+
+    return {name: np.ascontiguousarray(getattr(data, name)()[..., :3] if name != "camera"
+                                       else data.camera())
+            for name in ("astronaut", "chelsea", "coffee", "rocket", "camera")}

@@ -1,0 +1,119 @@
+"""File structure: marker order, DRI, RST count and cycling, tables against libjpeg's."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jpegtools import parse_segments
+from pillow_streamjpeg import tables
+
+SOI, APP0, DQT, SOF0, DHT, DRI, SOS = 0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA
+
+
+def save(image: Image.Image, fmt: str = "STREAMJPEG", **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def noise(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    rng = np.random.default_rng(width * 7919 + height)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    return image.convert(mode)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (8, 8), (9, 9), (17, 33), (100, 64), (130, 200), (4097, 11)])
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_marker_order_dri_and_restarts(size, mode) -> None:
+    width, height = size
+    data = save(noise(width, height, mode), quality=90)
+    segments, scan_markers, _ = parse_segments(data)
+    assert [s.marker for s in segments] == [APP0, DQT, SOF0, DHT, DRI, SOS]
+    assert segments[0].payload[:5] == b"JFIF\0"
+    precision, h, w, ncomp = struct.unpack(">BHHB", segments[2].payload[:6])
+    assert (precision, w, h, ncomp) == (8, width, height, 3 if mode == "RGB" else 1)
+    (interval,) = struct.unpack(">H", segments[4].payload)
+    assert interval == math.ceil(width / 8)
+    strips = math.ceil(height / 8)
+    assert scan_markers == [0xD0 + i % 8 for i in range(strips - 1)]
+
+
+def test_dqt_is_all_ones_at_quality_100() -> None:
+    segments, _, _ = parse_segments(save(noise(16, 16)))
+    dqt = segments[1].payload
+    assert len(dqt) == 2 * 65
+    assert dqt[0] == 0 and dqt[65] == 1
+    assert set(dqt[1:65]) == {1} and set(dqt[66:130]) == {1}
+
+
+def _dqt_tables(data: bytes) -> list[list[int]]:
+    segments, _, _ = parse_segments(data)
+    result = []
+    for segment in segments:
+        if segment.marker == DQT:
+            payload = segment.payload
+            while payload:
+                assert payload[0] >> 4 == 0, "16-bit tables are not baseline"
+                result.append(list(payload[1:65]))
+                payload = payload[65:]
+    return result
+
+
+def test_quantization_tables_match_libjpeg_for_every_quality() -> None:
+    image = noise(16, 16)
+    for quality in range(1, 101):
+        ours = _dqt_tables(save(image, quality=quality))
+        theirs = _dqt_tables(save(image, "JPEG", quality=quality, subsampling=0))
+        assert ours == theirs, f"quality {quality}"
+
+
+def test_dqt_is_zigzag_of_natural_tables() -> None:
+    table = tables.quality_tables(50)[0]
+    image = noise(16, 16)
+    assert _dqt_tables(save(image, quality=50))[0] == tables.zigzag(table)
+    with Image.open(io.BytesIO(save(image, quality=50))) as decoded:
+        assert list(decoded.quantization[0]) == table  # Pillow reports natural order
+
+
+def _dht_tables(data: bytes) -> dict[tuple[int, int], bytes]:
+    segments, _, _ = parse_segments(data)
+    found = {}
+    for segment in segments:
+        if segment.marker == DHT:
+            payload = segment.payload
+            while payload:
+                klass, index = payload[0] >> 4, payload[0] & 15
+                count = sum(payload[1:17])
+                found[(klass, index)] = payload[1:17 + count]
+                payload = payload[17 + count:]
+    return found
+
+
+def test_huffman_tables_are_annex_k_as_libjpeg_writes_them() -> None:
+    image = noise(16, 16)
+    ours = _dht_tables(save(image))
+    theirs = _dht_tables(save(image, "JPEG", quality=100, subsampling=0, optimize=False))
+    assert ours == theirs
+    assert len(ours) == 4
+
+
+def test_grey_images_have_one_table_set() -> None:
+    data = save(noise(16, 16, "L"))
+    assert set(_dht_tables(data)) == {(0, 0), (1, 0)}
+    assert len(_dqt_tables(data)) == 1
+
+
+def test_strip_bytes_are_padded_with_ones() -> None:
+    """The byte before each RST marker and before EOI ends in 1-bits of padding."""
+    data = save(Image.new("L", (8, 24), 128), quality=100)
+    _, markers, scan = parse_segments(data)
+    assert markers == [0xD0, 0xD1]
+    # a flat grey block codes as a DC difference then EOB: three strips, same bytes
+    parts = scan.split(b"\xff\xd0")[0], scan.split(b"\xff\xd0")[1].split(b"\xff\xd1")[0]
+    assert parts[0] == parts[1]
