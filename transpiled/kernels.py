@@ -55,37 +55,69 @@ def _natural_order():
         dtype=np.int64)
 
 
-def _load_mcu(band, row0, nrows, width, channels, ncomp, convert,
-              hs, vs, x0, mcu):
-    """Level-shifted components of the MCU at column x0, in mcu[c, y, x]."""
+def _categories():
+    """Bit length of each magnitude 0..2047 (the JPEG size category)."""
+    cat = np.zeros(2048, dtype=np.int64)
+    for n in range(1, 12):
+        for m in range(1 << (n - 1), 1 << n):
+            cat[m] = n
+    return cat
+
+
+def _row_index(row0, nrows, rows):
+    """Band row of each strip row: rows past the image repeat the last one."""
+    index = np.zeros(16, dtype=np.int64)
+    for py in range(rows):
+        index[py] = row0 + min(py, nrows - 1)
+    return index
+
+
+def _load_mcu(band, rowidx, width, channels, ncomp, convert, hs, vs, x0, mcu):
+    """Level-shifted components of the MCU at column x0, in mcu[256 c + 16 y + x].
+
+    Columns past the image repeat the last one; only the last MCU of a row
+    needs that, so the inner loops of the others have no clamping. (mcu is
+    flat: Pythran does not inline three-dimensional indexing.)
+    """
+    mw = 8 * hs
+    inside = min(mw, width - x0)
     for py in range(8 * vs):
-        r = row0 + min(py, nrows - 1)
-        for px in range(8 * hs):
-            i = min(x0 + px, width - 1) * channels
-            if convert:
+        r = rowidx[py]
+        o = 16 * py
+        if convert > 0:
+            for px in range(inside):
+                i = (x0 + px) * channels
                 red = float(band[r, i])
                 green = float(band[r, i + 1])
                 blue = float(band[r, i + 2])
-                mcu[0, py, px] = (0.299 * red + 0.587 * green
-                                  + 0.114 * blue - 128.0)
-                mcu[1, py, px] = (-0.168735892 * red - 0.331264108 * green
-                                  + 0.5 * blue)
-                mcu[2, py, px] = (0.5 * red - 0.418687589 * green
-                                  - 0.081312411 * blue)
+                y = 0.299 * red + 0.587 * green + 0.114 * blue - 128.0
+                cb = -0.168735892 * red - 0.331264108 * green + 0.5 * blue
+                cr = 0.5 * red - 0.418687589 * green - 0.081312411 * blue
                 if convert == 2:  # rounded to whole sample values
-                    for c in range(3):
-                        mcu[c, py, px] = float(int(mcu[c, py, px] + 256.5) - 256)
-            else:
-                for c in range(ncomp):
-                    mcu[c, py, px] = float(band[r, i + c]) - 128.0
+                    y = float(int(y + 256.5) - 256)
+                    cb = float(int(cb + 256.5) - 256)
+                    cr = float(int(cr + 256.5) - 256)
+                mcu[o + px] = y
+                mcu[256 + o + px] = cb
+                mcu[512 + o + px] = cr
+        else:
+            for c in range(ncomp):
+                for px in range(inside):
+                    mcu[256 * c + o + px] = float(
+                        band[r, (x0 + px) * channels + c]) - 128.0
+        for c in range(ncomp):
+            for px in range(inside, mw):
+                mcu[256 * c + o + px] = mcu[256 * c + o + inside - 1]
 
 
 def _fill_block(mcu, c, y0, x0, sy, sx, blk):
     """Block of component c from mcu, averaging sy x sx samples per value."""
+    base = 256 * c
     if sy == 1 and sx == 1:
         for y in range(8):
+            o = base + 16 * (y0 + y) + x0
             for x in range(8):
-                blk[8 * y + x] = mcu[c, y0 + y, x0 + x]
+                blk[8 * y + x] = mcu[o + x]
     else:
         scale = 1.0 / (sy * sx)
         for y in range(8):
@@ -93,7 +125,7 @@ def _fill_block(mcu, c, y0, x0, sy, sx, blk):
                 acc = 0.0
                 for dy in range(sy):
                     for dx in range(sx):
-                        acc += mcu[c, sy * y + dy, sx * x + dx]
+                        acc += mcu[base + 16 * (sy * y + dy) + sx * x + dx]
                 blk[8 * y + x] = acc * scale
 
 
@@ -165,20 +197,17 @@ def _fdct(blk):
 
 def _quantize(blk, recip, t, natural, coefs, b):
     """Quantized coefficients of blk, in zigzag order, into coefs[b]."""
-    for k in range(64):
+    q = int(blk[0] * recip[t, 0] + 16384.5) - 16384
+    coefs[b, 0] = max(-2047, min(2047, q))
+    for k in range(1, 64):
         q = int(blk[natural[k]] * recip[t, k] + 16384.5) - 16384
-        if k == 0:
-            q = max(-2047, min(2047, q))
-        else:
-            q = max(-1023, min(1023, q))
-        coefs[b, k] = q
+        coefs[b, k] = max(-1023, min(1023, q))
 
 
-def _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
+def _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
                comp_table, recip, natural, x0, mcu, blk, coefs, btab):
     """Quantized blocks of one MCU, in scan order; returns the block count."""
-    _load_mcu(band, row0, nrows, width, channels, ncomp, convert,
-              hs, vs, x0, mcu)
+    _load_mcu(band, rowidx, width, channels, ncomp, convert, hs, vs, x0, mcu)
     b = 0
     for by in range(vs):
         for bx in range(hs):
@@ -196,41 +225,19 @@ def _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
     return b
 
 
-def _bit_length(a):
-    n = 0
-    while a > 0:
-        a >>= 1
-        n += 1
-    return n
+def _block_symbols(coefs, b, pred, t, cat, syms, bits):
+    """Huffman symbols of block b in coding order; returns their count.
 
-
-def _emit(out, st, code, size):
-    """Append size bits of code; st = [accumulator, bit count, position]."""
-    acc = (st[0] << size) | code
-    nbits = st[1] + size
-    pos = st[2]
-    while nbits >= 8:
-        nbits -= 8
-        byte = (acc >> nbits) & 0xFF
-        out[pos] = byte
-        pos += 1
-        if byte == 0xFF:
-            out[pos] = 0
-            pos += 1
-    st[0] = acc & ((1 << nbits) - 1)
-    st[1] = nbits
-    st[2] = pos
-
-
-def _encode_block(coefs, b, pred, dc, ac, huff, out, st):
-    """Huffman-code block b; pred is the DC prediction. Returns its DC."""
+    syms[i] is (table row << 8) | symbol, row 2 t for DC and 2 t + 1 for AC;
+    bits[i] is (extra bit count << 16) | extra bits.
+    """
     diff = coefs[b, 0] - pred
-    mag = -diff if diff < 0 else diff
-    n = _bit_length(mag)
-    extra = diff - 1 if diff < 0 else diff
-    entry = huff[dc, n]
-    _emit(out, st, ((entry & 0xFFFF) << n) | (extra & ((1 << n) - 1)),
-          (entry >> 16) + n)
+    sign = diff >> 63
+    n = cat[(diff ^ sign) - sign]
+    syms[0] = ((2 * t) << 8) | n
+    bits[0] = (n << 16) | ((diff + sign) & ((1 << n) - 1))
+    count = 1
+    ac = (2 * t + 1) << 8
     run = 0
     for k in range(1, 64):
         v = coefs[b, k]
@@ -238,48 +245,104 @@ def _encode_block(coefs, b, pred, dc, ac, huff, out, st):
             run += 1
         else:
             while run > 15:
-                entry = huff[ac, 0xF0]
-                _emit(out, st, entry & 0xFFFF, entry >> 16)
+                syms[count] = ac | 0xF0
+                bits[count] = 0
+                count += 1
                 run -= 16
-            mag = -v if v < 0 else v
-            n = _bit_length(mag)
-            extra = v - 1 if v < 0 else v
-            entry = huff[ac, (run << 4) | n]
-            _emit(out, st,
-                  ((entry & 0xFFFF) << n) | (extra & ((1 << n) - 1)),
-                  (entry >> 16) + n)
+            sign = v >> 63
+            n = cat[(v ^ sign) - sign]
+            syms[count] = ac | (run << 4) | n
+            bits[count] = (n << 16) | ((v + sign) & ((1 << n) - 1))
+            count += 1
             run = 0
     if run > 0:
-        entry = huff[ac, 0]
-        _emit(out, st, entry & 0xFFFF, entry >> 16)
-    return coefs[b, 0]
+        syms[count] = ac
+        bits[count] = 0
+        count += 1
+    return count
+
+
+def _pack(huff, syms, bits, count, out, st):
+    """Append the codes of symbols to out; st = [accumulator, bit count, position].
+
+    The accumulator takes whole codes (at most 27 bits with their extra
+    bits) and spills 32 bits at a time, stuffing 0x00 after each 0xFF.
+    """
+    acc = st[0]
+    nbits = st[1]
+    pos = st[2]
+    for i in range(count):
+        s = syms[i]
+        entry = np.int64(huff[s >> 8, s & 0xFF])
+        extra = bits[i]
+        n = extra >> 16
+        acc = (acc << ((entry >> 16) + n)) | ((entry & 0xFFFF) << n) | (extra & 0xFFFF)
+        nbits += (entry >> 16) + n
+        if nbits >= 32:
+            nbits -= 32
+            word = (acc >> nbits) & 0xFFFFFFFF
+            acc &= (1 << nbits) - 1
+            for shift in range(24, -8, -8):
+                byte = (word >> shift) & 0xFF
+                out[pos] = byte
+                pos += 1
+                if byte == 0xFF:
+                    out[pos] = 0
+                    pos += 1
+    st[0] = acc
+    st[1] = nbits
+    st[2] = pos
+
+
+def _finish(out, st):
+    """Flush whole bytes and pad the last one with 1-bits."""
+    acc = st[0]
+    nbits = st[1]
+    pos = st[2]
+    if nbits % 8:
+        pad = 8 - nbits % 8
+        acc = (acc << pad) | ((1 << pad) - 1)
+        nbits += pad
+    while nbits > 0:
+        nbits -= 8
+        byte = (acc >> nbits) & 0xFF
+        out[pos] = byte
+        pos += 1
+        if byte == 0xFF:
+            out[pos] = 0
+            pos += 1
+    st[0] = 0
+    st[1] = 0
+    st[2] = pos
 
 
 def encode_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
                  comp_table, recip, huff, out):
     """Entropy-coded bytes of one strip into out; returns their count."""
     natural = _natural_order()
-    mcu = np.zeros((4, 16, 16))
+    cat = _categories()
+    rowidx = _row_index(row0, nrows, 8 * vs)
+    mcu = np.zeros(1024)
     blk = np.zeros(64)
     coefs = np.zeros((8, 64), dtype=np.int64)
     btab = np.zeros(8, dtype=np.int64)
     pred = np.zeros(4, dtype=np.int64)
+    syms = np.zeros(160, dtype=np.int64)
+    bits = np.zeros(160, dtype=np.int64)
     st = np.zeros(3, dtype=np.int64)
     for x0 in range(0, width, 8 * hs):
-        _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert,
-                   hs, vs, comp_table, recip, natural, x0, mcu, blk,
-                   coefs, btab)
+        _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
+                   comp_table, recip, natural, x0, mcu, blk, coefs, btab)
         b = 0
         for c in range(ncomp):
             nblocks = hs * vs if c == 0 else 1
             for i in range(nblocks):
-                t = btab[b]
-                pred[c] = _encode_block(coefs, b, pred[c], 2 * t, 2 * t + 1,
-                                        huff, out, st)
+                count = _block_symbols(coefs, b, pred[c], btab[b], cat,
+                                       syms, bits)
+                pred[c] = coefs[b, 0]
+                _pack(huff, syms, bits, count, out, st)
                 b += 1
-    if st[1] > 0:
-        pad = 8 - st[1]
-        _emit(out, st, (1 << pad) - 1, pad)
+    _finish(out, st)
     return st[2]
 
 
@@ -287,36 +350,26 @@ def count_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
                 comp_table, recip, counts):
     """Add the Huffman symbols one strip would use to counts[2 t (+1), sym]."""
     natural = _natural_order()
-    mcu = np.zeros((4, 16, 16))
+    cat = _categories()
+    rowidx = _row_index(row0, nrows, 8 * vs)
+    mcu = np.zeros(1024)
     blk = np.zeros(64)
     coefs = np.zeros((8, 64), dtype=np.int64)
     btab = np.zeros(8, dtype=np.int64)
     pred = np.zeros(4, dtype=np.int64)
+    syms = np.zeros(160, dtype=np.int64)
+    bits = np.zeros(160, dtype=np.int64)
     for x0 in range(0, width, 8 * hs):
-        _mcu_coefs(band, row0, nrows, width, channels, ncomp, convert,
-                   hs, vs, comp_table, recip, natural, x0, mcu, blk,
-                   coefs, btab)
+        _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
+                   comp_table, recip, natural, x0, mcu, blk, coefs, btab)
         b = 0
         for c in range(ncomp):
             nblocks = hs * vs if c == 0 else 1
             for i in range(nblocks):
-                t = btab[b]
-                diff = coefs[b, 0] - pred[c]
+                count = _block_symbols(coefs, b, pred[c], btab[b], cat,
+                                       syms, bits)
                 pred[c] = coefs[b, 0]
-                counts[2 * t, _bit_length(-diff if diff < 0 else diff)] += 1
-                run = 0
-                for k in range(1, 64):
-                    v = coefs[b, k]
-                    if v == 0:
-                        run += 1
-                    else:
-                        while run > 15:
-                            counts[2 * t + 1, 0xF0] += 1
-                            run -= 16
-                        n = _bit_length(-v if v < 0 else v)
-                        counts[2 * t + 1, (run << 4) | n] += 1
-                        run = 0
-                if run > 0:
-                    counts[2 * t + 1, 0] += 1
+                for j in range(count):
+                    counts[syms[j] >> 8, syms[j] & 0xFF] += 1
                 b += 1
     return 0
