@@ -33,42 +33,111 @@ def write_jpeg(fp: IO[bytes], settings: options.Settings, read_bands: BandReader
 
 
 def _array_bands(array: Any, channels: int, strip_height: int) -> Iterator[np.ndarray]:
-    height, width = array.shape[:2]
-    step = sources.band_rows(width * channels, strip_height)
-    for top in range(0, height, step):
-        band = np.ascontiguousarray(array[top:top + step], dtype=np.uint8)
-        yield band.reshape(band.shape[0], width * channels)
+    return sources.array_bands(array, channels, strip_height)
 
 
-def _plan(source: Any, info: dict[str, Any]) -> tuple[options.Settings, BandReader]:
-    """Settings and band reader of a supported source."""
+#: Options that choose what to read from a source, not how to encode it.
+SOURCE_OPTIONS = ("page", "series", "level", "mode", "size", "channels")
+
+
+def _settings(mode: str, size: tuple[int, int], info: dict[str, Any]) -> options.Settings:
+    """The one place sources turn their mode, size and options into Settings."""
+    return options.parse(mode, size, info)
+
+
+def _pillow_plan(image: Image.Image, info: dict[str, Any]) -> tuple[options.Settings, BandReader]:
+    image.load()
+    settings = _settings(image.mode, image.size, info)
+    layout = settings.layout
+
+    def read_bands() -> Iterator[np.ndarray]:
+        return sources.pillow_bands(
+            image.im, (0, 0) + image.size, layout.rawmode, layout.channels,
+            settings.strip_height,
+        )
+
+    return settings, read_bands
+
+
+def _plan(
+    source: Any, info: dict[str, Any], stack: contextlib.ExitStack | None = None,
+) -> tuple[options.Settings, BandReader]:
+    """Settings and band reader of a supported source.
+
+    Files opened here (a TIFF or image path) are closed by ``stack``.
+    """
+    if stack is None:
+        stack = contextlib.ExitStack()
+    choice = {key: info.pop(key) for key in SOURCE_OPTIONS if key in info}
     if isinstance(source, Image.Image):
-        source.load()
-        settings = options.parse(source.mode, source.size, info)
-        layout = settings.layout
-        def read_bands() -> Iterator[np.ndarray]:
-            return sources.pillow_bands(
-                source.im, (0, 0) + source.size, layout.rawmode, layout.channels,
-                settings.strip_height,
-            )
+        _refuse(choice, "a PIL image")
+        return _pillow_plan(source, info)
+    if isinstance(source, sources.RowBands):
+        _refuse(choice, "a RowBands source")
+        settings = _settings(source.mode, source.size, info)
+        if settings.layout.channels != source.channels:
+            settings = _with_channels(settings, source.channels)
+        return settings, lambda: source.read(settings.strip_height)
+    from . import tiff
 
-        return settings, read_bands
+    if tiff.is_tiff(source):
+        reader = stack.enter_context(tiff.open_tiff(source, **_pick(choice, "page", "series", "level")))
+        _refuse(choice, "a TIFF")
+        settings = _settings(reader.mode, reader.size, info)
+        if settings.layout.channels != reader.channels:
+            settings = _with_channels(settings, reader.channels)
+        return settings, lambda: reader.read_bands(settings.strip_height)
+    if isinstance(source, (str, os.PathLike)):
+        _refuse(choice, "an image file other than TIFF")
+        image = stack.enter_context(Image.open(source))
+        return _pillow_plan(sources.writable_image(image), info)
+    shape = getattr(source, "shape", None)
+    if shape is None and "size" in choice and hasattr(source, "__iter__"):
+        bands = sources.RowBands(source, choice.pop("size"), choice.pop("mode", "RGB"),
+                                 choice.pop("channels", None))
+        _refuse(choice, "row bands")
+        return _plan(bands, info, stack)
     array = source
-    shape = getattr(array, "shape", None)
     if shape is None or len(shape) not in (2, 3):
         raise TypeError(
-            f"cannot encode {type(source).__name__}: expected a PIL image or an "
-            "array of shape (height, width) or (height, width, 1|3|4)"
+            f"cannot encode {type(source).__name__}: expected a PIL image, an array of shape "
+            "(height, width) or (height, width, 1|3|4), a TIFF or image path, a "
+            "tifffile.TiffFile, or row bands with size=(width, height)"
         )
     channels = 1 if len(shape) == 2 else shape[2]
-    if channels not in ARRAY_MODES:
+    mode = choice.pop("mode", None) or ARRAY_MODES.get(channels)
+    _refuse(choice, "an array")
+    if mode is None:
         raise ValueError(f"cannot encode an array with {channels} samples per pixel; expected 1, 3 or 4")
     if np.dtype(array.dtype) != np.uint8:
         raise TypeError(f"cannot encode an array of dtype {array.dtype}; expected uint8")
-    settings = options.parse(ARRAY_MODES[channels], (shape[1], shape[0]), info)
+    settings = _settings(mode, (int(shape[1]), int(shape[0])), info)
     if settings.layout.channels != channels:
+        if channels < len(settings.components):
+            raise ValueError(f"cannot encode an array with {channels} samples per pixel as mode {mode}")
         settings = _with_channels(settings, channels)
     return settings, lambda: _array_bands(array, channels, settings.strip_height)
+
+
+def _pick(choice: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: choice.pop(key) for key in keys if key in choice}
+
+
+def _refuse(choice: dict[str, Any], what: str) -> None:
+    if choice:
+        names = ", ".join(sorted(choice))
+        raise TypeError(f"option{'s' if len(choice) > 1 else ''} {names} do not apply to {what}")
+
+
+def _counted(read_bands: BandReader, progress: Callable[[int], Any]) -> BandReader:
+    """A band reader that reports the rows of each band once it is handed on."""
+
+    def read() -> Iterator[np.ndarray]:
+        for band in read_bands():
+            yield band
+            progress(band.shape[0])
+
+    return read
 
 
 def _with_channels(settings: options.Settings, channels: int) -> options.Settings:
@@ -106,12 +175,22 @@ def _umask() -> int:
 def encode(source: Any, fp: str | os.PathLike | IO[bytes], **params: Any) -> None:
     """Encode a source to baseline JPEG, strip by strip.
 
-    :param source: a PIL image, or a uint8 array (or array-like with ``shape``,
-        ``dtype`` and slicing) of shape (height, width) or (height, width, 1|3|4).
+    :param source: a PIL image; a uint8 array (numpy, memmap, zarr, or any
+        array-like with ``shape``, ``dtype`` and slicing) of shape (height, width)
+        or (height, width, 1|3|4), the 4th sample (alpha or padding) ignored;
+        a TIFF (path or ``tifffile.TiffFile``; choose with ``page``, ``series``,
+        ``level``; see docs/tiff.md); another image file path (opened with
+        Pillow); a ``sources.RowBands``, or an iterable of row bands with
+        ``size=(width, height)`` and ``mode``.
     :param fp: a path (written to a temporary file, renamed when complete) or a
         writable binary file object.
-    :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``.
+    :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``;
+        ``progress``: a function called with the row count of each band read.
     """
-    settings, read_bands = _plan(source, params)
-    with _output(fp) as out:
-        write_jpeg(out, settings, read_bands)
+    progress = params.pop("progress", None)
+    with contextlib.ExitStack() as stack:
+        settings, read_bands = _plan(source, params, stack)
+        if progress is not None:
+            read_bands = _counted(read_bands, progress)
+        with _output(fp) as out:
+            write_jpeg(out, settings, read_bands)

@@ -1,0 +1,359 @@
+"""TIFF sources: a page, series or pyramid level of a TIFF file, read band by band.
+
+Everything goes through tifffile (imported only when a TIFF is read):
+
+* uncompressed, contiguous, striped images are read by byte offset with
+  ``os.pread`` straight into the band buffer (no decoding, no memory map);
+* anything else (tiled, compressed with LZW, deflate, zstd, JPEG, PackBits ...,
+  predictors, planar separate, BigTIFF, multi-page series, pyramid levels) is
+  read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
+  (tiles or strips), at least 256 rows high.
+
+Samples become 8-bit rows of a writable mode:
+
+* uint8 grey (MinIsBlack) and RGB pass through; MinIsWhite is inverted;
+* 1- to 16-bit unsigned samples are scaled linearly over their full range:
+  ``round(v * 255 / (2**bits - 1))`` (16 bits: ``round(v / 257)``), never by the
+  data's own maximum, so a band's result does not depend on the rest of the image;
+* palette images are written as RGB through their colour map (16-bit map entries
+  scaled as above; maps whose entries all fit 8 bits are taken as 8-bit);
+* alpha and other extra samples are dropped;
+* CMYK (Separated, 4 inks) is written as a CMYK JPEG;
+* signed, float and complex samples, more than 16 bits, and other photometric
+  interpretations (CIELab, YCbCr outside JPEG compression, ...) are refused
+  with a ValueError naming the file.
+
+Peak memory stays bounded by a few bands whatever the image height, except for
+compressed files whose strips or tiles are themselves huge (a single strip
+holding the whole image must be decoded whole).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import sources
+
+#: File name endings taken as TIFF without looking inside.
+SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
+
+#: The first bytes of classic and BigTIFF files, both byte orders.
+MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+#: Fewest rows of a band read through zarr.
+MIN_BAND_ROWS = 256
+
+#: Bytes a band read from a TIFF aims at.
+TIFF_BAND_BYTES = 16 << 20
+
+# TIFF tag values (T.IFF 6.0)
+MINISWHITE, MINISBLACK, RGB, PALETTE, SEPARATED, YCBCR = 0, 1, 2, 3, 5, 6
+COMPRESSION_NONE, COMPRESSION_JPEG_OLD, COMPRESSION_JPEG = 1, 6, 7
+PHOTOMETRIC_NAMES = {
+    0: "MinIsWhite", 1: "MinIsBlack", 2: "RGB", 3: "Palette", 4: "Mask", 5: "Separated",
+    6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
+    32803: "CFA", 34892: "LinearRaw",
+}
+SAMPLE_FORMAT_NAMES = {2: "signed integer", 3: "floating point", 4: "undefined",
+                       5: "complex integer", 6: "complex floating point"}
+
+
+def is_tiff(source: Any) -> bool:
+    """Whether source is a TIFF: a tifffile.TiffFile, or a path to a TIFF file."""
+    module = sys.modules.get("tifffile")
+    if module is not None and isinstance(source, module.TiffFile):
+        return True
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.fspath(source)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path.lower().endswith(SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) in MAGIC
+    except OSError:
+        return False
+
+
+def _tifffile():
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "reading TIFF files needs tifffile, zarr and imagecodecs: "
+            "pip install 'pillow_streamjpeg[tiff]'"
+        ) from None
+    return tifffile
+
+
+@contextlib.contextmanager
+def open_tiff(
+    source: Any, page: int | None = None, series: int | None = None, level: int | None = None,
+) -> Iterator[TiffReader]:
+    """A TiffReader of a TIFF path or an open tifffile.TiffFile (left open)."""
+    tifffile = _tifffile()
+    if isinstance(source, tifffile.TiffFile):
+        yield TiffReader(source, page, series, level)
+        return
+    name = os.fspath(source)
+    with tifffile.TiffFile(name) as tif:
+        yield TiffReader(tif, page, series, level)
+
+
+def _index(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{what} must be a non-negative integer, not {value!r}")
+    return int(value)
+
+
+class TiffReader:
+    """One image of a TIFF file: its mode, size, and a band reader."""
+
+    def __init__(self, tif, page: int | None, series: int | None, level: int | None) -> None:
+        self.tif = tif
+        self.name = tif.filehandle.name or "TIFF"
+        page, series, level = (_index(page, "page"), _index(series, "series"),
+                               _index(level, "level"))
+        if page is not None:
+            if series is not None or level is not None:
+                raise ValueError("choose either a page, or a series and level, not both")
+            count = len(tif.pages)
+            if page >= count:
+                raise ValueError(f"{self.name}: no page {page}, the file has {count} page{'s' * (count != 1)}")
+            self.page = tif.pages[page]
+            if not hasattr(self.page, "aszarr"):
+                self.page = self.page.aspage()
+            self.keyframe = self.page.keyframe
+            self.shape, self.axes = tuple(self.page.shape), self.page.axes
+            self._store = lambda: self.page.aszarr()
+            single = self.page
+        else:
+            series = series or 0
+            level = level or 0
+            all_series = tif.series
+            if series >= len(all_series):
+                raise ValueError(f"{self.name}: no series {series}, the file has {len(all_series)}")
+            chosen = all_series[series]
+            levels = chosen.levels
+            if level >= len(levels):
+                raise ValueError(f"{self.name}: series {series} has no level {level}, it has {len(levels)}")
+            chosen = levels[level]
+            self.keyframe = chosen.keyframe
+            self.shape, self.axes = tuple(chosen.shape), chosen.axes
+            self._store = lambda: tif.aszarr(series=series, level=level)
+            pages = [p for p in chosen.pages if p is not None] if hasattr(chosen, "pages") else []
+            single = pages[0] if len(pages) == 1 else None
+        self._check_axes()
+        self._check_samples()
+        self._fast = self._fast_offset(single)
+
+    # -- layout -------------------------------------------------------------
+
+    def _check_axes(self) -> None:
+        axes = self.axes
+        if "Y" not in axes or "X" not in axes:
+            raise ValueError(f"{self.name}: image of axes {axes!r} has no rows and columns to write")
+        self.height = self.shape[axes.index("Y")]
+        self.width = self.shape[axes.index("X")]
+        self.size = (self.width, self.height)
+
+    def _check_samples(self) -> None:
+        key = self.keyframe
+        name = self.name
+        fmt = int(key.sampleformat)
+        bits = int(key.bitspersample)
+        if fmt != 1:
+            kind = SAMPLE_FORMAT_NAMES.get(fmt, f"sample format {fmt}")
+            raise ValueError(f"{name}: {bits}-bit {kind} samples are not supported; "
+                             "only unsigned integer samples of 1 to 16 bits are")
+        if not 1 <= bits <= 16:
+            raise ValueError(f"{name}: {bits}-bit samples are not supported; "
+                             "only unsigned integer samples of 1 to 16 bits are")
+        photometric = int(key.photometric)
+        spp = int(key.samplesperpixel)
+        extras = len(key.extrasamples or ())
+        colour = spp - extras
+        pname = PHOTOMETRIC_NAMES.get(photometric, str(photometric))
+        self.bits = bits
+        self.samples = spp
+        self.lut: np.ndarray | None = None
+        if photometric in (MINISBLACK, MINISWHITE):
+            if colour != 1:
+                raise ValueError(f"{name}: {spp} samples per pixel with {pname} and "
+                                 f"{extras} extra; expected 1 grey sample")
+            self.mode, self.keep = "L", 1
+            self.lut = _scale_lut(bits, invert=photometric == MINISWHITE)
+        elif photometric == RGB or (photometric == YCBCR and int(key.compression) in
+                                    (COMPRESSION_JPEG, COMPRESSION_JPEG_OLD)):
+            if colour != 3:
+                raise ValueError(f"{name}: {spp} samples per pixel with {pname}; expected 3")
+            self.mode = "RGB"
+            self.keep = 4 if spp >= 4 and bits == 8 else 3  # RGBX rows: alpha ignored, no copy
+            self.lut = _scale_lut(bits)
+        elif photometric == PALETTE:
+            if spp != 1 or key.colormap is None:
+                raise ValueError(f"{name}: palette image without a colour map of 1 sample per pixel")
+            self.mode, self.keep = "RGB", 3
+            self.lut = _palette_lut(np.asarray(key.colormap), bits)
+        elif photometric == SEPARATED:
+            inkset = int(getattr(key, "tags", {}).valueof(332, 1)) if hasattr(key, "tags") else 1
+            if inkset != 1 or colour != 4:
+                raise ValueError(f"{name}: Separated image of {colour} inks (inkset {inkset}) is not "
+                                 "supported; only CMYK")
+            from . import options
+
+            if "CMYK" not in options.MODES:
+                raise ValueError(f"{name}: CMYK TIFF needs CMYK JPEG output, which this version "
+                                 "of pillow_streamjpeg does not write yet")
+            self.mode, self.keep = "CMYK", 4
+            self.lut = _scale_lut(bits)
+        else:
+            raise ValueError(f"{name}: photometric interpretation {pname} is not supported; "
+                             "expected grey, RGB, palette or CMYK")
+        self.channels = 3 if self.lut is not None and self.lut.ndim == 2 else self.keep
+
+    def _fast_offset(self, page) -> int | None:
+        """Byte offset of an uncompressed contiguous striped page's rows, else None."""
+        if page is None or self.tif.filehandle.is_file is False:
+            return None
+        key = self.keyframe
+        if (
+            key.is_tiled or int(key.compression) != COMPRESSION_NONE or int(key.predictor) != 1
+            or int(key.fillorder) != 1 or self.bits not in (8, 16)
+            or (self.samples > 1 and int(key.planarconfig) != 1)
+            or getattr(page, "imagedepth", 1) != 1
+        ):
+            return None
+        contiguous = page.is_contiguous
+        if not contiguous or not page.dataoffsets:
+            return None
+        if isinstance(contiguous, tuple):  # older tifffile: (offset, bytecount)
+            offset, count = contiguous
+        else:
+            offset, count = page.dataoffsets[0], sum(page.databytecounts)
+        if count < self.height * self.width * self.samples * (self.bits // 8):
+            return None
+        path = self.tif.filehandle.path
+        if not path or not os.path.isfile(path):
+            return None
+        return int(offset) + int(getattr(self.tif.filehandle, "_offset", 0) or 0)
+
+    # -- reading ------------------------------------------------------------
+
+    def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
+        """A new pass over the image: uint8 bands of whole strips (the last excepted)."""
+        row_bytes = self.width * self.channels
+        if self._fast is not None:
+            return self._pread_bands(strip_height)
+        return sources.rebuffer(self._zarr_bands(), row_bytes, strip_height, self.height)
+
+    def _convert(self, band: np.ndarray) -> np.ndarray:
+        """Raw samples (rows, width[, samples]) to (rows, width * channels) uint8."""
+        if band.ndim == 3 and band.shape[2] != self.keep:
+            band = band[:, :, : self.keep] if self.keep > 1 else band[:, :, 0]
+        elif band.ndim == 3 and self.keep == 1:
+            band = band[:, :, 0]
+        if band.dtype == np.bool_:
+            band = band.view(np.uint8)
+        if self.lut is not None:
+            band = self.lut[band]
+        elif band.dtype != np.uint8:
+            raise ValueError(f"{self.name}: unexpected decoded dtype {band.dtype}")
+        band = np.ascontiguousarray(band)
+        return band.reshape(band.shape[0], -1)
+
+    def _pread_bands(self, strip_height: int) -> Iterator[np.ndarray]:
+        itemsize = self.bits // 8
+        dtype = np.dtype(f"{self.tif.byteorder}u{itemsize}")
+        file_row = self.width * self.samples * itemsize
+        rows_per_band = sources.band_rows(file_row, strip_height, TIFF_BAND_BYTES)
+        fd = os.open(self.tif.filehandle.path, os.O_RDONLY)
+        try:
+            with contextlib.suppress(AttributeError, OSError):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            for top in range(0, self.height, rows_per_band):
+                rows = min(rows_per_band, self.height - top)
+                raw = np.empty((rows, self.width * self.samples), dtype=dtype)
+                _pread_into(fd, memoryview(raw).cast("B"), self._fast + top * file_row, self.name)
+                if self.samples > 1:
+                    raw = raw.reshape(rows, self.width, self.samples)
+                if dtype.byteorder not in ("=", "|") and itemsize > 1:
+                    raw = raw.astype(dtype.newbyteorder("="))
+                if self.lut is not None or (raw.ndim == 3 and raw.shape[2] != self.keep):
+                    yield self._convert(raw)
+                else:
+                    yield raw.reshape(rows, -1)
+        finally:
+            os.close(fd)
+
+    def _chunk_rows(self) -> int:
+        key = self.keyframe
+        if key.is_tiled:
+            return int(key.tilelength)
+        return max(1, min(int(key.rowsperstrip or self.height), self.height))
+
+    def _zarr_bands(self) -> Iterator[np.ndarray]:
+        try:
+            import zarr
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError("reading compressed or tiled TIFF files needs zarr: "
+                              "pip install 'pillow_streamjpeg[tiff]'") from None
+        chunk = self._chunk_rows()
+        row_bytes = self.width * self.samples * max(1, self.bits // 8)
+        rows = max(MIN_BAND_ROWS, TIFF_BAND_BYTES // row_bytes)
+        rows = -(-rows // chunk) * chunk
+        axes = self.axes
+        with self._store() as store:
+            array = zarr.open_array(store, mode="r")
+            for top in range(0, self.height, rows):
+                index = tuple(
+                    slice(top, top + rows) if axis == "Y" else slice(None) if axis in "XS" else 0
+                    for axis in axes
+                )
+                kept = [axis for axis in axes if axis in "YXS"]
+                band = np.asarray(array[index])
+                order = [kept.index(axis) for axis in "YXS" if axis in kept]
+                if order != list(range(len(kept))):
+                    band = band.transpose(order)
+                yield self._convert(band)
+
+
+def _pread_into(fd: int, buffer: memoryview, offset: int, name: str) -> None:
+    done = 0
+    total = len(buffer)
+    while done < total:
+        count = os.preadv(fd, [buffer[done:]], offset + done)
+        if count <= 0:
+            raise OSError(f"{name}: file ends before its image data (truncated?)")
+        done += count
+
+
+def _scale_lut(bits: int, invert: bool = False) -> np.ndarray | None:
+    """Lookup table from ``bits``-bit samples to 8 bits; None when nothing changes."""
+    if bits == 8 and not invert:
+        return None
+    top = (1 << bits) - 1
+    values = np.arange(top + 1, dtype=np.int64)
+    lut = ((values * 255 * 2 + top) // (2 * top)).astype(np.uint8)  # round half up
+    return 255 - lut if invert else lut
+
+
+def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
+    """Colour map (3, 2**bits) of 16-bit (or 8-bit) entries to an (entries, 3) uint8 table."""
+    cmap = colormap.astype(np.int64).T
+    if cmap.max() > 255:
+        cmap = (cmap * 255 * 2 + 65535) // (2 * 65535)
+    lut = np.zeros((1 << bits, 3), dtype=np.uint8)
+    n = min(len(lut), len(cmap))
+    lut[:n] = cmap[:n]
+    return lut

@@ -1,0 +1,178 @@
+"""Array and row-band sources: every layout reaches the same strips, read band by band."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from jpegtools import assert_strictly_valid, psnr
+from PIL import Image
+
+import pillow_streamjpeg
+from pillow_streamjpeg import sources
+
+
+def _image(height=203, width=157, channels=3, seed=1):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([(x * 3) % 256, (y * 2) % 256, (x + y) % 256][:channels], -1)
+    noise = rng.integers(0, 24, base.shape)
+    out = np.clip(base + noise, 0, 255).astype(np.uint8)
+    return out[..., 0] if channels == 1 else out
+
+
+def _encode(source, **options) -> bytes:
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(source, out, **options)
+    return out.getvalue()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+@pytest.fixture(scope="module")
+def rgb():
+    return _image()
+
+
+@pytest.fixture(scope="module")
+def reference(rgb):
+    return _encode(np.ascontiguousarray(rgb))
+
+
+def test_c_array_is_valid_and_close(rgb, reference):
+    assert_strictly_valid(reference)
+    assert psnr(rgb, _decode(reference)) > 45
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "flipped", "rgba", "rgbx_view"])
+def test_array_layouts_give_the_same_file(rgb, reference, layout):
+    if layout == "fortran":
+        source = np.asfortranarray(rgb)
+    elif layout == "strided":
+        big = np.zeros((rgb.shape[0] * 2, rgb.shape[1] * 3, 3), np.uint8)
+        big[::2, ::3] = rgb
+        source = big[::2, ::3]
+    elif layout == "flipped":
+        source = rgb[::-1][::-1]
+    elif layout == "rgba":
+        source = np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])
+    else:
+        source = np.dstack([rgb, rgb[..., :1]])[..., :3]
+    assert _encode(source) == reference
+
+
+def test_grey_arrays_2d_and_one_channel():
+    grey = _image(channels=1)
+    a = _encode(grey)
+    assert _encode(grey[..., None]) == a
+    assert _encode(np.asfortranarray(grey)) == a
+    assert_strictly_valid(a)
+    assert psnr(grey, _decode(a)) > 45
+
+
+def test_memmap(tmp_path, rgb, reference):
+    path = tmp_path / "pixels.raw"
+    mm = np.memmap(path, dtype=np.uint8, mode="w+", shape=rgb.shape)
+    mm[:] = rgb
+    mm.flush()
+    del mm
+    ro = np.memmap(path, dtype=np.uint8, mode="r", shape=rgb.shape)
+    assert _encode(ro) == reference
+    assert _encode(ro[:100]) == _encode(np.ascontiguousarray(rgb[:100]))
+    cow = np.memmap(path, dtype=np.uint8, mode="c", shape=rgb.shape)
+    assert _encode(cow) == reference
+
+
+def test_zarr_array(rgb, reference):
+    zarr = pytest.importorskip("zarr")
+    z = zarr.create_array(store=zarr.storage.MemoryStore(), shape=rgb.shape, chunks=(37, 50, 3),
+                          dtype="uint8")
+    z[:] = rgb
+    assert _encode(z) == reference
+
+
+def test_dask_array_slices(rgb, reference):
+    da = pytest.importorskip("dask.array")
+    source = da.from_array(rgb, chunks=(41, 64, 3))
+    assert _encode(source) == reference
+
+
+def test_array_is_read_band_by_band():
+    """A tall array is sliced in bands: no slice covers the whole image."""
+
+    class Spy:
+        def __init__(self, array):
+            self.array, self.shape, self.dtype, self.slices = array, array.shape, array.dtype, []
+
+        def __getitem__(self, key):
+            self.slices.append(key)
+            return self.array[key]
+
+    tall = np.zeros((4000, 1000, 3), np.uint8)
+    spy = Spy(tall)
+    _encode(spy, workers=1)
+    rows = [key.stop - key.start if key.stop <= 4000 else 4000 - key.start for key in spy.slices]
+    assert len(spy.slices) > 1 and max(rows) < 4000
+
+
+def test_row_bands_of_odd_heights(rgb, reference):
+    cuts = [0, 1, 4, 21, 22, 60, 61, 130, 203]
+    bands = [rgb[a:b] for a, b in zip(cuts, cuts[1:])]
+    source = sources.RowBands(iter(bands), size=(rgb.shape[1], rgb.shape[0]), mode="RGB")
+    assert _encode(source) == reference
+    with pytest.raises(RuntimeError, match="only once"):
+        _encode(source)
+    # a list can be read again; flat (rows, width * 3) bands and keyword form too
+    flat = [b.reshape(b.shape[0], -1) for b in bands]
+    again = sources.RowBands(flat, size=(rgb.shape[1], rgb.shape[0]), mode="RGB")
+    assert _encode(again) == reference == _encode(again)
+    assert _encode((b for b in bands), size=(rgb.shape[1], rgb.shape[0]), mode="RGB") == reference
+
+
+def test_row_bands_subsampled_and_grey():
+    grey = _image(channels=1)
+    bands = [grey[i:i + 13] for i in range(0, grey.shape[0], 13)]
+    got = _encode(iter(bands), size=(grey.shape[1], grey.shape[0]), mode="L", subsampling=2)
+    assert got == _encode(grey, subsampling=2)
+
+
+@pytest.mark.parametrize(
+    ("bands", "message"),
+    [
+        ([np.zeros((10, 157, 3), np.uint8)], "held 10 rows"),
+        ([np.zeros((300, 157, 3), np.uint8)], "more than"),
+        ([np.zeros((10, 150, 3), np.uint8)], "whole rows"),
+        ([np.zeros((10, 157, 3), np.uint16)], "dtype"),
+    ],
+)
+def test_row_bands_errors(tmp_path, bands, message):
+    target = tmp_path / "out.jpg"
+    with pytest.raises(ValueError, match=message):
+        pillow_streamjpeg.encode(iter(bands), target, size=(157, 203), mode="RGB")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_array_errors():
+    with pytest.raises(TypeError, match="dtype"):
+        _encode(np.zeros((8, 8), np.float32))
+    with pytest.raises(ValueError, match="samples per pixel"):
+        _encode(np.zeros((8, 8, 2), np.uint8))
+    with pytest.raises(TypeError, match="cannot encode"):
+        _encode(object())
+    with pytest.raises(TypeError, match="do not apply"):
+        _encode(np.zeros((8, 8), np.uint8), page=1)
+
+
+def test_progress_counts_rows(rgb):
+    seen = []
+    _encode(rgb, progress=seen.append)
+    assert sum(seen) == rgb.shape[0]
+
+
+def test_image_path_through_pillow(tmp_path, rgb, reference):
+    path = tmp_path / "in.png"
+    Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(path)  # RGBA: alpha dropped
+    assert _encode(str(path)) == reference
