@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
@@ -63,26 +64,131 @@ def run_demo(output: str, quality: int, workers: int | None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamjpeg",
-        description="Write baseline JPEG strip by strip. Without an input, run the demo.",
+        description=(
+            "Convert an image (a TIFF of any size, or anything Pillow opens) to baseline JPEG, "
+            "strip by strip, in bounded memory. Without an input, run the demo."
+        ),
     )
-    parser.add_argument("input", nargs="?", help="image to convert (any format Pillow opens)")
-    parser.add_argument("output", nargs="?", help="JPEG file to write (default: streamjpeg-demo.jpg for the demo)")
+    parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any format Pillow opens")
+    parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
     parser.add_argument("-q", "--quality", type=int, default=100, help="JPEG quality 1..100 (default 100)")
+    parser.add_argument("-s", "--subsampling", default=None,
+                        help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2)")
     parser.add_argument("-w", "--workers", type=int, default=None, help="encoding threads (default: all CPUs)")
+    parser.add_argument("--page", type=int, default=None, help="TIFF: the page (IFD) to convert")
+    parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
+    parser.add_argument("--level", type=int, default=None, help="TIFF: the pyramid level of the series (default 0)")
+    parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--demo", action="store_true", help="encode a generated image and compare with Pillow's JPEG")
     return parser
+
+
+def _subsampling(value: str | None):
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in text:
+        text = f"{text}: {exc.filename}"
+    return text
+
+
+class _Progress:
+    """A tqdm bar on stderr counting rows, when stderr is a terminal and tqdm is there."""
+
+    def __init__(self, enabled: bool, name: str) -> None:
+        self.bar = None
+        self.name = name
+        self.enabled = enabled
+
+    def __call__(self, rows: int) -> None:
+        if self.bar is not None:
+            self.bar.update(rows)
+
+    def start(self, total: int) -> None:
+        if not self.enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.bar = tqdm(total=total, unit="row", desc=self.name, file=sys.stderr, leave=False,
+                        dynamic_ncols=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_output(output: str) -> None:
+    """Refuse a target that cannot be written before any work is done."""
+    if output == "-":
+        if sys.stdout.isatty():
+            raise ValueError("refusing to write JPEG data to a terminal: redirect standard output")
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        raise IsADirectoryError(f"output is a folder: {output}")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write to the output folder: {folder}")
+    if os.path.exists(output) and not os.access(output, os.W_OK):
+        raise PermissionError(f"output file is not writable: {output}")
+
+
+def convert(args: argparse.Namespace) -> int:
+    """Convert args.input to args.output with a progress bar."""
+    _check_output(args.output)
+    if not os.path.exists(args.input):
+        raise FileNotFoundError(f"no such file: {args.input}")
+    if os.path.isdir(args.input):
+        raise IsADirectoryError(f"input is a folder: {args.input}")
+    Image.MAX_IMAGE_PIXELS = None  # the user chose this file: no decompression-bomb check
+    params = {"quality": args.quality, "workers": args.workers}
+    if args.subsampling is not None:
+        params["subsampling"] = _subsampling(args.subsampling)
+    if args.optimize:
+        params["optimize"] = True
+    for key in ("page", "series", "level"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    progress = _Progress(not args.quiet and sys.stderr.isatty(), os.path.basename(args.input))
+    params["progress"] = progress
+    try:
+        if args.output == "-":
+            out = sys.stdout.buffer
+            pipeline.encode(args.input, out, **params)
+            out.flush()
+        else:
+            pipeline.encode(args.input, args.output, **params)
+    finally:
+        progress.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.input is None:
+        if args.demo or args.input is None:
             return run_demo(args.output or "streamjpeg-demo.jpg", args.quality, args.workers)
         if args.output is None:
-            parser.error("an output file is needed after the input")
-        with Image.open(args.input) as image:
-            pipeline.encode(image, args.output, quality=args.quality, workers=args.workers)
-    except (OSError, ValueError, TypeError) as exc:
-        print(f"streamjpeg: error: {exc}", file=sys.stderr)
+            parser.error("an output file (or - for standard output) is needed after the input")
+        return convert(args)
+    except KeyboardInterrupt:
+        print("streamjpeg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = None  # type: ignore[assignment]
         return 1
-    return 0
+    except Exception as exc:  # every failure is one line, never a traceback
+        if os.environ.get("STREAMJPEG_DEBUG"):
+            raise
+        print(f"streamjpeg: error: {_one_line(exc)}", file=sys.stderr)
+        return 1

@@ -129,10 +129,16 @@ def _refuse(choice: dict[str, Any], what: str) -> None:
         raise TypeError(f"option{'s' if len(choice) > 1 else ''} {names} do not apply to {what}")
 
 
-def _counted(read_bands: BandReader, progress: Callable[[int], Any]) -> BandReader:
-    """A band reader that reports the rows of each band once it is handed on."""
+def _counted(read_bands: BandReader, progress: Callable[[int], Any], height: int) -> BandReader:
+    """A band reader that reports the rows of each band once it is handed on.
+
+    A ``progress`` object with a ``start`` method is told the image height first.
+    """
 
     def read() -> Iterator[np.ndarray]:
+        start = getattr(progress, "start", None)
+        if start is not None:
+            start(height)
         for band in read_bands():
             yield band
             progress(band.shape[0])
@@ -191,6 +197,6 @@ def encode(source: Any, fp: str | os.PathLike | IO[bytes], **params: Any) -> Non
     with contextlib.ExitStack() as stack:
         settings, read_bands = _plan(source, params, stack)
         if progress is not None:
-            read_bands = _counted(read_bands, progress)
+            read_bands = _counted(read_bands, progress, settings.height)
         with _output(fp) as out:
             write_jpeg(out, settings, read_bands)

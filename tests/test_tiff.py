@@ -1,0 +1,293 @@
+"""TIFF sources: every flavour converts, close to tifffile's own reading, strictly valid."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from jpegtools import assert_strictly_valid, psnr
+from PIL import Image
+
+import pillow_streamjpeg
+
+tifffile = pytest.importorskip("tifffile")
+pytest.importorskip("zarr")
+pytest.importorskip("imagecodecs")
+
+H, W = 301, 263
+
+
+def _rgb(height=H, width=W, seed=3):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([(x * 2) % 256, (y * 3) % 256, (x + 2 * y) % 256], -1)
+    return np.clip(base + rng.integers(0, 16, base.shape), 0, 255).astype(np.uint8)
+
+
+def _encode(source, **options) -> bytes:
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(source, out, **options)
+    return out.getvalue()
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def _check(path, expected, bound=44.0, **options):
+    data = _encode(path, **options)
+    assert_strictly_valid(data)
+    got = _decoded(data)
+    assert got.shape == expected.shape
+    assert psnr(expected, got) > bound
+    return data
+
+
+RGB = _rgb()
+
+FLAVOURS = {
+    "striped_raw": dict(rowsperstrip=16),
+    "one_strip_raw": dict(),
+    "odd_strips_raw": dict(rowsperstrip=7),
+    "lzw": dict(compression="lzw"),
+    "lzw_predictor": dict(compression="lzw", predictor=True),
+    "deflate": dict(compression="deflate", rowsperstrip=30),
+    "zstd": dict(compression="zstd"),
+    "packbits": dict(compression="packbits"),
+    "jpeg": dict(compression="jpeg"),
+    "tiled_deflate": dict(tile=(64, 64), compression="deflate", predictor=True),
+    "tiled_raw": dict(tile=(32, 48)),
+    "bigtiff": dict(bigtiff=True, rowsperstrip=9),
+    "big_endian": dict(byteorder=">", compression="deflate"),
+}
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_rgb_flavours(tmp_path, flavour):
+    path = tmp_path / f"{flavour}.tif"
+    tifffile.imwrite(path, RGB, photometric="rgb", **FLAVOURS[flavour])
+    expected = tifffile.imread(path)  # JPEG-compressed files differ from RGB slightly
+    data = _check(path, expected)
+    if flavour != "jpeg":  # same pixels as the array itself
+        assert data == _encode(RGB)
+
+
+def test_planar_separate(tmp_path):
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, np.moveaxis(RGB, -1, 0), photometric="rgb", planarconfig="separate",
+                     compression="lzw", rowsperstrip=20)
+    assert _check(path, RGB) == _encode(RGB)
+    raw = tmp_path / "planar_raw.tif"
+    tifffile.imwrite(raw, np.moveaxis(RGB, -1, 0), photometric="rgb", planarconfig="separate")
+    assert _encode(raw) == _encode(RGB)
+
+
+def test_grey_and_16_bit(tmp_path):
+    grey = RGB[..., 1]
+    tifffile.imwrite(tmp_path / "g8.tif", grey, compression="deflate")
+    assert _check(tmp_path / "g8.tif", grey) == _encode(grey)
+    rng = np.random.default_rng(0)
+    g16 = (grey.astype(np.uint16) * 257 + rng.integers(-128, 128, grey.shape)).clip(0, 65535)
+    g16 = g16.astype(np.uint16)
+    expected = ((g16.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(v * 255 / 65535)
+    for name, extra in (("g16.tif", {}), ("g16be.tif", {"byteorder": ">"}),
+                        ("g16z.tif", {"compression": "zstd"})):
+        tifffile.imwrite(tmp_path / name, g16, **extra)
+        assert _encode(tmp_path / name) == _encode(expected), name
+    rgb16 = RGB.astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "rgb16.tif", rgb16, photometric="rgb", compression="lzw")
+    assert _encode(tmp_path / "rgb16.tif") == _encode(RGB)
+
+
+def test_12_and_1_bit(tmp_path):
+    grey = RGB[..., 0]
+    bits = grey > 128
+    tifffile.imwrite(tmp_path / "bilevel.tif", bits, photometric="minisblack")
+    assert _encode(tmp_path / "bilevel.tif") == _encode(np.where(bits, 255, 0).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "bilevel_w.tif", bits, photometric="miniswhite", compression="packbits")
+    assert _encode(tmp_path / "bilevel_w.tif") == _encode(np.where(bits, 0, 255).astype(np.uint8))
+    g12 = (grey.astype(np.uint16) * 16)
+    tifffile.imwrite(tmp_path / "g12.tif", g12, bitspersample=12)  # packed, uncompressed
+    expected = ((g12.astype(np.int64) * 510 + 4095) // 8190).astype(np.uint8)
+    assert _encode(tmp_path / "g12.tif") == _encode(expected)
+
+
+def test_miniswhite_inverted(tmp_path):
+    grey = RGB[..., 2]
+    tifffile.imwrite(tmp_path / "w.tif", grey, photometric="miniswhite", compression="lzw")
+    assert _encode(tmp_path / "w.tif") == _encode(255 - grey)
+
+
+def test_palette_to_rgb(tmp_path):
+    index = RGB[..., 0]
+    cmap = np.zeros((3, 256), np.uint16)
+    cmap[0] = np.arange(256) * 257
+    cmap[1] = (255 - np.arange(256)) * 257
+    cmap[2] = (np.arange(256) // 2) * 257
+    tifffile.imwrite(tmp_path / "p.tif", index, photometric="palette", colormap=cmap,
+                     compression="deflate")
+    expected = (cmap.T[index] // 257).astype(np.uint8)
+    assert _check(tmp_path / "p.tif", expected) == _encode(expected)
+
+
+def test_alpha_and_extra_samples_dropped(tmp_path):
+    rgba = np.dstack([RGB, RGB[..., :1] // 2])
+    tifffile.imwrite(tmp_path / "a.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    assert _encode(tmp_path / "a.tif") == _encode(RGB)
+    five = np.dstack([RGB, RGB[..., :2]])
+    tifffile.imwrite(tmp_path / "e.tif", five, photometric="rgb", extrasamples=[0, 0],
+                     compression="lzw")
+    assert _encode(tmp_path / "e.tif") == _encode(RGB)
+    la = np.dstack([RGB[..., 0], RGB[..., 1]])
+    tifffile.imwrite(tmp_path / "la.tif", la, photometric="minisblack", extrasamples=["assocalpha"])
+    assert _encode(tmp_path / "la.tif") == _encode(RGB[..., 0])
+
+
+def test_pages_series_levels_and_tifffile(tmp_path):
+    path = tmp_path / "pyramid.ome.tif"
+    small = RGB[::2, ::2].copy()
+    with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tif:
+        tif.write(RGB, subifds=1, tile=(64, 64), compression="deflate", photometric="rgb")
+        tif.write(small, subfiletype=1, tile=(64, 64), compression="deflate", photometric="rgb")
+        tif.write(RGB[..., 0].copy(), compression="zstd")  # a second series
+    assert _encode(path) == _encode(RGB)
+    assert _encode(path, level=1) == _encode(small)
+    assert _encode(path, series=1) == _encode(RGB[..., 0])
+    assert _encode(path, page=1) == _encode(RGB[..., 0])
+    with tifffile.TiffFile(path) as tif:
+        assert _encode(tif, series=0, level=1) == _encode(small)
+        assert not tif.filehandle.closed  # a TiffFile passed in is left open
+    with pytest.raises(ValueError, match="no level 2"):
+        _encode(path, level=2)
+    with pytest.raises(ValueError, match="no series 5"):
+        _encode(path, series=5)
+    with pytest.raises(ValueError, match="not both"):
+        _encode(path, page=0, level=1)
+
+
+def test_svs_like_jpeg_pyramid(tmp_path):
+    """Aperio layout: tiled JPEG baseline, a striped thumbnail, then tiled JPEG levels."""
+    path = tmp_path / "slide.svs"
+    level1 = RGB[::4, ::4].copy()
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(RGB, tile=(64, 64), compression="jpeg", photometric="rgb",
+                  description="Aperio Image Library v10.0.50\n263x301 [0,0 263x301] (64x64) JPEG/RGB Q=70|AppMag = 20",
+                  metadata=None)
+        tif.write(RGB[::8, ::8].copy(), compression="jpeg", photometric="rgb", metadata=None)
+        tif.write(level1, tile=(16, 16), compression="jpeg", photometric="rgb", metadata=None)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_svs
+        expected = tif.series[0].levels[1].asarray()
+    _check(path, expected, level=1)
+    _check(path, tifffile.imread(path), bound=40)
+
+
+def test_multi_page_pick(tmp_path):
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for k in range(3):
+            tif.write(np.roll(RGB, 40 * k, axis=0), photometric="rgb", compression="lzw")
+    assert _encode(path) == _encode(RGB)
+    assert _encode(path, page=2) == _encode(np.roll(RGB, 80, axis=0))
+    with pytest.raises(ValueError, match="no page 3"):
+        _encode(path, page=3)
+
+
+def test_cmyk(tmp_path):
+    from pillow_streamjpeg import options
+
+    cmyk = np.dstack([RGB, RGB[..., :1]])
+    path = tmp_path / "cmyk.tif"
+    tifffile.imwrite(path, cmyk, photometric="separated", compression="lzw")
+    if "CMYK" not in options.MODES:
+        with pytest.raises(ValueError, match="CMYK"):
+            _encode(path)
+        return
+    data = _encode(path)
+    assert_strictly_valid(data)
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.mode == "CMYK"
+        assert psnr(cmyk, np.asarray(decoded)) > 40
+
+
+@pytest.mark.parametrize(
+    ("dtype", "extra", "message"),
+    [
+        (np.float32, {}, "floating point"),
+        (np.int16, {}, "signed integer"),
+        (np.complex64, {}, "complex"),
+        (np.uint32, {}, "32-bit"),
+    ],
+)
+def test_unsupported_samples(tmp_path, dtype, extra, message):
+    path = tmp_path / "bad.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), dtype), **extra)
+    with pytest.raises(ValueError, match=message) as info:
+        _encode(path)
+    assert "bad.tif" in str(info.value)
+
+
+def test_unsupported_layouts(tmp_path):
+    path = tmp_path / "lab.tif"
+    tifffile.imwrite(path, RGB, photometric="cielab")
+    with pytest.raises(ValueError, match="CIELab"):
+        _encode(path)
+    tifffile.imwrite(path, np.zeros((16, 16, 4), np.uint8), photometric="separated",
+                     extratags=[(332, "H", 1, 2, True)])  # InkSet: not CMYK
+    with pytest.raises(ValueError, match="Separated"):
+        _encode(path)
+
+
+TALL = textwrap.dedent(
+    """
+    import os, resource, sys
+    import numpy as np
+    import tifffile
+    import pillow_streamjpeg
+    path, kind = sys.argv[1], sys.argv[2]
+    w, h = 4000, 60000
+    shape = (h, w, 3)
+    band = 1200
+    def bands():
+        y = np.arange(band, dtype=np.uint8)[:, None, None]
+        for top in range(0, h, band):
+            yield np.broadcast_to((y + top // band) ^ np.arange(w, dtype=np.uint8)[None, :, None], (band, w, 3))
+    if kind == "raw":
+        tifffile.imwrite(path, bands(), shape=shape, dtype=np.uint8, photometric="rgb",
+                         rowsperstrip=band)
+    else:
+        def tiles():
+            for band in bands():
+                for part in range(0, band.shape[0], 240):
+                    rows = band[part:part + 240]
+                    for left in range(0, w, 160):
+                        yield np.ascontiguousarray(rows[:, left:left + 160])
+        tifffile.imwrite(path, tiles(), shape=shape, dtype=np.uint8, photometric="rgb",
+                         tile=(240, 160), compression="zstd", maxworkers=1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pillow_streamjpeg.encode(path, path + ".jpg", quality=90)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(before // 1024, after // 1024, file=sys.stdout)
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["raw", "tiled_zstd"])
+def test_tall_tiff_bounded_memory(tmp_path, kind):
+    """A 4000 x 60000 RGB TIFF (720 MB of pixels) converts in a small fraction of that."""
+    path = str(tmp_path / "tall.tif")
+    run = subprocess.run([sys.executable, "-c", TALL, path, kind], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr
+    before, after = map(int, run.stdout.split())
+    assert after < 250, f"peak RSS {after} MiB (before encoding: {before} MiB)"
+    with open(path + ".jpg", "rb") as out:
+        head = out.read(1 << 16)
+    sof = head.index(b"\xff\xc0")
+    assert head[sof + 5:sof + 9] == bytes([60000 >> 8, 60000 & 255, 4000 >> 8, 4000 & 255])
+    os.unlink(path)
