@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import sys
 import time
@@ -174,6 +175,9 @@ def convert(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # tifffile logs its complaints about odd tags (even as errors); what fails
+    # reaches the user as the one-line error below
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         if args.demo or args.input is None:
             return run_demo(args.output or "streamjpeg-demo.jpg", args.quality, args.workers)

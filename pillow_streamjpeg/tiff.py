@@ -95,17 +95,41 @@ def _tifffile():
 
 
 @contextlib.contextmanager
+def _reading(name: str, what: str) -> Iterator[None]:
+    """Re-raise a parser's or decoder's failure as a ValueError naming the file.
+
+    tifffile, zarr and imagecodecs raise their own types on corrupt data
+    (TiffFileError, DeflateError, ImcdError, even ZeroDivisionError on absurd
+    tags); callers get one documented type with the file and what failed.
+    """
+    try:
+        yield
+    except (OSError, ImportError, MemoryError):
+        raise
+    except Exception as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(name):
+            raise
+        raise ValueError(f"{name}: corrupt or unreadable TIFF ({what}): {exc}") from exc
+
+
+@contextlib.contextmanager
 def open_tiff(
     source: Any, page: int | None = None, series: int | None = None, level: int | None = None,
 ) -> Iterator[TiffReader]:
     """A TiffReader of a TIFF path or an open tifffile.TiffFile (left open)."""
     tifffile = _tifffile()
     if isinstance(source, tifffile.TiffFile):
-        yield TiffReader(source, page, series, level)
+        with _reading(source.filehandle.name or "TIFF", "header"):
+            reader = TiffReader(source, page, series, level)
+        yield reader
         return
     name = os.fspath(source)
-    with tifffile.TiffFile(name) as tif:
-        yield TiffReader(tif, page, series, level)
+    with _reading(name, "header"):
+        tif = tifffile.TiffFile(name)
+    with tif:
+        with _reading(name, "header"):
+            reader = TiffReader(tif, page, series, level)
+        yield reader
 
 
 def _index(value: Any, what: str) -> int | None:
@@ -299,6 +323,9 @@ class TiffReader:
     def _chunk_rows(self) -> int:
         key = self.keyframe
         if key.is_tiled:
+            if key.tilelength < 1 or key.tilewidth < 1:
+                raise ValueError(f"{self.name}: corrupt TIFF: tiles of "
+                                 f"{key.tilewidth}x{key.tilelength} pixels")
             return int(key.tilelength)
         return max(1, min(int(key.rowsperstrip or self.height), self.height))
 
@@ -313,15 +340,19 @@ class TiffReader:
         rows = max(MIN_BAND_ROWS, TIFF_BAND_BYTES // row_bytes)
         rows = -(-rows // chunk) * chunk
         axes = self.axes
-        with self._store() as store:
-            array = zarr.open_array(store, mode="r")
+        with _reading(self.name, "layout"):
+            store = self._store()
+        with store:
+            with _reading(self.name, "layout"):
+                array = zarr.open_array(store, mode="r")
             for top in range(0, self.height, rows):
                 index = tuple(
                     slice(top, top + rows) if axis == "Y" else slice(None) if axis in "XS" else 0
                     for axis in axes
                 )
                 kept = [axis for axis in axes if axis in "YXS"]
-                band = np.asarray(array[index])
+                with _reading(self.name, f"rows {top} to {min(top + rows, self.height) - 1}"):
+                    band = np.asarray(array[index])
                 order = [kept.index(axis) for axis in "YXS" if axis in kept]
                 if order != list(range(len(kept))):
                     band = band.transpose(order)
