@@ -1,0 +1,184 @@
+"""The streamjpeg command: conversions, stdout, progress, and one-line errors leaving nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from jpegtools import assert_strictly_valid, psnr
+from PIL import Image
+
+tifffile = pytest.importorskip("tifffile")
+
+
+def streamjpeg(*args, cwd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pillow_streamjpeg", *map(str, args)], cwd=cwd,
+                          capture_output=True, timeout=300, **kwargs)
+
+
+def _rgb(height=150, width=211):
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([(3 * x) % 256, (2 * y) % 256, (x ^ y) % 256], -1).astype(np.uint8)
+
+
+@pytest.fixture
+def work(tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    tifffile.imwrite(folder / "in.tif", _rgb(), photometric="rgb", compression="deflate")
+    return folder
+
+
+def _assert_error(run, *words):
+    assert run.returncode != 0
+    err = run.stderr.decode()
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("streamjpeg: error:"), err
+    for word in words:
+        assert word in lines[0], err
+
+
+def test_converts_tiff(work):
+    run = streamjpeg("in.tif", "out.jpg", "--quality", "95", "--workers", "1", cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == b""  # no progress bar when stderr is not a terminal
+    data = (work / "out.jpg").read_bytes()
+    assert_strictly_valid(data)
+    assert psnr(_rgb(), np.asarray(Image.open(io.BytesIO(data)))) > 40
+    assert sorted(p.name for p in work.iterdir()) == ["in.tif", "out.jpg"]
+
+
+def test_converts_pillow_image_and_stdout(work):
+    Image.fromarray(_rgb()).convert("P").save(work / "in.png")
+    run = streamjpeg("in.png", "-", cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert_strictly_valid(run.stdout)
+    assert Image.open(io.BytesIO(run.stdout)).size == (211, 150)
+    assert sorted(p.name for p in work.iterdir()) == ["in.png", "in.tif"]
+
+
+def test_tiff_page_option(work):
+    with tifffile.TiffWriter(work / "pages.tif") as tif:
+        tif.write(_rgb(), photometric="rgb")
+        tif.write(_rgb()[..., 0].copy())
+    run = streamjpeg("pages.tif", "p.jpg", "--page", "1", cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(work / "p.jpg").mode == "L"
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "words"),
+    [
+        (None, ["missing.tif", "out.jpg"], ["missing.tif"]),
+        ("text", ["notimage.png", "out.jpg"], ["notimage.png"]),
+        ("text", ["notimage.tif", "out.jpg"], []),
+        ("float", ["float.tif", "out.jpg"], ["float.tif", "floating point"]),
+        (None, ["in.tif", "no/such/folder/out.jpg"], ["does not exist"]),
+        (None, ["in.tif", "."], ["folder"]),
+        (None, ["in.tif", "in.tif/out.jpg"], []),
+        (None, ["in.tif", "out.jpg", "--page", "9"], ["no page 9"]),
+        (None, ["in.tif", "out.jpg", "--quality", "101"], ["quality"]),
+    ],
+)
+def test_errors_are_one_line_and_leave_nothing(work, make, args, words):
+    if make == "text":
+        (work / args[0]).write_text("not an image\n")
+    elif make == "float":
+        tifffile.imwrite(work / args[0], np.zeros((8, 8), np.float32))
+    before = sorted(p.name for p in work.rglob("*"))
+    run = streamjpeg(*args, cwd=work)
+    _assert_error(run, *words)
+    assert sorted(p.name for p in work.rglob("*")) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_folder(work):
+    locked = work / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _assert_error(streamjpeg("in.tif", "locked/out.jpg", cwd=work), "locked")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_target_file_system(work):
+    """A target on a read-only file system: one line, nothing left behind."""
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc")
+    _assert_error(streamjpeg("in.tif", "/proc/self/out.jpg", cwd=work))
+
+
+def test_interrupt_leaves_no_file(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (6000, 6000, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "big.tif", big, photometric="rgb")
+    del big
+    process = subprocess.Popen([sys.executable, "-m", "pillow_streamjpeg", "big.tif", "big.jpg",
+                                "--workers", "1"], cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".streamjpeg-*")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the conversion finished before the interrupt")
+    assert process.returncode == 130
+    assert err.decode().strip() == "streamjpeg: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_progress_bar_on_a_terminal(work):
+    pytest.importorskip("tqdm")
+    import select
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 x 100
+    process = subprocess.Popen([sys.executable, "-m", "pillow_streamjpeg", "in.tif", "out.jpg"],
+                               cwd=work, stderr=slave, stdout=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            elif process.poll() is not None:
+                break
+    finally:
+        os.close(master)
+    assert process.wait(timeout=120) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "/150" in text and "row" in text, text
+    quiet = subprocess.run([sys.executable, "-m", "pillow_streamjpeg", "in.tif", "q.jpg", "--quiet"],
+                           cwd=work, capture_output=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == b""
+
+
+def test_no_arguments_runs_the_demo(tmp_path):
+    run = streamjpeg(cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.decode()
+    assert "STREAMJPEG" in out and "Pillow" in out
+    assert (tmp_path / "streamjpeg-demo.jpg").exists()
