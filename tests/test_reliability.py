@@ -262,3 +262,42 @@ def test_hundreds_of_saves_keep_memory_and_files_flat(tmp_path) -> None:
     assert len(os.listdir("/proc/self/fd")) == fds
     assert _rss_kib() - rss < 16 * 1024
     assert _worker_threads() == []
+
+
+# Ctrl-C on the command line ------------------------------------------------------------
+
+
+def test_sigint_during_a_command_line_conversion_leaves_nothing(tmp_path) -> None:
+    """SIGINT while strips are being written: exit 130 promptly, no output, no temporary file."""
+    import signal
+    import subprocess
+    import sys
+
+    tifffile = pytest.importorskip("tifffile")
+    source = tmp_path / "big.tif"
+    rng = np.random.default_rng(5)
+    band = rng.integers(0, 256, (500, 6000, 3), dtype=np.uint8)
+    with tifffile.TiffWriter(source) as tif:  # 6000 x 6000 RGB, written band by band
+        tif.write(iter([band] * 12), shape=(6000, 6000, 3), dtype=np.uint8,
+                  photometric="rgb", rowsperstrip=500)
+    target = tmp_path / "out.jpg"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pillow_streamjpeg", str(source), str(target), "--quiet",
+         "--workers", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(p.name.startswith(".streamjpeg") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    if process.poll() is not None:
+        pytest.skip("the conversion finished before it could be interrupted")
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 10
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
