@@ -178,6 +178,14 @@ def _umask() -> int:
     return mask
 
 
+def _is_dask_array(source: Any) -> bool:
+    """Whether source is a dask array; dask is not imported if it is not loaded yet."""
+    import sys
+
+    module = sys.modules.get("dask.array")
+    return module is not None and isinstance(source, module.Array)
+
+
 def encode(source: Any, fp: str | os.PathLike | IO[bytes], **params: Any) -> None:
     """Encode a source to baseline JPEG, strip by strip.
 
@@ -192,7 +200,14 @@ def encode(source: Any, fp: str | os.PathLike | IO[bytes], **params: Any) -> Non
         writable binary file object.
     :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``;
         ``progress``: a function called with the row count of each band read.
+
+    A dask array is encoded as Dask tasks on the active scheduler (a
+    ``distributed.Client`` included): see ``pillow_streamjpeg.distributed``.
     """
+    if _is_dask_array(source):
+        from . import distributed  # imports dask: only for dask arrays
+
+        return distributed.encode(source, fp, **params)
     progress = params.pop("progress", None)
     with contextlib.ExitStack() as stack:
         settings, read_bands = _plan(source, params, stack)

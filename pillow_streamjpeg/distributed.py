@@ -1,0 +1,250 @@
+"""Encoding a Dask array on the active Dask scheduler, a ``distributed.Client`` included.
+
+Every strip of our JPEG is an independent restart interval, so bands of whole
+strips can be encoded anywhere and concatenated in order. The caller parses the
+options and writes the header; each Dask task encodes one band of rows (a whole
+number of strips) with the same ``strips.StripCoder`` as the local encoder and
+returns its compressed bytes, RSTn markers included (none after the image's
+last strip); the caller writes the bands in order as they arrive, with a
+bounded number in flight, then EOI. The output is byte-identical to
+``pipeline.encode`` of the same pixels with the same options.
+
+Dask is an optional dependency (``pip install "pillow_streamjpeg[dask]"``):
+this module imports it, and ``pipeline.encode`` imports this module only for a
+Dask array source.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+    from dask.base import tokenize
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "encoding a Dask array needs dask: pip install 'pillow_streamjpeg[dask]'"
+    ) from exc
+
+from . import markers, options, pipeline, strips
+
+#: Bytes of pixels a band aims at when the source's chunks have to be regrouped:
+#: large enough that scheduling (about 1 ms a task) is noise against encoding
+#: (tens of ms a megapixel), small enough to spread over the workers.
+BAND_BYTES = 32 << 20
+
+#: Bands submitted and not yet written, per worker thread of the cluster.
+BANDS_PER_THREAD = 2
+
+def plan(array: da.Array, params: dict[str, Any]) -> options.Settings:
+    """The Settings of a dask array: those the local encoder derives for its pixels.
+
+    The local encoder's own planning of an array source decides (options,
+    mode, samples per pixel), so both write the same header and strips.
+    """
+    if any(np.isnan(n) for n in array.shape):
+        raise ValueError(f"cannot encode a dask array of unknown shape {array.shape}; "
+                         "call compute_chunk_sizes() first")
+    settings, _ = pipeline._plan(array, dict(params))
+    return settings
+
+
+def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) -> tuple[int, ...]:
+    """Rows of each band: whole strips (but the last), following the source's chunks if possible.
+
+    When every chunk boundary falls on a strip boundary, bands are runs of
+    consecutive chunks of at most ``band_rows`` rows (a chunk larger than that
+    is a band of its own), so no chunk is read by two tasks. Otherwise bands
+    are ``band_rows`` rows each (a multiple of the strip height).
+    """
+    height = sum(row_chunks)
+    bounds: list[int] = []
+    if all(n % strip_height == 0 for n in row_chunks[:-1]):
+        rows = 0
+        for n in row_chunks:
+            if rows and rows + n > band_rows:
+                bounds.append(rows)
+                rows = 0
+            rows += n
+        if rows:
+            bounds.append(rows)
+        return tuple(bounds)
+    step = max(strip_height, band_rows // strip_height * strip_height)
+    full, rest = divmod(height, step)
+    return (step,) * full + ((rest,) if rest else ())
+
+
+def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> bytes:
+    """The compressed bytes of one band whose first strip is strip ``first``.
+
+    Runs in a Dask task: the same StripCoder as the local encoder, so the
+    same kernel calls on the same rows.
+    """
+    rows = block.shape[0]
+    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(rows, -1)
+    count = -(-rows // settings.strip_height)
+    out, n = strips.StripCoder(settings).encode(band, 0, first, count)
+    return bytes(memoryview(out)[:n])
+
+
+def band_tasks(array: da.Array, settings: options.Settings,
+               band_rows: int | None = None) -> list[tuple[int, int, Any]]:
+    """(first row, rows, delayed bytes) of each band of the image, in order."""
+    height = settings.strip_height
+    if band_rows is None:
+        band_rows = BAND_BYTES // (settings.width * array.dtype.itemsize
+                                   * (array.shape[2] if array.ndim == 3 else 1))
+    band_rows = max(height, band_rows // height * height)
+    bounds = band_bounds(array.chunks[0], height, band_rows)
+    chunks = (bounds,) + tuple((n,) for n in array.shape[1:])
+    blocks = array.rechunk(chunks).to_delayed().ravel()
+    encode = dask.delayed(encode_band, pure=True)
+    tasks = []
+    top = 0
+    for rows, block in zip(bounds, blocks):
+        name = f"streamjpeg-band-{top}-{tokenize(block.key, settings)}"
+        tasks.append((top, rows, encode(block, settings, top // height, dask_key_name=name)))
+        top += rows
+    return tasks
+
+
+def _client(client: Any) -> Any:
+    """The distributed client to use, or None for Dask's local schedulers."""
+    if client is not None:
+        return client
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        candidate = default_client()
+    except ValueError:
+        return None
+    # A client is the scheduler unless the configuration picks another one.
+    scheduler = dask.config.get("scheduler", None)
+    if scheduler not in (None, "dask.distributed", "distributed"):
+        return None
+    return candidate
+
+
+def _failed(exc: BaseException, top: int, rows: int) -> BaseException:
+    note = f"while encoding image rows {top}..{top + rows - 1} as a Dask task"
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    return exc
+
+
+def _bands_distributed(client: Any, tasks: list, in_flight: int) -> Iterator[bytes]:
+    """Band bytes in order, at most ``in_flight`` bands submitted and not yet yielded."""
+    from distributed import as_completed
+
+    done: dict[int, bytes] = {}
+    futures: dict[Any, int] = {}
+    pending = as_completed(with_results=True, raise_errors=False)
+    submitted = 0
+    following = 0
+    try:
+        while following < len(tasks):
+            while submitted < len(tasks) and submitted - following < in_flight:
+                future = client.compute(tasks[submitted][2])
+                futures[future] = submitted
+                pending.add(future)
+                submitted += 1
+            future, result = next(pending)
+            index = futures.pop(future)
+            if future.status != "finished":
+                top, rows, _ = tasks[index]
+                try:
+                    future.result()
+                except BaseException as exc:
+                    _failed(exc, top, rows)
+                    raise
+                raise RuntimeError(f"Dask task {future.key} of image rows {top}.. "
+                                   f"ended {future.status}")
+            done[index] = result
+            future.release()
+            while following in done:
+                yield done.pop(following)
+                following += 1
+    finally:
+        for future in futures:
+            future.cancel()
+        pending.clear()
+
+
+def _bands_local(tasks: list, in_flight: int) -> Iterator[bytes]:
+    """Band bytes in order from Dask's local scheduler, ``in_flight`` bands at a time."""
+    for start in range(0, len(tasks), in_flight):
+        window = tasks[start:start + in_flight]
+        try:
+            results = dask.compute(*(task for _, _, task in window))
+        except Exception as exc:
+            # Dask's local schedulers do not say which band failed.
+            top = window[0][0]
+            rows = window[-1][0] + window[-1][1] - top
+            raise _failed(exc, top, rows) from None
+        yield from results
+
+
+def write_jpeg(fp: IO[bytes], array: da.Array, settings: options.Settings, *,
+               client: Any = None, band_rows: int | None = None,
+               max_in_flight: int | None = None,
+               progress: Callable[[int], Any] | None = None) -> None:
+    """Write a whole JPEG file of a dask array: header, bands encoded as Dask tasks, EOI."""
+    tasks = band_tasks(array, settings, band_rows)
+    client = _client(client)
+    if client is not None:
+        threads = sum(client.nthreads().values()) or 1
+        bands = _bands_distributed(client, tasks, max_in_flight or BANDS_PER_THREAD * threads)
+    else:
+        threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+        bands = _bands_local(tasks, max_in_flight or BANDS_PER_THREAD * threads)
+    fp.write(markers.header(settings))
+    try:
+        for (_, rows, _), data in zip(tasks, bands):
+            fp.write(data)
+            if progress is not None:
+                progress(rows)
+    finally:
+        bands.close()
+    fp.write(markers.EOI)
+
+
+def encode(source: da.Array, fp: str | os.PathLike | IO[bytes], *, client: Any = None,
+           band_rows: int | None = None, max_in_flight: int | None = None,
+           **params: Any) -> None:
+    """Encode a dask array to baseline JPEG, its bands encoded as Dask tasks.
+
+    Runs on the active Dask scheduler: a ``distributed.Client`` (the default
+    client, or ``client``) or else Dask's local scheduler. The output is
+    byte-identical to ``pillow_streamjpeg.encode`` of the computed array.
+
+    :param source: a uint8 dask array of shape (height, width) or
+        (height, width, 1|3|4).
+    :param fp: a path (written to a temporary file, renamed when complete; no
+        file is left when a task fails) or a writable binary file object.
+    :param client: the ``distributed.Client`` to run on (default: the current one).
+    :param band_rows: rows a band aims at when the source's row chunks do not
+        fall on strip boundaries (default: about 32 MiB of pixels); bands
+        otherwise follow the source's chunks.
+    :param max_in_flight: bands submitted and not yet written (default: two per
+        worker thread); bounds the caller's memory.
+    :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``;
+        ``progress``: a function called with the row count of each band written.
+    """
+    progress = params.pop("progress", None)
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
+    if params.get("optimize"):
+        raise NotImplementedError("optimize=True is not supported yet for Dask arrays")
+    settings = plan(source, params)
+    with pipeline._output(fp) as out:
+        write_jpeg(out, source, settings, client=client, band_rows=band_rows,
+                   max_in_flight=max_in_flight, progress=progress)

@@ -1,0 +1,224 @@
+"""Encoding dask arrays as Dask tasks: byte-identical to the local encoder, survives a
+killed worker, fails cleanly. Clusters are LocalClusters of 2 processes on loopback."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import pillow_streamjpeg
+
+try:
+    import dask
+    import dask.array as da
+    import distributed
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    pytest.skip(f"dask and distributed are not installed ({exc}); "
+                "pip install 'pillow_streamjpeg[dask]'", allow_module_level=True)
+
+from pillow_streamjpeg import distributed as sjd
+
+# Functions the workers run are made inside functions: workers cannot import this
+# test module (pytest imports it by path), and plain pickle refuses local functions,
+# so Dask ships them by value with cloudpickle.
+
+
+def _cluster(**kwargs) -> distributed.LocalCluster:
+    return distributed.LocalCluster(
+        processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
+        dashboard_address=None, **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def client():
+    with _cluster() as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _image(height: int, width: int, channels: int, seed: int = 0) -> np.ndarray:
+    """Smooth gradients plus noise: a photo-like array with real entropy-coded content."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 3 + y, x - 2 * y, (x * y) // 7, x][:channels], axis=-1)
+    image = (base + rng.integers(-12, 13, size=base.shape)) % 256
+    image = image.astype(np.uint8)
+    return image[..., 0] if channels == 1 else image
+
+
+def _local(array: np.ndarray, **params) -> bytes:
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(array, out, **params)
+    return out.getvalue()
+
+
+def _dask(array, **params) -> bytes:
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(array, out, **params)
+    return out.getvalue()
+
+
+CASES = [
+    # (height, width, channels, row chunks, column chunks, quality)
+    (203, 117, 3, 48, 40, 100),    # partial last strip and MCU column, chunks split columns
+    (203, 117, 3, 50, 117, 75),    # chunk rows off strip boundaries: regrouped into bands
+    (256, 96, 1, 64, 96, 100),     # grey, whole strips
+    (61, 333, 1, 13, 100, 50),     # grey, odd chunks, partial strip
+    (120, 90, 4, 40, 90, 90),      # 4 samples per pixel (read as RGBX)
+    (7, 5, 3, 7, 5, 100),          # one partial strip
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c)))
+def test_cluster_identical_to_local(client, case) -> None:
+    height, width, channels, rows, cols, quality = case
+    image = _image(height, width, channels)
+    chunks = (rows, cols) + ((channels,) if channels > 1 else ())
+    source = da.from_array(image, chunks=chunks)
+    expected = _local(image, quality=quality)
+    assert _dask(source, quality=quality) == expected
+    # Small bands: many tasks, RST markers cycling through all eight values.
+    assert _dask(source, quality=quality, band_rows=8, max_in_flight=3) == expected
+
+
+def test_local_scheduler_identical() -> None:
+    """Without a client, Dask's own local scheduler runs the same tasks."""
+    image = _image(300, 250, 3, seed=1)
+    source = da.from_array(image, chunks=(64, 100, 3))
+    with dask.config.set(scheduler="threads"):
+        assert _dask(source, quality=95) == _local(image, quality=95)
+    with dask.config.set(scheduler="synchronous"):
+        assert _dask(source, band_rows=8) == _local(image)
+
+
+def test_computed_source_and_path_output(client, tmp_path) -> None:
+    """A source computed on the workers (not shipped from here), written to a path."""
+    image = _image(400, 300, 3, seed=2)
+    source = da.from_array(image, chunks=(100, 300, 3))
+    lazy = (source.astype(np.int16) * 2 // 2).astype(np.uint8)  # a graph, same pixels
+    target = tmp_path / "out.jpg"
+    rows = []
+    pillow_streamjpeg.encode(lazy, target, quality=85, progress=rows.append)
+    assert target.read_bytes() == _local(image, quality=85)
+    assert rows == [400]  # one band: the chunks (100 rows) merge up to the band size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jpg"]
+
+
+def test_bands_in_flight_are_bounded(client, monkeypatch) -> None:
+    """At most max_in_flight bands are submitted and not yet written."""
+    image = _image(320, 64, 3, seed=3)
+    source = da.from_array(image, chunks=(8, 64, 3))
+    submitted = []
+    compute = client.compute
+    monkeypatch.setattr(client, "compute", lambda *a, **k: submitted.append(1) or compute(*a, **k))
+    ahead = []
+
+    class Recorder(io.BytesIO):
+        def write(self, data) -> int:
+            ahead.append(len(submitted) - (len(ahead) - 1))  # minus bands already written
+            return super().write(data)
+
+    out = Recorder()
+    sjd.encode(source, out, band_rows=8, max_in_flight=3)
+    assert out.getvalue() == _local(image)
+    assert len(submitted) == 40 and len(ahead) == 40 + 2
+    assert max(ahead[1:-1]) <= 3 and max(ahead[1:-1]) >= 2
+
+
+def test_band_bounds() -> None:
+    assert sjd.band_bounds((64, 64, 64, 10), 8, 128) == (128, 74)
+    assert sjd.band_bounds((304, 8), 8, 128) == (304, 8)  # a big chunk stays whole
+    assert sjd.band_bounds((50, 50, 50), 8, 64) == (64, 64, 22)
+    assert sjd.band_bounds((50, 50, 50), 16, 70) == (64, 64, 22)
+
+
+def _failing_chunk(index: int):
+    def boom(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == index:
+            raise ValueError("boom: this chunk cannot be read")
+        return block
+
+    return boom
+
+
+def test_failing_task_raises_and_leaves_no_file(client, tmp_path) -> None:
+    image = _image(256, 64, 3, seed=4)
+    source = da.from_array(image, chunks=(32, 64, 3)).map_blocks(_failing_chunk(2), dtype=np.uint8)
+    target = tmp_path / "out.jpg"
+    with pytest.raises(ValueError, match="boom: this chunk cannot be read") as info:
+        pillow_streamjpeg.encode(source, target, band_rows=32)
+    if sys.version_info >= (3, 11):
+        assert "while encoding image rows 64..95" in " ".join(info.value.__notes__)
+    assert list(tmp_path.iterdir()) == []
+    # The cluster is still usable afterwards.
+    assert _dask(da.from_array(image, chunks=(32, 64, 3))) == _local(image)
+
+
+def test_local_scheduler_failure_leaves_no_file(tmp_path) -> None:
+    image = _image(256, 64, 3, seed=4)
+    source = da.from_array(image, chunks=(32, 64, 3)).map_blocks(_failing_chunk(2), dtype=np.uint8)
+    with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="boom"):
+        pillow_streamjpeg.encode(source, tmp_path / "out.jpg", band_rows=32)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _slow_chunk(seconds: float):
+    def slow(block):
+        time.sleep(seconds)
+        return block
+
+    return slow
+
+
+def test_killed_worker_is_survived(tmp_path) -> None:
+    """SIGKILL one worker process while it encodes a band: Dask reschedules, same bytes."""
+    image = _image(16 * 16, 200, 3, seed=5)
+    source = da.from_array(image, chunks=(16, 200, 3)).map_blocks(_slow_chunk(0.25), dtype=np.uint8)
+    expected = _local(image, quality=92)
+    killed = threading.Event()
+    with _cluster() as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        victim = sorted(pids)[0]
+
+        def kill_when_busy() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                busy = client.processing(workers=[victim]).get(victim, ())
+                if any("streamjpeg-band" in str(key) for key in busy):
+                    time.sleep(0.1)  # in the middle of the task
+                    os.kill(pids[victim], signal.SIGKILL)
+                    killed.set()
+                    return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
+        killer.start()
+        target = tmp_path / "out.jpg"
+        pillow_streamjpeg.encode(source, target, quality=92, band_rows=16, max_in_flight=4)
+        killer.join(5)
+        assert killed.is_set(), "the worker was not killed during the job"
+        assert target.read_bytes() == expected
+
+
+def test_optimize_is_refused_clearly(client) -> None:
+    source = da.from_array(_image(16, 16, 3), chunks=8)
+    with pytest.raises(NotImplementedError, match="optimize"):
+        _dask(source, optimize=True)
+
+
+def test_dask_not_imported_for_local_sources(tmp_path) -> None:
+    code = (
+        "import io, sys, numpy as np, pillow_streamjpeg\n"
+        "pillow_streamjpeg.encode(np.zeros((9, 9, 3), np.uint8), io.BytesIO())\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, timeout=60)
