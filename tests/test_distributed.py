@@ -222,3 +222,31 @@ def test_dask_not_imported_for_local_sources(tmp_path) -> None:
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path, timeout=60)
+
+
+def test_batch_convert_example(tmp_path) -> None:
+    """examples/dask_batch_convert.py: a local cluster converts a folder of TIFFs."""
+    tifffile = pytest.importorskip("tifffile")
+    from pathlib import Path
+
+    scans = tmp_path / "scans"
+    (scans / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(6)
+    tifffile.imwrite(scans / "a.tif", _image(90, 70, 3), photometric="rgb", compression="zlib")
+    tifffile.imwrite(scans / "sub" / "b.tiff", rng.integers(0, 256, (50, 40), dtype=np.uint8),
+                     tile=(32, 32))
+    tifffile.imwrite(scans / "bad.tif", np.zeros((8, 8), np.float32))
+    script = Path(__file__).resolve().parent.parent / "examples" / "dask_batch_convert.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    run = subprocess.run([sys.executable, str(script), str(scans), str(tmp_path / "out"),
+                          "--workers", "2", "--quality", "90", "--recursive"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr  # one file failed
+    assert "FAILED" in run.stderr and "bad.tif" in run.stderr
+    assert "2 of 3 files converted" in run.stdout
+    for name in ("a", "sub/b"):
+        expected = io.BytesIO()
+        source = next(scans.glob(name + ".tif*"))
+        pillow_streamjpeg.encode(source, expected, quality=90)
+        assert (tmp_path / "out" / f"{name}.jpg").read_bytes() == expected.getvalue()
+    assert not (tmp_path / "out" / "bad.jpg").exists()
