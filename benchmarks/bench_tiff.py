@@ -109,11 +109,14 @@ def main() -> int:
                         help="no tifffile.imread + Pillow on the big file (it needs about 8 GB)")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/tiff.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated TIFFs")
+    parser.add_argument("--only", choices=("striped", "tiled"), help="one of the two files")
     args = parser.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = {"striped": (4000, 3000), "tiled": (3000, 2000)} if args.small else {
         "striped": (40000, 30000), "tiled": (12000, 9000)}
+    if args.only:
+        sizes = {args.only: sizes[args.only]}
     files = {}
     for kind, (width, height) in sizes.items():
         path = folder / f"{kind}_{width}x{height}.tif"
