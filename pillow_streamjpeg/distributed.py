@@ -33,13 +33,19 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from . import markers, options, pipeline, strips
 
-#: Bytes of pixels a band aims at when the source's chunks have to be regrouped:
-#: large enough that scheduling (about 1 ms a task) is noise against encoding
-#: (tens of ms a megapixel), small enough to spread over the workers.
-BAND_BYTES = 32 << 20
+#: Bytes of pixels a band aims at when the source's chunks are small or have to
+#: be regrouped: 8 MiB is about 90 ms of encoding for one thread, against about
+#: 1 ms of scheduling a task, and still gives a 25 MP image 9 bands to spread.
+BAND_BYTES = 8 << 20
 
-#: Bands submitted and not yet written, per worker thread of the cluster.
-BANDS_PER_THREAD = 2
+#: Bands submitted and not yet written, per worker thread of the cluster, at least.
+BANDS_PER_THREAD = 3
+
+#: Bytes of pixels of the bands submitted and not yet written, at most (unless
+#: that is fewer than BANDS_PER_THREAD bands a thread): enough bands to hide the
+#: round trip of a task when bands are small, and a bound on the compressed
+#: bytes waiting in the caller to be written in order.
+BYTES_IN_FLIGHT = 128 << 20
 
 def plan(array: da.Array, params: dict[str, Any]) -> options.Settings:
     """The Settings of a dask array: those the local encoder derives for its pixels.
@@ -92,9 +98,54 @@ def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> by
     return bytes(memoryview(out)[:n])
 
 
-def band_tasks(array: da.Array, settings: options.Settings,
-               band_rows: int | None = None) -> list[tuple[int, int, Any]]:
-    """(first row, rows, delayed bytes) of each band of the image, in order."""
+def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
+    """Huffman symbol counts of one band's strips, for optimized tables.
+
+    Runs in a Dask task: ``kernels.count_strip`` over each strip, into int64
+    counts of shape (2 * table sets, 256) (DC then AC of each set). Counts of
+    bands add up to those of the image: every strip starts its DC prediction
+    afresh, as a restart interval does.
+    """
+    from . import kernels, tables
+
+    rows = block.shape[0]
+    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(rows, -1)
+    components = settings.components
+    comp_table = np.array([c.table for c in components], dtype=np.int64)
+    recip = tables.kernel_reciprocals(settings.qtables)
+    counts = np.zeros((2 * len(settings.huffman), 256), dtype=np.int64)
+    height = settings.strip_height
+    for row in range(0, rows, height):
+        kernels.count_strip(band, row, min(height, rows - row), settings.width,
+                            settings.layout.channels, len(components), settings.convert,
+                            settings.hs, settings.vs, comp_table, recip, counts)
+    return counts
+
+
+def _tree_sum(parts: list) -> Any:
+    add = dask.delayed(np.add, pure=True)
+    while len(parts) > 1:
+        parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def huffman_counts(array: da.Array, settings: options.Settings, *, client: Any = None,
+                   band_rows: int | None = None) -> np.ndarray:
+    """The image's Huffman symbol counts, gathered as Dask tasks (one per band) and summed."""
+    counts = dask.delayed(band_counts, pure=True)
+    settings_key = dask.delayed(settings, pure=True, traverse=False)
+    blocks = _band_blocks(array, settings, band_rows)[1]
+    total = _tree_sum([counts(block, settings_key) for block in blocks])
+    client = _client(client)
+    if client is not None:
+        return client.compute(total).result()
+    return dask.compute(total)[0]
+
+
+def _band_blocks(array: da.Array, settings: options.Settings,
+                 band_rows: int | None) -> tuple[tuple[int, ...], list]:
+    """Rows of each band and the delayed band arrays."""
     height = settings.strip_height
     if band_rows is None:
         band_rows = BAND_BYTES // (settings.width * array.dtype.itemsize
@@ -102,13 +153,21 @@ def band_tasks(array: da.Array, settings: options.Settings,
     band_rows = max(height, band_rows // height * height)
     bounds = band_bounds(array.chunks[0], height, band_rows)
     chunks = (bounds,) + tuple((n,) for n in array.shape[1:])
-    blocks = array.rechunk(chunks).to_delayed().ravel()
+    return bounds, list(array.rechunk(chunks).to_delayed().ravel())
+
+
+def band_tasks(array: da.Array, settings: options.Settings,
+               band_rows: int | None = None) -> list[tuple[int, int, Any]]:
+    """(first row, rows, delayed bytes) of each band of the image, in order."""
+    height = settings.strip_height
+    bounds, blocks = _band_blocks(array, settings, band_rows)
     encode = dask.delayed(encode_band, pure=True)
+    settings_key = dask.delayed(settings, pure=True, traverse=False)  # one key, not a copy per band
     tasks = []
     top = 0
     for rows, block in zip(bounds, blocks):
         name = f"streamjpeg-band-{top}-{tokenize(block.key, settings)}"
-        tasks.append((top, rows, encode(block, settings, top // height, dask_key_name=name)))
+        tasks.append((top, rows, encode(block, settings_key, top // height, dask_key_name=name)))
         top += rows
     return tasks
 
@@ -202,10 +261,15 @@ def write_jpeg(fp: IO[bytes], array: da.Array, settings: options.Settings, *,
     client = _client(client)
     if client is not None:
         threads = sum(client.nthreads().values()) or 1
-        bands = _bands_distributed(client, tasks, max_in_flight or BANDS_PER_THREAD * threads)
     else:
         threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
-        bands = _bands_local(tasks, max_in_flight or BANDS_PER_THREAD * threads)
+    if max_in_flight is None:
+        band_bytes = max(rows for _, rows, _ in tasks) * array.nbytes // max(array.shape[0], 1)
+        max_in_flight = max(BANDS_PER_THREAD * threads, BYTES_IN_FLIGHT // max(band_bytes, 1))
+    if client is not None:
+        bands = _bands_distributed(client, tasks, max_in_flight)
+    else:
+        bands = _bands_local(tasks, max_in_flight)
     fp.write(markers.header(settings))
     try:
         for (_, rows, _), data in zip(tasks, bands):
@@ -232,10 +296,11 @@ def encode(source: da.Array, fp: str | os.PathLike | IO[bytes], *, client: Any =
         file is left when a task fails) or a writable binary file object.
     :param client: the ``distributed.Client`` to run on (default: the current one).
     :param band_rows: rows a band aims at when the source's row chunks do not
-        fall on strip boundaries (default: about 32 MiB of pixels); bands
-        otherwise follow the source's chunks.
-    :param max_in_flight: bands submitted and not yet written (default: two per
-        worker thread); bounds the caller's memory.
+        fall on strip boundaries (default: about 8 MiB of pixels); bands
+        otherwise follow the source's chunks (merging chunks smaller than that).
+    :param max_in_flight: bands submitted and not yet written (default: as many
+        as hold 128 MiB of pixels, and at least three per worker thread); bounds
+        the caller's memory.
     :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``;
         ``progress``: a function called with the row count of each band written.
     """
@@ -243,6 +308,8 @@ def encode(source: da.Array, fp: str | os.PathLike | IO[bytes], *, client: Any =
     if max_in_flight is not None and max_in_flight < 1:
         raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
     if params.get("optimize"):
+        # The statistics pass is here (huffman_counts); the local encoder has no
+        # tables-from-counts step yet to build the same tables from them.
         raise NotImplementedError("optimize=True is not supported yet for Dask arrays")
     settings = plan(source, params)
     with pipeline._output(fp) as out:
