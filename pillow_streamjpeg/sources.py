@@ -102,9 +102,11 @@ def array_bands(array, channels: int, strip_height: int, rows: int | None = None
     release = _memmap_releaser(array)
     for top in range(0, height, step):
         part = array[top:top + step]
-        band = np.ascontiguousarray(np.asarray(part), dtype=np.uint8)
-        if release is not None:
+        if release is not None:  # a copy, then the mapped pages it came from are dropped
+            band = np.array(part, dtype=np.uint8, order="C", copy=True)
             release(part)
+        else:
+            band = np.ascontiguousarray(np.asarray(part), dtype=np.uint8)
         yield band.reshape(band.shape[0], -1)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -176,3 +179,35 @@ def test_image_path_through_pillow(tmp_path, rgb, reference):
     path = tmp_path / "in.png"
     Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(path)  # RGBA: alpha dropped
     assert _encode(str(path)) == reference
+
+
+MEMMAP = """
+import sys
+import numpy as np
+import pillow_streamjpeg
+def peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) // 1024
+path = sys.argv[1]
+shape = (20000, 4000, 3)
+before = peak()
+source = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+pillow_streamjpeg.encode(source, path + ".jpg", quality=90)
+print(before, peak())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_memmap_pages_do_not_pile_up(tmp_path):
+    """Encoding a 240 MB read-only memmap keeps this process's peak RSS far below that."""
+    path = tmp_path / "big.raw"
+    with open(path, "wb") as out:  # written band by band: 20000 x 4000 x 3
+        for top in range(0, 20000, 500):
+            band = np.empty((500, 4000, 3), np.uint8)
+            band[:] = ((np.arange(4000)[None, :, None] + top // 500) & 0xF0).astype(np.uint8)
+            out.write(band.tobytes())
+    run = subprocess.run([sys.executable, "-c", MEMMAP, str(path)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    before, after = map(int, run.stdout.split())
+    assert after < 130, f"peak RSS {after} MiB (before encoding {before} MiB)"
