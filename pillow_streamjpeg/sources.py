@@ -180,7 +180,8 @@ class RowBands:
         if once and self._used:
             raise RuntimeError(
                 "this RowBands source was already read: its bands come from an iterator, "
-                "which can be read only once; pass a list or make a new source"
+                "which can be read only once (optimize=True needs two passes); pass a list, "
+                "or make a new source"
             )
         self._used = True
         width, height = self.size

@@ -250,7 +250,9 @@ class TiffReader:
                 raise ValueError(f"{name}: CMYK TIFF needs CMYK JPEG output, which this version "
                                  "of pillow_streamjpeg does not write yet")
             self.mode, self.keep = "CMYK", 4
-            self.lut = _scale_lut(bits)
+            # rows are handed over as the CMYK layout's raw mode packs them: Pillow's
+            # "CMYK;I" is inverted (Adobe's convention for CMYK JPEG)
+            self.lut = _scale_lut(bits, invert=options.MODES["CMYK"].rawmode.endswith(";I"))
         else:
             raise ValueError(f"{name}: photometric interpretation {pname} is not supported; "
                              "expected grey, RGB, palette or CMYK")
