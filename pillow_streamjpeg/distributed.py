@@ -7,7 +7,9 @@ number of strips) with the same ``strips.StripCoder`` as the local encoder and
 returns its compressed bytes, RSTn markers included (none after the image's
 last strip); the caller writes the bands in order as they arrive, with a
 bounded number in flight, then EOI. The output is byte-identical to
-``pipeline.encode`` of the same pixels with the same options.
+``pipeline.encode`` of the same pixels with the same options. With
+optimize=True, a first round of tasks counts the Huffman symbols of each band,
+and the tables built from the summed counts code the bands.
 
 Dask is an optional dependency (``pip install "pillow_streamjpeg[dask]"``):
 this module imports it, and ``pipeline.encode`` imports this module only for a
@@ -113,7 +115,7 @@ def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
     components = settings.components
     comp_table = np.array([c.table for c in components], dtype=np.int64)
     recip = tables.kernel_reciprocals(settings.qtables)
-    counts = np.zeros((2 * len(settings.huffman), 256), dtype=np.int64)
+    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
     height = settings.strip_height
     for row in range(0, rows, height):
         kernels.count_strip(band, row, min(height, rows - row), settings.width,
@@ -141,6 +143,24 @@ def huffman_counts(array: da.Array, settings: options.Settings, *, client: Any =
     if client is not None:
         return client.compute(total).result()
     return dask.compute(total)[0]
+
+
+def optimized(array: da.Array, settings: options.Settings, *, client: Any = None,
+              band_rows: int | None = None) -> options.Settings:
+    """Settings with the Huffman tables optimized for the image (optimize=True).
+
+    The statistics are Dask tasks (``huffman_counts``); the tables are built from
+    them as the local encoder builds them from its own counts.
+    """
+    from dataclasses import replace
+
+    from . import tables
+
+    optimal_specs = getattr(tables, "optimal_specs", None)
+    if optimal_specs is None:  # pragma: no cover - only before optimize landed locally
+        raise NotImplementedError("optimize=True is not supported for Dask arrays in this version")
+    counts = huffman_counts(array, settings, client=client, band_rows=band_rows)
+    return replace(settings, huffman=tuple(optimal_specs(counts)))
 
 
 def _band_blocks(array: da.Array, settings: options.Settings,
@@ -307,11 +327,9 @@ def encode(source: da.Array, fp: str | os.PathLike | IO[bytes], *, client: Any =
     progress = params.pop("progress", None)
     if max_in_flight is not None and max_in_flight < 1:
         raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
-    if params.get("optimize"):
-        # The statistics pass is here (huffman_counts); the local encoder has no
-        # tables-from-counts step yet to build the same tables from them.
-        raise NotImplementedError("optimize=True is not supported yet for Dask arrays")
     settings = plan(source, params)
+    if getattr(settings, "optimize", False):
+        settings = optimized(source, settings, client=client, band_rows=band_rows)
     with pipeline._output(fp) as out:
         write_jpeg(out, source, settings, client=client, band_rows=band_rows,
                    max_in_flight=max_in_flight, progress=progress)

@@ -208,10 +208,19 @@ def test_killed_worker_is_survived(tmp_path) -> None:
         assert target.read_bytes() == expected
 
 
-def test_optimize_is_refused_clearly(client) -> None:
-    source = da.from_array(_image(16, 16, 3), chunks=8)
-    with pytest.raises(NotImplementedError, match="optimize"):
-        _dask(source, optimize=True)
+@pytest.mark.parametrize(("channels", "quality"), [(3, 100), (1, 80)])
+def test_optimize_identical_to_local(client, channels, quality) -> None:
+    """optimize=True: statistics as Dask tasks, then tables, then encoding."""
+    from pillow_streamjpeg import options, tables
+
+    if "optimize" not in options.Settings.__dataclass_fields__ or not hasattr(tables, "optimal_specs"):
+        pytest.skip("this version of the local encoder has no optimize=True")
+    image = _image(203, 117, channels, seed=8)
+    source = da.from_array(image, chunks=(48,) + image.shape[1:])
+    expected = _local(image, quality=quality, optimize=True)
+    assert expected != _local(image, quality=quality)
+    assert _dask(source, quality=quality, optimize=True) == expected
+    assert _dask(source, quality=quality, optimize=True, band_rows=8) == expected
 
 
 def test_dask_not_imported_for_local_sources(tmp_path) -> None:
