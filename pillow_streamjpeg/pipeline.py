@@ -77,7 +77,7 @@ def _plan(
         settings = _settings(source.mode, source.size, info)
         if settings.layout.channels != source.channels:
             settings = _with_channels(settings, source.channels)
-        return settings, lambda: source.read(settings.strip_height)
+        return settings, _as_raw_mode(settings, lambda: source.read(settings.strip_height))
     from . import tiff
 
     if tiff.is_tiff(source):
@@ -116,7 +116,25 @@ def _plan(
         if channels < len(settings.components):
             raise ValueError(f"cannot encode an array with {channels} samples per pixel as mode {mode}")
         settings = _with_channels(settings, channels)
-    return settings, lambda: _array_bands(array, channels, settings.strip_height)
+    return settings, _as_raw_mode(
+        settings, lambda: _array_bands(array, channels, settings.strip_height))
+
+
+def _as_raw_mode(settings: options.Settings, read_bands: BandReader) -> BandReader:
+    """Bands of plain samples as the layout's raw mode packs them.
+
+    Arrays and row bands hold plain samples (CMYK: 0 is no ink); a layout read
+    in an inverted raw mode (Pillow's "CMYK;I", Adobe's convention) gets them
+    inverted, band by band.
+    """
+    if not settings.layout.rawmode.endswith(";I"):
+        return read_bands
+
+    def read() -> Iterator[np.ndarray]:
+        for band in read_bands():
+            yield np.subtract(255, band, dtype=np.uint8)
+
+    return read
 
 
 def _pick(choice: dict[str, Any], *keys: str) -> dict[str, Any]:

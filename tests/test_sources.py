@@ -211,3 +211,19 @@ def test_memmap_pages_do_not_pile_up(tmp_path):
     assert run.returncode == 0, run.stderr
     before, after = map(int, run.stdout.split())
     assert after < 130, f"peak RSS {after} MiB (before encoding {before} MiB)"
+
+
+def test_cmyk_array_and_row_bands():
+    from pillow_streamjpeg import options
+
+    if "CMYK" not in options.MODES:
+        pytest.skip("CMYK output not in this version")
+    cmyk = np.dstack([_image(), _image(channels=1, seed=5)])
+    data = _encode(cmyk, mode="CMYK")
+    expected = io.BytesIO()
+    Image.fromarray(cmyk, "CMYK").save(expected, format="STREAMJPEG")
+    assert data == expected.getvalue()
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.mode == "CMYK" and psnr(cmyk, np.asarray(decoded)) > 40
+    bands = [cmyk[i:i + 50] for i in range(0, cmyk.shape[0], 50)]
+    assert _encode(iter(bands), size=(cmyk.shape[1], cmyk.shape[0]), mode="CMYK") == data
