@@ -74,16 +74,29 @@ def rst(index: int) -> bytes:
     return bytes((0xFF, 0xD0 + index % 8))
 
 
+def app14_adobe() -> bytes:
+    """Adobe APP14: version 100, no flags, transform 0 (components stored as they are)."""
+    return segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 0))
+
+
 def header(settings) -> bytes:
     """Every segment before the scan data of a save with these Settings."""
     components = settings.components
+    if settings.layout.adobe:
+        first = app14_adobe()
+    elif any(settings.dpi):
+        first = app0_jfif(settings.dpi, 1)
+    else:
+        first = app0_jfif()
     return b"".join((
         SOI,
-        app0_jfif(),
+        first,
+        *(segment(marker, payload) for marker, payload in settings.app_segments),
+        segment(0xFE, settings.comment) if settings.comment else b"",
         dqt(settings.qtables),
         sof0(settings.width, settings.height,
              [(c.ident, c.h, c.v, c.table) for c in components]),
         dht(settings.huffman),
-        dri(settings.mcus_per_row),
+        dri(settings.restart_interval or settings.mcus_per_row),
         sos([(c.ident, c.table) for c in components]),
     ))

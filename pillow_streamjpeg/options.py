@@ -2,21 +2,31 @@
 
 Options keep Pillow's JPEG names and meanings; only the defaults differ
 (quality 100, no chroma subsampling). Everything downstream (tables, header,
-strip writer) reads ``Settings`` and never the raw options.
+strip writer) reads ``Settings`` and never the raw options. See docs/options.md.
 """
 
 from __future__ import annotations
 
+import array
 import os
 from dataclasses import dataclass
 from typing import Any
+
+from PIL import Image, JpegPresets
 
 from . import tables
 
 #: Largest width or height: libjpeg-turbo refuses anything above this.
 MAX_DIMENSION = 65500
 
+#: Largest payload of a marker segment.
+MAX_SEGMENT = 65533
+
 DEFAULT_QUALITY = 100
+
+#: Sampling factors of component 0 for Pillow's subsampling values 0, 1, 2.
+SAMPLING = {0: (1, 1), 1: (2, 1), 2: (2, 2)}
+SUBSAMPLING_NAMES = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2, "4:1:1": 2}
 
 
 @dataclass(frozen=True)
@@ -36,13 +46,24 @@ class ModeLayout:
     rawmode: str  #: Pillow raw mode the rows are read in
     channels: int  #: samples per pixel in those rows
     convert: bool  #: RGB to YCbCr in the kernels
+    ids: tuple[int, ...]  #: component ids, as libjpeg writes them
+    adobe: bool = False  #: Adobe APP14 (transform 0) instead of JFIF APP0
 
+
+YCC_IDS = (1, 2, 3)
 
 #: Image modes this writer accepts, and how their rows are read.
 MODES: dict[str, ModeLayout] = {
-    "L": ModeLayout("L", 1, False),
-    "RGB": ModeLayout("RGBX", 4, True),
+    "1": ModeLayout("L", 1, False, (1,)),
+    "L": ModeLayout("L", 1, False, (1,)),
+    "RGB": ModeLayout("RGBX", 4, True, YCC_IDS),
+    "RGBX": ModeLayout("RGBX", 4, True, YCC_IDS),
+    "YCbCr": ModeLayout("YCbCrX", 4, False, YCC_IDS),
+    "CMYK": ModeLayout("CMYK;I", 4, False, tuple(b"CMYK"), adobe=True),
 }
+
+#: keep_rgb=True: RGB components, no colour conversion (libjpeg's ids 'R', 'G', 'B').
+KEEP_RGB = ModeLayout("RGBX", 4, False, tuple(b"RGB"), adobe=True)
 
 
 @dataclass(frozen=True)
@@ -55,10 +76,15 @@ class Settings:
     layout: ModeLayout
     components: tuple[Component, ...]
     qtables: tuple[tuple[int, ...], ...]  #: natural order
-    huffman: tuple  #: list of (DC spec, AC spec) per table set
-    quality: int
+    huffman: tuple  #: (DC spec, AC spec) per table set
+    quality: int | None  #: None when tables come from qtables, a preset or "keep"
     workers: int
     round_samples: bool  #: YCbCr rounded to whole values before the DCT
+    optimize: bool = False
+    dpi: tuple[int, int] = (0, 0)
+    app_segments: tuple[tuple[int, bytes], ...] = ()  #: (marker, payload) after APP0/APP14
+    comment: bytes = b""
+    restart_interval: int = 0  #: MCUs per restart interval (one MCU row if 0)
 
     @property
     def convert(self) -> int:
@@ -111,17 +137,17 @@ def check_size(width: int, height: int) -> None:
         raise ValueError(msg)
 
 
-def _quality(info: dict[str, Any]) -> int:
-    quality = info.get("quality", -1)
-    if quality is None or quality == -1:
-        return DEFAULT_QUALITY
-    if isinstance(quality, bool) or not isinstance(quality, int):
-        msg = f"quality must be an integer from 0 to 100, not {quality!r}"
+def _int_option(info: dict[str, Any], name: str, low: int, high: int | None, default: Any) -> Any:
+    value = info.get(name, default)
+    if value is default:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+        high is not None and value > high
+    ):
+        allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        msg = f"{name} must be an integer {allowed}, not {value!r}"
         raise ValueError(msg)
-    if not 0 <= quality <= 100:
-        msg = f"quality must be from 0 to 100, not {quality}"
-        raise ValueError(msg)
-    return max(quality, 1)
+    return value
 
 
 def _workers(info: dict[str, Any]) -> int:
@@ -132,6 +158,109 @@ def _workers(info: dict[str, Any]) -> int:
         msg = f"workers must be a positive integer, not {workers!r}"
         raise ValueError(msg)
     return workers
+
+
+def _keep_source(image: Image.Image | None, what: str) -> Image.Image:
+    if image is None or image.format != "JPEG":
+        msg = f"Cannot use 'keep' for {what} when original image is not a JPEG"
+        raise ValueError(msg)
+    return image
+
+
+def _subsampling(value: Any, image: Image.Image | None) -> int:
+    if value is None or value == -1:
+        return 0
+    if isinstance(value, str):
+        if value == "keep":
+            from PIL import JpegImagePlugin
+
+            return JpegImagePlugin.get_sampling(_keep_source(image, "subsampling"))
+        if value in SUBSAMPLING_NAMES:
+            return SUBSAMPLING_NAMES[value]
+    elif not isinstance(value, bool) and value in SAMPLING:
+        return value
+    msg = (
+        f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0', 'keep' or a preset name, "
+        f"not {value!r}"
+    )
+    raise ValueError(msg)
+
+
+def _qtables(value: Any) -> list[list[int]]:
+    """Pillow's forms of qtables (string, list, tuple, dict) as 1..4 natural-order tables."""
+    if isinstance(value, str):
+        try:
+            numbers = [int(n) for line in value.splitlines() for n in line.split("#", 1)[0].split()]
+        except ValueError:
+            raise ValueError(f"Invalid quantization table: {value[:40]!r}") from None
+        value = [numbers[s:s + 64] for s in range(0, len(numbers), 64)]
+    if isinstance(value, dict):
+        value = [value[key] for key in range(len(value)) if key in value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"qtables must be a list, tuple, dict or string of tables, not {value!r}")
+    if not 0 < len(value) < 5:
+        raise ValueError(f"qtables needs 1 to 4 tables, not {len(value)}")
+    result = []
+    for index, table in enumerate(value):
+        try:
+            values = list(array.array("H", table))
+        except (TypeError, OverflowError, ValueError):
+            raise ValueError(f"Invalid quantization table {index}: values must be integers") from None
+        if len(values) != 64:
+            raise ValueError(f"Invalid quantization table {index}: {len(values)} values, not 64")
+        bad = [v for v in values if not 1 <= v <= 255]
+        if bad:
+            raise ValueError(
+                f"quantization table {index} has value {bad[0]}: baseline JPEG allows 1 to 255"
+            )
+        result.append(values)
+    return result
+
+
+def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tuple[int, bytes], ...], bytes]:
+    """APPn segments (EXIF, XMP, ICC) and the comment, with Pillow's limits and errors."""
+    segments: list[tuple[int, bytes]] = []
+    exif = info.get("exif", b"")
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()
+    if exif:
+        if not isinstance(exif, (bytes, bytearray)):
+            raise ValueError(f"exif must be bytes or Image.Exif, not {type(exif).__name__}")
+        if len(exif) > MAX_SEGMENT:
+            raise ValueError("EXIF data is too long")
+        segments.append((0xE1, bytes(exif)))
+    xmp = info.get("xmp")
+    if xmp:
+        header = b"http://ns.adobe.com/xap/1.0/\x00"
+        if len(xmp) > MAX_SEGMENT - len(header):
+            raise ValueError("XMP data is too long")
+        segments.append((0xE1, header + bytes(xmp)))
+    icc = info.get("icc_profile")
+    if icc:
+        chunk = MAX_SEGMENT - 14
+        chunks = [icc[i:i + chunk] for i in range(0, len(icc), chunk)]
+        if len(chunks) > 255:
+            raise ValueError("ICC profile is too long")
+        for number, data in enumerate(chunks, 1):
+            segments.append((0xE2, b"ICC_PROFILE\x00" + bytes((number, len(chunks))) + bytes(data)))
+    comment = info.get("comment", image.info.get("comment") if image is not None else None)
+    if isinstance(comment, str):
+        comment = comment.encode()
+    comment = bytes(comment or b"")
+    if len(comment) > MAX_SEGMENT:
+        raise ValueError("Comment is too long")
+    return tuple(segments), comment
+
+
+def _dpi(info: dict[str, Any]) -> tuple[int, int]:
+    dpi = info.get("dpi", (0, 0))
+    try:
+        x, y = (round(v) for v in dpi)
+    except (TypeError, ValueError):
+        raise ValueError(f"dpi must be a pair of numbers, not {dpi!r}") from None
+    if not (0 <= x <= 65535 and 0 <= y <= 65535):
+        raise ValueError(f"dpi must be from 0 to 65535, not {dpi!r}")
+    return x, y
 
 
 def rounds_samples(qtables) -> bool:
@@ -147,30 +276,108 @@ def rounds_samples(qtables) -> bool:
     return min(min(table) for table in qtables) <= 2
 
 
-def parse(mode: str, size: tuple[int, int], info: dict[str, Any]) -> Settings:
-    """Validate the mode, size and save options of an image into Settings."""
+def parse(
+    mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None = None
+) -> Settings:
+    """Validate the mode, size and save options of an image into Settings.
+
+    ``image`` is the source image when there is one: "keep" and the default
+    comment read it.
+    """
     layout = check_mode(mode)
+    if info.get("keep_rgb") and mode in ("RGB", "RGBX"):
+        layout = KEEP_RGB
     width, height = size
     check_size(width, height)
-    quality = _quality(info)
-    workers = _workers(info)
-    if layout.convert:
-        components = (Component(1, 1, 1, 0), Component(2, 1, 1, 1), Component(3, 1, 1, 1))
-        qtables = tables.quality_tables(quality)
-        huffman = tables.STD_HUFFMAN
+    if info.get("progressive") or info.get("progression"):
+        raise ValueError("STREAMJPEG writes baseline JPEG: progressive is not supported")
+
+    quality = info.get("quality", -1)
+    subsampling = info.get("subsampling", -1)
+    qtables = info.get("qtables")
+    if quality == "keep":
+        source = _keep_source(image, "quality")
+        quality, subsampling, qtables = -1, "keep", "keep"
+    elif isinstance(quality, str) and quality in JpegPresets.presets:
+        preset = JpegPresets.presets[quality]
+        quality, subsampling, qtables = -1, preset.get("subsampling", -1), preset.get("quantization")
+    elif quality is None or quality == -1:
+        quality = -1
+    elif isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
+        raise ValueError(
+            f"quality must be an integer from 0 to 100, 'keep' or a preset name, not {quality!r}"
+        )
+    if isinstance(subsampling, str) and subsampling in JpegPresets.presets:
+        subsampling = JpegPresets.presets[subsampling].get("subsampling", -1)
+    if isinstance(qtables, str) and qtables in JpegPresets.presets:
+        qtables = JpegPresets.presets[qtables].get("quantization")
+    if isinstance(qtables, str) and qtables == "keep":
+        source = _keep_source(image, "qtables")
+        qtables = getattr(source, "quantization", None)
+    sampling = SAMPLING[_subsampling(subsampling, image)]
+
+    ncomp = len(layout.ids)
+    if qtables is not None:
+        natural = _qtables(qtables)
+        quality_value = None
+        table_of = [min(i, len(natural) - 1) for i in range(ncomp)]
     else:
-        components = (Component(1, 1, 1, 0),)
-        qtables = tables.quality_tables(quality)[:1]
-        huffman = tables.STD_HUFFMAN[:1]
+        quality_value = DEFAULT_QUALITY if quality == -1 else max(quality, 1)
+        natural = tables.quality_tables(quality_value)
+        table_of = [0] + [1] * (ncomp - 1) if layout.convert or mode == "YCbCr" else [0] * ncomp
+    used = sorted(set(table_of))
+    natural = [natural[t] for t in used]
+    table_of = [used.index(t) for t in table_of]
+    # Each table set pairs a quantization table with Huffman tables: like libjpeg, the
+    # first set of YCbCr images is luminance and the others chrominance; grey, CMYK
+    # and RGB images use luminance tables throughout.
+    ycc = layout.convert or mode == "YCbCr"
+    specs = [tables.STD_HUFFMAN[1 if ycc and t > 0 else 0] for t in range(len(natural))]
+    h, v = sampling if ncomp > 1 else (1, 1)
+    components = tuple(
+        Component(ident, h if i == 0 else 1, v if i == 0 else 1, table_of[i])
+        for i, ident in enumerate(layout.ids)
+    )
+
+    segments, comment = _metadata(info, image)
+    restart = _restart_interval(info, width, components)
+    optimize = bool(info.get("optimize", False))
     return Settings(
-        round_samples=rounds_samples(qtables),
         mode=mode,
         width=width,
         height=height,
         layout=layout,
         components=components,
-        qtables=tuple(tuple(t) for t in qtables),
-        huffman=tuple(huffman),
-        quality=quality,
-        workers=workers,
+        qtables=tuple(tuple(t) for t in natural),
+        huffman=tuple(specs),
+        quality=quality_value,
+        workers=_workers(info),
+        round_samples=rounds_samples(natural),
+        optimize=optimize,
+        dpi=_dpi(info),
+        app_segments=segments,
+        comment=comment,
+        restart_interval=restart,
     )
+
+
+def _restart_interval(info: dict[str, Any], width: int, components) -> int:
+    """restart_marker_blocks / restart_marker_rows, checked against one MCU row.
+
+    Every strip is one restart interval of one MCU row; the kernels reset DC
+    prediction only at a strip's start, so shorter intervals cannot be written.
+    Requests for exactly one row (or its MCU count) are honoured as they are.
+    """
+    mcus = -(-width // (8 * components[0].h))
+    blocks = _int_option(info, "restart_marker_blocks", 0, None, 0)
+    rows = _int_option(info, "restart_marker_rows", 0, None, 0)
+    if blocks and blocks != mcus:
+        raise ValueError(
+            f"restart_marker_blocks={blocks} is not supported: STREAMJPEG restarts once per "
+            f"MCU row ({mcus} MCUs for this width)"
+        )
+    if rows and rows != 1:
+        raise ValueError(
+            f"restart_marker_rows={rows} is not supported: STREAMJPEG restarts every MCU row (1)"
+        )
+    return mcus

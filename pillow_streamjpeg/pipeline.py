@@ -15,7 +15,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
-from . import markers, options, sources, strips
+from . import markers, options, sources, strips, tables
 
 #: Image modes of arrays, by samples per pixel.
 ARRAY_MODES = {1: "L", 3: "RGB", 4: "RGB"}
@@ -26,7 +26,15 @@ BandReader = Callable[[], Iterable[np.ndarray]]
 
 
 def write_jpeg(fp: IO[bytes], settings: options.Settings, read_bands: BandReader) -> None:
-    """Write a whole JPEG file: header segments, the strips of the bands, EOI."""
+    """Write a whole JPEG file: header segments, the strips of the bands, EOI.
+
+    With ``optimize``, a first pass over the bands counts the Huffman symbols of
+    every strip (in the memory of a normal save), and the tables built from the
+    counts code the second.
+    """
+    if settings.optimize:
+        counts = strips.count_symbols(read_bands(), settings)
+        settings = replace(settings, huffman=tuple(tables.optimal_specs(counts)))
     fp.write(markers.header(settings))
     strips.write_scan(fp, read_bands(), settings)
     fp.write(markers.EOI)
@@ -40,14 +48,16 @@ def _array_bands(array: Any, channels: int, strip_height: int) -> Iterator[np.nd
 SOURCE_OPTIONS = ("page", "series", "level", "mode", "size", "channels")
 
 
-def _settings(mode: str, size: tuple[int, int], info: dict[str, Any]) -> options.Settings:
+def _settings(
+    mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None = None,
+) -> options.Settings:
     """The one place sources turn their mode, size and options into Settings."""
-    return options.parse(mode, size, info)
+    return options.parse(mode, size, info, image)
 
 
 def _pillow_plan(image: Image.Image, info: dict[str, Any]) -> tuple[options.Settings, BandReader]:
     image.load()
-    settings = _settings(image.mode, image.size, info)
+    settings = _settings(image.mode, image.size, info, image)
     layout = settings.layout
 
     def read_bands() -> Iterator[np.ndarray]:

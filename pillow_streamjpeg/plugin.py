@@ -1,8 +1,8 @@
 """The Pillow adapter: the STREAMJPEG save handler and its encoder.
 
-``_save`` parses the options and writes the header segments; the encoder,
-driven by ``ImageFile._save``, streams the image's rows band by band through
-the strip writer straight to the file.
+``_save`` parses and checks the options before anything is written; the
+encoder, driven by ``ImageFile._save``, writes the header segments and streams
+the image's rows band by band through the strip writer straight to the file.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from . import markers, options, sources, strips
+from . import options, pipeline, sources
 
 FORMAT = "STREAMJPEG"
 
@@ -29,18 +29,20 @@ class StreamJpegEncoder(ImageFile.PyEncoder):
         settings = self.settings
         state = self.state
         extents = (state.xoff, state.yoff, state.xoff + state.xsize, state.yoff + state.ysize)
-        bands = sources.pillow_bands(
-            self.im, extents, settings.layout.rawmode, settings.layout.channels,
-            settings.strip_height,
-        )
-        strips.write_scan(self.fd, bands, settings)
-        self.fd.write(markers.EOI)
+        image = self.im
+
+        def read_bands():  # each call is a new pass (optimize reads the image twice)
+            return sources.pillow_bands(
+                image, extents, settings.layout.rawmode, settings.layout.channels,
+                settings.strip_height,
+            )
+
+        pipeline.write_jpeg(self.fd, settings, read_bands)
         return 0, 1, b""
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    settings = options.parse(im.mode, im.size, im.encoderinfo)
-    fp.write(markers.header(settings))
+    settings = options.parse(im.mode, im.size, im.encoderinfo, im)
     ImageFile._save(im, fp, [ImageFile._Tile(FORMAT, (0, 0) + im.size, 0, (settings,))])
 
 

@@ -10,7 +10,8 @@ does not grow with the image.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
@@ -46,6 +47,16 @@ class StripCoder:
         self.capacity = kernels.strip_capacity(
             settings.width, len(components), settings.hs, settings.vs, sampled
         ) + 2
+
+    def count(self, band: np.ndarray, row: int, first: int, count: int) -> np.ndarray:
+        """Huffman symbol counts of strips first..first+count-1 (as ``encode`` takes them)."""
+        counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
+        height = self.settings.strip_height
+        for _ in range(count):
+            nrows = min(height, band.shape[0] - row)
+            kernels.count_strip(band, row, nrows, *self.args[:8], counts)
+            row += height
+        return counts
 
     def encode(self, band: np.ndarray, row: int, first: int, count: int) -> tuple[np.ndarray, int]:
         """Strips first..first+count-1, starting at band row ``row``, with their RSTs.
@@ -98,27 +109,48 @@ def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> I
         raise ValueError(f"bands held {rows_seen} rows, the image has {settings.height}")
 
 
-def write_scan(fp: IO[bytes], bands: Iterable[np.ndarray], settings: Settings) -> None:
-    """Encode the bands' strips and write them to fp in order (scan data only)."""
-    coder = StripCoder(settings)
-    tasks = _tasks(bands, settings, coder.row_bytes)
-    workers = min(settings.workers, settings.strip_count)
+def _ordered(tasks: Iterable[tuple], work: Callable, workers: int) -> Iterator:
+    """work(*task) for each task, yielded in task order.
+
+    With several workers, at most TASKS_PER_WORKER tasks per worker are in
+    flight. Close the generator (``contextlib.closing``) to stop early: queued
+    tasks are cancelled and running ones waited for, so no thread outlives it.
+    """
     if workers <= 1:
         for task in tasks:
-            out, n = coder.encode(*task)
-            fp.write(memoryview(out)[:n])
+            yield work(*task)
         return
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
         try:
             for task in tasks:
-                pending.append(pool.submit(coder.encode, *task))
+                pending.append(pool.submit(work, *task))
                 if len(pending) >= TASKS_PER_WORKER * workers:
-                    out, n = pending.popleft().result()
-                    fp.write(memoryview(out)[:n])
+                    yield pending.popleft().result()
             while pending:
-                out, n = pending.popleft().result()
-                fp.write(memoryview(out)[:n])
+                yield pending.popleft().result()
         finally:
             for future in pending:
                 future.cancel()
+
+
+def write_scan(fp: IO[bytes], bands: Iterable[np.ndarray], settings: Settings) -> None:
+    """Encode the bands' strips and write them to fp in order (scan data only)."""
+    coder = StripCoder(settings)
+    tasks = _tasks(bands, settings, coder.row_bytes)
+    workers = min(settings.workers, settings.strip_count)
+    with closing(_ordered(tasks, coder.encode, workers)) as results:
+        for out, n in results:
+            fp.write(memoryview(out)[:n])
+
+
+def count_symbols(bands: Iterable[np.ndarray], settings: Settings) -> np.ndarray:
+    """Huffman symbol counts of every strip: counts[2 t (+1), symbol] per table set t."""
+    coder = StripCoder(settings)
+    tasks = _tasks(bands, settings, coder.row_bytes)
+    workers = min(settings.workers, settings.strip_count)
+    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
+    with closing(_ordered(tasks, coder.count, workers)) as results:
+        for part in results:
+            counts += part
+    return counts

@@ -145,3 +145,75 @@ def kernel_code_tables(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.n
     """Code tables for the kernels: row 2 t is table set t's DC table, row 2 t + 1 its AC."""
     rows = [code_table(*spec) for pair in specs for spec in pair]
     return np.ascontiguousarray(np.stack(rows))
+
+
+#: Symbols a baseline scan may use: DC categories 0..11; AC end of block, run of 16
+#: zeros, and (run 0..15, size 1..10).
+LEGAL_DC = tuple(range(12))
+LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
+
+
+def _least_frequent(freq: list[int], skip: int) -> int:
+    best, index = None, -1
+    for i, f in enumerate(freq):
+        if f and i != skip and (best is None or f <= best):
+            best, index = f, i
+    return index
+
+
+def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:
+    """A length-limited Huffman specification for symbol counts (T.81 Annex K.2).
+
+    Symbols in ``legal`` get a code even when they were not counted, so that
+    content the counts did not see (a sample of strips) still encodes. As in
+    libjpeg, a reserved pseudo-symbol keeps the all-ones code unused.
+    """
+    freq = [int(c) for c in counts[:256]] + [1]
+    for symbol in legal:
+        freq[symbol] = max(freq[symbol], 1)
+    codesize = [0] * 257
+    others = [-1] * 257
+    while True:
+        c1 = _least_frequent(freq, -1)  # on ties the highest symbol, as libjpeg
+        c2 = _least_frequent(freq, c1)
+        if c2 < 0:
+            break
+        freq[c1] += freq[c2]
+        freq[c2] = 0
+        codesize[c1] += 1
+        while others[c1] >= 0:
+            c1 = others[c1]
+            codesize[c1] += 1
+        others[c1] = c2
+        codesize[c2] += 1
+        while others[c2] >= 0:
+            c2 = others[c2]
+            codesize[c2] += 1
+    bits = [0] * 33
+    for size in codesize:
+        if size:
+            bits[size] += 1
+    for i in range(32, 16, -1):  # limit code lengths to 16 bits (K.3)
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+    i = 16
+    while bits[i] == 0:
+        i -= 1
+    bits[i] -= 1  # drop the reserved code
+    values = [s for size in range(1, 33) for s in range(256) if codesize[s] == size]
+    return tuple(bits[1:17]), tuple(values)
+
+
+def optimal_specs(counts, legal: bool = False) -> list[tuple[HuffmanSpec, HuffmanSpec]]:
+    """(DC, AC) specifications per table set from counts[2 t (+1), symbol]."""
+    return [
+        (optimal_spec(counts[2 * t], LEGAL_DC if legal else ()),
+         optimal_spec(counts[2 * t + 1], LEGAL_AC if legal else ()))
+        for t in range(len(counts) // 2)
+    ]

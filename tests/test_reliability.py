@@ -168,7 +168,7 @@ def test_too_large_image_is_refused_before_writing() -> None:
 
 
 @pytest.mark.parametrize("option, value", [
-    ("quality", "high"), ("quality", 101), ("quality", -5), ("quality", 2.5),
+    ("quality", "best"), ("quality", 101), ("quality", -5), ("quality", 2.5),
     ("workers", 0), ("workers", "two"), ("workers", -1),
 ])
 def test_bad_option_values_name_the_option(option: str, value) -> None:
