@@ -49,6 +49,7 @@ BANDS_PER_THREAD = 3
 #: bytes waiting in the caller to be written in order.
 BYTES_IN_FLIGHT = 128 << 20
 
+
 def plan(array: da.Array, params: dict[str, Any]) -> options.Settings:
     """The Settings of a dask array: those the local encoder derives for its pixels.
 
