@@ -88,6 +88,18 @@ def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) ->
     return (step,) * full + ((rest,) if rest else ())
 
 
+def _band(block: np.ndarray, settings: options.Settings) -> np.ndarray:
+    """A block's rows as the kernels take them, as the local encoder packs an array's.
+
+    Arrays hold plain samples; a layout read in an inverted raw mode (CMYK as
+    Adobe stores it) gets them inverted (``pipeline._as_raw_mode``).
+    """
+    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(block.shape[0], -1)
+    if settings.layout.rawmode.endswith(";I"):
+        band = np.subtract(255, band, dtype=np.uint8)
+    return band
+
+
 def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> bytes:
     """The compressed bytes of one band whose first strip is strip ``first``.
 
@@ -95,7 +107,7 @@ def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> by
     same kernel calls on the same rows.
     """
     rows = block.shape[0]
-    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(rows, -1)
+    band = _band(block, settings)
     count = -(-rows // settings.strip_height)
     out, n = strips.StripCoder(settings).encode(band, 0, first, count)
     return bytes(memoryview(out)[:n])
@@ -112,7 +124,7 @@ def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
     from . import kernels, tables
 
     rows = block.shape[0]
-    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(rows, -1)
+    band = _band(block, settings)
     components = settings.components
     comp_table = np.array([c.table for c in components], dtype=np.int64)
     recip = tables.kernel_reciprocals(settings.qtables)

@@ -89,6 +89,26 @@ def test_cluster_identical_to_local(client, case) -> None:
     assert _dask(source, quality=quality, band_rows=8, max_in_flight=3) == expected
 
 
+@pytest.mark.parametrize("params", [
+    {"subsampling": 2, "quality": 90},       # 4:2:0: strips of 16 rows
+    {"subsampling": 1, "quality": 75},       # 4:2:2
+    {"mode": "CMYK"},                       # 4 samples as ink, Adobe APP14, inverted rows
+    {"keep_rgb": True, "quality": 95},
+    {"dpi": (300, 300), "comment": "dask"},
+], ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()))
+def test_cluster_identical_with_options(client, params) -> None:
+    from pillow_streamjpeg import options
+
+    if not hasattr(options, "SAMPLING"):
+        pytest.skip("this version of the local encoder lacks these options")
+    channels = 4 if params.get("mode") == "CMYK" else 3
+    image = _image(203, 117, channels, seed=9)
+    source = da.from_array(image, chunks=(48, 117, channels))
+    expected = _local(image, **params)
+    assert _dask(source, **params) == expected
+    assert _dask(source, band_rows=16, **params) == expected
+
+
 def test_local_scheduler_identical() -> None:
     """Without a client, Dask's own local scheduler runs the same tasks."""
     image = _image(300, 250, 3, seed=1)
