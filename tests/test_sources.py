@@ -227,3 +227,18 @@ def test_cmyk_array_and_row_bands():
         assert decoded.mode == "CMYK" and psnr(cmyk, np.asarray(decoded)) > 40
     bands = [cmyk[i:i + 50] for i in range(0, cmyk.shape[0], 50)]
     assert _encode(iter(bands), size=(cmyk.shape[1], cmyk.shape[0]), mode="CMYK") == data
+
+
+def test_other_modes_match_the_plugin():
+    from pillow_streamjpeg import options
+
+    if "YCbCr" not in options.MODES:
+        pytest.skip("YCbCr output not in this version")
+    rgb = _image()
+    ref = io.BytesIO()
+    Image.fromarray(rgb, "YCbCr").save(ref, format="STREAMJPEG")
+    assert _encode(rgb, mode="YCbCr") == ref.getvalue()
+    grey = np.where(_image(channels=1) > 128, 255, 0).astype(np.uint8)
+    ref = io.BytesIO()
+    Image.fromarray(grey, "L").convert("1").save(ref, format="STREAMJPEG")
+    assert _encode(grey, mode="1") == ref.getvalue()
