@@ -92,11 +92,11 @@ def _band(block: np.ndarray, settings: options.Settings) -> np.ndarray:
     """A block's rows as the kernels take them, as the local encoder packs an array's.
 
     Arrays hold plain samples; a layout read in an inverted raw mode (CMYK as
-    Adobe stores it) gets them inverted (``pipeline._as_raw_mode``).
+    Adobe stores it) gets them inverted: the local encoder's own
+    ``pipeline._as_raw_mode`` does it, on this band.
     """
     band = np.ascontiguousarray(block, dtype=np.uint8).reshape(block.shape[0], -1)
-    if settings.layout.rawmode.endswith(";I"):
-        band = np.subtract(255, band, dtype=np.uint8)
+    (band,) = pipeline._as_raw_mode(settings, lambda: [band])()
     return band
 
 
