@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(r"""
     from PIL import Image
     import pillow_streamjpeg
 
-    kind, path = sys.argv[1], sys.argv[2]
+    kind, path, optimize = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
     side = 12000
     if kind == "image":
         # cheap content with texture: a gradient, noise, merged into RGB
@@ -31,17 +31,18 @@ SCRIPT = textwrap.dedent(r"""
         for top in range(0, side, 1000):
             source[top:top + 1000] = (np.arange(side, dtype=np.uint16) % 251).astype(np.uint8)[None, :, None]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    pillow_streamjpeg.encode(source, path, quality=90)
+    pillow_streamjpeg.encode(source, path, quality=90, optimize=optimize)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"before": before, "after": after}))
 """)
 
 
-@pytest.mark.parametrize("kind", ["image", "array"])
-def test_peak_memory_of_a_12000_square_save(tmp_path, kind) -> None:
+@pytest.mark.parametrize("kind, optimize", [("image", 0), ("array", 0), ("image", 1)])
+def test_peak_memory_of_a_12000_square_save(tmp_path, kind, optimize) -> None:
+    """Also with optimize=True: two passes over the source, no coefficients kept."""
     out = tmp_path / "big.jpg"
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, kind, str(out)],
+        [sys.executable, "-c", SCRIPT, kind, str(out), str(optimize)],
         capture_output=True, text=True, cwd=tmp_path, env=os.environ.copy(), timeout=600,
     )
     assert result.returncode == 0, result.stderr
