@@ -129,70 +129,46 @@ def _fill_block(mcu, c, y0, x0, sy, sx, blk):
                 blk[8 * y + x] = acc * scale
 
 
+def _fdct8(blk, p, s):
+    """One 8-point AAN DCT pass over blk[p], blk[p + s], ..., blk[p + 7 s], in place."""
+    tmp0 = blk[p] + blk[p + 7 * s]
+    tmp7 = blk[p] - blk[p + 7 * s]
+    tmp1 = blk[p + s] + blk[p + 6 * s]
+    tmp6 = blk[p + s] - blk[p + 6 * s]
+    tmp2 = blk[p + 2 * s] + blk[p + 5 * s]
+    tmp5 = blk[p + 2 * s] - blk[p + 5 * s]
+    tmp3 = blk[p + 3 * s] + blk[p + 4 * s]
+    tmp4 = blk[p + 3 * s] - blk[p + 4 * s]
+    tmp10 = tmp0 + tmp3
+    tmp13 = tmp0 - tmp3
+    tmp11 = tmp1 + tmp2
+    tmp12 = tmp1 - tmp2
+    blk[p] = tmp10 + tmp11
+    blk[p + 4 * s] = tmp10 - tmp11
+    z1 = (tmp12 + tmp13) * 0.707106781
+    blk[p + 2 * s] = tmp13 + z1
+    blk[p + 6 * s] = tmp13 - z1
+    tmp10 = tmp4 + tmp5
+    tmp11 = tmp5 + tmp6
+    tmp12 = tmp6 + tmp7
+    z5 = (tmp10 - tmp12) * 0.382683433
+    z2 = 0.541196100 * tmp10 + z5
+    z4 = 1.306562965 * tmp12 + z5
+    z3 = tmp11 * 0.707106781
+    z11 = tmp7 + z3
+    z13 = tmp7 - z3
+    blk[p + 5 * s] = z13 + z2
+    blk[p + 3 * s] = z13 - z2
+    blk[p + s] = z11 + z4
+    blk[p + 7 * s] = z11 - z4
+
+
 def _fdct(blk):
     """Forward DCT of blk[64] in place (AAN, floating point, scaled by 8)."""
     for p in range(0, 64, 8):
-        tmp0 = blk[p] + blk[p + 7]
-        tmp7 = blk[p] - blk[p + 7]
-        tmp1 = blk[p + 1] + blk[p + 6]
-        tmp6 = blk[p + 1] - blk[p + 6]
-        tmp2 = blk[p + 2] + blk[p + 5]
-        tmp5 = blk[p + 2] - blk[p + 5]
-        tmp3 = blk[p + 3] + blk[p + 4]
-        tmp4 = blk[p + 3] - blk[p + 4]
-        tmp10 = tmp0 + tmp3
-        tmp13 = tmp0 - tmp3
-        tmp11 = tmp1 + tmp2
-        tmp12 = tmp1 - tmp2
-        blk[p] = tmp10 + tmp11
-        blk[p + 4] = tmp10 - tmp11
-        z1 = (tmp12 + tmp13) * 0.707106781
-        blk[p + 2] = tmp13 + z1
-        blk[p + 6] = tmp13 - z1
-        tmp10 = tmp4 + tmp5
-        tmp11 = tmp5 + tmp6
-        tmp12 = tmp6 + tmp7
-        z5 = (tmp10 - tmp12) * 0.382683433
-        z2 = 0.541196100 * tmp10 + z5
-        z4 = 1.306562965 * tmp12 + z5
-        z3 = tmp11 * 0.707106781
-        z11 = tmp7 + z3
-        z13 = tmp7 - z3
-        blk[p + 5] = z13 + z2
-        blk[p + 3] = z13 - z2
-        blk[p + 1] = z11 + z4
-        blk[p + 7] = z11 - z4
+        _fdct8(blk, p, 1)
     for p in range(8):
-        tmp0 = blk[p] + blk[p + 56]
-        tmp7 = blk[p] - blk[p + 56]
-        tmp1 = blk[p + 8] + blk[p + 48]
-        tmp6 = blk[p + 8] - blk[p + 48]
-        tmp2 = blk[p + 16] + blk[p + 40]
-        tmp5 = blk[p + 16] - blk[p + 40]
-        tmp3 = blk[p + 24] + blk[p + 32]
-        tmp4 = blk[p + 24] - blk[p + 32]
-        tmp10 = tmp0 + tmp3
-        tmp13 = tmp0 - tmp3
-        tmp11 = tmp1 + tmp2
-        tmp12 = tmp1 - tmp2
-        blk[p] = tmp10 + tmp11
-        blk[p + 32] = tmp10 - tmp11
-        z1 = (tmp12 + tmp13) * 0.707106781
-        blk[p + 16] = tmp13 + z1
-        blk[p + 48] = tmp13 - z1
-        tmp10 = tmp4 + tmp5
-        tmp11 = tmp5 + tmp6
-        tmp12 = tmp6 + tmp7
-        z5 = (tmp10 - tmp12) * 0.382683433
-        z2 = 0.541196100 * tmp10 + z5
-        z4 = 1.306562965 * tmp12 + z5
-        z3 = tmp11 * 0.707106781
-        z11 = tmp7 + z3
-        z13 = tmp7 - z3
-        blk[p + 40] = z13 + z2
-        blk[p + 24] = z13 - z2
-        blk[p + 8] = z11 + z4
-        blk[p + 56] = z11 - z4
+        _fdct8(blk, p, 8)
 
 
 def _quantize(blk, recip, t, natural, coefs, b):
