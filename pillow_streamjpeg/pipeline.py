@@ -176,8 +176,7 @@ def _counted(read_bands: BandReader, progress: Callable[[int], Any], height: int
 
 
 def _with_channels(settings: options.Settings, channels: int) -> options.Settings:
-    from dataclasses import replace
-
+    """Settings whose rows hold ``channels`` samples per pixel (arrays, TIFF bands)."""
     return replace(settings, layout=replace(settings.layout, channels=channels))
 
 
