@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# The same examples on every run, so that CI is reproducible: a failure shows the
+# example, and a new one is found by changing the code, not by chance.
+settings.register_profile("reproducible", derandomize=True, print_blob=True)
+settings.load_profile("reproducible")
 
 import pillow_streamjpeg
 from pillow_streamjpeg import kernels
