@@ -238,6 +238,15 @@ def _block_symbols(coefs, b, pred, t, cat, syms, bits):
     return count
 
 
+def _put_byte(out, pos, byte):
+    """Write byte at out[pos], stuffing 0x00 after 0xFF; returns the next position."""
+    out[pos] = byte
+    if byte == 0xFF:
+        out[pos + 1] = 0
+        return pos + 2
+    return pos + 1
+
+
 def _pack(huff, syms, bits, count, out, st):
     """Append the codes of symbols to out; st = [accumulator, bit count, position].
 
@@ -259,12 +268,7 @@ def _pack(huff, syms, bits, count, out, st):
             word = (acc >> nbits) & 0xFFFFFFFF
             acc &= (1 << nbits) - 1
             for shift in range(24, -8, -8):
-                byte = (word >> shift) & 0xFF
-                out[pos] = byte
-                pos += 1
-                if byte == 0xFF:
-                    out[pos] = 0
-                    pos += 1
+                pos = _put_byte(out, pos, (word >> shift) & 0xFF)
     st[0] = acc
     st[1] = nbits
     st[2] = pos
@@ -281,12 +285,7 @@ def _finish(out, st):
         nbits += pad
     while nbits > 0:
         nbits -= 8
-        byte = (acc >> nbits) & 0xFF
-        out[pos] = byte
-        pos += 1
-        if byte == 0xFF:
-            out[pos] = 0
-            pos += 1
+        pos = _put_byte(out, pos, (acc >> nbits) & 0xFF)
     st[0] = 0
     st[1] = 0
     st[2] = pos
