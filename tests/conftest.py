@@ -1,19 +1,18 @@
-"""Shared fixtures and guards: the tests run against the compiled, installed package."""
+"""Shared fixtures and guards: the tests run against the compiled, installed package.
+
+Helpers (strict decoders, segment parser, PSNR) are in tests/lib/jpegtools.py, on
+the path through pyproject's pytest ``pythonpath``.
+"""
 
 from __future__ import annotations
 
 import importlib.machinery
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
-
-# Helpers (jpegcheck.py) live beside the tests; --import-mode=importlib does not add this folder.
-sys.path.insert(0, str(Path(__file__).parent))
 
 # The same examples on every run, so that CI is reproducible: a failure shows the
 # example, and a new one is found by changing the code, not by chance.
@@ -48,29 +47,6 @@ def pytest_sessionstart(session):
             f"pillow_streamjpeg was imported from the source folder {pkg}, which has no "
             "compiled kernels: install the package and test the installed build."
         )
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = (f"{name} not found: install Debian's libjpeg-turbo-progs and jpeginfo "
-                  "for the strict-decoder tests")
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (required when CI is set)")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="session")
-def djpeg() -> str:
-    """Path of libjpeg-turbo's djpeg (skips locally when absent, fails under CI)."""
-    return _tool("djpeg")
-
-
-@pytest.fixture(scope="session")
-def jpeginfo() -> str:
-    """Path of jpeginfo (skips locally when absent, fails under CI)."""
-    return _tool("jpeginfo")
 
 
 @pytest.fixture(scope="session")

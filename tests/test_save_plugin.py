@@ -70,6 +70,8 @@ def test_save_to_pipe(tmp_path) -> None:
 @pytest.mark.parametrize("mode", ["P", "I", "F", "LA", "RGBa", "HSV", "LAB", "I;16", "RGBA"])
 def test_unsupported_modes_raise_like_pillow(mode) -> None:
     image = Image.new(mode, (8, 8))
+    with pytest.raises(OSError, match=f"cannot write mode {mode} as JPEG"):
+        image.save(io.BytesIO(), format="JPEG")  # Pillow's own writer refuses it too
     out = io.BytesIO()
     with pytest.raises(OSError, match=f"cannot write mode {mode} as JPEG"):
         image.save(out, format="STREAMJPEG")
