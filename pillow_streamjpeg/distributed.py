@@ -116,25 +116,14 @@ def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> by
 def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
     """Huffman symbol counts of one band's strips, for optimized tables.
 
-    Runs in a Dask task: ``kernels.count_strip`` over each strip, into int64
-    counts of shape (2 * table sets, 256) (DC then AC of each set). Counts of
-    bands add up to those of the image: every strip starts its DC prediction
-    afresh, as a restart interval does.
+    Runs in a Dask task: the local encoder's ``StripCoder.count`` over the
+    band's strips, into int64 counts of shape (2 * table sets, 256) (DC then
+    AC of each set). Counts of bands add up to those of the image: every strip
+    starts its DC prediction afresh, as a restart interval does.
     """
-    from . import kernels, tables
-
-    rows = block.shape[0]
     band = _band(block, settings)
-    components = settings.components
-    comp_table = np.array([c.table for c in components], dtype=np.int64)
-    recip = tables.kernel_reciprocals(settings.qtables)
-    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
-    height = settings.strip_height
-    for row in range(0, rows, height):
-        kernels.count_strip(band, row, min(height, rows - row), settings.width,
-                            settings.layout.channels, len(components), settings.convert,
-                            settings.hs, settings.vs, comp_table, recip, counts)
-    return counts
+    count = -(-block.shape[0] // settings.strip_height)
+    return strips.StripCoder(settings).count(band, 0, 0, count)
 
 
 def _tree_sum(parts: list) -> Any:

@@ -27,35 +27,52 @@ TASK_PIXELS = 1 << 19
 #: Tasks in flight per worker.
 TASKS_PER_WORKER = 3
 
+#: MCUs the kernels take through each stage at a time (their scratch buffers
+#: stay in the first-level caches).
+MCUS_PER_GROUP = 32
+
 
 class StripCoder:
-    """The kernel arguments of one frame; encodes groups of strips to bytes."""
+    """The kernel arguments of one frame; encodes groups of strips to bytes.
+
+    One coder may serve several threads: each call has its own scratch buffers.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         layout = settings.layout
-        components = settings.components
-        self.comp_table = np.array([c.table for c in components], dtype=np.int64)
-        self.recip = tables.kernel_reciprocals(settings.qtables)
-        self.huff = tables.kernel_code_tables(settings.huffman)
+        ncomp = len(settings.components)
+        hs, vs = settings.hs, settings.vs
+        comp_table = np.array([c.table for c in settings.components], dtype=np.int64)
         self.row_bytes = settings.width * layout.channels
-        self.args = (
-            settings.width, layout.channels, len(components), settings.convert,
-            settings.hs, settings.vs, self.comp_table, self.recip, self.huff,
+        self.frame = (
+            settings.width, layout.channels, ncomp, settings.convert, hs, vs, comp_table,
+            tables.kernel_reciprocals(settings.qtables),
         )
-        sampled = int(settings.hs * settings.vs > 1)
-        self.capacity = kernels.strip_capacity(
-            settings.width, len(components), settings.hs, settings.vs, sampled
-        ) + 2
+        self.codes, self.lens = tables.kernel_code_tables(settings.huffman)
+        self.scratch_sizes = kernels.scratch_sizes(ncomp, hs, vs, MCUS_PER_GROUP)
+        self.capacity = kernels.strip_capacity(settings.width, ncomp, hs, vs) + 2
+
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        samples, dct, coefs = self.scratch_sizes
+        return (np.empty(samples, np.float32), np.empty(dct, np.float32),
+                np.empty(coefs, np.int32))
+
+    def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
+        """(row, rows) of each of ``count`` strips of the band from ``row``."""
+        height = self.settings.strip_height
+        for _ in range(count):
+            yield row, min(height, band.shape[0] - row)
+            row += height
 
     def count(self, band: np.ndarray, row: int, first: int, count: int) -> np.ndarray:
         """Huffman symbol counts of strips first..first+count-1 (as ``encode`` takes them)."""
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
-        height = self.settings.strip_height
-        for _ in range(count):
-            nrows = min(height, band.shape[0] - row)
-            kernels.count_strip(band, row, nrows, *self.args[:8], counts)
-            row += height
+        scratch = self._scratch()
+        flat = band.reshape(-1)
+        for start, rows in self._strips(band, row, count):
+            kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
+                                tables.VALUE_SIZE, *scratch, counts, MCUS_PER_GROUP)
         return counts
 
     def encode(self, band: np.ndarray, row: int, first: int, count: int) -> tuple[np.ndarray, int]:
@@ -63,19 +80,20 @@ class StripCoder:
 
         Returns a buffer and the number of bytes of it to write.
         """
-        settings = self.settings
-        height = settings.strip_height
-        last = settings.strip_count - 1
+        last = self.settings.strip_count - 1
         out = np.empty(self.capacity * count, dtype=np.uint8)
+        scratch = self._scratch()
+        flat = band.reshape(-1)
         n = 0
-        for index in range(first, first + count):
-            nrows = min(height, band.shape[0] - row)
-            n += kernels.encode_strip(band, row, nrows, *self.args, out[n:])
+        for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+            n += kernels.encode_strip(
+                flat, band.shape[1], start, rows, *self.frame, self.codes, self.lens,
+                tables.VALUE_SIZE, tables.VALUE_BITS, *scratch, out[n:], MCUS_PER_GROUP,
+            )
             if index != last:
                 out[n] = 0xFF
                 out[n + 1] = 0xD0 + index % 8
                 n += 2
-            row += height
         return out, n
 
 

@@ -68,14 +68,14 @@ def _aan_scale() -> np.ndarray:
 
 
 def kernel_reciprocals(qtables: Sequence[Sequence[int]]) -> np.ndarray:
-    """Per-table multipliers of the kernels' float AAN DCT output, zigzag order.
+    """Per-table multipliers of the kernels' float AAN DCT output, natural order, float32.
 
-    The AAN DCT leaves coefficient (u, v) scaled by 8 * s[u] * s[v]; dividing
-    by that and by the quantizer gives the quantized coefficient.
+    The AAN DCT leaves coefficient (v, u) scaled by 8 * s[v] * s[u]; multiplying
+    by the reciprocal of that times the quantizer gives the quantized coefficient.
     """
     natural = np.asarray(qtables, dtype=np.float64).reshape(-1, 64)
     divisors = natural * _aan_scale() * 8.0
-    return np.ascontiguousarray(1.0 / divisors[:, ZIGZAG])
+    return np.ascontiguousarray((1.0 / divisors).astype(np.float32).ravel())
 
 
 def zigzag(table: Sequence[int]) -> list[int]:
@@ -128,7 +128,7 @@ STD_HUFFMAN: list[tuple[HuffmanSpec, HuffmanSpec]] = [
 
 
 def code_table(bits: Sequence[int], values: Sequence[int]) -> np.ndarray:
-    """The kernels' code table of a specification: (length << 16) | code per symbol (C.2)."""
+    """The codes of a specification: (length << 16) | code per symbol, 0 if absent (C.2)."""
     table = np.zeros(256, dtype=np.uint32)
     code = 0
     k = 0
@@ -141,10 +141,41 @@ def code_table(bits: Sequence[int], values: Sequence[int]) -> np.ndarray:
     return table
 
 
-def kernel_code_tables(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.ndarray:
-    """Code tables for the kernels: row 2 t is table set t's DC table, row 2 t + 1 its AC."""
-    rows = [code_table(*spec) for pair in specs for spec in pair]
-    return np.ascontiguousarray(np.stack(rows))
+def kernel_code_tables(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels' (codes, lens) tables: 512 entries per table set, DC then AC symbols.
+
+    A symbol's entry holds its code shifted left by its extra-bit count (the
+    low 4 bits of an AC symbol, the whole DC symbol), and that shift plus the
+    code length, so that the kernels add the extra bits with one OR.
+    """
+    codes = np.zeros(512 * len(specs), dtype=np.uint64)
+    lens = np.zeros(512 * len(specs), dtype=np.int64)
+    for t, pair in enumerate(specs):
+        for half, spec in enumerate(pair):
+            table = code_table(*spec)
+            symbols = np.arange(256)
+            extra = symbols if half == 0 else symbols & 15
+            present = (table >> 16) > 0
+            base = 512 * t + 256 * half
+            codes[base:base + 256] = np.where(
+                present, (table & 0xFFFF).astype(np.uint64) << extra.astype(np.uint64), 0)
+            lens[base:base + 256] = np.where(present, (table >> 16) + extra, 0)
+    return codes, lens
+
+
+def _value_tables() -> tuple[np.ndarray, np.ndarray]:
+    values = np.arange(-4096, 4096)
+    magnitude = np.abs(values)
+    size = np.zeros(8192, dtype=np.int64)
+    for n in range(1, 13):
+        size[magnitude >= (1 << (n - 1))] = n
+    bits = np.where(values >= 0, values, values + (1 << size) - 1).astype(np.uint64)
+    return size, bits
+
+
+#: Size category (``VALUE_SIZE``) and extra bits (``VALUE_BITS``) of each value
+#: v of -4095..4095 at index v + 4096, as the kernels take them.
+VALUE_SIZE, VALUE_BITS = _value_tables()
 
 
 #: Symbols a baseline scan may use: DC categories 0..11; AC end of block, run of 16

@@ -284,19 +284,13 @@ def test_batch_convert_example(tmp_path) -> None:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_huffman_counts_add_up(client, channels) -> None:
     """Statistics for optimize=True, as Dask tasks: equal to counting every strip locally."""
-    from pillow_streamjpeg import kernels, tables
+    from pillow_streamjpeg import strips
 
     image = _image(203, 117, channels, seed=7)
     source = da.from_array(image, chunks=(48,) + image.shape[1:])
     settings = sjd.plan(source, {"quality": 90})
-    band = image.reshape(image.shape[0], -1)
-    expected = np.zeros((2 * len(settings.huffman), 256), dtype=np.int64)
-    for row in range(0, settings.height, settings.strip_height):
-        kernels.count_strip(band, row, min(8, settings.height - row), settings.width,
-                            settings.layout.channels, len(settings.components), settings.convert,
-                            settings.hs, settings.vs,
-                            np.array([c.table for c in settings.components], dtype=np.int64),
-                            tables.kernel_reciprocals(settings.qtables), expected)
+    band = np.ascontiguousarray(image.reshape(image.shape[0], -1))
+    expected = strips.count_symbols([band], settings)  # the local encoder, all strips at once
     assert expected.sum() > 0
     assert np.array_equal(sjd.huffman_counts(source, settings), expected)
     assert np.array_equal(sjd.huffman_counts(source, settings, band_rows=8), expected)

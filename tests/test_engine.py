@@ -29,32 +29,47 @@ def test_reference_is_plain_python(reference) -> None:
     assert compiled.__file__ != reference.__file__
 
 
+GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
+
+
 def kernel_args(width, channels, ncomp, convert, hs, vs, quality):
+    """The frame arguments of both kernels (width .. recip)."""
     qtables = tables.quality_tables(quality)
-    specs = tables.STD_HUFFMAN
     comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
     if ncomp == 1:
-        qtables, specs = qtables[:1], specs[:1]
+        qtables = qtables[:1]
     return (width, channels, ncomp, convert, hs, vs, comp_table,
-            tables.kernel_reciprocals(qtables), tables.kernel_code_tables(specs))
+            tables.kernel_reciprocals(qtables))
+
+
+def scratch(ncomp, hs, vs):
+    samples, dct, coefs = compiled.scratch_sizes(ncomp, hs, vs, GROUP)
+    return (np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+            np.zeros(coefs, np.int32))
 
 
 def run_both(reference, band, row0, nrows, args):
     width, channels, ncomp, convert, hs, vs = args[:6]
-    capacity = compiled.strip_capacity(width, ncomp, hs, vs, int(hs * vs > 1))
-    assert capacity == reference.strip_capacity(width, ncomp, hs, vs, int(hs * vs > 1))
-    out_c = np.zeros(capacity, np.uint8)
-    out_p = np.zeros(capacity, np.uint8)
-    n_c = compiled.encode_strip(band, row0, nrows, *args, out_c)
-    n_p = reference.encode_strip(band, row0, nrows, *args, out_p)
-    assert n_c == n_p
-    assert bytes(out_c[:n_c]) == bytes(out_p[:n_p])
-    counts_c = np.zeros((args[8].shape[0], 256), np.int64)
-    counts_p = np.zeros_like(counts_c)
-    compiled.count_strip(band, row0, nrows, *args[:8], counts_c)
-    reference.count_strip(band, row0, nrows, *args[:8], counts_p)
+    specs = tables.STD_HUFFMAN[:len(args[7]) // 64]
+    codes, lens = tables.kernel_code_tables(specs)
+    capacity = compiled.strip_capacity(width, ncomp, hs, vs)
+    assert capacity == reference.strip_capacity(width, ncomp, hs, vs)
+    assert compiled.scratch_sizes(ncomp, hs, vs, GROUP) == reference.scratch_sizes(ncomp, hs, vs, GROUP)
+    flat = band.reshape(-1)
+    results = []
+    for module in (compiled, reference):
+        out = np.zeros(capacity, np.uint8)
+        n = module.encode_strip(flat, band.shape[1], row0, nrows, *args, codes, lens,
+                                tables.VALUE_SIZE, tables.VALUE_BITS, *scratch(ncomp, hs, vs),
+                                out, GROUP)
+        counts = np.zeros((2 * len(specs), 256), np.int64)
+        module.count_strip(flat, band.shape[1], row0, nrows, *args, tables.VALUE_SIZE,
+                           *scratch(ncomp, hs, vs), counts, GROUP)
+        results.append((bytes(out[:n]), counts))
+    (data_c, counts_c), (data_p, counts_p) = results
+    assert data_c == data_p
     assert np.array_equal(counts_c, counts_p)
-    return bytes(out_c[:n_c]), counts_c
+    return data_c, counts_c
 
 
 LAYOUTS = [
@@ -112,7 +127,9 @@ def test_stuffing_and_padding(reference) -> None:
 
 
 def test_read_only_band_is_accepted() -> None:
-    band = np.frombuffer(bytes(range(256)) * 4, np.uint8).reshape(8, 128)
+    band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = kernel_args(32, 4, 3, 1, 1, 1, 90)
-    out = np.zeros(compiled.strip_capacity(32, 3, 1, 1, 0), np.uint8)
-    assert compiled.encode_strip(band, 0, 8, *args, out) > 0
+    codes, lens = tables.kernel_code_tables(tables.STD_HUFFMAN)
+    out = np.zeros(compiled.strip_capacity(32, 3, 1, 1), np.uint8)
+    assert compiled.encode_strip(band, 128, 0, 8, *args, codes, lens, tables.VALUE_SIZE,
+                                 tables.VALUE_BITS, *scratch(3, 1, 1), out, GROUP) > 0

@@ -5,346 +5,561 @@ into entropy-coded JPEG bytes: colour conversion, level shift, forward DCT,
 quantization, zigzag, DC prediction from zero, Huffman coding, 0xFF00
 stuffing and 1-bit padding to a byte. The kernels know nothing of files,
 options or markers; everything they need comes in as arrays, and their output
-goes into a buffer the caller provides.
+goes into buffers the caller provides.
 
 This file is plain Python too: run under CPython it gives the same bytes,
-slowly, which the tests use as a reference.
+slowly, which the tests use as a reference. Sample arithmetic is float32 with
+float32 constants, so that both give the same roundings.
+
+How a strip is encoded, a group of ``group`` MCUs at a time:
+
+1. ``_colour``: pixel rows to level-shifted component planes (float32),
+   columns past the image replicated; ``_downsample`` averages chroma for
+   4:2:2 and 4:2:0 (a box filter).
+2. ``_row_dct``: the 8-point AAN DCT of every row of every block, written
+   transposed into ``dct[8 y + u][block]``, so that
+3. ``_column_dct``: the column pass and the quantization run over all blocks
+   of the group at once, along contiguous rows (loops the compiler
+   vectorizes), into ``coefs[zigzag k][block]``.
+4. ``_code_blocks``: per block, the non-zero AC coefficients are gathered
+   without a branch (``_nonzero``), then coded with a 64-bit bit buffer.
 
 Conventions shared with the caller:
 
-- ``band`` is a C-contiguous ``uint8`` array of pixel rows, each row holding
-  ``width * channels`` samples (more is allowed and ignored). The strip is the
-  ``nrows`` rows starting at ``row0``; rows and columns beyond the image are
-  replicated from the last ones, so partial MCUs need no padding copy.
-- ``convert`` 1 turns the first three channels (R, G, B) into Y, Cb, Cr in
-  floating point; 2 does the same and rounds them to whole sample values
-  (better at the finest quantizers); 0 takes the first ``ncomp`` channels as
-  components.
-- Component 0 is sampled ``hs`` x ``vs`` (1 or 2 each); the others 1 x 1, by
-  averaging (a box filter, in floating point).
+- ``band`` is the flat ``uint8`` buffer of a band of pixel rows of
+  ``row_bytes`` bytes, each holding ``width * channels`` samples (more is
+  allowed and ignored). The strip is the ``nrows`` rows from row ``row0``;
+  rows beyond the image repeat the last one.
+- ``convert`` 1 turns the first three channels (R, G, B) into Y, Cb, Cr;
+  2 does the same and rounds them to whole sample values (better at the
+  finest quantizers); 0 takes the first ``ncomp`` channels as components.
+- Component 0 is sampled ``hs`` x ``vs`` (1 or 2 each); the others 1 x 1.
 - ``comp_table[c]`` selects component c's quantization and Huffman tables.
-- ``recip[t, k]`` is the reciprocal divisor of zigzag coefficient k of table t
-  (quantizer times the AAN scale factors, see ``tables.py``).
-- ``huff[2 t]`` and ``huff[2 t + 1]`` are the DC and AC code tables of table
-  set t: entry = (code length << 16) | code, indexed by symbol.
+- ``recip[64 t + 8 v + u]``: the multiplier of coefficient (v, u) of table t
+  (the reciprocal of the quantizer and of the AAN scale factors).
+- ``codes``/``lens``, 512 entries per table set t: the DC symbols at 512 t + s,
+  the AC symbols at 512 t + 256 + s. ``lens`` holds the code length plus the
+  symbol's extra-bit count, ``codes`` the code shifted left by that count.
+- ``vsize[v + 4096]`` / ``vbits[v + 4096]``: size category and extra bits of
+  a value v, |v| < 4096.
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:,:], int, int, int, int, int, int, int, int, int64[:], float64[:,:], uint32[:,:], uint8[:])
-# pythran export count_strip(uint8[:,:], int, int, int, int, int, int, int, int, int64[:], float64[:,:], int64[:,:])
-# pythran export strip_capacity(int, int, int, int, int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], int64[:], int64[:], uint64[:], float32[:], float32[:], int32[:], uint8[:], int)
+# pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int64[:], float32[:], float32[:], int32[:], int64[:,:], int)
+# pythran export strip_capacity(int, int, int, int)
+# pythran export scratch_sizes(int, int, int, int)
 
 
-def strip_capacity(width, ncomp, hs, vs, sampled):
+def strip_capacity(width, ncomp, hs, vs):
     """Bytes that one strip can need at most (output buffer size).
 
     A block codes to at most 27 + 63 * 26 bits (209 bytes), doubled by
     stuffing in the worst case: 512 bytes a block is a safe bound.
     """
     mcus = (width + 8 * hs - 1) // (8 * hs)
-    blocks = hs * vs + (ncomp - 1) if sampled else ncomp * hs * vs
-    return mcus * blocks * 512 + 16
+    return mcus * (hs * vs + ncomp - 1) * 512 + 16
 
 
-def _natural_order():
-    return np.array([
+def scratch_sizes(ncomp, hs, vs, group):
+    """Items of the float32 ``samples`` and ``dct`` and int32 ``coefs`` buffers."""
+    width = group * 8 * hs
+    samples = ncomp * 8 * vs * width + (ncomp - 1) * 64 * group
+    blocks = group * (hs * vs + ncomp - 1)
+    return samples, 64 * blocks, 64 * blocks
+
+
+def _size(n):
+    """n clamped to 0..2**40, which lets Pythran index with it without a sign check."""
+    return min(max(n, 0), 1 << 40)
+
+
+def _zigzag_of_natural():
+    """Zigzag position of each natural (row-major) coefficient index."""
+    natural = np.array([
         0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
         12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
         35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
         58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
         dtype=np.int64)
+    zz = np.zeros(64, dtype=np.int64)
+    for k in range(64):
+        zz[natural[k]] = k
+    return zz
 
 
-def _categories():
-    """Bit length of each magnitude 0..2047 (the JPEG size category)."""
-    cat = np.zeros(2048, dtype=np.int64)
-    for n in range(1, 12):
-        for m in range(1 << (n - 1), 1 << n):
-            cat[m] = n
-    return cat
+def _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
+            x0, cw, S):
+    """Level-shifted components of columns x0..x0+cw-1 into planes S[c][y][cw]."""
+    row_bytes = _size(row_bytes)
+    rows = _size(rows)
+    channels = _size(channels)
+    cw = _size(cw)
+    x0 = _size(x0)
+    n = _size(min(cw, width - x0))
+    plane = rows * cw
+    yr = np.float32(0.299)
+    yg = np.float32(0.587)
+    yb = np.float32(0.114)
+    ur = np.float32(-0.168735892)
+    ug = np.float32(-0.331264108)
+    ub = np.float32(0.5)
+    vr = np.float32(0.5)
+    vg = np.float32(-0.418687589)
+    vb = np.float32(-0.081312411)
+    shift = np.float32(128.0)
+    half = np.float32(0.5)
+    chroma_half = np.float32(256.5)
+    i128 = np.int32(128)
+    i256 = np.int32(256)
+    for y in range(rows):
+        src = _size(rowidx[y]) * row_bytes + x0 * channels
+        o0 = y * cw
+        o1 = o0 + plane
+        o2 = o1 + plane
+        if convert == 2:  # rounded to whole values: truncation of positive sums
+            for x in range(n):
+                i = src + x * channels
+                red = np.float32(band[i])
+                green = np.float32(band[i + 1])
+                blue = np.float32(band[i + 2])
+                S[o0 + x] = np.float32(np.int32(yr * red + yg * green + yb * blue + half) - i128)
+                S[o1 + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_half) - i256)
+                S[o2 + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_half) - i256)
+        elif convert == 1:
+            for x in range(n):
+                i = src + x * channels
+                red = np.float32(band[i])
+                green = np.float32(band[i + 1])
+                blue = np.float32(band[i + 2])
+                S[o0 + x] = yr * red + yg * green + yb * blue - shift
+                S[o1 + x] = ur * red + ug * green + ub * blue
+                S[o2 + x] = vr * red + vg * green + vb * blue
+        else:
+            for c in range(ncomp):
+                so = c * plane + o0
+                si = src + c
+                for x in range(n):
+                    S[so + x] = np.float32(band[si + x * channels]) - shift
+        for c in range(ncomp):  # columns past the image repeat the last one
+            so = c * plane + o0
+            last = S[so + n - 1]
+            for x in range(n, cw):
+                S[so + x] = last
+
+
+def _downsample(S, plane, cw, hs, vs, dbase, c):
+    """Box-filter average of plane c of S into 8 rows of cw // hs at S[dbase + ...]."""
+    plane = _size(plane)
+    cw = _size(cw)
+    dbase = _size(dbase)
+    dw = _size(cw // hs)
+    quarter = np.float32(0.25)
+    half = np.float32(0.5)
+    for y in range(8):
+        a = _size(c * plane + (vs * y) * cw)
+        b = _size(c * plane + (vs * y + vs - 1) * cw)
+        o = _size(dbase + (c - 1) * 8 * dw + y * dw)
+        if hs == 2 and vs == 2:
+            for x in range(dw):
+                S[o + x] = ((S[a + 2 * x] + S[a + 2 * x + 1]) + (S[b + 2 * x] + S[b + 2 * x + 1])) * quarter
+        elif hs == 2:
+            for x in range(dw):
+                S[o + x] = (S[a + 2 * x] + S[a + 2 * x + 1]) * half
+        else:
+            for x in range(dw):
+                S[o + x] = (S[a + x] + S[b + x]) * half
+
+
+def _row_dct(P, p0, rows, pw, used, X, nb, j0, bstride):
+    """Row pass of the DCT of plane P[p0:] (rows x pw, first ``used`` columns).
+
+    Block (y // 8, b) of the plane is block j = j0 + (y // 8) * bstride + b;
+    the output for frequency u of its row y % 8 goes to X[(8 (y % 8) + u) nb + j].
+    """
+    p0 = _size(p0)
+    rows = _size(rows)
+    pw = _size(pw)
+    nb = _size(nb)
+    j0 = _size(j0)
+    bstride = _size(bstride)
+    bpr = _size(used // 8)
+    c707 = np.float32(0.707106781)
+    c382 = np.float32(0.382683433)
+    c541 = np.float32(0.541196100)
+    c1306 = np.float32(1.306562965)
+    for y in range(rows):
+        s = p0 + y * pw
+        d0 = (y % 8) * 8 * nb + j0 + (y // 8) * bstride
+        d1 = d0 + nb
+        d2 = d1 + nb
+        d3 = d2 + nb
+        d4 = d3 + nb
+        d5 = d4 + nb
+        d6 = d5 + nb
+        d7 = d6 + nb
+        for b in range(bpr):
+            i = s + 8 * b
+            x0 = P[i]
+            x1 = P[i + 1]
+            x2 = P[i + 2]
+            x3 = P[i + 3]
+            x4 = P[i + 4]
+            x5 = P[i + 5]
+            x6 = P[i + 6]
+            x7 = P[i + 7]
+            tmp0 = x0 + x7
+            tmp7 = x0 - x7
+            tmp1 = x1 + x6
+            tmp6 = x1 - x6
+            tmp2 = x2 + x5
+            tmp5 = x2 - x5
+            tmp3 = x3 + x4
+            tmp4 = x3 - x4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            z1 = (tmp12 + tmp13) * c707
+            odd10 = tmp4 + tmp5
+            odd11 = tmp5 + tmp6
+            odd12 = tmp6 + tmp7
+            z5 = (odd10 - odd12) * c382
+            z2 = c541 * odd10 + z5
+            z4 = c1306 * odd12 + z5
+            z3 = odd11 * c707
+            z11 = tmp7 + z3
+            z13 = tmp7 - z3
+            X[d0 + b] = tmp10 + tmp11
+            X[d4 + b] = tmp10 - tmp11
+            X[d2 + b] = tmp13 + z1
+            X[d6 + b] = tmp13 - z1
+            X[d5 + b] = z13 + z2
+            X[d3 + b] = z13 - z2
+            X[d1 + b] = z11 + z4
+            X[d7 + b] = z11 - z4
+
+
+def _column_dct(X, nb, j0, j1, recip, t, zz, Q):
+    """Column pass of the DCT of blocks j0..j1-1 of X, quantized into Q[zigzag k][j].
+
+    Rounding to nearest is a truncation after an offset that makes every
+    value positive; no clamping is needed, as 8-bit samples give
+    coefficients of at most 1024 in magnitude.
+    """
+    nb = _size(nb)
+    j0 = _size(j0)
+    j1 = _size(j1)
+    tb = 64 * _size(t)
+    c707 = np.float32(0.707106781)
+    c382 = np.float32(0.382683433)
+    c541 = np.float32(0.541196100)
+    c1306 = np.float32(1.306562965)
+    bias = np.float32(16384.5)
+    i16384 = np.int32(16384)
+    for u in range(8):
+        r0 = recip[tb + u]
+        r1 = recip[tb + 8 + u]
+        r2 = recip[tb + 16 + u]
+        r3 = recip[tb + 24 + u]
+        r4 = recip[tb + 32 + u]
+        r5 = recip[tb + 40 + u]
+        r6 = recip[tb + 48 + u]
+        r7 = recip[tb + 56 + u]
+        q0 = _size(zz[u]) * nb
+        q1 = _size(zz[8 + u]) * nb
+        q2 = _size(zz[16 + u]) * nb
+        q3 = _size(zz[24 + u]) * nb
+        q4 = _size(zz[32 + u]) * nb
+        q5 = _size(zz[40 + u]) * nb
+        q6 = _size(zz[48 + u]) * nb
+        q7 = _size(zz[56 + u]) * nb
+        i0 = u * nb
+        i1 = (8 + u) * nb
+        i2 = (16 + u) * nb
+        i3 = (24 + u) * nb
+        i4 = (32 + u) * nb
+        i5 = (40 + u) * nb
+        i6 = (48 + u) * nb
+        i7 = (56 + u) * nb
+        for j in range(j0, j1):
+            x0 = X[i0 + j]
+            x1 = X[i1 + j]
+            x2 = X[i2 + j]
+            x3 = X[i3 + j]
+            x4 = X[i4 + j]
+            x5 = X[i5 + j]
+            x6 = X[i6 + j]
+            x7 = X[i7 + j]
+            tmp0 = x0 + x7
+            tmp7 = x0 - x7
+            tmp1 = x1 + x6
+            tmp6 = x1 - x6
+            tmp2 = x2 + x5
+            tmp5 = x2 - x5
+            tmp3 = x3 + x4
+            tmp4 = x3 - x4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            z1 = (tmp12 + tmp13) * c707
+            odd10 = tmp4 + tmp5
+            odd11 = tmp5 + tmp6
+            odd12 = tmp6 + tmp7
+            z5 = (odd10 - odd12) * c382
+            z2 = c541 * odd10 + z5
+            z4 = c1306 * odd12 + z5
+            z3 = odd11 * c707
+            z11 = tmp7 + z3
+            z13 = tmp7 - z3
+            Q[q0 + j] = np.int32((tmp10 + tmp11) * r0 + bias) - i16384
+            Q[q4 + j] = np.int32((tmp10 - tmp11) * r4 + bias) - i16384
+            Q[q2 + j] = np.int32((tmp13 + z1) * r2 + bias) - i16384
+            Q[q6 + j] = np.int32((tmp13 - z1) * r6 + bias) - i16384
+            Q[q5 + j] = np.int32((z13 + z2) * r5 + bias) - i16384
+            Q[q3 + j] = np.int32((z13 - z2) * r3 + bias) - i16384
+            Q[q1 + j] = np.int32((z11 + z4) * r1 + bias) - i16384
+            Q[q7 + j] = np.int32((z11 - z4) * r7 + bias) - i16384
+
+
+def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                 comp_table, recip, zz, group, m0, gm, samples, dct, coefs):
+    """Quantized coefficients of MCUs m0..m0+gm-1 of the strip, into coefs.
+
+    Block j of the group: component 0's blocks by rows of group * hs (vs
+    rows), then each other component's group blocks.
+    """
+    rows = 8 * vs
+    mw = 8 * hs
+    cw = group * mw
+    plane = rows * cw
+    nb = group * (hs * vs + ncomp - 1)
+    yb = group * hs
+    chroma = ncomp * plane
+    _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
+            m0 * mw, cw, samples)
+    _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
+    for c in range(1, ncomp):
+        if hs * vs > 1:
+            _downsample(samples, plane, cw, hs, vs, chroma, c)
+            _row_dct(samples, chroma + (c - 1) * 64 * group, 8, 8 * group, 8 * gm, dct, nb,
+                     vs * yb + (c - 1) * group, group)
+        else:
+            _row_dct(samples, c * plane, 8, cw, 8 * gm, dct, nb, c * group, group)
+    for by in range(vs):
+        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], zz, coefs)
+    for c in range(1, ncomp):
+        j0 = vs * yb + (c - 1) * group
+        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], zz, coefs)
+
+
+def _block_index(blk, m, hs, vs, group):
+    """Component and coefs column of block blk (in MCU order) of MCU m of a group."""
+    if blk < hs * vs:
+        return 0, (blk // hs) * group * hs + m * hs + blk % hs
+    c = blk - hs * vs + 1
+    return c, vs * group * hs + (c - 1) * group + m
+
+
+def _nonzero(Q, j, nb, K, V):
+    """Positions (K) and values (V) of block j's non-zero AC coefficients; returns their count.
+
+    Every coefficient is stored and the count advances only past non-zero
+    ones: no branch, so no misprediction on the zero pattern.
+    """
+    nb = _size(nb)
+    count = 0
+    qi = _size(j)
+    for k in range(1, 64):
+        qi += nb
+        v = np.int64(Q[qi])
+        K[count] = k
+        V[count] = v
+        count += v != 0
+    return count
+
+
+def _put_bytes(acc, out, pos):
+    """The 8 bytes of acc at out[pos], 0x00 stuffed after each 0xFF; returns the next position."""
+    for shift in range(56, -8, -8):
+        byte = np.int64((acc >> np.uint64(shift)) & np.uint64(255))
+        out[pos] = byte
+        pos += 1
+        if byte == 255:
+            out[pos] = 0
+            pos += 1
+    return pos
+
+
+def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, codes, lens,
+                 vsize, vbits, pred, K, V, out, st, acc_st):
+    """Huffman-code the blocks of gm MCUs of Q into out.
+
+    The bit buffer is 64 bits wide (as in libjpeg-turbo): codes are shifted in
+    while they fit; the one that does not fit fills the buffer with its top
+    bits, the buffer is written out, and the rest of the code starts the next
+    one (bits above it are shifted out before they are written).
+    st = [free bits in the buffer, output position], acc_st = [the buffer].
+    """
+    acc = acc_st[0]
+    free = st[0]
+    pos = _size(st[1])
+    for m in range(gm):
+        for blk in range(hs * vs + ncomp - 1):
+            c, j = _block_index(blk, m, hs, vs, group)
+            c = _size(c)
+            j = _size(j)
+            t = _size(comp_table[c])
+            count = _nonzero(Q, j, nb, K, V)
+            v = np.int64(Q[j])
+            diff = v - pred[c]
+            pred[c] = v
+            sym = 512 * t + vsize[diff + 4096]
+            size = lens[sym]
+            code = codes[sym] | vbits[diff + 4096]
+            free -= size
+            if free < 0:
+                acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
+                pos = _put_bytes(acc, out, pos)
+                free += 64
+                acc = code
+            else:
+                acc = (acc << np.uint64(size)) | code
+            ac = 512 * t + 256
+            last = 0
+            for i in range(count):
+                k = K[i]
+                v = V[i]
+                run = k - last - 1
+                last = k
+                while run > 15:  # a run of 16 zeros (ZRL)
+                    size = lens[ac + 0xF0]
+                    code = codes[ac + 0xF0]
+                    free -= size
+                    if free < 0:
+                        acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
+                        pos = _put_bytes(acc, out, pos)
+                        free += 64
+                        acc = code
+                    else:
+                        acc = (acc << np.uint64(size)) | code
+                    run -= 16
+                sym = ac + (run << 4) + vsize[v + 4096]
+                size = lens[sym]
+                code = codes[sym] | vbits[v + 4096]
+                free -= size
+                if free < 0:
+                    acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
+                    pos = _put_bytes(acc, out, pos)
+                    free += 64
+                    acc = code
+                else:
+                    acc = (acc << np.uint64(size)) | code
+            if last < 63:  # end of block
+                size = lens[ac]
+                code = codes[ac]
+                free -= size
+                if free < 0:
+                    acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
+                    pos = _put_bytes(acc, out, pos)
+                    free += 64
+                    acc = code
+                else:
+                    acc = (acc << np.uint64(size)) | code
+    acc_st[0] = acc
+    st[0] = free
+    st[1] = pos
+
+
+def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, vsize, pred, K, V, counts):
+    """Add the Huffman symbols of the blocks of gm MCUs of Q to counts[2 t (+1), symbol]."""
+    for m in range(gm):
+        for blk in range(hs * vs + ncomp - 1):
+            c, j = _block_index(blk, m, hs, vs, group)
+            c = _size(c)
+            j = _size(j)
+            t = _size(comp_table[c])
+            count = _nonzero(Q, j, nb, K, V)
+            v = np.int64(Q[j])
+            counts[2 * t, vsize[v - pred[c] + 4096]] += 1
+            pred[c] = v
+            last = 0
+            for i in range(count):
+                run = K[i] - last - 1
+                last = K[i]
+                while run > 15:
+                    counts[2 * t + 1, 0xF0] += 1
+                    run -= 16
+                counts[2 * t + 1, (run << 4) + vsize[V[i] + 4096]] += 1
+            if last < 63:
+                counts[2 * t + 1, 0] += 1
 
 
 def _row_index(row0, nrows, rows):
     """Band row of each strip row: rows past the image repeat the last one."""
     index = np.zeros(16, dtype=np.int64)
-    for py in range(rows):
-        index[py] = row0 + min(py, nrows - 1)
+    for y in range(rows):
+        index[y] = row0 + min(y, nrows - 1)
     return index
 
 
-def _load_mcu(band, rowidx, width, channels, ncomp, convert, hs, vs, x0, mcu):
-    """Level-shifted components of the MCU at column x0, in mcu[256 c + 16 y + x].
+def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                 comp_table, recip, codes, lens, vsize, vbits, samples, dct, coefs, out,
+                 group):
+    """Entropy-coded bytes of one strip into out; returns their count.
 
-    Columns past the image repeat the last one; only the last MCU of a row
-    needs that, so the inner loops of the others have no clamping. (mcu is
-    flat: Pythran does not inline three-dimensional indexing.)
+    samples, dct and coefs are scratch buffers of ``scratch_sizes`` items.
     """
-    mw = 8 * hs
-    inside = min(mw, width - x0)
-    for py in range(8 * vs):
-        r = rowidx[py]
-        o = 16 * py
-        if convert > 0:
-            for px in range(inside):
-                i = (x0 + px) * channels
-                red = float(band[r, i])
-                green = float(band[r, i + 1])
-                blue = float(band[r, i + 2])
-                y = 0.299 * red + 0.587 * green + 0.114 * blue - 128.0
-                cb = -0.168735892 * red - 0.331264108 * green + 0.5 * blue
-                cr = 0.5 * red - 0.418687589 * green - 0.081312411 * blue
-                if convert == 2:  # rounded to whole sample values
-                    y = float(int(y + 256.5) - 256)
-                    cb = float(int(cb + 256.5) - 256)
-                    cr = float(int(cr + 256.5) - 256)
-                mcu[o + px] = y
-                mcu[256 + o + px] = cb
-                mcu[512 + o + px] = cr
-        else:
-            for c in range(ncomp):
-                for px in range(inside):
-                    mcu[256 * c + o + px] = float(
-                        band[r, (x0 + px) * channels + c]) - 128.0
-        for c in range(ncomp):
-            for px in range(inside, mw):
-                mcu[256 * c + o + px] = mcu[256 * c + o + inside - 1]
-
-
-def _fill_block(mcu, c, y0, x0, sy, sx, blk):
-    """Block of component c from mcu, averaging sy x sx samples per value."""
-    base = 256 * c
-    if sy == 1 and sx == 1:
-        for y in range(8):
-            o = base + 16 * (y0 + y) + x0
-            for x in range(8):
-                blk[8 * y + x] = mcu[o + x]
-    else:
-        scale = 1.0 / (sy * sx)
-        for y in range(8):
-            for x in range(8):
-                acc = 0.0
-                for dy in range(sy):
-                    for dx in range(sx):
-                        acc += mcu[base + 16 * (sy * y + dy) + sx * x + dx]
-                blk[8 * y + x] = acc * scale
-
-
-def _fdct8(blk, p, s):
-    """One 8-point AAN DCT pass over blk[p], blk[p + s], ..., blk[p + 7 s], in place."""
-    tmp0 = blk[p] + blk[p + 7 * s]
-    tmp7 = blk[p] - blk[p + 7 * s]
-    tmp1 = blk[p + s] + blk[p + 6 * s]
-    tmp6 = blk[p + s] - blk[p + 6 * s]
-    tmp2 = blk[p + 2 * s] + blk[p + 5 * s]
-    tmp5 = blk[p + 2 * s] - blk[p + 5 * s]
-    tmp3 = blk[p + 3 * s] + blk[p + 4 * s]
-    tmp4 = blk[p + 3 * s] - blk[p + 4 * s]
-    tmp10 = tmp0 + tmp3
-    tmp13 = tmp0 - tmp3
-    tmp11 = tmp1 + tmp2
-    tmp12 = tmp1 - tmp2
-    blk[p] = tmp10 + tmp11
-    blk[p + 4 * s] = tmp10 - tmp11
-    z1 = (tmp12 + tmp13) * 0.707106781
-    blk[p + 2 * s] = tmp13 + z1
-    blk[p + 6 * s] = tmp13 - z1
-    tmp10 = tmp4 + tmp5
-    tmp11 = tmp5 + tmp6
-    tmp12 = tmp6 + tmp7
-    z5 = (tmp10 - tmp12) * 0.382683433
-    z2 = 0.541196100 * tmp10 + z5
-    z4 = 1.306562965 * tmp12 + z5
-    z3 = tmp11 * 0.707106781
-    z11 = tmp7 + z3
-    z13 = tmp7 - z3
-    blk[p + 5 * s] = z13 + z2
-    blk[p + 3 * s] = z13 - z2
-    blk[p + s] = z11 + z4
-    blk[p + 7 * s] = z11 - z4
-
-
-def _fdct(blk):
-    """Forward DCT of blk[64] in place (AAN, floating point, scaled by 8)."""
-    for p in range(0, 64, 8):
-        _fdct8(blk, p, 1)
-    for p in range(8):
-        _fdct8(blk, p, 8)
-
-
-def _quantize(blk, recip, t, natural, coefs, b):
-    """Quantized coefficients of blk, in zigzag order, into coefs[b]."""
-    q = int(blk[0] * recip[t, 0] + 16384.5) - 16384
-    coefs[b, 0] = max(-2047, min(2047, q))
-    for k in range(1, 64):
-        q = int(blk[natural[k]] * recip[t, k] + 16384.5) - 16384
-        coefs[b, k] = max(-1023, min(1023, q))
-
-
-def _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
-               comp_table, recip, natural, x0, mcu, blk, coefs, btab):
-    """Quantized blocks of one MCU, in scan order; returns the block count."""
-    _load_mcu(band, rowidx, width, channels, ncomp, convert, hs, vs, x0, mcu)
-    b = 0
-    for by in range(vs):
-        for bx in range(hs):
-            _fill_block(mcu, 0, 8 * by, 8 * bx, 1, 1, blk)
-            _fdct(blk)
-            _quantize(blk, recip, comp_table[0], natural, coefs, b)
-            btab[b] = comp_table[0]
-            b += 1
-    for c in range(1, ncomp):
-        _fill_block(mcu, c, 0, 0, vs, hs, blk)
-        _fdct(blk)
-        _quantize(blk, recip, comp_table[c], natural, coefs, b)
-        btab[b] = comp_table[c]
-        b += 1
-    return b
-
-
-def _block_symbols(coefs, b, pred, t, cat, syms, bits):
-    """Huffman symbols of block b in coding order; returns their count.
-
-    syms[i] is (table row << 8) | symbol, row 2 t for DC and 2 t + 1 for AC;
-    bits[i] is (extra bit count << 16) | extra bits.
-    """
-    diff = coefs[b, 0] - pred
-    sign = diff >> 63
-    n = cat[(diff ^ sign) - sign]
-    syms[0] = ((2 * t) << 8) | n
-    bits[0] = (n << 16) | ((diff + sign) & ((1 << n) - 1))
-    count = 1
-    ac = (2 * t + 1) << 8
-    run = 0
-    for k in range(1, 64):
-        v = coefs[b, k]
-        if v == 0:
-            run += 1
-        else:
-            while run > 15:
-                syms[count] = ac | 0xF0
-                bits[count] = 0
-                count += 1
-                run -= 16
-            sign = v >> 63
-            n = cat[(v ^ sign) - sign]
-            syms[count] = ac | (run << 4) | n
-            bits[count] = (n << 16) | ((v + sign) & ((1 << n) - 1))
-            count += 1
-            run = 0
-    if run > 0:
-        syms[count] = ac
-        bits[count] = 0
-        count += 1
-    return count
-
-
-def _put_byte(out, pos, byte):
-    """Write byte at out[pos], stuffing 0x00 after 0xFF; returns the next position."""
-    out[pos] = byte
-    if byte == 0xFF:
-        out[pos + 1] = 0
-        return pos + 2
-    return pos + 1
-
-
-def _pack(huff, syms, bits, count, out, st):
-    """Append the codes of symbols to out; st = [accumulator, bit count, position].
-
-    The accumulator takes whole codes (at most 27 bits with their extra
-    bits) and spills 32 bits at a time, stuffing 0x00 after each 0xFF.
-    """
-    acc = st[0]
-    nbits = st[1]
-    pos = st[2]
-    for i in range(count):
-        s = syms[i]
-        entry = np.int64(huff[s >> 8, s & 0xFF])
-        extra = bits[i]
-        n = extra >> 16
-        acc = (acc << ((entry >> 16) + n)) | ((entry & 0xFFFF) << n) | (extra & 0xFFFF)
-        nbits += (entry >> 16) + n
-        if nbits >= 32:
-            nbits -= 32
-            word = (acc >> nbits) & 0xFFFFFFFF
-            acc &= (1 << nbits) - 1
-            for shift in range(24, -8, -8):
-                pos = _put_byte(out, pos, (word >> shift) & 0xFF)
-    st[0] = acc
-    st[1] = nbits
-    st[2] = pos
-
-
-def _finish(out, st):
-    """Flush whole bytes and pad the last one with 1-bits."""
-    acc = st[0]
-    nbits = st[1]
-    pos = st[2]
+    zz = _zigzag_of_natural()
+    rowidx = _row_index(row0, nrows, 8 * vs)
+    pred = np.zeros(4, dtype=np.int64)
+    K = np.zeros(64, dtype=np.int64)
+    V = np.zeros(64, dtype=np.int64)
+    st = np.zeros(2, dtype=np.int64)
+    st[0] = 64
+    acc_st = np.zeros(1, dtype=np.uint64)
+    nb = group * (hs * vs + ncomp - 1)
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    for m0 in range(0, mcus, group):
+        gm = min(group, mcus - m0)
+        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
+        _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, codes, lens,
+                     vsize, vbits, pred, K, V, out, st, acc_st)
+    # pad the last byte with 1-bits and write what the buffer holds
+    acc = acc_st[0]
+    nbits = 64 - st[0]
+    pos = _size(st[1])
     if nbits % 8:
         pad = 8 - nbits % 8
-        acc = (acc << pad) | ((1 << pad) - 1)
+        acc = (acc << np.uint64(pad)) | np.uint64((1 << pad) - 1)
         nbits += pad
     while nbits > 0:
         nbits -= 8
-        pos = _put_byte(out, pos, (acc >> nbits) & 0xFF)
-    st[0] = 0
-    st[1] = 0
-    st[2] = pos
+        byte = np.int64((acc >> np.uint64(nbits)) & np.uint64(255))
+        out[pos] = byte
+        pos += 1
+        if byte == 255:
+            out[pos] = 0
+            pos += 1
+    return pos
 
 
-def encode_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, huff, out):
-    """Entropy-coded bytes of one strip into out; returns their count."""
-    natural = _natural_order()
-    cat = _categories()
+def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                comp_table, recip, vsize, samples, dct, coefs, counts, group):
+    """Add the Huffman symbols one strip would use to counts[2 t (+1), symbol]."""
+    zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
-    mcu = np.zeros(1024)
-    blk = np.zeros(64)
-    coefs = np.zeros((8, 64), dtype=np.int64)
-    btab = np.zeros(8, dtype=np.int64)
     pred = np.zeros(4, dtype=np.int64)
-    syms = np.zeros(160, dtype=np.int64)
-    bits = np.zeros(160, dtype=np.int64)
-    st = np.zeros(3, dtype=np.int64)
-    for x0 in range(0, width, 8 * hs):
-        _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
-                   comp_table, recip, natural, x0, mcu, blk, coefs, btab)
-        b = 0
-        for c in range(ncomp):
-            nblocks = hs * vs if c == 0 else 1
-            for i in range(nblocks):
-                count = _block_symbols(coefs, b, pred[c], btab[b], cat,
-                                       syms, bits)
-                pred[c] = coefs[b, 0]
-                _pack(huff, syms, bits, count, out, st)
-                b += 1
-    _finish(out, st)
-    return st[2]
-
-
-def count_strip(band, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                comp_table, recip, counts):
-    """Add the Huffman symbols one strip would use to counts[2 t (+1), sym]."""
-    natural = _natural_order()
-    cat = _categories()
-    rowidx = _row_index(row0, nrows, 8 * vs)
-    mcu = np.zeros(1024)
-    blk = np.zeros(64)
-    coefs = np.zeros((8, 64), dtype=np.int64)
-    btab = np.zeros(8, dtype=np.int64)
-    pred = np.zeros(4, dtype=np.int64)
-    syms = np.zeros(160, dtype=np.int64)
-    bits = np.zeros(160, dtype=np.int64)
-    for x0 in range(0, width, 8 * hs):
-        _mcu_coefs(band, rowidx, width, channels, ncomp, convert, hs, vs,
-                   comp_table, recip, natural, x0, mcu, blk, coefs, btab)
-        b = 0
-        for c in range(ncomp):
-            nblocks = hs * vs if c == 0 else 1
-            for i in range(nblocks):
-                count = _block_symbols(coefs, b, pred[c], btab[b], cat,
-                                       syms, bits)
-                pred[c] = coefs[b, 0]
-                for j in range(count):
-                    counts[syms[j] >> 8, syms[j] & 0xFF] += 1
-                b += 1
+    K = np.zeros(64, dtype=np.int64)
+    V = np.zeros(64, dtype=np.int64)
+    nb = group * (hs * vs + ncomp - 1)
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    for m0 in range(0, mcus, group):
+        gm = min(group, mcus - m0)
+        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, vsize, pred, K, V,
+                      counts)
     return 0
