@@ -109,8 +109,7 @@ def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> by
     rows = block.shape[0]
     band = _band(block, settings)
     count = -(-rows // settings.strip_height)
-    out, n = strips.StripCoder(settings).encode(band, 0, first, count)
-    return bytes(memoryview(out)[:n])
+    return bytes(strips.StripCoder(settings).encode(band, 0, first, count))
 
 
 def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:

@@ -9,15 +9,16 @@ does not grow with the image.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from typing import IO
 
 import numpy as np
 
-from . import kernels, tables
+from . import engine, tables
 from .options import Settings
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
@@ -35,7 +36,8 @@ MCUS_PER_GROUP = 32
 class StripCoder:
     """The kernel arguments of one frame; encodes groups of strips to bytes.
 
-    One coder may serve several threads: each call has its own scratch buffers.
+    One coder may serve several threads: each thread has its own scratch
+    buffers, made on its first call and kept for the next ones.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -49,14 +51,22 @@ class StripCoder:
             settings.width, layout.channels, ncomp, settings.convert, hs, vs, comp_table,
             tables.kernel_reciprocals(settings.qtables),
         )
-        self.codes, self.lens = tables.kernel_code_tables(settings.huffman)
-        self.scratch_sizes = kernels.scratch_sizes(ncomp, hs, vs, MCUS_PER_GROUP)
-        self.capacity = kernels.strip_capacity(settings.width, ncomp, hs, vs) + 2
+        self.huff = tables.kernel_code_table(settings.huffman)
+        self.scratch_sizes = engine.kernels.scratch_sizes(ncomp, hs, vs, MCUS_PER_GROUP)
+        self.capacity = engine.kernels.strip_capacity(settings.width, ncomp, hs, vs)
+        self._local = threading.local()
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        samples, dct, coefs = self.scratch_sizes
-        return (np.empty(samples, np.float32), np.empty(dct, np.float32),
-                np.empty(coefs, np.int32))
+    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's (samples, dct, coefs, words, one strip's output) buffers."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            samples, dct, coefs, words = self.scratch_sizes
+            scratch = self._local.scratch = (
+                np.empty(samples, np.float32), np.empty(dct, np.float32),
+                np.empty(coefs, np.int32), np.empty(words, np.uint64),
+                np.empty(self.capacity, np.uint8),
+            )
+        return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
         """(row, rows) of each of ``count`` strips of the band from ``row``."""
@@ -68,33 +78,29 @@ class StripCoder:
     def count(self, band: np.ndarray, row: int, first: int, count: int) -> np.ndarray:
         """Huffman symbol counts of strips first..first+count-1 (as ``encode`` takes them)."""
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
-        scratch = self._scratch()
+        samples, dct, coefs, _, _ = self._scratch()
         flat = band.reshape(-1)
         for start, rows in self._strips(band, row, count):
-            kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
-                                tables.VALUE_SIZE, *scratch, counts, MCUS_PER_GROUP)
+            engine.kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
+                                       tables.VALUE_TABLE, samples, dct, coefs, counts,
+                                       MCUS_PER_GROUP)
         return counts
 
-    def encode(self, band: np.ndarray, row: int, first: int, count: int) -> tuple[np.ndarray, int]:
-        """Strips first..first+count-1, starting at band row ``row``, with their RSTs.
-
-        Returns a buffer and the number of bytes of it to write.
-        """
+    def encode(self, band: np.ndarray, row: int, first: int, count: int) -> bytearray:
+        """Strips first..first+count-1, starting at band row ``row``, with their RSTs."""
         last = self.settings.strip_count - 1
-        out = np.empty(self.capacity * count, dtype=np.uint8)
-        scratch = self._scratch()
+        *scratch, out = self._scratch()
         flat = band.reshape(-1)
-        n = 0
+        data = bytearray()
         for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-            n += kernels.encode_strip(
-                flat, band.shape[1], start, rows, *self.frame, self.codes, self.lens,
-                tables.VALUE_SIZE, tables.VALUE_BITS, *scratch, out[n:], MCUS_PER_GROUP,
+            n = engine.kernels.encode_strip(
+                flat, band.shape[1], start, rows, *self.frame, self.huff, tables.VALUE_TABLE,
+                *scratch, out, MCUS_PER_GROUP,
             )
+            data += memoryview(out)[:n]
             if index != last:
-                out[n] = 0xFF
-                out[n + 1] = 0xD0 + index % 8
-                n += 2
-        return out, n
+                data += bytes((0xFF, 0xD0 + index % 8))
+        return data
 
 
 def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[tuple]:
@@ -158,8 +164,8 @@ def write_scan(fp: IO[bytes], bands: Iterable[np.ndarray], settings: Settings) -
     tasks = _tasks(bands, settings, coder.row_bytes)
     workers = min(settings.workers, settings.strip_count)
     with closing(_ordered(tasks, coder.encode, workers)) as results:
-        for out, n in results:
-            fp.write(memoryview(out)[:n])
+        for data in results:
+            fp.write(data)
 
 
 def count_symbols(bands: Iterable[np.ndarray], settings: Settings) -> np.ndarray:

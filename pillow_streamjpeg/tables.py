@@ -141,41 +141,38 @@ def code_table(bits: Sequence[int], values: Sequence[int]) -> np.ndarray:
     return table
 
 
-def kernel_code_tables(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> tuple[np.ndarray, np.ndarray]:
-    """The kernels' (codes, lens) tables: 512 entries per table set, DC then AC symbols.
+def kernel_code_table(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.ndarray:
+    """The kernels' Huffman table: 512 uint64 entries per table set, DC then AC symbols.
 
-    A symbol's entry holds its code shifted left by its extra-bit count (the
-    low 4 bits of an AC symbol, the whole DC symbol), and that shift plus the
-    code length, so that the kernels add the extra bits with one OR.
+    A symbol's entry is ``(code << (6 + extra)) | length``: its code shifted
+    left past its extra bits (the low 4 bits of an AC symbol, the whole DC
+    symbol), and the length of both, so that the kernels add the extra bits
+    with one OR. Absent symbols are 0.
     """
-    codes = np.zeros(512 * len(specs), dtype=np.uint64)
-    lens = np.zeros(512 * len(specs), dtype=np.int64)
+    table = np.zeros(512 * len(specs), dtype=np.uint64)
+    symbols = np.arange(256, dtype=np.uint64)
     for t, pair in enumerate(specs):
         for half, spec in enumerate(pair):
-            table = code_table(*spec)
-            symbols = np.arange(256)
-            extra = symbols if half == 0 else symbols & 15
-            present = (table >> 16) > 0
-            base = 512 * t + 256 * half
-            codes[base:base + 256] = np.where(
-                present, (table & 0xFFFF).astype(np.uint64) << extra.astype(np.uint64), 0)
-            lens[base:base + 256] = np.where(present, (table >> 16) + extra, 0)
-    return codes, lens
+            codes = code_table(*spec).astype(np.uint64)
+            extra = symbols if half == 0 else symbols & np.uint64(15)
+            lengths = codes >> np.uint64(16)
+            entry = ((codes & np.uint64(0xFFFF)) << (extra + np.uint64(6))) | (lengths + extra)
+            table[512 * t + 256 * half:512 * t + 256 * half + 256] = np.where(lengths > 0, entry, 0)
+    return table
 
 
-def _value_tables() -> tuple[np.ndarray, np.ndarray]:
+def _value_table() -> np.ndarray:
     values = np.arange(-4096, 4096)
-    magnitude = np.abs(values)
     size = np.zeros(8192, dtype=np.int64)
     for n in range(1, 13):
-        size[magnitude >= (1 << (n - 1))] = n
-    bits = np.where(values >= 0, values, values + (1 << size) - 1).astype(np.uint64)
-    return size, bits
+        size[np.abs(values) >= (1 << (n - 1))] = n
+    bits = np.where(values >= 0, values, values + (1 << size) - 1)
+    return ((bits << 4) | size).astype(np.uint64)
 
 
-#: Size category (``VALUE_SIZE``) and extra bits (``VALUE_BITS``) of each value
-#: v of -4095..4095 at index v + 4096, as the kernels take them.
-VALUE_SIZE, VALUE_BITS = _value_tables()
+#: ``(extra bits << 4) | size category`` of each value v of -4095..4095 at index
+#: v + 4096, as the kernels take them (T.81 F.1.2.1).
+VALUE_TABLE = _value_table()
 
 
 #: Symbols a baseline scan may use: DC categories 0..11; AC end of block, run of 16

@@ -1,4 +1,4 @@
-"""The compiled kernels give exactly what their Pythran source gives as plain Python."""
+"""Every compiled build of the kernels gives exactly what their Pythran source gives as plain Python."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pillow_streamjpeg import kernels as compiled
-from pillow_streamjpeg import tables
+from pillow_streamjpeg import engine, tables
+
+#: The compiled builds this machine runs (the baseline, and x86-64-v3 where it can).
+BUILDS = engine.builds()
 
 SOURCE = Path(__file__).resolve().parents[1] / "transpiled" / "kernels.py"
 
@@ -24,9 +26,21 @@ def reference():
     return module
 
 
-def test_reference_is_plain_python(reference) -> None:
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def compiled(request):
+    return BUILDS[request.param]
+
+
+def test_reference_is_plain_python(reference, compiled) -> None:
     assert reference.__file__ == str(SOURCE)
     assert compiled.__file__ != reference.__file__
+    assert compiled.__file__.endswith(".so") or compiled.__file__.endswith(".pyd")
+
+
+def test_engine_runs_the_fastest_build() -> None:
+    expected = "x86-64-v3" if "x86-64-v3" in BUILDS else "baseline"
+    assert engine.name == expected
+    assert engine.kernels is BUILDS[expected]
 
 
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
@@ -43,15 +57,15 @@ def kernel_args(width, channels, ncomp, convert, hs, vs, quality):
 
 
 def scratch(ncomp, hs, vs):
-    samples, dct, coefs = compiled.scratch_sizes(ncomp, hs, vs, GROUP)
+    samples, dct, coefs, words = engine.baseline.scratch_sizes(ncomp, hs, vs, GROUP)
     return (np.zeros(samples, np.float32), np.zeros(dct, np.float32),
-            np.zeros(coefs, np.int32))
+            np.zeros(coefs, np.int32), np.zeros(words, np.uint64))
 
 
-def run_both(reference, band, row0, nrows, args):
+def run_both(compiled, reference, band, row0, nrows, args):
     width, channels, ncomp, convert, hs, vs = args[:6]
     specs = tables.STD_HUFFMAN[:len(args[7]) // 64]
-    codes, lens = tables.kernel_code_tables(specs)
+    huff = tables.kernel_code_table(specs)
     capacity = compiled.strip_capacity(width, ncomp, hs, vs)
     assert capacity == reference.strip_capacity(width, ncomp, hs, vs)
     assert compiled.scratch_sizes(ncomp, hs, vs, GROUP) == reference.scratch_sizes(ncomp, hs, vs, GROUP)
@@ -59,12 +73,11 @@ def run_both(reference, band, row0, nrows, args):
     results = []
     for module in (compiled, reference):
         out = np.zeros(capacity, np.uint8)
-        n = module.encode_strip(flat, band.shape[1], row0, nrows, *args, codes, lens,
-                                tables.VALUE_SIZE, tables.VALUE_BITS, *scratch(ncomp, hs, vs),
-                                out, GROUP)
+        n = module.encode_strip(flat, band.shape[1], row0, nrows, *args, huff,
+                                tables.VALUE_TABLE, *scratch(ncomp, hs, vs), out, GROUP)
         counts = np.zeros((2 * len(specs), 256), np.int64)
-        module.count_strip(flat, band.shape[1], row0, nrows, *args, tables.VALUE_SIZE,
-                           *scratch(ncomp, hs, vs), counts, GROUP)
+        module.count_strip(flat, band.shape[1], row0, nrows, *args, tables.VALUE_TABLE,
+                           *scratch(ncomp, hs, vs)[:3], counts, GROUP)
         results.append((bytes(out[:n]), counts))
     (data_c, counts_c), (data_p, counts_p) = results
     assert data_c == data_p
@@ -86,7 +99,7 @@ LAYOUTS = [
 ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     layout=st.sampled_from(LAYOUTS),
     width=st.integers(1, 40),
@@ -95,7 +108,7 @@ LAYOUTS = [
     content=st.sampled_from(["noise", "extreme", "flat", "ramp"]),
     seed=st.integers(0, 1000),
 )
-def test_compiled_equals_plain_python(reference, layout, width, rows, quality, content, seed):
+def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, quality, content, seed):
     channels, ncomp, convert, hs, vs = layout
     rng = np.random.default_rng(seed)
     extra_rows = 3  # the strip starts inside a band, as the strip writer uses it
@@ -110,26 +123,26 @@ def test_compiled_equals_plain_python(reference, layout, width, rows, quality, c
         band = (np.arange(shape[0] * shape[1]) * 7 % 256).astype(np.uint8).reshape(shape)
     nrows = min(rows, 8 * vs)
     args = kernel_args(width, channels, ncomp, convert, hs, vs, quality)
-    data, counts = run_both(reference, band, extra_rows, nrows, args)
+    data, counts = run_both(compiled, reference, band, extra_rows, nrows, args)
     assert len(data) > 0
     assert counts[0].sum() >= 1  # at least one DC symbol
 
 
-def test_stuffing_and_padding(reference) -> None:
+def test_stuffing_and_padding(compiled, reference) -> None:
     """Content whose codes produce 0xFF bytes: every 0xFF is followed by 0x00."""
     band = np.zeros((8, 64 * 4), np.uint8)
     band[:, ::8] = 255
     args = kernel_args(64, 4, 3, 1, 1, 1, 100)
-    data, _ = run_both(reference, band, 0, 8, args)
+    data, _ = run_both(compiled, reference, band, 0, 8, args)
     positions = [i for i, b in enumerate(data) if b == 0xFF]
     assert positions, "test content should produce 0xFF bytes"
     assert all(i + 1 < len(data) and data[i + 1] == 0 for i in positions)
 
 
-def test_read_only_band_is_accepted() -> None:
+def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = kernel_args(32, 4, 3, 1, 1, 1, 90)
-    codes, lens = tables.kernel_code_tables(tables.STD_HUFFMAN)
+    huff = tables.kernel_code_table(tables.STD_HUFFMAN)
     out = np.zeros(compiled.strip_capacity(32, 3, 1, 1), np.uint8)
-    assert compiled.encode_strip(band, 128, 0, 8, *args, codes, lens, tables.VALUE_SIZE,
-                                 tables.VALUE_BITS, *scratch(3, 1, 1), out, GROUP) > 0
+    assert compiled.encode_strip(band, 128, 0, 8, *args, huff, tables.VALUE_TABLE,
+                                 *scratch(3, 1, 1), out, GROUP) > 0

@@ -22,7 +22,11 @@ How a strip is encoded, a group of ``group`` MCUs at a time:
    of the group at once, along contiguous rows (loops the compiler
    vectorizes), into ``coefs[zigzag k][block]``.
 4. ``_code_blocks``: per block, the non-zero AC coefficients are gathered
-   without a branch (``_nonzero``), then coded with a 64-bit bit buffer.
+   without a branch (``_nonzero``), then coded with a 64-bit bit buffer
+   into 64-bit words, which
+5. ``_stuff`` writes out as bytes, with a 0x00 after each 0xFF. (Keeping
+   byte stores out of the coding loop matters: a byte store may alias
+   anything, so the compiler reloads every pointer after one.)
 
 Conventions shared with the caller:
 
@@ -37,16 +41,16 @@ Conventions shared with the caller:
 - ``comp_table[c]`` selects component c's quantization and Huffman tables.
 - ``recip[64 t + 8 v + u]``: the multiplier of coefficient (v, u) of table t
   (the reciprocal of the quantizer and of the AAN scale factors).
-- ``codes``/``lens``, 512 entries per table set t: the DC symbols at 512 t + s,
-  the AC symbols at 512 t + 256 + s. ``lens`` holds the code length plus the
-  symbol's extra-bit count, ``codes`` the code shifted left by that count.
-- ``vsize[v + 4096]`` / ``vbits[v + 4096]``: size category and extra bits of
-  a value v, |v| < 4096.
+- ``huff``, 512 entries per table set t: the DC symbols at 512 t + s, the AC
+  symbols at 512 t + 256 + s; an entry is ``(code << (6 + extra)) | length``,
+  where length counts the code and the symbol's extra bits.
+- ``value[v + 4096]``: ``(extra bits << 4) | size category`` of a value v,
+  |v| < 4096.
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], int64[:], int64[:], uint64[:], float32[:], float32[:], int32[:], uint8[:], int)
-# pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int64[:], float32[:], float32[:], int32[:], int64[:,:], int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int)
+# pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
 
@@ -62,11 +66,14 @@ def strip_capacity(width, ncomp, hs, vs):
 
 
 def scratch_sizes(ncomp, hs, vs, group):
-    """Items of the float32 ``samples`` and ``dct`` and int32 ``coefs`` buffers."""
+    """Items of the scratch buffers: float32 ``samples`` and ``dct``, int32 ``coefs``, uint64 ``words``.
+
+    A block codes to at most 27 + 63 * 26 bits: 27 words of 64 bits.
+    """
     width = group * 8 * hs
     samples = ncomp * 8 * vs * width + (ncomp - 1) * 64 * group
     blocks = group * (hs * vs + ncomp - 1)
-    return samples, 64 * blocks, 64 * blocks
+    return samples, 64 * blocks, 64 * blocks, 27 * blocks + 1
 
 
 def _size(n):
@@ -362,8 +369,8 @@ def _block_index(blk, m, hs, vs, group):
     return c, vs * group * hs + (c - 1) * group + m
 
 
-def _nonzero(Q, j, nb, K, V):
-    """Positions (K) and values (V) of block j's non-zero AC coefficients; returns their count.
+def _nonzero(Q, j, nb, P):
+    """Block j's non-zero AC coefficients as P[i] = value * 256 + position; returns their count.
 
     Every coefficient is stored and the count advances only past non-zero
     ones: no branch, so no misprediction on the zero pattern.
@@ -374,54 +381,68 @@ def _nonzero(Q, j, nb, K, V):
     for k in range(1, 64):
         qi += nb
         v = np.int64(Q[qi])
-        K[count] = k
-        V[count] = v
+        P[count] = v * 256 + k
         count += v != 0
     return count
 
 
-def _put_bytes(acc, out, pos):
-    """The 8 bytes of acc at out[pos], 0x00 stuffed after each 0xFF; returns the next position."""
-    for shift in range(56, -8, -8):
-        byte = np.int64((acc >> np.uint64(shift)) & np.uint64(255))
-        out[pos] = byte
-        pos += 1
-        if byte == 255:
-            out[pos] = 0
-            pos += 1
+def _stuff(words, count, out, pos):
+    """The first count words, big-endian, at out[pos], 0x00 stuffed after each 0xFF.
+
+    Returns the next position.
+    """
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    for i in range(count):
+        acc = words[i]
+        ones = ~acc  # a 0xFF byte of acc is a zero byte of ones; the sum below sets
+        # the top bit of every byte but the zero ones (no carry crosses a byte)
+        if ~(((ones & low7) + low7) | ones | low7) == np.uint64(0):
+            for shift in range(8):
+                out[pos + shift] = np.int64((acc >> np.uint64(56 - 8 * shift)) & np.uint64(255))
+            pos += 8
+        else:
+            for shift in range(56, -8, -8):
+                byte = np.int64((acc >> np.uint64(shift)) & np.uint64(255))
+                out[pos] = byte
+                pos += 1
+                if byte == 255:
+                    out[pos] = 0
+                    pos += 1
     return pos
 
 
-def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, codes, lens,
-                 vsize, vbits, pred, K, V, out, st, acc_st):
-    """Huffman-code the blocks of gm MCUs of Q into out.
+def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred, P,
+                 words, st, acc_st):
+    """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
 
     The bit buffer is 64 bits wide (as in libjpeg-turbo): codes are shifted in
     while they fit; the one that does not fit fills the buffer with its top
-    bits, the buffer is written out, and the rest of the code starts the next
+    bits, the buffer goes to words, and the rest of the code starts the next
     one (bits above it are shifted out before they are written).
-    st = [free bits in the buffer, output position], acc_st = [the buffer].
+    st = [free bits in the buffer, ...], acc_st = [the buffer].
     """
     acc = acc_st[0]
     free = st[0]
-    pos = _size(st[1])
+    nw = 0
+    six = np.uint64(6)
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
             c, j = _block_index(blk, m, hs, vs, group)
             c = _size(c)
             j = _size(j)
             t = _size(comp_table[c])
-            count = _nonzero(Q, j, nb, K, V)
+            count = _nonzero(Q, j, nb, P)
             v = np.int64(Q[j])
-            diff = v - pred[c]
+            e = value[v - pred[c] + 4096]
             pred[c] = v
-            sym = 512 * t + vsize[diff + 4096]
-            size = lens[sym]
-            code = codes[sym] | vbits[diff + 4096]
+            h = huff[512 * t + np.int64(e & np.uint64(15))]
+            size = np.int64(h & np.uint64(63))
+            code = (h >> six) | (e >> np.uint64(4))
             free -= size
             if free < 0:
                 acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                pos = _put_bytes(acc, out, pos)
+                words[nw] = acc
+                nw += 1
                 free += 64
                 acc = code
             else:
@@ -429,50 +450,56 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, codes, lens,
             ac = 512 * t + 256
             last = 0
             for i in range(count):
-                k = K[i]
-                v = V[i]
+                p = P[i]
+                k = p & 255
                 run = k - last - 1
                 last = k
                 while run > 15:  # a run of 16 zeros (ZRL)
-                    size = lens[ac + 0xF0]
-                    code = codes[ac + 0xF0]
+                    h = huff[ac + 0xF0]
+                    size = np.int64(h & np.uint64(63))
+                    code = h >> six
                     free -= size
                     if free < 0:
                         acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                        pos = _put_bytes(acc, out, pos)
+                        words[nw] = acc
+                        nw += 1
                         free += 64
                         acc = code
                     else:
                         acc = (acc << np.uint64(size)) | code
                     run -= 16
-                sym = ac + (run << 4) + vsize[v + 4096]
-                size = lens[sym]
-                code = codes[sym] | vbits[v + 4096]
+                e = value[(p >> 8) + 4096]
+                h = huff[ac + (run << 4) + np.int64(e & np.uint64(15))]
+                size = np.int64(h & np.uint64(63))
+                code = (h >> six) | (e >> np.uint64(4))
                 free -= size
                 if free < 0:
                     acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                    pos = _put_bytes(acc, out, pos)
+                    words[nw] = acc
+                    nw += 1
                     free += 64
                     acc = code
                 else:
                     acc = (acc << np.uint64(size)) | code
             if last < 63:  # end of block
-                size = lens[ac]
-                code = codes[ac]
+                h = huff[ac]
+                size = np.int64(h & np.uint64(63))
+                code = h >> six
                 free -= size
                 if free < 0:
                     acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                    pos = _put_bytes(acc, out, pos)
+                    words[nw] = acc
+                    nw += 1
                     free += 64
                     acc = code
                 else:
                     acc = (acc << np.uint64(size)) | code
     acc_st[0] = acc
     st[0] = free
-    st[1] = pos
+    return nw
 
 
-def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, vsize, pred, K, V, counts):
+def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, P, counts):
     """Add the Huffman symbols of the blocks of gm MCUs of Q to counts[2 t (+1), symbol]."""
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
@@ -480,18 +507,19 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, vsize, pred, K, V
             c = _size(c)
             j = _size(j)
             t = _size(comp_table[c])
-            count = _nonzero(Q, j, nb, K, V)
+            count = _nonzero(Q, j, nb, P)
             v = np.int64(Q[j])
-            counts[2 * t, vsize[v - pred[c] + 4096]] += 1
+            counts[2 * t, np.int64(value[v - pred[c] + 4096] & np.uint64(15))] += 1
             pred[c] = v
             last = 0
             for i in range(count):
-                run = K[i] - last - 1
-                last = K[i]
+                k = P[i] & 255
+                run = k - last - 1
+                last = k
                 while run > 15:
                     counts[2 * t + 1, 0xF0] += 1
                     run -= 16
-                counts[2 * t + 1, (run << 4) + vsize[V[i] + 4096]] += 1
+                counts[2 * t + 1, (run << 4) + np.int64(value[(P[i] >> 8) + 4096] & np.uint64(15))] += 1
             if last < 63:
                 counts[2 * t + 1, 0] += 1
 
@@ -505,32 +533,31 @@ def _row_index(row0, nrows, rows):
 
 
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, codes, lens, vsize, vbits, samples, dct, coefs, out,
-                 group):
+                 comp_table, recip, huff, value, samples, dct, coefs, words, out, group):
     """Entropy-coded bytes of one strip into out; returns their count.
 
-    samples, dct and coefs are scratch buffers of ``scratch_sizes`` items.
+    samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
     """
     zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     pred = np.zeros(4, dtype=np.int64)
-    K = np.zeros(64, dtype=np.int64)
-    V = np.zeros(64, dtype=np.int64)
+    P = np.zeros(64, dtype=np.int64)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64
     acc_st = np.zeros(1, dtype=np.uint64)
     nb = group * (hs * vs + ncomp - 1)
     mcus = (width + 8 * hs - 1) // (8 * hs)
+    pos = 0
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, codes, lens,
-                     vsize, vbits, pred, K, V, out, st, acc_st)
-    # pad the last byte with 1-bits and write what the buffer holds
+        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, value,
+                             pred, P, words, st, acc_st)
+        pos = _stuff(words, count, out, pos)
+    # pad the last byte with 1-bits and write the whole bytes the buffer holds
     acc = acc_st[0]
     nbits = 64 - st[0]
-    pos = _size(st[1])
     if nbits % 8:
         pad = 8 - nbits % 8
         acc = (acc << np.uint64(pad)) | np.uint64((1 << pad) - 1)
@@ -547,19 +574,17 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
 
 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                comp_table, recip, vsize, samples, dct, coefs, counts, group):
+                comp_table, recip, value, samples, dct, coefs, counts, group):
     """Add the Huffman symbols one strip would use to counts[2 t (+1), symbol]."""
     zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     pred = np.zeros(4, dtype=np.int64)
-    K = np.zeros(64, dtype=np.int64)
-    V = np.zeros(64, dtype=np.int64)
+    P = np.zeros(64, dtype=np.int64)
     nb = group * (hs * vs + ncomp - 1)
     mcus = (width + 8 * hs - 1) // (8 * hs)
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, vsize, pred, K, V,
-                      counts)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, P, counts)
     return 0
