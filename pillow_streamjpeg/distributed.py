@@ -109,7 +109,7 @@ def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> by
     rows = block.shape[0]
     band = _band(block, settings)
     count = -(-rows // settings.strip_height)
-    return bytes(strips.StripCoder(settings).encode(band, 0, first, count))
+    return bytes(strips.StripCoder(settings).encode([(band, 0, first, count)]))
 
 
 def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
@@ -122,7 +122,7 @@ def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
     """
     band = _band(block, settings)
     count = -(-block.shape[0] // settings.strip_height)
-    return strips.StripCoder(settings).count(band, 0, 0, count)
+    return strips.StripCoder(settings).count([(band, 0, 0, count)])
 
 
 def _tree_sum(parts: list) -> Any:

@@ -14,6 +14,11 @@ from PIL import Image
 #: Bytes a band aims at.
 BAND_BYTES = 4 << 20
 
+#: Bytes a band of a Pillow image aims at. Pillow holds the GIL while it packs
+#: rows, so worker threads that finish a strip meanwhile wait for it: short
+#: reads keep those waits short (the strip writer groups bands into tasks).
+PILLOW_BAND_BYTES = 256 << 10
+
 
 def band_rows(row_bytes: int, strip_height: int, target: int = BAND_BYTES) -> int:
     """Rows in a band of about ``target`` bytes: a whole number of strips."""
@@ -34,7 +39,7 @@ def pillow_bands(
     """
     x0, y0, x1, y1 = extents
     row_bytes = (x1 - x0) * channels
-    rows_per_band = band_rows(row_bytes, strip_height)
+    rows_per_band = band_rows(row_bytes, strip_height, PILLOW_BAND_BYTES)
     encoder = Image.core.raw_encoder(core_image.mode, rawmode)
     encoder.setimage(core_image, extents)
     remaining = y1 - y0

@@ -28,6 +28,10 @@ TASK_PIXELS = 1 << 19
 #: Tasks in flight per worker.
 TASKS_PER_WORKER = 3
 
+#: A run of strips of one band: (band, its first row in the band, the image's
+#: index of its first strip, strip count).
+Piece = tuple[np.ndarray, int, int, int]
+
 #: MCUs the kernels take through each stage at a time (their scratch buffers
 #: stay in the first-level caches).
 MCUS_PER_GROUP = 32
@@ -75,38 +79,42 @@ class StripCoder:
             yield row, min(height, band.shape[0] - row)
             row += height
 
-    def count(self, band: np.ndarray, row: int, first: int, count: int) -> np.ndarray:
-        """Huffman symbol counts of strips first..first+count-1 (as ``encode`` takes them)."""
+    def count(self, task: list[Piece]) -> np.ndarray:
+        """Huffman symbol counts of a task's strips (as ``encode`` codes them)."""
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
         samples, dct, coefs, _, _ = self._scratch()
-        flat = band.reshape(-1)
-        for start, rows in self._strips(band, row, count):
-            engine.kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
-                                       tables.VALUE_TABLE, samples, dct, coefs, counts,
-                                       MCUS_PER_GROUP)
+        for band, row, _, count in task:
+            flat = band.reshape(-1)
+            for start, rows in self._strips(band, row, count):
+                engine.kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
+                                           tables.VALUE_TABLE, samples, dct, coefs, counts,
+                                           MCUS_PER_GROUP)
         return counts
 
-    def encode(self, band: np.ndarray, row: int, first: int, count: int) -> bytearray:
-        """Strips first..first+count-1, starting at band row ``row``, with their RSTs."""
+    def encode(self, task: list[Piece]) -> bytearray:
+        """The entropy-coded strips of a task, each followed by its RST but the image's last."""
         last = self.settings.strip_count - 1
         *scratch, out = self._scratch()
-        flat = band.reshape(-1)
         data = bytearray()
-        for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-            n = engine.kernels.encode_strip(
-                flat, band.shape[1], start, rows, *self.frame, self.huff, tables.VALUE_TABLE,
-                *scratch, out, MCUS_PER_GROUP,
-            )
-            data += memoryview(out)[:n]
-            if index != last:
-                data += bytes((0xFF, 0xD0 + index % 8))
+        for band, row, first, count in task:
+            flat = band.reshape(-1)
+            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+                n = engine.kernels.encode_strip(
+                    flat, band.shape[1], start, rows, *self.frame, self.huff,
+                    tables.VALUE_TABLE, *scratch, out, MCUS_PER_GROUP,
+                )
+                data += memoryview(out)[:n]
+                if index != last:
+                    data += bytes((0xFF, 0xD0 + index % 8))
         return data
 
 
-def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[tuple]:
-    """Split checked bands into (band, row, first strip, strip count) tasks."""
+def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
+    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands)."""
     height = settings.strip_height
     per_task = max(1, TASK_PIXELS // (settings.width * height))
+    task: list[Piece] = []
+    in_task = 0
     strip = 0
     rows_seen = 0
     for band in bands:
@@ -125,16 +133,24 @@ def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> I
         if rows_seen > settings.height:
             raise ValueError(f"bands hold more than the image's {settings.height} rows")
         strips = -(-rows // height)
-        for first in range(0, strips, per_task):
-            count = min(per_task, strips - first)
-            yield band, first * height, strip + first, count
+        first = 0
+        while first < strips:
+            count = min(per_task - in_task, strips - first)
+            task.append((band, first * height, strip + first, count))
+            in_task += count
+            first += count
+            if in_task == per_task:
+                yield task
+                task, in_task = [], 0
         strip += strips
     if rows_seen != settings.height:
         raise ValueError(f"bands held {rows_seen} rows, the image has {settings.height}")
+    if task:
+        yield task
 
 
-def _ordered(tasks: Iterable[tuple], work: Callable, workers: int) -> Iterator:
-    """work(*task) for each task, yielded in task order.
+def _ordered(tasks: Iterable[list[Piece]], work: Callable, workers: int) -> Iterator:
+    """work(task) for each task, yielded in task order.
 
     With several workers, at most TASKS_PER_WORKER tasks per worker are in
     flight. Close the generator (``contextlib.closing``) to stop early: queued
@@ -142,13 +158,13 @@ def _ordered(tasks: Iterable[tuple], work: Callable, workers: int) -> Iterator:
     """
     if workers <= 1:
         for task in tasks:
-            yield work(*task)
+            yield work(task)
         return
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
         try:
             for task in tasks:
-                pending.append(pool.submit(work, *task))
+                pending.append(pool.submit(work, task))
                 if len(pending) >= TASKS_PER_WORKER * workers:
                     yield pending.popleft().result()
             while pending:
