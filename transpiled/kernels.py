@@ -369,8 +369,8 @@ def _block_index(blk, m, hs, vs, group):
     return c, vs * group * hs + (c - 1) * group + m
 
 
-def _nonzero(Q, j, nb, P):
-    """Block j's non-zero AC coefficients as P[i] = value * 256 + position; returns their count.
+def _nonzero(Q, j, nb, K, P):
+    """Block j's non-zero AC coefficients: positions K[i] and values P[i]; returns their count.
 
     Every coefficient is stored and the count advances only past non-zero
     ones: no branch, so no misprediction on the zero pattern.
@@ -381,7 +381,8 @@ def _nonzero(Q, j, nb, P):
     for k in range(1, 64):
         qi += nb
         v = np.int64(Q[qi])
-        P[count] = v * 256 + k
+        K[count] = k
+        P[count] = v
         count += v != 0
     return count
 
@@ -411,7 +412,7 @@ def _stuff(words, count, out, pos):
     return pos
 
 
-def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred, P,
+def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred, K, P,
                  words, st, acc_st):
     """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
 
@@ -431,7 +432,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
             c = _size(c)
             j = _size(j)
             t = _size(comp_table[c])
-            count = _nonzero(Q, j, nb, P)
+            count = _nonzero(Q, j, nb, K, P)
             v = np.int64(Q[j])
             e = value[v - pred[c] + 4096]
             pred[c] = v
@@ -450,8 +451,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
             ac = 512 * t + 256
             last = 0
             for i in range(count):
-                p = P[i]
-                k = p & 255
+                k = np.int64(K[i])
                 run = k - last - 1
                 last = k
                 while run > 15:  # a run of 16 zeros (ZRL)
@@ -468,7 +468,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
                     else:
                         acc = (acc << np.uint64(size)) | code
                     run -= 16
-                e = value[(p >> 8) + 4096]
+                e = value[P[i] + 4096]
                 h = huff[ac + (run << 4) + np.int64(e & np.uint64(15))]
                 size = np.int64(h & np.uint64(63))
                 code = (h >> six) | (e >> np.uint64(4))
@@ -499,7 +499,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
     return nw
 
 
-def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, P, counts):
+def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, K, P, counts):
     """Add the Huffman symbols of the blocks of gm MCUs of Q to counts[2 t (+1), symbol]."""
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
@@ -507,19 +507,19 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, P, c
             c = _size(c)
             j = _size(j)
             t = _size(comp_table[c])
-            count = _nonzero(Q, j, nb, P)
+            count = _nonzero(Q, j, nb, K, P)
             v = np.int64(Q[j])
             counts[2 * t, np.int64(value[v - pred[c] + 4096] & np.uint64(15))] += 1
             pred[c] = v
             last = 0
             for i in range(count):
-                k = P[i] & 255
+                k = np.int64(K[i])
                 run = k - last - 1
                 last = k
                 while run > 15:
                     counts[2 * t + 1, 0xF0] += 1
                     run -= 16
-                counts[2 * t + 1, (run << 4) + np.int64(value[(P[i] >> 8) + 4096] & np.uint64(15))] += 1
+                counts[2 * t + 1, (run << 4) + np.int64(value[P[i] + 4096] & np.uint64(15))] += 1
             if last < 63:
                 counts[2 * t + 1, 0] += 1
 
@@ -541,6 +541,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     pred = np.zeros(4, dtype=np.int64)
+    K = np.zeros(64, dtype=np.int32)
     P = np.zeros(64, dtype=np.int64)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64
@@ -553,7 +554,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
         count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, value,
-                             pred, P, words, st, acc_st)
+                             pred, K, P, words, st, acc_st)
         pos = _stuff(words, count, out, pos)
     # pad the last byte with 1-bits and write the whole bytes the buffer holds
     acc = acc_st[0]
@@ -579,6 +580,7 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     pred = np.zeros(4, dtype=np.int64)
+    K = np.zeros(64, dtype=np.int32)
     P = np.zeros(64, dtype=np.int64)
     nb = group * (hs * vs + ncomp - 1)
     mcus = (width + 8 * hs - 1) // (8 * hs)
@@ -586,5 +588,5 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, P, counts)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, K, P, counts)
     return 0
