@@ -5,7 +5,10 @@ configuration in interleaved rounds (every configuration once per round, so
 machine noise spreads evenly) and prints a Markdown table of medians: MP/s,
 the ratio to Pillow at the same settings, bytes and PSNR (decoded by Pillow).
 
-    python benchmarks/bench_encode.py [--rounds 5] [--megapixels 25]
+    python benchmarks/bench_encode.py [--rounds 5] [--megapixels 25] [--kernels baseline]
+
+``--kernels baseline`` runs the portable x86-64 build of the kernels instead of the
+one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v3 where it can).
 
 Run it from outside the repository root (or with the package installed), so
 that ``import pillow_streamjpeg`` finds the compiled package.
@@ -25,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg
+from pillow_streamjpeg import engine
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 
@@ -74,7 +78,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megapixels", type=float, default=25)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--kernels", choices=sorted(engine.builds()), default=engine.name,
+                        help="the kernel build to run (default: the one picked for this CPU)")
     args = parser.parse_args()
+    engine.name, engine.kernels = args.kernels, engine.builds()[args.kernels]
 
     image = mosaic(args.megapixels)
     megapixels = image.width * image.height / 1e6
@@ -94,8 +101,8 @@ def main() -> int:
 
     print(f"{image.width} x {image.height} RGB mosaic ({megapixels:.1f} MP), {args.rounds} interleaved "
           f"rounds, medians; {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, pillow_streamjpeg {pillow_streamjpeg.__version__}, "
-          f"Pillow {Image.__version__}")
+          f"Python {platform.python_version()}, pillow_streamjpeg {pillow_streamjpeg.__version__} "
+          f"({engine.name} kernels), Pillow {Image.__version__}")
     print()
     print("| settings | encoder | seconds | MP/s | vs Pillow | bytes | PSNR dB |")
     print("|---|---|---:|---:|---:|---:|---:|")
