@@ -24,11 +24,14 @@ V3_FEATURES = ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE")
 
 
 def cpu_features() -> dict[str, bool]:
-    """The CPU features NumPy detected at import."""
+    """The CPU features NumPy detected at import (none known if NumPy does not say)."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:  # a NumPy that moved it: run the portable build
+            return {}
     return dict(__cpu_features__)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,23 @@ def test_reference_is_plain_python(reference, compiled) -> None:
     assert compiled.__file__.endswith(".so") or compiled.__file__.endswith(".pyd")
 
 
-def test_engine_runs_the_fastest_build() -> None:
+def test_engine_runs_the_fastest_build(monkeypatch) -> None:
+    if os.environ.get("PILLOW_STREAMJPEG_KERNELS"):
+        pytest.skip("PILLOW_STREAMJPEG_KERNELS chooses the build")
     expected = "x86-64-v3" if "x86-64-v3" in BUILDS else "baseline"
     assert engine.name == expected
     assert engine.kernels is BUILDS[expected]
+    # without NumPy's feature list, the portable build
+    monkeypatch.setattr(engine, "cpu_features", lambda: {})
+    assert sorted(engine.builds()) == ["baseline"]
+
+
+def test_engine_refuses_an_unknown_build(monkeypatch) -> None:
+    monkeypatch.setenv("PILLOW_STREAMJPEG_KERNELS", "pentium")
+    with pytest.raises(ImportError, match="PILLOW_STREAMJPEG_KERNELS='pentium'.*baseline"):
+        engine._choose()
+    monkeypatch.setenv("PILLOW_STREAMJPEG_KERNELS", "baseline")
+    assert engine._choose() == ("baseline", engine.baseline)
 
 
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
