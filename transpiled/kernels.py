@@ -412,14 +412,30 @@ def _stuff(words, count, out, pos):
     return pos
 
 
+def _put(acc, free, nw, code, size, words):
+    """Shift a code of size bits into the 64-bit buffer acc; returns (acc, free, nw).
+
+    A code that does not fit fills the buffer with its top bits, the buffer
+    goes to words[nw], and the rest of the code starts the next one (bits
+    above it are shifted out before they are written).
+    """
+    free -= size
+    if free < 0:
+        acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
+        words[nw] = acc
+        nw += 1
+        free += 64
+        acc = code
+    else:
+        acc = (acc << np.uint64(size)) | code
+    return acc, free, nw
+
+
 def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred, K, P,
                  words, st, acc_st):
     """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
 
-    The bit buffer is 64 bits wide (as in libjpeg-turbo): codes are shifted in
-    while they fit; the one that does not fit fills the buffer with its top
-    bits, the buffer goes to words, and the rest of the code starts the next
-    one (bits above it are shifted out before they are written).
+    The bit buffer is 64 bits wide, as in libjpeg-turbo (``_put``).
     st = [free bits in the buffer, ...], acc_st = [the buffer].
     """
     acc = acc_st[0]
@@ -439,15 +455,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
             h = huff[512 * t + np.int64(e & np.uint64(15))]
             size = np.int64(h & np.uint64(63))
             code = (h >> six) | (e >> np.uint64(4))
-            free -= size
-            if free < 0:
-                acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                words[nw] = acc
-                nw += 1
-                free += 64
-                acc = code
-            else:
-                acc = (acc << np.uint64(size)) | code
+            acc, free, nw = _put(acc, free, nw, code, size, words)
             ac = 512 * t + 256
             last = 0
             for i in range(count):
@@ -458,42 +466,18 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
                     h = huff[ac + 0xF0]
                     size = np.int64(h & np.uint64(63))
                     code = h >> six
-                    free -= size
-                    if free < 0:
-                        acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                        words[nw] = acc
-                        nw += 1
-                        free += 64
-                        acc = code
-                    else:
-                        acc = (acc << np.uint64(size)) | code
+                    acc, free, nw = _put(acc, free, nw, code, size, words)
                     run -= 16
                 e = value[P[i] + 4096]
                 h = huff[ac + (run << 4) + np.int64(e & np.uint64(15))]
                 size = np.int64(h & np.uint64(63))
                 code = (h >> six) | (e >> np.uint64(4))
-                free -= size
-                if free < 0:
-                    acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                    words[nw] = acc
-                    nw += 1
-                    free += 64
-                    acc = code
-                else:
-                    acc = (acc << np.uint64(size)) | code
+                acc, free, nw = _put(acc, free, nw, code, size, words)
             if last < 63:  # end of block
                 h = huff[ac]
                 size = np.int64(h & np.uint64(63))
                 code = h >> six
-                free -= size
-                if free < 0:
-                    acc = (acc << np.uint64(size + free)) | (code >> np.uint64(-free))
-                    words[nw] = acc
-                    nw += 1
-                    free += 64
-                    acc = code
-                else:
-                    acc = (acc << np.uint64(size)) | code
+                acc, free, nw = _put(acc, free, nw, code, size, words)
     acc_st[0] = acc
     st[0] = free
     return nw
