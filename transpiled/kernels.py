@@ -253,6 +253,11 @@ def _column_dct(X, nb, j0, j1, recip, t, zz, Q):
     Rounding to nearest is a truncation after an offset that makes every
     value positive; no clamping is needed, as 8-bit samples give
     coefficients of at most 1024 in magnitude.
+
+    The butterfly is written out here and in ``_row_dct`` on purpose: one
+    helper returning the 8 outputs, called from both, kept g++ from
+    vectorizing three of these loops (measured 18 % slower at quality 100,
+    24 % at 90).
     """
     nb = _size(nb)
     j0 = _size(j0)
