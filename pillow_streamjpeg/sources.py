@@ -6,6 +6,8 @@ are read one after the other, so a source is never in memory whole.
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -24,6 +26,36 @@ def band_rows(row_bytes: int, strip_height: int, target: int = BAND_BYTES) -> in
     """Rows in a band of about ``target`` bytes: a whole number of strips."""
     strips = max(1, target // (row_bytes * strip_height))
     return strips * strip_height
+
+
+class BufferPool:
+    """Band buffers used again once the band and every view of it are gone.
+
+    A reader that makes a new large array per band makes glibc's allocator
+    keep freed bands: after a large block is freed it stops mapping blocks of
+    that size and keeps up to twice as much freed heap. Bands taken from a
+    pool reuse the same few blocks instead. Each band lent out wraps a block
+    through a memoryview, so numpy's views of it keep it alive; when the last
+    one goes, the block returns to the pool (from whichever thread drops it).
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self._free: list[bytearray] = []
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype | type = np.uint8) -> np.ndarray:
+        """An uninitialised array of ``shape`` (at most ``nbytes``) on a pooled block."""
+        dtype = np.dtype(dtype)
+        count = math.prod(shape)
+        if count * dtype.itemsize > self.nbytes:
+            raise ValueError(f"{shape} {dtype} needs more than the pool's {self.nbytes} bytes")
+        try:
+            block = self._free.pop()
+        except IndexError:
+            block = memoryview(np.empty(self.nbytes, np.uint8))
+        band = np.frombuffer(block, dtype=dtype, count=count)
+        weakref.finalize(band, self._free.append, block)
+        return band.reshape(shape)
 
 
 def pillow_bands(

@@ -23,7 +23,7 @@ from .options import Settings
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
 #: small enough to give every worker something to do.
-TASK_PIXELS = 1 << 19
+TASK_PIXELS = 1 << 18
 
 #: Tasks in flight per worker.
 TASKS_PER_WORKER = 3

@@ -6,9 +6,10 @@ Everything goes through tifffile (imported only when a TIFF is read):
   ``os.pread`` straight into the band buffer (no decoding, no memory map);
 * other single pages of chunky samples (tiled or striped, compressed with LZW,
   deflate, zstd, JPEG, PackBits ..., predictors, BigTIFF, a page of a
-  multi-page file, a pyramid level) are decoded tile by tile or strip by strip
-  with ``TiffPage.segments`` on two threads, assembled into tile rows and
-  joined into bands of at least 256 rows;
+  multi-page file, a pyramid level) are read a tile row (or strip) at a time
+  with tifffile's ``read_segments``, decoded with ``TiffPage.decode`` on two
+  threads straight into a pooled row buffer, and joined into bands of at
+  least 256 rows;
 * anything else (planar separate samples, series spanning several pages) is
   read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
   (tiles or strips), at least 256 rows high.
@@ -37,7 +38,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -56,14 +59,17 @@ MIN_BAND_ROWS = 256
 #: Bytes a band read from a TIFF aims at.
 TIFF_BAND_BYTES = 16 << 20
 
-#: Compressed bytes tifffile reads (and then decodes on its threads) in one pass:
-#: decoded segments of a pass are all in memory at once (4 MB cost 25 MB more
-#: peak RSS than 1 MB on a 108 MP deflate file, for no speed).
-SEGMENT_BUFFER_BYTES = 1 << 20
+#: Compressed bytes tifffile reads from the file in one pass.
+SEGMENT_BUFFER_BYTES = 256 << 10
+
+#: Compressed segments waiting for a decoding thread, per thread.
+SEGMENTS_IN_FLIGHT = 4
 
 # TIFF tag values (T.IFF 6.0)
 MINISWHITE, MINISBLACK, RGB, PALETTE, SEPARATED, YCBCR = 0, 1, 2, 3, 5, 6
 COMPRESSION_NONE, COMPRESSION_JPEG_OLD, COMPRESSION_JPEG = 1, 6, 7
+#: Compressions whose segments tifffile decodes with the page's JPEG tables.
+JPEG_COMPRESSIONS = (6, 7, 33007, 34892)
 PHOTOMETRIC_NAMES = {
     0: "MinIsWhite", 1: "MinIsBlack", 2: "RGB", 3: "Palette", 4: "Mask", 5: "Separated",
     6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
@@ -309,38 +315,55 @@ class TiffReader:
         )
 
     def _segment_bands(self) -> Iterator[np.ndarray]:
-        """Tiles or strips decoded by tifffile (several threads), assembled into chunk rows.
+        """Tiles or strips decoded on two threads, a chunk row (tile row or strip) at a time.
 
-        Segments come in index order: a tile row is complete, and handed on, as soon
-        as its last tile is decoded, so memory holds a tile row or two, not the image.
+        A chunk row's segments are read with tifffile (``FileHandle.read_segments``,
+        SEGMENT_BUFFER_BYTES at a time), decoded with ``TiffPage.decode`` on the
+        threads, each copied into the row and dropped; the row is handed on when
+        all its segments are in, and the next one is read only when asked for.
+        Rows are pooled buffers: memory holds the row being encoded and the row
+        being decoded, a few compressed segments, never the image.
         """
-        key = self.keyframe
-        width, height = self.width, self.height
-        samples = self.samples
+        key, page = self.keyframe, self._single
+        width, height, samples = self.width, self.height, self.samples
         chunk = self._chunk_rows()
-        dtype = np.bool_ if key.dtype == np.bool_ else key.dtype
-        buffer = None
-        top = -1
-        with _reading(self.name, "tiles or strips"):
-            segments = self._single.segments(
-                maxworkers=min(2, os.cpu_count() or 1), buffersize=SEGMENT_BUFFER_BYTES,
-                lock=self.tif.filehandle.lock,
-            )
-        for segment, index, shape in _reading_iter(segments, self.name):
-            _, _, y, x, _ = index
-            if y != top:
-                if buffer is not None:
-                    yield self._convert(buffer)
-                top = y
-                rows = min(chunk, height - y)
-                buffer = np.zeros((rows, width, samples), dtype=dtype)
-            if segment is None:
-                continue
-            rows = min(buffer.shape[0], segment.shape[1])
-            cols = min(width - x, segment.shape[2])
-            buffer[:rows, x:x + cols] = segment[0, :rows, :cols].reshape(rows, cols, samples)
-        if buffer is not None:
-            yield self._convert(buffer)
+        across = -(-width // int(key.tilewidth)) if key.is_tiled else 1
+        dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
+        pool = sources.BufferPool(chunk * width * samples * dtype.itemsize)
+        decode = key.decode
+        tables = {}
+        if int(key.compression) in JPEG_COMPRESSIONS:
+            tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
+        offsets, counts = page.dataoffsets, page.databytecounts
+        fh, lock = self.tif.filehandle, self.tif.filehandle.lock
+
+        def place(band: np.ndarray, data: bytes | None, index: int) -> None:
+            segment, (_, _, _, x, _), shape = decode(data, index, **tables)
+            rows = min(band.shape[0], shape[1])
+            cols = min(width - x, shape[2])
+            if segment is None:  # an empty tile or strip reads as zeros
+                band[:rows, x:x + cols] = 0
+            else:
+                band[:rows, x:x + cols] = segment[0, :rows, :cols].reshape(rows, cols, samples)
+
+        workers = min(2, os.cpu_count() or 1)
+        with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg-tiff") as executor:
+            for top in range(0, height, chunk):
+                first = top // chunk * across
+                band = pool.take((min(chunk, height - top), width, samples), dtype)
+                pending: deque[Future] = deque()
+                with _reading(self.name, f"rows {top} to {top + band.shape[0] - 1}"):
+                    for data, index in fh.read_segments(
+                        offsets[first:first + across], counts[first:first + across],
+                        range(first, first + across), sort=False, lock=lock,
+                        buffersize=SEGMENT_BUFFER_BYTES,
+                    ):
+                        pending.append(executor.submit(place, band, data, index))
+                        if len(pending) > SEGMENTS_IN_FLIGHT * workers:
+                            pending.popleft().result()
+                    while pending:
+                        pending.popleft().result()
+                yield self._convert(band)
 
     def _convert(self, band: np.ndarray) -> np.ndarray:
         """Raw samples (rows, width[, samples]) to (rows, width * channels) uint8."""
@@ -449,17 +472,6 @@ def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
     n = min(len(lut), len(cmap))
     lut[:n] = cmap[:n]
     return lut
-
-
-def _reading_iter(iterator, name: str):
-    """Items of a decoding iterator, its failures raised as ValueError naming the file."""
-    while True:
-        with _reading(name, "tiles or strips"):
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-        yield item
 
 
 def _gather(bands: Iterator[np.ndarray], min_rows: int) -> Iterator[np.ndarray]:

@@ -242,3 +242,21 @@ def test_other_modes_match_the_plugin():
     ref = io.BytesIO()
     Image.fromarray(grey, "L").convert("1").save(ref, format="STREAMJPEG")
     assert _encode(grey, mode="1") == ref.getvalue()
+
+
+def test_buffer_pool_lends_a_block_again_only_when_every_view_is_gone():
+    pool = sources.BufferPool(64)
+    band = pool.take((4, 8), np.uint16)
+    assert band.shape == (4, 8) and band.dtype == np.uint16 and band.flags.writeable
+    band[:] = 7
+    view = band[1:, 2:]
+    del band
+    other = pool.take((64,))  # the first block is still seen through `view`: a new one
+    other[:] = 0
+    assert (view == 7).all()
+    del view
+    again = pool.take((2, 2), np.uint8)  # now the first block is free again
+    again[:] = 1
+    assert not np.shares_memory(again, other)
+    with pytest.raises(ValueError, match="more than the pool's 64 bytes"):
+        pool.take((65,))

@@ -278,6 +278,34 @@ TALL = textwrap.dedent(
     """
 )
 
+def test_empty_tiles_read_as_zeros(tmp_path):
+    """Tiles without data (offset and byte count 0) are black, also in tile rows
+    decoded into a buffer an earlier tile row used."""
+    th, tw = 32, 48
+    empty = {(1, 1), (3, 0), (4, 2), (H // th, W // tw)}  # (tile row, tile column)
+
+    def tiles():
+        for row in range(-(-H // th)):
+            for col in range(-(-W // tw)):
+                if (row, col) in empty:
+                    yield None
+                    continue
+                tile = np.zeros((th, tw, 3), np.uint8)
+                part = RGB[row * th:(row + 1) * th, col * tw:(col + 1) * tw]
+                tile[:part.shape[0], :part.shape[1]] = part
+                yield tile
+
+    for compression in (None, "deflate"):
+        path = tmp_path / f"sparse_{compression}.tif"
+        tifffile.imwrite(path, tiles(), shape=RGB.shape, dtype=np.uint8, tile=(th, tw),
+                         photometric="rgb", compression=compression)
+        with tifffile.TiffFile(path) as tif:
+            assert sum(count == 0 for count in tif.pages[0].databytecounts) == len(empty)
+        expected = tifffile.imread(path)
+        assert (expected[th:2 * th, tw:2 * tw] == 0).all() and (expected[:th] == RGB[:th]).all()
+        assert _check(path, expected) == _encode(expected)
+
+
 ENCODE = textwrap.dedent(
     """
     import sys
