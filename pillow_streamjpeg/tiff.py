@@ -56,14 +56,15 @@ MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 #: Fewest rows of a band read through zarr.
 MIN_BAND_ROWS = 256
 
-#: Bytes a band read from a TIFF aims at.
-TIFF_BAND_BYTES = 16 << 20
+#: Bytes a band read through zarr aims at (uncompressed strips are read in
+#: bands of sources.BAND_BYTES: larger ones only cost memory).
+ZARR_BAND_BYTES = 16 << 20
 
 #: Compressed bytes tifffile reads from the file in one pass.
 SEGMENT_BUFFER_BYTES = 256 << 10
 
 #: Compressed segments waiting for a decoding thread, per thread.
-SEGMENTS_IN_FLIGHT = 4
+SEGMENTS_IN_FLIGHT = 2
 
 # TIFF tag values (T.IFF 6.0)
 MINISWHITE, MINISBLACK, RGB, PALETTE, SEPARATED, YCBCR = 0, 1, 2, 3, 5, 6
@@ -384,14 +385,15 @@ class TiffReader:
         itemsize = self.bits // 8
         dtype = np.dtype(f"{self.tif.byteorder}u{itemsize}")
         file_row = self.width * self.samples * itemsize
-        rows_per_band = sources.band_rows(file_row, strip_height, TIFF_BAND_BYTES)
+        rows_per_band = sources.band_rows(file_row, strip_height)
+        pool = sources.BufferPool(rows_per_band * file_row)
         fd = os.open(self.tif.filehandle.path, os.O_RDONLY)
         try:
             with contextlib.suppress(AttributeError, OSError):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             for top in range(0, self.height, rows_per_band):
                 rows = min(rows_per_band, self.height - top)
-                raw = np.empty((rows, self.width * self.samples), dtype=dtype)
+                raw = pool.take((rows, self.width * self.samples), dtype)
                 _pread_into(fd, memoryview(raw).cast("B"), self._fast + top * file_row, self.name)
                 if self.samples > 1:
                     raw = raw.reshape(rows, self.width, self.samples)
@@ -421,7 +423,7 @@ class TiffReader:
                               "pip install 'pillow_streamjpeg[tiff]'") from None
         chunk = self._chunk_rows()
         row_bytes = self.width * self.samples * max(1, self.bits // 8)
-        rows = max(MIN_BAND_ROWS, TIFF_BAND_BYTES // row_bytes)
+        rows = max(MIN_BAND_ROWS, ZARR_BAND_BYTES // row_bytes)
         rows = -(-rows // chunk) * chunk
         axes = self.axes
         with _reading(self.name, "layout"):
