@@ -7,6 +7,7 @@ are read one after the other, so a source is never in memory whole.
 from __future__ import annotations
 
 import math
+import mmap
 import weakref
 from collections.abc import Iterable, Iterator
 
@@ -28,6 +29,18 @@ def band_rows(row_bytes: int, strip_height: int, target: int = BAND_BYTES) -> in
     return strips * strip_height
 
 
+class _Block(mmap.mmap):
+    """A private anonymous memory mapping lent out by a BufferPool."""
+
+
+#: mmap flags of a block whose pages can be given back (private: given-back
+#: pages are freed, not kept by a shared mapping); None where unsupported.
+_PRIVATE_ANONYMOUS = (
+    mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    if hasattr(mmap, "MAP_ANONYMOUS") and hasattr(mmap, "MADV_DONTNEED") else None
+)
+
+
 class BufferPool:
     """Band buffers used again once the band and every view of it are gone.
 
@@ -37,14 +50,22 @@ class BufferPool:
     pool reuse the same few blocks instead. Each band lent out wraps a block
     through a memoryview, so numpy's views of it keep it alive; when the last
     one goes, the block returns to the pool (from whichever thread drops it).
+
+    With ``releasable`` the blocks are anonymous memory mappings and
+    ``release_rows`` gives back the pages of rows already encoded while the
+    rest of the band is still being encoded; the pages are then written afresh
+    (zero-filled by the system) when the block is used again. That pays for
+    bands so large that two of them are most of the memory (tile rows), not
+    for bands of a few MB, where the page faults only cost time.
     """
 
-    def __init__(self, nbytes: int) -> None:
+    def __init__(self, nbytes: int, releasable: bool = False) -> None:
         self.nbytes = nbytes
-        self._free: list[bytearray] = []
+        self.releasable = releasable
+        self._free: list[_Block | memoryview] = []
 
     def take(self, shape: tuple[int, ...], dtype: np.dtype | type = np.uint8) -> np.ndarray:
-        """An uninitialised array of ``shape`` (at most ``nbytes``) on a pooled block."""
+        """An array of ``shape`` (at most ``nbytes``) on a pooled block, contents undefined."""
         dtype = np.dtype(dtype)
         count = math.prod(shape)
         if count * dtype.itemsize > self.nbytes:
@@ -52,10 +73,33 @@ class BufferPool:
         try:
             block = self._free.pop()
         except IndexError:
-            block = memoryview(np.empty(self.nbytes, np.uint8))
+            if self.releasable and _PRIVATE_ANONYMOUS is not None:
+                block = _Block(-1, max(1, self.nbytes), flags=_PRIVATE_ANONYMOUS)
+            else:
+                block = memoryview(np.empty(self.nbytes, np.uint8))
         band = np.frombuffer(block, dtype=dtype, count=count)
         weakref.finalize(band, self._free.append, block)
         return band.reshape(shape)
+
+
+def release_rows(band: np.ndarray, top: int, rows: int) -> None:
+    """Say that rows top .. top + rows - 1 of a band will not be read again.
+
+    For a band lent by a releasable BufferPool the memory pages lying wholly
+    inside those rows are given back to the system (they read as zeros if
+    touched again); for any other band this does nothing.
+    """
+    lent = band.base
+    block = getattr(getattr(lent, "base", None), "obj", None)
+    rows = min(rows, band.shape[0] - top)
+    if not isinstance(block, _Block) or not band.flags.c_contiguous or rows <= 0:
+        return
+    start = band.ctypes.data + top * band.strides[0] - lent.ctypes.data
+    end = start + rows * band.strides[0]
+    start = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    end = end // mmap.PAGESIZE * mmap.PAGESIZE
+    if end > start:
+        block.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def pillow_bands(

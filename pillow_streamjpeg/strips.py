@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from . import engine, tables
+from . import engine, sources, tables
 from .options import Settings
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
@@ -89,6 +89,7 @@ class StripCoder:
                 engine.kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
                                            tables.VALUE_TABLE, samples, dct, coefs, counts,
                                            MCUS_PER_GROUP)
+            sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
     def encode(self, task: list[Piece]) -> bytearray:
@@ -106,6 +107,7 @@ class StripCoder:
                 data += memoryview(out)[:n]
                 if index != last:
                     data += bytes((0xFF, 0xD0 + index % 8))
+            sources.release_rows(band, row, count * self.settings.strip_height)
         return data
 
 

@@ -330,7 +330,7 @@ class TiffReader:
         chunk = self._chunk_rows()
         across = -(-width // int(key.tilewidth)) if key.is_tiled else 1
         dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
-        pool = sources.BufferPool(chunk * width * samples * dtype.itemsize)
+        pool = sources.BufferPool(chunk * width * samples * dtype.itemsize, releasable=True)
         decode = key.decode
         tables = {}
         if int(key.compression) in JPEG_COMPRESSIONS:

@@ -260,3 +260,26 @@ def test_buffer_pool_lends_a_block_again_only_when_every_view_is_gone():
     assert not np.shares_memory(again, other)
     with pytest.raises(ValueError, match="more than the pool's 64 bytes"):
         pool.take((65,))
+
+
+def test_release_rows_gives_back_whole_pages_of_pooled_bands_only():
+    import mmap
+
+    page = mmap.PAGESIZE
+    row_bytes = page // 2 + 100  # rows straddle page boundaries
+    pool = sources.BufferPool(40 * row_bytes, releasable=True)
+    band = pool.take((40, row_bytes))
+    band[:] = 9
+    sources.release_rows(band, 10, 12)
+    raw = band.reshape(-1)
+    first = -(-10 * row_bytes // page) * page
+    last = 22 * row_bytes // page * page
+    assert last > first
+    assert (raw[first:last] == 0).all()  # whole pages inside rows 10..21: given back
+    assert (raw[:first] == 9).all() and (raw[last:] == 9).all()  # the rest untouched
+
+    for other in (np.full((40, row_bytes), 9, np.uint8),
+                  sources.BufferPool(40 * row_bytes).take((40, row_bytes))):
+        other[:] = 9
+        sources.release_rows(other, 10, 12)
+        assert (other == 9).all()

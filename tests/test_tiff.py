@@ -306,6 +306,18 @@ def test_empty_tiles_read_as_zeros(tmp_path):
         assert _check(path, expected) == _encode(expected)
 
 
+@pytest.mark.parametrize("optimize", [False, True])
+def test_tile_rows_shared_by_concurrent_tasks(tmp_path, optimize):
+    """Tile rows wider than a task: two threads encode parts of one row and give
+    back its pages as they go; the file is the one the array itself makes."""
+    pixels = _rgb(600, 2048, seed=5)
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, pixels, photometric="rgb", tile=(256, 256), compression="zstd")
+    data = _encode(path, workers=2, optimize=optimize)
+    assert data == _encode(pixels, workers=1, optimize=optimize)
+    assert_strictly_valid(data)
+
+
 ENCODE = textwrap.dedent(
     """
     import sys
