@@ -9,10 +9,12 @@ Generates, band by band, a striped uncompressed RGB TIFF (default 40000 x 30000,
 * ``tifffile.imread`` then Pillow ``save(quality=100, subsampling=0)``.
 
 Each run is its own subprocess; its peak RSS comes from GNU time (``/usr/bin/time
--f %M``, Debian package ``time``), its wall time from the parent's clock. Prints a Markdown
-table and, with ``--write-docs``, puts it in docs/tiff.md between markers.
+-f %M``, Debian package ``time``), its wall time from the parent's clock. The methods
+take turns, ``--rounds`` times (tifffile.imread + Pillow once: it is far behind); the
+table gives the medians and their ratios to libvips. Prints a Markdown table and, with
+``--write-docs``, puts it in docs/tiff.md between markers.
 
-    python benchmarks/bench_tiff.py [--dir /tmp/bench] [--small] [--skip-pillow-big] [--write-docs]
+    python benchmarks/bench_tiff.py [--dir /tmp/bench] [--rounds 3] [--small] [--skip-pillow-big] [--write-docs]
 
 Run it from outside the repository root (or with the package installed) so that
 ``import pillow_streamjpeg`` finds the compiled build.
@@ -24,6 +26,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -104,6 +107,7 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp/streamjpeg-bench", help="where the TIFFs go")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each method, taking turns")
     parser.add_argument("--small", action="store_true", help="small files, a quick check of the script")
     parser.add_argument("--skip-pillow-big", action="store_true",
                         help="no tifffile.imread + Pillow on the big file (it needs about 8 GB)")
@@ -140,23 +144,30 @@ def main() -> int:
     rows = []
     for kind, (path, width, height) in files.items():
         label = f"{kind} {'uncompressed' if kind == 'striped' else 'deflate'} {width} x {height} ({width * height / 1e6:.0f} MP)"
-        for name, command in methods.items():
-            if name.startswith("tifffile") and kind == "striped" and args.skip_pillow_big:
-                continue
-            out = folder / "out.jpg"
-            subprocess.run(["sync"], check=False)
-            wall, rss = measure(command(str(path), str(out)), folder)
-            size = out.stat().st_size
-            out.unlink()
-            rows.append((label, name, wall, rss, size))
-            print(f"{label:48} {name:28} {wall:8.2f} s {rss:8.0f} MiB {size / 1e6:9.1f} MB",
-                  file=sys.stderr)
-    table = ["| file | method | wall s | peak RSS MiB | JPEG MB |", "|---|---|---|---|---|"]
-    table += [f"| {label} | {name} | {wall:.2f} | {rss:.0f} | {size / 1e6:.1f} |"
-              for label, name, wall, rss, size in rows]
+        runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in methods}
+        for round_ in range(max(1, args.rounds)):
+            for name, command in methods.items():
+                if name.startswith("tifffile") and (round_ or (kind == "striped" and args.skip_pillow_big)):
+                    continue
+                out = folder / "out.jpg"
+                subprocess.run(["sync"], check=False)
+                wall, rss = measure(command(str(path), str(out)), folder)
+                runs[name].append((wall, rss, out.stat().st_size))
+                out.unlink()
+                print(f"{label:48} {name:28} {wall:8.2f} s {rss:8.0f} MiB", file=sys.stderr)
+        medians = {name: (statistics.median(r[0] for r in got), statistics.median(r[1] for r in got),
+                          got[0][2], len(got)) for name, got in runs.items() if got}
+        anchor = medians.get("vips jpegsave")
+        for name, (wall, rss, size, count) in medians.items():
+            ratio = f"{wall / anchor[0]:.2f}x / {rss / anchor[1]:.2f}x" if anchor else "-"
+            rows.append((label, name, wall, rss, size, count, ratio))
+    table = ["| file | method | wall s | peak RSS MiB | vs libvips (time / memory) | JPEG MB | runs |",
+             "|---|---|---|---|---|---|---|"]
+    table += [f"| {label} | {name} | {wall:.2f} | {rss:.0f} | {ratio} | {size / 1e6:.1f} | {count} |"
+              for label, name, wall, rss, size, count, ratio in rows]
     conditions = (f"{os.cpu_count()} CPUs, {platform.python_implementation()} "
                   f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; quality 100, 4:4:4; "
-                  "page cache warm (the file was just written or read)")
+                  "page cache warm (the file was just written or read); medians of the runs")
     text = "\n".join(table) + f"\n\nConditions: {conditions}.\n"
     print(text)
     if args.write_docs and not args.small:
