@@ -99,7 +99,10 @@ def release_rows(band: np.ndarray, top: int, rows: int) -> None:
     start = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
     end = end // mmap.PAGESIZE * mmap.PAGESIZE
     if end > start:
-        block.madvise(mmap.MADV_DONTNEED, start, end - start)
+        try:
+            block.madvise(mmap.MADV_DONTNEED, start, end - start)
+        except (OSError, ValueError):  # refused (locked memory, a sandbox): kept
+            pass
 
 
 def pillow_bands(

@@ -6,10 +6,9 @@ Everything goes through tifffile (imported only when a TIFF is read):
   ``os.pread`` straight into the band buffer (no decoding, no memory map);
 * other single pages of chunky samples (tiled or striped, compressed with LZW,
   deflate, zstd, JPEG, PackBits ..., predictors, BigTIFF, a page of a
-  multi-page file, a pyramid level) are read a tile row (or strip) at a time
-  with tifffile's ``read_segments``, decoded with ``TiffPage.decode`` on two
-  threads straight into a pooled row buffer, and joined into bands of at
-  least 256 rows;
+  multi-page file, a pyramid level) are read in bands of whole tile rows or
+  strips, at least 256 rows, with tifffile's ``read_segments``, and decoded
+  with ``TiffPage.decode`` on two threads straight into pooled band buffers;
 * anything else (planar separate samples, series spanning several pages) is
   read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
   (tiles or strips), at least 256 rows high.
@@ -53,7 +52,7 @@ SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".ndpi", ".scn", ".
 #: The first bytes of classic and BigTIFF files, both byte orders.
 MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
-#: Fewest rows of a band read through zarr.
+#: Fewest rows of a band of tiles or strips (whole tile or strip rows).
 MIN_BAND_ROWS = 256
 
 #: Bytes a band read through zarr aims at (uncompressed strips are read in
@@ -299,7 +298,7 @@ class TiffReader:
         if self._fast is not None:
             return self._pread_bands(strip_height)
         if self._segmentable():
-            bands = _gather(self._segment_bands(), MIN_BAND_ROWS)
+            bands = self._segment_bands()
         else:
             bands = self._zarr_bands()
         return sources.rebuffer(bands, row_bytes, strip_height, self.height)
@@ -316,50 +315,67 @@ class TiffReader:
         )
 
     def _segment_bands(self) -> Iterator[np.ndarray]:
-        """Tiles or strips decoded on two threads, a chunk row (tile row or strip) at a time.
+        """Tiles or strips decoded on two threads into bands of whole chunk rows.
 
-        A chunk row's segments are read with tifffile (``FileHandle.read_segments``,
-        SEGMENT_BUFFER_BYTES at a time), decoded with ``TiffPage.decode`` on the
-        threads, each copied into the row and dropped; the row is handed on when
-        all its segments are in, and the next one is read only when asked for.
-        Rows are pooled buffers: memory holds the row being encoded and the row
-        being decoded, a few compressed segments, never the image.
+        A band is one tile row, or as many tile rows or strips as make
+        MIN_BAND_ROWS rows. Its segments are read with tifffile
+        (``FileHandle.read_segments``, SEGMENT_BUFFER_BYTES at a time), decoded
+        with ``TiffPage.decode`` on the threads, each copied into the band and
+        dropped; the band is handed on when all its segments are in, and the next
+        one is read only when asked for. Bands are pooled buffers: memory holds
+        the band being encoded and the band being decoded, a few compressed
+        segments, never the image.
         """
         key, page = self.keyframe, self._single
         width, height, samples = self.width, self.height, self.samples
         chunk = self._chunk_rows()
-        across = -(-width // int(key.tilewidth)) if key.is_tiled else 1
+        chunk_width = int(key.tilewidth) if key.is_tiled else width
+        across = -(-width // chunk_width)
+        band_rows = chunk * -(-MIN_BAND_ROWS // chunk)
         dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
-        pool = sources.BufferPool(chunk * width * samples * dtype.itemsize, releasable=True)
+        pool = sources.BufferPool(band_rows * width * samples * dtype.itemsize, releasable=True)
         decode = key.decode
         tables = {}
         if int(key.compression) in JPEG_COMPRESSIONS:
             tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
         offsets, counts = page.dataoffsets, page.databytecounts
+        listed = min(len(offsets), len(counts))
         fh, lock = self.tif.filehandle, self.tif.filehandle.lock
 
-        def place(band: np.ndarray, data: bytes | None, index: int) -> None:
-            segment, (_, _, _, x, _), shape = decode(data, index, **tables)
-            rows = min(band.shape[0], shape[1])
-            cols = min(width - x, shape[2])
+        def region(band: np.ndarray, top: int, y: int, x: int, rows: int, cols: int) -> np.ndarray:
+            """The band's part for rows y.. and columns x.. of the image, clipped to both."""
+            y -= top
+            return band[y:y + min(rows, band.shape[0] - y), x:x + min(cols, width - x)]
+
+        def place(band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
+            segment, (_, _, y, x, _), shape = decode(data, index, **tables)
+            part = region(band, top, y, x, shape[1], shape[2])
             if segment is None:  # an empty tile or strip reads as zeros
-                band[:rows, x:x + cols] = 0
+                part[...] = 0
             else:
-                band[:rows, x:x + cols] = segment[0, :rows, :cols].reshape(rows, cols, samples)
+                rows, cols = part.shape[:2]
+                part[...] = segment[0, :rows, :cols].reshape(rows, cols, samples)
 
         workers = min(2, os.cpu_count() or 1)
         with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg-tiff") as executor:
-            for top in range(0, height, chunk):
+            for top in range(0, height, band_rows):
+                band = pool.take((min(band_rows, height - top), width, samples), dtype)
                 first = top // chunk * across
-                band = pool.take((min(chunk, height - top), width, samples), dtype)
+                last = first + -(-band.shape[0] // chunk) * across
+                for index in range(max(first, listed), last):
+                    # a corrupt file lists fewer segments than its size needs:
+                    # the missing ones read as zeros, as tifffile reads them
+                    row, col = divmod(index, across)
+                    region(band, top, row * chunk, col * chunk_width, chunk, chunk_width)[...] = 0
+                end = min(last, listed)
                 pending: deque[Future] = deque()
                 with _reading(self.name, f"rows {top} to {top + band.shape[0] - 1}"):
-                    for data, index in fh.read_segments(
-                        offsets[first:first + across], counts[first:first + across],
-                        range(first, first + across), sort=False, lock=lock,
-                        buffersize=SEGMENT_BUFFER_BYTES,
-                    ):
-                        pending.append(executor.submit(place, band, data, index))
+                    segments = fh.read_segments(
+                        offsets[first:end], counts[first:end], range(first, end), sort=False,
+                        lock=lock, buffersize=SEGMENT_BUFFER_BYTES,
+                    ) if end > first else ()
+                    for data, index in segments:
+                        pending.append(executor.submit(place, band, top, data, index))
                         if len(pending) > SEGMENTS_IN_FLIGHT * workers:
                             pending.popleft().result()
                     while pending:
@@ -476,15 +492,3 @@ def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
     return lut
 
 
-def _gather(bands: Iterator[np.ndarray], min_rows: int) -> Iterator[np.ndarray]:
-    """Join consecutive short (rows, row_bytes) bands into bands of at least min_rows."""
-    parts: list[np.ndarray] = []
-    rows = 0
-    for band in bands:
-        parts.append(band)
-        rows += band.shape[0]
-        if rows >= min_rows:
-            yield parts[0] if len(parts) == 1 else np.concatenate(parts)
-            parts, rows = [], 0
-    if parts:
-        yield parts[0] if len(parts) == 1 else np.concatenate(parts)

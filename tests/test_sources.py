@@ -283,3 +283,14 @@ def test_release_rows_gives_back_whole_pages_of_pooled_bands_only():
         other[:] = 9
         sources.release_rows(other, 10, 12)
         assert (other == 9).all()
+
+
+def test_release_rows_refused_by_the_system_keeps_the_rows(monkeypatch):
+    def refuse(*args):
+        raise OSError(22, "Invalid argument")  # as under mlockall(MCL_FUTURE)
+
+    monkeypatch.setattr(sources._Block, "madvise", refuse)
+    band = sources.BufferPool(1 << 16, releasable=True).take((16, 4096))
+    band[:] = 5
+    sources.release_rows(band, 0, 16)
+    assert (band == 5).all()

@@ -306,6 +306,31 @@ def test_empty_tiles_read_as_zeros(tmp_path):
         assert _check(path, expected) == _encode(expected)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("layout", [dict(tile=(64, 64)), dict(rowsperstrip=64)])
+def test_segments_missing_from_the_lists_read_as_zeros(tmp_path, dtype, layout):
+    """A corrupt file whose offset and byte-count lists stop early: the rows they
+    miss are black, as tifffile reads them, not left over from an earlier band."""
+    import struct
+
+    value = np.iinfo(dtype).max
+    pixels = np.full((64 * 9, 64, 3), value // 2, dtype)
+    pixels[:64] = value
+    path = tmp_path / "short_lists.tif"
+    tifffile.imwrite(path, pixels, photometric="rgb", compression="deflate", **layout)
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        names = ("TileOffsets", "TileByteCounts") if page.is_tiled else ("StripOffsets", "StripByteCounts")
+        for name in names:  # the entry's count field, in a little-endian classic TIFF
+            struct.pack_into("<I", data, page.tags[name].offset + 4, 8)
+    path.write_bytes(bytes(data))
+    expected = tifffile.imread(path)
+    assert (expected[512:] == 0).all() and (expected[:64] == value).all()
+    got = _decoded(_check(path, (expected >> 8).astype(np.uint8) if dtype == np.uint16 else expected))
+    assert got[512:].max() <= 2  # black, give or take the JPEG's rounding
+
+
 @pytest.mark.parametrize("optimize", [False, True])
 def test_tile_rows_shared_by_concurrent_tasks(tmp_path, optimize):
     """Tile rows wider than a task: two threads encode parts of one row and give
