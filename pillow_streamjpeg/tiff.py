@@ -68,8 +68,9 @@ SEGMENTS_IN_FLIGHT = 2
 # TIFF tag values (T.IFF 6.0)
 MINISWHITE, MINISBLACK, RGB, PALETTE, SEPARATED, YCBCR = 0, 1, 2, 3, 5, 6
 COMPRESSION_NONE, COMPRESSION_JPEG_OLD, COMPRESSION_JPEG = 1, 6, 7
-#: Compressions whose segments tifffile decodes with the page's JPEG tables.
-JPEG_COMPRESSIONS = (6, 7, 33007, 34892)
+#: Compressions whose segments tifffile decodes with the page's JPEG tables
+#: (as its TiffPage.segments does): old and new JPEG, 33007 and 34892 (lossy JPEG).
+JPEG_COMPRESSIONS = (COMPRESSION_JPEG_OLD, COMPRESSION_JPEG, 33007, 34892)
 PHOTOMETRIC_NAMES = {
     0: "MinIsWhite", 1: "MinIsBlack", 2: "RGB", 3: "Palette", 4: "Mask", 5: "Separated",
     6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
