@@ -1,8 +1,9 @@
 """Marker segments of a baseline JPEG file (ITU T.81 B.2, JFIF 1.02).
 
 Each function returns the bytes of one segment; ``header`` assembles every
-segment that precedes the entropy-coded data, in the order strict decoders
-accept: SOI, APP0, DQT, SOF0, DHT, DRI, SOS.
+segment that precedes the entropy-coded data, in libjpeg's order (which strict
+decoders accept and Pillow writes): SOI, APP0 (JFIF), APP14 (Adobe), APP1
+(EXIF, XMP), APP2 (ICC), COM, DQT, SOF0, DHT, DRI, SOS.
 """
 
 from __future__ import annotations
@@ -79,24 +80,34 @@ def app14_adobe() -> bytes:
     return segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 0))
 
 
+def app_header(layout, dpi: tuple[int, int]) -> bytes:
+    """The JFIF APP0 and Adobe APP14 segments of a layout, as Pillow (libjpeg) writes them.
+
+    Grey and YCbCr get JFIF, with the density when ``dpi`` is set; Adobe layouts
+    (CMYK, and RGB with keep_rgb) get APP14, preceded by JFIF when ``dpi`` is
+    set. One exception to Pillow: RGB components get no JFIF, as JFIF makes
+    libjpeg (djpeg, Pillow) decode three components as YCbCr; their dpi is lost.
+    """
+    density = app0_jfif(dpi, 1) if all(dpi) else None
+    if not layout.adobe:
+        return density or app0_jfif()
+    if density is None or len(layout.ids) == 3:
+        return app14_adobe()
+    return density + app14_adobe()
+
+
 def header(settings) -> bytes:
     """Every segment before the scan data of a save with these Settings."""
     components = settings.components
-    if settings.layout.adobe:
-        first = app14_adobe()
-    elif any(settings.dpi):
-        first = app0_jfif(settings.dpi, 1)
-    else:
-        first = app0_jfif()
     return b"".join((
         SOI,
-        first,
+        app_header(settings.layout, settings.dpi),
         *(segment(marker, payload) for marker, payload in settings.app_segments),
         segment(0xFE, settings.comment) if settings.comment else b"",
         dqt(settings.qtables),
         sof0(settings.width, settings.height,
              [(c.ident, c.h, c.v, c.table) for c in components]),
         dht(settings.huffman),
-        dri(settings.restart_interval or settings.mcus_per_row),
+        dri(settings.restart_interval) if settings.restart_interval else b"",
         sos([(c.ident, c.table) for c in components]),
     ))

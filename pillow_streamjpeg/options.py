@@ -81,10 +81,12 @@ class Settings:
     workers: int
     round_samples: bool  #: YCbCr rounded to whole values before the DCT
     optimize: bool = False
-    dpi: tuple[int, int] = (0, 0)
+    dpi: tuple[int, int] = (0, 0)  #: JFIF density in dots per inch; (0, 0) for none
     app_segments: tuple[tuple[int, bytes], ...] = ()  #: (marker, payload) after APP0/APP14
     comment: bytes = b""
-    restart_interval: int = 0  #: MCUs per restart interval (one MCU row if 0)
+    #: MCUs per restart interval, the DRI value; 0 for no restart markers. From
+    #: Pillow's restart_marker_blocks / restart_marker_rows; one MCU row by default.
+    restart_interval: int = 0
 
     @property
     def convert(self) -> int:
@@ -113,6 +115,11 @@ class Settings:
     @property
     def strip_count(self) -> int:
         return -(-self.height // self.strip_height)
+
+    @property
+    def restarts_every_row(self) -> bool:
+        """Whether each restart interval is exactly one MCU row (one strip)."""
+        return self.restart_interval == self.mcus_per_row
 
 
 def check_mode(mode: str) -> ModeLayout:
@@ -174,7 +181,10 @@ def _subsampling(value: Any, image: Image.Image | None) -> int:
         if value == "keep":
             from PIL import JpegImagePlugin
 
-            return JpegImagePlugin.get_sampling(_keep_source(image, "subsampling"))
+            sampling = JpegImagePlugin.get_sampling(_keep_source(image, "subsampling"))
+            # -1 for one- and four-component sources (nothing to keep) and unusual
+            # samplings: Pillow then uses its default, and so do we (4:4:4).
+            return 0 if sampling == -1 else sampling
         if value in SUBSAMPLING_NAMES:
             return SUBSAMPLING_NAMES[value]
     elif not isinstance(value, bool) and value in SAMPLING:
@@ -186,8 +196,12 @@ def _subsampling(value: Any, image: Image.Image | None) -> int:
     raise ValueError(msg)
 
 
-def _qtables(value: Any) -> list[list[int]]:
-    """Pillow's forms of qtables (string, list, tuple, dict) as 1..4 natural-order tables."""
+def _qtables(value: Any, quality: int | None) -> list[list[int]]:
+    """Pillow's forms of qtables (string, list, tuple, dict) as 1..4 natural-order tables.
+
+    As in Pillow, the tables are scaled by the quality when one is given (and
+    clamped to 1..255); without one they are used as they are, 0 counting as 1.
+    """
     if isinstance(value, str):
         try:
             numbers = [int(n) for line in value.splitlines() for n in line.split("#", 1)[0].split()]
@@ -205,13 +219,17 @@ def _qtables(value: Any) -> list[list[int]]:
         try:
             values = list(array.array("H", table))
         except (TypeError, OverflowError, ValueError):
-            raise ValueError(f"Invalid quantization table {index}: values must be integers") from None
+            raise ValueError(
+                f"Invalid quantization table {index}: values must be integers from 0 to 65535"
+            ) from None
         if len(values) != 64:
             raise ValueError(f"Invalid quantization table {index}: {len(values)} values, not 64")
-        bad = [v for v in values if not 1 <= v <= 255]
+        values = tables.scale_table(values, quality)
+        bad = [v for v in values if v > 255]
         if bad:
             raise ValueError(
-                f"quantization table {index} has value {bad[0]}: baseline JPEG allows 1 to 255"
+                f"quantization table {index} has value {bad[0]}: baseline JPEG allows 1 to 255 "
+                "(a quality scales the tables and clamps them to 255; quality=50 only clamps)"
             )
         result.append(values)
     return result
@@ -253,6 +271,7 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
 
 
 def _dpi(info: dict[str, Any]) -> tuple[int, int]:
+    """The rounded dpi; (0, 0) unless both are positive (Pillow writes no density then)."""
     dpi = info.get("dpi", (0, 0))
     try:
         x, y = (round(v) for v in dpi)
@@ -260,7 +279,7 @@ def _dpi(info: dict[str, Any]) -> tuple[int, int]:
         raise ValueError(f"dpi must be a pair of numbers, not {dpi!r}") from None
     if not (0 <= x <= 65535 and 0 <= y <= 65535):
         raise ValueError(f"dpi must be from 0 to 65535, not {dpi!r}")
-    return x, y
+    return (x, y) if x and y else (0, 0)
 
 
 def rounds_samples(qtables) -> bool:
@@ -318,7 +337,7 @@ def parse(
 
     ncomp = len(layout.ids)
     if qtables is not None:
-        natural = _qtables(qtables)
+        natural = _qtables(qtables, None if quality == -1 else quality)
         quality_value = None
         table_of = [min(i, len(natural) - 1) for i in range(ncomp)]
     else:
@@ -340,7 +359,9 @@ def parse(
     )
 
     segments, comment = _metadata(info, image)
-    restart = _restart_interval(info, width, components)
+    mcus_per_row = -(-width // (8 * components[0].h))
+    restart = restart_interval(info, mcus_per_row)
+    _refuse_unsupported_restart(info, restart, mcus_per_row)
     optimize = bool(info.get("optimize", False))
     return Settings(
         mode=mode,
@@ -361,23 +382,39 @@ def parse(
     )
 
 
-def _restart_interval(info: dict[str, Any], width: int, components) -> int:
-    """restart_marker_blocks / restart_marker_rows, checked against one MCU row.
+def restart_interval(info: dict[str, Any], mcus_per_row: int) -> int:
+    """MCUs per restart interval from Pillow's restart options; 0 for none.
+
+    Without either option: one MCU row. Otherwise libjpeg's meanings, as Pillow
+    passes them on: ``restart_marker_rows`` (MCU rows per interval) wins when
+    above 0, limited to 65535 MCUs; else ``restart_marker_blocks`` (MCUs per
+    interval, 0..65535), where 0 means no restart markers.
+    """
+    if info.get("restart_marker_blocks") is None and info.get("restart_marker_rows") is None:
+        return mcus_per_row
+    blocks = _int_option(info, "restart_marker_blocks", 0, 65535, None) or 0
+    rows = _int_option(info, "restart_marker_rows", 0, None, None) or 0
+    if rows:
+        return min(rows * mcus_per_row, 65535)
+    return blocks
+
+
+def _refuse_unsupported_restart(info: dict[str, Any], interval: int, mcus_per_row: int) -> None:
+    """ValueError for any restart interval but one MCU row, the only one the writer makes.
 
     Every strip is one restart interval of one MCU row; the kernels reset DC
-    prediction only at a strip's start, so shorter intervals cannot be written.
-    Requests for exactly one row (or its MCU count) are honoured as they are.
+    prediction only at a strip's start, so other intervals cannot be written yet.
     """
-    mcus = -(-width // (8 * components[0].h))
-    blocks = _int_option(info, "restart_marker_blocks", 0, None, 0)
-    rows = _int_option(info, "restart_marker_rows", 0, None, 0)
-    if blocks and blocks != mcus:
-        raise ValueError(
-            f"restart_marker_blocks={blocks} is not supported: STREAMJPEG restarts once per "
-            f"MCU row ({mcus} MCUs for this width)"
-        )
-    if rows and rows != 1:
+    if interval == mcus_per_row:
+        return
+    if info.get("restart_marker_rows"):
+        rows = info["restart_marker_rows"]
         raise ValueError(
             f"restart_marker_rows={rows} is not supported: STREAMJPEG restarts every MCU row (1)"
         )
-    return mcus
+    what = (f"restart_marker_blocks={interval}" if interval else
+            "restart_marker_blocks=0 with restart_marker_rows=0 (no restart markers)")
+    raise ValueError(
+        f"{what} is not supported: STREAMJPEG restarts once per MCU row "
+        f"(restart_marker_blocks={mcus_per_row} for this width, or restart_marker_rows=1)"
+    )

@@ -46,15 +46,26 @@ STD_CHROMINANCE = (
 
 
 def quality_scaling(quality: int) -> int:
-    """IJG percentage scaling factor for a quality of 1..100."""
+    """IJG percentage scaling factor for a quality (libjpeg's jpeg_quality_scaling).
+
+    Qualities below 1 count as 1 and above 100 as 100.
+    """
     quality = min(max(quality, 1), 100)
     return 5000 // quality if quality < 50 else 200 - 2 * quality
 
 
-def scale_table(base: Sequence[int], quality: int) -> list[int]:
-    """A base table scaled for quality as libjpeg does, clamped to 1..255 (baseline)."""
-    scale = quality_scaling(quality)
-    return [min(max((v * scale + 50) // 100, 1), 255) for v in base]
+def scale_table(base: Sequence[int], quality: int | None) -> list[int]:
+    """A table scaled as libjpeg's jpeg_add_quant_table does, in Pillow's terms.
+
+    With a quality, entries are scaled by ``quality_scaling(quality)`` and
+    clamped to 1..255 (baseline). With ``None`` (Pillow's ``qtables`` without
+    a quality: libjpeg's quality 50, a scale of 100 %, not forced to baseline)
+    entries are kept, except that those below 1 become 1; entries above 255
+    are left for the caller to refuse.
+    """
+    scale = 100 if quality is None else quality_scaling(quality)
+    scaled = [max((int(v) * scale + 50) // 100, 1) for v in base]
+    return scaled if quality is None else [min(v, 255) for v in scaled]
 
 
 def quality_tables(quality: int) -> list[list[int]]:

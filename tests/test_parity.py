@@ -85,7 +85,7 @@ def test_one_qtable_serves_every_component() -> None:
 
 
 @pytest.mark.parametrize("value, message", [
-    ([[1] * 63], "64"), ([[0] * 64], "1 to 255"), ([[256] * 64], "1 to 255"),
+    ([[1] * 63], "64"), ([[256] * 64], "1 to 255"), ([[-1] * 64], "0 to 65535"),
     ([], "1 to 4"), ([[1] * 64] * 5, "1 to 4"), ("1 2 x", "Invalid quantization table"),
     (42, "qtables"), ([["a"] * 64], "integers"),
 ])

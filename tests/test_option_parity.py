@@ -1,0 +1,383 @@
+"""Save options side by side with Pillow's JPEG writer (issue 14).
+
+qtables scaled by quality, "keep" on one- and four-component sources, JFIF with
+the density whenever dpi is given (CMYK included) in libjpeg's segment order,
+and restart options parsed into MCUs per interval. Each save is made by both
+writers and what a reader sees is compared: ``Image.quantization``, sampling
+factors, ``info["dpi"]``, marker order, the DRI value Pillow writes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments, psnr
+from pillow_streamjpeg import options, tables
+
+APP0, APP14, DQT, SOF0, DHT, DRI, SOS = 0xE0, 0xEE, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA
+
+
+def save(image: Image.Image, fmt: str = "STREAMJPEG", **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **kwargs)
+    return out.getvalue()
+
+
+def photo(width: int = 48, height: int = 32, seed: int = 0) -> Image.Image:
+    y, x = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(seed)
+    rgb = np.stack([x * 5.5 % 256, y * 7.5 % 256, (x + 2 * y) % 256], axis=-1)
+    rgb = rgb + rng.normal(0, 8, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+def quantization(data: bytes) -> dict[int, list[int]]:
+    with Image.open(io.BytesIO(data)) as image:
+        return {k: list(v) for k, v in image.quantization.items()}
+
+
+def frame(data: bytes) -> list[tuple[int, int, int, int]]:
+    """(id, h, v, table) of each SOF0 component."""
+    sof = next(s.payload for s in parse_segments(data)[0] if s.marker == SOF0)
+    return [(sof[6 + 3 * i], sof[7 + 3 * i] >> 4, sof[7 + 3 * i] & 15, sof[8 + 3 * i])
+            for i in range(sof[5])]
+
+
+def markers(data: bytes) -> list[int]:
+    return [s.marker for s in parse_segments(data)[0]]
+
+
+def dri_value(data: bytes) -> int:
+    """The restart interval a file declares; 0 without a DRI segment."""
+    found = [s.payload for s in parse_segments(data)[0] if s.marker == DRI]
+    return struct.unpack(">H", found[0])[0] if found else 0
+
+
+def jpeg_source(mode: str, **kwargs) -> Image.Image:
+    """An image opened from a JPEG that Pillow wrote in this mode."""
+    return Image.open(io.BytesIO(save(photo().convert(mode), "JPEG", **kwargs)))
+
+
+# 1. qtables scaled by quality -----------------------------------------------------------
+
+STANDARD = {0: list(tables.STD_LUMINANCE), 1: list(tables.STD_CHROMINANCE)}
+
+
+@pytest.mark.parametrize("quality", range(0, 101))
+def test_standard_tables_with_a_quality_are_that_quality(quality) -> None:
+    image = photo(16, 16)
+    plain = quantization(save(image, quality=quality))
+    ours = quantization(save(image, qtables=STANDARD, quality=quality))
+    theirs = quantization(save(image, "JPEG", qtables=STANDARD, quality=quality))
+    assert ours == plain == theirs
+    assert plain == quantization(save(image, "JPEG", quality=quality))
+
+
+def _tables(count: int, low: int, high: int, seed: int) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(low, high + 1, 64).tolist() for _ in range(count)]
+
+
+@pytest.mark.parametrize("quality", [0, 1, 7, 25, 49, 50, 51, 75, 90, 99, 100])
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_any_tables_are_scaled_like_pillow(quality, count) -> None:
+    # wide values: the scaling clamps to 1..255 (baseline) as libjpeg does for Pillow
+    qtables = _tables(count, 0, 65535 if quality < 50 else 600, seed=quality * 4 + count)
+    qtables[0][:3] = [0, 1, 255]
+    image = photo(16, 16)
+    ours = save(image, qtables=qtables, quality=quality)
+    theirs = save(image, "JPEG", qtables=qtables, quality=quality, subsampling=0)
+    assert quantization(ours) == quantization(theirs)
+    assert [c[3] for c in frame(ours)] == [c[3] for c in frame(theirs)]
+    assert_strictly_valid(ours)
+
+
+@pytest.mark.parametrize("quality", [None, -1])
+def test_tables_without_a_quality_are_kept(quality) -> None:
+    """No quality: libjpeg's quality 50 (scale 100 %), where 0 becomes 1."""
+    qtables = _tables(2, 0, 255, seed=5)
+    qtables[1][:2] = [0, 0]
+    image = photo(16, 16)
+    kwargs = {} if quality is None else {"quality": quality}
+    ours = save(image, qtables=qtables, **kwargs)
+    theirs = save(image, "JPEG", qtables=qtables, subsampling=0, **kwargs)
+    assert quantization(ours) == quantization(theirs) == {
+        i: [max(v, 1) for v in table] for i, table in enumerate(qtables)}
+    assert_strictly_valid(ours)
+
+
+def test_tables_above_255_need_a_quality_to_clamp_them() -> None:
+    """Pillow writes them as 16-bit tables (not baseline); we refuse, naming the fix."""
+    qtables = [[300] + [10] * 63]
+    with pytest.raises(ValueError, match=r"value 300: baseline JPEG allows 1 to 255.*quality=50"):
+        save(photo(), qtables=qtables)
+    image = photo(16, 16)
+    ours = save(image, qtables=qtables, quality=50)
+    assert quantization(ours) == quantization(save(image, "JPEG", qtables=qtables, quality=50))
+    assert quantization(ours)[0][:2] == [255, 10]
+
+
+@pytest.mark.parametrize("preset", ["web_low", "web_high", "maximum", "low", "medium"])
+@pytest.mark.parametrize("quality", [None, 30, 80])
+def test_preset_tables_with_a_quality(preset, quality) -> None:
+    image = photo(16, 16)
+    kwargs = {} if quality is None else {"quality": quality}
+    ours = save(image, qtables=preset, **kwargs)
+    theirs = save(image, "JPEG", qtables=preset, subsampling=0, **kwargs)
+    assert quantization(ours) == quantization(theirs)
+
+
+def test_a_preset_quality_overrides_qtables_like_pillow() -> None:
+    image = photo(16, 16)
+    ours = save(image, quality="web_high", qtables=[[5] * 64])
+    theirs = save(image, "JPEG", quality="web_high", qtables=[[5] * 64])
+    assert quantization(ours) == quantization(theirs)
+    assert [c[1:3] for c in frame(ours)] == [c[1:3] for c in frame(theirs)]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_kept_tables_are_scaled_by_a_quality(mode) -> None:
+    source = jpeg_source(mode, quality=40)
+    for quality in (20, 50, 90):
+        ours = save(source, qtables="keep", quality=quality)
+        theirs = save(source, "JPEG", qtables="keep", quality=quality, subsampling=0)
+        assert quantization(ours) == quantization(theirs)
+    # quality="keep" keeps the tables as they are, whatever qtables says
+    ours = save(source, quality="keep", qtables=[[5] * 64])
+    assert quantization(ours) == quantization(save(source, "JPEG", quality="keep",
+                                                   qtables=[[5] * 64]))
+    assert quantization(ours) == {k: list(v) for k, v in source.quantization.items()}
+
+
+# 2. "keep" on one- and four-component sources -----------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+@pytest.mark.parametrize("keep", [
+    {"quality": "keep"}, {"qtables": "keep"}, {"qtables": "keep", "quality": 85},
+    {"subsampling": "keep", "quality": 70},
+])
+def test_keep_on_sources_without_chroma_sampling(mode, keep) -> None:
+    source = jpeg_source(mode, quality=63)
+    ours = save(source, **keep)
+    theirs = save(source, "JPEG", **keep)
+    assert quantization(ours) == quantization(theirs)
+    assert frame(ours) == frame(theirs)  # ids, sampling 1x1, tables
+    assert_strictly_valid(ours)
+    with Image.open(io.BytesIO(ours)) as a, Image.open(io.BytesIO(theirs)) as b:
+        assert a.mode == b.mode == mode
+        reference = np.asarray(source)
+        assert psnr(reference, np.asarray(a)) >= psnr(reference, np.asarray(b)) - 0.5
+
+
+def test_subsampling_keep_alone_on_grey_is_the_default_save(photos) -> None:
+    """Nothing to keep: Pillow uses its default sampling, and so do we."""
+    source = Image.open(io.BytesIO(save(Image.fromarray(photos["camera"]), "JPEG", quality=80)))
+    assert source.mode == "L"
+    ours = save(source, subsampling="keep")
+    assert ours == save(source)
+    assert frame(ours) == frame(save(source, "JPEG", subsampling="keep")) == [(1, 1, 1, 0)]
+    assert_strictly_valid(ours)
+
+
+def test_keep_on_a_real_grey_photo_keeps_its_tables(photos) -> None:
+    source = Image.open(io.BytesIO(save(Image.fromarray(photos["camera"]), "JPEG", quality=72)))
+    ours = save(source, quality="keep")
+    assert quantization(ours) == quantization(save(source, "JPEG", quality="keep"))
+    assert psnr(photos["camera"], djpeg_decode(ours)) > 30
+
+
+@pytest.mark.parametrize("keep", [{"quality": "keep"}, {"qtables": "keep"},
+                                  {"subsampling": "keep"}])
+def test_keep_needs_a_jpeg_source_like_pillow(keep) -> None:
+    grey = photo().convert("L")
+    with pytest.raises(ValueError, match="Cannot use 'keep'"):
+        save(grey, "JPEG", **keep)
+    with pytest.raises(ValueError, match="Cannot use 'keep'"):
+        save(grey, **keep)
+
+
+# 3. JFIF with the density, CMYK included, in libjpeg's order ----------------------------
+
+
+def _icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _metadata() -> dict:
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    return dict(exif=exif, xmp=b"<x/>", icc_profile=_icc(), comment="a comment")
+
+
+def _header_markers_before_tables(data: bytes) -> list[int]:
+    found = markers(data)
+    return found[:found.index(DQT)]
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "RGB", "RGBX", "YCbCr", "CMYK"])
+@pytest.mark.parametrize("dpi", [(300, 200), (72.4, 299.6), (1, 65535)])
+def test_dpi_reads_back_like_pillows(mode, dpi) -> None:
+    image = photo(40, 24).convert(mode)
+    ours = save(image, dpi=dpi)
+    theirs = save(image, "JPEG", dpi=dpi)
+    with Image.open(io.BytesIO(ours)) as a, Image.open(io.BytesIO(theirs)) as b:
+        for key in ("dpi", "jfif", "jfif_version", "jfif_unit", "jfif_density", "adobe",
+                    "adobe_transform"):
+            assert a.info.get(key) == b.info.get(key), key
+        assert a.info["dpi"] == tuple(round(v) for v in dpi)
+    assert _header_markers_before_tables(ours) == _header_markers_before_tables(theirs)
+    assert_strictly_valid(ours)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+@pytest.mark.parametrize("dpi", [(0, 0), (72, 0), (0, 72)])
+def test_no_density_unless_both_dpi_are_positive(mode, dpi) -> None:
+    """Pillow (libjpeg) writes a density only when both are; a JFIF density of 0 is invalid."""
+    image = photo(40, 24).convert(mode)
+    ours = save(image, dpi=dpi)
+    theirs = save(image, "JPEG", dpi=dpi)
+    assert _header_markers_before_tables(ours) == _header_markers_before_tables(theirs)
+    with Image.open(io.BytesIO(ours)) as a, Image.open(io.BytesIO(theirs)) as b:
+        assert "dpi" not in a.info and "dpi" not in b.info
+        assert a.info.get("jfif_density") == b.info.get("jfif_density")
+    assert_strictly_valid(ours)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_segment_order_with_every_segment_is_pillows(mode) -> None:
+    image = photo(40, 24).convert(mode)
+    ours = save(image, dpi=(300, 300), **_metadata())
+    theirs = save(image, "JPEG", dpi=(300, 300), **_metadata())
+    before = _header_markers_before_tables(ours)
+    assert before == _header_markers_before_tables(theirs)
+    assert before[:2] == ([APP0, APP14] if mode == "CMYK" else [APP0, 0xE1])
+    # after the metadata: one DQT, SOF0, one DHT, DRI, SOS (Pillow: no DRI by default)
+    assert markers(ours)[len(before):] == [DQT, SOF0, DHT, DRI, SOS]
+    assert_strictly_valid(ours)
+    with Image.open(io.BytesIO(ours)) as decoded:
+        assert decoded.info["dpi"] == (300, 300)
+        assert decoded.info["icc_profile"] == _icc()
+        assert decoded.info["comment"] == b"a comment"
+
+
+def test_cmyk_with_dpi_decodes_the_same_pixels() -> None:
+    image = photo(40, 24).convert("CMYK")
+    with Image.open(io.BytesIO(save(image, dpi=(300, 300)))) as a, \
+            Image.open(io.BytesIO(save(image))) as b:
+        assert a.mode == b.mode == "CMYK"
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_keep_rgb_gets_no_jfif_as_decoders_would_read_ycbcr() -> None:
+    """The one departure from Pillow: JFIF beside RGB components makes libjpeg decode
+    them as YCbCr (Pillow's own keep_rgb=True, dpi=... output decodes to wrong
+    colours), so keep_rgb keeps its colours and drops the density."""
+    image = photo(40, 24)
+    ours = save(image, keep_rgb=True, dpi=(300, 300))
+    assert _header_markers_before_tables(ours) == [APP14]
+    assert ours == save(image, keep_rgb=True)
+    assert psnr(np.asarray(image), djpeg_decode(ours)) > 45
+    assert_strictly_valid(ours)
+
+
+def _exiftool_messages(path) -> set[str]:
+    run = subprocess.run(["exiftool", "-validate", "-warning", "-error", "-a", str(path)],
+                         capture_output=True, text=True, check=True)
+    return {line.split(":", 1)[1].strip() for line in run.stdout.splitlines()
+            if line.startswith(("Warning", "Error"))}
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None and not os.environ.get("CI"),
+                    reason="exiftool not installed (Debian: libimage-exiftool-perl)")
+@pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
+def test_exiftool_validate_finds_nothing_pillow_does_not(tmp_path, mode) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    exif[0x011A] = exif[0x011B] = 300.0
+    exif[0x0128] = 2
+    exif[0x0213] = 1
+    kwargs = dict(_metadata(), exif=exif, dpi=(300, 300),
+                  xmp=b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+                      b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/><?xpacket end="w"?>')
+    image = photo(40, 24).convert(mode)
+    ours, theirs = tmp_path / "ours.jpg", tmp_path / "theirs.jpg"
+    image.save(ours, format="STREAMJPEG", **kwargs)
+    image.save(theirs, format="JPEG", **kwargs)
+    assert _exiftool_messages(ours) <= _exiftool_messages(theirs)
+    assert not any(m.startswith("Error") for m in _exiftool_messages(ours))
+
+
+# 4. Restart options: parsed with Pillow's meanings ---------------------------------------
+
+RESTARTS = [
+    {"restart_marker_blocks": 0, "restart_marker_rows": 0}, {"restart_marker_blocks": 0},
+    {"restart_marker_rows": 0}, {"restart_marker_blocks": 1}, {"restart_marker_blocks": 3},
+    {"restart_marker_blocks": 8}, {"restart_marker_blocks": 65535}, {"restart_marker_rows": 1},
+    {"restart_marker_rows": 2}, {"restart_marker_rows": 70000},
+    {"restart_marker_blocks": 3, "restart_marker_rows": 1},
+    {"restart_marker_blocks": 3, "restart_marker_rows": 0},
+]
+
+
+@pytest.mark.parametrize("restart", RESTARTS, ids=lambda r: ",".join(f"{k[15:]}={v}" for k, v in r.items()))
+@pytest.mark.parametrize("size", [(32, 32), (100, 40), (17, 9)])
+@pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 1), ("RGB", 2), ("L", 0)])
+def test_restart_interval_is_pillows_dri(restart, size, mode, subsampling) -> None:
+    image = photo(*size).convert(mode)
+    settings = options.parse(mode, size, {"subsampling": subsampling})
+    interval = options.restart_interval(restart, settings.mcus_per_row)
+    assert interval == dri_value(save(image, "JPEG", subsampling=subsampling, **restart))
+
+
+def test_restart_interval_default_and_one_row() -> None:
+    settings = options.parse("RGB", (100, 40), {"subsampling": 2})
+    assert settings.mcus_per_row == 7
+    assert settings.restart_interval == 7 and settings.restarts_every_row
+    for one_row in ({"restart_marker_rows": 1}, {"restart_marker_blocks": 7},
+                    {"restart_marker_blocks": 3, "restart_marker_rows": 1}):
+        parsed = options.parse("RGB", (100, 40), {"subsampling": 2, **one_row})
+        assert parsed == settings
+    assert options.restart_interval({"restart_marker_rows": 1}, 9000) == 9000
+    assert options.restart_interval({"restart_marker_rows": 8}, 8188) == 65504
+    assert options.restart_interval({"restart_marker_rows": 9}, 8188) == 65535  # libjpeg's cap
+
+
+@pytest.mark.parametrize("restart, message", [
+    ({"restart_marker_blocks": 3}, r"restart_marker_blocks=3 is not supported.*blocks=13"),
+    ({"restart_marker_rows": 2}, r"restart_marker_rows=2 is not supported"),
+    ({"restart_marker_blocks": 0, "restart_marker_rows": 0}, r"no restart markers"),
+    ({"restart_marker_rows": 0}, r"no restart markers"),
+])
+def test_writer_refuses_other_intervals_clearly(restart, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        save(photo(100, 40), **restart)
+
+
+@pytest.mark.parametrize("restart", [
+    {"restart_marker_blocks": -1}, {"restart_marker_blocks": 65536},
+    {"restart_marker_blocks": 2.5}, {"restart_marker_rows": -1}, {"restart_marker_rows": "1"},
+])
+def test_bad_restart_values_name_the_option(restart) -> None:
+    (name, value), = restart.items()
+    with pytest.raises(ValueError, match=rf"{name} must be an integer.*{value!r}"):
+        options.restart_interval(restart, 13)
+
+
+def test_one_row_request_writes_the_default_file() -> None:
+    image = photo(100, 40)
+    mcus = math.ceil(100 / 8)
+    data = save(image, restart_marker_rows=1)
+    assert data == save(image) == save(image, restart_marker_blocks=mcus)
+    assert dri_value(data) == dri_value(save(image, "JPEG", restart_marker_rows=1, subsampling=0))
+    assert_strictly_valid(data)
+
