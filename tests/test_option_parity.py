@@ -329,7 +329,8 @@ RESTARTS = [
 ]
 
 
-@pytest.mark.parametrize("restart", RESTARTS, ids=lambda r: ",".join(f"{k[15:]}={v}" for k, v in r.items()))
+@pytest.mark.parametrize("restart", RESTARTS,
+                         ids=lambda r: ",".join(f"{k[15:]}={v}" for k, v in r.items()))
 @pytest.mark.parametrize("size", [(32, 32), (100, 40), (17, 9)])
 @pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 1), ("RGB", 2), ("L", 0)])
 def test_restart_interval_is_pillows_dri(restart, size, mode, subsampling) -> None:
