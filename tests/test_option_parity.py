@@ -9,6 +9,7 @@ factors, ``info["dpi"]``, marker order, the DRI value Pillow writes.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -21,6 +22,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments, psnr
+from pillow_streamjpeg import markers as markers_module
 from pillow_streamjpeg import options, tables
 
 APP0, APP14, DQT, SOF0, DHT, DRI, SOS = 0xE0, 0xEE, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA
@@ -382,3 +384,13 @@ def test_one_row_request_writes_the_default_file() -> None:
     assert dri_value(data) == dri_value(save(image, "JPEG", restart_marker_rows=1, subsampling=0))
     assert_strictly_valid(data)
 
+
+
+@pytest.mark.parametrize("interval", [0, 1, 5, 13, 65535])
+def test_header_declares_the_parsed_interval(interval) -> None:
+    """What the writer will declare once it makes other intervals: DRI, or none for 0."""
+    settings = dataclasses.replace(options.parse("RGB", (100, 40), {}), restart_interval=interval)
+    assert settings.restarts_every_row == (interval == 13)
+    found = markers(markers_module.header(settings) + b"\xff\xd9")
+    assert (DRI in found) == bool(interval)
+    assert dri_value(markers_module.header(settings) + b"\xff\xd9") == interval
