@@ -247,7 +247,10 @@ class Renderer:
 
     ``render(band, out=None)`` takes (rows, width) or (rows, width, channels)
     and returns (rows, width) for one colour, else (rows, width, colours),
-    uint8, written into ``out`` when given.
+    uint8, written into ``out`` when given (C-contiguous, that shape). Without
+    ``out``, 8-bit data of that shape under the range 0..255 and no alpha
+    comes back as the band itself. Integer types of up to 16 bits go through
+    a lookup table of every value; other types through float arithmetic.
     """
 
     def __init__(self, window: Window, dtype: Any, *, colours: int = 1,
@@ -307,6 +310,10 @@ class Renderer:
 
     def render(self, band: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         band = np.asarray(band)
+        if (out is None and self.alpha is None and band.dtype == np.uint8
+                and self.window == Window(0, 255)
+                and band.shape[2:] == ((self.colours,) if self.colours > 1 else ())):
+            return band  # nothing to change: the band itself
         if band.ndim == 2:
             band = band[..., None]
         if band.shape[2] < self.colours + (self.alpha is not None):
