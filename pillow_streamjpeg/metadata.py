@@ -93,9 +93,19 @@ def _rational(value: Any) -> float | None:
         return None
 
 
+_DESCRIPTION = 0x010E
+#: ImageDescription holding data for programs (tifffile's JSON shape, OME-XML, ImageJ's
+#: settings) is not a description for people: dropped, like any above this length.
+_MACHINE_DESCRIPTION = ("{", "<", "ImageJ=")
+_MAX_DESCRIPTION = 4096
+
+
 def _valid(tag: int, value: Any) -> bool:
     if value is None or value == "" or value == b"":
         return False
+    if tag == _DESCRIPTION:
+        return (isinstance(value, str) and len(value) <= _MAX_DESCRIPTION
+                and not value.lstrip().startswith(_MACHINE_DESCRIPTION))
     if tag == ORIENTATION:
         return value in range(1, 9)
     if tag in _DATE_TAGS:
