@@ -169,9 +169,10 @@ def resolve_range(
 
     ``smin``/``smax`` are SMinSampleValue/SMaxSampleValue (one value or one per
     sample: the smallest minimum and largest maximum are used). ``samples`` is
-    read only for "auto" without them, and for percentiles. 8-bit unsigned
-    data, and 1-bit, always render with the full range under "auto": their
-    values already are display values.
+    read only for "auto" without them, and for percentiles. Unsigned samples
+    of 1 to 8 bits always render with their full range under "auto": their
+    values already are display values. Without samples (or none finite) the
+    type's full range is used.
     """
     option = parse_range(option)
     dtype = np.dtype(dtype)
@@ -180,7 +181,7 @@ def resolve_range(
     if option.kind == "values":
         return Window(option.low, option.high)
     if option.kind == "auto":
-        if dtype.kind == "b" or dtype == np.uint8 and (bits or 8) >= 8 or (bits or 8) == 1:
+        if dtype.kind == "b" or dtype.kind == "u" and (bits or dtype.itemsize * 8) <= 8:
             return full_range(dtype, bits)
         if smin is not None and smax is not None:
             low = float(np.min(np.asarray(smin, dtype=np.float64)))
@@ -305,8 +306,9 @@ class Renderer:
                 return lut[index]
             np.take(lut, index, out=out)
             return out
-        return self._map(samples.astype(np.float64 if self.dtype.itemsize > 4 else np.float32),
-                         window, out)
+        # float32 for float16/32 samples; float64 for wider integers, exact up to 2**53
+        exact = samples.dtype.kind == "f" and samples.dtype.itemsize <= 4
+        return self._map(samples.astype(np.float32 if exact else np.float64), window, out)
 
     def render(self, band: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         band = np.asarray(band)

@@ -82,6 +82,9 @@ def test_signed_samples():
     window = Window(-1000.5, 2000)
     np.testing.assert_array_equal(Renderer(window, np.int16).render(every),
                                   Renderer._map(every.astype(np.float64), window))
+    narrow = np.array([[2**31 - 256, 2**31 - 128, 2**31 - 1]], np.int32)  # beyond float32
+    np.testing.assert_array_equal(
+        Renderer(Window(2**31 - 256, 2**31 - 1), np.int32).render(narrow), [[0, 128, 255]])
     wide = np.array([[-2**31, 0, 2**31 - 1]], np.int32)
     np.testing.assert_array_equal(Renderer(full_range(np.int32), np.int32).render(wide),
                                   [[0, 128, 255]])
@@ -162,6 +165,8 @@ def test_eight_bit_auto_is_unchanged():
     window = resolve_range("auto", np.uint8, samples=[data])
     assert window == Window(0, 255)
     assert Renderer(window, np.uint8).render(data) is data  # no copy when nothing changes
+    four_bit = resolve_range("auto", np.uint8, bits=4, samples=[np.array([3, 5], np.uint8)])
+    assert four_bit == Window(0, 15)  # 1 to 8 bits are display values: their full range
 
 
 def test_one_range_for_all_channels():

@@ -97,3 +97,19 @@ def test_choose_level():
     assert choose_level(levels, 7000) == (2, 1)
     assert choose_level(levels, 1000) == (3, 2)  # none fits: the smallest one, shrunk
     assert choose_level(levels[:1], 65500) == (0, 2)
+
+
+def test_memory_does_not_grow_with_the_height():
+    import tracemalloc
+    band = np.random.default_rng(0).integers(0, 256, (16, 3001, 3), dtype=np.uint8)  # 144 kB
+    shrinker = Shrinker(3001, 7)
+    tracemalloc.start()
+    try:
+        rows = 0
+        for _ in range(400):  # 6400 rows, 58 MB of input
+            rows += len(shrinker.push(band))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows == 6400 // 7
+    assert peak < 3_000_000  # a few band-sized temporaries, whatever the height
