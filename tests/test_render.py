@@ -292,3 +292,70 @@ def test_parse_background():
 
 def test_module_exports():
     assert set(render.__all__) <= set(dir(render))
+
+
+@pytest.mark.parametrize("dtype, bits, low, high", [
+    (np.uint16, 12, 0, 4095), (np.uint16, 16, 291, 694), (np.int16, 16, -420, 3100),
+    (np.int32, 32, -70000, 90000), (np.float32, 32, -3.5, 7.25), (np.float64, 64, 1e-3, 2e-3),
+])
+def test_generated_files_of_every_sample_type(tmp_path, dtype, bits, low, high):
+    ramp = np.linspace(low, high, 80 * 120).reshape(80, 120)
+    data = ramp.astype(dtype) if np.dtype(dtype).kind == "f" else np.round(ramp).astype(dtype)
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, data, bitspersample=bits if bits == 12 else None,
+                     rowsperstrip=8, compression=None if bits == 12 else "zlib")
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        assert page.dtype == np.dtype(dtype) and page.bitspersample == bits
+        strips = len(page.dataoffsets)
+
+        def sample():  # a strided subset of the strips, as a source would read them
+            for index in sample_indices(strips, 4):
+                yield page.asarray()[index * 8:(index + 1) * 8]
+        window = resolve_range("auto", page.dtype, bits=page.bitspersample, samples=sample)
+        out = Renderer(window, page.dtype).render(page.asarray())
+    assert window.low == pytest.approx(data.min()) and window.high == pytest.approx(data.max())
+    assert (out[0, 0], out[-1, -1]) == (0, 255)
+    assert levels(out) >= 200
+
+
+def test_pyramid_level_as_the_sample(tmp_path):
+    rng = np.random.default_rng(7)
+    base = (rng.normal(2000, 300, (512, 768))).clip(0, 4095).astype(np.uint16)
+    path = tmp_path / "pyramid.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(base, subifds=2, tile=(64, 64), compression="zlib")
+        tif.write(base[::2, ::2], subfiletype=1, tile=(64, 64), compression="zlib")
+        tif.write(base[::4, ::4], subfiletype=1, tile=(64, 64), compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        levels_ = tif.series[0].levels
+        shapes = [level.shape for level in levels_]
+        assert shapes == [(512, 768), (256, 384), (128, 192)]
+        index = sample_level(shapes, max_pixels=128 * 192)
+        assert index == 2
+        window = resolve_range("auto", np.uint16, samples=lambda: [levels_[index].asarray()])
+    assert window.low == base[::4, ::4].min() and window.high == base[::4, ::4].max()
+    # close to the whole image's range: the sample is representative
+    assert abs(window.low - base.min()) < 400 and abs(window.high - base.max()) < 400
+    from pillow_streamjpeg.shrink import choose_level
+    assert choose_level(shapes, 400) == (1, 1)
+    assert choose_level(shapes, 100) == (2, 2)
+
+
+def test_unassociated_alpha_file_against_pillow(tmp_path):
+    rng = np.random.default_rng(9)
+    rgba = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    path = tmp_path / "unassoc.tif"
+    tifffile.imwrite(path, rgba, photometric="rgb", extrasamples=["unassalpha"])
+    with Image.open(path) as im:
+        assert im.mode == "RGBA"
+        on_white = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im).convert("RGB")
+        straight = np.asarray(im)[..., :3]
+    with tifffile.TiffFile(path) as tif:
+        data = tif.pages[0].asarray()
+        assert tif.pages[0].extrasamples == (2,)
+    dropped = Renderer(Window(0, 255), np.uint8, colours=3, alpha="unassociated").render(data)
+    np.testing.assert_array_equal(dropped, straight)
+    composited = Renderer(Window(0, 255), np.uint8, colours=3, alpha="unassociated",
+                          background=parse_background("white")).render(data)
+    assert np.abs(composited.astype(int) - np.asarray(on_white)).max() <= 1
