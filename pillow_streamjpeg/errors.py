@@ -14,7 +14,10 @@ import struct
 import zlib
 from typing import Any
 
-__all__ = ["Damaged", "NotSupported", "Refused", "classify"]
+__all__ = ["Damaged", "NotSupported", "Refused", "classify", "too_large"]
+
+#: Largest side of a baseline JPEG (the same as ``shrink.JPEG_MAX``).
+JPEG_MAX = 65500
 
 
 class Refused(ValueError):
@@ -77,3 +80,16 @@ def classify(exc: BaseException, file: Any, *, what: str = "cannot read the imag
             and not isinstance(exc, (struct.error, zlib.error, EOFError))):
         return NotSupported(file, what, supported=supported)
     return Damaged(file, what)
+
+
+def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX) -> NotSupported:
+    """The refusal of an image with a side above ``limit``, naming the way out.
+
+    ``FILE: not supported: 70000 x 1200 pixels (supported: at most 65500 a side;
+    --max-size 65500 or --shrink 2 makes it fit)``.
+    """
+    factor = max(1, -(-width // limit), -(-height // limit))
+    return NotSupported(
+        file, f"{width} x {height} pixels",
+        supported=f"at most {limit} a side; --max-size {limit} or --shrink {factor} makes it fit",
+    )

@@ -89,3 +89,12 @@ def test_refusals_pass_through_and_system_errors_are_not_files():
     for exc in (MemoryError(), FileNotFoundError(2, "No such file"), PermissionError(13, "no")):
         with pytest.raises(type(exc)):
             classify(exc, "x.tif")
+
+
+def test_too_large_names_the_way_out():
+    from pillow_streamjpeg.errors import too_large
+    from pillow_streamjpeg.shrink import JPEG_MAX, factor_for, shrunk_size
+    refusal = too_large("slide.svs", 140000, 1200)
+    assert str(refusal) == ("slide.svs: not supported: 140000 x 1200 pixels (supported: at most "
+                            "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
+    assert factor_for(140000, 1200, JPEG_MAX) == 3 and shrunk_size(140000, 1200, 3)[0] <= JPEG_MAX
