@@ -165,8 +165,30 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
     return data if len(data) <= 65533 else None
 
 
+class _FirstIfd(dict):
+    """IFD0's tags as tifffile read them, for files Pillow cannot parse (no sub-IFDs)."""
+
+    def __init__(self, page: Any) -> None:
+        super().__init__()
+        for tag in (*IFD0_TAGS, *_RESOLUTION_TAGS, _YCBCR_POSITIONING):
+            value = page.tags.valueof(tag)
+            if isinstance(value, tuple) and len(value) == 2 and tag in _RESOLUTION_TAGS[:2]:
+                value = TiffImagePlugin.IFDRational(*value) if value[1] else None
+            if value is not None:
+                self[tag] = int(value) if isinstance(value, int) else value
+
+    def get_ifd(self, tag: int) -> dict:
+        return {}
+
+
 def _tiff_exif(tif: Any, page: Any, size: tuple[int, int], icc: bool) -> bytes | None:
-    """The first IFD of ``page`` read by Pillow, types kept, then filtered."""
+    """The first IFD of ``page`` read by Pillow, types kept, then filtered.
+
+    Pillow (13.0) cannot parse a big-endian BigTIFF's IFD: there only the
+    first IFD's tags are taken, from tifffile (no EXIF or GPS IFD).
+    """
+    if tif.is_bigtiff and tif.byteorder == ">":
+        return _exif_bytes(_FirstIfd(page), size, icc)
     handle = tif.filehandle
     source = Image.Exif()
     source.endian = tif.byteorder

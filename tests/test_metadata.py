@@ -97,7 +97,23 @@ def test_centimetres_stay_centimetres(tmp_path):
         assert im.info["dpi"] == pytest.approx(meta["dpi"])
         exif = im.getexif()
         assert exif[0x0128] == 3 and exif[0x011A] == 300  # the EXIF keeps centimetres too
+        again = metadata.from_pillow(im)  # a JPEG in centimetres read by Pillow
+    assert (again["jfif_unit"], again["jfif_density"]) == (2, (300, 150))
     assert validate(tmp_path / "cm.jpg") == []
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_bigtiff_and_big_endian(tmp_path, byteorder):
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint16), bigtiff=True, byteorder=byteorder,
+                     resolution=(120, 120), resolutionunit="INCH", software=False,
+                     extratags=[(274, "H", 1, 8, True), (305, "s", 0, "scanner 2", True)])
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_bigtiff
+        meta = metadata.from_tiff(tif.pages[0])
+    exif = Image.Exif()
+    exif.load(meta["exif"])
+    assert exif[0x0112] == 8 and exif[0x0131] == "scanner 2" and meta["dpi"] == (120, 120)
 
 
 def test_exif_and_gps_ifds(tmp_path):
