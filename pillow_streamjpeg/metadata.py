@@ -15,7 +15,9 @@ merged under the user's options and handed to ``encode()``:
   tags of the TIFF's first IFD (``IFD0_TAGS``), the EXIF and GPS IFDs
   (without MakerNote and the interoperability pointer, whose offsets point
   into the TIFF);
-* ``xmp``: bytes (TIFF tag 700; Pillow ``im.info["xmp"]``).
+* ``xmp``: bytes (TIFF tag 700; Pillow ``im.info["xmp"]``), when it fits one
+  segment (``MAX_XMP``); an EXIF above 64 KiB is dropped too, so the source's
+  metadata never makes a save fail.
 
 A key is absent when the source has nothing for it. ``merged`` applies the
 rule: options given by the user win, ``strip=True`` keeps none of the
@@ -47,6 +49,10 @@ ORIENTATION = 0x0112
 IFD0_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298)
 
 _RESUNIT_INCH, _RESUNIT_CM = 2, 3
+
+#: Longest XMP one APP1 segment holds (65533 minus its 29-byte namespace header); a longer
+#: packet would need Extended XMP, which the writer does not do: it is dropped.
+MAX_XMP = 65504
 
 #: IFD0 resolution tags (XResolution, YResolution, ResolutionUnit) and YCbCrPositioning,
 #: which EXIF requires in a JPEG's IFD0; the source's are kept, else 72 dpi and centred.
@@ -230,7 +236,7 @@ def from_tiff(page: Any, tif: Any | None = None, *,
     xmp = tags.valueof(700)
     if isinstance(xmp, str):
         xmp = xmp.encode()
-    if isinstance(xmp, (bytes, bytearray)) and xmp.strip(b"\0 \n"):
+    if isinstance(xmp, (bytes, bytearray)) and xmp.strip(b"\0 \n") and len(xmp) <= MAX_XMP:
         result["xmp"] = bytes(xmp)
     return result
 
@@ -268,7 +274,7 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
     xmp = info.get("xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode()
-    if isinstance(xmp, (bytes, bytearray)) and xmp:
+    if isinstance(xmp, (bytes, bytearray)) and xmp and len(xmp) <= MAX_XMP:
         result["xmp"] = bytes(xmp)
     return result
 

@@ -220,3 +220,18 @@ def test_broken_exif_is_dropped(tmp_path):
     exif = Image.Exif()
     exif.load(meta["exif"])
     assert exif[0x0112] == 6  # the bad EXIF pointer is skipped, the rest kept
+
+
+def test_metadata_too_long_for_a_segment_is_dropped(tmp_path):
+    path = tmp_path / "in.tif"
+    big = b"<x:xmpmeta>" + b" " * 70000 + b"</x:xmpmeta>"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), extratags=[(700, "B", len(big), big, True)])
+    with tifffile.TiffFile(path) as tif:
+        meta = metadata.from_tiff(tif.pages[0])
+    assert "xmp" not in meta
+    write_jpeg(tmp_path / "out.jpg", meta, size=(8, 8))  # the save does not fail
+    fits = b"x" * metadata.MAX_XMP
+    Image.new("RGB", (8, 8)).save(tmp_path / "fits.jpg", xmp=fits)
+    with Image.open(tmp_path / "fits.jpg") as im:
+        assert metadata.from_pillow(im)["xmp"] == fits
+    write_jpeg(tmp_path / "fits_too.jpg", {"xmp": fits}, size=(8, 8))  # encode() takes the longest
