@@ -1,0 +1,296 @@
+"""The metadata a JPEG should carry, from a TIFF page or a Pillow image.
+
+Both readers return a dict of save options, with Pillow's names so it can be
+merged under the user's options and handed to ``encode()``:
+
+* ``icc_profile``: bytes (TIFF tag 34675 InterColorProfile; Pillow ``im.info``);
+* ``dpi``: (x, y) dots per inch, as Pillow reports them (a resolution in
+  centimetres converted with 2.54, as Pillow does);
+* ``jfif_unit`` and ``jfif_density``: present only when the resolution is in
+  centimetres: 2 and the (x, y) dots per centimetre rounded to whole numbers,
+  the JFIF APP0 fields (the names Pillow's JPEG reader gives them). A writer
+  that knows them writes ``markers.app0_jfif(jfif_density, jfif_unit)``
+  instead of the dpi, so centimetres stay centimetres;
+* ``exif``: bytes built with ``Image.Exif``: Orientation and the descriptive
+  tags of the TIFF's first IFD (``IFD0_TAGS``), the EXIF and GPS IFDs
+  (without MakerNote and the interoperability pointer, whose offsets point
+  into the TIFF);
+* ``xmp``: bytes (TIFF tag 700; Pillow ``im.info["xmp"]``), when it fits one
+  segment (``MAX_XMP``); an EXIF above 64 KiB is dropped too, so the source's
+  metadata never makes a save fail.
+
+A key is absent when the source has nothing for it. ``merged`` applies the
+rule: options given by the user win, ``strip=True`` keeps none of the
+source's metadata.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from PIL import Image, TiffImagePlugin
+
+__all__ = ["IFD0_TAGS", "KEYS", "from_pillow", "from_tiff", "merged", "resolution"]
+
+#: The keys these readers fill.
+KEYS = ("icc_profile", "dpi", "jfif_unit", "jfif_density", "exif", "xmp")
+
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+INTEROP_IFD = 0xA005
+MAKER_NOTE = 0x927C
+ORIENTATION = 0x0112
+
+#: Tags of a TIFF's first IFD copied into the EXIF: ImageDescription, Make,
+#: Model, Orientation, Software, DateTime, Artist, HostComputer, Copyright.
+IFD0_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298)
+
+_RESUNIT_INCH, _RESUNIT_CM = 2, 3
+
+#: Longest XMP one APP1 segment holds (65533 minus its 29-byte namespace header); a longer
+#: packet would need Extended XMP, which the writer does not do: it is dropped.
+MAX_XMP = 65504
+
+#: IFD0 resolution tags (XResolution, YResolution, ResolutionUnit) and YCbCrPositioning,
+#: which EXIF requires in a JPEG's IFD0; the source's are kept, else 72 dpi and centred.
+_RESOLUTION_TAGS = (0x011A, 0x011B, 0x0128)
+_YCBCR_POSITIONING = 0x0213
+#: What EXIF requires in a JPEG's EXIF IFD: ExifVersion, ComponentsConfiguration
+#: (Y, Cb, Cr) and FlashpixVersion; ColorSpace and the pixel dimensions are set apart.
+_COMPONENTS = 0x9101
+_EXIF_REQUIRED = {0x9000: b"0232", _COMPONENTS: b"\x01\x02\x03\x00", 0xA000: b"0100"}
+_COLOR_SPACE, _PIXEL_X, _PIXEL_Y = 0xA001, 0xA002, 0xA003
+#: DateTime, DateTimeOriginal, DateTimeDigitized: "YYYY:MM:DD HH:MM:SS" or dropped.
+_DATE_TAGS = (0x0132, 0x9003, 0x9004)
+_DATE = re.compile(r"^\d{4}:(0\d|1[0-2]):([0-2]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+
+
+def resolution(xres: float, yres: float, unit: int | None) -> dict[str, Any]:
+    """``dpi`` (and the JFIF fields for centimetres) from a TIFF resolution.
+
+    ``unit`` is ResolutionUnit: 2 inch, 3 centimetre, 1 or anything else no
+    absolute unit (nothing is kept: JFIF's aspect-only unit 0 is the writer's
+    default). A missing unit counts as inches, as in TIFF 6.0 and Pillow.
+    Zero or non-finite values give nothing.
+    """
+    try:
+        x, y = float(xres), float(yres)
+    except (TypeError, ValueError):
+        return {}
+    if not (0 < x < 1e9 and 0 < y < 1e9):
+        return {}
+    if unit is None or unit == _RESUNIT_INCH:
+        return {"dpi": (x, y)}
+    if unit == _RESUNIT_CM:
+        density = (min(65535, max(1, round(x))), min(65535, max(1, round(y))))
+        return {"dpi": (x * 2.54, y * 2.54), "jfif_unit": 2, "jfif_density": density}
+    return {}
+
+
+def _rational(value: Any) -> float | None:
+    if isinstance(value, tuple) and len(value) == 2:
+        return value[0] / value[1] if value[1] else None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+_DESCRIPTION = 0x010E
+#: ImageDescription holding data for programs (tifffile's JSON shape, OME-XML, ImageJ's
+#: settings) is not a description for people: dropped, like any above this length.
+_MACHINE_DESCRIPTION = ("{", "<", "ImageJ=")
+_MAX_DESCRIPTION = 4096
+
+
+def _valid(tag: int, value: Any) -> bool:
+    if value is None or value == "" or value == b"":
+        return False
+    if tag == _DESCRIPTION:
+        return (isinstance(value, str) and len(value) <= _MAX_DESCRIPTION
+                and not value.lstrip().startswith(_MACHINE_DESCRIPTION))
+    if tag == ORIENTATION:
+        return value in range(1, 9)
+    if tag in _DATE_TAGS:
+        return isinstance(value, str) and bool(_DATE.match(value))
+    return True
+
+
+def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes | None:
+    """EXIF of the kept tags of ``source`` (a loaded TIFF IFD or a Pillow image's EXIF).
+
+    None when ``source`` has none of ``IFD0_TAGS`` and no EXIF or GPS tag.
+    Otherwise the tags EXIF requires of a JPEG are completed: resolution
+    (the source's, else 72 dpi), YCbCrPositioning, and in the EXIF IFD
+    ExifVersion, ComponentsConfiguration, FlashpixVersion, ColorSpace (the
+    source's, else uncalibrated with an ICC profile and sRGB without) and
+    the pixel dimensions, set to ``size`` (the JPEG's, after any shrink).
+    Dates not in EXIF's form and orientations outside 1..8 are dropped.
+    """
+    exif = Image.Exif()
+    for tag in IFD0_TAGS:
+        value = source.get(tag)
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, str):
+            value = value.rstrip("\0")
+        if _valid(tag, value):
+            exif[tag] = value
+    for pointer in (EXIF_IFD, GPS_IFD):
+        try:
+            ifd = source.get_ifd(pointer)
+        except Exception:  # a broken sub-IFD is dropped, not an error
+            continue
+        kept = {tag: value for tag, value in ifd.items()
+                if tag not in (MAKER_NOTE, INTEROP_IFD, 0xA002, 0xA003)
+                and not isinstance(value, dict) and _valid(tag, value)}
+        if kept:
+            exif.get_ifd(pointer).update(kept)
+    if not len(exif) and not any(exif.get_ifd(p) for p in (EXIF_IFD, GPS_IFD)):
+        return None
+    resolution = [source.get(tag) for tag in _RESOLUTION_TAGS]
+    if None in resolution or resolution[2] not in (2, 3) or not all(
+            (_rational(v) or 0) > 0 for v in resolution[:2]):
+        resolution = [TiffImagePlugin.IFDRational(72, 1)] * 2 + [2]
+    for tag, value in zip(_RESOLUTION_TAGS, resolution):
+        exif[tag] = value
+    exif[_YCBCR_POSITIONING] = source.get(_YCBCR_POSITIONING) or 1
+    exif_ifd = exif.get_ifd(EXIF_IFD)
+    for tag, value in _EXIF_REQUIRED.items():
+        exif_ifd.setdefault(tag, value)
+    exif_ifd.setdefault(_COLOR_SPACE, 0xFFFF if icc else 1)
+    exif_ifd[_PIXEL_X], exif_ifd[_PIXEL_Y] = (int(v) for v in size)
+    data = exif.tobytes()
+    # Pillow writes bytes of an unknown tag as BYTE; EXIF wants UNDEFINED (7) here
+    for endian in "<>":
+        entry = struct.pack(endian + "HHL", _COMPONENTS, 1, 4)
+        data = data.replace(entry, struct.pack(endian + "HHL", _COMPONENTS, 7, 4), 1)
+    return data if len(data) <= 65533 else None
+
+
+class _FirstIfd(dict):
+    """IFD0's tags as tifffile read them, for files Pillow cannot parse (no sub-IFDs)."""
+
+    def __init__(self, page: Any) -> None:
+        super().__init__()
+        for tag in (*IFD0_TAGS, *_RESOLUTION_TAGS, _YCBCR_POSITIONING):
+            value = page.tags.valueof(tag)
+            if isinstance(value, tuple) and len(value) == 2 and tag in _RESOLUTION_TAGS[:2]:
+                value = TiffImagePlugin.IFDRational(*value) if value[1] else None
+            if value is not None:
+                self[tag] = int(value) if isinstance(value, int) else value
+
+    def get_ifd(self, tag: int) -> dict:
+        return {}
+
+
+def _tiff_exif(tif: Any, page: Any, size: tuple[int, int], icc: bool) -> bytes | None:
+    """The first IFD of ``page`` read by Pillow, types kept, then filtered.
+
+    Pillow (13.0) cannot parse a big-endian BigTIFF's IFD: there only the
+    first IFD's tags are taken, from tifffile (no EXIF or GPS IFD).
+    """
+    if tif.is_bigtiff and tif.byteorder == ">":
+        return _exif_bytes(_FirstIfd(page), size, icc)
+    handle = tif.filehandle
+    source = Image.Exif()
+    source.endian = tif.byteorder
+    source.bigtiff = bool(tif.is_bigtiff)
+    with handle.lock:
+        position = handle.tell()
+        try:
+            source.load_from_fp(handle, page.offset)
+            source.get_ifd(EXIF_IFD), source.get_ifd(GPS_IFD)  # read while the lock is held
+            return _exif_bytes(source, size, icc)
+        except Exception:  # unreadable EXIF is dropped: the pixels may still be fine
+            return None
+        finally:
+            handle.seek(position)
+
+
+def from_tiff(page: Any, tif: Any | None = None, *,
+              size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The metadata of a tifffile ``TiffPage`` (``tif``: its ``TiffFile``, default ``page.parent``).
+
+    ``size`` is the JPEG's (width, height) for the EXIF pixel dimensions
+    (default: the page's); give it when a shrink or another level changes it.
+    """
+    tif = tif if tif is not None else page.parent
+    size = size or (page.imagewidth, page.imagelength)
+    tags = page.tags
+    result: dict[str, Any] = {}
+    icc = tags.valueof(34675)
+    if isinstance(icc, (bytes, bytearray)) and icc:
+        result["icc_profile"] = bytes(icc)
+    xres, yres = tags.valueof(282), tags.valueof(283)
+    if xres is not None and yres is not None:
+        unit = tags.valueof(296)
+        result.update(resolution(_rational(xres), _rational(yres),
+                                 None if unit is None else int(unit)))
+    exif = _tiff_exif(tif, page, size, "icc_profile" in result)
+    if exif:
+        result["exif"] = exif
+    xmp = tags.valueof(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode()
+    if isinstance(xmp, (bytes, bytearray)) and xmp.strip(b"\0 \n") and len(xmp) <= MAX_XMP:
+        result["xmp"] = bytes(xmp)
+    return result
+
+
+def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The metadata of a Pillow image: ``im.info`` and ``im.getexif()``.
+
+    ``size``: the JPEG's (width, height) for the EXIF (default ``im.size``).
+    A TIFF opened by Pillow keeps its unit (``tag_v2`` ResolutionUnit), a JPEG
+    its ``jfif_unit``/``jfif_density``; the EXIF is filtered as for a TIFF.
+    """
+    info = im.info
+    result: dict[str, Any] = {}
+    if info.get("icc_profile"):
+        result["icc_profile"] = bytes(info["icc_profile"])
+    tag_v2 = getattr(im, "tag_v2", None)
+    if tag_v2 is not None and 282 in tag_v2 and 283 in tag_v2:
+        result.update(resolution(tag_v2[282], tag_v2[283], tag_v2.get(296)))
+    elif info.get("jfif_unit") == 2 and info.get("jfif_density"):
+        x, y = info["jfif_density"]
+        result.update(resolution(x, y, _RESUNIT_CM))
+    elif info.get("dpi"):
+        try:
+            x, y = info["dpi"]
+        except (TypeError, ValueError):
+            pass
+        else:
+            result.update(resolution(x, y, _RESUNIT_INCH))
+    try:
+        exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
+    except Exception:  # unreadable EXIF is dropped
+        exif = None
+    if exif:
+        result["exif"] = exif
+    xmp = info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode()
+    if isinstance(xmp, (bytes, bytearray)) and xmp and len(xmp) <= MAX_XMP:
+        result["xmp"] = bytes(xmp)
+    return result
+
+
+def merged(source: Mapping[str, Any], options: Mapping[str, Any], *,
+           strip: bool = False) -> dict[str, Any]:
+    """``options`` completed with the source's metadata: the user's options win.
+
+    A user's ``dpi`` replaces the source's whole resolution (its JFIF fields
+    too). ``strip=True`` returns ``options`` unchanged (nothing from the source).
+    """
+    result = dict(options)
+    if strip:
+        return result
+    for key, value in source.items():
+        if key in ("jfif_unit", "jfif_density") and "dpi" in options:
+            continue
+        result.setdefault(key, value)
+    return result
