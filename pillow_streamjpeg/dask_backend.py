@@ -1,26 +1,27 @@
-"""Encoding a Dask array on the active Dask scheduler, a ``distributed.Client`` included.
+"""The Dask backend: a dask array's bands encoded as tasks on the active Dask scheduler.
 
 Every strip of our JPEG is an independent restart interval, so bands of whole
-strips can be encoded anywhere and concatenated in order. The caller parses the
-options and writes the header; each Dask task encodes one band of rows (a whole
-number of strips) with the same ``strips.StripCoder`` as the local encoder and
-returns its compressed bytes, RSTn markers included (none after the image's
-last strip); the caller writes the bands in order as they arrive, with a
-bounded number in flight, then EOI. The output is byte-identical to
-``pipeline.encode`` of the same pixels with the same options. With
-optimize=True, a first round of tasks counts the Huffman symbols of each band,
-and the tables built from the summed counts code the bands.
+strips can be encoded anywhere and concatenated in order. ``DaskBackend`` is a
+backend of the scan writer (``scan.write_jpeg`` writes the header, the pieces
+in order, EOI, and builds optimized tables from the summed counts, as for the
+local thread pool): each Dask task encodes one band of rows (a whole number of
+strips) with the same ``strips.StripCoder`` as the local backend and returns
+its compressed bytes, RSTn markers included (none after the image's last
+strip); the bands come back in order as they arrive, with a bounded number in
+flight. The output is byte-identical to the local encoder's for the same
+pixels and options. With optimize=True, a first round of tasks counts the
+Huffman symbols of each band, summed in a tree of small tasks.
 
 Dask is an optional dependency (``pip install "pillow_streamjpeg[dask]"``):
 this module imports it, and ``pipeline.encode`` imports this module only for a
-Dask array source.
+Dask array source. (Named so as not to shadow the ``distributed`` package.)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "encoding a Dask array needs dask: pip install 'pillow_streamjpeg[dask]'"
     ) from exc
 
-from . import markers, options, pipeline, strips
+from .options import Settings
+from .sources.arrays import ArraySource, as_band
+from .strips import StripCoder
 
 #: Bytes of pixels a band aims at when the source's chunks are small or have to
 #: be regrouped: 8 MiB is about 90 ms of encoding for one thread, against about
@@ -50,17 +53,72 @@ BANDS_PER_THREAD = 3
 BYTES_IN_FLIGHT = 128 << 20
 
 
-def plan(array: da.Array, params: dict[str, Any]) -> options.Settings:
-    """The Settings of a dask array: those the local encoder derives for its pixels.
+class DaskBackend:
+    """The scan writer's backend for a uint8 dask array of shape (h, w) or (h, w, 1|3|4).
 
-    The local encoder's own planning of an array source decides (options,
-    mode, samples per pixel), so both write the same header and strips.
+    ``source`` is the array as a Source (mode, size, channels, and the
+    inversion of its mode), as the local encoder takes it; nothing is computed
+    before the scan writer asks.
+
+    :param client: the ``distributed.Client`` to run on (default: the current
+        one, else Dask's local scheduler).
+    :param band_rows: rows a band aims at when the source's row chunks do not
+        fall on strip boundaries (default: about 8 MiB of pixels); bands
+        otherwise follow the source's chunks (merging chunks smaller than that).
+    :param max_in_flight: bands submitted and not yet written (default: as many
+        as hold 128 MiB of pixels, and at least three per worker thread); bounds
+        the caller's memory.
     """
-    if any(np.isnan(n) for n in array.shape):
-        raise ValueError(f"cannot encode a dask array of unknown shape {array.shape}; "
-                         "call compute_chunk_sizes() first")
-    settings, _ = pipeline._plan(array, dict(params))
-    return settings
+
+    def __init__(self, array: da.Array, mode: str | None = None, *, client: Any = None,
+                 band_rows: int | None = None, max_in_flight: int | None = None) -> None:
+        if any(np.isnan(n) for n in array.shape):
+            raise ValueError(f"cannot encode a dask array of unknown shape {array.shape}; "
+                             "call compute_chunk_sizes() first")
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+        ):
+            raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
+        self.array = array
+        self.source = ArraySource(array, mode)
+        self.client = client
+        self.band_rows = band_rows
+        self.max_in_flight = max_in_flight
+
+    def counts(self, settings: Settings) -> Iterator[tuple[int, np.ndarray]]:
+        """The whole image's symbol counts, as Dask tasks (one per band), summed in a tree."""
+        counts = dask.delayed(band_counts, pure=True)
+        settings_key = dask.delayed(settings, pure=True, traverse=False)
+        invert = self.source.invert
+        blocks = _band_blocks(self.array, settings, self.band_rows)[1]
+        total = _tree_sum([counts(block, settings_key, invert) for block in blocks])
+        client = _client(self.client)
+        if client is not None:
+            yield settings.height, client.compute(total).result()
+        else:
+            yield settings.height, dask.compute(total)[0]
+
+    def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
+        """The bands' bytes in order, as their tasks finish."""
+        tasks = band_tasks(self.array, settings, self.source.invert, self.band_rows)
+        client = _client(self.client)
+        if client is not None:
+            threads = sum(client.nthreads().values()) or 1  # no worker has joined yet: 1
+        else:
+            threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+        in_flight = self.max_in_flight
+        if in_flight is None:
+            band_bytes = max(rows for _, rows, _ in tasks) * self.array.nbytes // self.array.shape[0]
+            in_flight = max(BANDS_PER_THREAD * threads, BYTES_IN_FLIGHT // band_bytes)
+        if client is not None:
+            bands = _bands_distributed(client, tasks, in_flight)
+        else:
+            bands = _bands_local(tasks, in_flight)
+        try:
+            for (_, rows, _), data in zip(tasks, bands):
+                yield rows, data
+        finally:
+            bands.close()
 
 
 def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) -> tuple[int, ...]:
@@ -88,41 +146,28 @@ def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) ->
     return (step,) * full + ((rest,) if rest else ())
 
 
-def _band(block: np.ndarray, settings: options.Settings) -> np.ndarray:
-    """A block's rows as the kernels take them, as the local encoder packs an array's.
-
-    Arrays hold plain samples; a layout read in an inverted raw mode (CMYK as
-    Adobe stores it) gets them inverted: the local encoder's own
-    ``pipeline._as_raw_mode`` does it, on this band.
-    """
-    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(block.shape[0], -1)
-    (band,) = pipeline._as_raw_mode(settings, lambda: [band])()
-    return band
-
-
-def encode_band(block: np.ndarray, settings: options.Settings, first: int) -> bytes:
+def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool) -> bytes:
     """The compressed bytes of one band whose first strip is strip ``first``.
 
-    Runs in a Dask task: the same StripCoder as the local encoder, so the
-    same kernel calls on the same rows.
+    Runs in a Dask task: the rows packed as ``ArraySource`` packs them, coded
+    by the same StripCoder as the local backend.
     """
-    rows = block.shape[0]
-    band = _band(block, settings)
-    count = -(-rows // settings.strip_height)
-    return bytes(strips.StripCoder(settings).encode([(band, 0, first, count)]))
+    band = as_band(block, invert)
+    count = -(-block.shape[0] // settings.strip_height)
+    return bytes(StripCoder(settings).encode([(band, 0, first, count)]))
 
 
-def band_counts(block: np.ndarray, settings: options.Settings) -> np.ndarray:
+def band_counts(block: np.ndarray, settings: Settings, invert: bool) -> np.ndarray:
     """Huffman symbol counts of one band's strips, for optimized tables.
 
-    Runs in a Dask task: the local encoder's ``StripCoder.count`` over the
-    band's strips, into int64 counts of shape (2 * table sets, 256) (DC then
-    AC of each set). Counts of bands add up to those of the image: every strip
-    starts its DC prediction afresh, as a restart interval does.
+    Runs in a Dask task: ``StripCoder.count`` over the band's strips, into
+    int64 counts of shape (2 * table sets, 256) (DC then AC of each set).
+    Counts of bands add up to those of the image: every strip starts its DC
+    prediction afresh, as a restart interval does.
     """
-    band = _band(block, settings)
+    band = as_band(block, invert)
     count = -(-block.shape[0] // settings.strip_height)
-    return strips.StripCoder(settings).count([(band, 0, 0, count)])
+    return StripCoder(settings).count([(band, 0, 0, count)])
 
 
 def _tree_sum(parts: list) -> Any:
@@ -133,38 +178,7 @@ def _tree_sum(parts: list) -> Any:
     return parts[0]
 
 
-def huffman_counts(array: da.Array, settings: options.Settings, *, client: Any = None,
-                   band_rows: int | None = None) -> np.ndarray:
-    """The image's Huffman symbol counts, gathered as Dask tasks (one per band) and summed."""
-    counts = dask.delayed(band_counts, pure=True)
-    settings_key = dask.delayed(settings, pure=True, traverse=False)
-    blocks = _band_blocks(array, settings, band_rows)[1]
-    total = _tree_sum([counts(block, settings_key) for block in blocks])
-    client = _client(client)
-    if client is not None:
-        return client.compute(total).result()
-    return dask.compute(total)[0]
-
-
-def optimized(array: da.Array, settings: options.Settings, *, client: Any = None,
-              band_rows: int | None = None) -> options.Settings:
-    """Settings with the Huffman tables optimized for the image (optimize=True).
-
-    The statistics are Dask tasks (``huffman_counts``); the tables are built from
-    them as the local encoder builds them from its own counts.
-    """
-    from dataclasses import replace
-
-    from . import tables
-
-    optimal_specs = getattr(tables, "optimal_specs", None)
-    if optimal_specs is None:  # pragma: no cover - only before optimize landed locally
-        raise NotImplementedError("optimize=True is not supported for Dask arrays in this version")
-    counts = huffman_counts(array, settings, client=client, band_rows=band_rows)
-    return replace(settings, huffman=tuple(optimal_specs(counts)))
-
-
-def _band_blocks(array: da.Array, settings: options.Settings,
+def _band_blocks(array: da.Array, settings: Settings,
                  band_rows: int | None) -> tuple[tuple[int, ...], list]:
     """Rows of each band and the delayed band arrays."""
     height = settings.strip_height
@@ -177,7 +191,7 @@ def _band_blocks(array: da.Array, settings: options.Settings,
     return bounds, list(array.rechunk(chunks).to_delayed().ravel())
 
 
-def band_tasks(array: da.Array, settings: options.Settings,
+def band_tasks(array: da.Array, settings: Settings, invert: bool,
                band_rows: int | None = None) -> list[tuple[int, int, Any]]:
     """(first row, rows, delayed bytes) of each band of the image, in order."""
     height = settings.strip_height
@@ -187,8 +201,8 @@ def band_tasks(array: da.Array, settings: options.Settings,
     tasks = []
     top = 0
     for rows, block in zip(bounds, blocks):
-        name = f"streamjpeg-band-{top}-{tokenize(block.key, settings)}"
-        tasks.append((top, rows, encode(block, settings_key, top // height, dask_key_name=name)))
+        name = f"streamjpeg-band-{top}-{tokenize(block.key, settings, invert)}"
+        tasks.append((top, rows, encode(block, settings_key, top // height, invert, dask_key_name=name)))
         top += rows
     return tasks
 
@@ -271,66 +285,3 @@ def _bands_local(tasks: list, in_flight: int) -> Iterator[bytes]:
             rows = window[-1][0] + window[-1][1] - top
             raise _failed(exc, top, rows) from None
         yield from results
-
-
-def write_jpeg(fp: IO[bytes], array: da.Array, settings: options.Settings, *,
-               client: Any = None, band_rows: int | None = None,
-               max_in_flight: int | None = None,
-               progress: Callable[[int], Any] | None = None) -> None:
-    """Write a whole JPEG file of a dask array: header, bands encoded as Dask tasks, EOI."""
-    tasks = band_tasks(array, settings, band_rows)
-    client = _client(client)
-    if client is not None:
-        threads = sum(client.nthreads().values()) or 1
-    else:
-        threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
-    if max_in_flight is None:
-        band_bytes = max(rows for _, rows, _ in tasks) * array.nbytes // max(array.shape[0], 1)
-        max_in_flight = max(BANDS_PER_THREAD * threads, BYTES_IN_FLIGHT // max(band_bytes, 1))
-    if client is not None:
-        bands = _bands_distributed(client, tasks, max_in_flight)
-    else:
-        bands = _bands_local(tasks, max_in_flight)
-    fp.write(markers.header(settings))
-    try:
-        for (_, rows, _), data in zip(tasks, bands):
-            fp.write(data)
-            if progress is not None:
-                progress(rows)
-    finally:
-        bands.close()
-    fp.write(markers.EOI)
-
-
-def encode(source: da.Array, fp: str | os.PathLike | IO[bytes], *, client: Any = None,
-           band_rows: int | None = None, max_in_flight: int | None = None,
-           **params: Any) -> None:
-    """Encode a dask array to baseline JPEG, its bands encoded as Dask tasks.
-
-    Runs on the active Dask scheduler: a ``distributed.Client`` (the default
-    client, or ``client``) or else Dask's local scheduler. The output is
-    byte-identical to ``pillow_streamjpeg.encode`` of the computed array.
-
-    :param source: a uint8 dask array of shape (height, width) or
-        (height, width, 1|3|4).
-    :param fp: a path (written to a temporary file, renamed when complete; no
-        file is left when a task fails) or a writable binary file object.
-    :param client: the ``distributed.Client`` to run on (default: the current one).
-    :param band_rows: rows a band aims at when the source's row chunks do not
-        fall on strip boundaries (default: about 8 MiB of pixels); bands
-        otherwise follow the source's chunks (merging chunks smaller than that).
-    :param max_in_flight: bands submitted and not yet written (default: as many
-        as hold 128 MiB of pixels, and at least three per worker thread); bounds
-        the caller's memory.
-    :param params: save options, as for ``Image.save(..., format="STREAMJPEG")``;
-        ``progress``: a function called with the row count of each band written.
-    """
-    progress = params.pop("progress", None)
-    if max_in_flight is not None and max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
-    settings = plan(source, params)
-    if getattr(settings, "optimize", False):
-        settings = optimized(source, settings, client=client, band_rows=band_rows)
-    with pipeline._output(fp) as out:
-        write_jpeg(out, source, settings, client=client, band_rows=band_rows,
-                   max_in_flight=max_in_flight, progress=progress)

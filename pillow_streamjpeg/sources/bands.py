@@ -1,4 +1,4 @@
-"""Band readers: pixel rows of a source, a band at a time, as C-contiguous uint8 arrays.
+"""Band tools shared by the sources: band heights, pooled band buffers, regrouping.
 
 Bands hold whole strips (a multiple of the strip height) except the last, and
 are read one after the other, so a source is never in memory whole.
@@ -12,15 +12,9 @@ import weakref
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from PIL import Image
 
 #: Bytes a band aims at.
 BAND_BYTES = 4 << 20
-
-#: Bytes a band of a Pillow image aims at. Pillow holds the GIL while it packs
-#: rows, so worker threads that finish a strip meanwhile wait for it: short
-#: reads keep those waits short (the strip writer groups bands into tasks).
-PILLOW_BAND_BYTES = 256 << 10
 
 
 def band_rows(row_bytes: int, strip_height: int, target: int = BAND_BYTES) -> int:
@@ -105,33 +99,6 @@ def release_rows(band: np.ndarray, top: int, rows: int) -> None:
             pass
 
 
-def pillow_bands(
-    core_image,
-    extents: tuple[int, int, int, int],
-    rawmode: str,
-    channels: int,
-    strip_height: int,
-) -> Iterator[np.ndarray]:
-    """Rows of a Pillow core image packed in ``rawmode``, read with one raw encoder.
-
-    The raw encoder packs exactly the rows asked for, without copying the image.
-    """
-    x0, y0, x1, y1 = extents
-    row_bytes = (x1 - x0) * channels
-    rows_per_band = band_rows(row_bytes, strip_height, PILLOW_BAND_BYTES)
-    encoder = Image.core.raw_encoder(core_image.mode, rawmode)
-    encoder.setimage(core_image, extents)
-    remaining = y1 - y0
-    while remaining > 0:  # never call the encoder again once it is done
-        rows = min(rows_per_band, remaining)
-        size = rows * row_bytes
-        _, errcode, data = encoder.encode(size)
-        if errcode < 0 or len(data) != size:
-            raise OSError(f"reading image rows failed (error {errcode}, {len(data)} of {size} bytes)")
-        remaining -= rows
-        yield np.frombuffer(data, dtype=np.uint8).reshape(rows, row_bytes)
-
-
 def rebuffer(
     bands: Iterable[np.ndarray], row_bytes: int, strip_height: int, height: int,
 ) -> Iterator[np.ndarray]:
@@ -170,125 +137,3 @@ def rebuffer(
             yield band[:whole]
     if seen != height:
         raise ValueError(f"row bands held {seen} rows, the image has {height}")
-
-
-def array_bands(array, channels: int, strip_height: int, rows: int | None = None) -> Iterator[np.ndarray]:
-    """Rows of an array-like (numpy, memmap, zarr, dask ...) as C-contiguous uint8 bands.
-
-    Only a band at a time is sliced and copied: strided, Fortran-ordered or
-    lazy arrays are never copied whole. Pages of a read-only or shared
-    ``np.memmap`` are released after each band, so they do not pile up in the
-    resident set.
-    """
-    height, width = array.shape[:2]
-    row_bytes = width * array_row_samples(array)
-    step = rows or band_rows(row_bytes, strip_height)
-    release = _memmap_releaser(array)
-    for top in range(0, height, step):
-        part = array[top:top + step]
-        if release is not None:  # a copy, then the mapped pages it came from are dropped
-            band = np.array(part, dtype=np.uint8, order="C", copy=True)
-            release(part)
-        else:
-            band = np.ascontiguousarray(np.asarray(part), dtype=np.uint8)
-        yield band.reshape(band.shape[0], -1)
-
-
-def array_row_samples(array) -> int:
-    """Samples per pixel of an array of shape (h, w) or (h, w, c)."""
-    return 1 if len(array.shape) == 2 else int(array.shape[2])
-
-
-def _memmap_releaser(array):
-    """For a shared or read-only np.memmap: a function dropping a view's pages."""
-    import mmap
-
-    buffer = getattr(array, "_mmap", None)
-    if not isinstance(array, np.memmap) or buffer is None or getattr(array, "mode", "c") == "c":
-        return None
-    if not hasattr(buffer, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
-        return None
-    try:
-        base = np.frombuffer(buffer, dtype=np.uint8).ctypes.data
-    except (TypeError, ValueError):
-        return None
-    size = len(buffer)
-    page = mmap.PAGESIZE
-
-    def release(view) -> None:
-        if not isinstance(view, np.ndarray) or view.size == 0:
-            return
-        low, high = np.byte_bounds(view) if hasattr(np, "byte_bounds") else np.lib.array_utils.byte_bounds(view)
-        start = max(0, (low - base) // page * page)
-        end = min(size, high - base)
-        if end > start:
-            try:
-                buffer.madvise(mmap.MADV_DONTNEED, start, end - start)
-            except (OSError, ValueError):
-                pass
-
-    return release
-
-
-class RowBands:
-    """A source made of an iterable of row bands, with its size and mode given.
-
-    ``RowBands(bands, size=(width, height), mode="RGB")``: each band is a uint8
-    array of any number of rows, of shape (rows, width), (rows, width,
-    channels) or (rows, width * channels). Channels follow the mode: 1 for "L",
-    3 (RGB) or 4 (RGBA/RGBX, the fourth sample ignored) for "RGB"; with
-    ``channels`` given explicitly for other modes. Bands of any height are
-    regrouped into whole strips. An iterator can be read only once: encoding
-    such a source a second time raises RuntimeError.
-    """
-
-    def __init__(self, bands, size: tuple[int, int], mode: str = "RGB", channels: int | None = None) -> None:
-        width, height = size
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)):
-            raise TypeError(f"size must be two integers (width, height), not {size!r}")
-        self.bands = bands
-        self.size = (width, height)
-        self.mode = mode
-        if channels is None:
-            channels = {"L": 1, "1": 1, "RGB": 3}.get(mode)
-            if channels is None:
-                from . import options
-
-                channels = options.check_mode(mode).channels
-        self.channels = channels
-        self._used = False
-
-    def read(self, strip_height: int) -> Iterator[np.ndarray]:
-        """The bands regrouped into whole strips; a second pass over an iterator raises."""
-        once = iter(self.bands) is self.bands
-        if once and self._used:
-            raise RuntimeError(
-                "this RowBands source was already read: its bands come from an iterator, "
-                "which can be read only once (optimize=True needs two passes); pass a list, "
-                "or make a new source"
-            )
-        self._used = True
-        width, height = self.size
-        return rebuffer(self.bands, width * self.channels, strip_height, height)
-
-
-#: Pillow modes turned into a writable mode when an image file is converted.
-_CONVERSIONS = {"P": "RGB", "PA": "RGB", "RGBA": "RGB", "RGBa": "RGB", "LA": "L", "La": "L"}
-
-
-def writable_image(image: Image.Image) -> Image.Image:
-    """An opened image in a mode the writer takes: alpha dropped, palettes applied,
-    16-bit grey scaled to 8 bits as round(v * 255 / 65535). Other modes raise OSError.
-    """
-    from . import options
-
-    if image.mode in options.MODES:
-        return image
-    if image.mode in _CONVERSIONS:
-        if image.mode == "P" and "transparency" in image.info:
-            return image.convert("RGBA").convert("RGB")
-        return image.convert(_CONVERSIONS[image.mode])
-    if image.mode.startswith("I;16"):
-        values = np.asarray(image).astype(np.uint32)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L")
-    raise OSError(f"cannot write mode {image.mode} as JPEG")
