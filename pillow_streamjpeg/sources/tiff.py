@@ -253,7 +253,7 @@ class TiffSource(Source):
             self.mode, self.keep = "RGB", 3
             self.lut = _palette_lut(np.asarray(key.colormap), bits)
         elif photometric == SEPARATED:
-            inkset = int(getattr(key, "tags", {}).valueof(332, 1)) if hasattr(key, "tags") else 1
+            inkset = int(key.tags.valueof(332, 1))  # InkSet, 1: CMYK
             if inkset != 1 or colour != 4:
                 raise ValueError(f"{name}: Separated image of {colour} inks (inkset {inkset}) is not "
                                  "supported; only CMYK")
@@ -310,7 +310,7 @@ class TiffSource(Source):
         return (
             page is not None and hasattr(page, "segments")
             and (self.samples == 1 or int(key.planarconfig) == 1)
-            and int(getattr(key, "imagedepth", 1)) == 1
+            and int(key.imagedepth) == 1
             and tuple(page.shape[:1]) != (0,)
         )
 
