@@ -2,7 +2,7 @@
 
 Options keep Pillow's JPEG names and meanings; only the defaults differ
 (quality 100, no chroma subsampling). Everything downstream (tables, header,
-strip writer) reads ``Settings`` and never the raw options. The options are
+scan writer) reads ``Settings`` and never the raw options. The options are
 listed in README.md ("Options").
 """
 
