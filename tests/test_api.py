@@ -70,6 +70,18 @@ def test_a_users_source_encodes_like_the_array() -> None:
     assert source.passes == 3  # optimize: a pass for statistics, a pass for coding
 
 
+def test_source_metadata_are_save_options_that_encode_options_override() -> None:
+    class Commented(Stripes):
+        @property
+        def metadata(self):
+            return {"comment": b"from the source", "dpi": (300, 300)}
+
+    pixels = _image()
+    assert _encode(Commented(pixels)) == _encode(pixels, comment=b"from the source", dpi=(300, 300))
+    assert _encode(Commented(pixels), comment="mine") == _encode(pixels, comment="mine",
+                                                                 dpi=(300, 300))
+
+
 def test_every_kind_of_source_follows_the_protocol(tmp_path) -> None:
     import tifffile
 
