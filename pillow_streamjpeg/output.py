@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from typing import IO
 
@@ -20,6 +21,7 @@ def opened(fp: str | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     The temporary file is created with FILE_MODE, which the system reduces by
     the process's umask, so the result has the mode ``open(path, "wb")`` gives
     a new file; the umask itself is never changed (other threads may be saving).
+    A file replaced keeps its permission bits, as ``open(path, "wb")`` keeps them.
     """
     if not isinstance(fp, (str, os.PathLike)):
         yield fp
@@ -27,6 +29,8 @@ def opened(fp: str | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     path = os.fspath(fp)
     handle, temp = _create_beside(path)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(handle, "wb") as out:
             yield out
         os.replace(temp, path)

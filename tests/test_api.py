@@ -273,6 +273,15 @@ def test_output_file_mode_without_touching_the_umask(tmp_path, monkeypatch) -> N
     assert run.stdout.strip() == "0o640", run.stderr
 
 
+def test_a_replaced_file_keeps_its_permissions(tmp_path) -> None:
+    target = tmp_path / "out.jpg"
+    target.write_bytes(b"previous")
+    target.chmod(0o604)
+    pillow_streamjpeg.encode(_image(), target)
+    assert target.stat().st_mode & 0o777 == 0o604
+    assert target.read_bytes() == _encode(_image())
+
+
 def test_progress_is_one_total_across_optimize_passes() -> None:
     seen = []
     pixels = _image(height=300, width=40)
