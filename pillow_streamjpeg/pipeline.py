@@ -93,9 +93,12 @@ def encode(
     if _is_dask_array(source):
         from . import dask_backend  # imports dask: only for dask arrays
 
+        choices = {"page": page, "series": series, "level": level, "size": size,
+                   "channels": channels}
+        given = sorted(key for key, value in choices.items() if value is not None)
+        if given:
+            raise TypeError(f"{', '.join(given)} do{'es' * (len(given) == 1)} not apply to a dask array")
         backend = dask_backend.DaskBackend(source, mode=mode, **dask_options)
-        if any(v is not None for v in (page, series, level, size, channels)):
-            raise TypeError("page, series, level, size and channels do not apply to a dask array")
         pixels: sources.Source = backend.source
     else:
         given = sorted(key for key, value in dask_options.items() if value is not None)

@@ -151,6 +151,14 @@ def test_bands_in_flight_are_bounded(client, monkeypatch) -> None:
     assert max(ahead[1:-1]) <= 3 and max(ahead[1:-1]) >= 2
 
 
+def test_choices_that_do_not_apply_to_a_dask_array() -> None:
+    source = da.from_array(_image(16, 16, 3), chunks=(8, 16, 3))
+    with pytest.raises(TypeError, match="page does not apply to a dask array"):
+        _dask(source, page=1)
+    with pytest.raises(TypeError, match="qualty"):
+        _dask(source, qualty=90)
+
+
 def test_band_bounds() -> None:
     assert sjd.band_bounds((64, 64, 64, 10), 8, 128) == (128, 74)
     assert sjd.band_bounds((304, 8), 8, 128) == (304, 8)  # a big chunk stays whole
