@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import options, pipeline, sources
+from pillow_streamjpeg import pipeline, scan, sources
 
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "retina"]
 QUALITIES = [100, 95, 90, 75]
@@ -46,13 +46,12 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _ours(image: Image.Image, quality: int, round_samples: bool | None) -> bytes:
-    settings = options.parse(image.mode, image.size, {"quality": quality, "workers": 1})
+    source = sources.PillowSource(image)
+    settings = pipeline.settings_for(source, {"quality": quality, "workers": 1})
     if round_samples is not None:
         settings = dataclasses.replace(settings, round_samples=round_samples)
-    layout = settings.layout
     out = io.BytesIO()
-    pipeline.write_jpeg(out, settings, lambda: sources.pillow_bands(
-        image.im, (0, 0) + image.size, layout.rawmode, layout.channels, settings.strip_height))
+    scan.write_jpeg(out, settings, scan.LocalBackend(source))
     return out.getvalue()
 
 

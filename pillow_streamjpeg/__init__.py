@@ -7,6 +7,9 @@ Importing the package registers the save-only Pillow format ``STREAMJPEG``::
 
     img.save("out.jpg", format="STREAMJPEG")             # quality 100, 4:4:4
     pillow_streamjpeg.encode(array, "out.jpg", quality=90)
+
+``encode`` takes PIL images, arrays, TIFFs, row bands (``RowBands``) and any
+``Source``: subclass it to encode images from elsewhere, band by band.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ except ImportError as exc:  # pragma: no cover - only from an unbuilt source tre
         "not an installed package. Install it (pip install .) and run from elsewhere."
     ) from exc
 
+from importlib.metadata import version as _version
+
 from . import plugin  # noqa: F401  (registers the STREAMJPEG format)
 from .options import MAX_DIMENSION
 from .pipeline import encode
+from .sources import RowBands, Source
 
-__version__ = "0.1.0"
-__all__ = ["MAX_DIMENSION", "encode", "__version__"]
+__version__ = _version("pillow_streamjpeg")  # one source: meson.build's project version
+__all__ = ["MAX_DIMENSION", "RowBands", "Source", "encode", "__version__"]

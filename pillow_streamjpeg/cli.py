@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -38,17 +39,24 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def run_demo(output: str, quality: int, workers: int | None) -> int:
-    """Encode the generated image with STREAMJPEG and with Pillow's JPEG; print both."""
+#: Where the demo writes its JPEG unless told.
+DEMO_OUTPUT = "streamjpeg-demo.jpg"
+
+
+def run_demo(output: str, params: dict[str, Any]) -> int:
+    """Encode the generated image with STREAMJPEG and with Pillow's JPEG (same quality,
+    subsampling and optimize); print both."""
     image = demo_image()
     print(f"demo image: {image.width}x{image.height} RGB ({image.width * image.height / 1e6:.0f} MP)")
     reference = np.asarray(image)
     t0 = time.perf_counter()
-    pipeline.encode(image, output, quality=quality, workers=workers)
+    pipeline.encode(image, output, **params)
     ours = time.perf_counter() - t0
     buffer = io.BytesIO()
+    pillow_params = {key: params[key] for key in ("quality", "optimize") if key in params}
+    pillow_params["subsampling"] = params.get("subsampling", 0)
     t0 = time.perf_counter()
-    image.save(buffer, format="JPEG", quality=quality, subsampling=0)
+    image.save(buffer, format="JPEG", **pillow_params)
     pillows = time.perf_counter() - t0
     with Image.open(output) as decoded:
         psnr_ours = _psnr(reference, np.asarray(decoded.convert("RGB")))
@@ -57,7 +65,7 @@ def run_demo(output: str, quality: int, workers: int | None) -> int:
     size = os.path.getsize(output)
     print(f"{'encoder':<22}{'seconds':>9}{'MP/s':>8}{'bytes':>12}{'PSNR dB':>9}")
     print(f"{'STREAMJPEG':<22}{ours:9.3f}{mp / ours:8.1f}{size:12d}{psnr_ours:9.2f}")
-    print(f"{'Pillow JPEG 4:4:4':<22}{pillows:9.3f}{mp / pillows:8.1f}{buffer.tell():12d}{psnr_pillow:9.2f}")
+    print(f"{'Pillow JPEG':<22}{pillows:9.3f}{mp / pillows:8.1f}{buffer.tell():12d}{psnr_pillow:9.2f}")
     print(f"wrote {output}")
     return 0
 
@@ -72,16 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any format Pillow opens")
     parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
-    parser.add_argument("-q", "--quality", type=int, default=100, help="JPEG quality 1..100 (default 100)")
-    parser.add_argument("-s", "--subsampling", default=None,
+    parser.add_argument("--quality", type=int, default=100, help="JPEG quality 1..100 (default 100)")
+    parser.add_argument("--subsampling", default=None,
                         help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2)")
     parser.add_argument("-w", "--workers", type=int, default=None, help="encoding threads (default: all CPUs)")
     parser.add_argument("--page", type=int, default=None, help="TIFF: the page (IFD) to convert")
     parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
     parser.add_argument("--level", type=int, default=None, help="TIFF: the pyramid level of the series (default 0)")
     parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--demo", action="store_true", help="encode a generated image and compare with Pillow's JPEG")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--demo", nargs="?", const=DEMO_OUTPUT, default=None, metavar="OUT",
+                        help="encode a generated image to OUT (default %(const)s) with the "
+                             "options given, and compare with Pillow's JPEG")
     return parser
 
 
@@ -99,26 +109,29 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Progress:
-    """A tqdm bar on stderr counting rows, when stderr is a terminal and tqdm is there."""
+    """A tqdm bar on stderr counting rows, when stderr is a terminal and tqdm is there.
+
+    Called as ``progress(done, total)``: one bar for the whole job (optimize's
+    two passes included).
+    """
 
     def __init__(self, enabled: bool, name: str) -> None:
         self.bar = None
         self.name = name
         self.enabled = enabled
 
-    def __call__(self, rows: int) -> None:
-        if self.bar is not None:
-            self.bar.update(rows)
-
-    def start(self, total: int) -> None:
-        if not self.enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return
-        self.bar = tqdm(total=total, unit="row", desc=self.name, file=sys.stderr, leave=False,
-                        dynamic_ncols=True)
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if not self.enabled:
+                return
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.enabled = False
+                return
+            self.bar = tqdm(total=total, unit="row", desc=self.name, file=sys.stderr, leave=False,
+                            dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -142,6 +155,15 @@ def _check_output(output: str) -> None:
         raise PermissionError(f"output file is not writable: {output}")
 
 
+def encoding_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The encode() options the command line gives, for a conversion or the demo."""
+    params: dict[str, Any] = {"quality": args.quality, "workers": args.workers,
+                              "optimize": args.optimize}
+    if args.subsampling is not None:
+        params["subsampling"] = _subsampling(args.subsampling)
+    return params
+
+
 def convert(args: argparse.Namespace) -> int:
     """Convert args.input to args.output with a progress bar."""
     _check_output(args.output)
@@ -150,11 +172,7 @@ def convert(args: argparse.Namespace) -> int:
     if os.path.isdir(args.input):
         raise IsADirectoryError(f"input is a folder: {args.input}")
     Image.MAX_IMAGE_PIXELS = None  # the user chose this file: no decompression-bomb check
-    params = {"quality": args.quality, "workers": args.workers}
-    if args.subsampling is not None:
-        params["subsampling"] = _subsampling(args.subsampling)
-    if args.optimize:
-        params["optimize"] = True
+    params = encoding_options(args)
     for key in ("page", "series", "level"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
@@ -179,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     # reaches the user as the one-line error below
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
-        if args.demo or args.input is None:
-            return run_demo(args.output or "streamjpeg-demo.jpg", args.quality, args.workers)
+        if args.demo is not None or args.input is None:
+            if args.input is not None:
+                parser.error("--demo takes no input file (its output is --demo OUT)")
+            return run_demo(args.demo or DEMO_OUTPUT, encoding_options(args))
         if args.output is None:
             parser.error("an output file (or - for standard output) is needed after the input")
         return convert(args)

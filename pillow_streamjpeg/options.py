@@ -2,14 +2,15 @@
 
 Options keep Pillow's JPEG names and meanings; only the defaults differ
 (quality 100, no chroma subsampling). Everything downstream (tables, header,
-strip writer) reads ``Settings`` and never the raw options. See docs/options.md.
+scan writer) reads ``Settings`` and never the raw options. The options are
+listed in README.md ("Options").
 """
 
 from __future__ import annotations
 
 import array
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image, JpegPresets
@@ -43,41 +44,38 @@ class Component:
 class ModeLayout:
     """How an image mode's pixel rows map to JPEG components."""
 
-    rawmode: str  #: Pillow raw mode the rows are read in
-    channels: int  #: samples per pixel in those rows
     convert: bool  #: RGB to YCbCr in the kernels
     ids: tuple[int, ...]  #: component ids, as libjpeg writes them
     adobe: bool = False  #: Adobe APP14 (transform 0) instead of JFIF APP0
+    channels: int = 0  #: samples per pixel in the source's rows (set by ``parse``)
 
 
 YCC_IDS = (1, 2, 3)
 
 #: Image modes this writer accepts, and how their rows are read.
 MODES: dict[str, ModeLayout] = {
-    "1": ModeLayout("L", 1, False, (1,)),
-    "L": ModeLayout("L", 1, False, (1,)),
-    "RGB": ModeLayout("RGBX", 4, True, YCC_IDS),
-    "RGBX": ModeLayout("RGBX", 4, True, YCC_IDS),
-    "YCbCr": ModeLayout("YCbCrX", 4, False, YCC_IDS),
-    "CMYK": ModeLayout("CMYK;I", 4, False, tuple(b"CMYK"), adobe=True),
+    "1": ModeLayout(False, (1,)),
+    "L": ModeLayout(False, (1,)),
+    "RGB": ModeLayout(True, YCC_IDS),
+    "RGBX": ModeLayout(True, YCC_IDS),
+    "YCbCr": ModeLayout(False, YCC_IDS),
+    "CMYK": ModeLayout(False, tuple(b"CMYK"), adobe=True),
 }
 
 #: keep_rgb=True: RGB components, no colour conversion (libjpeg's ids 'R', 'G', 'B').
-KEEP_RGB = ModeLayout("RGBX", 4, False, tuple(b"RGB"), adobe=True)
+KEEP_RGB = ModeLayout(False, tuple(b"RGB"), adobe=True)
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a save needs, derived once from the options."""
 
-    mode: str
     width: int
     height: int
     layout: ModeLayout
     components: tuple[Component, ...]
     qtables: tuple[tuple[int, ...], ...]  #: natural order
     huffman: tuple  #: (DC spec, AC spec) per table set
-    quality: int | None  #: None when tables come from qtables, a preset or "keep"
     workers: int
     round_samples: bool  #: YCbCr rounded to whole values before the DCT
     optimize: bool = False
@@ -296,16 +294,19 @@ def rounds_samples(qtables) -> bool:
 
 
 def parse(
-    mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None = None
+    mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None = None,
+    *, channels: int | None = None,
 ) -> Settings:
     """Validate the mode, size and save options of an image into Settings.
 
     ``image`` is the source image when there is one: "keep" and the default
-    comment read it.
+    comment read it. ``channels``: samples per pixel of the source's rows
+    (default: one per component).
     """
     layout = check_mode(mode)
     if info.get("keep_rgb") and mode in ("RGB", "RGBX"):
         layout = KEEP_RGB
+    layout = replace(layout, channels=channels or len(layout.ids))
     width, height = size
     check_size(width, height)
     if info.get("progressive") or info.get("progression"):
@@ -338,7 +339,6 @@ def parse(
     ncomp = len(layout.ids)
     if qtables is not None:
         natural = _qtables(qtables, None if quality == -1 else quality)
-        quality_value = None
         table_of = [min(i, len(natural) - 1) for i in range(ncomp)]
     else:
         quality_value = DEFAULT_QUALITY if quality == -1 else max(quality, 1)
@@ -364,14 +364,12 @@ def parse(
     _refuse_unsupported_restart(info, restart, mcus_per_row)
     optimize = bool(info.get("optimize", False))
     return Settings(
-        mode=mode,
         width=width,
         height=height,
         layout=layout,
         components=components,
         qtables=tuple(tuple(t) for t in natural),
         huffman=tuple(specs),
-        quality=quality_value,
         workers=_workers(info),
         round_samples=rounds_samples(natural),
         optimize=optimize,

@@ -1,32 +1,19 @@
-"""The strip writer: bands of rows to entropy-coded strips, in order, on a thread pool.
+"""The strip coder: runs of strips of a band to entropy-coded bytes, through the kernels.
 
 Every strip is one MCU row and one restart interval, so strips can be encoded
-independently: groups of strips run on worker threads (the kernels release the
-GIL) and are written strictly in order, with RSTn markers between strips and
-none after the last. At most a few groups per worker are in flight, so memory
-does not grow with the image.
+independently, on any thread (the kernels release the GIL) or any machine; the
+scan writer (``scan``) groups them into tasks and writes them in order.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
-from typing import IO
+from collections.abc import Iterator
 
 import numpy as np
 
 from . import engine, sources, tables
 from .options import Settings
-
-#: Pixels a task aims to encode: large enough to dwarf scheduling costs,
-#: small enough to give every worker something to do.
-TASK_PIXELS = 1 << 18
-
-#: Tasks in flight per worker.
-TASKS_PER_WORKER = 3
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -109,90 +96,3 @@ class StripCoder:
                     data += bytes((0xFF, 0xD0 + index % 8))
             sources.release_rows(band, row, count * self.settings.strip_height)
         return data
-
-
-def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
-    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands)."""
-    height = settings.strip_height
-    per_task = max(1, TASK_PIXELS // (settings.width * height))
-    task: list[Piece] = []
-    in_task = 0
-    strip = 0
-    rows_seen = 0
-    for band in bands:
-        rows = band.shape[0]
-        if (
-            band.dtype != np.uint8 or band.ndim != 2 or band.shape[1] < row_bytes
-            or not band.flags.c_contiguous
-        ):
-            raise ValueError(
-                f"band of shape {band.shape} and dtype {band.dtype} is not C-contiguous "
-                f"uint8 rows of {row_bytes} bytes"
-            )
-        if rows_seen % height or rows == 0:
-            raise ValueError(f"bands must hold whole strips of {height} rows before the last")
-        rows_seen += rows
-        if rows_seen > settings.height:
-            raise ValueError(f"bands hold more than the image's {settings.height} rows")
-        strips = -(-rows // height)
-        first = 0
-        while first < strips:
-            count = min(per_task - in_task, strips - first)
-            task.append((band, first * height, strip + first, count))
-            in_task += count
-            first += count
-            if in_task == per_task:
-                yield task
-                task, in_task = [], 0
-        strip += strips
-    if rows_seen != settings.height:
-        raise ValueError(f"bands held {rows_seen} rows, the image has {settings.height}")
-    if task:
-        yield task
-
-
-def _ordered(tasks: Iterable[list[Piece]], work: Callable, workers: int) -> Iterator:
-    """work(task) for each task, yielded in task order.
-
-    With several workers, at most TASKS_PER_WORKER tasks per worker are in
-    flight. Close the generator (``contextlib.closing``) to stop early: queued
-    tasks are cancelled and running ones waited for, so no thread outlives it.
-    """
-    if workers <= 1:
-        for task in tasks:
-            yield work(task)
-        return
-    pending: deque[Future] = deque()
-    with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
-        try:
-            for task in tasks:
-                pending.append(pool.submit(work, task))
-                if len(pending) >= TASKS_PER_WORKER * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def write_scan(fp: IO[bytes], bands: Iterable[np.ndarray], settings: Settings) -> None:
-    """Encode the bands' strips and write them to fp in order (scan data only)."""
-    coder = StripCoder(settings)
-    tasks = _tasks(bands, settings, coder.row_bytes)
-    workers = min(settings.workers, settings.strip_count)
-    with closing(_ordered(tasks, coder.encode, workers)) as results:
-        for data in results:
-            fp.write(data)
-
-
-def count_symbols(bands: Iterable[np.ndarray], settings: Settings) -> np.ndarray:
-    """Huffman symbol counts of every strip: counts[2 t (+1), symbol] per table set t."""
-    coder = StripCoder(settings)
-    tasks = _tasks(bands, settings, coder.row_bytes)
-    workers = min(settings.workers, settings.strip_count)
-    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
-    with closing(_ordered(tasks, coder.count, workers)) as results:
-        for part in results:
-            counts += part
-    return counts

@@ -1,4 +1,4 @@
-"""The strip writer's tasks: strips grouped across bands, every strip once, in order."""
+"""The scan writer's tasks: strips grouped across bands, every strip once, in order."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import options, sources, strips
+from pillow_streamjpeg import options, scan
+from pillow_streamjpeg.sources import pillow as pillow_source
 
 
 def test_tasks_take_strips_across_bands_and_split_large_bands(monkeypatch) -> None:
-    monkeypatch.setattr(strips, "TASK_PIXELS", 40 * 8 * 5)  # 5 strips a task
+    monkeypatch.setattr(scan, "TASK_PIXELS", 40 * 8 * 5)  # 5 strips a task
     heights = (8, 56, 16, 72, 3)  # 1, 7, 2, 9 and 1 strips
     settings = options.parse("L", (40, sum(heights)), {})
     bands = [np.full((h, 40), i, np.uint8) for i, h in enumerate(heights)]
-    tasks = list(strips._tasks(bands, settings, 40))
+    tasks = list(scan._tasks(bands, settings, 40))
     sizes = [sum(count for *_, count in task) for task in tasks]
     assert sizes == [5, 5, 5, 5]
     covered = []
@@ -34,13 +35,13 @@ def test_tasks_take_strips_across_bands_and_split_large_bands(monkeypatch) -> No
 
 def test_one_strip_bands_give_the_same_file(monkeypatch) -> None:
     """Pillow images are read a strip or two at a time; grouping changes no byte."""
-    monkeypatch.setattr(strips, "TASK_PIXELS", 157 * 8 * 3)  # 3 strips a task, 9 tasks
+    monkeypatch.setattr(scan, "TASK_PIXELS", 157 * 8 * 3)  # 3 strips a task, 9 tasks
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 256, (203, 157, 3), dtype=np.uint8)
     expected = io.BytesIO()
     pillow_streamjpeg.encode(np.ascontiguousarray(pixels), expected, workers=1)
     for band_bytes in (1, 157 * 4 * 8 * 3, 1 << 30):
-        monkeypatch.setattr(sources, "PILLOW_BAND_BYTES", band_bytes)
+        monkeypatch.setattr(pillow_source, "PILLOW_BAND_BYTES", band_bytes)
         for workers in (1, 2, 3):
             out = io.BytesIO()
             Image.fromarray(pixels).save(out, format="STREAMJPEG", workers=workers)

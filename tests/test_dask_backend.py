@@ -24,7 +24,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     pytest.skip(f"dask and distributed are not installed ({exc}); "
                 "pip install 'pillow_streamjpeg[dask]'", allow_module_level=True)
 
-from pillow_streamjpeg import distributed as sjd
+from pillow_streamjpeg import dask_backend as sjd
+from pillow_streamjpeg import pipeline, scan, sources
 
 # Functions the workers run are made inside functions: workers cannot import this
 # test module (pytest imports it by path), and plain pickle refuses local functions,
@@ -97,10 +98,6 @@ def test_cluster_identical_to_local(client, case) -> None:
     {"dpi": (300, 300), "comment": "dask"},
 ], ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()))
 def test_cluster_identical_with_options(client, params) -> None:
-    from pillow_streamjpeg import options
-
-    if not hasattr(options, "SAMPLING"):
-        pytest.skip("this version of the local encoder lacks these options")
     channels = 4 if params.get("mode") == "CMYK" else 3
     image = _image(203, 117, channels, seed=9)
     source = da.from_array(image, chunks=(48, 117, channels))
@@ -126,9 +123,10 @@ def test_computed_source_and_path_output(client, tmp_path) -> None:
     lazy = (source.astype(np.int16) * 2 // 2).astype(np.uint8)  # a graph, same pixels
     target = tmp_path / "out.jpg"
     rows = []
-    pillow_streamjpeg.encode(lazy, target, quality=85, progress=rows.append)
+    pillow_streamjpeg.encode(lazy, target, quality=85,
+                             progress=lambda done, total: rows.append((done, total)))
     assert target.read_bytes() == _local(image, quality=85)
-    assert rows == [400]  # one band: the chunks (100 rows) merge up to the band size
+    assert rows == [(400, 400)]  # one band: the chunks (100 rows) merge up to the band size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jpg"]
 
 
@@ -147,10 +145,18 @@ def test_bands_in_flight_are_bounded(client, monkeypatch) -> None:
             return super().write(data)
 
     out = Recorder()
-    sjd.encode(source, out, band_rows=8, max_in_flight=3)
+    pillow_streamjpeg.encode(source, out, band_rows=8, max_in_flight=3)
     assert out.getvalue() == _local(image)
     assert len(submitted) == 40 and len(ahead) == 40 + 2
     assert max(ahead[1:-1]) <= 3 and max(ahead[1:-1]) >= 2
+
+
+def test_choices_that_do_not_apply_to_a_dask_array() -> None:
+    source = da.from_array(_image(16, 16, 3), chunks=(8, 16, 3))
+    with pytest.raises(TypeError, match="page does not apply to a dask array"):
+        _dask(source, page=1)
+    with pytest.raises(TypeError, match="qualty"):
+        _dask(source, qualty=90)
 
 
 def test_band_bounds() -> None:
@@ -231,10 +237,6 @@ def test_killed_worker_is_survived(tmp_path) -> None:
 @pytest.mark.parametrize(("channels", "quality"), [(3, 100), (1, 80)])
 def test_optimize_identical_to_local(client, channels, quality) -> None:
     """optimize=True: statistics as Dask tasks, then tables, then encoding."""
-    from pillow_streamjpeg import options, tables
-
-    if "optimize" not in options.Settings.__dataclass_fields__ or not hasattr(tables, "optimal_specs"):
-        pytest.skip("this version of the local encoder has no optimize=True")
     image = _image(203, 117, channels, seed=8)
     source = da.from_array(image, chunks=(48,) + image.shape[1:])
     expected = _local(image, quality=quality, optimize=True)
@@ -284,13 +286,12 @@ def test_batch_convert_example(tmp_path) -> None:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_huffman_counts_add_up(client, channels) -> None:
     """Statistics for optimize=True, as Dask tasks: equal to counting every strip locally."""
-    from pillow_streamjpeg import strips
-
     image = _image(203, 117, channels, seed=7)
     source = da.from_array(image, chunks=(48,) + image.shape[1:])
-    settings = sjd.plan(source, {"quality": 90})
-    band = np.ascontiguousarray(image.reshape(image.shape[0], -1))
-    expected = strips.count_symbols([band], settings)  # the local encoder, all strips at once
+    local = sources.ArraySource(image)
+    settings = pipeline.settings_for(local, {"quality": 90})
+    expected = scan.symbol_counts(settings, scan.LocalBackend(local))  # the thread pool
     assert expected.sum() > 0
-    assert np.array_equal(sjd.huffman_counts(source, settings), expected)
-    assert np.array_equal(sjd.huffman_counts(source, settings, band_rows=8), expected)
+    for band_rows in (None, 8):
+        backend = sjd.DaskBackend(source, band_rows=band_rows)
+        assert np.array_equal(scan.symbol_counts(settings, backend), expected)

@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from . import sources
+from .bands import BufferPool, band_rows, rebuffer
+from .base import INVERTED_MODES, Source
 
 #: File name endings taken as TIFF without looking inside.
 SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
@@ -56,7 +57,7 @@ MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 MIN_BAND_ROWS = 256
 
 #: Bytes a band read through zarr aims at (uncompressed strips are read in
-#: bands of sources.BAND_BYTES: larger ones only cost memory).
+#: bands of bands.BAND_BYTES: larger ones only cost memory).
 ZARR_BAND_BYTES = 16 << 20
 
 #: Compressed bytes tifffile reads from the file in one pass.
@@ -128,26 +129,6 @@ def _reading(name: str, what: str) -> Iterator[None]:
         raise ValueError(f"{name}: corrupt or unreadable TIFF ({what}): {exc}") from exc
 
 
-@contextlib.contextmanager
-def open_tiff(
-    source: Any, page: int | None = None, series: int | None = None, level: int | None = None,
-) -> Iterator[TiffReader]:
-    """A TiffReader of a TIFF path or an open tifffile.TiffFile (left open)."""
-    tifffile = _tifffile()
-    if isinstance(source, tifffile.TiffFile):
-        with _reading(source.filehandle.name or "TIFF", "header"):
-            reader = TiffReader(source, page, series, level)
-        yield reader
-        return
-    name = os.fspath(source)
-    with _reading(name, "header"):
-        tif = tifffile.TiffFile(name)
-    with tif:
-        with _reading(name, "header"):
-            reader = TiffReader(tif, page, series, level)
-        yield reader
-
-
 def _index(value: Any, what: str) -> int | None:
     if value is None:
         return None
@@ -156,12 +137,37 @@ def _index(value: Any, what: str) -> int | None:
     return int(value)
 
 
-class TiffReader:
-    """One image of a TIFF file: its mode, size, and a band reader."""
+class TiffSource(Source):
+    """One image of a TIFF file: a page, or a series and pyramid level (default: series 0,
+    level 0), from a path (opened here, closed by ``close``) or an open
+    ``tifffile.TiffFile`` (left open).
+    """
 
-    def __init__(self, tif, page: int | None, series: int | None, level: int | None) -> None:
+    def __init__(self, source: Any, page: int | None = None, series: int | None = None,
+                 level: int | None = None) -> None:
+        tifffile = _tifffile()
+        self._opened = None
+        if isinstance(source, tifffile.TiffFile):
+            tif = source
+            self.name = tif.filehandle.name or "TIFF"
+        else:
+            self.name = os.fspath(source)
+            with _reading(self.name, "header"):
+                tif = self._opened = tifffile.TiffFile(self.name)
+        try:
+            with _reading(self.name, "header"):
+                self._choose(tif, page, series, level)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def _choose(self, tif, page: int | None, series: int | None, level: int | None) -> None:
         self.tif = tif
-        self.name = tif.filehandle.name or "TIFF"
         page, series, level = (_index(page, "page"), _index(series, "series"),
                                _index(level, "level"))
         if page is not None:
@@ -247,19 +253,12 @@ class TiffReader:
             self.mode, self.keep = "RGB", 3
             self.lut = _palette_lut(np.asarray(key.colormap), bits)
         elif photometric == SEPARATED:
-            inkset = int(getattr(key, "tags", {}).valueof(332, 1)) if hasattr(key, "tags") else 1
+            inkset = int(key.tags.valueof(332, 1))  # InkSet, 1: CMYK
             if inkset != 1 or colour != 4:
                 raise ValueError(f"{name}: Separated image of {colour} inks (inkset {inkset}) is not "
                                  "supported; only CMYK")
-            from . import options
-
-            if "CMYK" not in options.MODES:
-                raise ValueError(f"{name}: CMYK TIFF needs CMYK JPEG output, which this version "
-                                 "of pillow_streamjpeg does not write yet")
             self.mode, self.keep = "CMYK", 4
-            # rows are handed over as the CMYK layout's raw mode packs them: Pillow's
-            # "CMYK;I" is inverted (Adobe's convention for CMYK JPEG)
-            self.lut = _scale_lut(bits, invert=options.MODES["CMYK"].rawmode.endswith(";I"))
+            self.lut = _scale_lut(bits, invert="CMYK" in INVERTED_MODES)  # as JPEG stores ink
         else:
             raise ValueError(f"{name}: photometric interpretation {pname} is not supported; "
                              "expected grey, RGB, palette or CMYK")
@@ -302,7 +301,7 @@ class TiffReader:
             bands = self._segment_bands()
         else:
             bands = self._zarr_bands()
-        return sources.rebuffer(bands, row_bytes, strip_height, self.height)
+        return rebuffer(bands, row_bytes, strip_height, self.height)
 
     def _segmentable(self) -> bool:
         """Whether the image is one page of chunky samples, decoded segment by segment."""
@@ -311,7 +310,7 @@ class TiffReader:
         return (
             page is not None and hasattr(page, "segments")
             and (self.samples == 1 or int(key.planarconfig) == 1)
-            and int(getattr(key, "imagedepth", 1)) == 1
+            and int(key.imagedepth) == 1
             and tuple(page.shape[:1]) != (0,)
         )
 
@@ -334,7 +333,7 @@ class TiffReader:
         across = -(-width // chunk_width)
         band_rows = chunk * -(-MIN_BAND_ROWS // chunk)
         dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
-        pool = sources.BufferPool(band_rows * width * samples * dtype.itemsize, releasable=True)
+        pool = BufferPool(band_rows * width * samples * dtype.itemsize, releasable=True)
         decode = key.decode
         tables = {}
         if int(key.compression) in JPEG_COMPRESSIONS:
@@ -402,8 +401,8 @@ class TiffReader:
         itemsize = self.bits // 8
         dtype = np.dtype(f"{self.tif.byteorder}u{itemsize}")
         file_row = self.width * self.samples * itemsize
-        rows_per_band = sources.band_rows(file_row, strip_height)
-        pool = sources.BufferPool(rows_per_band * file_row)
+        rows_per_band = band_rows(file_row, strip_height)
+        pool = BufferPool(rows_per_band * file_row)
         fd = os.open(self.tif.filehandle.path, os.O_RDONLY)
         try:
             with contextlib.suppress(AttributeError, OSError):

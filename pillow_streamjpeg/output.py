@@ -1,0 +1,52 @@
+"""The output of ``encode``: a file object as it is, or a path written whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from typing import IO
+
+#: Mode of a new output file before the umask applies, as ``open(path, "wb")`` uses.
+FILE_MODE = 0o666
+
+
+@contextlib.contextmanager
+def opened(fp: str | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
+    """A writable binary file: a path is written to a temporary file beside it,
+    renamed over it on success and removed on failure.
+
+    The temporary file is created with FILE_MODE, which the system reduces by
+    the process's umask, so the result has the mode ``open(path, "wb")`` gives
+    a new file; the umask itself is never changed (other threads may be saving).
+    A file replaced keeps its permission bits, as ``open(path, "wb")`` keeps them.
+    """
+    if not isinstance(fp, (str, os.PathLike)):
+        yield fp
+        return
+    path = os.fspath(fp)
+    handle, temp = _create_beside(path)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _create_beside(path: str) -> tuple[int, str]:
+    """A new, empty, hidden file in the folder of ``path``: (descriptor, path)."""
+    folder = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temp = os.path.join(folder, f".streamjpeg-{secrets.token_hex(6)}.part")
+        try:
+            return os.open(temp, flags, FILE_MODE), temp
+        except FileExistsError:  # pragma: no cover - 48 random bits taken
+            continue

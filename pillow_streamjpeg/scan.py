@@ -1,0 +1,189 @@
+"""The scan writer: one JPEG file from a backend's encoded pieces, written in order.
+
+``write_jpeg`` is the one frame every backend shares: with ``optimize``, the
+backend's Huffman symbol counts are summed and the tables built from them;
+then the header segments (SOI ... SOS), the backend's pieces of entropy-coded
+strips in image order (RSTn markers included, none after the last strip), EOI.
+
+A backend has two methods, each yielding ``(rows, result)`` in image order:
+``counts(settings)`` the symbol counts of runs of strips, ``pieces(settings)``
+their bytes. ``LocalBackend`` (here) encodes a Source's bands on a thread
+pool; ``dask_backend.DaskBackend`` encodes the bands of a dask array as Dask
+tasks. Both code strips with ``strips.StripCoder``, so both give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import replace
+from typing import IO, Protocol
+
+import numpy as np
+
+from . import markers, tables
+from .options import Settings
+from .sources import Source
+from .strips import Piece, StripCoder
+
+#: Pixels a task aims to encode: large enough to dwarf scheduling costs,
+#: small enough to give every worker something to do.
+TASK_PIXELS = 1 << 18
+
+#: Tasks in flight per worker.
+TASKS_PER_WORKER = 3
+
+#: Told (rows done, rows in total) as work ends; optimize=True counts every row twice.
+Progress = Callable[[int, int], object]
+
+
+class Backend(Protocol):
+    """Where the strips of one image are encoded."""
+
+    def counts(self, settings: Settings) -> Iterator[tuple[int, np.ndarray]]:
+        """(rows, Huffman symbol counts of those rows' strips), in image order."""
+
+    def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
+        """(rows, entropy-coded bytes of those rows' strips), in image order."""
+
+
+def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
+               progress: Progress | None = None) -> None:
+    """Write a whole JPEG file: header segments, the backend's pieces, EOI.
+
+    With ``optimize``, a first pass counts the Huffman symbols of every strip
+    (in the memory of a normal save), and the tables built from the counts
+    code the second. ``progress`` gets one total for both passes.
+    """
+    report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
+    if settings.optimize:
+        settings = optimized(settings, symbol_counts(settings, backend, report))
+    fp.write(markers.header(settings))
+    with closing(backend.pieces(settings)) as pieces:
+        for rows, data in pieces:
+            fp.write(data)
+            report(rows)
+    fp.write(markers.EOI)
+
+
+def symbol_counts(settings: Settings, backend: Backend,
+                  report: Callable[[int], object] | None = None) -> np.ndarray:
+    """The image's Huffman symbol counts: counts[2 t (+1), symbol] per table set t."""
+    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
+    with closing(backend.counts(settings)) as parts:
+        for rows, part in parts:
+            counts += part
+            if report is not None:
+                report(rows)
+    return counts
+
+
+def optimized(settings: Settings, counts: np.ndarray) -> Settings:
+    """Settings whose Huffman tables are the optimal ones for these symbol counts."""
+    return replace(settings, huffman=tuple(tables.optimal_specs(counts)))
+
+
+class _Meter:
+    """Rows done so far, told to ``progress`` with the total after each piece."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+class LocalBackend:
+    """A Source's strips encoded on a thread pool of ``settings.workers`` threads."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def counts(self, settings: Settings) -> Iterator[tuple[int, np.ndarray]]:
+        coder = StripCoder(settings)
+        return self._run(settings, coder, coder.count)
+
+    def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
+        coder = StripCoder(settings)
+        return self._run(settings, coder, coder.encode)
+
+    def _run(self, settings: Settings, coder: StripCoder, work: Callable) -> Iterator:
+        height = settings.strip_height
+
+        def job(task: list[Piece]) -> tuple[int, object]:
+            rows = sum(min(count * height, band.shape[0] - row) for band, row, _, count in task)
+            return rows, work(task)
+
+        tasks = _tasks(self.source.read_bands(height), settings, coder.row_bytes)
+        workers = min(settings.workers, settings.strip_count)
+        with closing(_ordered(tasks, job, workers)) as results:
+            yield from results
+
+
+def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
+    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands)."""
+    height = settings.strip_height
+    per_task = max(1, TASK_PIXELS // (settings.width * height))
+    task: list[Piece] = []
+    in_task = 0
+    strip = 0
+    rows_seen = 0
+    for band in bands:
+        rows = band.shape[0]
+        if (
+            band.dtype != np.uint8 or band.ndim != 2 or band.shape[1] < row_bytes
+            or not band.flags.c_contiguous
+        ):
+            raise ValueError(
+                f"band of shape {band.shape} and dtype {band.dtype} is not C-contiguous "
+                f"uint8 rows of {row_bytes} bytes"
+            )
+        if rows_seen % height or rows == 0:
+            raise ValueError(f"bands must hold whole strips of {height} rows before the last")
+        rows_seen += rows
+        if rows_seen > settings.height:
+            raise ValueError(f"bands hold more than the image's {settings.height} rows")
+        strips = -(-rows // height)
+        first = 0
+        while first < strips:
+            count = min(per_task - in_task, strips - first)
+            task.append((band, first * height, strip + first, count))
+            in_task += count
+            first += count
+            if in_task == per_task:
+                yield task
+                task, in_task = [], 0
+        strip += strips
+    if rows_seen != settings.height:
+        raise ValueError(f"bands held {rows_seen} rows, the image has {settings.height}")
+    if task:
+        yield task
+
+
+def _ordered(tasks: Iterable[list[Piece]], work: Callable, workers: int) -> Iterator:
+    """work(task) for each task, yielded in task order.
+
+    With several workers, at most TASKS_PER_WORKER tasks per worker are in
+    flight. Close the generator (``contextlib.closing``) to stop early: queued
+    tasks are cancelled and running ones waited for, so no thread outlives it.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield work(task)
+        return
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
+        try:
+            for task in tasks:
+                pending.append(pool.submit(work, task))
+                if len(pending) >= TASKS_PER_WORKER * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

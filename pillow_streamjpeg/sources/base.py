@@ -1,0 +1,89 @@
+"""The Source protocol: what the scan writer needs of any image it encodes."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..options import check_mode
+
+#: Modes whose samples a JPEG file stores inverted: CMYK, as Adobe, Pillow and
+#: Photoshop write it (255 is no ink). Sources hand such rows over inverted.
+INVERTED_MODES = frozenset({"CMYK"})
+
+
+class Source(abc.ABC):
+    """An image to encode, read band by band (modelled on jpeg-encoder's ImageBuffer).
+
+    A source has:
+
+    * ``mode``: the JPEG's image mode, one of Pillow's writable modes ("1",
+      "L", "RGB", "RGBX", "YCbCr", "CMYK");
+    * ``size``: (width, height);
+    * ``channels``: samples per pixel in the rows it hands over, at least the
+      mode's colour samples (1, 3 or 4); samples beyond those (alpha, padding)
+      are ignored;
+    * ``metadata``: save options the image carries, under Pillow's save-option
+      names (``icc_profile``, ``dpi``, ``exif``, ``xmp``, ``comment`` ...);
+      options given to ``encode`` take precedence;
+    * ``read_bands(strip_height)``: a new pass over the rows, top to bottom.
+
+    Each band from ``read_bands`` is a C-contiguous uint8 array of shape
+    (rows, width * channels) holding a whole number of strips (a multiple of
+    ``strip_height`` rows) except the last; together they hold ``height`` rows.
+    Samples are the JPEG's: rendering (bit depth, palettes, inversion of
+    ``INVERTED_MODES``) happens in the source. Optimized Huffman tables read
+    the source twice, so each call must start again from the top.
+
+    Write your own by subclassing: set ``mode``, ``size`` and ``channels`` and
+    implement ``read_bands``; ``RowBands`` regroups bands of any height (and
+    inverts CMYK) for sources that produce rows rather than strips.
+    ``close`` releases what the source opened; a source is a context manager.
+    """
+
+    mode: str
+    size: tuple[int, int]
+    channels: int
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Save options carried by the image (Pillow's names); none by default."""
+        return {}
+
+    @abc.abstractmethod
+    def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
+        """A new pass over the image: uint8 bands of whole strips (the last excepted)."""
+
+    def close(self) -> None:
+        """Release files or buffers the source opened (nothing by default)."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def colour_samples(mode: str) -> int:
+    """Samples of a writable mode's colour (its JPEG components); OSError for others."""
+    return len(check_mode(mode).ids)
+
+
+def check_channels(mode: str, channels: int, what: str) -> int:
+    """``channels`` checked against the mode: at least its colour samples, at most 4."""
+    if isinstance(channels, bool) or not isinstance(channels, int) or not (
+        colour_samples(mode) <= channels <= 4
+    ):
+        raise ValueError(
+            f"cannot encode {what} with {channels!r} samples per pixel as mode {mode}; "
+            f"expected {colour_samples(mode)} to 4"
+        )
+    return channels
+
+
+def inverted(band: np.ndarray) -> np.ndarray:
+    """A band's samples inverted (255 - v), as a new C-contiguous array."""
+    return np.subtract(255, band, dtype=np.uint8)

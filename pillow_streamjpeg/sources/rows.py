@@ -1,0 +1,58 @@
+"""Row bands as a source: an iterable of bands of any height, with the image's size and mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from .bands import rebuffer
+from .base import INVERTED_MODES, Source, check_channels, colour_samples, inverted
+
+
+class RowBands(Source):
+    """A source made of an iterable of row bands, with its size and mode given.
+
+    ``RowBands(bands, size=(width, height), mode="RGB")``: each band is a uint8
+    array of any number of rows, of shape (rows, width), (rows, width,
+    channels) or (rows, width * channels), with plain samples (CMYK: 0 is no
+    ink). ``channels`` defaults to the mode's bands in Pillow (1 for "L", 3 for
+    "RGB", 4 for "RGBX" and "CMYK"); give 4 for RGBA rows of an "RGB" image
+    (the fourth sample is ignored). Bands of any height are regrouped into whole strips. An iterator
+    can be read only once: encoding such a source a second time (or with
+    optimize=True, which reads it twice) raises RuntimeError.
+    """
+
+    def __init__(self, bands: Iterable[np.ndarray], size: tuple[int, int], mode: str = "RGB",
+                 channels: int | None = None) -> None:
+        try:
+            width, height = size
+        except (TypeError, ValueError):
+            raise TypeError(f"size must be two integers (width, height), not {size!r}") from None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)):
+            raise TypeError(f"size must be two integers (width, height), not {size!r}")
+        self.bands = bands
+        self.size = (width, height)
+        self.mode = mode
+        if channels is None:
+            colour_samples(mode)  # OSError, as Pillow's, for a mode JPEG cannot hold
+            channels = Image.getmodebands(mode)
+        self.channels = check_channels(mode, channels, "row bands")
+        self._used = False
+
+    def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
+        """The bands regrouped into whole strips; a second pass over an iterator raises."""
+        once = iter(self.bands) is self.bands
+        if once and self._used:
+            raise RuntimeError(
+                "this RowBands source was already read: its bands come from an iterator, "
+                "which can be read only once (optimize=True needs two passes); pass a list, "
+                "or make a new source"
+            )
+        self._used = True
+        width, height = self.size
+        bands = rebuffer(self.bands, width * self.channels, strip_height, height)
+        if self.mode in INVERTED_MODES:
+            return (inverted(band) for band in bands)
+        return bands
