@@ -14,7 +14,7 @@ from pillow_streamjpeg.render import (
     RangeOption, Renderer, Window, estimate_range, full_range, parse_background, parse_range,
     resolve_range, sample_indices, sample_level, unpremultiply,
 )
-from pillow_streamjpeg.tiff import _scale_lut
+from pillow_streamjpeg.sources.tiff import _scale_lut
 
 DATA = Path(__file__).parent / "data"
 
