@@ -8,11 +8,13 @@ scan writer (``scan``) groups them into tasks and writes them in order.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 
-from . import engine, sources, tables
+from . import engine, markers, sources, tables
 from .options import Settings
 
 #: A run of strips of one band: (band, its first row in the band, the image's
@@ -24,6 +26,76 @@ Piece = tuple[np.ndarray, int, int, int]
 MCUS_PER_GROUP = 32
 
 
+class Frame(NamedTuple):
+    """The kernels' frame arguments, in their export order (after band, row_bytes, row0, nrows)."""
+
+    width: int
+    channels: int  #: samples per pixel in the band's rows
+    ncomp: int
+    convert: int  #: 0 none, 1 RGB to YCbCr, 2 the same rounded to whole values
+    hs: int  #: sampling factors of component 0
+    vs: int
+    comp_table: np.ndarray  #: int64 table set of each component
+    recip: np.ndarray  #: float32 quantization multipliers (``tables.kernel_reciprocals``)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Frame:
+        return cls(
+            settings.width, settings.layout.channels, len(settings.components), settings.convert,
+            settings.hs, settings.vs,
+            np.array([c.table for c in settings.components], dtype=np.int64),
+            tables.kernel_reciprocals(settings.qtables),
+        )
+
+
+class Codes(NamedTuple):
+    """The kernels' entropy-coding tables, in their export order (after the frame)."""
+
+    huff: np.ndarray  #: ``tables.kernel_code_table``
+    pairs: np.ndarray  #: ``tables.kernel_pair_table``
+    value: np.ndarray  #: ``tables.VALUE_TABLE``
+
+    @classmethod
+    def of(cls, huffman: Sequence) -> Codes:
+        huff = tables.kernel_code_table(huffman)
+        return cls(huff, tables.kernel_pair_table(huff), tables.VALUE_TABLE)
+
+
+class Scratch(NamedTuple):
+    """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output."""
+
+    samples: np.ndarray
+    dct: np.ndarray
+    coefs: np.ndarray
+    words: np.ndarray
+    out: np.ndarray
+
+    @classmethod
+    def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP) -> Scratch:
+        samples, dct, coefs, words = kernels.scratch_sizes(frame.ncomp, frame.hs, frame.vs, group)
+        capacity = kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
+        return cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
+                   np.empty(coefs, np.int32), np.empty(words, np.uint64),
+                   np.empty(capacity, np.uint8))
+
+
+def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                 codes: Codes, scratch: Scratch, group: int = MCUS_PER_GROUP) -> int:
+    """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
+
+    Returns the byte count. The one place that assembles the kernel's arguments.
+    """
+    return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
+                                *scratch, group)
+
+
+def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
+    """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol]."""
+    kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, tables.VALUE_TABLE,
+                        *scratch[:3], counts, group)
+
+
 class StripCoder:
     """The kernel arguments of one frame; encodes groups of strips to bytes.
 
@@ -33,30 +105,16 @@ class StripCoder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        layout = settings.layout
-        ncomp = len(settings.components)
-        hs, vs = settings.hs, settings.vs
-        comp_table = np.array([c.table for c in settings.components], dtype=np.int64)
-        self.row_bytes = settings.width * layout.channels
-        self.frame = (
-            settings.width, layout.channels, ncomp, settings.convert, hs, vs, comp_table,
-            tables.kernel_reciprocals(settings.qtables),
-        )
-        self.huff = tables.kernel_code_table(settings.huffman)
-        self.scratch_sizes = engine.kernels.scratch_sizes(ncomp, hs, vs, MCUS_PER_GROUP)
-        self.capacity = engine.kernels.strip_capacity(settings.width, ncomp, hs, vs)
+        self.row_bytes = settings.width * settings.layout.channels
+        self.frame = Frame.of(settings)
+        self.codes = Codes.of(settings.huffman)
         self._local = threading.local()
 
-    def _scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """This thread's (samples, dct, coefs, words, one strip's output) buffers."""
+    def _scratch(self) -> Scratch:
+        """This thread's buffers."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            samples, dct, coefs, words = self.scratch_sizes
-            scratch = self._local.scratch = (
-                np.empty(samples, np.float32), np.empty(dct, np.float32),
-                np.empty(coefs, np.int32), np.empty(words, np.uint64),
-                np.empty(self.capacity, np.uint8),
-            )
+            scratch = self._local.scratch = Scratch.of(engine.kernels, self.frame)
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
@@ -69,30 +127,23 @@ class StripCoder:
     def count(self, task: list[Piece]) -> np.ndarray:
         """Huffman symbol counts of a task's strips (as ``encode`` codes them)."""
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
-        samples, dct, coefs, _, _ = self._scratch()
+        scratch = self._scratch()
         for band, row, _, count in task:
-            flat = band.reshape(-1)
             for start, rows in self._strips(band, row, count):
-                engine.kernels.count_strip(flat, band.shape[1], start, rows, *self.frame,
-                                           tables.VALUE_TABLE, samples, dct, coefs, counts,
-                                           MCUS_PER_GROUP)
+                count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts)
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
     def encode(self, task: list[Piece]) -> bytearray:
         """The entropy-coded strips of a task, each followed by its RST but the image's last."""
         last = self.settings.strip_count - 1
-        *scratch, out = self._scratch()
+        scratch = self._scratch()
         data = bytearray()
         for band, row, first, count in task:
-            flat = band.reshape(-1)
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-                n = engine.kernels.encode_strip(
-                    flat, band.shape[1], start, rows, *self.frame, self.huff,
-                    tables.VALUE_TABLE, *scratch, out, MCUS_PER_GROUP,
-                )
-                data += memoryview(out)[:n]
+                n = encode_strip(engine.kernels, band, start, rows, self.frame, self.codes, scratch)
+                data += memoryview(scratch.out)[:n]
                 if index != last:
-                    data += bytes((0xFF, 0xD0 + index % 8))
+                    data += markers.rst(index)
             sources.release_rows(band, row, count * self.settings.strip_height)
         return data

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pillow_streamjpeg import engine, tables
+from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_strip
 
 #: The compiled builds this machine runs (the baseline, and x86-64-v3 where it can).
 BUILDS = engine.builds()
@@ -60,39 +61,31 @@ def test_engine_refuses_an_unknown_build(monkeypatch) -> None:
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
 
 
-def kernel_args(width, channels, ncomp, convert, hs, vs, quality):
-    """The frame arguments of both kernels (width .. recip)."""
+def frame(width, channels, ncomp, convert, hs, vs, quality) -> Frame:
+    """The kernels' frame arguments for the standard tables of a quality."""
     qtables = tables.quality_tables(quality)
     comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
     if ncomp == 1:
         qtables = qtables[:1]
-    return (width, channels, ncomp, convert, hs, vs, comp_table,
-            tables.kernel_reciprocals(qtables))
+    return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
+                 tables.kernel_reciprocals(qtables))
 
 
-def scratch(ncomp, hs, vs):
-    samples, dct, coefs, words = engine.baseline.scratch_sizes(ncomp, hs, vs, GROUP)
-    return (np.zeros(samples, np.float32), np.zeros(dct, np.float32),
-            np.zeros(coefs, np.int32), np.zeros(words, np.uint64))
-
-
-def run_both(compiled, reference, band, row0, nrows, args):
-    width, channels, ncomp, convert, hs, vs = args[:6]
-    specs = tables.STD_HUFFMAN[:len(args[7]) // 64]
-    huff = tables.kernel_code_table(specs)
-    capacity = compiled.strip_capacity(width, ncomp, hs, vs)
-    assert capacity == reference.strip_capacity(width, ncomp, hs, vs)
-    assert compiled.scratch_sizes(ncomp, hs, vs, GROUP) == reference.scratch_sizes(ncomp, hs, vs, GROUP)
-    flat = band.reshape(-1)
+def run_both(compiled, reference, band, row0, nrows, args: Frame):
+    """Bytes and symbol counts of one strip from the compiled build and the plain-Python source."""
+    specs = tables.STD_HUFFMAN[:len(args.recip) // 64]
+    codes = Codes.of(specs)
+    assert (compiled.strip_capacity(args.width, args.ncomp, args.hs, args.vs)
+            == reference.strip_capacity(args.width, args.ncomp, args.hs, args.vs))
+    assert (compiled.scratch_sizes(args.ncomp, args.hs, args.vs, GROUP)
+            == reference.scratch_sizes(args.ncomp, args.hs, args.vs, GROUP))
     results = []
     for module in (compiled, reference):
-        out = np.zeros(capacity, np.uint8)
-        n = module.encode_strip(flat, band.shape[1], row0, nrows, *args, huff,
-                                tables.VALUE_TABLE, *scratch(ncomp, hs, vs), out, GROUP)
+        scratch = Scratch.of(module, args, GROUP)
+        n = encode_strip(module, band, row0, nrows, args, codes, scratch, GROUP)
         counts = np.zeros((2 * len(specs), 256), np.int64)
-        module.count_strip(flat, band.shape[1], row0, nrows, *args, tables.VALUE_TABLE,
-                           *scratch(ncomp, hs, vs)[:3], counts, GROUP)
-        results.append((bytes(out[:n]), counts))
+        count_strip(module, band, row0, nrows, args, Scratch.of(module, args, GROUP), counts, GROUP)
+        results.append((bytes(scratch.out[:n]), counts))
     (data_c, counts_c), (data_p, counts_p) = results
     assert data_c == data_p
     assert np.array_equal(counts_c, counts_p)
@@ -136,7 +129,7 @@ def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, 
     else:
         band = (np.arange(shape[0] * shape[1]) * 7 % 256).astype(np.uint8).reshape(shape)
     nrows = min(rows, 8 * vs)
-    args = kernel_args(width, channels, ncomp, convert, hs, vs, quality)
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
     data, counts = run_both(compiled, reference, band, extra_rows, nrows, args)
     assert len(data) > 0
     assert counts[0].sum() >= 1  # at least one DC symbol
@@ -146,7 +139,7 @@ def test_stuffing_and_padding(compiled, reference) -> None:
     """Content whose codes produce 0xFF bytes: every 0xFF is followed by 0x00."""
     band = np.zeros((8, 64 * 4), np.uint8)
     band[:, ::8] = 255
-    args = kernel_args(64, 4, 3, 1, 1, 1, 100)
+    args = frame(64, 4, 3, 1, 1, 1, 100)
     data, _ = run_both(compiled, reference, band, 0, 8, args)
     positions = [i for i, b in enumerate(data) if b == 0xFF]
     assert positions, "test content should produce 0xFF bytes"
@@ -155,8 +148,6 @@ def test_stuffing_and_padding(compiled, reference) -> None:
 
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
-    args = kernel_args(32, 4, 3, 1, 1, 1, 90)
-    huff = tables.kernel_code_table(tables.STD_HUFFMAN)
-    out = np.zeros(compiled.strip_capacity(32, 3, 1, 1), np.uint8)
-    assert compiled.encode_strip(band, 128, 0, 8, *args, huff, tables.VALUE_TABLE,
-                                 *scratch(3, 1, 1), out, GROUP) > 0
+    args = frame(32, 4, 3, 1, 1, 1, 90)
+    assert encode_strip(compiled, band.reshape(8, 128), 0, 8, args, Codes.of(tables.STD_HUFFMAN),
+                        Scratch.of(compiled, args, GROUP), GROUP) > 0

@@ -46,10 +46,14 @@ Conventions shared with the caller:
   where length counts the code and the symbol's extra bits.
 - ``value[v + 4096]``: ``(extra bits << 4) | size category`` of a value v,
   |v| < 4096.
+- ``pairs``, 2048 entries per table set t: at ``2048 t + 128 run + v + 64``
+  the whole code of an AC coefficient v (|v| <= 64, not 0) after ``run``
+  zeros, ``(code with v's extra bits << 6) | length``: one lookup instead of
+  two for the common small values.
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int)
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
@@ -483,7 +487,7 @@ def _put(acc, free, nw, code, size, words):
     return acc, free, nw
 
 
-def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred, M, DB,
+def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pred, M, DB,
                  words, st, acc_st):
     """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
 
@@ -516,6 +520,7 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
             code = (h >> six) | (e >> np.uint64(4))
             acc, free, nw = _put(acc, free, nw, code, size, words)
             ac = 512 * t + 256
+            pt = 2048 * t
             last = 0
             mask = M[j]
             while mask != np.uint64(0):
@@ -530,10 +535,17 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, value, pred,
                     code = h >> six
                     acc, free, nw = _put(acc, free, nw, code, size, words)
                     run -= 16
-                e = value[np.uint32(Q[k * nb + j] + 4096)]
-                h = huff[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))]
-                size = np.int64(h & np.uint64(63))
-                code = (h >> six) | (e >> np.uint64(4))
+                v = np.int64(Q[k * nb + j])
+                small = np.uint64(v + 64)
+                if small < np.uint64(128):  # code and extra bits in one entry
+                    h = pairs[pt + np.int64(np.uint16((run << 7) + np.int64(small)))]
+                    size = np.int64(h & np.uint64(63))
+                    code = h >> six
+                else:
+                    e = value[np.uint32(v + 4096)]
+                    h = huff[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))]
+                    size = np.int64(h & np.uint64(63))
+                    code = (h >> six) | (e >> np.uint64(4))
                 acc, free, nw = _put(acc, free, nw, code, size, words)
             if last < 63:  # end of block
                 h = huff[ac]
@@ -584,7 +596,7 @@ def _row_index(row0, nrows, rows):
 
 
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, huff, value, samples, dct, coefs, words, out, group):
+                 comp_table, recip, huff, pairs, value, samples, dct, coefs, words, out, group):
     """Entropy-coded bytes of one strip into out; returns their count.
 
     samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
@@ -607,8 +619,8 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
         _ac_masks(coefs, nb, M, A)
-        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, value,
-                             pred, M, DB, words, st, acc_st)
+        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
+                             value, pred, M, DB, words, st, acc_st)
         pos = _stuff(words, count, out, pos)
     # pad the last byte with 1-bits and write the whole bytes the buffer holds
     acc = acc_st[0]
