@@ -155,10 +155,17 @@ def _int_option(info: dict[str, Any], name: str, low: int, high: int | None, def
     return value
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def _workers(info: dict[str, Any]) -> int:
     workers = info.get("workers")
     if workers is None:
-        return os.cpu_count() or 1
+        return available_cpus()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         msg = f"workers must be a positive integer, not {workers!r}"
         raise ValueError(msg)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import pillow_streamjpeg
@@ -46,3 +48,14 @@ def test_one_strip_bands_give_the_same_file(monkeypatch) -> None:
             out = io.BytesIO()
             Image.fromarray(pixels).save(out, format="STREAMJPEG", workers=workers)
             assert out.getvalue() == expected.getvalue()
+
+
+def test_workers_default_follows_cpu_affinity(monkeypatch) -> None:
+    """Without ``workers``, one thread per CPU the process may run on, not per CPU of the machine."""
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert options.parse("RGB", (16, 16), {}, channels=4).workers == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    assert options.parse("RGB", (16, 16), {}, channels=4).workers == 3
