@@ -29,6 +29,7 @@ from PIL import Image
 
 import pillow_streamjpeg
 from pillow_streamjpeg import engine
+from pillow_streamjpeg.options import available_cpus
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 
@@ -47,25 +48,49 @@ def mosaic(megapixels: float) -> Image.Image:
     return image
 
 
+#: (settings label, Pillow's options) of every measured setting: our default (q100 4:4:4),
+#: q90 with and without subsampling, and Pillow's default (q75 4:2:0).
+SETTINGS = (
+    ("q100 4:4:4", dict(quality=100, subsampling=0)),
+    ("q90 4:4:4", dict(quality=90, subsampling=0)),
+    ("q90 4:2:0", dict(quality=90, subsampling=2)),
+    ("q75 4:2:0", dict(quality=75, subsampling=2)),
+)
+
+
 def configurations(workers: int) -> list[tuple[str, str, str, dict]]:
     """(group, label, format, options); the first of each group is its anchor."""
     configs = []
-    for quality in (100, 90):
-        group = f"q{quality} 4:4:4"
+    for group, options in SETTINGS:
         configs += [
-            (group, "Pillow JPEG", "JPEG", dict(quality=quality, subsampling=0)),
-            (group, "STREAMJPEG, 1 worker", "STREAMJPEG", dict(quality=quality, workers=1)),
-            (group, f"STREAMJPEG, {workers} workers", "STREAMJPEG", dict(quality=quality, workers=workers)),
+            (group, "Pillow JPEG", "JPEG", dict(options)),
+            (group, "STREAMJPEG, 1 worker", "STREAMJPEG", dict(options, workers=1)),
         ]
+        if workers > 1:
+            configs.append((group, f"STREAMJPEG, {workers} workers", "STREAMJPEG",
+                            dict(options, workers=workers)))
+    group = "q100 4:4:4 optimize"
     configs += [
-        ("q100 4:4:4 optimize", "Pillow JPEG optimize", "JPEG", dict(quality=100, subsampling=0, optimize=True)),
-        ("q100 4:4:4 optimize", f"STREAMJPEG optimize, {workers} workers", "STREAMJPEG",
-         dict(quality=100, optimize=True, workers=workers)),
-        ("q90 4:2:0", "Pillow JPEG", "JPEG", dict(quality=90, subsampling=2)),
-        ("q90 4:2:0", f"STREAMJPEG, {workers} workers", "STREAMJPEG",
-         dict(quality=90, subsampling=2, workers=workers)),
+        (group, "Pillow JPEG optimize", "JPEG", dict(quality=100, subsampling=0, optimize=True)),
+        (group, "STREAMJPEG optimize, 1 worker", "STREAMJPEG",
+         dict(quality=100, subsampling=0, optimize=True, workers=1)),
     ]
+    if workers > 1:
+        configs.append((group, f"STREAMJPEG optimize, {workers} workers", "STREAMJPEG",
+                        dict(quality=100, subsampling=0, optimize=True, workers=workers)))
     return configs
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (platform.processor() is often empty)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,7 +102,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megapixels", type=float, default=25)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=available_cpus(),
+                        help="the 'all workers' count (default: the CPUs this process may use)")
     parser.add_argument("--kernels", choices=sorted(engine.builds()), default=engine.name,
                         help="the kernel build to run (default: the one picked for this CPU)")
     args = parser.parse_args()
@@ -100,7 +126,7 @@ def main() -> int:
                                               np.asarray(Image.open(out).convert("RGB")))
 
     print(f"{image.width} x {image.height} RGB mosaic ({megapixels:.1f} MP), {args.rounds} interleaved "
-          f"rounds, medians; {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+          f"rounds, medians; {available_cpus()} CPUs, {cpu_model()}, "
           f"Python {platform.python_version()}, pillow_streamjpeg {pillow_streamjpeg.__version__} "
           f"({engine.name} kernels), Pillow {Image.__version__}")
     print()
@@ -112,6 +138,13 @@ def main() -> int:
         anchor.setdefault(group, median)
         print(f"| {group} | {label} | {median:.3f} | {megapixels / median:.1f} | "
               f"{anchor[group] / median:.2f}x | {sizes[i]:,} | {options['_psnr']:.2f} |")
+    if args.workers > 1:
+        one = {group: statistics.median(times[i]) for i, (group, label, _, _) in enumerate(configs)
+               if label.endswith("1 worker")}
+        scaling = [f"{group} {one[group] / statistics.median(times[i]):.2f}x"
+                   for i, (group, label, _, _) in enumerate(configs)
+                   if label.endswith(f"{args.workers} workers")]
+        print(f"\n{args.workers} workers over 1 worker: " + ", ".join(scaling))
     return 0
 
 
