@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -238,6 +239,13 @@ def _tiff_exif(tif: Any, page: Any, size: tuple[int, int], icc: bool) -> bytes |
         return _exif_bytes(_FirstIfd(page), size, icc)
     handle = tif.filehandle
     source = Image.Exif()
+    with warnings.catch_warnings():  # Pillow warns of odd tags; the EXIF is checked here
+        warnings.simplefilter("ignore")
+        return _load_exif(source, tif, handle, page, size, icc)
+
+
+def _load_exif(source: Image.Exif, tif: Any, handle: Any, page: Any, size: tuple[int, int],
+               icc: bool) -> bytes | None:
     source.endian = tif.byteorder
     source.bigtiff = bool(tif.is_bigtiff)
     with handle.lock:
@@ -307,7 +315,9 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
         else:
             result.update(resolution(x, y, _RESUNIT_INCH))
     try:
-        exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
+        with warnings.catch_warnings():  # Pillow warns of odd tags
+            warnings.simplefilter("ignore")
+            exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
     except Exception:  # unreadable EXIF is dropped
         exif = None
     if exif:

@@ -206,6 +206,8 @@ class TiffSource(Source):
             series = series or 0
             level = level or 0
             all_series = tif.series
+            if not all_series:
+                raise errors.Damaged(self.name, "the file holds no image it can describe")
             if series >= len(all_series):
                 raise ChoiceError(f"{self.name}: no series {series}, the file has {len(all_series)}")
             chosen = all_series[series]
