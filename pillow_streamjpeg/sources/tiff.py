@@ -92,7 +92,8 @@ SAMPLE_FORMAT_NAMES = {2: "signed integer", 3: "floating point", 4: "undefined",
 
 
 def is_tiff(source: Any) -> bool:
-    """Whether source is a TIFF: a tifffile.TiffFile, or a path to a TIFF file."""
+    """Whether source is a TIFF: a tifffile.TiffFile, or a path to a file that starts
+    with a TIFF signature (or, when it cannot be read, whose name ends as a TIFF's)."""
     module = sys.modules.get("tifffile")
     if module is not None and isinstance(source, module.TiffFile):
         return True
@@ -101,13 +102,11 @@ def is_tiff(source: Any) -> bool:
     path = os.fspath(source)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    if path.lower().endswith(SUFFIXES):
-        return True
-    try:
+    try:  # the signature decides: a PNG named .tif goes to Pillow
         with open(path, "rb") as handle:
             return handle.read(4) in MAGIC
-    except OSError:
-        return False
+    except OSError:  # missing or unreadable: the name decides, the reader reports
+        return path.lower().endswith(SUFFIXES)
 
 
 def _tifffile():
