@@ -172,6 +172,16 @@ def test_real_dim_and_float_files():
     assert psnr(255 - _stretched(ct, ct.min(), ct.max()), got) > 40
 
 
+def test_16_bit_png_through_pillow_uses_the_range(tmp_path):
+    data = _ramp(np.uint16, 291, 694, shape=(60, 90))
+    Image.fromarray(data).save(tmp_path / "g16.png")
+    run = streamjpeg("g16.png", "out.jpg", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    got = np.asarray(Image.open(tmp_path / "out.jpg"))
+    assert len(np.unique(got)) >= 200 and psnr(_stretched(data, 291, 694), got) > 45
+    assert _pixels(_encode(tmp_path / "g16.png", range="full")).max() <= 3
+
+
 def test_range_options_and_smin_smax(tmp_path):
     data = _ramp(np.uint16, 1000, 3000)
     path = tmp_path / "s.tif"

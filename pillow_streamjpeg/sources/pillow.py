@@ -117,17 +117,19 @@ class PillowSource(Source):
 
 
 def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int] | None = None,
-               carry: bool = True) -> PillowSource:
+               range: render.RangeLike = None, carry: bool = True) -> PillowSource:
     """An image file opened with Pillow, converted to a writable mode if needed.
 
     Alpha is handled as ``PillowSource(alpha=True)`` does (un-premultiplied,
     dropped or composited on ``background``), palettes are applied (with their
-    transparency as alpha), 16-bit grey is scaled to 8 bits as
-    round(v * 255 / 65535). The image's metadata are carried unless ``carry``
+    transparency as alpha), 16-bit, 32-bit integer and float grey (modes I;16,
+    I, F) are rendered to 8 bits through ``range`` (``render.resolve_range``:
+    by default the image's minimum and maximum; Pillow has loaded it whole). The image's metadata are carried unless ``carry``
     is False. A file Pillow cannot read is refused (``errors.NotSupported``
     for an unknown format or mode, ``errors.Damaged`` for a broken file).
     """
     background = render.parse_background(background)
+    range = render.parse_range(range)
     try:
         opened = Image.open(path)
     except Image.UnidentifiedImageError:
@@ -138,7 +140,7 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         raise errors.classify(exc, path, what="cannot read the image header") from exc
     try:
         try:
-            image = _writable(opened)
+            image = _writable(opened, range)
             if image.mode not in RAWMODES and image.mode not in ALPHA_MODES:
                 raise errors.NotSupported(path, f"images of mode {image.mode}",
                                           supported="the modes Pillow writes as JPEG, alpha, palettes, 16-bit grey")
@@ -152,14 +154,19 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         raise
 
 
-def _writable(image: Image.Image) -> Image.Image:
+def _writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
     if image.mode in RAWMODES or image.mode in ALPHA_MODES:
         return image
     if image.mode == "P":
         return image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in CONVERSIONS:
         return image.convert(CONVERSIONS[image.mode])
-    if image.mode.startswith("I;16"):
-        values = np.asarray(image).astype(np.uint32)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # Pillow holds the image whole already: the range is resolved from all of it
+        values = np.asarray(image)
+        bits = 16 if image.mode.startswith("I;16") else None
+        dtype = np.dtype(np.uint16) if bits else values.dtype
+        window = render.resolve_range(range, dtype, bits=bits, samples=[values])
+        grey = render.Renderer(window, values.dtype).render(values)
+        return Image.fromarray(np.ascontiguousarray(grey), "L")
     return image
