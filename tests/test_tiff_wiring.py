@@ -95,6 +95,28 @@ def test_orientation_and_centimetres(tmp_path):
     _exiftool_ok(data, tmp_path)
 
 
+def test_exif_and_gps_through_the_command_with_shrink(tmp_path):
+    from PIL import TiffImagePlugin
+
+    rational = TiffImagePlugin.IFDRational
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[0x010F], ifd[0x0112] = "Canon", 8
+    ifd[0x8769] = {0x829A: rational(1, 250), 0x9003: "2020:01:02 03:04:05"}
+    ifd[0x8825] = {0: b"\x02\x03\x00\x00", 1: "N", 2: (rational(48), rational(51), rational(30))}
+    Image.new("RGB", (64, 48), "red").save(tmp_path / "in.tif", tiffinfo=ifd, dpi=(300, 300))
+    run = streamjpeg("in.tif", "out.jpg", "--shrink", "2", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = (tmp_path / "out.jpg").read_bytes()
+    assert_strictly_valid(data)
+    im = _open(data)
+    exif = im.getexif()
+    assert exif[0x0112] == 8 and exif[0x010F] == "Canon" and exif[0x011A] == 150
+    assert exif.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
+    assert (exif.get_ifd(0x8769)[0xA002], exif.get_ifd(0x8769)[0xA003]) == (32, 24)
+    assert exif.get_ifd(0x8825)[2] == (48, 51, 30) and im.info["dpi"] == pytest.approx((150, 150))
+    _exiftool_ok(data, tmp_path)
+
+
 def test_user_options_win_and_strip_writes_none(tmp_path):
     path = DATA / "hopper_float_dpi_3.tif"
     im = _open(_encode(path, dpi=(300, 300)))
