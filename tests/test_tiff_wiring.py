@@ -240,6 +240,12 @@ def test_auto_range_reads_a_bounded_sample(tmp_path, monkeypatch):
     got = _pixels(_encode(path))
     assert len(seen) == 32 and sum(s[0] for s in seen) == 64
     assert got.min() <= 2 and got.max() >= 253
+    # uncompressed, the whole image in one strip: 32 groups of 16 rows read by offset
+    seen.clear()
+    tifffile.imwrite(path, data, rowsperstrip=800, byteorder=">")
+    got = _pixels(_encode(path))
+    assert len(seen) == 32 and sum(s[0] for s in seen) == 32 * 16
+    assert got.min() <= 2 and got.max() >= 253
 
 
 # -- alpha ---------------------------------------------------------------------

@@ -82,6 +82,9 @@ PHOTOMETRIC_NAMES = {
     6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
     32803: "CFA", 34892: "LinearRaw",
 }
+#: Rows read at each of the places an uncompressed image is sampled for its range.
+SAMPLE_ROWS = 16
+
 #: ExtraSamples values: what the first extra sample is.
 ALPHA_KINDS = {1: "associated", 2: "unassociated"}
 #: What the TIFF reader renders, for refusals.
@@ -333,6 +336,9 @@ class TiffSource(Source):
 
         shapes = self.level_shapes()
         level = render.sample_level(shapes) if self._series is not None else None
+        if level is None and self._fast is not None:  # uncompressed: rows by offset
+            yield from self._pread_sample()
+            return
         if level is not None:
             store = self.tif.aszarr(series=self._series, level=level)
             axes = self.tif.series[self._series].levels[level].axes
@@ -358,6 +364,23 @@ class TiffSource(Source):
                 if data.ndim == 3:
                     data = data[..., :self.colours]
                 yield data
+
+    def _pread_sample(self, rows: int = SAMPLE_ROWS) -> Iterator[np.ndarray]:
+        """Groups of ``rows`` rows spread over an uncompressed image (``render.sample_indices``),
+        read by offset: a single strip holding the whole image is not read whole."""
+        dtype = self.dtype.newbyteorder(self.tif.byteorder)
+        file_row = self.width * self.samples * dtype.itemsize
+        fd = os.open(self.tif.filehandle.path, os.O_RDONLY)
+        try:
+            for index in render.sample_indices(-(-self.height // rows)):
+                count = min(rows, self.height - index * rows)
+                raw = np.empty((count, self.width * self.samples), dtype)
+                _pread_into(fd, memoryview(raw).cast("B"), self._fast + index * rows * file_row,
+                            self.name)
+                raw = raw.reshape(count, self.width, self.samples)[..., :self.colours]
+                yield raw.astype(self.dtype.newbyteorder("="))
+        finally:
+            os.close(fd)
 
     def level_shapes(self) -> list[tuple[int, int]]:
         """(height, width) of each pyramid level of the chosen series ([own size] for a page)."""
