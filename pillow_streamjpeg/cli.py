@@ -209,6 +209,10 @@ def convert(args: argparse.Namespace) -> int:
             out.flush()
         else:
             pipeline.encode(args.input, args.output, **params)
+    except (errors.Refused, OSError, ValueError, TypeError, MemoryError):
+        raise  # refusals, and the documented errors, whose text is meant for the user
+    except Exception as exc:  # anything else a reader raised: the file, not its internals
+        raise errors.classify(exc, args.input) from exc
     finally:
         progress.close()
     return 0
