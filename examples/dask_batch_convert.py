@@ -75,7 +75,8 @@ def convert_all(client, jobs: list[tuple[Path, Path]], options: dict) -> int:
                 source, error = futures[future], f"{type(exc).__name__}: {exc}"
             if error:
                 failures += 1
-                _say(bar, f"FAILED {source}: {error}")
+                # a refusal names the file itself ("PATH: damaged: ...")
+                _say(bar, f"FAILED {error}" if error.startswith(source) else f"FAILED {source}: {error}")
             else:
                 total_bytes += size
             if bar is not None:

@@ -34,6 +34,10 @@ def convert_folder(source: Path, target: Path, recursive: bool = False, **option
         start = time.perf_counter()
         try:
             pillow_streamjpeg.encode(path, out, **options)
+        except pillow_streamjpeg.Refused as exc:  # names the file: "PATH: damaged: ..."
+            failures += 1
+            print(f"FAILED {exc}", file=sys.stderr)
+            continue
         except (OSError, ValueError, TypeError) as exc:
             failures += 1
             print(f"FAILED {path}: {exc}", file=sys.stderr)

@@ -9,7 +9,8 @@ Importing the package registers the save-only Pillow format ``STREAMJPEG``::
     pillow_streamjpeg.encode(array, "out.jpg", quality=90)
 
 ``encode`` takes PIL images, arrays, TIFFs, row bands (``RowBands``) and any
-``Source``: subclass it to encode images from elsewhere, band by band.
+``Source``: subclass it to encode images from elsewhere, band by band. A file
+it does not convert raises ``Refused`` (a ValueError): ``NotSupported`` or ``Damaged``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ except ImportError as exc:  # pragma: no cover - only from an unbuilt source tre
 from importlib.metadata import version as _version
 
 from . import plugin  # noqa: F401  (registers the STREAMJPEG format)
+from .errors import Damaged, NotSupported, Refused
 from .options import MAX_DIMENSION
 from .pipeline import encode
 from .sources import RowBands, Source
 
 __version__ = _version("pillow_streamjpeg")  # one source: meson.build's project version
-__all__ = ["MAX_DIMENSION", "RowBands", "Source", "encode", "__version__"]
+__all__ = ["MAX_DIMENSION", "Damaged", "NotSupported", "Refused", "RowBands", "Source", "encode",
+           "__version__"]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import pipeline
+from . import errors, pipeline, render
 
 
 def demo_image(width: int = 6000, height: int = 4000, seed: int = 0) -> Image.Image:
@@ -88,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
     parser.add_argument("--level", type=int, default=None, help="TIFF: the pyramid level of the series (default 0)")
     parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
+    parser.add_argument("--range", default=None, metavar="RANGE",
+                        help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "
+                             "else the min and max of a sample of the image), full (the type's "
+                             "range), LOW,HIGH, or percentiles such as 0.1%%,99.9%%")
+    parser.add_argument("--background", default=None, metavar="COLOR",
+                        help="composite alpha on this colour (white, #808080, ...); by default "
+                             "alpha is dropped (premultiplied alpha un-premultiplied first)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--shrink", type=int, default=None, metavar="N",
+                      help="average N x N blocks into one pixel (any size in bounded memory)")
+    size.add_argument("--max-size", type=int, default=None, metavar="PIXELS",
+                      help="at most PIXELS a side: a pyramid level of the TIFF that fits, else "
+                           "the smallest shrink factor that does")
+    parser.add_argument("--strip", action="store_true",
+                        help="write none of the input's metadata (ICC profile, resolution, "
+                             "EXIF, orientation, XMP)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--demo", nargs="?", const=DEMO_OUTPUT, default=None, metavar="OUT",
                         help="encode a generated image to OUT (default %(const)s) with the "
@@ -173,9 +189,17 @@ def convert(args: argparse.Namespace) -> int:
         raise IsADirectoryError(f"input is a folder: {args.input}")
     Image.MAX_IMAGE_PIXELS = None  # the user chose this file: no decompression-bomb check
     params = encoding_options(args)
-    for key in ("page", "series", "level"):
+    for key in ("page", "series", "level", "range", "background", "shrink", "max_size"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
+    if args.range is not None:
+        render.parse_range(args.range)  # a wrong value is named before the file is opened
+    if args.background is not None:
+        render.parse_background(args.background)
+    for key in ("shrink", "max_size"):
+        if params.get(key) is not None and params[key] < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be at least 1, not {params[key]}")
+    params["strip"] = args.strip
     progress = _Progress(not args.quiet and sys.stderr.isatty(), os.path.basename(args.input))
     params["progress"] = progress
     try:
@@ -185,6 +209,10 @@ def convert(args: argparse.Namespace) -> int:
             out.flush()
         else:
             pipeline.encode(args.input, args.output, **params)
+    except (errors.Refused, OSError, ValueError, TypeError, MemoryError):
+        raise  # refusals, and the documented errors, whose text is meant for the user
+    except Exception as exc:  # anything else a reader raised: the file, not its internals
+        raise errors.classify(exc, args.input) from exc
     finally:
         progress.close()
     return 0

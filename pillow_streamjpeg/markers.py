@@ -80,15 +80,16 @@ def app14_adobe() -> bytes:
     return segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 0))
 
 
-def app_header(layout, dpi: tuple[int, int]) -> bytes:
+def app_header(layout, dpi: tuple[int, int], unit: int = 1) -> bytes:
     """The JFIF APP0 and Adobe APP14 segments of a layout, as Pillow (libjpeg) writes them.
 
     Grey and YCbCr get JFIF, with the density when ``dpi`` is set; Adobe layouts
     (CMYK, and RGB with keep_rgb) get APP14, preceded by JFIF when ``dpi`` is
     set. One exception to Pillow: RGB components get no JFIF, as JFIF makes
     libjpeg (djpeg, Pillow) decode three components as YCbCr; their dpi is lost.
+    ``unit`` is the JFIF density unit of ``dpi``: 1 inch, 2 centimetre.
     """
-    density = app0_jfif(dpi, 1) if all(dpi) else None
+    density = app0_jfif(dpi, unit) if all(dpi) else None
     if not layout.adobe:
         return density or app0_jfif()
     if density is None or len(layout.ids) == 3:
@@ -101,7 +102,7 @@ def header(settings) -> bytes:
     components = settings.components
     return b"".join((
         SOI,
-        app_header(settings.layout, settings.dpi),
+        app_header(settings.layout, settings.dpi, settings.density_unit),
         *(segment(marker, payload) for marker, payload in settings.app_segments),
         segment(0xFE, settings.comment) if settings.comment else b"",
         dqt(settings.qtables),

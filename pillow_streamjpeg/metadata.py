@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image, TiffImagePlugin
 
-__all__ = ["IFD0_TAGS", "KEYS", "from_pillow", "from_tiff", "merged", "resolution"]
+__all__ = ["IFD0_TAGS", "KEYS", "from_pillow", "from_tiff", "merged", "resolution", "shrunk"]
 
 #: The keys these readers fill.
 KEYS = ("icc_profile", "dpi", "jfif_unit", "jfif_density", "exif", "xmp")
@@ -163,12 +164,53 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
         exif_ifd.setdefault(tag, value)
     exif_ifd.setdefault(_COLOR_SPACE, 0xFFFF if icc else 1)
     exif_ifd[_PIXEL_X], exif_ifd[_PIXEL_Y] = (int(v) for v in size)
+    return _exif_tobytes(exif)
+
+
+def _exif_tobytes(exif: Image.Exif) -> bytes | None:
+    """The EXIF's bytes, ComponentsConfiguration typed UNDEFINED; None above one segment."""
     data = exif.tobytes()
     # Pillow writes bytes of an unknown tag as BYTE; EXIF wants UNDEFINED (7) here
     for endian in "<>":
         entry = struct.pack(endian + "HHL", _COMPONENTS, 1, 4)
         data = data.replace(entry, struct.pack(endian + "HHL", _COMPONENTS, 7, 4), 1)
     return data if len(data) <= 65533 else None
+
+
+def shrunk(meta: Mapping[str, Any], factor: int, size: tuple[int, int]) -> dict[str, Any]:
+    """The metadata of an image shrunk by ``factor`` to ``size``: the same print size.
+
+    The resolution is divided by ``factor`` (dpi, the JFIF density in
+    centimetres rounded, at least 1, and the EXIF's), and the EXIF pixel
+    dimensions become ``size``. Everything else is kept as it is.
+    """
+    result = dict(meta)
+    if factor == 1:
+        return result
+    if "dpi" in result:
+        x, y = result["dpi"]
+        result["dpi"] = (x / factor, y / factor)
+    if "jfif_density" in result:
+        result["jfif_density"] = tuple(max(1, round(v / factor)) for v in result["jfif_density"])
+    exif_bytes = result.get("exif")
+    if exif_bytes:
+        try:
+            exif = Image.Exif()
+            exif.load(exif_bytes)
+            for tag in _RESOLUTION_TAGS[:2]:
+                value = _rational(exif.get(tag))
+                if value:
+                    exif[tag] = TiffImagePlugin.IFDRational(value / factor)
+            exif_ifd = exif.get_ifd(EXIF_IFD)
+            exif_ifd[_PIXEL_X], exif_ifd[_PIXEL_Y] = (int(v) for v in size)
+            data = _exif_tobytes(exif)
+        except Exception:  # an EXIF that cannot be rewritten is dropped
+            data = None
+        if data:
+            result["exif"] = data
+        else:
+            result.pop("exif")
+    return result
 
 
 class _FirstIfd(dict):
@@ -197,6 +239,13 @@ def _tiff_exif(tif: Any, page: Any, size: tuple[int, int], icc: bool) -> bytes |
         return _exif_bytes(_FirstIfd(page), size, icc)
     handle = tif.filehandle
     source = Image.Exif()
+    with warnings.catch_warnings():  # Pillow warns of odd tags; the EXIF is checked here
+        warnings.simplefilter("ignore")
+        return _load_exif(source, tif, handle, page, size, icc)
+
+
+def _load_exif(source: Image.Exif, tif: Any, handle: Any, page: Any, size: tuple[int, int],
+               icc: bool) -> bytes | None:
     source.endian = tif.byteorder
     source.bigtiff = bool(tif.is_bigtiff)
     with handle.lock:
@@ -266,7 +315,9 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
         else:
             result.update(resolution(x, y, _RESUNIT_INCH))
     try:
-        exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
+        with warnings.catch_warnings():  # Pillow warns of odd tags
+            warnings.simplefilter("ignore")
+            exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
     except Exception:  # unreadable EXIF is dropped
         exif = None
     if exif:

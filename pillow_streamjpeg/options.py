@@ -79,7 +79,10 @@ class Settings:
     workers: int
     round_samples: bool  #: YCbCr rounded to whole values before the DCT
     optimize: bool = False
-    dpi: tuple[int, int] = (0, 0)  #: JFIF density in dots per inch; (0, 0) for none
+    dpi: tuple[int, int] = (0, 0)  #: JFIF density in ``density_unit``; (0, 0) for none
+    #: JFIF density unit of ``dpi``: 1 dots per inch, 2 dots per centimetre (a
+    #: source's resolution in centimetres, ``jfif_unit=2`` with ``jfif_density``)
+    density_unit: int = 1
     app_segments: tuple[tuple[int, bytes], ...] = ()  #: (marker, payload) after APP0/APP14
     comment: bytes = b""
     #: MCUs per restart interval, the DRI value; 0 for no restart markers. From
@@ -287,6 +290,19 @@ def _dpi(info: dict[str, Any]) -> tuple[int, int]:
     return (x, y) if x and y else (0, 0)
 
 
+def _density(info: dict[str, Any]) -> tuple[tuple[int, int], int]:
+    """(density, unit): ``jfif_density`` in dots per centimetre when ``jfif_unit`` is 2
+    (a source's resolution in centimetres, see metadata.py), else the dpi."""
+    if info.get("jfif_unit") == 2 and info.get("jfif_density"):
+        try:
+            x, y = (int(v) for v in info["jfif_density"])
+        except (TypeError, ValueError):
+            raise ValueError(f"jfif_density must be a pair of integers, not {info['jfif_density']!r}") from None
+        if 0 < x <= 65535 and 0 < y <= 65535:
+            return (x, y), 2
+    return _dpi(info), 1
+
+
 def rounds_samples(qtables) -> bool:
     """Whether YCbCr is rounded to whole values before the DCT for these tables.
 
@@ -370,6 +386,7 @@ def parse(
     restart = restart_interval(info, mcus_per_row)
     _refuse_unsupported_restart(info, restart, mcus_per_row)
     optimize = bool(info.get("optimize", False))
+    density, unit = _density(info)
     return Settings(
         width=width,
         height=height,
@@ -380,7 +397,8 @@ def parse(
         workers=_workers(info),
         round_samples=rounds_samples(natural),
         optimize=optimize,
-        dpi=_dpi(info),
+        dpi=density,
+        density_unit=unit,
         app_segments=segments,
         comment=comment,
         restart_interval=restart,

@@ -15,13 +15,15 @@ from typing import IO, Any
 
 from PIL import Image
 
-from . import options, output, scan, sources
+from . import metadata, options, output, scan, sources
 
 
-def settings_for(source: sources.Source, params: dict[str, Any]) -> options.Settings:
-    """The Settings of a source saved with these options (which override its metadata)."""
+def settings_for(source: sources.Source, params: dict[str, Any], *,
+                 strip: bool = False) -> options.Settings:
+    """The Settings of a source saved with these options (which override its metadata;
+    ``strip=True``: none of its metadata)."""
     image = source.image if isinstance(source, sources.PillowSource) else None
-    info = {**source.metadata, **params}
+    info = metadata.merged(source.metadata, params, strip=strip)
     return options.parse(source.mode, source.size, info, image, channels=source.channels)
 
 
@@ -53,6 +55,11 @@ def encode(
     client: Any = None,
     band_rows: int | None = None,
     max_in_flight: int | None = None,
+    range: str | tuple[float, float] | None = None,
+    background: str | tuple[int, int, int] | None = None,
+    shrink: int | None = None,
+    max_size: int | None = None,
+    strip: bool = False,
 ) -> None:
     """Encode a source to baseline JPEG, strip by strip.
 
@@ -74,6 +81,18 @@ def encode(
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 
+    The source's metadata (ICC profile, resolution, EXIF with orientation, XMP
+    of a TIFF, an image file or a PIL image's ``info``) are written unless
+    given as options (the user's win) or ``strip=True``. Rendering (docs/tiff.md):
+    ``range`` of TIFF samples that are not 8-bit ("auto" by default, "full",
+    (low, high), "LOW,HIGH" or "P1%,P2%"); ``background``, a colour that alpha
+    is composited on (else associated alpha is un-premultiplied and alpha
+    dropped; RGBA, LA, RGBa and La PIL images are taken). Size: ``shrink=N``
+    averages N x N blocks; ``max_size=PIXELS`` takes a TIFF pyramid level that
+    fits, else the smallest factor that brings both sides within PIXELS. A
+    source above 65500 pixels a side without them raises ``errors.NotSupported``
+    (a ValueError) before any work.
+
     What to read: ``page``, or ``series`` and ``level``, of a TIFF (docs/tiff.md);
     ``mode`` of an array or row bands ("CMYK" for 4 samples of ink); ``size``
     and ``channels`` of row bands. Dask arrays: ``client``, ``band_rows``,
@@ -94,7 +113,8 @@ def encode(
         from . import dask_backend  # imports dask: only for dask arrays
 
         choices = {"page": page, "series": series, "level": level, "size": size,
-                   "channels": channels}
+                   "channels": channels, "range": range, "background": background,
+                   "shrink": shrink, "max_size": max_size}
         given = sorted(key for key, value in choices.items() if value is not None)
         if given:
             raise TypeError(f"{', '.join(given)} do{'es' * (len(given) == 1)} not apply to a dask array")
@@ -105,12 +125,16 @@ def encode(
         if given:
             raise TypeError(f"{', '.join(given)} only apply to dask arrays")
         pixels = sources.as_source(source, page=page, series=series, level=level, size=size,
-                                   mode=mode, channels=channels)
+                                   mode=mode, channels=channels, range=range,
+                                   background=background, shrink=shrink, max_size=max_size,
+                                   strip=strip)
         backend = scan.LocalBackend(pixels)
     with contextlib.ExitStack() as stack:
         if pixels is not source:  # made here: close the files it opened
             stack.enter_context(pixels)
-        settings = settings_for(pixels, params)
+        name = source if isinstance(source, (str, os.PathLike)) else "image"
+        sources.check_size(pixels, name)
+        settings = settings_for(pixels, params, strip=strip)
         with output.opened(fp) as out:
             scan.write_jpeg(out, settings, backend, progress)
 

@@ -22,7 +22,8 @@ import pytest
 tifffile = pytest.importorskip("tifffile")
 
 CASES = int(os.environ.get("STREAMJPEG_FUZZ_CASES", "120"))
-CLEAN_ERRORS = ("ValueError", "OSError", "TypeError", "FileNotFoundError", "EOFError")
+CLEAN_ERRORS = ("ValueError", "OSError", "TypeError", "FileNotFoundError", "EOFError",
+                "Damaged", "NotSupported")
 
 
 def _seeds(folder) -> list:
@@ -125,6 +126,9 @@ def test_command_line_reports_mutants_in_one_line(tmp_path) -> None:
         else:
             assert run.returncode in (1, 2), run.returncode
             assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+            # the file named once, what is wrong in our words, not the library's
+            assert run.stderr.count(name) == 1, run.stderr
+            assert ": damaged: " in run.stderr or ": not supported: " in run.stderr, run.stderr
             assert not target.exists()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".streamjpeg")]
 

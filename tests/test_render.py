@@ -14,7 +14,13 @@ from pillow_streamjpeg.render import (
     RangeOption, Renderer, Window, estimate_range, full_range, parse_background, parse_range,
     resolve_range, sample_indices, sample_level, unpremultiply,
 )
-from pillow_streamjpeg.sources.tiff import _scale_lut
+
+
+def _scale_lut(bits: int) -> np.ndarray:
+    """The former fixed scaling of the TIFF reader: round(v * 255 / (2**bits - 1)), half up."""
+    top = (1 << bits) - 1
+    values = np.arange(top + 1, dtype=np.int64)
+    return ((values * 255 * 2 + top) // (2 * top)).astype(np.uint8)
 
 DATA = Path(__file__).parent / "data"
 

@@ -18,12 +18,14 @@ from .arrays import ArraySource
 from .bands import BAND_BYTES, BufferPool, band_rows, rebuffer, release_rows
 from .base import INVERTED_MODES, Source
 from .pillow import PillowSource, open_image
+from .. import errors, shrink as shrink_
 from .rows import RowBands
+from .shrunk import ShrunkSource
 from .tiff import TiffSource, is_tiff
 
 __all__ = [
     "BAND_BYTES", "INVERTED_MODES", "ArraySource", "BufferPool", "PillowSource", "RowBands",
-    "Source", "TiffSource", "as_source", "band_rows", "rebuffer", "release_rows",
+    "ShrunkSource", "Source", "TiffSource", "as_source", "band_rows", "rebuffer", "release_rows",
 ]
 
 
@@ -36,18 +38,63 @@ def as_source(
     size: tuple[int, int] | None = None,
     mode: str | None = None,
     channels: int | None = None,
+    range: Any = None,
+    background: Any = None,
+    shrink: int | None = None,
+    max_size: int | None = None,
+    strip: bool = False,
 ) -> Source:
     """The Source of what ``encode`` is given.
 
     A Source is returned as it is; a PIL image, an array (``mode`` to choose),
     a TIFF (path or ``tifffile.TiffFile``; ``page``, or ``series`` and
-    ``level``), another image file path (opened with Pillow), or an iterable
-    of row bands with ``size`` (and ``mode``, ``channels``) become one. A
-    choice that does not apply to the kind of source raises TypeError. Close
-    the result (or use it in a ``with``) to close the files it opened.
+    ``level``; ``range``), another image file path (opened with Pillow), or an
+    iterable of row bands with ``size`` (and ``mode``, ``channels``) become
+    one. ``background`` composites alpha of TIFFs, image files and PIL images
+    (RGBA, LA, RGBa, La) on a colour. ``shrink`` (a factor) or ``max_size``
+    (pixels a side; a TIFF pyramid level that fits is read instead when there
+    is one) make any source smaller (``ShrunkSource``). ``strip=True``: the
+    source carries no metadata (a Source given as it is keeps its own, which
+    ``encode`` then leaves out). A choice that does not apply to the kind of
+    source raises TypeError. Close the result (or use it in a ``with``) to
+    close the files it opened.
     """
+    if shrink is not None and max_size is not None:
+        raise TypeError("give shrink or max_size, not both")
+    for name, value in (("shrink", shrink), ("max_size", max_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    if max_size is not None and is_tiff(source) and page is None and level is None:
+        pixels = _read(source, page=page, series=series, level=level, size=size, mode=mode,
+                       channels=channels, range=range, background=background, strip=strip)
+        shapes = pixels.level_shapes()
+        best, factor = shrink_.choose_level(shapes, max_size)
+        if best:
+            if pixels is not source:
+                pixels.close()
+            pixels = _read(source, series=series, level=best, range=range,
+                           background=background, strip=strip)
+    else:
+        pixels = _read(source, page=page, series=series, level=level, size=size, mode=mode,
+                       channels=channels, range=range, background=background, strip=strip)
+        factor = shrink or (shrink_.factor_for(*pixels.size, max_size) if max_size else 1)
+    return ShrunkSource(pixels, factor) if factor > 1 else pixels
+
+
+def check_size(source: Source, name: Any = "image") -> None:
+    """Refuse a source above JPEG's 65500 pixels a side (``errors.too_large``, naming
+    ``--max-size``) before any work."""
+    width, height = source.size
+    if width > shrink_.JPEG_MAX or height > shrink_.JPEG_MAX:
+        raise errors.too_large(getattr(source, "name", None) or name, width, height)
+
+
+def _read(
+    source: Any, *, page=None, series=None, level=None, size=None, mode=None, channels=None,
+    range=None, background=None, strip=False,
+) -> Source:
     given = {"page": page, "series": series, "level": level, "size": size, "mode": mode,
-             "channels": channels}
+             "channels": channels, "range": range, "background": background}
 
     def only(kind: str, *allowed: str) -> None:
         extra = sorted(k for k, v in given.items() if v is not None and k not in allowed)
@@ -59,14 +106,15 @@ def as_source(
         only("a Source")
         return source
     if isinstance(source, Image.Image):
-        only("a PIL image")
-        return PillowSource(source)
+        only("a PIL image", "background")
+        return PillowSource(source, alpha=True, background=background, carry=not strip)
     if is_tiff(source):
-        only("a TIFF", "page", "series", "level")
-        return TiffSource(source, page=page, series=series, level=level)
+        only("a TIFF", "page", "series", "level", "range", "background")
+        return TiffSource(source, page=page, series=series, level=level, range=range,
+                          background=background, carry=not strip)
     if isinstance(source, (str, os.PathLike)):
-        only("an image file other than TIFF")
-        return open_image(source)
+        only("an image file other than TIFF", "range", "background")
+        return open_image(source, background=background, range=range, carry=not strip)
     if size is not None and not hasattr(source, "shape") and hasattr(source, "__iter__"):
         only("row bands", "size", "mode", "channels")
         return RowBands(source, size, mode or "RGB", channels)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from struct import error as struct_error
 from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
 
+from .. import errors, render
+from .. import metadata as metadata_
 from .bands import band_rows
 from .base import Source
 
@@ -21,33 +24,75 @@ PILLOW_BAND_BYTES = 256 << 10
 #: stores it.
 RAWMODES = {"1": "L", "L": "L", "RGB": "RGBX", "RGBX": "RGBX", "YCbCr": "YCbCrX", "CMYK": "CMYK;I"}
 
-#: Pillow modes turned into a writable mode when an image file is converted.
-CONVERSIONS = {"P": "RGB", "PA": "RGB", "RGBA": "RGB", "RGBa": "RGB", "LA": "L", "La": "L"}
+#: Modes with alpha that ``encode()`` and the command render band by band (not
+#: ``Image.save``, which refuses them as Pillow's JPEG writer does): the JPEG's
+#: mode, the raw mode rows are packed in, and what the alpha is.
+ALPHA_MODES = {
+    "RGBA": ("RGB", "RGBA", "unassociated"), "RGBa": ("RGB", "RGBa", "associated"),
+    "LA": ("L", "LA", "unassociated"), "La": ("L", "La", "associated"),
+}
+
+#: Pillow modes turned into a writable mode (or one of ALPHA_MODES) when an image
+#: file is converted.
+CONVERSIONS = {"P": "RGB", "PA": "RGBA"}
 
 
 class PillowSource(Source):
     """A PIL image (loaded once) of a writable mode; OSError, as Pillow's, for others.
 
-    ``owned`` is a file opened for this source (closed by ``close``).
+    ``owned`` is a file opened for this source (closed by ``close``). With
+    ``alpha=True`` (``encode()`` and the command) RGBA, RGBa, LA and La images
+    are taken too: associated alpha is un-premultiplied as Pillow does, then
+    alpha is dropped, or with ``background`` (a colour for
+    ``render.parse_background``) the colours are composited on it. With
+    ``carry=True`` the ``metadata`` are the image's (``metadata.from_pillow``):
+    ICC profile, resolution, EXIF and XMP; ``Image.save`` carries none, as
+    Pillow's JPEG writer.
     """
 
-    def __init__(self, image: Image.Image, owned: Image.Image | None = None) -> None:
+    def __init__(self, image: Image.Image, owned: Image.Image | None = None, *,
+                 alpha: bool = False, background: str | tuple[int, int, int] | None = None,
+                 carry: bool = False) -> None:
         rawmode = RAWMODES.get(image.mode)
-        if rawmode is None:
+        self._renderer: render.Renderer | None = None
+        background = render.parse_background(background)
+        if rawmode is None and alpha and image.mode in ALPHA_MODES:
+            mode, rawmode, kind = ALPHA_MODES[image.mode]
+            if kind == "associated" or background is not None or mode == "L":
+                self._renderer = render.Renderer(render.Window(0, 255), np.uint8,
+                                                 colours=len(mode), alpha=kind,
+                                                 background=background)
+        elif rawmode is None:
             raise OSError(f"cannot write mode {image.mode} as JPEG")
+        else:
+            mode = image.mode
         image.load()
         self.image = image
-        self.mode = image.mode
+        self.mode = mode
         self.size = image.size
         self.rawmode = rawmode
-        self.channels = 1 if rawmode == "L" else 4
+        self._samples = len(rawmode) if rawmode in ("RGBA", "RGBa", "LA", "La") else (
+            1 if rawmode == "L" else 4)
+        # RGBA without a background: RGBX rows, the alpha ignored by the kernels
+        self.channels = self._samples if self._renderer is None else len(mode)
+        self._carry = carry
         self._owned = owned
+
+    @property
+    def metadata(self) -> dict:
+        """The image's ICC profile, resolution, EXIF and XMP when carried, else none."""
+        if not self._carry:
+            return {}
+        try:
+            return metadata_.from_pillow(self.image)
+        except Exception:  # unreadable metadata never stops a conversion
+            return {}
 
     def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
         """Rows packed in the raw mode by one raw encoder, without copying the image."""
         image = self.image.im
         width, height = self.size
-        row_bytes = width * self.channels
+        row_bytes = width * self._samples
         rows_per_band = band_rows(row_bytes, strip_height, PILLOW_BAND_BYTES)
         encoder = Image.core.raw_encoder(image.mode, self.rawmode)
         encoder.setimage(image, (0, 0, width, height))
@@ -59,7 +104,11 @@ class PillowSource(Source):
             if errcode < 0 or len(data) != size:
                 raise OSError(f"reading image rows failed (error {errcode}, {len(data)} of {size} bytes)")
             remaining -= rows
-            yield np.frombuffer(data, dtype=np.uint8).reshape(rows, row_bytes)
+            band = np.frombuffer(data, dtype=np.uint8).reshape(rows, row_bytes)
+            if self._renderer is not None:
+                band = self._renderer.render(band.reshape(rows, width, self._samples))
+                band = band.reshape(rows, -1)
+            yield band
 
     def close(self) -> None:
         if self._owned is not None:
@@ -67,27 +116,57 @@ class PillowSource(Source):
             self._owned = None
 
 
-def open_image(path: str | os.PathLike) -> PillowSource:
-    """An image file opened with Pillow, converted to a writable mode if needed:
-    alpha dropped, palettes applied, 16-bit grey scaled to 8 bits as
-    round(v * 255 / 65535). Other modes raise OSError.
+def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int] | None = None,
+               range: render.RangeLike = None, carry: bool = True) -> PillowSource:
+    """An image file opened with Pillow, converted to a writable mode if needed.
+
+    Alpha is handled as ``PillowSource(alpha=True)`` does (un-premultiplied,
+    dropped or composited on ``background``), palettes are applied (with their
+    transparency as alpha), 16-bit, 32-bit integer and float grey (modes I;16,
+    I, F) are rendered to 8 bits through ``range`` (``render.resolve_range``:
+    by default the image's minimum and maximum; Pillow has loaded it whole). The image's metadata are carried unless ``carry``
+    is False. A file Pillow cannot read is refused (``errors.NotSupported``
+    for an unknown format or mode, ``errors.Damaged`` for a broken file).
     """
-    opened = Image.open(path)
+    background = render.parse_background(background)
+    range = render.parse_range(range)
     try:
-        return PillowSource(_writable(opened), owned=opened)
+        opened = Image.open(path)
+    except Image.UnidentifiedImageError:
+        raise errors.NotSupported(path, "not an image format Pillow or tifffile reads") from None
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:
+        raise errors.classify(exc, path, what="cannot read the image header") from exc
+    try:
+        try:
+            image = _writable(opened, range)
+            if image.mode not in RAWMODES and image.mode not in ALPHA_MODES:
+                raise errors.NotSupported(path, f"images of mode {image.mode}",
+                                          supported="the modes Pillow writes as JPEG, alpha, palettes, 16-bit grey")
+            return PillowSource(image, owned=opened, alpha=True, background=background, carry=carry)
+        except (errors.Refused, MemoryError, KeyboardInterrupt):
+            raise
+        except (ValueError, OSError, SyntaxError, EOFError, IndexError, struct_error) as exc:
+            raise errors.Damaged(path, "cannot read the image data") from exc
     except BaseException:
         opened.close()
         raise
 
 
-def _writable(image: Image.Image) -> Image.Image:
-    if image.mode in RAWMODES:
+def _writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
+    if image.mode in RAWMODES or image.mode in ALPHA_MODES:
         return image
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in CONVERSIONS:
-        if image.mode == "P" and "transparency" in image.info:
-            return image.convert("RGBA").convert("RGB")
         return image.convert(CONVERSIONS[image.mode])
-    if image.mode.startswith("I;16"):
-        values = np.asarray(image).astype(np.uint32)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8), "L")
-    raise OSError(f"cannot write mode {image.mode} as JPEG")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # Pillow holds the image whole already: the range is resolved from all of it
+        values = np.asarray(image)
+        bits = 16 if image.mode.startswith("I;16") else None
+        dtype = np.dtype(np.uint16) if bits else values.dtype
+        window = render.resolve_range(range, dtype, bits=bits, samples=[values])
+        grey = render.Renderer(window, values.dtype).render(values)
+        return Image.fromarray(np.ascontiguousarray(grey), "L")
+    return image

@@ -13,19 +13,22 @@ Everything goes through tifffile (imported only when a TIFF is read):
   read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
   (tiles or strips), at least 256 rows high.
 
-Samples become 8-bit rows of a writable mode:
+Samples become 8-bit rows of a writable mode (``render.Renderer``, docs/tiff.md):
 
-* uint8 grey (MinIsBlack) and RGB pass through; MinIsWhite is inverted;
-* 1- to 16-bit unsigned samples are scaled linearly over their full range:
-  ``round(v * 255 / (2**bits - 1))`` (16 bits: ``round(v / 257)``), never by the
-  data's own maximum, so a band's result does not depend on the rest of the image;
+* 8-bit grey (MinIsBlack) and RGB pass through; MinIsWhite is inverted;
+* other unsigned (1 to 32 bits), signed (8, 16, 32) and float (16, 32, 64)
+  samples are mapped linearly through one range for all channels: by default
+  SMinSampleValue/SMaxSampleValue, else the minimum and maximum of a bounded
+  sample (a pyramid level of at most 4 MP, or 32 strips or tiles spread over
+  the image); ``range=`` chooses "full", (low, high) or percentiles;
 * palette images are written as RGB through their colour map (16-bit map entries
-  scaled as above; maps whose entries all fit 8 bits are taken as 8-bit);
-* alpha and other extra samples are dropped;
+  scaled over 0..65535; maps whose entries all fit 8 bits are taken as 8-bit);
+* associated alpha is un-premultiplied, then alpha is dropped, or with
+  ``background=`` the colours are composited on that colour;
 * CMYK (Separated, 4 inks) is written as a CMYK JPEG;
-* signed, float and complex samples, more than 16 bits, and other photometric
-  interpretations (CIELab, YCbCr outside JPEG compression, ...) are refused
-  with a ValueError naming the file.
+* complex samples and other photometric interpretations (CIELab, YCbCr
+  outside JPEG compression, ...) are refused with ``errors.NotSupported``;
+  broken files with ``errors.Damaged`` (both ValueErrors naming the file).
 
 Peak memory stays bounded by a few bands whatever the image height, except for
 compressed files whose strips or tiles are themselves huge (a single strip
@@ -44,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import errors, render
+from .. import metadata as metadata_
 from .bands import BufferPool, band_rows, rebuffer
 from .base import INVERTED_MODES, Source
 
@@ -77,12 +82,21 @@ PHOTOMETRIC_NAMES = {
     6: "YCbCr", 8: "CIELab", 9: "ICCLab", 10: "ITULab", 32844: "LogL", 32845: "LogLuv",
     32803: "CFA", 34892: "LinearRaw",
 }
+#: Rows read at each of the places an uncompressed image is sampled for its range.
+SAMPLE_ROWS = 16
+
+#: ExtraSamples values: what the first extra sample is.
+ALPHA_KINDS = {1: "associated", 2: "unassociated"}
+#: What the TIFF reader renders, for refusals.
+SUPPORTED_SAMPLES = ("unsigned integers of 1 to 32 bits, signed integers of 8, 16 or 32 bits, "
+                     "floating point of 16, 32 or 64 bits")
 SAMPLE_FORMAT_NAMES = {2: "signed integer", 3: "floating point", 4: "undefined",
                        5: "complex integer", 6: "complex floating point"}
 
 
 def is_tiff(source: Any) -> bool:
-    """Whether source is a TIFF: a tifffile.TiffFile, or a path to a TIFF file."""
+    """Whether source is a TIFF: a tifffile.TiffFile, or a path to a file that starts
+    with a TIFF signature (or, when it cannot be read, whose name ends as a TIFF's)."""
     module = sys.modules.get("tifffile")
     if module is not None and isinstance(source, module.TiffFile):
         return True
@@ -91,13 +105,11 @@ def is_tiff(source: Any) -> bool:
     path = os.fspath(source)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    if path.lower().endswith(SUFFIXES):
-        return True
-    try:
+    try:  # the signature decides: a PNG named .tif goes to Pillow
         with open(path, "rb") as handle:
             return handle.read(4) in MAGIC
-    except OSError:
-        return False
+    except OSError:  # missing or unreadable: the name decides, the reader reports
+        return path.lower().endswith(SUFFIXES)
 
 
 def _tifffile():
@@ -111,29 +123,32 @@ def _tifffile():
     return tifffile
 
 
+class ChoiceError(ValueError):
+    """A page, series, level or option that does not fit the file (the caller's choice)."""
+
+
 @contextlib.contextmanager
 def _reading(name: str, what: str) -> Iterator[None]:
-    """Re-raise a parser's or decoder's failure as a ValueError naming the file.
+    """Re-raise a parser's or decoder's failure as a refusal naming the file.
 
     tifffile, zarr and imagecodecs raise their own types on corrupt data
     (TiffFileError, DeflateError, ImcdError, even ZeroDivisionError on absurd
-    tags); callers get one documented type with the file and what failed.
+    tags); callers get ``errors.Damaged`` or ``errors.NotSupported`` (both
+    ValueErrors) with the file and what failed, never the library's text.
     """
     try:
         yield
-    except (OSError, ImportError, MemoryError):
+    except (OSError, ImportError, MemoryError, ChoiceError):
         raise
     except Exception as exc:
-        if isinstance(exc, ValueError) and str(exc).startswith(name):
-            raise
-        raise ValueError(f"{name}: corrupt or unreadable TIFF ({what}): {exc}") from exc
+        raise errors.classify(exc, name, what=f"cannot read the {what}") from exc
 
 
 def _index(value: Any, what: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{what} must be a non-negative integer, not {value!r}")
+        raise ChoiceError(f"{what} must be a non-negative integer, not {value!r}")
     return int(value)
 
 
@@ -144,9 +159,14 @@ class TiffSource(Source):
     """
 
     def __init__(self, source: Any, page: int | None = None, series: int | None = None,
-                 level: int | None = None) -> None:
+                 level: int | None = None, *, range: render.RangeLike = None,
+                 background: str | tuple[int, int, int] | None = None,
+                 carry: bool = True) -> None:
         tifffile = _tifffile()
+        self._carry = carry
         self._opened = None
+        self._range = render.parse_range(range)
+        self.background = render.parse_background(background)
         if isinstance(source, tifffile.TiffFile):
             tif = source
             self.name = tif.filehandle.name or "TIFF"
@@ -172,31 +192,35 @@ class TiffSource(Source):
                                _index(level, "level"))
         if page is not None:
             if series is not None or level is not None:
-                raise ValueError("choose either a page, or a series and level, not both")
+                raise ChoiceError("choose either a page, or a series and level, not both")
             count = len(tif.pages)
             if page >= count:
-                raise ValueError(f"{self.name}: no page {page}, the file has {count} page{'s' * (count != 1)}")
+                raise ChoiceError(f"{self.name}: no page {page}, the file has {count} page{'s' * (count != 1)}")
             self.page = tif.pages[page]
             if not hasattr(self.page, "aszarr"):
                 self.page = self.page.aspage()
             self.keyframe = self.page.keyframe
             self.shape, self.axes = tuple(self.page.shape), self.page.axes
             self._store = lambda: self.page.aszarr()
+            self._series = None
             single = self.page
         else:
             series = series or 0
             level = level or 0
             all_series = tif.series
+            if not all_series:
+                raise errors.Damaged(self.name, "the file holds no image it can describe")
             if series >= len(all_series):
-                raise ValueError(f"{self.name}: no series {series}, the file has {len(all_series)}")
+                raise ChoiceError(f"{self.name}: no series {series}, the file has {len(all_series)}")
             chosen = all_series[series]
             levels = chosen.levels
             if level >= len(levels):
-                raise ValueError(f"{self.name}: series {series} has no level {level}, it has {len(levels)}")
+                raise ChoiceError(f"{self.name}: series {series} has no level {level}, it has {len(levels)}")
             chosen = levels[level]
             self.keyframe = chosen.keyframe
             self.shape, self.axes = tuple(chosen.shape), chosen.axes
             self._store = lambda: tif.aszarr(series=series, level=level)
+            self._series, self.level = series, level
             pages = [p for p in chosen.pages if p is not None] if hasattr(chosen, "pages") else []
             single = pages[0] if len(pages) == 1 else None
         self._check_axes()
@@ -209,7 +233,7 @@ class TiffSource(Source):
     def _check_axes(self) -> None:
         axes = self.axes
         if "Y" not in axes or "X" not in axes:
-            raise ValueError(f"{self.name}: image of axes {axes!r} has no rows and columns to write")
+            raise errors.NotSupported(self.name, f"an image of axes {axes!r} (no rows and columns)")
         self.height = self.shape[axes.index("Y")]
         self.width = self.shape[axes.index("X")]
         self.size = (self.width, self.height)
@@ -219,50 +243,163 @@ class TiffSource(Source):
         name = self.name
         fmt = int(key.sampleformat)
         bits = int(key.bitspersample)
-        if fmt != 1:
-            kind = SAMPLE_FORMAT_NAMES.get(fmt, f"sample format {fmt}")
-            raise ValueError(f"{name}: {bits}-bit {kind} samples are not supported; "
-                             "only unsigned integer samples of 1 to 16 bits are")
-        if not 1 <= bits <= 16:
-            raise ValueError(f"{name}: {bits}-bit samples are not supported; "
-                             "only unsigned integer samples of 1 to 16 bits are")
+        dtype = np.dtype(key.dtype) if key.dtype is not None else None
+        if fmt not in (1, 2, 3) or dtype is None or dtype.kind not in "uifb" or (
+                fmt == 1 and bits > 32) or (fmt == 2 and bits not in (8, 16, 32)):
+            kind = SAMPLE_FORMAT_NAMES.get(fmt, "unsigned integer" if fmt == 1 else f"sample format {fmt}")
+            raise errors.NotSupported(name, f"{bits}-bit {kind} samples", supported=SUPPORTED_SAMPLES)
         photometric = int(key.photometric)
         spp = int(key.samplesperpixel)
-        extras = len(key.extrasamples or ())
+        extrasamples = tuple(int(v) for v in (key.extrasamples or ()))
+        extras = len(extrasamples)
         colour = spp - extras
         pname = PHOTOMETRIC_NAMES.get(photometric, str(photometric))
         self.bits = bits
+        self.dtype = dtype
         self.samples = spp
         self.lut: np.ndarray | None = None
+        self.colours = colour
+        self.alpha = ALPHA_KINDS.get(extrasamples[0]) if extrasamples else None
+        self.invert = False
         if photometric in (MINISBLACK, MINISWHITE):
             if colour != 1:
-                raise ValueError(f"{name}: {spp} samples per pixel with {pname} and "
-                                 f"{extras} extra; expected 1 grey sample")
-            self.mode, self.keep = "L", 1
-            self.lut = _scale_lut(bits, invert=photometric == MINISWHITE)
+                raise errors.NotSupported(name, f"{spp} samples per pixel with {pname} and "
+                                          f"{extras} extra", supported="1 grey sample")
+            self.mode = "L"
+            self.invert = photometric == MINISWHITE
         elif photometric == RGB or (photometric == YCBCR and int(key.compression) in
                                     (COMPRESSION_JPEG, COMPRESSION_JPEG_OLD)):
             if colour != 3:
-                raise ValueError(f"{name}: {spp} samples per pixel with {pname}; expected 3")
+                raise errors.NotSupported(name, f"{spp} samples per pixel with {pname}",
+                                          supported="3 colour samples")
             self.mode = "RGB"
-            self.keep = 4 if spp >= 4 and bits == 8 else 3  # RGBX rows: alpha ignored, no copy
-            self.lut = _scale_lut(bits)
         elif photometric == PALETTE:
-            if spp != 1 or key.colormap is None:
-                raise ValueError(f"{name}: palette image without a colour map of 1 sample per pixel")
-            self.mode, self.keep = "RGB", 3
+            if spp != 1 or key.colormap is None or dtype.kind != "u" or bits > 16:
+                raise errors.NotSupported(name, "palette image without a colour map of 1 "
+                                          "unsigned sample per pixel")
+            self.mode, self.colours, self.alpha = "RGB", 1, None
             self.lut = _palette_lut(np.asarray(key.colormap), bits)
         elif photometric == SEPARATED:
             inkset = int(key.tags.valueof(332, 1))  # InkSet, 1: CMYK
             if inkset != 1 or colour != 4:
-                raise ValueError(f"{name}: Separated image of {colour} inks (inkset {inkset}) is not "
-                                 "supported; only CMYK")
-            self.mode, self.keep = "CMYK", 4
-            self.lut = _scale_lut(bits, invert="CMYK" in INVERTED_MODES)  # as JPEG stores ink
+                raise errors.NotSupported(name, f"Separated image of {colour} inks (inkset {inkset})",
+                                          supported="CMYK")
+            self.mode = "CMYK"
+            self.invert = "CMYK" in INVERTED_MODES  # as JPEG stores ink
         else:
-            raise ValueError(f"{name}: photometric interpretation {pname} is not supported; "
-                             "expected grey, RGB, palette or CMYK")
-        self.channels = 3 if self.lut is not None and self.lut.ndim == 2 else self.keep
+            raise errors.NotSupported(name, f"photometric interpretation {pname}",
+                                      supported="grey, RGB, palette or CMYK")
+        if self.background is not None and self.mode == "CMYK":
+            raise ChoiceError("a background applies to grey or RGB images, not CMYK")
+        # 8-bit RGB with an alpha to ignore: RGBX rows, passed on without a copy
+        passthrough = (dtype == np.uint8 and bits == 8 and not self.invert and self.lut is None
+                       and self._range.kind in ("auto", "full")
+                       and (self.alpha is None or self.alpha == "unassociated"
+                            and self.background is None))
+        self.keep = 4 if passthrough and self.mode == "RGB" and spp >= 4 else len(self.mode)
+        if self.mode == "L":
+            self.keep = 1
+        self.channels = 3 if self.lut is not None else self.keep
+        self._renderer: render.Renderer | None = None
+        self._passthrough = passthrough
+
+    def _window(self) -> render.Window:
+        """The range of this image (docs/tiff.md): read a bounded sample when needed."""
+        key = self.keyframe
+        smin, smax = key.tags.valueof(340), key.tags.valueof(341)
+        return render.resolve_range(self._range, self.dtype, bits=self.bits, smin=smin,
+                                    smax=smax, samples=self._sample_arrays)
+
+    def renderer(self) -> render.Renderer | None:
+        """The Renderer of the samples (made once: the range is resolved on first use)."""
+        if self.lut is not None or self._passthrough and self._range.kind in ("auto", "full"):
+            return None
+        if self._renderer is None:
+            with _reading(self.name, "a sample of the image for its range"):
+                window = self._window()
+            background = self.background
+            if background is not None and self.invert:  # composited before the inversion
+                background = tuple(255 - v for v in background)
+            self._renderer = render.Renderer(
+                window, self.dtype, colours=self.colours, alpha=self.alpha,
+                alpha_bits=self.bits if self.dtype.kind == "u" else None, background=background)
+        return self._renderer
+
+    def _sample_arrays(self) -> Iterator[np.ndarray]:
+        """Colour samples for the auto range: a small pyramid level, else spread chunks.
+
+        A pyramid level of at most 4 MP (``render.sample_level``) when the
+        series has one, else at most 32 tiles or strips spread evenly over the
+        image (``render.sample_indices``): never a full pass.
+        """
+        import zarr
+
+        shapes = self.level_shapes()
+        level = render.sample_level(shapes) if self._series is not None else None
+        if level is None and self._fast is not None:  # uncompressed: rows by offset
+            yield from self._pread_sample()
+            return
+        if level is not None:
+            store = self.tif.aszarr(series=self._series, level=level)
+            axes = self.tif.series[self._series].levels[level].axes
+        else:
+            store = self._store()
+            axes = self.axes
+        with store:
+            array = zarr.open_array(store, mode="r")
+            yi, xi = axes.index("Y"), axes.index("X")
+            if level is not None:
+                chunks = [(slice(None), slice(None))]
+            else:
+                ch, cw = array.chunks[yi], array.chunks[xi]
+                ny, nx = -(-array.shape[yi] // ch), -(-array.shape[xi] // cw)
+                chunks = [(slice(i // nx * ch, (i // nx + 1) * ch), slice(i % nx * cw, (i % nx + 1) * cw))
+                          for i in render.sample_indices(ny * nx)]
+            for rows, cols in chunks:
+                index = tuple(rows if a == "Y" else cols if a == "X" else slice(None) if a == "S" else 0
+                              for a in axes)
+                data = np.asarray(array[index])
+                if "S" in axes and axes.index("S") < yi:  # planar: samples first
+                    data = np.moveaxis(data, 0, -1)
+                if data.ndim == 3:
+                    data = data[..., :self.colours]
+                yield data
+
+    def _pread_sample(self, rows: int = SAMPLE_ROWS) -> Iterator[np.ndarray]:
+        """Groups of ``rows`` rows spread over an uncompressed image (``render.sample_indices``),
+        read by offset: a single strip holding the whole image is not read whole."""
+        dtype = self.dtype.newbyteorder(self.tif.byteorder)
+        file_row = self.width * self.samples * dtype.itemsize
+        fd = os.open(self.tif.filehandle.path, os.O_RDONLY)
+        try:
+            for index in render.sample_indices(-(-self.height // rows)):
+                count = min(rows, self.height - index * rows)
+                raw = np.empty((count, self.width * self.samples), dtype)
+                _pread_into(fd, memoryview(raw).cast("B"), self._fast + index * rows * file_row,
+                            self.name)
+                raw = raw.reshape(count, self.width, self.samples)[..., :self.colours]
+                yield raw.astype(self.dtype.newbyteorder("="))
+        finally:
+            os.close(fd)
+
+    def level_shapes(self) -> list[tuple[int, int]]:
+        """(height, width) of each pyramid level of the chosen series ([own size] for a page)."""
+        if self._series is None:
+            return [(self.height, self.width)]
+        levels = self.tif.series[self._series].levels
+        return [(lv.shape[lv.axes.index("Y")], lv.shape[lv.axes.index("X")]) for lv in levels]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """ICC profile, resolution, EXIF (orientation included) and XMP of the page
+        (none when made with ``carry=False``)."""
+        if not self._carry:
+            return {}
+        page = self._single if self._single is not None else self.keyframe
+        try:
+            return metadata_.from_tiff(page, self.tif, size=self.size)
+        except Exception:  # unreadable metadata never stops a conversion
+            return {}
 
     def _fast_offset(self, page) -> int | None:
         """Byte offset of an uncompressed contiguous striped page's rows, else None."""
@@ -271,7 +408,8 @@ class TiffSource(Source):
         key = self.keyframe
         if (
             key.is_tiled or int(key.compression) != COMPRESSION_NONE or int(key.predictor) != 1
-            or int(key.fillorder) != 1 or self.bits not in (8, 16)
+            or int(key.fillorder) != 1 or self.dtype.kind == "b"
+            or self.bits != self.dtype.itemsize * 8
             or (self.samples > 1 and int(key.planarconfig) != 1)
             or getattr(page, "imagedepth", 1) != 1
         ):
@@ -283,7 +421,7 @@ class TiffSource(Source):
             offset, count = contiguous
         else:
             offset, count = page.dataoffsets[0], sum(page.databytecounts)
-        if count < self.height * self.width * self.samples * (self.bits // 8):
+        if count < self.height * self.width * self.samples * self.dtype.itemsize:
             return None
         path = self.tif.filehandle.path
         if not path or not os.path.isfile(path):
@@ -384,22 +522,28 @@ class TiffSource(Source):
 
     def _convert(self, band: np.ndarray) -> np.ndarray:
         """Raw samples (rows, width[, samples]) to (rows, width * channels) uint8."""
-        if band.ndim == 3 and band.shape[2] != self.keep:
-            band = band[:, :, : self.keep] if self.keep > 1 else band[:, :, 0]
-        elif band.ndim == 3 and self.keep == 1:
-            band = band[:, :, 0]
         if band.dtype == np.bool_:
             band = band.view(np.uint8)
+        renderer = self.renderer()
         if self.lut is not None:
-            band = self.lut[band]
-        elif band.dtype != np.uint8:
-            raise ValueError(f"{self.name}: unexpected decoded dtype {band.dtype}")
+            band = self.lut[band[:, :, 0] if band.ndim == 3 else band]
+        elif renderer is not None:
+            band = renderer.render(band)
+            if self.invert:
+                band = np.subtract(255, band, dtype=np.uint8)
+        else:
+            if band.ndim == 3 and band.shape[2] != self.keep:
+                band = band[:, :, : self.keep] if self.keep > 1 else band[:, :, 0]
+            elif band.ndim == 3 and self.keep == 1:
+                band = band[:, :, 0]
+            if band.dtype != np.uint8:
+                raise errors.Damaged(self.name, f"decoded samples of type {band.dtype}")
         band = np.ascontiguousarray(band)
         return band.reshape(band.shape[0], -1)
 
     def _pread_bands(self, strip_height: int) -> Iterator[np.ndarray]:
-        itemsize = self.bits // 8
-        dtype = np.dtype(f"{self.tif.byteorder}u{itemsize}")
+        itemsize = self.dtype.itemsize
+        dtype = self.dtype.newbyteorder(self.tif.byteorder)
         file_row = self.width * self.samples * itemsize
         rows_per_band = band_rows(file_row, strip_height)
         pool = BufferPool(rows_per_band * file_row)
@@ -415,7 +559,8 @@ class TiffSource(Source):
                     raw = raw.reshape(rows, self.width, self.samples)
                 if dtype.byteorder not in ("=", "|") and itemsize > 1:
                     raw = raw.astype(dtype.newbyteorder("="))
-                if self.lut is not None or (raw.ndim == 3 and raw.shape[2] != self.keep):
+                if (self.lut is not None or self.renderer() is not None
+                        or raw.ndim == 3 and raw.shape[2] != self.keep):
                     yield self._convert(raw)
                 else:
                     yield raw.reshape(rows, -1)
@@ -426,8 +571,7 @@ class TiffSource(Source):
         key = self.keyframe
         if key.is_tiled:
             if key.tilelength < 1 or key.tilewidth < 1:
-                raise ValueError(f"{self.name}: corrupt TIFF: tiles of "
-                                 f"{key.tilewidth}x{key.tilelength} pixels")
+                raise errors.Damaged(self.name, f"tiles of {key.tilewidth}x{key.tilelength} pixels")
             return int(key.tilelength)
         return max(1, min(int(key.rowsperstrip or self.height), self.height))
 
@@ -438,7 +582,7 @@ class TiffSource(Source):
             raise ImportError("reading compressed or tiled TIFF files needs zarr: "
                               "pip install 'pillow_streamjpeg[tiff]'") from None
         chunk = self._chunk_rows()
-        row_bytes = self.width * self.samples * max(1, self.bits // 8)
+        row_bytes = self.width * self.samples * self.dtype.itemsize
         rows = max(MIN_BAND_ROWS, ZARR_BAND_BYTES // row_bytes)
         rows = -(-rows // chunk) * chunk
         axes = self.axes
@@ -467,18 +611,8 @@ def _pread_into(fd: int, buffer: memoryview, offset: int, name: str) -> None:
     while done < total:
         count = os.preadv(fd, [buffer[done:]], offset + done)
         if count <= 0:
-            raise OSError(f"{name}: file ends before its image data (truncated?)")
+            raise errors.Damaged(name, "the file ends before its image data (truncated)")
         done += count
-
-
-def _scale_lut(bits: int, invert: bool = False) -> np.ndarray | None:
-    """Lookup table from ``bits``-bit samples to 8 bits; None when nothing changes."""
-    if bits == 8 and not invert:
-        return None
-    top = (1 << bits) - 1
-    values = np.arange(top + 1, dtype=np.int64)
-    lut = ((values * 255 * 2 + top) // (2 * top)).astype(np.uint8)  # round half up
-    return 255 - lut if invert else lut
 
 
 def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
