@@ -15,7 +15,7 @@ per-block search: never worse, at most one step). Why it is not wired in
 Measured with a prototype build (kernels.py calling ``refine_group`` at the end
 of ``_group_coefs``, 2 sweeps, doubt 0.1): +2.5 to +4.1 dB over Pillow at q100
 on scikit-image's grey photos, +1.0 to +3.8 dB on colour ones, +0.01 to +0.66 dB
-at q95-q75, sizes 0.92x to 1.003x Pillow's; the 1024x768 ramp at q100 88.8 dB
+at q95-q75, sizes 0.91x to 1.003x Pillow's; the 1024x768 ramp at q100 88.8 dB
 (Pillow 68.5).
 
 To try it: load it as plain Python (``importlib`` from this path, as
