@@ -90,8 +90,10 @@ class DaskBackend:
         counts = dask.delayed(band_counts, pure=True)
         settings_key = dask.delayed(settings, pure=True, traverse=False)
         invert = self.source.invert
-        blocks = _band_blocks(self.array, settings, self.band_rows)[1]
-        total = _tree_sum([counts(block, settings_key, invert) for block in blocks])
+        bounds, blocks = _band_blocks(self.array, settings, self.band_rows)
+        firsts = np.cumsum((0,) + bounds[:-1]) // settings.strip_height
+        total = _tree_sum([counts(block, settings_key, int(first), invert)
+                           for block, first in zip(blocks, firsts)])
         client = _client(self.client)
         if client is not None:
             yield settings.height, client.compute(total).result()
@@ -157,8 +159,8 @@ def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool)
     return bytes(StripCoder(settings).encode([(band, 0, first, count)]))
 
 
-def band_counts(block: np.ndarray, settings: Settings, invert: bool) -> np.ndarray:
-    """Huffman symbol counts of one band's strips, for optimized tables.
+def band_counts(block: np.ndarray, settings: Settings, first: int, invert: bool) -> np.ndarray:
+    """Huffman symbol counts of one band's strips from strip ``first``, for optimized tables.
 
     Runs in a Dask task: ``StripCoder.count`` over the band's strips, into
     int64 counts of shape (2 * table sets, 256) (DC then AC of each set).
@@ -167,7 +169,7 @@ def band_counts(block: np.ndarray, settings: Settings, invert: bool) -> np.ndarr
     """
     band = as_band(block, invert)
     count = -(-block.shape[0] // settings.strip_height)
-    return StripCoder(settings).count([(band, 0, 0, count)])
+    return StripCoder(settings).count([(band, 0, first, count)])
 
 
 def _tree_sum(parts: list) -> Any:

@@ -81,8 +81,12 @@ def symbol_counts(settings: Settings, backend: Backend,
 
 
 def optimized(settings: Settings, counts: np.ndarray) -> Settings:
-    """Settings whose Huffman tables are the optimal ones for these symbol counts."""
-    return replace(settings, huffman=tuple(tables.optimal_specs(counts)))
+    """Settings whose Huffman tables are the optimal ones for these symbol counts.
+
+    The counts come from a sample of the strips (``strips.count_every``), so
+    every legal symbol gets a code, counted or not.
+    """
+    return replace(settings, huffman=tuple(tables.optimal_specs(counts, legal=True)))
 
 
 class _Meter:

@@ -26,6 +26,22 @@ Piece = tuple[np.ndarray, int, int, int]
 MCUS_PER_GROUP = 32
 
 
+#: optimize=True counts the Huffman symbols of one strip in this many (the first
+#: of each run), and gives every legal symbol a code: the tables come within
+#: about 0.1 % of the size of fully counted ones, and the counting pass costs an
+#: eighth of the coding one (counting every strip made optimize 2.4x as slow
+#: as a plain save; docs/performance.md).
+COUNT_EVERY = 8
+
+#: Images of at most this many strips have every strip counted.
+COUNT_ALL_UP_TO = 64
+
+
+def count_every(strip_count: int) -> int:
+    """1 in how many strips the optimize pass counts."""
+    return 1 if strip_count <= COUNT_ALL_UP_TO else COUNT_EVERY
+
+
 class Frame(NamedTuple):
     """The kernels' frame arguments, in their export order (after band, row_bytes, row0, nrows)."""
 
@@ -125,12 +141,14 @@ class StripCoder:
             row += height
 
     def count(self, task: list[Piece]) -> np.ndarray:
-        """Huffman symbol counts of a task's strips (as ``encode`` codes them)."""
+        """Huffman symbol counts of the sampled strips of a task (``counted_strip``)."""
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
         scratch = self._scratch()
-        for band, row, _, count in task:
-            for start, rows in self._strips(band, row, count):
-                count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts)
+        every = count_every(self.settings.strip_count)
+        for band, row, first, count in task:
+            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+                if index % every == 0:
+                    count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts)
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 

@@ -557,8 +557,13 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value
     return nw
 
 
-def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, counts):
-    """Add the Huffman symbols of the blocks of gm MCUs of Q to counts[2 t (+1), symbol]."""
+def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, H):
+    """Add the Huffman symbols of the blocks of gm MCUs of Q to H[512 t (+256) + symbol].
+
+    H is flat and every index is cut to its table's 256 entries: g++ knows the
+    indices are not negative and drops the wrap-around tests (the counting
+    pass was slower than the coding one with a two-dimensional table).
+    """
     shift58 = np.uint64(58)
     nb = _size(nb)
     for m in range(gm):
@@ -566,9 +571,10 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, D
             c, j = _block_index(blk, m, hs, vs, group)
             c = _size(c)
             j = _size(j)
-            t = _size(comp_table[c])
+            dc = 512 * _size(comp_table[c])
+            ac = dc + 256
             v = np.int64(Q[j])
-            counts[2 * t, np.int64(value[v - pred[c] + 4096] & np.uint64(15))] += 1
+            H[dc + np.int64(value[v - pred[c] + 4096] & np.uint64(15))] += 1
             pred[c] = v
             last = 0
             mask = M[j]
@@ -579,12 +585,12 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, D
                 run = k - last - 1
                 last = k
                 while run > 15:
-                    counts[2 * t + 1, 0xF0] += 1
+                    H[ac + 0xF0] += 1
                     run -= 16
                 e = value[np.uint32(Q[k * nb + j] + 4096)]
-                counts[2 * t + 1, (run << 4) + np.int64(e & np.uint64(15))] += 1
+                H[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))] += 1
             if last < 63:
-                counts[2 * t + 1, 0] += 1
+                H[ac] += 1
 
 
 def _row_index(row0, nrows, rows):
@@ -611,7 +617,6 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64
     acc_st = np.zeros(1, dtype=np.uint64)
-    nb = group * (hs * vs + ncomp - 1)
     mcus = (width + 8 * hs - 1) // (8 * hs)
     pos = 0
     for m0 in range(0, mcus, group):
@@ -650,12 +655,15 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     M = np.zeros(nb, dtype=np.uint64)
     A = np.zeros(nb, dtype=np.int32)
     DB = _lowest_bit_table()
-    nb = group * (hs * vs + ncomp - 1)
     mcus = (width + 8 * hs - 1) // (8 * hs)
+    H = np.zeros(counts.shape[0] * 256, dtype=np.int64)
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
         _ac_masks(coefs, nb, M, A)
-        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, counts)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, H)
+    for r in range(counts.shape[0]):
+        for s in range(256):
+            counts[r, s] += H[256 * r + s]
     return 0
