@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors, render
+from ..options import available_cpus
 from .. import metadata as metadata_
 from .bands import BufferPool, band_rows, rebuffer
 from .base import INVERTED_MODES, Source
@@ -494,7 +495,7 @@ class TiffSource(Source):
                 rows, cols = part.shape[:2]
                 part[...] = segment[0, :rows, :cols].reshape(rows, cols, samples)
 
-        workers = min(2, os.cpu_count() or 1)
+        workers = min(2, available_cpus())
         with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg-tiff") as executor:
             for top in range(0, height, band_rows):
                 band = pool.take((min(band_rows, height - top), width, samples), dtype)
