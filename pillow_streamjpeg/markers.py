@@ -63,7 +63,7 @@ def dri(interval: int) -> bytes:
 
 
 def sos(components: Sequence[tuple[int, int]]) -> bytes:
-    """Scan header for one sequential scan; components are (id, table set)."""
+    """Scan header for one sequential scan; components are (id, Huffman table id)."""
     payload = bytes([len(components)])
     for ident, table in components:
         payload += bytes([ident, (table << 4) | table])
@@ -110,5 +110,5 @@ def header(settings) -> bytes:
              [(c.ident, c.h, c.v, c.table) for c in components]),
         dht(settings.huffman),
         dri(settings.restart_interval) if settings.restart_interval else b"",
-        sos([(c.ident, c.table) for c in components]),
+        sos([(c.ident, settings.huffman_ids[c.table]) for c in components]),
     ))

@@ -75,7 +75,7 @@ class Settings:
     layout: ModeLayout
     components: tuple[Component, ...]
     qtables: tuple[tuple[int, ...], ...]  #: natural order
-    huffman: tuple  #: (DC spec, AC spec) per table set
+    huffman: tuple  #: (DC spec, AC spec) per Huffman table id (0, and 1 if used)
     workers: int
     round_samples: bool  #: YCbCr rounded to whole values before the DCT
     optimize: bool = False
@@ -88,6 +88,11 @@ class Settings:
     #: MCUs per restart interval, the DRI value; 0 for no restart markers. From
     #: Pillow's restart_marker_blocks / restart_marker_rows; one MCU row by default.
     restart_interval: int = 0
+
+    @property
+    def huffman_ids(self) -> tuple[int, ...]:
+        """The Huffman table id of each quantization table set: 0, then 1 for every other."""
+        return tuple(min(t, 1) for t in range(len(self.qtables)))
 
     @property
     def convert(self) -> int:
@@ -370,11 +375,12 @@ def parse(
     used = sorted(set(table_of))
     natural = [natural[t] for t in used]
     table_of = [used.index(t) for t in table_of]
-    # Each table set pairs a quantization table with Huffman tables: like libjpeg, the
-    # first set of YCbCr images is luminance and the others chrominance; grey, CMYK
-    # and RGB images use luminance tables throughout.
+    # Baseline allows two Huffman tables of each class: a component with quantization
+    # table t codes with Huffman table min(t, 1) (``Settings.huffman_ids``). Like libjpeg,
+    # YCbCr images use the luminance tables for the first and the chrominance tables for
+    # the second; grey, CMYK and RGB images use luminance tables throughout.
     ycc = layout.convert or mode == "YCbCr"
-    specs = [tables.STD_HUFFMAN[1 if ycc and t > 0 else 0] for t in range(len(natural))]
+    specs = [tables.STD_HUFFMAN[1 if ycc and t > 0 else 0] for t in range(min(len(natural), 2))]
     h, v = sampling if ncomp > 1 else (1, 1)
     components = tuple(
         Component(ident, h if i == 0 else 1, v if i == 0 else 1, table_of[i])

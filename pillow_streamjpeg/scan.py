@@ -84,9 +84,14 @@ def optimized(settings: Settings, counts: np.ndarray) -> Settings:
     """Settings whose Huffman tables are the optimal ones for these symbol counts.
 
     The counts come from a sample of the strips (``strips.count_every``), so
-    every legal symbol gets a code, counted or not.
+    every legal symbol gets a code, counted or not. Counts are per table set;
+    the sets that share a Huffman table (``Settings.huffman_ids``) add up.
     """
-    return replace(settings, huffman=tuple(tables.optimal_specs(counts, legal=True)))
+    ids = settings.huffman_ids
+    merged = np.zeros((2 * (max(ids) + 1), 256), dtype=np.int64)
+    for t, huffman_id in enumerate(ids):
+        merged[2 * huffman_id:2 * huffman_id + 2] += counts[2 * t:2 * t + 2]
+    return replace(settings, huffman=tuple(tables.optimal_specs(merged, legal=True)))
 
 
 class _Meter:

@@ -72,7 +72,10 @@ class Codes(NamedTuple):
     value: np.ndarray  #: ``tables.VALUE_TABLE``
 
     @classmethod
-    def of(cls, huffman: Sequence) -> Codes:
+    def of(cls, huffman: Sequence, ids: Sequence[int] | None = None) -> Codes:
+        """The tables of each kernel table set t, coded with Huffman table ``ids[t]``."""
+        if ids is not None:
+            huffman = [huffman[i] for i in ids]
         huff = tables.kernel_code_table(huffman)
         return cls(huff, tables.kernel_pair_table(huff), tables.VALUE_TABLE)
 
@@ -123,7 +126,7 @@ class StripCoder:
         self.settings = settings
         self.row_bytes = settings.width * settings.layout.channels
         self.frame = Frame.of(settings)
-        self.codes = Codes.of(settings.huffman)
+        self.codes = Codes.of(settings.huffman, settings.huffman_ids)
         self._local = threading.local()
 
     def _scratch(self) -> Scratch:

@@ -1,5 +1,6 @@
 """Every compiled build of the kernels gives exactly what their Pythran source gives as plain Python."""
 
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,6 +14,10 @@ from hypothesis import strategies as st
 
 from pillow_streamjpeg import engine, tables
 from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_strip
+
+# The plain-Python kernels multiply uint64 scalars that wrap on purpose (the de Bruijn
+# lookup of the lowest set bit), as the compiled ones do.
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
 
 #: The compiled builds this machine runs (the baseline, and x86-64-v3 where it can).
 BUILDS = engine.builds()

@@ -117,3 +117,33 @@ def test_strip_bytes_are_padded_with_ones() -> None:
     # a flat grey block codes as a DC difference then EOB: three strips, same bytes
     parts = scan.split(b"\xff\xd0")[0], scan.split(b"\xff\xd0")[1].split(b"\xff\xd1")[0]
     assert parts[0] == parts[1]
+
+
+def _sos_selectors(data: bytes) -> list[tuple[int, int]]:
+    """(component id, Td << 4 | Ta) of the scan header."""
+    segments, _, _ = parse_segments(data)
+    payload = next(s.payload for s in segments if s.marker == 0xDA)
+    return [(payload[1 + 2 * i], payload[2 + 2 * i]) for i in range(payload[0])]
+
+
+@pytest.mark.parametrize("optimize", [False, True])
+@pytest.mark.parametrize("mode, count", [("RGB", 3), ("CMYK", 4), ("CMYK", 3)])
+def test_baseline_uses_at_most_two_huffman_tables(mode, count, optimize) -> None:
+    """More quantization tables than two: components share Huffman tables 0 and 1, as libjpeg's."""
+    from jpegtools import assert_strictly_valid, require_tools
+
+    require_tools("djpeg", "jpeginfo")
+    image = noise(40, 24, mode)
+    qtables = [[1 + t + (k % 7) for k in range(64)] for t in range(count)]
+    data = save(image, qtables=qtables, optimize=optimize)
+    assert set(_dht_tables(data)) == {(0, 0), (1, 0), (0, 1), (1, 1)}
+    selectors = _sos_selectors(data)
+    assert [s for _, s in selectors] == [0x00] + [0x11] * (len(selectors) - 1)
+    assert len(_dqt_tables(data)) == count
+    if mode == "RGB":
+        assert_strictly_valid(data)
+    # the pixels are those of Pillow's file with the same tables
+    theirs = Image.open(io.BytesIO(save(image, "JPEG", qtables=qtables, subsampling=0)))
+    ours = Image.open(io.BytesIO(data))
+    diff = np.abs(np.asarray(ours, np.int16) - np.asarray(theirs, np.int16))
+    assert diff.max() <= 8

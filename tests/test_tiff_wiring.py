@@ -366,7 +366,7 @@ def test_70000_wide_tiff_refused_without_max_size_and_converted_with_it(tmp_path
     assert "not supported: 70000 x 1200 pixels" in line
     out = tmp_path / "wide.jpg"
     run = subprocess.run([sys.executable, "-c", WIDE, str(path), str(out)], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, cwd=tmp_path)  # not the source folder
     assert run.returncode == 0, run.stderr
     peak = json.loads(run.stdout.strip().splitlines()[-1])
     assert peak["after"] - peak["before"] < 64 * MIB
