@@ -23,7 +23,6 @@ except ImportError as exc:  # pragma: no cover - only from an unbuilt source tre
         "not an installed package. Install it (pip install .) and run from elsewhere."
     ) from exc
 
-from importlib.metadata import version as _version
 
 from . import plugin  # noqa: F401  (registers the STREAMJPEG format)
 from .errors import Damaged, NotSupported, Refused
@@ -31,6 +30,16 @@ from .options import MAX_DIMENSION
 from .pipeline import encode
 from .sources import RowBands, Source
 
-__version__ = _version("pillow_streamjpeg")  # one source: meson.build's project version
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata (one source: meson.build's project
+    version) when first asked: importing importlib.metadata costs 30 ms and 8 MiB."""
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pillow_streamjpeg")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["MAX_DIMENSION", "Damaged", "NotSupported", "Refused", "RowBands", "Source", "encode",
            "__version__"]
