@@ -103,9 +103,10 @@ def _ycc(band, src, step, n, S, o0, o1, o2, whole):
     """Y, Cb, Cr of n pixels of ``step`` interleaved samples from band[src], level-shifted.
 
     Called with a literal step (4, 3 or another): g++ inlines the call and
-    vectorizes the loop for that constant stride (a run-time stride kept it
-    scalar). ``whole`` rounds the components to whole values: truncation of
-    positive sums.
+    specializes the loop for that constant stride (7 to 9 fewer instructions
+    per pixel). The loop stays scalar on purpose: with every index clamped so
+    that g++ vectorized its stride-4 loads, it ran 10 % slower. ``whole``
+    rounds the components to whole values: truncation of positive sums.
     """
     yr = np.float32(0.299)
     yg = np.float32(0.587)
