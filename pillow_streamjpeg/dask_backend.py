@@ -102,6 +102,12 @@ class DaskBackend:
 
     def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
         """The bands' bytes in order, as their tasks finish."""
+        if not settings.restarts_every_row:
+            asked = (f"restart interval of {settings.restart_interval} MCUs"
+                     if settings.restart_interval else "no restart markers (0/0)")
+            raise ValueError(
+                f"{asked} is not supported by the Dask backend: its bands restart every MCU "
+                f"row ({settings.mcus_per_row} MCUs, the default)")
         tasks = band_tasks(self.array, settings, self.source.invert, self.band_rows)
         client = _client(self.client)
         if client is not None:

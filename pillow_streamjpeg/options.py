@@ -123,6 +123,13 @@ class Settings:
         return -(-self.height // self.strip_height)
 
     @property
+    def strips_per_interval(self) -> int:
+        """Strips (MCU rows) in one restart interval: 1 for intervals dividing a row; all without restarts."""
+        if not self.restart_interval:
+            return self.strip_count
+        return max(1, self.restart_interval // self.mcus_per_row)
+
+    @property
     def restarts_every_row(self) -> bool:
         """Whether each restart interval is exactly one MCU row (one strip)."""
         return self.restart_interval == self.mcus_per_row
@@ -429,21 +436,24 @@ def restart_interval(info: dict[str, Any], mcus_per_row: int) -> int:
 
 
 def _refuse_unsupported_restart(info: dict[str, Any], interval: int, mcus_per_row: int) -> None:
-    """ValueError for any restart interval but one MCU row, the only one the writer makes.
+    """ValueError for a restart interval that neither is a whole number of MCU rows nor divides one.
 
-    Every strip is one restart interval of one MCU row; the kernels reset DC
-    prediction only at a strip's start, so other intervals cannot be written yet.
+    Strips are MCU rows; the writer restarts between strips and, for intervals
+    dividing a row, inside them. Intervals spanning a strip boundary but not
+    ending on one are not written yet (0, no restart markers, is).
     """
-    if interval == mcus_per_row:
+    if interval % mcus_per_row == 0 or mcus_per_row % interval == 0:
         return
+    allowed = (f"a whole number of MCU rows (restart_marker_rows=N, or restart_marker_blocks "
+               f"a multiple of {mcus_per_row}, the MCUs per row at this width), a divisor of "
+               f"{mcus_per_row} MCUs (one row), or none (restart_marker_blocks=0, "
+               f"restart_marker_rows=0)")
     if info.get("restart_marker_rows"):
         rows = info["restart_marker_rows"]
         raise ValueError(
-            f"restart_marker_rows={rows} is not supported: STREAMJPEG restarts every MCU row (1)"
+            f"restart_marker_rows={rows} ({interval} MCUs, the most a DRI holds) is not "
+            f"supported: STREAMJPEG's restart intervals are {allowed}"
         )
-    what = (f"restart_marker_blocks={interval}" if interval else
-            "restart_marker_blocks=0 with restart_marker_rows=0 (no restart markers)")
     raise ValueError(
-        f"{what} is not supported: STREAMJPEG restarts once per MCU row "
-        f"(restart_marker_blocks={mcus_per_row} for this width, or restart_marker_rows=1)"
-    )
+        f"restart_marker_blocks={interval} is not supported: STREAMJPEG's restart intervals are "
+        f"{allowed}")

@@ -26,7 +26,7 @@ import numpy as np
 from . import markers, tables
 from .options import Settings
 from .sources import Source
-from .strips import Piece, StripCoder
+from .strips import Part, Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
 #: small enough to give every worker something to do.
@@ -61,9 +61,10 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     if settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
     fp.write(markers.header(settings))
+    joiner = Joiner()
     with closing(backend.pieces(settings)) as pieces:
         for rows, data in pieces:
-            fp.write(data)
+            fp.write(joiner.join(data) if isinstance(data, Part) else data)
             report(rows)
     fp.write(markers.EOI)
 
@@ -92,6 +93,61 @@ def optimized(settings: Settings, counts: np.ndarray) -> Settings:
     for t, huffman_id in enumerate(ids):
         merged[2 * huffman_id:2 * huffman_id + 2] += counts[2 * t:2 * t + 2]
     return replace(settings, huffman=tuple(tables.optimal_specs(merged, legal=True)))
+
+
+class Joiner:
+    """Joins the Parts of a restart interval at bit level, in order.
+
+    Each part's bytes are shifted by the bits the previous part left (byte
+    stuffing undone and redone); an interval's last part is padded with
+    1-bits and followed by its RSTn marker, but the image's last.
+    """
+
+    def __init__(self) -> None:
+        self.bits, self.value = 0, 0  # bits left by the previous part
+
+    def join(self, part: Part) -> bytes:
+        """The whole bytes that can be written after this part."""
+        data = part.data
+        if self.bits and data:
+            data, self.value = _shifted(data, self.bits, self.value)
+        out = bytearray(data)
+        value = (self.value << part.bits) | part.value
+        bits = self.bits + part.bits
+        if bits >= 8:
+            bits -= 8
+            _put_byte(out, value >> bits)
+            value &= (1 << bits) - 1
+        if part.closes:
+            if bits:
+                _put_byte(out, (value << (8 - bits)) | ((1 << (8 - bits)) - 1))
+            bits = value = 0
+            if not part.last:
+                out += markers.rst(part.interval)
+        self.bits, self.value = bits, value
+        return bytes(out)
+
+
+def _put_byte(out: bytearray, byte: int) -> None:
+    out.append(byte)
+    if byte == 0xFF:
+        out.append(0)
+
+
+def _shifted(data: bytes, bits: int, value: int) -> tuple[bytes, int]:
+    """Stuffed bytes preceded by ``bits`` bits of value: (whole stuffed bytes, the last bits' value).
+
+    The same number of bits is left over (data holds whole bytes).
+    """
+    stuffed = np.frombuffer(data, np.uint8)
+    raw = np.delete(stuffed, np.flatnonzero(stuffed[:-1] == 0xFF) + 1).astype(np.uint16)
+    before = np.empty_like(raw)
+    before[0] = value
+    before[1:] = raw[:-1]
+    low = (1 << bits) - 1
+    out = (((before & low) << (8 - bits)) | (raw >> bits)).astype(np.uint8)
+    out = np.insert(out, np.flatnonzero(out == 0xFF) + 1, 0)
+    return out.tobytes(), int(raw[-1]) & low
 
 
 class _Meter:
@@ -134,9 +190,21 @@ class LocalBackend:
 
 
 def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
-    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands)."""
+    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands).
+
+    A task holds whole restart intervals (``Settings.strips_per_interval``) when
+    they fit in one, else a part of one interval: then its first piece, of no
+    strips, names the strip before it (``StripCoder.encode_part``).
+    """
     height = settings.strip_height
+    # tasks of whole restart intervals when they fit, else parts of one interval
+    # (cut at its end), each after a piece of no strips naming the strip before
+    span = settings.strips_per_interval
     per_task = max(1, TASK_PIXELS // (settings.width * height))
+    parts = span > per_task
+    if not parts:
+        per_task = -(-per_task // span) * span
+    before: Piece | None = None  # the last strip seen: (band, row, index, 0)
     task: list[Piece] = []
     in_task = 0
     strip = 0
@@ -159,11 +227,17 @@ def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> I
         strips = -(-rows // height)
         first = 0
         while first < strips:
+            index = strip + first
             count = min(per_task - in_task, strips - first)
-            task.append((band, first * height, strip + first, count))
+            if parts:
+                count = min(count, span - index % span)
+                if not task and index % span and before is not None:
+                    task.append(before)
+            task.append((band, first * height, index, count))
             in_task += count
             first += count
-            if in_task == per_task:
+            before = (band, (first - 1) * height, index + count - 1, 0)
+            if in_task == per_task or (parts and (index + count) % span == 0):
                 yield task
                 task, in_task = [], 0
         strip += strips

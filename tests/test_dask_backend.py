@@ -295,3 +295,13 @@ def test_huffman_counts_add_up(client, channels) -> None:
     for band_rows in (None, 8):
         backend = sjd.DaskBackend(source, band_rows=band_rows)
         assert np.array_equal(scan.symbol_counts(settings, backend), expected)
+
+
+def test_restart_intervals_of_several_rows_are_refused() -> None:
+    source = da.from_array(_image(64, 64, 3), chunks=(16, 64, 3))
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.raises(ValueError, match="restart interval of 16 MCUs.*Dask backend"):
+            _dask(source, restart_marker_rows=2, subsampling=0)
+        with pytest.raises(ValueError, match="no restart markers.*Dask backend"):
+            _dask(source, restart_marker_rows=0, restart_marker_blocks=0)
+        assert _dask(source, restart_marker_rows=1) == _local(_image(64, 64, 3))

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pillow_streamjpeg import engine, tables
-from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_strip
+from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_strip, last_dc
 
 # The plain-Python kernels multiply uint64 scalars that wrap on purpose (the de Bruijn
 # lookup of the lowest set bit), as the compiled ones do.
@@ -156,3 +156,46 @@ def test_read_only_band_is_accepted(compiled) -> None:
     args = frame(32, 4, 3, 1, 1, 1, 90)
     assert encode_strip(compiled, band.reshape(8, 128), 0, 8, args, Codes.of(tables.STD_HUFFMAN),
                         Scratch.of(compiled, args, GROUP), GROUP) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    layout=st.sampled_from(LAYOUTS),
+    width=st.integers(1, 40),
+    quality=st.sampled_from([1, 50, 100]),
+    seed=st.integers(0, 1000),
+    carry_bits=st.integers(0, 7),
+    interval=st.sampled_from([0, 1, 2, 3, 5]),
+)
+def test_continued_strips_equal_plain_python(compiled, reference, layout, width, quality, seed,
+                                             carry_bits, interval):
+    """Strips continuing a restart interval: start predictors, carried bits, unpadded end,
+    restarts inside the strip; ``last_dc`` gives the predictors a strip leaves."""
+    channels, ncomp, convert, hs, vs = layout
+    rng = np.random.default_rng(seed)
+    band = rng.integers(0, 256, (16 * vs, width * channels), dtype=np.uint8)
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    codes = Codes.of(tables.STD_HUFFMAN[:len(args.recip) // 64])
+    start_pred = rng.integers(-300, 300, 4).astype(np.int64)
+    start_bits = int(rng.integers(0, 1 << carry_bits))
+    results = []
+    for module in (compiled, reference):
+        scratch = Scratch.of(module, args, GROUP)
+        pred = start_pred.copy()
+        carry = np.array([carry_bits, start_bits], np.uint64)
+        out = []
+        mcus = -(-width // (8 * hs))
+        for strip, (row0, pad) in enumerate(((0, False), (8 * vs, True))):
+            n = encode_strip(module, band, row0, 8 * vs, args, codes, scratch, GROUP, pred, carry,
+                             pad, (strip + 1) * mcus, interval)
+            out.append((bytes(scratch.out[:n]), pred.tolist(), carry.tolist()))
+            found = np.zeros(4, np.int64)
+            last_dc(module, band, row0, 8 * vs, args, codes, Scratch.of(module, args, GROUP), found,
+                    GROUP)
+            assert found[:ncomp].tolist() == pred[:ncomp].tolist()  # what the strip leaves
+            if pad:
+                assert carry.tolist() == [0, 0]
+            else:
+                assert carry[0] < 8 and carry[1] < (1 << int(carry[0]))
+        results.append(out)
+    assert results[0] == results[1]

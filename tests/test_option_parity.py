@@ -356,10 +356,10 @@ def test_restart_interval_default_and_one_row() -> None:
 
 
 @pytest.mark.parametrize("restart, message", [
-    ({"restart_marker_blocks": 3}, r"restart_marker_blocks=3 is not supported.*blocks=13"),
-    ({"restart_marker_rows": 2}, r"restart_marker_rows=2 is not supported"),
-    ({"restart_marker_blocks": 0, "restart_marker_rows": 0}, r"no restart markers"),
-    ({"restart_marker_rows": 0}, r"no restart markers"),
+    ({"restart_marker_blocks": 3}, r"restart_marker_blocks=3 is not supported.*multiple of 13"),
+    ({"restart_marker_blocks": 5}, r"restart_marker_blocks=5 is not supported.*divisor of 13"),
+    ({"restart_marker_blocks": 20}, r"restart_marker_blocks=20 is not supported.*whole number"),
+    ({"restart_marker_rows": 70000}, r"restart_marker_rows=70000 \(65535 MCUs.*not supported"),
 ])
 def test_writer_refuses_other_intervals_clearly(restart, message) -> None:
     with pytest.raises(ValueError, match=message):

@@ -53,7 +53,7 @@ Conventions shared with the caller:
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
@@ -602,39 +602,23 @@ def _row_index(row0, nrows, rows):
     return index
 
 
-def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, huff, pairs, value, samples, dct, coefs, words, out, group):
-    """Entropy-coded bytes of one strip into out; returns their count.
+def _finish(acc_st, st, out, pos, pad, carry):
+    """The whole bytes of the bit buffer at out[pos], stuffed; returns the next position.
 
-    samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
+    With pad, the last byte is completed with 1-bits and the buffer left
+    empty; else the bits short of a byte stay in carry = [count, bits].
     """
-    zz = _zigzag_of_natural()
-    rowidx = _row_index(row0, nrows, 8 * vs)
-    pred = np.zeros(4, dtype=np.int64)
-    nb = group * (hs * vs + ncomp - 1)
-    M = np.zeros(nb, dtype=np.uint64)
-    A = np.zeros(nb, dtype=np.int32)
-    DB = _lowest_bit_table()
-    st = np.zeros(2, dtype=np.int64)
-    st[0] = 64
-    acc_st = np.zeros(1, dtype=np.uint64)
-    mcus = (width + 8 * hs - 1) // (8 * hs)
-    pos = 0
-    for m0 in range(0, mcus, group):
-        gm = min(group, mcus - m0)
-        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _ac_masks(coefs, nb, M, A)
-        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
-                             value, pred, M, DB, words, st, acc_st)
-        pos = _stuff(words, count, out, pos)
-    # pad the last byte with 1-bits and write the whole bytes the buffer holds
     acc = acc_st[0]
     nbits = 64 - st[0]
-    if nbits % 8:
-        pad = 8 - nbits % 8
-        acc = (acc << np.uint64(pad)) | np.uint64((1 << pad) - 1)
-        nbits += pad
+    tail = nbits % 8
+    if tail and pad:
+        acc = (acc << np.uint64(8 - tail)) | np.uint64((1 << (8 - tail)) - 1)
+        nbits += 8 - tail
+        tail = 0
+    carry[0] = np.uint64(tail)
+    carry[1] = acc & np.uint64((1 << tail) - 1)
+    acc = acc >> np.uint64(tail)
+    nbits -= tail
     while nbits > 0:
         nbits -= 8
         byte = np.int64((acc >> np.uint64(nbits)) & np.uint64(255))
@@ -643,7 +627,64 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         if byte == 255:
             out[pos] = 0
             pos += 1
+    acc_st[0] = np.uint64(0)
+    st[0] = 64
     return pos
+
+
+def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                 comp_table, recip, huff, pairs, value, samples, dct, coefs, words, out, group,
+                 pred, carry, pad, mcu0, interval):
+    """Entropy-coded bytes of one strip into out; returns their count.
+
+    samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
+
+    Restart intervals: pred[c] is the DC predictor of component c, read at
+    the start (zeros at the start of a restart interval) and left at the
+    strip's last DC values. carry = [bit count (0..7), bits]: the bits the
+    strip's code starts with (the previous strip's unwritten tail, inside a
+    restart interval). With pad, the last byte is completed with 1-bits and
+    carry left empty; else the last bits short of a byte are left in carry.
+    mcu0 is the image's index of the strip's first MCU and interval the MCUs
+    per restart interval (0: no restarts inside the strip): before every later
+    MCU of the strip whose index is a multiple of interval, the bits are
+    padded, RSTn written (n: the index of the interval that ends, modulo 8)
+    and the predictors reset. Groups of MCUs are cut at those MCUs, so the
+    coding loop itself knows nothing of restarts.
+    """
+    zz = _zigzag_of_natural()
+    rowidx = _row_index(row0, nrows, 8 * vs)
+    nb = group * (hs * vs + ncomp - 1)
+    M = np.zeros(nb, dtype=np.uint64)
+    A = np.zeros(nb, dtype=np.int32)
+    DB = _lowest_bit_table()
+    st = np.zeros(2, dtype=np.int64)
+    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
+    acc_st = np.zeros(1, dtype=np.uint64)
+    acc_st[0] = carry[1]
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    pos = 0
+    m0 = 0
+    while m0 < mcus:
+        gm = min(group, mcus - m0)
+        if interval > 0:
+            g = mcu0 + m0
+            if m0 > 0 and g % interval == 0:  # a restart inside the strip
+                pos = _finish(acc_st, st, out, pos, True, carry)
+                out[pos] = 255
+                out[pos + 1] = 0xD0 + (g // interval - 1) % 8
+                pos += 2
+                for c in range(4):
+                    pred[c] = 0
+            gm = min(gm, interval - g % interval)
+        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
+        _ac_masks(coefs, nb, M, A)
+        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
+                             value, pred, M, DB, words, st, acc_st)
+        pos = _stuff(words, count, out, pos)
+        m0 += gm
+    return _finish(acc_st, st, out, pos, pad, carry)
 
 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
