@@ -98,6 +98,9 @@ class DeferredBand(abc.ABC):
         calling thread that its next ``read`` overwrites.
         """
 
+    def release(self, top: int, rows: int) -> None:
+        """Rows top .. top + rows - 1 will not be read again (``release_rows``); nothing by default."""
+
 
 def rows_of(band: np.ndarray | DeferredBand, top: int, rows: int) -> tuple[np.ndarray, int]:
     """(an array, the index of row ``top`` in it) holding rows top .. top + rows - 1 of a band.
@@ -115,9 +118,11 @@ def release_rows(band: np.ndarray | DeferredBand, top: int, rows: int) -> None:
 
     For a band lent by a releasable BufferPool the memory pages lying wholly
     inside those rows are given back to the system (they read as zeros if
-    touched again); for any other band (a DeferredBand too) this does nothing.
+    touched again); a DeferredBand is told (``DeferredBand.release``); for any
+    other band this does nothing.
     """
-    if not isinstance(band, np.ndarray):
+    if isinstance(band, DeferredBand):
+        band.release(top, rows)
         return
     lent = band.base
     block = getattr(getattr(lent, "base", None), "obj", None)

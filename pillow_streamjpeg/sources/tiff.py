@@ -38,8 +38,10 @@ holding the whole image must be decoded whole).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,7 +52,7 @@ import numpy as np
 from .. import errors, render
 from ..options import available_cpus
 from .. import metadata as metadata_
-from .bands import BufferPool, band_rows, rebuffer
+from .bands import BufferPool, DeferredBand, band_rows, rebuffer
 from .base import INVERTED_MODES, Source
 
 #: File name endings taken as TIFF without looking inside.
@@ -463,63 +465,43 @@ class TiffSource(Source):
         dropped; the band is handed on when all its segments are in, and the next
         one is read only when asked for. Bands are pooled buffers: memory holds
         the band being encoded and the band being decoded, a few compressed
-        segments, never the image.
+        segments, never the image. (The scan writer decodes on its own threads
+        instead: ``read_deferred``.)
         """
-        key, page = self.keyframe, self._single
-        width, height, samples = self.width, self.height, self.samples
-        chunk = self._chunk_rows()
-        chunk_width = int(key.tilewidth) if key.is_tiled else width
-        across = -(-width // chunk_width)
-        band_rows = chunk * -(-MIN_BAND_ROWS // chunk)
-        dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
-        pool = BufferPool(band_rows * width * samples * dtype.itemsize, releasable=True)
-        decode = key.decode
-        tables = {}
-        if int(key.compression) in JPEG_COMPRESSIONS:
-            tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
-        offsets, counts = page.dataoffsets, page.databytecounts
-        listed = min(len(offsets), len(counts))
-        fh, lock = self.tif.filehandle, self.tif.filehandle.lock
-
-        def region(band: np.ndarray, top: int, y: int, x: int, rows: int, cols: int) -> np.ndarray:
-            """The band's part for rows y.. and columns x.. of the image, clipped to both."""
-            y -= top
-            return band[y:y + min(rows, band.shape[0] - y), x:x + min(cols, width - x)]
-
-        def place(band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
-            segment, (_, _, y, x, _), shape = decode(data, index, **tables)
-            part = region(band, top, y, x, shape[1], shape[2])
-            if segment is None:  # an empty tile or strip reads as zeros
-                part[...] = 0
-            else:
-                rows, cols = part.shape[:2]
-                part[...] = segment[0, :rows, :cols].reshape(rows, cols, samples)
-
+        segments = _Segments(self)
+        pool = BufferPool(segments.band_bytes, releasable=True)
         workers = min(2, available_cpus())
         with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg-tiff") as executor:
-            for top in range(0, height, band_rows):
-                band = pool.take((min(band_rows, height - top), width, samples), dtype)
-                first = top // chunk * across
-                last = first + -(-band.shape[0] // chunk) * across
-                for index in range(max(first, listed), last):
-                    # a corrupt file lists fewer segments than its size needs:
-                    # the missing ones read as zeros, as tifffile reads them
-                    row, col = divmod(index, across)
-                    region(band, top, row * chunk, col * chunk_width, chunk, chunk_width)[...] = 0
-                end = min(last, listed)
+            for top in range(0, self.height, segments.band_rows):
+                rows = min(segments.band_rows, self.height - top)
+                band = pool.take((rows, self.width, self.samples), segments.dtype)
+                indices = segments.indices(band, top)
                 pending: deque[Future] = deque()
-                with _reading(self.name, f"rows {top} to {top + band.shape[0] - 1}"):
-                    segments = fh.read_segments(
-                        offsets[first:end], counts[first:end], range(first, end), sort=False,
-                        lock=lock, buffersize=SEGMENT_BUFFER_BYTES,
-                    ) if end > first else ()
-                    for data, index in segments:
-                        pending.append(executor.submit(place, band, top, data, index))
+                with _reading(self.name, f"rows {top} to {top + rows - 1}"):
+                    for data, index in segments.read(indices):
+                        pending.append(executor.submit(segments.place, band, top, data, index))
                         if len(pending) > SEGMENTS_IN_FLIGHT * workers:
                             pending.popleft().result()
                     while pending:
                         pending.popleft().result()
                 yield self._convert(band)
+
+    def read_deferred(self, strip_height: int) -> Iterator[np.ndarray | DeferredBand]:
+        """The scan writer's pass: tiles or compressed strips decoded by the encoding
+        threads themselves (``_SegmentBand``), one band of whole tile rows at a time;
+        other layouts as ``read_bands``."""
+        if self._fast is None and self._segmentable():
+            segments = _Segments(self)
+            if segments.band_rows % strip_height == 0:
+                self.renderer()  # the range is resolved once, before the threads read
+                return self._deferred_bands(segments)
+        return self.read_bands(strip_height)
+
+    def _deferred_bands(self, segments: _Segments) -> Iterator[_SegmentBand]:
+        buffers = _BandBuffers(segments.band_bytes)
+        for top in range(0, self.height, segments.band_rows):
+            yield _SegmentBand(self, segments, buffers, top,
+                               min(segments.band_rows, self.height - top))
 
     def _convert(self, band: np.ndarray) -> np.ndarray:
         """Raw samples (rows, width[, samples]) to (rows, width * channels) uint8."""
@@ -627,3 +609,203 @@ def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
     return lut
 
 
+
+
+class _Segments:
+    """The tiles or strips of one page of chunky samples, and how they fill bands.
+
+    Bands are ``band_rows`` high (whole tile rows or strips, at least
+    MIN_BAND_ROWS), shaped (rows, width, samples) of the decoded dtype.
+    """
+
+    def __init__(self, source: TiffSource) -> None:
+        key, page = source.keyframe, source._single
+        self.name = source.name
+        self.width, self.samples = source.width, source.samples
+        self.chunk = source._chunk_rows()
+        self.chunk_width = int(key.tilewidth) if key.is_tiled else self.width
+        self.across = -(-self.width // self.chunk_width)
+        self.band_rows = self.chunk * -(-MIN_BAND_ROWS // self.chunk)
+        self.dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
+        self.band_bytes = self.band_rows * self.width * self.samples * self.dtype.itemsize
+        self._decode = key.decode
+        self._tables = {}
+        if int(key.compression) in JPEG_COMPRESSIONS:
+            self._tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
+        self._offsets, self._counts = page.dataoffsets, page.databytecounts
+        self._listed = min(len(self._offsets), len(self._counts))
+        self._fh = source.tif.filehandle
+        # the encoding threads read segments too: seeks and reads under one lock
+        # (tifffile's own is a no-op unless the file handle was given one)
+        self._lock = self._fh.lock if getattr(self._fh, "has_lock", False) else threading.RLock()
+
+    def indices(self, band: np.ndarray, top: int) -> range:
+        """The segments listed for the band's rows; those a corrupt file does not list
+        are zeroed in the band (tifffile reads them as zeros)."""
+        first = top // self.chunk * self.across
+        last = first + -(-band.shape[0] // self.chunk) * self.across
+        for index in range(max(first, self._listed), last):
+            row, col = divmod(index, self.across)
+            self._region(band, top, row * self.chunk, col * self.chunk_width,
+                         self.chunk, self.chunk_width)[...] = 0
+        return range(first, min(last, self._listed))
+
+    def read(self, indices: range) -> Iterator[tuple[bytes | None, int]]:
+        """(compressed bytes, index) of the segments, read in file order chunks."""
+        if not indices:
+            return iter(())
+        return self._fh.read_segments(
+            self._offsets[indices.start:indices.stop], self._counts[indices.start:indices.stop],
+            indices, sort=False, lock=self._lock, buffersize=SEGMENT_BUFFER_BYTES)
+
+    def place(self, band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
+        """Decode one segment into its place in the band (an empty one as zeros)."""
+        segment, (_, _, y, x, _), shape = self._decode(data, index, **self._tables)
+        part = self._region(band, top, y, x, shape[1], shape[2])
+        if segment is None:
+            part[...] = 0
+        else:
+            rows, cols = part.shape[:2]
+            part[...] = segment[0, :rows, :cols].reshape(rows, cols, self.samples)
+
+    def _region(self, band: np.ndarray, top: int, y: int, x: int, rows: int,
+                cols: int) -> np.ndarray:
+        """The band's part for rows y.. and columns x.. of the image, clipped to both."""
+        y -= top
+        return band[y:y + min(rows, band.shape[0] - y), x:x + min(cols, self.width - x)]
+
+
+#: Seconds a band waits for the previous band's buffer before taking a new one
+#: (only after a failure is it not given back within a task's time).
+BUFFER_WAIT = 1.0
+
+
+class _BandBuffers:
+    """Buffers of one pass over a page's segments: a band decodes into the buffer the
+    previous band gives back when all its rows are encoded, so one band is in memory
+    at a time (and its pages stay mapped: nothing is released and faulted in again).
+
+    A thread that still holds rows of a band with a buffer (a task of parts of one
+    restart interval keeps the previous strip) gets a new buffer instead of waiting.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self._free: list[np.ndarray] = []
+        self._lent: set[int] = set()  # id() of the bands holding a buffer
+        self._cond = threading.Condition()
+        self._local = threading.local()
+
+    def take(self, band: _SegmentBand, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        with self._cond:
+            held = getattr(self._local, "held", None)
+            if not self._free and self._lent and (held is None or id(held) not in self._lent):
+                self._cond.wait_for(lambda: self._free, timeout=BUFFER_WAIT)
+            block = self._free.pop() if self._free else np.empty(self.nbytes, np.uint8)
+            self._lent.add(id(band))
+        count = math.prod(shape) * dtype.itemsize
+        return block[:count].view(dtype).reshape(shape)
+
+    def give(self, band: _SegmentBand, array: np.ndarray) -> None:
+        """The band's buffer, free again."""
+        block = array.base
+        while block.base is not None:
+            block = block.base
+        with self._cond:
+            self._lent.discard(id(band))
+            self._free.append(block)
+            self._cond.notify()
+
+    def hold(self, band: _SegmentBand | None) -> None:
+        """This thread reads rows of ``band`` (None: no longer)."""
+        self._local.held = band
+
+    def held(self) -> _SegmentBand | None:
+        return getattr(self._local, "held", None)
+
+
+class _SegmentBand(DeferredBand):
+    """Rows top .. top + rows - 1 of a page of tiles or strips, decoded by the threads
+    that encode them.
+
+    The first thread to read takes a buffer; every thread that needs the rows
+    decodes the next segment not taken yet, until none is left, then waits for
+    the others' to be placed. Each thread then converts its own strips' samples
+    (``TiffSource._convert``). The buffer is given back when every row has been
+    released, or when the band is dropped.
+    """
+
+    def __init__(self, source: TiffSource, segments: _Segments, buffers: _BandBuffers,
+                 top: int, rows: int) -> None:
+        self.shape = (rows, source.width * source.channels)
+        self.top = top
+        self._source, self._segments, self._buffers = source, segments, buffers
+        self._cond = threading.Condition()
+        self._raw: np.ndarray | None = None
+        self._todo: range | None = None
+        self._next = self._placed = self._released = 0
+        self._ready = False
+        self._error: BaseException | None = None
+        self._given = False
+
+    def read(self, top: int, rows: int) -> np.ndarray:
+        raw = self._raw if self._ready else self._decoded()  # (before this thread holds it)
+        self._buffers.hold(self)
+        return self._source._convert(raw[top:top + rows])
+
+    def release(self, top: int, rows: int) -> None:
+        rows = min(rows, self.shape[0] - top)
+        if rows <= 0:
+            return
+        if self._buffers.held() is self:
+            self._buffers.hold(None)
+        with self._cond:
+            self._released += rows
+            done = self._released >= self.shape[0] and self._raw is not None and not self._given
+            self._given = self._given or done
+        if done:
+            self._buffers.give(self, self._raw)
+
+    def __del__(self) -> None:
+        if self._raw is not None and not self._given:
+            self._given = True
+            self._buffers.give(self, self._raw)
+
+    def _decoded(self) -> np.ndarray:
+        """The band's samples, decoded with the other threads that need them."""
+        segments = self._segments
+        with self._cond:
+            if self._raw is None and self._error is None:
+                raw = self._buffers.take(self, (self.shape[0], segments.width, segments.samples),
+                                         segments.dtype)
+                self._todo = segments.indices(raw, self.top)
+                self._raw = raw
+                if not self._todo:
+                    self._ready = True
+        last = self.top + self.shape[0] - 1
+        while not self._ready:
+            with self._cond:
+                if self._error is not None or self._next >= len(self._todo):
+                    break
+                index = self._todo[self._next]
+                self._next += 1
+            try:
+                with _reading(self._source.name, f"rows {self.top} to {last}"):
+                    for data, index in segments.read(range(index, index + 1)):
+                        segments.place(self._raw, self.top, data, index)
+            except BaseException as exc:
+                with self._cond:
+                    self._error = self._error or exc
+                    self._cond.notify_all()
+                raise
+            with self._cond:
+                self._placed += 1
+                if self._placed == len(self._todo):
+                    self._ready = True
+                    self._cond.notify_all()
+        with self._cond:
+            while not self._ready and self._error is None:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+        return self._raw
