@@ -1,4 +1,5 @@
-"""Tiles and compressed strips decoded by the encoding threads: the same bytes, one band in memory."""
+"""TIFF rows read by the encoding threads (tiles and compressed strips decoded, uncompressed
+strips read by offset): the same bytes, one band in memory."""
 
 from __future__ import annotations
 
@@ -121,6 +122,39 @@ def test_a_damaged_segment_stops_every_thread_with_one_error(tmp_path) -> None:
     for workers in (1, 2, 5):
         with pytest.raises(errors.Damaged, match="cannot read the rows 512 to 767"):
             _encode(path, workers=workers)
+
+
+@pytest.mark.parametrize("options", [dict(photometric="rgb", rowsperstrip=16),
+                                     dict(photometric="rgb", byteorder=">"),
+                                     dict(photometric="minisblack", rowsperstrip=5)])
+def test_uncompressed_strips_are_read_by_offset_on_the_encoding_threads(tmp_path, monkeypatch,
+                                                                         options) -> None:
+    path = tmp_path / "raw.tif"
+    pixels = RGB if options["photometric"] == "rgb" else RGB[..., 0].astype(np.uint16) * 200
+    tifffile.imwrite(path, pixels, **options)
+    # 16-bit samples through a range given, so that no sample is read for an automatic one
+    range_ = None if pixels.dtype == np.uint8 else "0,60000"
+    with TiffSource(path) as source:
+        (band,) = source.read_deferred(8)
+    assert isinstance(band, tiff_source._PreadRows) and band.shape[0] == H
+    del band
+    threads = []
+    real = tiff_source._pread_into
+
+    def spy(fd, buffer, offset, name):
+        threads.append(threading.current_thread())
+        return real(fd, buffer, offset, name)
+
+    with monkeypatch.context() as patch:  # the bands read ahead by read_bands
+        patch.setattr(TiffSource, "read_deferred", lambda self, height: self.read_bands(height))
+        expected = _encode(path, workers=2, subsampling="4:2:0", range=range_)
+    monkeypatch.setattr(tiff_source, "_pread_into", spy)
+    for workers in (1, 2, 5):
+        threads.clear()
+        assert _encode(path, workers=workers, subsampling="4:2:0", range=range_) == expected
+        assert len(threads) >= H // 16
+        if workers > 1:
+            assert threading.main_thread() not in threads
 
 
 def test_band_heights_that_are_not_whole_strips_are_read_ahead(tmp_path) -> None:

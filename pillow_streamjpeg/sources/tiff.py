@@ -487,10 +487,14 @@ class TiffSource(Source):
                 yield self._convert(band)
 
     def read_deferred(self, strip_height: int) -> Iterator[np.ndarray | DeferredBand]:
-        """The scan writer's pass: tiles or compressed strips decoded by the encoding
-        threads themselves (``_SegmentBand``), one band of whole tile rows at a time;
+        """The scan writer's pass, read by the encoding threads themselves: the rows of an
+        uncompressed striped image by offset, a strip at a time (``_PreadRows``); tiles or
+        compressed strips decoded one band of whole tile rows at a time (``_SegmentBand``);
         other layouts as ``read_bands``."""
-        if self._fast is None and self._segmentable():
+        if self._fast is not None:
+            self.renderer()  # the range is resolved once, before the threads read
+            return iter((_PreadRows(self, strip_height),))
+        if self._segmentable():
             segments = _Segments(self)
             if segments.band_rows % strip_height == 0:
                 self.renderer()  # the range is resolved once, before the threads read
@@ -524,6 +528,17 @@ class TiffSource(Source):
         band = np.ascontiguousarray(band)
         return band.reshape(band.shape[0], -1)
 
+    def _pread_converted(self, raw: np.ndarray, rows: int) -> np.ndarray:
+        """Rows read by offset (rows, width * samples) of the file's dtype as the kernels take them."""
+        if self.samples > 1:
+            raw = raw.reshape(rows, self.width, self.samples)
+        if raw.dtype.byteorder not in ("=", "|") and raw.dtype.itemsize > 1:
+            raw = raw.astype(raw.dtype.newbyteorder("="))
+        if (self.lut is not None or self.renderer() is not None
+                or raw.ndim == 3 and raw.shape[2] != self.keep):
+            return self._convert(raw)
+        return raw.reshape(rows, -1)
+
     def _pread_bands(self, strip_height: int) -> Iterator[np.ndarray]:
         itemsize = self.dtype.itemsize
         dtype = self.dtype.newbyteorder(self.tif.byteorder)
@@ -538,15 +553,7 @@ class TiffSource(Source):
                 rows = min(rows_per_band, self.height - top)
                 raw = pool.take((rows, self.width * self.samples), dtype)
                 _pread_into(fd, memoryview(raw).cast("B"), self._fast + top * file_row, self.name)
-                if self.samples > 1:
-                    raw = raw.reshape(rows, self.width, self.samples)
-                if dtype.byteorder not in ("=", "|") and itemsize > 1:
-                    raw = raw.astype(dtype.newbyteorder("="))
-                if (self.lut is not None or self.renderer() is not None
-                        or raw.ndim == 3 and raw.shape[2] != self.keep):
-                    yield self._convert(raw)
-                else:
-                    yield raw.reshape(rows, -1)
+                yield self._pread_converted(raw, rows)
         finally:
             os.close(fd)
 
@@ -809,3 +816,37 @@ class _SegmentBand(DeferredBand):
             if self._error is not None:
                 raise self._error
         return self._raw
+
+
+class _PreadRows(DeferredBand):
+    """The rows of an uncompressed striped image, read by offset (``os.preadv``) by the
+    thread that encodes them, a strip at a time, into a buffer of that thread.
+
+    The file is opened once for the pass and closed when the last reader drops it.
+    """
+
+    def __init__(self, source: TiffSource, strip_height: int) -> None:
+        self.shape = (source.height, source.width * source.channels)
+        self._source = source
+        self._dtype = source.dtype.newbyteorder(source.tif.byteorder)
+        self._file_row = source.width * source.samples * self._dtype.itemsize
+        self._strip = (strip_height, source.width * source.samples)
+        self._fd = os.open(source.tif.filehandle.path, os.O_RDONLY)
+        with contextlib.suppress(AttributeError, OSError):
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        self._local = threading.local()
+
+    def read(self, top: int, rows: int) -> np.ndarray:
+        buffer = getattr(self._local, "buffer", None)
+        if rows > self._strip[0]:
+            buffer = np.empty((rows, self._strip[1]), self._dtype)
+        elif buffer is None:
+            buffer = self._local.buffer = np.empty(self._strip, self._dtype)
+        raw = buffer[:rows]
+        _pread_into(self._fd, memoryview(raw).cast("B"),
+                    self._source._fast + top * self._file_row, self._source.name)
+        return self._source._pread_converted(raw, rows)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._fd)
