@@ -3,12 +3,12 @@
 Everything goes through tifffile (imported only when a TIFF is read):
 
 * uncompressed, contiguous, striped images are read by byte offset with
-  ``os.pread`` straight into the band buffer (no decoding, no memory map);
+  ``os.pread`` straight into a buffer (no decoding, no memory map);
 * other single pages of chunky samples (tiled or striped, compressed with LZW,
   deflate, zstd, JPEG, PackBits ..., predictors, BigTIFF, a page of a
   multi-page file, a pyramid level) are read in bands of whole tile rows or
   strips, at least 256 rows, with tifffile's ``read_segments``, and decoded
-  with ``TiffPage.decode`` on two threads straight into pooled band buffers;
+  with ``TiffPage.decode`` into band buffers;
 * anything else (planar separate samples, series spanning several pages) is
   read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
   (tiles or strips), at least 256 rows high.
@@ -29,6 +29,10 @@ Samples become 8-bit rows of a writable mode (``render.Renderer``, docs/tiff.md)
 * complex samples and other photometric interpretations (CIELab, YCbCr
   outside JPEG compression, ...) are refused with ``errors.NotSupported``;
   broken files with ``errors.Damaged`` (both ValueErrors naming the file).
+
+For the scan writer (``read_deferred``) both are read by the encoding threads
+themselves, a strip or a band at a time (``_PreadRows``, ``_SegmentBand``);
+``read_bands`` reads a band ahead on the calling thread (and two decoding threads).
 
 Peak memory stays bounded by a few bands whatever the image height, except for
 compressed files whose strips or tiles are themselves huge (a single strip
