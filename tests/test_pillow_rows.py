@@ -98,9 +98,9 @@ def test_rows_read_by_the_encoding_threads_give_the_arrays_bytes(monkeypatch, mo
     threads = []
     real = pillow_source._copy_rows
 
-    def spy(image, top, out):
+    def spy(image, top, out, mapped=None):
         threads.append(threading.current_thread())
-        return real(image, top, out)
+        return real(image, top, out, mapped)
 
     monkeypatch.setattr(pillow_source, "_copy_rows", spy)
     for workers in (1, 2, 5):

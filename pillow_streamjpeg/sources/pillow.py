@@ -42,18 +42,25 @@ CONVERSIONS = {"P": "RGB", "PA": "RGBA"}
 COPIED_MODES = frozenset({"L", "RGB", "RGBX", "YCbCr", "CMYK", "RGBA", "RGBa"})
 
 
-def _copy_rows(image: Image.Image, top: int, out: np.ndarray) -> None:
+def _mapped(out: np.ndarray, width: int) -> Image.Image:
+    """A Pillow image on the memory of ``out`` (C-contiguous rows of width * 1 or 4 bytes)."""
+    mode = "L" if out.shape[1] == width else "RGBX"
+    return Image.frombuffer(mode, (width, out.shape[0]), out, "raw", mode, 0, 1)
+
+
+def _copy_rows(image: Image.Image, top: int, out: np.ndarray,
+               mapped: Image.Image | None = None) -> None:
     """Copy rows top .. top + len(out) - 1 of the image into ``out``, as Pillow stores them.
 
     ``out`` (C-contiguous, rows of width * pixel size bytes) is mapped as a
-    Pillow image and the rows pasted into it with the source shifted up by
-    ``top``: Pillow clips the paste to ``out`` and copies a row at a time
-    (memcpy) with the GIL released, where a raw encoder holds the GIL.
+    Pillow image (``mapped``, made here if not given) and the rows pasted into
+    it with the source shifted up by ``top``: Pillow clips the paste to ``out``
+    and copies a row at a time (memcpy) with the GIL released, where a raw
+    encoder holds the GIL.
     """
-    rows = out.shape[0]
     width, height = image.size
-    mapped = Image.frombuffer("L" if out.shape[1] == width else "RGBX", (width, rows), out,
-                              "raw", "L" if out.shape[1] == width else "RGBX", 0, 1)
+    if mapped is None:
+        mapped = _mapped(out, width)
     mapped.im.paste(image.im, (0, -top, width, height - top))
 
 
@@ -68,12 +75,15 @@ class _ImageRows(DeferredBand):
         self._local = threading.local()
 
     def read(self, top: int, rows: int) -> np.ndarray:
-        buffer = getattr(self._local, "buffer", None)
-        if rows > self._stored[0]:
+        if rows != self._stored[0]:  # the image's last strip (or a caller's own count)
             return self.source.rows(top, rows)
-        if buffer is None:
-            buffer = self._local.buffer = np.empty(self._stored, np.uint8)
-        return self.source.rows(top, rows, buffer[:rows])
+        target = getattr(self._local, "target", None)
+        if target is None:  # this thread's buffer, and a Pillow image on it (made once)
+            buffer = np.empty(self._stored, np.uint8)
+            copied = self.source.image.mode in COPIED_MODES
+            target = (buffer, _mapped(buffer, self.source.size[0]) if copied else None)
+            self._local.target = target
+        return self.source.rows(top, rows, *target)
 
 
 class PillowSource(Source):
@@ -138,10 +148,12 @@ class PillowSource(Source):
         """The whole image as one DeferredBand: the encoding threads copy their own rows."""
         yield _ImageRows(self, strip_height)
 
-    def rows(self, top: int, rows: int, out: np.ndarray | None = None) -> np.ndarray:
+    def rows(self, top: int, rows: int, out: np.ndarray | None = None,
+             mapped: Image.Image | None = None) -> np.ndarray:
         """Rows top .. top + rows - 1 as the kernels take them: (rows, width * channels) uint8.
 
-        Copied into ``out`` (rows, width * stored samples) when given. Modes
+        Copied into ``out`` (rows, width * stored samples; ``mapped``: a Pillow
+        image on it, ``_mapped``) when given. Modes
         stored as the kernels take them (COPIED_MODES) are copied row by row
         by the core of Pillow's paste, which releases the GIL; the others are
         packed by a raw encoder (which holds it). Rendering (alpha) follows.
@@ -150,7 +162,7 @@ class PillowSource(Source):
         if out is None:
             out = np.empty((rows, width * self._samples), np.uint8)
         if self.image.mode in COPIED_MODES:
-            _copy_rows(self.image, top, out)
+            _copy_rows(self.image, top, out, mapped)
             if self.image.mode in INVERTED_MODES:
                 np.subtract(255, out, out=out)
             band = out
