@@ -77,28 +77,29 @@ def test_the_same_bytes_as_bands_read_ahead_for_1_2_and_5_workers(tmp_path, monk
 
 def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, monkeypatch) -> None:
     """With 2 workers no segment is decoded on the calling thread, and a band waits for the
-    previous band's buffer instead of taking another: one band's samples in memory."""
+    previous band's buffer instead of taking another (decoding ahead meanwhile, up to
+    STAGE_BYTES): one band's samples in memory."""
     monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 600.0)  # a missed give-back fails below
     path = _write(tmp_path, "tiled_deflate")
     threads = []
-    real_place = tiff_source._Segments.place
+    real_decode = tiff_source._Segments.decode
 
-    def place(self, band, top, data, index):
+    def decode(self, data, index):
         threads.append(threading.current_thread())
-        return real_place(self, band, top, data, index)
+        return real_decode(self, data, index)
 
     blocks = []
 
     class Counted(tiff_source._BandBuffers):
-        def take(self, band, shape, dtype):
-            array = super().take(band, shape, dtype)
+        def take(self, band, shape, dtype, **kwargs):
+            array = super().take(band, shape, dtype, **kwargs)
             block = array.base
             while block.base is not None:
                 block = block.base
             blocks.append(id(block))
             return array
 
-    monkeypatch.setattr(tiff_source._Segments, "place", place)
+    monkeypatch.setattr(tiff_source._Segments, "decode", decode)
     monkeypatch.setattr(tiff_source, "_BandBuffers", Counted)
     expected = _encode(path, workers=1)
     assert len(blocks) == 4 and len(set(blocks)) == 1
@@ -106,9 +107,41 @@ def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, 
         threads.clear()
         blocks.clear()
         assert _encode(path, workers=workers) == expected
-        assert len(threads) == 16 * 4  # 16 tile rows of 4 tiles, each placed once
+        assert len(threads) == 16 * 4  # 16 tile rows of 4 tiles, each decoded once
         assert threading.main_thread() not in threads
         assert len(blocks) == 4 and len(set(blocks)) == 1
+
+
+def test_a_band_decodes_ahead_while_the_previous_bands_buffer_is_read(tmp_path, monkeypatch) -> None:
+    """A thread that needs the next band while the only buffer still holds rows being
+    encoded decodes up to STAGE_BYTES of segments aside, and copies them in once the
+    buffer is given back: the same buffer, the right rows."""
+    monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 600.0)
+    monkeypatch.setattr(tiff_source, "STAGE_BYTES", 64 * 64 * 3 * 5)  # room for 5 tiles
+    path = _write(tmp_path, "tiled_deflate")
+    expected = tifffile.imread(path)
+    with TiffSource(path) as source:
+        first, second, *_ = source.read_deferred(8)
+        rows = first.read(0, 8)  # this thread takes the buffer for the first band
+        block = rows.base
+        while block.base is not None:
+            block = block.base
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(rows=second.read(8, 8).copy()))
+        reader.start()
+        for _ in range(6000):  # until the reader has decoded all it may ahead
+            if len(second._staged) == 5 and second._raw is None:
+                break
+            reader.join(0.01)
+        assert len(second._staged) == 5 and second._raw is None and reader.is_alive()
+        first.release(0, 256)  # every row of the first band encoded: its buffer is free
+        reader.join(60)
+        assert not reader.is_alive()
+    np.testing.assert_array_equal(got["rows"], expected[264:272].reshape(8, -1))
+    second_block = second._raw.base
+    while second_block.base is not None:
+        second_block = second_block.base
+    assert second_block is block and second._staged == []
 
 
 def test_a_damaged_segment_stops_every_thread_with_one_error(tmp_path) -> None:

@@ -47,7 +47,7 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -639,6 +639,7 @@ class _Segments:
         self.band_rows = self.chunk * -(-MIN_BAND_ROWS // self.chunk)
         self.dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
         self.band_bytes = self.band_rows * self.width * self.samples * self.dtype.itemsize
+        self.segment_bytes = self.chunk * self.chunk_width * self.samples * self.dtype.itemsize
         self._decode = key.decode
         self._tables = {}
         if int(key.compression) in JPEG_COMPRESSIONS:
@@ -650,16 +651,26 @@ class _Segments:
         # (tifffile's own is a no-op unless the file handle was given one)
         self._lock = self._fh.lock if getattr(self._fh, "has_lock", False) else threading.RLock()
 
+    def listed(self, top: int, rows: int) -> range:
+        """The indices of the segments listed for rows top .. top + rows - 1."""
+        first = top // self.chunk * self.across
+        last = first + -(-rows // self.chunk) * self.across
+        return range(first, min(last, self._listed))
+
     def indices(self, band: np.ndarray, top: int) -> range:
         """The segments listed for the band's rows; those a corrupt file does not list
         are zeroed in the band (tifffile reads them as zeros)."""
+        self.zero_missing(band, top)
+        return self.listed(top, band.shape[0])
+
+    def zero_missing(self, band: np.ndarray, top: int) -> None:
+        """Zero the band's parts of the segments a corrupt file does not list."""
         first = top // self.chunk * self.across
         last = first + -(-band.shape[0] // self.chunk) * self.across
         for index in range(max(first, self._listed), last):
             row, col = divmod(index, self.across)
             self._region(band, top, row * self.chunk, col * self.chunk_width,
                          self.chunk, self.chunk_width)[...] = 0
-        return range(first, min(last, self._listed))
 
     def read(self, indices: range) -> Iterator[tuple[bytes | None, int]]:
         """(compressed bytes, index) of the segments, read in file order chunks."""
@@ -669,15 +680,24 @@ class _Segments:
             self._offsets[indices.start:indices.stop], self._counts[indices.start:indices.stop],
             indices, sort=False, lock=self._lock, buffersize=SEGMENT_BUFFER_BYTES)
 
-    def place(self, band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
-        """Decode one segment into its place in the band (an empty one as zeros)."""
+    def decode(self, data: bytes | None, index: int) -> tuple:
+        """One segment decoded: (samples or None, (y, x) in the image, its shape)."""
         segment, (_, _, y, x, _), shape = self._decode(data, index, **self._tables)
+        return segment, (y, x), shape
+
+    def put(self, band: np.ndarray, top: int, decoded: tuple) -> None:
+        """A decoded segment copied into its place in the band (an empty one as zeros)."""
+        segment, (y, x), shape = decoded
         part = self._region(band, top, y, x, shape[1], shape[2])
         if segment is None:
             part[...] = 0
         else:
             rows, cols = part.shape[:2]
             part[...] = segment[0, :rows, :cols].reshape(rows, cols, self.samples)
+
+    def place(self, band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
+        """Decode one segment into its place in the band."""
+        self.put(band, top, self.decode(data, index))
 
     def _region(self, band: np.ndarray, top: int, y: int, x: int, rows: int,
                 cols: int) -> np.ndarray:
@@ -689,6 +709,10 @@ class _Segments:
 #: Seconds a band waits for the previous band's buffer before taking a new one
 #: (only after a failure is it not given back within a task's time).
 BUFFER_WAIT = 1.0
+
+#: Decoded bytes a band may hold outside its buffer while that buffer is still
+#: being encoded from (the threads decode ahead instead of waiting idle).
+STAGE_BYTES = 2 << 20
 
 
 class _BandBuffers:
@@ -707,11 +731,22 @@ class _BandBuffers:
         self._cond = threading.Condition()
         self._local = threading.local()
 
-    def take(self, band: _SegmentBand, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def take(self, band: _SegmentBand, shape: tuple[int, ...], dtype: np.dtype,
+             meanwhile: Callable[[], bool] | None = None) -> np.ndarray:
+        """A buffer for the band; while none is free, ``meanwhile()`` is called (without
+        the lock) until it returns False, then the previous band's is waited for."""
         with self._cond:
-            held = getattr(self._local, "held", None)
-            if not self._free and self._lent and (held is None or id(held) not in self._lent):
+            while not self._free and self._lent and id(self.held()) not in self._lent:
+                if meanwhile is not None:
+                    self._cond.release()
+                    try:
+                        busy = meanwhile()
+                    finally:
+                        self._cond.acquire()
+                    if busy:
+                        continue
                 self._cond.wait_for(lambda: self._free, timeout=BUFFER_WAIT)
+                break
             block = self._free.pop() if self._free else np.empty(self.nbytes, np.uint8)
             self._lent.add(id(band))
         count = math.prod(shape) * dtype.itemsize
@@ -741,9 +776,11 @@ class _SegmentBand(DeferredBand):
 
     The first thread to read takes a buffer; every thread that needs the rows
     decodes the next segment not taken yet, until none is left, then waits for
-    the others' to be placed. Each thread then converts its own strips' samples
-    (``TiffSource._convert``). The buffer is given back when every row has been
-    released, or when the band is dropped.
+    the others' to be placed. While the buffer is still the previous band's
+    (its last rows being encoded), they decode ahead, up to STAGE_BYTES, and
+    the segments are copied in when it comes. Each thread then converts its
+    own strips' samples (``TiffSource._convert``). The buffer is given back
+    when every row has been released, or when the band is dropped.
     """
 
     def __init__(self, source: TiffSource, segments: _Segments, buffers: _BandBuffers,
@@ -753,11 +790,12 @@ class _SegmentBand(DeferredBand):
         self._source, self._segments, self._buffers = source, segments, buffers
         self._cond = threading.Condition()
         self._raw: np.ndarray | None = None
-        self._todo: range | None = None
+        self._todo = segments.listed(top, rows)
         self._next = self._placed = self._released = 0
-        self._ready = False
+        self._staged: list[tuple] = []
+        self._stage_room = max(1, STAGE_BYTES // max(1, segments.segment_bytes))
+        self._taking = self._ready = self._given = False
         self._error: BaseException | None = None
-        self._given = False
 
     def read(self, top: int, rows: int) -> np.ndarray:
         raw = self._raw if self._ready else self._decoded()  # (before this thread holds it)
@@ -784,42 +822,93 @@ class _SegmentBand(DeferredBand):
 
     def _decoded(self) -> np.ndarray:
         """The band's samples, decoded with the other threads that need them."""
-        segments = self._segments
-        with self._cond:
-            if self._raw is None and self._error is None:
-                raw = self._buffers.take(self, (self.shape[0], segments.width, segments.samples),
-                                         segments.dtype)
-                self._todo = segments.indices(raw, self.top)
-                self._raw = raw
-                if not self._todo:
-                    self._ready = True
-        last = self.top + self.shape[0] - 1
-        while not self._ready:
-            with self._cond:
-                if self._error is not None or self._next >= len(self._todo):
-                    break
-                index = self._todo[self._next]
-                self._next += 1
-            try:
-                with _reading(self._source.name, f"rows {self.top} to {last}"):
-                    for data, index in segments.read(range(index, index + 1)):
-                        segments.place(self._raw, self.top, data, index)
-            except BaseException as exc:
+        try:
+            while not self._ready:
                 with self._cond:
-                    self._error = self._error or exc
-                    self._cond.notify_all()
-                raise
+                    if self._error is not None:
+                        break
+                    taker = self._raw is None and not self._taking
+                    self._taking = self._taking or taker
+                if taker:
+                    self._take()
+                elif self._raw is None:
+                    if not self._stage():  # nothing to decode ahead: wait for the buffer
+                        with self._cond:
+                            self._cond.wait_for(lambda: self._raw is not None
+                                                or self._error is not None)
+                elif not self._decode_next():
+                    break
+        except BaseException as exc:
             with self._cond:
-                self._placed += 1
-                if self._placed == len(self._todo):
-                    self._ready = True
-                    self._cond.notify_all()
+                self._error = self._error or exc
+                self._cond.notify_all()
+            raise
         with self._cond:
-            while not self._ready and self._error is None:
-                self._cond.wait()
+            self._cond.wait_for(lambda: self._ready or self._error is not None)
             if self._error is not None:
                 raise self._error
         return self._raw
+
+    def _take(self) -> None:
+        """Take the buffer (decoding ahead meanwhile), then copy in what was staged."""
+        segments = self._segments
+        raw = self._buffers.take(self, (self.shape[0], segments.width, segments.samples),
+                                 segments.dtype, meanwhile=self._stage)
+        segments.zero_missing(raw, self.top)
+        with self._cond:
+            staged, self._staged = self._staged, []
+            self._raw = raw
+            self._cond.notify_all()
+        for decoded in staged:
+            segments.put(raw, self.top, decoded)
+        self._count(len(staged))
+
+    def _claim(self, ahead: bool) -> int | None:
+        """The next segment nobody has taken (None: none left, or no room to decode ahead)."""
+        with self._cond:
+            if self._error is not None or self._next >= len(self._todo) or (
+                    ahead and (self._raw is not None or len(self._staged) >= self._stage_room)):
+                return None
+            self._next += 1
+            return self._todo[self._next - 1]
+
+    def _stage(self) -> bool:
+        """Decode one segment ahead, kept aside until the buffer comes; False if none."""
+        index = self._claim(ahead=True)
+        if index is None:
+            return False
+        decoded = self._decoded_segment(index)
+        with self._cond:
+            raw = self._raw
+            if raw is None:
+                self._staged.append(decoded)
+                return True
+        self._segments.put(raw, self.top, decoded)  # the buffer came meanwhile
+        self._count(1)
+        return True
+
+    def _decode_next(self) -> bool:
+        """Decode the next segment into the buffer; False if none is left."""
+        index = self._claim(ahead=False)
+        if index is None:
+            return False
+        self._segments.put(self._raw, self.top, self._decoded_segment(index))
+        self._count(1)
+        return True
+
+    def _decoded_segment(self, index: int) -> tuple:
+        last = self.top + self.shape[0] - 1
+        with _reading(self._source.name, f"rows {self.top} to {last}"):
+            for data, index in self._segments.read(range(index, index + 1)):
+                return self._segments.decode(data, index)
+        raise errors.Damaged(self._source.name, f"segment {index} could not be read")
+
+    def _count(self, placed: int) -> None:
+        with self._cond:
+            self._placed += placed
+            if self._placed == len(self._todo) and self._raw is not None:
+                self._ready = True
+                self._cond.notify_all()
 
 
 class _PreadRows(DeferredBand):
