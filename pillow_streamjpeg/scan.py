@@ -25,7 +25,7 @@ import numpy as np
 
 from . import markers, tables
 from .options import Settings
-from .sources import Source
+from .sources import DeferredBand, Source
 from .strips import Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
@@ -127,14 +127,18 @@ class LocalBackend:
             rows = sum(min(count * height, band.shape[0] - row) for band, row, _, count in task)
             return rows, work(task)
 
-        tasks = _tasks(self.source.read_bands(height), settings, coder.row_bytes)
+        tasks = _tasks(self.source.read_deferred(height), settings, coder.row_bytes)
         workers = min(settings.workers, settings.strip_count)
         with closing(_ordered(tasks, job, workers)) as results:
             yield from results
 
 
-def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
-    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands)."""
+def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
+           row_bytes: int) -> Iterator[list[Piece]]:
+    """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands).
+
+    A DeferredBand's rows are read by the task's thread (``strips.encode_strip``).
+    """
     height = settings.strip_height
     per_task = max(1, TASK_PIXELS // (settings.width * height))
     task: list[Piece] = []
@@ -143,12 +147,11 @@ def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> I
     rows_seen = 0
     for band in bands:
         rows = band.shape[0]
-        if (
-            band.dtype != np.uint8 or band.ndim != 2 or band.shape[1] < row_bytes
-            or not band.flags.c_contiguous
-        ):
+        if not isinstance(band, DeferredBand) and (
+            band.dtype != np.uint8 or band.ndim != 2 or not band.flags.c_contiguous
+        ) or band.shape[1] < row_bytes:
             raise ValueError(
-                f"band of shape {band.shape} and dtype {band.dtype} is not C-contiguous "
+                f"band of shape {band.shape} and dtype {getattr(band, 'dtype', 'uint8')} is not C-contiguous "
                 f"uint8 rows of {row_bytes} bytes"
             )
         if rows_seen % height or rows == 0:

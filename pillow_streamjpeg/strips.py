@@ -103,7 +103,9 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
     Returns the byte count. The one place that assembles the kernel's arguments.
+    A ``sources.DeferredBand``'s rows are read first, on this thread.
     """
+    band, row0 = sources.rows_of(band, row0, nrows)
     return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
                                 *scratch, group)
 
@@ -111,6 +113,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
 def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                 scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
     """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol]."""
+    band, row0 = sources.rows_of(band, row0, nrows)
     kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, tables.VALUE_TABLE,
                         *scratch[:3], counts, group)
 
