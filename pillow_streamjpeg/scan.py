@@ -25,7 +25,7 @@ import numpy as np
 
 from . import markers, tables
 from .options import Settings
-from .sources import Source
+from .sources import DeferredBand, Source
 from .strips import Part, Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
@@ -183,18 +183,20 @@ class LocalBackend:
             rows = sum(min(count * height, band.shape[0] - row) for band, row, _, count in task)
             return rows, work(task)
 
-        tasks = _tasks(self.source.read_bands(height), settings, coder.row_bytes)
+        tasks = _tasks(self.source.read_deferred(height), settings, coder.row_bytes)
         workers = min(settings.workers, settings.strip_count)
         with closing(_ordered(tasks, job, workers)) as results:
             yield from results
 
 
-def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> Iterator[list[Piece]]:
+def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
+           row_bytes: int) -> Iterator[list[Piece]]:
     """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands).
 
     A task holds whole restart intervals (``Settings.strips_per_interval``) when
     they fit in one, else a part of one interval: then its first piece, of no
-    strips, names the strip before it (``StripCoder.encode_part``).
+    strips, names the strip before it (``StripCoder.encode_part``). A
+    DeferredBand's rows are read by the task's thread (``strips.encode_strip``).
     """
     height = settings.strip_height
     # tasks of whole restart intervals when they fit, else parts of one interval
@@ -211,12 +213,11 @@ def _tasks(bands: Iterable[np.ndarray], settings: Settings, row_bytes: int) -> I
     rows_seen = 0
     for band in bands:
         rows = band.shape[0]
-        if (
-            band.dtype != np.uint8 or band.ndim != 2 or band.shape[1] < row_bytes
-            or not band.flags.c_contiguous
-        ):
+        if not isinstance(band, DeferredBand) and (
+            band.dtype != np.uint8 or band.ndim != 2 or not band.flags.c_contiguous
+        ) or band.shape[1] < row_bytes:
             raise ValueError(
-                f"band of shape {band.shape} and dtype {band.dtype} is not C-contiguous "
+                f"band of shape {band.shape} and dtype {getattr(band, 'dtype', 'uint8')} is not C-contiguous "
                 f"uint8 rows of {row_bytes} bytes"
             )
         if rows_seen % height or rows == 0:

@@ -116,11 +116,13 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     the end of a restart interval. ``mcu0`` is the image's index of the strip's
     first MCU, ``interval`` the MCUs per restart interval: the kernel restarts
     (RSTn) before every later MCU of the strip that starts an interval.
+    A ``sources.DeferredBand``'s rows are read first, on this thread.
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
     if carry is None:
         carry = np.zeros(2, np.uint64)
+    band, row0 = sources.rows_of(band, row0, nrows)
     return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
                                 *scratch, group, pred, carry, int(pad), mcu0, interval)
 
@@ -134,6 +136,7 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
     whole strip codes. (A kernel export of its own made g++ stop inlining the
     colour stage into ``encode_strip``: 1.6x to 2.7x more instructions.)
     """
+    band, row0 = sources.rows_of(band, row0, nrows)
     mcu_width = 8 * frame.hs
     x0 = (frame.width - 1) // mcu_width * mcu_width
     columns = np.ascontiguousarray(band[row0:row0 + nrows, x0 * frame.channels:])
@@ -161,6 +164,7 @@ class Part(NamedTuple):
 def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                 scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
     """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol]."""
+    band, row0 = sources.rows_of(band, row0, nrows)
     kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, tables.VALUE_TABLE,
                         *scratch[:3], counts, group)
 

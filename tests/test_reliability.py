@@ -111,7 +111,7 @@ def test_failed_save_to_path_leaves_nothing(tmp_path, monkeypatch, save: str) ->
 
     from pillow_streamjpeg.sources import PillowSource
 
-    monkeypatch.setattr(PillowSource, "read_bands", bad_bands)
+    monkeypatch.setattr(PillowSource, "read_deferred", bad_bands)  # what the scan writer reads
     with pytest.raises(RuntimeError, match="source failed"):
         if save == "encode":
             pillow_streamjpeg.encode(image, target)

@@ -36,17 +36,25 @@ def test_tasks_take_strips_across_bands_and_split_large_bands(monkeypatch) -> No
 
 
 def test_one_strip_bands_give_the_same_file(monkeypatch) -> None:
-    """Pillow images are read a strip or two at a time; grouping changes no byte."""
+    """Bands of a strip or two (a Pillow image's read_bands), grouped into tasks, or the
+    image's rows read by the encoding threads themselves: no byte changes."""
     monkeypatch.setattr(scan, "TASK_PIXELS", 157 * 8 * 3)  # 3 strips a task, 9 tasks
     rng = np.random.default_rng(5)
     pixels = rng.integers(0, 256, (203, 157, 3), dtype=np.uint8)
     expected = io.BytesIO()
     pillow_streamjpeg.encode(np.ascontiguousarray(pixels), expected, workers=1)
+    image = Image.fromarray(pixels)
+    for workers in (1, 2, 3):
+        out = io.BytesIO()
+        image.save(out, format="STREAMJPEG", workers=workers)
+        assert out.getvalue() == expected.getvalue()
     for band_bytes in (1, 157 * 4 * 8 * 3, 1 << 30):
         monkeypatch.setattr(pillow_source, "PILLOW_BAND_BYTES", band_bytes)
+        bands = list(pillow_source.PillowSource(image).read_bands(8))
+        assert len(bands) == {1: 26, 157 * 4 * 8 * 3: 9, 1 << 30: 1}[band_bytes]
         for workers in (1, 2, 3):
             out = io.BytesIO()
-            Image.fromarray(pixels).save(out, format="STREAMJPEG", workers=workers)
+            pillow_streamjpeg.encode(bands, out, size=image.size, channels=4, workers=workers)
             assert out.getvalue() == expected.getvalue()
 
 

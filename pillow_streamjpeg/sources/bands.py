@@ -6,6 +6,7 @@ are read one after the other, so a source is never in memory whole.
 
 from __future__ import annotations
 
+import abc
 import math
 import mmap
 import weakref
@@ -76,13 +77,53 @@ class BufferPool:
         return band.reshape(shape)
 
 
-def release_rows(band: np.ndarray, top: int, rows: int) -> None:
+class DeferredBand(abc.ABC):
+    """A band whose rows are read by the thread that encodes them, not by the scan writer.
+
+    ``Source.read_deferred`` may yield one instead of an array: the scan writer
+    then hands out its strips to the encoding threads without touching a pixel,
+    and each thread reads the rows it is about to encode (``rows_of``), so
+    that reading (Pillow's row copies, rendering) runs in parallel and the rows
+    are still in that core's cache when the kernels read them. ``shape`` is the
+    band's (rows, row bytes), as an array band's would be.
+    """
+
+    shape: tuple[int, int]
+
+    @abc.abstractmethod
+    def read(self, top: int, rows: int) -> np.ndarray:
+        """Rows top .. top + rows - 1 as a C-contiguous uint8 array of shape (rows, row bytes).
+
+        Called from any thread, several at once; the array may be a buffer of the
+        calling thread that its next ``read`` overwrites.
+        """
+
+    def release(self, top: int, rows: int) -> None:
+        """Rows top .. top + rows - 1 will not be read again (``release_rows``); nothing by default."""
+
+
+def rows_of(band: np.ndarray | DeferredBand, top: int, rows: int) -> tuple[np.ndarray, int]:
+    """(an array, the index of row ``top`` in it) holding rows top .. top + rows - 1 of a band.
+
+    An array band is returned as it is; a DeferredBand's rows are read now,
+    on the calling thread.
+    """
+    if isinstance(band, DeferredBand):
+        return band.read(top, rows), 0
+    return band, top
+
+
+def release_rows(band: np.ndarray | DeferredBand, top: int, rows: int) -> None:
     """Say that rows top .. top + rows - 1 of a band will not be read again.
 
     For a band lent by a releasable BufferPool the memory pages lying wholly
     inside those rows are given back to the system (they read as zeros if
-    touched again); for any other band this does nothing.
+    touched again); a DeferredBand is told (``DeferredBand.release``); for any
+    other band this does nothing.
     """
+    if isinstance(band, DeferredBand):
+        band.release(top, rows)
+        return
     lent = band.base
     block = getattr(getattr(lent, "base", None), "obj", None)
     rows = min(rows, band.shape[0] - top)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..options import check_mode
+from .bands import DeferredBand
 
 #: Modes whose samples a JPEG file stores inverted: CMYK, as Adobe, Pillow and
 #: Photoshop write it (255 is no ink). Sources hand such rows over inverted.
@@ -56,6 +57,15 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
         """A new pass over the image: uint8 bands of whole strips (the last excepted)."""
+
+    def read_deferred(self, strip_height: int) -> Iterator[np.ndarray | DeferredBand]:
+        """The pass the scan writer makes: ``read_bands``, where a band may be a
+        ``DeferredBand`` whose rows the encoding threads read themselves.
+
+        By default ``read_bands``; a source whose reading is work that can run on
+        the encoding threads (``PillowSource``: row copies) overrides it.
+        """
+        return self.read_bands(strip_height)
 
     def close(self) -> None:
         """Release files or buffers the source opened (nothing by default)."""

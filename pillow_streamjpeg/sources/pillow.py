@@ -1,8 +1,9 @@
-"""Pillow images as sources: rows packed by one raw encoder, a band at a time, no copy."""
+"""Pillow images as sources: rows copied out a band (or, for the scan writer, a strip) at a time."""
 
 from __future__ import annotations
 
 import os
+import threading
 from struct import error as struct_error
 from collections.abc import Iterator
 
@@ -11,12 +12,11 @@ from PIL import Image
 
 from .. import errors, render
 from .. import metadata as metadata_
-from .bands import band_rows
-from .base import Source
+from .bands import DeferredBand, band_rows
+from .base import INVERTED_MODES, Source
 
-#: Bytes a band of a Pillow image aims at. Pillow holds the GIL while it packs
-#: rows, so worker threads that finish a strip meanwhile wait for it: short
-#: reads keep those waits short (the scan writer groups bands into tasks).
+#: Bytes a band of ``read_bands`` aims at (the scan writer reads a strip at a
+#: time on each encoding thread instead: ``read_deferred``).
 PILLOW_BAND_BYTES = 256 << 10
 
 #: Pillow raw mode each writable mode's rows are packed in. Four samples a pixel
@@ -35,6 +35,55 @@ ALPHA_MODES = {
 #: Pillow modes turned into a writable mode (or one of ALPHA_MODES) when an image
 #: file is converted.
 CONVERSIONS = {"P": "RGB", "PA": "RGBA"}
+
+
+#: Modes whose rows Pillow stores as the kernels take them (RAWMODES: a copy; CMYK
+#: is inverted afterwards), copied by ``_copy_rows``.
+COPIED_MODES = frozenset({"L", "RGB", "RGBX", "YCbCr", "CMYK", "RGBA", "RGBa"})
+
+
+def _mapped(out: np.ndarray, width: int) -> Image.Image:
+    """A Pillow image on the memory of ``out`` (C-contiguous rows of width * 1 or 4 bytes)."""
+    mode = "L" if out.shape[1] == width else "RGBX"
+    return Image.frombuffer(mode, (width, out.shape[0]), out, "raw", mode, 0, 1)
+
+
+def _copy_rows(image: Image.Image, top: int, out: np.ndarray,
+               mapped: Image.Image | None = None) -> None:
+    """Copy rows top .. top + len(out) - 1 of the image into ``out``, as Pillow stores them.
+
+    ``out`` (C-contiguous, rows of width * pixel size bytes) is mapped as a
+    Pillow image (``mapped``, made here if not given) and the rows pasted into
+    it with the source shifted up by ``top``: Pillow clips the paste to ``out``
+    and copies a row at a time (memcpy) with the GIL released, where a raw
+    encoder holds the GIL.
+    """
+    width, height = image.size
+    if mapped is None:
+        mapped = _mapped(out, width)
+    mapped.im.paste(image.im, (0, -top, width, height - top))
+
+
+class _ImageRows(DeferredBand):
+    """A PillowSource's rows, copied by the thread that encodes them into its own buffer."""
+
+    def __init__(self, source: PillowSource, strip_height: int) -> None:
+        width, height = source.size
+        self.source = source
+        self.shape = (height, width * source.channels)
+        self._stored = (strip_height, width * source._samples)  # one strip, as stored
+        self._local = threading.local()
+
+    def read(self, top: int, rows: int) -> np.ndarray:
+        if rows != self._stored[0]:  # the image's last strip (or a caller's own count)
+            return self.source.rows(top, rows)
+        target = getattr(self._local, "target", None)
+        if target is None:  # this thread's buffer, and a Pillow image on it (made once)
+            buffer = np.empty(self._stored, np.uint8)
+            copied = self.source.image.mode in COPIED_MODES
+            target = (buffer, _mapped(buffer, self.source.size[0]) if copied else None)
+            self._local.target = target
+        return self.source.rows(top, rows, *target)
 
 
 class PillowSource(Source):
@@ -89,26 +138,52 @@ class PillowSource(Source):
             return {}
 
     def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
-        """Rows packed in the raw mode by one raw encoder, without copying the image."""
-        image = self.image.im
+        """Bands of about PILLOW_BAND_BYTES of rows copied out of the image (never whole)."""
         width, height = self.size
-        row_bytes = width * self._samples
-        rows_per_band = band_rows(row_bytes, strip_height, PILLOW_BAND_BYTES)
-        encoder = Image.core.raw_encoder(image.mode, self.rawmode)
-        encoder.setimage(image, (0, 0, width, height))
-        remaining = height
-        while remaining > 0:  # never call the encoder again once it is done
-            rows = min(rows_per_band, remaining)
-            size = rows * row_bytes
-            _, errcode, data = encoder.encode(size)
-            if errcode < 0 or len(data) != size:
-                raise OSError(f"reading image rows failed (error {errcode}, {len(data)} of {size} bytes)")
-            remaining -= rows
-            band = np.frombuffer(data, dtype=np.uint8).reshape(rows, row_bytes)
-            if self._renderer is not None:
-                band = self._renderer.render(band.reshape(rows, width, self._samples))
-                band = band.reshape(rows, -1)
-            yield band
+        rows_per_band = band_rows(width * self._samples, strip_height, PILLOW_BAND_BYTES)
+        for top in range(0, height, rows_per_band):
+            yield self.rows(top, min(rows_per_band, height - top))
+
+    def read_deferred(self, strip_height: int) -> Iterator[_ImageRows]:
+        """The whole image as one DeferredBand: the encoding threads copy their own rows."""
+        yield _ImageRows(self, strip_height)
+
+    def rows(self, top: int, rows: int, out: np.ndarray | None = None,
+             mapped: Image.Image | None = None) -> np.ndarray:
+        """Rows top .. top + rows - 1 as the kernels take them: (rows, width * channels) uint8.
+
+        Copied into ``out`` (rows, width * stored samples; ``mapped``: a Pillow
+        image on it, ``_mapped``) when given. Modes
+        stored as the kernels take them (COPIED_MODES) are copied row by row
+        by the core of Pillow's paste, which releases the GIL; the others are
+        packed by a raw encoder (which holds it). Rendering (alpha) follows.
+        """
+        width = self.size[0]
+        if out is None:
+            out = np.empty((rows, width * self._samples), np.uint8)
+        if self.image.mode in COPIED_MODES:
+            _copy_rows(self.image, top, out, mapped)
+            if self.image.mode in INVERTED_MODES:
+                np.subtract(255, out, out=out)
+            band = out
+        else:
+            band = self._packed(top, rows)
+        if self._renderer is not None:
+            band = self._renderer.render(band.reshape(rows, width, self._samples))
+            # LA without a background: the grey samples, a strided view until copied
+            band = np.ascontiguousarray(band).reshape(rows, -1)
+        return band
+
+    def _packed(self, top: int, rows: int) -> np.ndarray:
+        """Rows packed in the raw mode by a raw encoder."""
+        width = self.size[0]
+        size = rows * width * self._samples
+        encoder = Image.core.raw_encoder(self.image.mode, self.rawmode)
+        encoder.setimage(self.image.im, (0, top, width, top + rows))
+        _, errcode, data = encoder.encode(size)
+        if errcode < 0 or len(data) != size:
+            raise OSError(f"reading image rows failed (error {errcode}, {len(data)} of {size} bytes)")
+        return np.frombuffer(data, dtype=np.uint8).reshape(rows, -1)
 
     def close(self) -> None:
         if self._owned is not None:

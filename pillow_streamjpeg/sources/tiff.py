@@ -3,12 +3,12 @@
 Everything goes through tifffile (imported only when a TIFF is read):
 
 * uncompressed, contiguous, striped images are read by byte offset with
-  ``os.pread`` straight into the band buffer (no decoding, no memory map);
+  ``os.pread`` straight into a buffer (no decoding, no memory map);
 * other single pages of chunky samples (tiled or striped, compressed with LZW,
   deflate, zstd, JPEG, PackBits ..., predictors, BigTIFF, a page of a
   multi-page file, a pyramid level) are read in bands of whole tile rows or
   strips, at least 256 rows, with tifffile's ``read_segments``, and decoded
-  with ``TiffPage.decode`` on two threads straight into pooled band buffers;
+  with ``TiffPage.decode`` into band buffers;
 * anything else (planar separate samples, series spanning several pages) is
   read through ``zarr.open_array(tif.aszarr(...))`` in bands of whole chunk rows
   (tiles or strips), at least 256 rows high.
@@ -30,6 +30,10 @@ Samples become 8-bit rows of a writable mode (``render.Renderer``, docs/tiff.md)
   outside JPEG compression, ...) are refused with ``errors.NotSupported``;
   broken files with ``errors.Damaged`` (both ValueErrors naming the file).
 
+For the scan writer (``read_deferred``) both are read by the encoding threads
+themselves, a strip or a band at a time (``_PreadRows``, ``_SegmentBand``);
+``read_bands`` reads a band ahead on the calling thread (and two decoding threads).
+
 Peak memory stays bounded by a few bands whatever the image height, except for
 compressed files whose strips or tiles are themselves huge (a single strip
 holding the whole image must be decoded whole).
@@ -38,10 +42,12 @@ holding the whole image must be decoded whole).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -50,7 +56,7 @@ import numpy as np
 from .. import errors, render
 from ..options import available_cpus
 from .. import metadata as metadata_
-from .bands import BufferPool, band_rows, rebuffer
+from .bands import BufferPool, DeferredBand, band_rows, rebuffer
 from .base import INVERTED_MODES, Source
 
 #: File name endings taken as TIFF without looking inside.
@@ -463,63 +469,47 @@ class TiffSource(Source):
         dropped; the band is handed on when all its segments are in, and the next
         one is read only when asked for. Bands are pooled buffers: memory holds
         the band being encoded and the band being decoded, a few compressed
-        segments, never the image.
+        segments, never the image. (The scan writer decodes on its own threads
+        instead: ``read_deferred``.)
         """
-        key, page = self.keyframe, self._single
-        width, height, samples = self.width, self.height, self.samples
-        chunk = self._chunk_rows()
-        chunk_width = int(key.tilewidth) if key.is_tiled else width
-        across = -(-width // chunk_width)
-        band_rows = chunk * -(-MIN_BAND_ROWS // chunk)
-        dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
-        pool = BufferPool(band_rows * width * samples * dtype.itemsize, releasable=True)
-        decode = key.decode
-        tables = {}
-        if int(key.compression) in JPEG_COMPRESSIONS:
-            tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
-        offsets, counts = page.dataoffsets, page.databytecounts
-        listed = min(len(offsets), len(counts))
-        fh, lock = self.tif.filehandle, self.tif.filehandle.lock
-
-        def region(band: np.ndarray, top: int, y: int, x: int, rows: int, cols: int) -> np.ndarray:
-            """The band's part for rows y.. and columns x.. of the image, clipped to both."""
-            y -= top
-            return band[y:y + min(rows, band.shape[0] - y), x:x + min(cols, width - x)]
-
-        def place(band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
-            segment, (_, _, y, x, _), shape = decode(data, index, **tables)
-            part = region(band, top, y, x, shape[1], shape[2])
-            if segment is None:  # an empty tile or strip reads as zeros
-                part[...] = 0
-            else:
-                rows, cols = part.shape[:2]
-                part[...] = segment[0, :rows, :cols].reshape(rows, cols, samples)
-
+        segments = _Segments(self)
+        pool = BufferPool(segments.band_bytes, releasable=True)
         workers = min(2, available_cpus())
         with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg-tiff") as executor:
-            for top in range(0, height, band_rows):
-                band = pool.take((min(band_rows, height - top), width, samples), dtype)
-                first = top // chunk * across
-                last = first + -(-band.shape[0] // chunk) * across
-                for index in range(max(first, listed), last):
-                    # a corrupt file lists fewer segments than its size needs:
-                    # the missing ones read as zeros, as tifffile reads them
-                    row, col = divmod(index, across)
-                    region(band, top, row * chunk, col * chunk_width, chunk, chunk_width)[...] = 0
-                end = min(last, listed)
+            for top in range(0, self.height, segments.band_rows):
+                rows = min(segments.band_rows, self.height - top)
+                band = pool.take((rows, self.width, self.samples), segments.dtype)
+                indices = segments.indices(band, top)
                 pending: deque[Future] = deque()
-                with _reading(self.name, f"rows {top} to {top + band.shape[0] - 1}"):
-                    segments = fh.read_segments(
-                        offsets[first:end], counts[first:end], range(first, end), sort=False,
-                        lock=lock, buffersize=SEGMENT_BUFFER_BYTES,
-                    ) if end > first else ()
-                    for data, index in segments:
-                        pending.append(executor.submit(place, band, top, data, index))
+                with _reading(self.name, f"rows {top} to {top + rows - 1}"):
+                    for data, index in segments.read(indices):
+                        pending.append(executor.submit(segments.place, band, top, data, index))
                         if len(pending) > SEGMENTS_IN_FLIGHT * workers:
                             pending.popleft().result()
                     while pending:
                         pending.popleft().result()
                 yield self._convert(band)
+
+    def read_deferred(self, strip_height: int) -> Iterator[np.ndarray | DeferredBand]:
+        """The scan writer's pass, read by the encoding threads themselves: the rows of an
+        uncompressed striped image by offset, a strip at a time (``_PreadRows``); tiles or
+        compressed strips decoded one band of whole tile rows at a time (``_SegmentBand``);
+        other layouts as ``read_bands``."""
+        if self._fast is not None:
+            self.renderer()  # the range is resolved once, before the threads read
+            return iter((_PreadRows(self, strip_height),))
+        if self._segmentable():
+            segments = _Segments(self)
+            if segments.band_rows % strip_height == 0:
+                self.renderer()  # the range is resolved once, before the threads read
+                return self._deferred_bands(segments)
+        return self.read_bands(strip_height)
+
+    def _deferred_bands(self, segments: _Segments) -> Iterator[_SegmentBand]:
+        buffers = _BandBuffers(segments.band_bytes)
+        for top in range(0, self.height, segments.band_rows):
+            yield _SegmentBand(self, segments, buffers, top,
+                               min(segments.band_rows, self.height - top))
 
     def _convert(self, band: np.ndarray) -> np.ndarray:
         """Raw samples (rows, width[, samples]) to (rows, width * channels) uint8."""
@@ -542,6 +532,17 @@ class TiffSource(Source):
         band = np.ascontiguousarray(band)
         return band.reshape(band.shape[0], -1)
 
+    def _pread_converted(self, raw: np.ndarray, rows: int) -> np.ndarray:
+        """Rows read by offset (rows, width * samples) of the file's dtype as the kernels take them."""
+        if self.samples > 1:
+            raw = raw.reshape(rows, self.width, self.samples)
+        if raw.dtype.byteorder not in ("=", "|") and raw.dtype.itemsize > 1:
+            raw = raw.astype(raw.dtype.newbyteorder("="))
+        if (self.lut is not None or self.renderer() is not None
+                or raw.ndim == 3 and raw.shape[2] != self.keep):
+            return self._convert(raw)
+        return raw.reshape(rows, -1)
+
     def _pread_bands(self, strip_height: int) -> Iterator[np.ndarray]:
         itemsize = self.dtype.itemsize
         dtype = self.dtype.newbyteorder(self.tif.byteorder)
@@ -556,15 +557,7 @@ class TiffSource(Source):
                 rows = min(rows_per_band, self.height - top)
                 raw = pool.take((rows, self.width * self.samples), dtype)
                 _pread_into(fd, memoryview(raw).cast("B"), self._fast + top * file_row, self.name)
-                if self.samples > 1:
-                    raw = raw.reshape(rows, self.width, self.samples)
-                if dtype.byteorder not in ("=", "|") and itemsize > 1:
-                    raw = raw.astype(dtype.newbyteorder("="))
-                if (self.lut is not None or self.renderer() is not None
-                        or raw.ndim == 3 and raw.shape[2] != self.keep):
-                    yield self._convert(raw)
-                else:
-                    yield raw.reshape(rows, -1)
+                yield self._pread_converted(raw, rows)
         finally:
             os.close(fd)
 
@@ -627,3 +620,326 @@ def _palette_lut(colormap: np.ndarray, bits: int) -> np.ndarray:
     return lut
 
 
+
+
+class _Segments:
+    """The tiles or strips of one page of chunky samples, and how they fill bands.
+
+    Bands are ``band_rows`` high (whole tile rows or strips, at least
+    MIN_BAND_ROWS), shaped (rows, width, samples) of the decoded dtype.
+    """
+
+    def __init__(self, source: TiffSource) -> None:
+        key, page = source.keyframe, source._single
+        self.name = source.name
+        self.width, self.samples = source.width, source.samples
+        self.chunk = source._chunk_rows()
+        self.chunk_width = int(key.tilewidth) if key.is_tiled else self.width
+        self.across = -(-self.width // self.chunk_width)
+        self.band_rows = self.chunk * -(-MIN_BAND_ROWS // self.chunk)
+        self.dtype = np.dtype(np.bool_ if key.dtype == np.bool_ else key.dtype)
+        self.band_bytes = self.band_rows * self.width * self.samples * self.dtype.itemsize
+        self.segment_bytes = self.chunk * self.chunk_width * self.samples * self.dtype.itemsize
+        self._decode = key.decode
+        self._tables = {}
+        if int(key.compression) in JPEG_COMPRESSIONS:
+            self._tables = {"jpegtables": page.jpegtables, "jpegheader": key.jpegheader}
+        self._offsets, self._counts = page.dataoffsets, page.databytecounts
+        self._listed = min(len(self._offsets), len(self._counts))
+        self._fh = source.tif.filehandle
+        # the encoding threads read segments too: seeks and reads under one lock
+        # (tifffile's own is a no-op unless the file handle was given one)
+        self._lock = self._fh.lock if getattr(self._fh, "has_lock", False) else threading.RLock()
+
+    def listed(self, top: int, rows: int) -> range:
+        """The indices of the segments listed for rows top .. top + rows - 1."""
+        first = top // self.chunk * self.across
+        last = first + -(-rows // self.chunk) * self.across
+        return range(first, min(last, self._listed))
+
+    def indices(self, band: np.ndarray, top: int) -> range:
+        """The segments listed for the band's rows; those a corrupt file does not list
+        are zeroed in the band (tifffile reads them as zeros)."""
+        self.zero_missing(band, top)
+        return self.listed(top, band.shape[0])
+
+    def zero_missing(self, band: np.ndarray, top: int) -> None:
+        """Zero the band's parts of the segments a corrupt file does not list."""
+        first = top // self.chunk * self.across
+        last = first + -(-band.shape[0] // self.chunk) * self.across
+        for index in range(max(first, self._listed), last):
+            row, col = divmod(index, self.across)
+            self._region(band, top, row * self.chunk, col * self.chunk_width,
+                         self.chunk, self.chunk_width)[...] = 0
+
+    def read(self, indices: range) -> Iterator[tuple[bytes | None, int]]:
+        """(compressed bytes, index) of the segments, read in file order chunks."""
+        if not indices:
+            return iter(())
+        return self._fh.read_segments(
+            self._offsets[indices.start:indices.stop], self._counts[indices.start:indices.stop],
+            indices, sort=False, lock=self._lock, buffersize=SEGMENT_BUFFER_BYTES)
+
+    def decode(self, data: bytes | None, index: int) -> tuple:
+        """One segment decoded: (samples or None, (y, x) in the image, its shape)."""
+        segment, (_, _, y, x, _), shape = self._decode(data, index, **self._tables)
+        return segment, (y, x), shape
+
+    def put(self, band: np.ndarray, top: int, decoded: tuple) -> None:
+        """A decoded segment copied into its place in the band (an empty one as zeros)."""
+        segment, (y, x), shape = decoded
+        part = self._region(band, top, y, x, shape[1], shape[2])
+        if segment is None:
+            part[...] = 0
+        else:
+            rows, cols = part.shape[:2]
+            part[...] = segment[0, :rows, :cols].reshape(rows, cols, self.samples)
+
+    def place(self, band: np.ndarray, top: int, data: bytes | None, index: int) -> None:
+        """Decode one segment into its place in the band."""
+        self.put(band, top, self.decode(data, index))
+
+    def _region(self, band: np.ndarray, top: int, y: int, x: int, rows: int,
+                cols: int) -> np.ndarray:
+        """The band's part for rows y.. and columns x.. of the image, clipped to both."""
+        y -= top
+        return band[y:y + min(rows, band.shape[0] - y), x:x + min(cols, self.width - x)]
+
+
+#: Seconds a band waits for the previous band's buffer before taking a new one
+#: (only after a failure is it not given back within a task's time).
+BUFFER_WAIT = 1.0
+
+#: Decoded bytes a band may hold outside its buffer while that buffer is still
+#: being encoded from (the threads decode ahead instead of waiting idle).
+STAGE_BYTES = 2 << 20
+
+
+class _BandBuffers:
+    """Buffers of one pass over a page's segments: a band decodes into the buffer the
+    previous band gives back when all its rows are encoded, so one band is in memory
+    at a time (and its pages stay mapped: nothing is released and faulted in again).
+
+    A thread that still holds rows of a band with a buffer (a task of parts of one
+    restart interval keeps the previous strip) gets a new buffer instead of waiting.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self._free: list[np.ndarray] = []
+        self._lent: set[int] = set()  # id() of the bands holding a buffer
+        self._cond = threading.Condition()
+        self._local = threading.local()
+
+    def take(self, band: _SegmentBand, shape: tuple[int, ...], dtype: np.dtype,
+             meanwhile: Callable[[], bool] | None = None) -> np.ndarray:
+        """A buffer for the band; while none is free, ``meanwhile()`` is called (without
+        the lock) until it returns False, then the previous band's is waited for."""
+        with self._cond:
+            while not self._free and self._lent and id(self.held()) not in self._lent:
+                if meanwhile is not None:
+                    self._cond.release()
+                    try:
+                        busy = meanwhile()
+                    finally:
+                        self._cond.acquire()
+                    if busy:
+                        continue
+                self._cond.wait_for(lambda: self._free, timeout=BUFFER_WAIT)
+                break
+            block = self._free.pop() if self._free else np.empty(self.nbytes, np.uint8)
+            self._lent.add(id(band))
+        count = math.prod(shape) * dtype.itemsize
+        return block[:count].view(dtype).reshape(shape)
+
+    def give(self, band: _SegmentBand, array: np.ndarray) -> None:
+        """The band's buffer, free again."""
+        block = array.base
+        while block.base is not None:
+            block = block.base
+        with self._cond:
+            self._lent.discard(id(band))
+            self._free.append(block)
+            self._cond.notify()
+
+    def hold(self, band: _SegmentBand | None) -> None:
+        """This thread reads rows of ``band`` (None: no longer)."""
+        self._local.held = band
+
+    def held(self) -> _SegmentBand | None:
+        return getattr(self._local, "held", None)
+
+
+class _SegmentBand(DeferredBand):
+    """Rows top .. top + rows - 1 of a page of tiles or strips, decoded by the threads
+    that encode them.
+
+    The first thread to read takes a buffer; every thread that needs the rows
+    decodes the next segment not taken yet, until none is left, then waits for
+    the others' to be placed. While the buffer is still the previous band's
+    (its last rows being encoded), they decode ahead, up to STAGE_BYTES, and
+    the segments are copied in when it comes. Each thread then converts its
+    own strips' samples (``TiffSource._convert``). The buffer is given back
+    when every row has been released, or when the band is dropped.
+    """
+
+    def __init__(self, source: TiffSource, segments: _Segments, buffers: _BandBuffers,
+                 top: int, rows: int) -> None:
+        self.shape = (rows, source.width * source.channels)
+        self.top = top
+        self._source, self._segments, self._buffers = source, segments, buffers
+        self._cond = threading.Condition()
+        self._raw: np.ndarray | None = None
+        self._todo = segments.listed(top, rows)
+        self._next = self._placed = self._released = 0
+        self._staged: list[tuple] = []
+        self._stage_room = max(1, STAGE_BYTES // max(1, segments.segment_bytes))
+        self._taking = self._ready = self._given = False
+        self._error: BaseException | None = None
+
+    def read(self, top: int, rows: int) -> np.ndarray:
+        raw = self._raw if self._ready else self._decoded()  # (before this thread holds it)
+        self._buffers.hold(self)
+        return self._source._convert(raw[top:top + rows])
+
+    def release(self, top: int, rows: int) -> None:
+        rows = min(rows, self.shape[0] - top)
+        if rows <= 0:
+            return
+        if self._buffers.held() is self:
+            self._buffers.hold(None)
+        with self._cond:
+            self._released += rows
+            done = self._released >= self.shape[0] and self._raw is not None and not self._given
+            self._given = self._given or done
+        if done:
+            self._buffers.give(self, self._raw)
+
+    def __del__(self) -> None:
+        if self._raw is not None and not self._given:
+            self._given = True
+            self._buffers.give(self, self._raw)
+
+    def _decoded(self) -> np.ndarray:
+        """The band's samples, decoded with the other threads that need them."""
+        try:
+            while not self._ready:
+                with self._cond:
+                    if self._error is not None:
+                        break
+                    taker = self._raw is None and not self._taking
+                    self._taking = self._taking or taker
+                if taker:
+                    self._take()
+                elif self._raw is None:
+                    if not self._stage():  # nothing to decode ahead: wait for the buffer
+                        with self._cond:
+                            self._cond.wait_for(lambda: self._raw is not None
+                                                or self._error is not None)
+                elif not self._decode_next():
+                    break
+        except BaseException as exc:
+            with self._cond:
+                self._error = self._error or exc
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._cond.wait_for(lambda: self._ready or self._error is not None)
+            if self._error is not None:
+                raise self._error
+        return self._raw
+
+    def _take(self) -> None:
+        """Take the buffer (decoding ahead meanwhile), then copy in what was staged."""
+        segments = self._segments
+        raw = self._buffers.take(self, (self.shape[0], segments.width, segments.samples),
+                                 segments.dtype, meanwhile=self._stage)
+        segments.zero_missing(raw, self.top)
+        with self._cond:
+            staged, self._staged = self._staged, []
+            self._raw = raw
+            self._cond.notify_all()
+        for decoded in staged:
+            segments.put(raw, self.top, decoded)
+        self._count(len(staged))
+
+    def _claim(self, ahead: bool) -> int | None:
+        """The next segment nobody has taken (None: none left, or no room to decode ahead)."""
+        with self._cond:
+            if self._error is not None or self._next >= len(self._todo) or (
+                    ahead and (self._raw is not None or len(self._staged) >= self._stage_room)):
+                return None
+            self._next += 1
+            return self._todo[self._next - 1]
+
+    def _stage(self) -> bool:
+        """Decode one segment ahead, kept aside until the buffer comes; False if none."""
+        index = self._claim(ahead=True)
+        if index is None:
+            return False
+        decoded = self._decoded_segment(index)
+        with self._cond:
+            raw = self._raw
+            if raw is None:
+                self._staged.append(decoded)
+                return True
+        self._segments.put(raw, self.top, decoded)  # the buffer came meanwhile
+        self._count(1)
+        return True
+
+    def _decode_next(self) -> bool:
+        """Decode the next segment into the buffer; False if none is left."""
+        index = self._claim(ahead=False)
+        if index is None:
+            return False
+        self._segments.put(self._raw, self.top, self._decoded_segment(index))
+        self._count(1)
+        return True
+
+    def _decoded_segment(self, index: int) -> tuple:
+        last = self.top + self.shape[0] - 1
+        with _reading(self._source.name, f"rows {self.top} to {last}"):
+            for data, index in self._segments.read(range(index, index + 1)):
+                return self._segments.decode(data, index)
+        raise errors.Damaged(self._source.name, f"segment {index} could not be read")
+
+    def _count(self, placed: int) -> None:
+        with self._cond:
+            self._placed += placed
+            if self._placed == len(self._todo) and self._raw is not None:
+                self._ready = True
+                self._cond.notify_all()
+
+
+class _PreadRows(DeferredBand):
+    """The rows of an uncompressed striped image, read by offset (``os.preadv``) by the
+    thread that encodes them, a strip at a time, into a buffer of that thread.
+
+    The file is opened once for the pass and closed when the last reader drops it.
+    """
+
+    def __init__(self, source: TiffSource, strip_height: int) -> None:
+        self.shape = (source.height, source.width * source.channels)
+        self._source = source
+        self._dtype = source.dtype.newbyteorder(source.tif.byteorder)
+        self._file_row = source.width * source.samples * self._dtype.itemsize
+        self._strip = (strip_height, source.width * source.samples)
+        self._fd = os.open(source.tif.filehandle.path, os.O_RDONLY)
+        with contextlib.suppress(AttributeError, OSError):
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        self._local = threading.local()
+
+    def read(self, top: int, rows: int) -> np.ndarray:
+        buffer = getattr(self._local, "buffer", None)
+        if rows > self._strip[0]:
+            buffer = np.empty((rows, self._strip[1]), self._dtype)
+        elif buffer is None:
+            buffer = self._local.buffer = np.empty(self._strip, self._dtype)
+        raw = buffer[:rows]
+        _pread_into(self._fd, memoryview(raw).cast("B"),
+                    self._source._fast + top * self._file_row, self._source.name)
+        return self._source._pread_converted(raw, rows)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._fd)
