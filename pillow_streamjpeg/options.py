@@ -319,9 +319,10 @@ def rounds_samples(qtables) -> bool:
     float samples were level on photographs (within 0.01 dB, retina 0.07 to
     0.09 dB better at q75 and q50) but lost up to 3 dB to Pillow on flat
     colour fields, where rounding as libjpeg does gives Pillow's pixels; over
-    issue 15's generated sweep, rounding below q90 cut the cases behind
-    Pillow by more than 0.25 dB from 90 to 21 (docs/fidelity.md, "Rounding
-    YCbCr"). ``qtables`` is kept for the rule's callers; it no longer decides.
+    tests/test_fidelity_floor.py's sweep, rounding below q90 too cut the cases
+    behind Pillow by more than 0.25 dB from 158 to 132 of 1680
+    (docs/fidelity.md, "Rounding YCbCr"). ``qtables`` is kept for the rule's
+    callers; it no longer decides.
     """
     return True
 
