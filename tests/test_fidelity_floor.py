@@ -10,8 +10,8 @@ at least 60 dB.
 Cases known to lose are listed in ``KNOWN_LOSSES`` with the cause
 (docs/fidelity.md, "The floor against Pillow"): the sweep skips them, and
 ``test_known_loss_is_fixed`` runs each one as a strict xfail, so that a fix
-makes it pass and the test fails until the entry is removed. A new loss, or
-a known one that gets worse than listed, fails ``test_floor``.
+makes it pass and the test fails until the entry is removed. A new loss
+fails ``test_floor``. The issue's own table is ``test_issue_table``.
 """
 
 from __future__ import annotations
