@@ -15,13 +15,20 @@ Encoders:
 The decoder-aware quantization prototype (transpiled/refine.py) is not in the
 encoder and is not measured here; docs/fidelity.md gives its figures.
 
+``--rounding`` measures the rule of ``options.rounds_samples`` instead: for the
+colour photos, STREAMJPEG with YCbCr kept in floating point and rounded to
+whole values (both forced), and Pillow, decoded by djpeg (islow). The sweep of
+generated cases against Pillow is a test: tests/test_fidelity_floor.py.
+
     python benchmarks/bench_fidelity.py [--photos camera,astronaut] [--qualities 100,95]
     python benchmarks/bench_fidelity.py --cases       (the cases of issue 15's table)
+    python benchmarks/bench_fidelity.py --rounding [--qualities 100,75,50,20]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
 import subprocess
@@ -56,9 +63,12 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def _ours(image: Image.Image, quality: int, **extra) -> bytes:
+def _ours(image: Image.Image, quality: int, round_samples: bool | None = None, **extra) -> bytes:
+    """STREAMJPEG's file, one worker; ``round_samples`` forces the YCbCr sample handling."""
     source = sources.PillowSource(image)
     settings = pipeline.settings_for(source, {"quality": quality, "workers": 1, **extra})
+    if round_samples is not None:
+        settings = dataclasses.replace(settings, round_samples=round_samples)
     out = io.BytesIO()
     scan.write_jpeg(out, settings, scan.LocalBackend(source))
     return out.getvalue()
@@ -116,6 +126,22 @@ def cases() -> None:
         print(f"| {name} | {opts} | " + " | ".join(cells) + " |", flush=True)
 
 
+def rounding(names: list[str], qualities: list[int]) -> None:
+    """YCbCr in floating point against rounded to whole values (options.rounds_samples), 4:4:4."""
+    print("| photo | q | float dB, bytes | rounded dB, bytes | Pillow dB, bytes | rounded - float |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, image in _images(names):
+        source = np.asarray(image)
+        for quality in qualities:
+            cells = []
+            for data in (_ours(image, quality, round_samples=False),
+                         _ours(image, quality, round_samples=True), _pillow(image, quality)):
+                cells.append((_psnr(source, _decode(data, "int")), len(data)))
+            print(f"| {name} | {quality} | " + " | ".join(f"{p:.2f}, {n}" for p, n in cells)
+                  + f" | {cells[1][0] - cells[0][0]:+.2f} dB, {cells[1][1] / cells[0][1] - 1:+.2%} |",
+                  flush=True)
+
+
 def _mosaic() -> Image.Image:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_encode import mosaic
@@ -144,9 +170,15 @@ def main() -> int:
                         help="scikit-image data names and/or 'mosaic', comma-separated")
     parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)))
     parser.add_argument("--cases", action="store_true", help="only the cases of issue 15's table")
+    parser.add_argument("--rounding", action="store_true",
+                        help="YCbCr in floating point against rounded (colour photos unless --photos)")
     args = parser.parse_args()
     if args.cases:
         cases()
+        return 0
+    if args.rounding:
+        names = COLOUR if args.photos == parser.get_default("photos") else args.photos.split(",")
+        rounding(names, [int(q) for q in args.qualities.split(",")])
         return 0
     encoders = [("ours", _ours), ("Pillow", _pillow), ("cjpeg float", _cjpeg)]
     print(f"pillow_streamjpeg {pillow_streamjpeg.__version__}, 4:4:4; per encoder: PSNR dB decoded by "
