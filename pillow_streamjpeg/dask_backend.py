@@ -19,7 +19,6 @@ Dask array source. (Named so as not to shadow the ``distributed`` package.)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -34,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "encoding a Dask array needs dask: pip install 'pillow_streamjpeg[dask]'"
     ) from exc
 
-from .options import Settings
+from .options import Settings, available_cpus
 from .sources.arrays import ArraySource, as_band
 from .strips import StripCoder
 
@@ -113,7 +112,7 @@ class DaskBackend:
         if client is not None:
             threads = sum(client.nthreads().values()) or 1  # no worker has joined yet: 1
         else:
-            threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+            threads = dask.config.get("num_workers", None) or available_cpus()
         in_flight = self.max_in_flight
         if in_flight is None:
             band_bytes = max(rows for _, rows, _ in tasks) * self.array.nbytes // self.array.shape[0]
