@@ -217,15 +217,40 @@ class StripCoder:
         """
         per_interval = self.settings.strips_per_interval
         band, row, first, count = task[-1]
-        end = first + count  # the strip after the task
-        whole = (task[0][3] and task[0][2] % per_interval == 0
-                 and (end % per_interval == 0 or end == self.settings.strip_count))
+        whole = task[0][3] and task[0][2] % per_interval == 0 and self._closes(first + count - 1)
         return self.encode_intervals(task) if whole else self.encode_part(task)
+
+    def _closes(self, index: int) -> bool:
+        """Whether strip ``index`` ends a restart interval (the image's last strip does)."""
+        return ((index + 1) % self.settings.strips_per_interval == 0
+                or index == self.settings.strip_count - 1)
+
+    def _ending_interval(self, index: int) -> int:
+        """The index of the restart interval that ends with strip ``index`` (if one does)."""
+        if not self.settings.restart_interval:
+            return 0
+        return (index + 1) * self.settings.mcus_per_row // self.settings.restart_interval - 1
+
+    def _coded(self, band: np.ndarray, row: int, first: int, count: int, scratch: Scratch,
+               pred: np.ndarray, carry: np.ndarray, pad: bool) -> Iterator[tuple[int, memoryview]]:
+        """(index, entropy-coded bytes) of each of ``count`` strips of a band from strip ``first``.
+
+        A strip that starts a restart interval starts from zero predictors and
+        no carried bits; every strip leaves its own in ``pred`` and ``carry``.
+        With ``pad``, a strip that ends an interval ends on a whole byte. The
+        bytes are a view of ``scratch.out``, valid until the next strip.
+        """
+        for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+            if index % self.settings.strips_per_interval == 0:
+                pred[:] = 0
+                carry[:] = 0
+            n = encode_strip(engine.kernels, band, start, rows, self.frame, self.codes, scratch,
+                             MCUS_PER_GROUP, pred, carry, pad and self._closes(index),
+                             index * self.settings.mcus_per_row, self.settings.restart_interval)
+            yield index, memoryview(scratch.out)[:n]
 
     def encode_part(self, task: list[Piece]) -> Part:
         """The strips of a task inside one restart interval, unpadded, for ``scan.Joiner``."""
-        last = self.settings.strip_count - 1
-        per_interval = self.settings.strips_per_interval
         scratch = self._scratch()
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
@@ -233,29 +258,16 @@ class StripCoder:
         index = -1
         for band, row, first, count in task:
             if count == 0:  # the strip before: its last DC values
-                last_dc(engine.kernels, band, row, min(self.settings.strip_height,
-                                                       band.shape[0] - row),
-                        self.frame, self.codes, scratch, pred)
+                _, rows = next(self._strips(band, row, 1))
+                last_dc(engine.kernels, band, row, rows, self.frame, self.codes, scratch, pred)
                 continue
-            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-                if index % per_interval == 0:
-                    pred[:] = 0
-                    carry[:] = 0
-                n = encode_strip(engine.kernels, band, start, rows, self.frame, self.codes,
-                                 scratch, MCUS_PER_GROUP, pred, carry, False,
-                                 index * self.settings.mcus_per_row, self.settings.restart_interval)
-                data += memoryview(scratch.out)[:n]
+            for index, coded in self._coded(band, row, first, count, scratch, pred, carry, False):
+                data += coded
             # the task's last strip stays: the next task reads its last DC values
             sources.release_rows(band, row, (count - 1) * self.settings.strip_height)
-        closes = (index + 1) % per_interval == 0 or index == last
-        return Part(bytes(data), int(carry[0]), int(carry[1]), closes,
+        last = self.settings.strip_count - 1
+        return Part(bytes(data), int(carry[0]), int(carry[1]), self._closes(index),
                     self._ending_interval(index), index == last)
-
-    def _ending_interval(self, index: int) -> int:
-        """The index of the restart interval that ends with strip ``index`` (if one does)."""
-        if not self.settings.restart_interval:
-            return 0
-        return (index + 1) * self.settings.mcus_per_row // self.settings.restart_interval - 1
 
     def encode_intervals(self, task: list[Piece]) -> bytearray:
         """The entropy-coded strips of a task of whole restart intervals.
@@ -265,24 +277,17 @@ class StripCoder:
         ends padded and followed by its RST marker.
         """
         last = self.settings.strip_count - 1
-        per_interval = self.settings.strips_per_interval
         scratch = self._scratch()
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
         data = bytearray()
+        index = -1
         for band, row, first, count in task:
-            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-                if index % per_interval == 0:
-                    pred[:] = 0
-                    carry[:] = 0
-                closes = (index + 1) % per_interval == 0 or index == last
-                n = encode_strip(engine.kernels, band, start, rows, self.frame, self.codes,
-                                 scratch, MCUS_PER_GROUP, pred, carry, closes,
-                                 index * self.settings.mcus_per_row, self.settings.restart_interval)
-                data += memoryview(scratch.out)[:n]
-                if closes and index != last:
+            for index, coded in self._coded(band, row, first, count, scratch, pred, carry, True):
+                data += coded
+                if self._closes(index) and index != last:
                     data += markers.rst(self._ending_interval(index))
             sources.release_rows(band, row, count * self.settings.strip_height)
-        if not closes:
+        if not self._closes(index):
             raise ValueError("a task must end at the end of a restart interval")
         return data
