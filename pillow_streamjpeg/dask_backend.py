@@ -1,16 +1,20 @@
 """The Dask backend: a dask array's bands encoded as tasks on the active Dask scheduler.
 
-Every strip of our JPEG is an independent restart interval, so bands of whole
-strips can be encoded anywhere and concatenated in order. ``DaskBackend`` is a
-backend of the scan writer (``scan.write_jpeg`` writes the header, the pieces
-in order, EOI, and builds optimized tables from the summed counts, as for the
-local thread pool): each Dask task encodes one band of rows (a whole number of
-strips) with the same ``strips.StripCoder`` as the local backend and returns
-its compressed bytes, RSTn markers included (none after the image's last
-strip); the bands come back in order as they arrive, with a bounded number in
-flight. The output is byte-identical to the local encoder's for the same
-pixels and options. With optimize=True, a first round of tasks counts the
-Huffman symbols of each band, summed in a tree of small tasks.
+By default every strip of our JPEG is an independent restart interval, so
+bands of whole strips can be encoded anywhere and concatenated in order.
+``DaskBackend`` is a backend of the scan writer (``scan.write_jpeg`` writes the
+header, the pieces in order, EOI, and builds optimized tables from the summed
+counts, as for the local thread pool): each Dask task encodes one band of rows
+(a whole number of strips) with the same ``strips.StripCoder`` as the local
+backend and returns its compressed bytes, RSTn markers included (none after
+the image's last strip); the bands come back in order as they arrive, with a
+bounded number in flight. With other restart intervals (Pillow's
+``restart_marker_blocks`` / ``restart_marker_rows``, or none), a band that
+starts inside an interval also takes the strip before it and returns Parts,
+joined at bit level by the scan writer, as the local backend's tasks do. The
+output is byte-identical to the local encoder's for the same pixels and
+options. With optimize=True, a first round of tasks counts the Huffman symbols
+of each band, summed in a tree of small tasks.
 
 Dask is an optional dependency (``pip install "pillow_streamjpeg[dask]"``):
 this module imports it, and ``pipeline.encode`` imports this module only for a
@@ -35,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .options import Settings, available_cpus
 from .sources.arrays import ArraySource, as_band
-from .strips import StripCoder
+from .strips import Part, StripCoder
 
 #: Bytes of pixels a band aims at when the source's chunks are small or have to
 #: be regrouped: 8 MiB is about 90 ms of encoding for one thread, against about
@@ -89,7 +93,7 @@ class DaskBackend:
         counts = dask.delayed(band_counts, pure=True)
         settings_key = dask.delayed(settings, pure=True, traverse=False)
         invert = self.source.invert
-        bounds, blocks = _band_blocks(self.array, settings, self.band_rows)
+        bounds, blocks, _ = _band_blocks(self.array, settings, self.band_rows)
         firsts = np.cumsum((0,) + bounds[:-1]) // settings.strip_height
         total = _tree_sum([counts(block, settings_key, int(first), invert)
                            for block, first in zip(blocks, firsts)])
@@ -101,12 +105,6 @@ class DaskBackend:
 
     def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
         """The bands' bytes in order, as their tasks finish."""
-        if not settings.restarts_every_row:
-            asked = (f"restart interval of {settings.restart_interval} MCUs"
-                     if settings.restart_interval else "no restart markers (0/0)")
-            raise ValueError(
-                f"{asked} is not supported by the Dask backend: its bands restart every MCU "
-                f"row ({settings.mcus_per_row} MCUs, the default)")
         tasks = band_tasks(self.array, settings, self.source.invert, self.band_rows)
         client = _client(self.client)
         if client is not None:
@@ -153,15 +151,22 @@ def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) ->
     return (step,) * full + ((rest,) if rest else ())
 
 
-def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool) -> bytes:
+def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool,
+                before: np.ndarray | None = None) -> bytes | list[Part]:
     """The compressed bytes of one band whose first strip is strip ``first``.
 
     Runs in a Dask task: the rows packed as ``ArraySource`` packs them, coded
-    by the same StripCoder as the local backend.
+    by the same StripCoder as the local backend. A band that starts inside a
+    restart interval gets the rows of the strip before it (``before``), and
+    gives Parts that the scan writer joins at bit level (``StripCoder.encode``).
     """
     band = as_band(block, invert)
     count = -(-block.shape[0] // settings.strip_height)
-    return bytes(StripCoder(settings).encode([(band, 0, first, count)]))
+    task = [(band, 0, first, count)]
+    if before is not None:
+        task.insert(0, (as_band(before, invert), 0, first - 1, 0))
+    data = StripCoder(settings).encode(task)
+    return bytes(data) if isinstance(data, bytearray) else data
 
 
 def band_counts(block: np.ndarray, settings: Settings, first: int, invert: bool) -> np.ndarray:
@@ -186,8 +191,8 @@ def _tree_sum(parts: list) -> Any:
 
 
 def _band_blocks(array: da.Array, settings: Settings,
-                 band_rows: int | None) -> tuple[tuple[int, ...], list]:
-    """Rows of each band and the delayed band arrays."""
+                 band_rows: int | None) -> tuple[tuple[int, ...], list, da.Array]:
+    """Rows of each band, the delayed band arrays, and the array in chunks of those bands."""
     height = settings.strip_height
     if band_rows is None:
         band_rows = BAND_BYTES // (settings.width * array.dtype.itemsize
@@ -195,21 +200,31 @@ def _band_blocks(array: da.Array, settings: Settings,
     band_rows = max(height, band_rows // height * height)
     bounds = band_bounds(array.chunks[0], height, band_rows)
     chunks = (bounds,) + tuple((n,) for n in array.shape[1:])
-    return bounds, list(array.rechunk(chunks).to_delayed().ravel())
+    banded = array.rechunk(chunks)
+    return bounds, list(banded.to_delayed().ravel()), banded
 
 
 def band_tasks(array: da.Array, settings: Settings, invert: bool,
                band_rows: int | None = None) -> list[tuple[int, int, Any]]:
-    """(first row, rows, delayed bytes) of each band of the image, in order."""
+    """(first row, rows, delayed bytes or Parts) of each band of the image, in order.
+
+    A band that starts inside a restart interval also takes the strip before it
+    (the last rows of the band before, a slice of that band's chunk).
+    """
     height = settings.strip_height
-    bounds, blocks = _band_blocks(array, settings, band_rows)
+    bounds, blocks, banded = _band_blocks(array, settings, band_rows)
     encode = dask.delayed(encode_band, pure=True)
     settings_key = dask.delayed(settings, pure=True, traverse=False)  # one key, not a copy per band
     tasks = []
     top = 0
     for rows, block in zip(bounds, blocks):
+        first = top // height
+        before = None
+        if not settings.starts_interval(first):
+            before = banded[top - height:top].to_delayed().ravel()[0]
         name = f"streamjpeg-band-{top}-{tokenize(block.key, settings, invert)}"
-        tasks.append((top, rows, encode(block, settings_key, top // height, invert, dask_key_name=name)))
+        tasks.append((top, rows, encode(block, settings_key, first, invert, before,
+                                        dask_key_name=name)))
         top += rows
     return tasks
 

@@ -124,10 +124,22 @@ class Settings:
 
     @property
     def strips_per_interval(self) -> int:
-        """Strips (MCU rows) in one restart interval: 1 for intervals dividing a row; all without restarts."""
-        if not self.restart_interval:
+        """Strips (MCU rows) in one restart interval, where intervals end on strip boundaries.
+
+        1 for intervals that divide a row; the image's strip count without
+        restart markers and for intervals that cross a strip boundary without
+        ending on one (the scan writer then cuts tasks anywhere and joins their
+        parts at bit level).
+        """
+        interval, per_row = self.restart_interval, self.mcus_per_row
+        if not interval or (interval % per_row and per_row % interval):
             return self.strip_count
-        return max(1, self.restart_interval // self.mcus_per_row)
+        return max(1, interval // per_row)
+
+    def starts_interval(self, strip: int) -> bool:
+        """Whether strip ``strip`` (an MCU row) starts a restart interval; the first one does."""
+        interval = self.restart_interval
+        return strip == 0 or bool(interval) and strip * self.mcus_per_row % interval == 0
 
     @property
     def restarts_every_row(self) -> bool:
@@ -397,7 +409,6 @@ def parse(
     segments, comment = _metadata(info, image)
     mcus_per_row = -(-width // (8 * components[0].h))
     restart = restart_interval(info, mcus_per_row)
-    _refuse_unsupported_restart(info, restart, mcus_per_row)
     optimize = bool(info.get("optimize", False))
     density, unit = _density(info)
     return Settings(
@@ -433,27 +444,3 @@ def restart_interval(info: dict[str, Any], mcus_per_row: int) -> int:
     if rows:
         return min(rows * mcus_per_row, 65535)
     return blocks
-
-
-def _refuse_unsupported_restart(info: dict[str, Any], interval: int, mcus_per_row: int) -> None:
-    """ValueError for a restart interval that neither is a whole number of MCU rows nor divides one.
-
-    Strips are MCU rows; the writer restarts between strips and, for intervals
-    dividing a row, inside them. Intervals spanning a strip boundary but not
-    ending on one are not written yet (0, no restart markers, is).
-    """
-    if interval % mcus_per_row == 0 or mcus_per_row % interval == 0:
-        return
-    allowed = (f"a whole number of MCU rows (restart_marker_rows=N, or restart_marker_blocks "
-               f"a multiple of {mcus_per_row}, the MCUs per row at this width), a divisor of "
-               f"{mcus_per_row} MCUs (one row), or none (restart_marker_blocks=0, "
-               f"restart_marker_rows=0)")
-    if info.get("restart_marker_rows"):
-        rows = info["restart_marker_rows"]
-        raise ValueError(
-            f"restart_marker_rows={rows} ({interval} MCUs, the most a DRI holds) is not "
-            f"supported: STREAMJPEG's restart intervals are {allowed}"
-        )
-    raise ValueError(
-        f"restart_marker_blocks={interval} is not supported: STREAMJPEG's restart intervals are "
-        f"{allowed}")

@@ -64,7 +64,11 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     joiner = Joiner()
     with closing(backend.pieces(settings)) as pieces:
         for rows, data in pieces:
-            fp.write(joiner.join(data) if isinstance(data, Part) else data)
+            if isinstance(data, list):  # Parts of restart intervals
+                for part in data:
+                    fp.write(joiner.join(part))
+            else:
+                fp.write(data)
             report(rows)
     fp.write(markers.EOI)
 
@@ -194,9 +198,11 @@ def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
     """The checked bands' strips, in tasks of about TASK_PIXELS (a task may span bands).
 
     A task holds whole restart intervals (``Settings.strips_per_interval``) when
-    they fit in one, else a part of one interval: then its first piece, of no
-    strips, names the strip before it (``StripCoder.encode_part``). A
-    DeferredBand's rows are read by the task's thread (``strips.encode_strip``).
+    they fit in one, else a part of one interval (or, for intervals that cross
+    strip boundaries, any run of strips): a task whose first strip does not
+    start an interval begins with a piece of no strips naming the strip before
+    it (``StripCoder.encode``). A DeferredBand's rows are read by the task's
+    thread (``strips.encode_strip``).
     """
     height = settings.strip_height
     # tasks of whole restart intervals when they fit, else parts of one interval
@@ -232,7 +238,7 @@ def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
             count = min(per_task - in_task, strips - first)
             if parts:
                 count = min(count, span - index % span)
-                if not task and index % span and before is not None:
+                if not task and not settings.starts_interval(index) and before is not None:
                     task.append(before)
             task.append((band, first * height, index, count))
             in_task += count

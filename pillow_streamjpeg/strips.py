@@ -127,30 +127,48 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                                 *scratch, group, pred, carry, int(pad), mcu0, interval)
 
 
+def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                   codes: Codes, scratch: Scratch, start: int, stop: int, pred: np.ndarray,
+                   carry: np.ndarray, pad: bool, mcu0: int, interval: int,
+                   group: int = MCUS_PER_GROUP) -> int:
+    """``encode_strip`` of MCUs start .. stop - 1 of a strip alone (whose first MCU is ``mcu0``).
+
+    The kernel runs on a copy of those MCUs' columns: every MCU's coefficients
+    depend on its own pixels only, so they code as in the whole strip. A strip
+    is cut so where a task's first restart interval boundary falls inside it
+    (``StripCoder.encode``).
+    """
+    band, row0 = sources.rows_of(band, row0, nrows)
+    mcu_width = 8 * frame.hs
+    x0, x1 = start * mcu_width, min(stop * mcu_width, frame.width)
+    columns = np.ascontiguousarray(
+        band[row0:row0 + nrows, x0 * frame.channels:x1 * frame.channels])
+    return encode_strip(kernels, columns, 0, nrows, frame._replace(width=x1 - x0), codes,
+                        scratch, group, pred, carry, pad, mcu0 + start, interval)
+
+
 def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
             codes: Codes, scratch: Scratch, pred: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
     """pred[c]: the DC predictors a strip leaves (the quantized DC of its last MCU).
 
-    Computed by the same kernel on a copy of that MCU's columns alone: every
-    MCU's coefficients depend on its own pixels only, so they are the ones the
-    whole strip codes. (A kernel export of its own made g++ stop inlining the
-    colour stage into ``encode_strip``: 1.6x to 2.7x more instructions.)
+    Computed by the same kernel on a copy of that MCU's columns alone
+    (``encode_columns``). (A kernel export of its own made g++ stop inlining
+    the colour stage into ``encode_strip``: 1.6x to 2.7x more instructions.)
     """
-    band, row0 = sources.rows_of(band, row0, nrows)
-    mcu_width = 8 * frame.hs
-    x0 = (frame.width - 1) // mcu_width * mcu_width
-    columns = np.ascontiguousarray(band[row0:row0 + nrows, x0 * frame.channels:])
+    mcus = -(-frame.width // (8 * frame.hs))
     pred[:] = 0
-    encode_strip(kernels, columns, 0, nrows, frame._replace(width=frame.width - x0), codes,
-                 scratch, group, pred)
+    encode_columns(kernels, band, row0, nrows, frame, codes, scratch, mcus - 1, mcus, pred,
+                   np.zeros(2, np.uint64), True, 0, 0, group)
 
 
 class Part(NamedTuple):
-    """A task's strips that are part of a longer restart interval, coded but not joined.
+    """Coded strips that do not both start and end on restart interval boundaries.
 
-    ``data`` is whole stuffed bytes, not padded; ``bits`` bits of ``value`` follow
-    them. The scan writer joins parts at bit level (``scan.Joiner``), pads after
-    a part that ``closes`` its interval and writes RSTn (n = ``interval``).
+    ``data`` is whole stuffed bytes, not padded at the end; ``bits`` bits of
+    ``value`` follow them. The scan writer joins parts at bit level
+    (``scan.Joiner``): a part's bytes follow the bits the part before left.
+    A part that ``closes`` its interval is padded by the writer and followed
+    by RSTn (n = ``interval``), unless it is the image's ``last``.
     """
 
     data: bytes
@@ -182,6 +200,8 @@ class StripCoder:
         self.frame = Frame.of(settings)
         self.codes = Codes.of(settings.huffman, settings.huffman_ids)
         self._local = threading.local()
+        self._handed: set[int] = set()  # strips one of their two readers is done with
+        self._lock = threading.Lock()
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -209,85 +229,112 @@ class StripCoder:
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
-    def encode(self, task: list[Piece]) -> bytearray | Part:
-        """The entropy-coded strips of a task: bytes for whole intervals, else a Part.
-
-        A piece of no strips first names the strip before the task, whose last
-        DC values the task's first strip continues from (a Part's task).
-        """
-        per_interval = self.settings.strips_per_interval
-        band, row, first, count = task[-1]
-        whole = task[0][3] and task[0][2] % per_interval == 0 and self._closes(first + count - 1)
-        return self.encode_intervals(task) if whole else self.encode_part(task)
-
     def _closes(self, index: int) -> bool:
         """Whether strip ``index`` ends a restart interval (the image's last strip does)."""
-        return ((index + 1) % self.settings.strips_per_interval == 0
-                or index == self.settings.strip_count - 1)
+        return (index == self.settings.strip_count - 1
+                or self.settings.starts_interval(index + 1))
 
-    def _ending_interval(self, index: int) -> int:
-        """The index of the restart interval that ends with strip ``index`` (if one does)."""
-        if not self.settings.restart_interval:
-            return 0
-        return (index + 1) * self.settings.mcus_per_row // self.settings.restart_interval - 1
+    def _ending(self, mcu: int) -> int:
+        """The index of the restart interval that ends before MCU ``mcu`` (one does)."""
+        interval = self.settings.restart_interval
+        return mcu // interval - 1 if interval else 0
 
-    def _coded(self, band: np.ndarray, row: int, first: int, count: int, scratch: Scratch,
-               pred: np.ndarray, carry: np.ndarray, pad: bool) -> Iterator[tuple[int, memoryview]]:
-        """(index, entropy-coded bytes) of each of ``count`` strips of a band from strip ``first``.
+    def encode(self, task: list[Piece]) -> bytearray | list[Part]:
+        """The entropy-coded strips of a task: bytes if they are whole restart intervals.
 
-        A strip that starts a restart interval starts from zero predictors and
-        no carried bits; every strip leaves its own in ``pred`` and ``carry``.
-        With ``pad``, a strip that ends an interval ends on a whole byte. The
-        bytes are a view of ``scratch.out``, valid until the next strip.
+        Else a list of Parts for ``scan.Joiner``. A task that starts inside an
+        interval begins with a piece of no strips naming the strip before it:
+        the task's first strip continues from its last DC values (``last_dc``),
+        and the task's *head*, its MCUs up to the first interval boundary, is
+        coded unpadded into a Part of its own, to be joined at bit level after
+        the bits the previous task left; where that boundary falls inside a
+        strip, the strip is coded in two calls (``encode_columns``). From the
+        boundary on, every interval starts from zero predictors and a whole
+        byte, so the rest codes as whole intervals would: strips inside an
+        interval continue one another's DC prediction and bits, the kernels
+        restart inside strips, and each interval but the image's last ends
+        padded and followed by its RSTn. A task that ends inside an interval
+        leaves its last bits unpadded in a last Part.
         """
-        for index, (start, rows) in enumerate(self._strips(band, row, count), first):
-            if index % self.settings.strips_per_interval == 0:
-                pred[:] = 0
-                carry[:] = 0
-            n = encode_strip(engine.kernels, band, start, rows, self.frame, self.codes, scratch,
-                             MCUS_PER_GROUP, pred, carry, pad and self._closes(index),
-                             index * self.settings.mcus_per_row, self.settings.restart_interval)
-            yield index, memoryview(scratch.out)[:n]
-
-    def encode_part(self, task: list[Piece]) -> Part:
-        """The strips of a task inside one restart interval, unpadded, for ``scan.Joiner``."""
-        scratch = self._scratch()
+        settings = self.settings
+        interval, per_row = settings.restart_interval, settings.mcus_per_row
+        last = settings.strip_count - 1
+        kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
+        out = memoryview(scratch.out)
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
+        parts: list[Part] = []
         data = bytearray()
+        head: int | None = None  # the first MCU of the next interval while coding the head
         index = -1
-        for band, row, first, count in task:
-            if count == 0:  # the strip before: its last DC values
+
+        def cut(closes: bool, ending: int, ends_image: bool) -> None:
+            """The bytes and bits so far become a Part; the next strip starts afresh."""
+            nonlocal data, head
+            parts.append(Part(bytes(data), int(carry[0]), int(carry[1]), closes, ending,
+                              ends_image))
+            data, head = bytearray(), None
+            pred[:] = 0
+            carry[:] = 0
+
+        for number, (band, row, first, count) in enumerate(task):
+            if count == 0:  # the strip before the task
+                if settings.starts_interval(first + 1):
+                    continue
                 _, rows = next(self._strips(band, row, 1))
-                last_dc(engine.kernels, band, row, rows, self.frame, self.codes, scratch, pred)
+                last_dc(kernels, band, row, rows, frame, codes, scratch, pred)
+                self._hand_back(band, row, rows, first)
+                mcu = (first + 1) * per_row
+                head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
                 continue
-            for index, coded in self._coded(band, row, first, count, scratch, pred, carry, False):
-                data += coded
-            # the task's last strip stays: the next task reads its last DC values
-            sources.release_rows(band, row, (count - 1) * self.settings.strip_height)
-        last = self.settings.strip_count - 1
-        return Part(bytes(data), int(carry[0]), int(carry[1]), self._closes(index),
-                    self._ending_interval(index), index == last)
+            if index < 0 and head is None and not self.settings.starts_interval(first):
+                raise ValueError(f"strip {first} starts inside a restart interval: its task "
+                                 f"must name the strip before it")
+            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+                mcu0 = index * per_row
+                if head is None and self.settings.starts_interval(index):
+                    pred[:] = 0
+                    carry[:] = 0
+                if head is not None and head < mcu0 + per_row:  # the head ends inside
+                    split = head - mcu0
+                    n = encode_columns(kernels, band, start, rows, frame, codes, scratch, 0,
+                                       split, pred, carry, False, mcu0, interval)
+                    data += out[:n]
+                    cut(True, self._ending(head), False)
+                    n = encode_columns(kernels, band, start, rows, frame, codes, scratch, split,
+                                       per_row, pred, carry, self._closes(index), mcu0, interval)
+                else:
+                    n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
+                                     MCUS_PER_GROUP, pred, carry,
+                                     head is None and self._closes(index), mcu0, interval)
+                data += out[:n]
+                if self._closes(index):
+                    if head is not None:  # the head ends with the strip
+                        cut(True, self._ending(mcu0 + per_row), index == last)
+                    elif index != last:
+                        data += markers.rst(self._ending(mcu0 + per_row))
+            height = settings.strip_height
+            if number == len(task) - 1 and not self._closes(index):
+                # the next task reads this strip's last DC values: released when both are done
+                sources.release_rows(band, row, (count - 1) * height)
+                self._hand_back(band, start, rows, index)
+            else:
+                sources.release_rows(band, row, count * height)
+        if head is None and not parts and self._closes(index):
+            return data
+        if data or carry[0]:
+            cut(False, 0, index == last)
+        return parts
 
-    def encode_intervals(self, task: list[Piece]) -> bytearray:
-        """The entropy-coded strips of a task of whole restart intervals.
+    def _hand_back(self, band: np.ndarray, row: int, rows: int, index: int) -> None:
+        """Release strip ``index``'s rows once both tasks that read them are done with them.
 
-        Strips inside an interval continue one another's DC prediction and
-        bits (no padding between them); each interval but the image's last
-        ends padded and followed by its RST marker.
+        A task that ends inside a restart interval keeps its last strip; the
+        next task reads that strip's last MCU (``last_dc``). Whichever of the
+        two comes here second releases the rows.
         """
-        last = self.settings.strip_count - 1
-        scratch = self._scratch()
-        pred = np.zeros(4, np.int64)
-        carry = np.zeros(2, np.uint64)
-        data = bytearray()
-        index = -1
-        for band, row, first, count in task:
-            for index, coded in self._coded(band, row, first, count, scratch, pred, carry, True):
-                data += coded
-                if self._closes(index) and index != last:
-                    data += markers.rst(self._ending_interval(index))
-            sources.release_rows(band, row, count * self.settings.strip_height)
-        if not self._closes(index):
-            raise ValueError("a task must end at the end of a restart interval")
-        return data
+        with self._lock:
+            second = index in self._handed
+            self._handed.symmetric_difference_update((index,))
+        if second:
+            sources.release_rows(band, row, rows)

@@ -297,11 +297,28 @@ def test_huffman_counts_add_up(client, channels) -> None:
         assert np.array_equal(scan.symbol_counts(settings, backend), expected)
 
 
-def test_restart_intervals_of_several_rows_are_refused() -> None:
-    source = da.from_array(_image(64, 64, 3), chunks=(16, 64, 3))
-    with dask.config.set(scheduler="synchronous"):
-        with pytest.raises(ValueError, match="restart interval of 16 MCUs.*Dask backend"):
-            _dask(source, restart_marker_rows=2, subsampling=0)
-        with pytest.raises(ValueError, match="no restart markers.*Dask backend"):
-            _dask(source, restart_marker_rows=0, restart_marker_blocks=0)
-        assert _dask(source, restart_marker_rows=1) == _local(_image(64, 64, 3))
+RESTARTS = [
+    {"restart_marker_rows": 2}, {"restart_marker_rows": 0, "restart_marker_blocks": 0},
+    {"restart_marker_blocks": 3}, {"restart_marker_blocks": 7}, {"restart_marker_blocks": 19},
+]
+
+
+@pytest.mark.parametrize("restart", RESTARTS)
+@pytest.mark.parametrize("band_rows", [16, 40])
+def test_restart_intervals_as_the_local_encoder(restart, band_rows) -> None:
+    """Bands that start inside restart intervals (several rows, none, crossing rows; 8 MCUs a
+    row at 4:4:4): the local encoder's bytes, on the local scheduler."""
+    image = _image(203, 61, 3, seed=4)
+    source = da.from_array(image, chunks=(24, 61, 3))
+    expected = _local(image, subsampling=0, **restart)
+    with dask.config.set(scheduler="threads"):
+        assert _dask(source, subsampling=0, band_rows=band_rows, **restart) == expected
+
+
+@pytest.mark.parametrize("restart", RESTARTS[1:3])
+def test_restart_intervals_on_a_cluster(client, restart) -> None:
+    """Parts of intervals come back from worker processes (pickled) and are joined in order."""
+    image = _image(203, 117, 1, seed=8)
+    source = da.from_array(image, chunks=(48, 117))
+    expected = _local(image, quality=90, **restart)
+    assert _dask(source, quality=90, band_rows=24, **restart) == expected

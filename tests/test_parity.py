@@ -259,8 +259,11 @@ def test_restart_requests() -> None:
     assert save(image, restart_marker_rows=1) == save(image)
     assert save(image, restart_marker_blocks=mcus) == save(image)
     assert save(image, restart_marker_rows=2) == save(image, restart_marker_blocks=2 * mcus)
-    with pytest.raises(ValueError, match="restart_marker_blocks=3 is not supported"):
-        save(image, restart_marker_blocks=3)  # 13 MCUs a row
+    assert save(image, restart_marker_rows=0, restart_marker_blocks=0) == save(
+        image, restart_marker_blocks=0)
+    crossing = save(image, restart_marker_blocks=3)  # 13 MCUs a row: intervals cross rows
+    assert_strictly_valid(crossing)
+    assert np.array_equal(djpeg_decode(crossing), djpeg_decode(save(image)))
 
 
 # Optimize ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Restart intervals of whole MCU rows, dividing a row, or none, side by side with Pillow (issue 14).
+"""Restart intervals of any length in MCUs, or none, side by side with Pillow (issue 14).
 
 Strips inside an interval continue one another's DC prediction and are joined
 at bit level; only interval ends are padded and followed by RSTn. Checked: the
@@ -142,14 +142,58 @@ def test_no_restart_markers_in_parallel(monkeypatch, mode, subsampling, task_str
     assert np.array_equal(djpeg_decode(ours[0]), djpeg_decode(save(image, subsampling=subsampling)))
 
 
-@pytest.mark.parametrize("restart", [
-    {"restart_marker_blocks": 3}, {"restart_marker_blocks": 6}, {"restart_marker_blocks": 5},
+def crossing(mcus: int) -> list[dict[str, int]]:
+    """Intervals that cross a row boundary without ending on one (``mcus`` MCUs a row)."""
+    return [{"restart_marker_blocks": b}
+            for b in sorted({3, 5, 6, 7, mcus + 1, 2 * mcus - 1, 3 * mcus + 2})
+            if b % mcus and mcus % b]
+
+
+@pytest.mark.parametrize("mode, subsampling", SAMPLINGS)
+@pytest.mark.parametrize("size", SIZES)
+def test_crossing_intervals_as_pillow(mode, subsampling, size) -> None:
+    """Intervals that end inside rows, at every sampling, on widths that are and are not
+    multiples of them: Pillow's DRI and markers, valid, the default file's pixels."""
+    image = photo(*size).convert(mode)
+    mcus = options.parse(mode, size, {"subsampling": subsampling}).mcus_per_row
+    pixels = djpeg_decode(save(image, subsampling=subsampling))
+    for restart in crossing(mcus):
+        ours = [save(image, subsampling=subsampling, workers=n, **restart) for n in (1, 2, 5)]
+        assert ours[0] == ours[1] == ours[2], restart
+        theirs = save(image, "JPEG", subsampling=subsampling, **restart)
+        assert dri_and_markers(ours[0]) == dri_and_markers(theirs), restart
+        assert_strictly_valid(ours[0])
+        assert_ffmpeg_decodes(ours[0])
+        assert np.array_equal(djpeg_decode(ours[0]), pixels), restart
+
+
+def test_issue_count_for_three_blocks_at_32x32() -> None:
+    """The issue's example: blocks=3 on a 32x32 image at 4:4:4 (4 MCUs a row), 5 RSTn."""
+    dri, found = dri_and_markers(save(photo(32, 32), subsampling=0, restart_marker_blocks=3))
+    assert dri == 3 and found == [0xD0 + i for i in range(5)]
+
+
+@pytest.mark.parametrize("mode, subsampling, blocks, task_strips", [
+    ("RGB", 0, 3, 1), ("RGB", 0, 7, 2), ("RGB", 2, 5, 1), ("RGB", 1, 17, 3), ("L", 0, 100, 2),
+    ("RGB", 2, 61, 1), ("RGB", 0, 88, 3), ("L", 0, 65535, 2),
 ])
-def test_other_intervals_are_refused_naming_the_supported_ones(restart) -> None:
-    """Intervals spanning a row boundary without ending on one (32 px: 4 MCUs a row)."""
-    with pytest.raises(ValueError, match=r"not supported.*whole number of MCU rows.*a divisor "
-                                         r"of 4 MCUs \(one row\), or none"):
-        save(photo(32, 32), subsampling=0, **restart)
+def test_crossing_intervals_across_tasks(monkeypatch, mode, subsampling, blocks,
+                                         task_strips) -> None:
+    """Tasks that start inside an interval whose end falls inside one of their strips, or
+    beyond them (350 px: 44 MCUs a row at 4:4:4, 22 at 4:2:x): the same bytes as one task."""
+    image = photo(350, 200, seed=11).convert(mode)
+    restart = {"restart_marker_blocks": blocks}
+    whole = save(image, subsampling=subsampling, workers=1, **restart)
+    height = 16 if subsampling == 2 else 8
+    monkeypatch.setattr(scan, "TASK_PIXELS", 350 * height * task_strips)
+    ours = [save(image, subsampling=subsampling, workers=n, **restart) for n in (1, 2, 5)]
+    assert ours[0] == ours[1] == ours[2] == whole
+    theirs = save(image, "JPEG", subsampling=subsampling, **restart)
+    assert dri_and_markers(ours[0]) == dri_and_markers(theirs)
+    assert_strictly_valid(ours[0])
+    assert_ffmpeg_decodes(ours[0])
+    assert np.array_equal(djpeg_decode(ours[0]),
+                          djpeg_decode(save(image, subsampling=subsampling)))
 
 
 @pytest.mark.parametrize("restart", [{"restart_marker_blocks": 1}, {"restart_marker_blocks": 11}])
@@ -167,7 +211,7 @@ def test_intervals_inside_strips_across_tasks(monkeypatch, restart) -> None:
 
 
 @pytest.mark.parametrize("restart", [{"restart_marker_blocks": 0, "restart_marker_rows": 0},
-                                     {"restart_marker_rows": 5}])
+                                     {"restart_marker_rows": 5}, {"restart_marker_blocks": 31}])
 def test_optimize_with_parts_of_intervals(monkeypatch, restart) -> None:
     image = photo(333, 250, seed=7)
     monkeypatch.setattr(scan, "TASK_PIXELS", 333 * 8 * 2)

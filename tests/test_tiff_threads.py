@@ -112,6 +112,38 @@ def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, 
         assert len(blocks) == 4 and len(set(blocks)) == 1
 
 
+@pytest.mark.parametrize("restart", [
+    {"restart_marker_blocks": 0, "restart_marker_rows": 0}, {"restart_marker_rows": 5},
+    {"restart_marker_blocks": 19},
+])
+def test_parts_of_restart_intervals_give_the_band_buffer_back(tmp_path, monkeypatch,
+                                                              restart) -> None:
+    """Tasks that start inside a restart interval read the strip before them: that strip is
+    released once both tasks are done with it, so bands still share one buffer."""
+    from pillow_streamjpeg import scan
+
+    monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 20.0)  # a missed give-back: a new block
+    monkeypatch.setattr(scan, "TASK_PIXELS", W * 8 * 3)  # tasks of 3 strips, bands of 32
+    path = _write(tmp_path, "tiled_deflate")
+    blocks = []
+
+    class Counted(tiff_source._BandBuffers):
+        def take(self, band, shape, dtype, **kwargs):
+            array = super().take(band, shape, dtype, **kwargs)
+            block = array.base
+            while block.base is not None:
+                block = block.base
+            blocks.append(id(block))
+            return array
+
+    monkeypatch.setattr(tiff_source, "_BandBuffers", Counted)
+    expected = _encode(path, workers=1, **restart)
+    for workers in (1, 2, 5):
+        blocks.clear()
+        assert _encode(path, workers=workers, **restart) == expected
+        assert len(blocks) == 4 and len(set(blocks)) == 1, workers
+
+
 def test_a_band_decodes_ahead_while_the_previous_bands_buffer_is_read(tmp_path, monkeypatch) -> None:
     """A thread that needs the next band while the only buffer still holds rows being
     encoded decodes up to STAGE_BYTES of segments aside, and copies them in once the
