@@ -1,12 +1,15 @@
 """The strip coder: runs of strips of a band to entropy-coded bytes, through the kernels.
 
-Every strip is one MCU row; a restart interval is a whole number of strips (one
-by default), or divides a strip (the kernels restart inside it). Intervals are encoded independently, on any thread (the kernels
-release the GIL) or any machine; inside one, each strip continues the previous
-strip's DC predictors and unwritten bits. The scan writer (``scan``) groups
-whole intervals into tasks and writes them in order. The optimize pass counts
-each strip's symbols as if it started an interval (the DC differences of a
-strip's first MCU are sampled, not exact; every legal symbol gets a code).
+Every strip is one MCU row. A restart interval is any number of MCUs (one row
+by default): the kernels restart inside a strip where an interval ends there,
+and inside an interval each strip continues the previous strip's DC
+predictors and unwritten bits. Intervals are encoded independently, on any
+thread (the kernels release the GIL) or any machine; the scan writer
+(``scan``) groups strips into tasks and writes them in order, joining at bit
+level the parts of intervals that tasks cut (``StripCoder.encode``). The
+optimize pass counts each strip's symbols as if it started an interval (the
+DC differences of a strip's first MCU are sampled, not exact; every legal
+symbol gets a code).
 """
 
 from __future__ import annotations
