@@ -327,6 +327,25 @@ def _density(info: dict[str, Any]) -> tuple[tuple[int, int], int]:
     return _dpi(info), 1
 
 
+def _refuse_unsupported(info: dict[str, Any]) -> None:
+    """ValueError for Pillow's JPEG options that STREAMJPEG does not honour, when asked for.
+
+    Their defaults (smooth=0, streamtype=0, extra=b"") are what it writes.
+    """
+    smooth, streamtype = info.get("smooth", 0), info.get("streamtype", 0)
+    if smooth:
+        raise ValueError(f"smooth={smooth!r} is not supported: STREAMJPEG does not smooth its "
+                         "input (libjpeg's smoothing_factor); use smooth=0 or filter the image "
+                         "first (ImageFilter)")
+    if streamtype:
+        raise ValueError(f"streamtype={streamtype!r} is not supported: STREAMJPEG writes whole "
+                         "interchange files (streamtype=0), not tables-only (1) or abbreviated "
+                         "(2) streams")
+    if info.get("extra"):
+        raise ValueError("extra is not supported: STREAMJPEG writes its own marker segments; "
+                         "pass exif, icc_profile, xmp or comment")
+
+
 def rounds_samples(qtables) -> bool:
     """Whether YCbCr is rounded to whole values before the DCT for these tables.
 
@@ -358,6 +377,7 @@ def parse(
     check_size(width, height)
     if info.get("progressive") or info.get("progression"):
         raise ValueError("STREAMJPEG writes baseline JPEG: progressive is not supported")
+    _refuse_unsupported(info)
 
     quality = info.get("quality", -1)
     subsampling = info.get("subsampling", -1)

@@ -398,3 +398,23 @@ def test_header_declares_the_parsed_interval(interval) -> None:
     found = markers(markers_module.header(settings) + b"\xff\xd9")
     assert (DRI in found) == bool(interval)
     assert dri_value(markers_module.header(settings) + b"\xff\xd9") == interval
+
+
+# 5. Options STREAMJPEG does not honour: refused when asked for, defaults accepted --------
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"smooth": 50}, r"smooth=50 is not supported.*smooth=0"),
+    ({"streamtype": 1}, r"streamtype=1 is not supported.*tables-only"),
+    ({"streamtype": 2}, r"streamtype=2 is not supported.*abbreviated"),
+    ({"extra": b"\xff\xfe\x00\x05abc"}, r"extra is not supported.*comment"),
+])
+def test_unhonoured_pillow_options_are_refused_clearly(option, message) -> None:
+    save(photo(16, 16), "JPEG", **option)  # Pillow takes them
+    with pytest.raises(ValueError, match=message):
+        save(photo(16, 16), **option)
+
+
+def test_unhonoured_pillow_options_at_their_defaults_change_nothing() -> None:
+    image = photo(16, 16)
+    assert save(image, smooth=0, streamtype=0, extra=b"") == save(image)
