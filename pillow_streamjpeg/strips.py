@@ -334,10 +334,14 @@ class StripCoder:
 
         A task that ends inside a restart interval keeps its last strip; the
         next task reads that strip's last MCU (``last_dc``). Whichever of the
-        two comes here second releases the rows.
+        two comes here second releases the rows; the first one only says it is
+        done with the band (``sources.leave_rows``: a TIFF band's buffer is
+        then waited for, not taken anew, by that thread).
         """
         with self._lock:
             second = index in self._handed
             self._handed.symmetric_difference_update((index,))
         if second:
             sources.release_rows(band, row, rows)
+        else:
+            sources.leave_rows(band)

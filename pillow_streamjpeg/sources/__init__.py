@@ -15,7 +15,8 @@ from typing import Any
 from PIL import Image
 
 from .arrays import ArraySource
-from .bands import BAND_BYTES, BufferPool, DeferredBand, band_rows, rebuffer, release_rows, rows_of
+from .bands import (BAND_BYTES, BufferPool, DeferredBand, band_rows, leave_rows, rebuffer,
+                    release_rows, rows_of)
 from .base import INVERTED_MODES, Source
 from .pillow import PillowSource, open_image
 from .. import errors, shrink as shrink_
@@ -26,7 +27,7 @@ from .tiff import TiffSource, is_tiff
 __all__ = [
     "BAND_BYTES", "INVERTED_MODES", "ArraySource", "BufferPool", "DeferredBand", "PillowSource",
     "RowBands", "ShrunkSource", "Source", "TiffSource", "as_source", "band_rows", "rebuffer",
-    "release_rows", "rows_of",
+    "leave_rows", "release_rows", "rows_of",
 ]
 
 

@@ -101,6 +101,10 @@ class DeferredBand(abc.ABC):
     def release(self, top: int, rows: int) -> None:
         """Rows top .. top + rows - 1 will not be read again (``release_rows``); nothing by default."""
 
+    def leave(self) -> None:
+        """The calling thread reads no more rows of the band, and another thread releases the
+        rows it read (``leave_rows``); nothing by default."""
+
 
 def rows_of(band: np.ndarray | DeferredBand, top: int, rows: int) -> tuple[np.ndarray, int]:
     """(an array, the index of row ``top`` in it) holding rows top .. top + rows - 1 of a band.
@@ -111,6 +115,16 @@ def rows_of(band: np.ndarray | DeferredBand, top: int, rows: int) -> tuple[np.nd
     if isinstance(band, DeferredBand):
         return band.read(top, rows), 0
     return band, top
+
+
+def leave_rows(band: np.ndarray | DeferredBand) -> None:
+    """Say that the calling thread is done with a band whose rows another thread releases.
+
+    A task that ends inside a restart interval leaves its last strip to the
+    next task, which reads it too and then releases it (``strips.StripCoder``).
+    """
+    if isinstance(band, DeferredBand):
+        band.leave()
 
 
 def release_rows(band: np.ndarray | DeferredBand, top: int, rows: int) -> None:

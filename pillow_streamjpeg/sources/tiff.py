@@ -815,6 +815,12 @@ class _SegmentBand(DeferredBand):
         if done:
             self._buffers.give(self, self._raw)
 
+    def leave(self) -> None:
+        """This thread will not release what it read (another will): it holds no rows of the
+        band, so it may wait for a band buffer (``_BandBuffers.take``)."""
+        if self._buffers.held() is self:
+            self._buffers.hold(None)
+
     def __del__(self) -> None:
         if self._raw is not None and not self._given:
             self._given = True
