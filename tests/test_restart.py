@@ -71,14 +71,24 @@ def whole_rows(mcus: int) -> list[dict[str, int]]:
             {"restart_marker_blocks": 0, "restart_marker_rows": 0}, {"restart_marker_rows": 0}]
 
 
+def crossing(mcus: int) -> list[dict[str, int]]:
+    """Intervals that cross a row boundary without ending on one (``mcus`` MCUs a row)."""
+    return [{"restart_marker_blocks": b}
+            for b in sorted({3, 5, 6, 7, mcus + 1, 2 * mcus - 1, 3 * mcus + 2})
+            if b % mcus and mcus % b]
+
+
+@pytest.mark.parametrize("intervals", [whole_rows, crossing])
 @pytest.mark.parametrize("mode, subsampling", SAMPLINGS)
 @pytest.mark.parametrize("size", SIZES)
-def test_whole_row_intervals_as_pillow(mode, subsampling, size) -> None:
+def test_intervals_as_pillow(intervals, mode, subsampling, size) -> None:
+    """Intervals of whole rows, dividing a row, none, and crossing rows without ending on
+    them, at every sampling, on widths that are and are not multiples of them: Pillow's DRI
+    and markers, valid, the default file's pixels, the same bytes for 1, 2, 5 workers."""
     image = photo(*size).convert(mode)
     mcus = options.parse(mode, size, {"subsampling": subsampling}).mcus_per_row
-    default = save(image, subsampling=subsampling)
-    pixels = djpeg_decode(default)
-    for restart in whole_rows(mcus):
+    pixels = djpeg_decode(save(image, subsampling=subsampling))
+    for restart in intervals(mcus):
         ours = [save(image, subsampling=subsampling, workers=n, **restart) for n in (1, 2, 5)]
         assert ours[0] == ours[1] == ours[2], restart
         theirs = save(image, "JPEG", subsampling=subsampling, **restart)
@@ -140,31 +150,6 @@ def test_no_restart_markers_in_parallel(monkeypatch, mode, subsampling, task_str
     assert_strictly_valid(ours[0])
     assert_ffmpeg_decodes(ours[0])
     assert np.array_equal(djpeg_decode(ours[0]), djpeg_decode(save(image, subsampling=subsampling)))
-
-
-def crossing(mcus: int) -> list[dict[str, int]]:
-    """Intervals that cross a row boundary without ending on one (``mcus`` MCUs a row)."""
-    return [{"restart_marker_blocks": b}
-            for b in sorted({3, 5, 6, 7, mcus + 1, 2 * mcus - 1, 3 * mcus + 2})
-            if b % mcus and mcus % b]
-
-
-@pytest.mark.parametrize("mode, subsampling", SAMPLINGS)
-@pytest.mark.parametrize("size", SIZES)
-def test_crossing_intervals_as_pillow(mode, subsampling, size) -> None:
-    """Intervals that end inside rows, at every sampling, on widths that are and are not
-    multiples of them: Pillow's DRI and markers, valid, the default file's pixels."""
-    image = photo(*size).convert(mode)
-    mcus = options.parse(mode, size, {"subsampling": subsampling}).mcus_per_row
-    pixels = djpeg_decode(save(image, subsampling=subsampling))
-    for restart in crossing(mcus):
-        ours = [save(image, subsampling=subsampling, workers=n, **restart) for n in (1, 2, 5)]
-        assert ours[0] == ours[1] == ours[2], restart
-        theirs = save(image, "JPEG", subsampling=subsampling, **restart)
-        assert dri_and_markers(ours[0]) == dri_and_markers(theirs), restart
-        assert_strictly_valid(ours[0])
-        assert_ffmpeg_decodes(ours[0])
-        assert np.array_equal(djpeg_decode(ours[0]), pixels), restart
 
 
 def test_issue_count_for_three_blocks_at_32x32() -> None:

@@ -61,6 +61,23 @@ def _encode(path, **options) -> bytes:
     return out.getvalue()
 
 
+def _count_blocks(monkeypatch) -> list[int]:
+    """The id of the memory block of every band buffer taken from now on."""
+    blocks = []
+
+    class Counted(tiff_source._BandBuffers):
+        def take(self, band, shape, dtype, **kwargs):
+            array = super().take(band, shape, dtype, **kwargs)
+            block = array.base
+            while block.base is not None:
+                block = block.base
+            blocks.append(id(block))
+            return array
+
+    monkeypatch.setattr(tiff_source, "_BandBuffers", Counted)
+    return blocks
+
+
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_the_same_bytes_as_bands_read_ahead_for_1_2_and_5_workers(tmp_path, monkeypatch, name) -> None:
     path = _write(tmp_path, name)
@@ -88,19 +105,8 @@ def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, 
         threads.append(threading.current_thread())
         return real_decode(self, data, index)
 
-    blocks = []
-
-    class Counted(tiff_source._BandBuffers):
-        def take(self, band, shape, dtype, **kwargs):
-            array = super().take(band, shape, dtype, **kwargs)
-            block = array.base
-            while block.base is not None:
-                block = block.base
-            blocks.append(id(block))
-            return array
-
+    blocks = _count_blocks(monkeypatch)
     monkeypatch.setattr(tiff_source._Segments, "decode", decode)
-    monkeypatch.setattr(tiff_source, "_BandBuffers", Counted)
     expected = _encode(path, workers=1)
     assert len(blocks) == 4 and len(set(blocks)) == 1
     for workers in (2, 5):
@@ -123,20 +129,9 @@ def test_parts_of_restart_intervals_give_the_band_buffer_back(tmp_path, monkeypa
     from pillow_streamjpeg import scan
 
     monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 20.0)  # a missed give-back: a new block
-    monkeypatch.setattr(scan, "TASK_PIXELS", W * 8 * 3)  # tasks of 3 strips, bands of 32
+    monkeypatch.setattr(scan, "TASK_PIXELS", W * 8 * 3)  # tasks of 3 strips of 8 rows
     path = _write(tmp_path, "tiled_deflate")
-    blocks = []
-
-    class Counted(tiff_source._BandBuffers):
-        def take(self, band, shape, dtype, **kwargs):
-            array = super().take(band, shape, dtype, **kwargs)
-            block = array.base
-            while block.base is not None:
-                block = block.base
-            blocks.append(id(block))
-            return array
-
-    monkeypatch.setattr(tiff_source, "_BandBuffers", Counted)
+    blocks = _count_blocks(monkeypatch)
     expected = _encode(path, workers=1, **restart)
     for workers in (1, 2, 5):
         blocks.clear()
