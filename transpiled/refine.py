@@ -314,35 +314,35 @@ def _try(S, n, delta, limit):
     new rows in S[B:] and S[ROWNEW:]. Returns the error (>= limit:
     rejected), or -1 if the column leaves the model's 32-bit range.
     """
-    n = _size(n)
-    u = n % 8
-    ck = K + 8 * (n // 8)
+    u = _size(n & 7)
+    ck = K + 8 * _size(n >> 3)
     cu = 8 * u
+    top = np.int32(0)
     for v in range(8):
         p = S[P + cu + v] + delta * S[ck + v]
+        w = p >> 11
         S[COL + v] = p
-        S[DL + v] = (p >> 11) - S[W + cu + v]
-    for v in range(8):
-        w = S[W + cu + v] + S[DL + v]
-        if w > LIMIT or w < -LIMIT:
-            return -1
+        S[DL + v] = w - S[W + cu + v]
+        top = max(top, abs(w))
+    if top > LIMIT:
+        return -1
     trial = 0
-    y = 0
-    while y < 8 and trial < limit:
+    for y in range(8):
         dy = S[DL + y]
         if dy == 0:
             S[ROWNEW + y] = S[ROWERR + y]
         else:
             S[ROWNEW + y] = _trial_row(S, y, dy, u)
         trial += S[ROWNEW + y]
-        y += 1
+        if trial >= limit:
+            break
     return trial
 
 
 def _accept(S, n, delta):
     """Make the change that ``_try`` evaluated."""
     n = _size(n)
-    cu = 8 * (n % 8)
+    cu = 8 * _size(n & 7)
     S[D + n] += delta
     for v in range(8):
         S[P + cu + v] = S[COL + v]
