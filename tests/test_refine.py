@@ -1,6 +1,6 @@
 """The decoder-aware quantization (transpiled/refine.py): its Python source and its builds.
 
-refine.py is built as ``pillow_streamjpeg._refine`` (``_refine_v3``) but not yet
+refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``) but not yet
 called by the encoder (see its docstring and docs/fidelity.md). These tests run
 the source as plain Python and keep its claims true:
 
@@ -25,7 +25,7 @@ from PIL import Image
 
 import coefjpeg
 from jpegtools import djpeg_decode, psnr
-from pillow_streamjpeg import _refine, engine, tables
+from pillow_streamjpeg import engine, refine, tables
 
 SOURCE = pathlib.Path(__file__).resolve().parents[1] / "transpiled" / "refine.py"
 
@@ -39,11 +39,11 @@ def _python_refine():
 
 PY = _python_refine()
 
-BUILDS = {"baseline": _refine}
+BUILDS = {"baseline": refine}
 if "x86-64-v3" in engine.builds():
-    from pillow_streamjpeg import _refine_v3
+    from pillow_streamjpeg import refine_v3
 
-    BUILDS["x86-64-v3"] = _refine_v3
+    BUILDS["x86-64-v3"] = refine_v3
 
 
 def _dct_blocks(plane: np.ndarray) -> np.ndarray:
