@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from . import refine as refine_baseline
 from . import kernels as baseline
 
 try:
-    from . import kernels_v3
+    from . import kernels_v3, refine_v3
 except ImportError:  # not x86-64, or built without it
-    kernels_v3 = None
+    kernels_v3 = refine_v3 = None
 
 #: The x86-64-v3 features, as NumPy names them (numpy 1.x has no X86_V3 entry).
 V3_FEATURES = ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE")
@@ -60,3 +61,6 @@ def _choose() -> tuple[str, ModuleType]:
 
 #: The name of the build in use and its module.
 name, kernels = _choose()
+
+#: The decoder-aware quantization (transpiled/refine.py) of the same build.
+refine = refine_v3 if kernels is kernels_v3 else refine_baseline

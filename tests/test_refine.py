@@ -1,16 +1,20 @@
-"""The decoder-aware quantization prototype (transpiled/refine.py), run as plain Python.
+"""The decoder-aware quantization (transpiled/refine.py): its Python source and its builds.
 
-refine.py is not built and not used by the encoder (see its docstring and
-docs/fidelity.md); these tests keep its two claims true while it waits:
+refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``) but not yet
+called by the encoder (see its docstring and docs/fidelity.md). These tests run
+the source as plain Python and keep its claims true:
 
 - ``idct_islow`` reproduces libjpeg-turbo's integer IDCT bit for bit (djpeg decodes
   files written from chosen coefficients by ``coefjpeg``, an independent writer);
 - ``refine_block_natural`` never makes a block's decoded pixels worse, moves no
-  coefficient by more than one step, and does gain, most at quantizer 1.
+  coefficient by more than one step, and does gain, most at quantizer 1;
+- every build of it that this machine runs chooses the same coefficients as the
+  source, block by block and through ``refine_group``, on photographs.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import io
 import pathlib
@@ -21,7 +25,7 @@ from PIL import Image
 
 import coefjpeg
 from jpegtools import djpeg_decode, psnr
-from pillow_streamjpeg import tables
+from pillow_streamjpeg import engine, refine, tables
 
 SOURCE = pathlib.Path(__file__).resolve().parents[1] / "transpiled" / "refine.py"
 
@@ -34,6 +38,12 @@ def _python_refine():
 
 
 PY = _python_refine()
+
+BUILDS = {"baseline": refine}
+if "x86-64-v3" in engine.builds():
+    from pillow_streamjpeg import refine_v3
+
+    BUILDS["x86-64-v3"] = refine_v3
 
 
 def _dct_blocks(plane: np.ndarray) -> np.ndarray:
@@ -179,3 +189,82 @@ def test_refine_beats_pillow_on_the_long_gradient() -> None:
     pillow = psnr(plane, djpeg_decode(out.getvalue()))
     assert psnr(plane, djpeg_decode(refined)) > psnr(plane, djpeg_decode(plain))
     assert psnr(plane, djpeg_decode(refined)) >= pillow
+
+
+# The builds against the source ------------------------------------------------------------
+
+
+def _zigzag_positions() -> np.ndarray:
+    zz = np.empty(64, dtype=np.int64)  # zigzag position of each natural index, as the kernels'
+    zz[tables.ZIGZAG] = np.arange(64)
+    return zz
+
+
+def test_engine_pairs_refine_with_the_kernels_build() -> None:
+    assert engine.refine is BUILDS[engine.name]
+    assert engine.refine.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_compiled_idct_and_blocks_equal_the_source(build) -> None:
+    """Random blocks at six qualities, float and whole samples: same pixels, same coefficients."""
+    compiled = BUILDS[build]
+    rng = np.random.default_rng(11)
+    changed = 0
+    for trial in range(60):
+        quality = [100, 95, 90, 75, 50, 10][trial % 6]
+        q = np.asarray(tables.quality_tables(quality)[trial % 2], dtype=np.int32)
+        pixels = np.clip(np.add.outer(np.arange(8), np.arange(8)) * rng.normal(0, 6)
+                         + rng.normal(128, 60) + rng.normal(0, rng.choice([1, 5, 40]), (8, 8)),
+                         0, 255)
+        if trial % 3:
+            pixels = np.round(pixels)
+        target = (pixels - 128).astype(np.float32).ravel()
+        coefs = np.round(_dct_blocks(pixels)[0, 0] / q).astype(np.int32)
+        ours, theirs = np.zeros(64, dtype=np.int32), np.zeros(64, dtype=np.int32)
+        assert compiled.idct_islow(coefs, q, ours) == PY.idct_islow(coefs, q, theirs) == 0
+        np.testing.assert_array_equal(ours, theirs)
+        finest = int(q.min())
+        lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+        for sweeps, doubt in ((2, 0.1), (1, 0.3)):
+            a, b = coefs.copy(), coefs.copy()
+            assert (compiled.refine_block_natural(target, a, q, sweeps, lam, doubt)
+                    == PY.refine_block_natural(target, b, q, sweeps, lam, doubt))
+            np.testing.assert_array_equal(a, b)
+            changed += np.count_nonzero(a != coefs)
+    assert changed > 30  # the search did move coefficients
+
+
+def _group_layout(plane_yx: np.ndarray, q: np.ndarray):
+    """One grey group (a row of blocks) of a plane in the kernels' layout, and its rounded coefficients."""
+    rows, width = plane_yx.shape
+    group = width // 8
+    natural = np.round(_dct_blocks(plane_yx)[0] / q).astype(np.int32)
+    zz = _zigzag_positions()
+    coefs = np.zeros(64 * group, dtype=np.int32)
+    for j in range(group):
+        coefs[zz * group + j] = natural[j]
+    samples = (plane_yx.astype(np.float32) - 128).ravel()
+    return samples, zz, coefs, group
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+@pytest.mark.parametrize("quality", [100, 90, 75])
+def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, photos) -> None:
+    """Two block rows of ``camera`` through refine_group: the same coefficients, and a gain."""
+    q = np.asarray(tables.quality_tables(quality)[0], dtype=np.int32)
+    finest = int(q.min())
+    lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+    total = 0
+    for y0, x0 in ((200, 128), (336, 256)):
+        plane = photos["camera"][y0:y0 + 8, x0:x0 + 128]
+        samples, zz, coefs, group = _group_layout(plane, q)
+        a, b = coefs.copy(), coefs.copy()
+        args = (8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1, group, group,
+                np.zeros(1, dtype=np.int64), q, zz)
+        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 0.1)
+        kb = PY.refine_group(samples, *args, b, group, 2, lam, 0.1)
+        np.testing.assert_array_equal(a, b)
+        assert ka == kb
+        total += ka
+    assert total > 0

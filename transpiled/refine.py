@@ -1,30 +1,11 @@
-"""Decoder-aware quantization: coefficients chosen for the decoder's pixels (PROTOTYPE).
+"""Decoder-aware quantization: coefficients chosen for the decoder's pixels.
 
-Status: a prototype, **not built and not used by the encoder**. meson.build
-compiles only kernels.py; nothing imports this file except tests/test_refine.py,
-which runs it under plain Python (the exact IDCT model against djpeg, and the
-per-block search: never worse, at most one step). Why it is not wired in
-(issue 15, docs/fidelity.md "Decoder-aware quantization: prototype"):
-
-- cost: 7-28x the encode time end to end (about 60x per block: 33 us against
-  0.5 us for the whole encoding of a block at q100), above the issue's bounds
-  (default only at <= 1.25x, never above 3x);
-- build: compiled together with kernels.py by Pythran it took 6-10 minutes and
-  4.8 GB of g++ memory, too much for CI's 30 minutes on a loaded runner.
-
-Measured with a prototype build (kernels.py calling ``refine_group`` at the end
-of ``_group_coefs``, 2 sweeps, doubt 0.1): +2.5 to +4.1 dB over Pillow at q100
-on scikit-image's grey photos, +1.0 to +3.8 dB on colour ones, +0.01 to +0.66 dB
-at q95-q75, sizes 0.91x to 1.003x Pillow's; the 1024x768 ramp at q100 88.8 dB
-(Pillow 68.5).
-
-To try it: load it as plain Python (``importlib`` from this path, as
-tests/test_refine.py does; slow), or compile it alone with Pythran, e.g.
-``python -m pythran -O3 transpiled/refine.py`` (exports ``refine_group``,
-``refine_block_natural``, ``idct_islow``; this standalone build is not part of
-the package, CI or the tests). To cut its cost before wiring it
-in: int32 arithmetic instead of int64, ``_size`` index hints on every index as
-in kernels.py, a cheaper screen (doubt 0.3, one sweep: about half the cost).
+Status: compiled as its own extension module, ``pillow_streamjpeg.refine``
+(and ``refine_v3`` for x86-64-v3, as the kernels), **not called by the
+encoder yet**: the kernels' call is the integration step of docs/fidelity.md
+("Decoder-aware quantization: prototype"). tests/test_refine.py runs this file as plain
+Python (the exact IDCT model against djpeg, the search: never worse, at most
+one step) and checks that the build chooses the same coefficients.
 
 An encoder that rounds each DCT coefficient to the nearest multiple of its
 quantizer makes the best *coefficients*, not the best *pixels*: the decoder
@@ -36,24 +17,37 @@ the decoded pixels of the block closer to the source samples.
 
 Per block (``_refine_block``):
 
-1. Decode the block exactly as ``jpeg_idct_islow`` does (``_idct_column``,
-   ``_row_sums``: same constants, shifts, rounding and range-limit table),
-   keep the column pass (``ws``) and the residual R = decoded - source.
-2. A sweep projects R onto the orthonormal DCT basis (``proj``). A step d
-   of coefficient n changes the pixels by about d q B_n, so the error by
-   about 2 d q proj[n] + q^2: only coefficients with |proj[n]| >= doubt * q
-   (those whose rounding is in doubt, for the decoder) are tried, each in the
-   direction that lowers the error.
-3. A candidate is evaluated exactly and incrementally: one column of the
-   column pass is recomputed, then the 8 rows (stopping as soon as the error
-   is no better); it is kept when the new squared error plus a rate term
-   (``lam`` for a zero that becomes non-zero, minus ``lam`` for the reverse)
-   is lower than the old one.
-4. ``sweeps`` sweeps (the projection is recomputed at the start of each).
+1. Decode the block exactly as ``jpeg_idct_islow`` does. Both of its passes
+   are one butterfly (``_butterfly``: libjpeg's constants), linear up to its
+   final rounding shift, so each pass is written as a product with the
+   butterfly's 64 impulse responses (``_impulses``): integer sums, equal to
+   libjpeg's, that the compiler vectorizes 8 wide (``_columns``, ``_rows``).
+   The column pass is kept transposed, with its sums before the shift.
+2. A sweep projects the residual R = decoded - target onto the orthonormal
+   DCT basis (``_project``, integers). A step d of coefficient n changes the
+   pixels by about d q B_n, so the error by about 2 d q proj[n] + q^2: only
+   coefficients with |proj[n]| >= doubt * q are tried, each in the direction
+   that lowers the error.
+3. A candidate is evaluated exactly and incrementally (``_try``): its
+   column's sums change by delta times 8 impulse values, the new column of
+   the workspace follows by one shift, and each row's sums change by that
+   column's change times the row pass's impulse response (8 wide), stopping
+   as soon as the error is no better. It is kept (``_accept``) when the new
+   squared error plus a rate term (``lam`` for a zero that becomes non-zero,
+   minus ``lam`` for the reverse) is lower than the old one.
+4. ``sweeps`` sweeps (the projection is redone at the start of each; the
+   search stops early after a sweep that changed nothing).
 
-Arithmetic: the IDCT in int64 (libjpeg uses a C long), the error in float32
-with float32 constants, so that this file gives the same coefficients under
-CPython as compiled by Pythran (built with -ffp-contract=off).
+Arithmetic: all integers, int32 where the compiled code vectorizes. Targets
+are the samples times 16, rounded, so errors are integers (1/256 of a squared
+pixel level) and every build chooses what the Python source chooses. The
+IDCT sums fit in 32 bits while every dequantized coefficient and every
+column-pass output stays within ``LIMIT`` (8-bit samples stay far below
+it); a block beyond it is left as it is, a candidate beyond it rejected.
+
+The per-block state lives in one int32 work array (offsets below): one array
+argument instead of twenty keeps Pythran's generated C++ small (twenty
+arrays allocated here and passed down made g++ need more than 20 GB).
 
 Layout of the caller's buffers (the kernels' ``_group_coefs``):
 
@@ -72,21 +66,46 @@ import numpy as np
 # pythran export idct_islow(int32[:], int32[:], int32[:])
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, float)
 
+#: Largest magnitude of a dequantized coefficient and of a column-pass output for
+#: which every sum of the IDCT model fits in 32 bits: 8 * 11363 * 23600 + 2**17 < 2**31
+#: (11363 is the largest entry of ``_impulses``). 8-bit samples stay far below it.
+LIMIT = 23600
+
+# Offsets of the per-block state in the int32 work array S (``WORK`` items).
+T16 = 0       # 64 target pixels x 16, rounded
+C = 64        # 64 coefficients (natural order), as refined so far
+Q = 128       # 64 quantizers
+BASE = 192    # 64 coefficients as they came in
+D = 256       # 64 dequantized coefficients
+P = 320       # column pass sums, transposed: P + 8 u + v
+W = 384       # column pass outputs (workspace), transposed: W + 8 u + v
+A = 448       # row pass sums: A + 8 y + x
+B = 512       # row pass sums of a candidate
+K = 576       # 64 impulse responses of the IDCT butterfly
+BT = 640      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
+E = 704       # 64 residuals (decoded x 16 - T16)
+TMP = 768     # 64 row projections
+PROJ = 832    # 64 projections (x 2**18)
+ROWERR = 896  # 8 row errors
+ROWNEW = 904  # 8 row errors of a candidate
+COL = 912     # 8 column pass sums of a candidate
+DL = 920      # 8 changes of the workspace column of a candidate
+WORK = 928
+
 
 def _size(n):
     """n clamped to 0..2**40, which lets Pythran index with it without a sign check."""
     return min(max(n, 0), 1 << 40)
 
 
-def _basis():
-    """The orthonormal 8-point DCT basis, transposed, float32: BT[8 x + u] = c(u)/2 cos((2x+1) u pi / 16).
+def _basis(S):
+    """S[BT + 8 x + u] = 1024 c(u)/2 cos((2x+1) u pi / 16), rounded: the orthonormal 8-point DCT basis.
 
     From literal cosines, not a math library's, so that every build has the same table.
     """
     cosines = np.array([1.0, 0.98078528040323043, 0.92387953251128674, 0.83146961230254524,
                         0.70710678118654757, 0.55557023301960218, 0.38268343236508978,
                         0.19509032201612825, 0.0])
-    BT = np.zeros(64, dtype=np.float32)
     for u in range(8):
         cu = 0.35355339059327379 if u == 0 else 0.5
         for x in range(8):
@@ -99,204 +118,318 @@ def _basis():
                 c = -cosines[m - 16]
             else:
                 c = cosines[32 - m]
-            BT[8 * x + u] = np.float32(cu * c)
-    return BT
+            S[BT + 8 * x + u] = int(np.floor(1024.0 * cu * c + 0.5))
 
 
-def _range_limit(x):
-    """libjpeg's post-IDCT range limit, ``table[x & 1023]`` centred on 128 (jdmaster.c).
+def _butterfly(z, out):
+    """One 8-point pass of jpeg_idct_islow (jidctint.c) on z, before its final rounding shift.
 
-    The table maps x & 1023 below 512 to min(x + 128, 255) and from 512 to
+    Both passes of libjpeg's integer IDCT are this butterfly; it is linear
+    (integer multiplies and adds only), so ``_impulses`` captures it whole.
+    """
+    z2 = z[2]
+    z3 = z[6]
+    z1 = (z2 + z3) * 4433
+    tmp2 = z1 - z3 * 15137
+    tmp3 = z1 + z2 * 6270
+    tmp0 = (z[0] + z[4]) << 13
+    tmp1 = (z[0] - z[4]) << 13
+    tmp10 = tmp0 + tmp3
+    tmp13 = tmp0 - tmp3
+    tmp11 = tmp1 + tmp2
+    tmp12 = tmp1 - tmp2
+    tmp0 = z[7]
+    tmp1 = z[5]
+    tmp2 = z[3]
+    tmp3 = z[1]
+    z1 = tmp0 + tmp3
+    z2 = tmp1 + tmp2
+    z3 = tmp0 + tmp2
+    z4 = tmp1 + tmp3
+    z5 = (z3 + z4) * 9633
+    tmp0 = tmp0 * 2446
+    tmp1 = tmp1 * 16819
+    tmp2 = tmp2 * 25172
+    tmp3 = tmp3 * 12299
+    z1 = z1 * -7373
+    z2 = z2 * -20995
+    z3 = z3 * -16069 + z5
+    z4 = z4 * -3196 + z5
+    tmp0 += z1 + z3
+    tmp1 += z2 + z4
+    tmp2 += z2 + z3
+    tmp3 += z1 + z4
+    out[0] = tmp10 + tmp3
+    out[7] = tmp10 - tmp3
+    out[1] = tmp11 + tmp2
+    out[6] = tmp11 - tmp2
+    out[2] = tmp12 + tmp1
+    out[5] = tmp12 - tmp1
+    out[3] = tmp13 + tmp0
+    out[4] = tmp13 - tmp0
+
+
+def _impulses():
+    """K[8 k + x]: output x of ``_butterfly`` for an input holding 1 at k, int32."""
+    K = np.zeros(64, dtype=np.int32)
+    z = np.zeros(8, dtype=np.int64)
+    out = np.zeros(8, dtype=np.int64)
+    for k in range(8):
+        for i in range(8):
+            z[i] = 0
+        z[k] = 1
+        _butterfly(z, out)
+        for x in range(8):
+            K[8 * k + x] = out[x]
+    return K
+
+
+def _impulses(S):
+    """S[K + 8 k + x]: output x of ``_butterfly`` for an input holding 1 at k."""
+    z = np.zeros(8, dtype=np.int64)
+    out = np.zeros(8, dtype=np.int64)
+    for k in range(8):
+        for i in range(8):
+            z[i] = 0
+        z[k] = 1
+        _butterfly(z, out)
+        for x in range(8):
+            S[K + 8 * k + x] = out[x]
+
+
+def _pixel(a):
+    """The decoded pixel (0..255) of a row-pass sum a (rounding half included).
+
+    libjpeg's range limit, ``table[(a >> 18) & 1023]`` centred on 128
+    (jdmaster.c), maps x & 1023 below 512 to min(x + 128, 255) and from 512 to
     max(x - 1024 + 128, 0): the same as wrapping x into -512..511, adding 128
     and clamping to 0..255, which is branch-free.
     """
-    w = ((x + 512) & 1023) - 384
-    return min(max(w, 0), 255)
+    w = (((a >> 18) + np.int32(512)) & np.int32(1023)) - np.int32(384)
+    return min(max(w, np.int32(0)), np.int32(255))
 
 
-def _idct_column(D, u, ws):
-    """Column u of the first pass of jpeg_idct_islow: D (dequantized, natural) into ws[8 v + u]."""
-    z2 = D[16 + u]
-    z3 = D[48 + u]
-    z1 = (z2 + z3) * 4433
-    tmp2 = z1 - z3 * 15137
-    tmp3 = z1 + z2 * 6270
-    z2 = D[u]
-    z3 = D[32 + u]
-    tmp0 = (z2 + z3) << 13
-    tmp1 = (z2 - z3) << 13
-    tmp10 = tmp0 + tmp3
-    tmp13 = tmp0 - tmp3
-    tmp11 = tmp1 + tmp2
-    tmp12 = tmp1 - tmp2
-    tmp0 = D[56 + u]
-    tmp1 = D[40 + u]
-    tmp2 = D[24 + u]
-    tmp3 = D[8 + u]
-    z1 = tmp0 + tmp3
-    z2 = tmp1 + tmp2
-    z3 = tmp0 + tmp2
-    z4 = tmp1 + tmp3
-    z5 = (z3 + z4) * 9633
-    tmp0 = tmp0 * 2446
-    tmp1 = tmp1 * 16819
-    tmp2 = tmp2 * 25172
-    tmp3 = tmp3 * 12299
-    z1 = z1 * -7373
-    z2 = z2 * -20995
-    z3 = z3 * -16069 + z5
-    z4 = z4 * -3196 + z5
-    tmp0 += z1 + z3
-    tmp1 += z2 + z4
-    tmp2 += z2 + z3
-    tmp3 += z1 + z4
-    ws[u] = (tmp10 + tmp3 + 1024) >> 11
-    ws[56 + u] = (tmp10 - tmp3 + 1024) >> 11
-    ws[8 + u] = (tmp11 + tmp2 + 1024) >> 11
-    ws[48 + u] = (tmp11 - tmp2 + 1024) >> 11
-    ws[16 + u] = (tmp12 + tmp1 + 1024) >> 11
-    ws[40 + u] = (tmp12 - tmp1 + 1024) >> 11
-    ws[24 + u] = (tmp13 + tmp0 + 1024) >> 11
-    ws[32 + u] = (tmp13 - tmp0 + 1024) >> 11
+def _columns(S):
+    """Column pass of jpeg_idct_islow for all 8 columns, transposed.
 
-
-def _row_sums(ws, y, acc):
-    """Row y of the second pass of jpeg_idct_islow, before its final shift.
-
-    acc[8 y + x] receives the row's exact integer sum plus the rounding half;
-    the pixel is ``_range_limit(acc >> 18)``. The pass is linear in ws (no
-    rounding before that shift), which ``_refine_block`` uses to update a row
-    for a change of one workspace column by adding a multiple of ``_impulses``.
+    S[P + 8 u + v] = 1024 + sum over k of S[D + 8 k + u] S[K + 8 k + v] (the
+    pass's exact sum with its rounding half); S[W + 8 u + v] = that >> 11
+    (the workspace, column u contiguous).
     """
-    r = 8 * y
-    z2 = ws[r + 2]
-    z3 = ws[r + 6]
-    z1 = (z2 + z3) * 4433
-    tmp2 = z1 - z3 * 15137
-    tmp3 = z1 + z2 * 6270
-    tmp0 = (ws[r] + ws[r + 4]) << 13
-    tmp1 = (ws[r] - ws[r + 4]) << 13
-    tmp10 = tmp0 + tmp3
-    tmp13 = tmp0 - tmp3
-    tmp11 = tmp1 + tmp2
-    tmp12 = tmp1 - tmp2
-    tmp0 = ws[r + 7]
-    tmp1 = ws[r + 5]
-    tmp2 = ws[r + 3]
-    tmp3 = ws[r + 1]
-    z1 = tmp0 + tmp3
-    z2 = tmp1 + tmp2
-    z3 = tmp0 + tmp2
-    z4 = tmp1 + tmp3
-    z5 = (z3 + z4) * 9633
-    tmp0 = tmp0 * 2446
-    tmp1 = tmp1 * 16819
-    tmp2 = tmp2 * 25172
-    tmp3 = tmp3 * 12299
-    z1 = z1 * -7373
-    z2 = z2 * -20995
-    z3 = z3 * -16069 + z5
-    z4 = z4 * -3196 + z5
-    tmp0 += z1 + z3
-    tmp1 += z2 + z4
-    tmp2 += z2 + z3
-    tmp3 += z1 + z4
-    half = 1 << 17
-    acc[r] = tmp10 + tmp3 + half
-    acc[r + 7] = tmp10 - tmp3 + half
-    acc[r + 1] = tmp11 + tmp2 + half
-    acc[r + 6] = tmp11 - tmp2 + half
-    acc[r + 2] = tmp12 + tmp1 + half
-    acc[r + 5] = tmp12 - tmp1 + half
-    acc[r + 3] = tmp13 + tmp0 + half
-    acc[r + 4] = tmp13 - tmp0 + half
-
-
-def _impulses(K):
-    """K[8 u + x]: the row pass's sum at x for a workspace row holding 1 at u (no rounding half)."""
-    ws = np.zeros(64, dtype=np.int64)
-    acc = np.zeros(64, dtype=np.int64)
-    half = 1 << 17
     for u in range(8):
-        ws[u] = 1
-        if u > 0:
-            ws[u - 1] = 0
-        _row_sums(ws, 0, acc)
-        for x in range(8):
-            K[8 * u + x] = acc[x] - half
+        cu = 8 * u
+        _dot8(S, D + u, 8, K, P + cu, 1024, 0)
+        for v in range(8):
+            S[W + cu + v] = S[P + cu + v] >> 11
 
 
-def idct_islow(coefs, quant, out):
-    """Decoded pixels (0..255) of one block as libjpeg's jpeg_idct_islow gives them.
-
-    coefs and quant in natural order (64 each); out receives 64 pixels.
-    """
-    D = np.zeros(64, dtype=np.int64)
-    ws = np.zeros(64, dtype=np.int64)
-    acc = np.zeros(64, dtype=np.int64)
-    for n in range(64):
-        D[n] = np.int64(coefs[n]) * np.int64(quant[n])
-    for u in range(8):
-        _idct_column(D, u, ws)
+def _rows(S):
+    """Row pass of jpeg_idct_islow before its final shift: S[A + 8 y + x] = 2**17 + sum over u of S[W + 8 u + y] S[K + 8 u + x]."""
     for y in range(8):
-        _row_sums(ws, y, acc)
-    for i in range(64):
-        out[i] = _range_limit(acc[i] >> 18)
-    return 0
+        _dot8(S, W + y, 8, K, A + 8 * y, 131072, 0)
 
 
-def _refine_block(T16, C, Q, sweeps, lam, doubt, BT, K, D, ws, col, dl, acc, rowerr, R, tmp,
-                  proj, base):
-    """Refine the natural-order coefficients C (int64, quantizers Q) of one block.
-
-    T16 holds the 64 target pixel values times 16, rounded (int64): errors
-    are integers in 1/256 of a squared pixel level, exact in every build.
-    lam is the rate term in those units. C is changed in place, each
-    coefficient by at most one step from its value on entry. Returns the
-    number of coefficients changed.
-    """
-    zero = np.float32(0.0)
-    sixteenth = np.float32(0.0625)
-    frac = np.float32(doubt)
+def _decode(S):
+    """The IDCT model's sums for the dequantized S[D:]: 1 if they are exact in 32 bits, else 0."""
     for n in range(64):
-        base[n] = C[n]
-        D[n] = C[n] * Q[n]
-    for u in range(8):
-        _idct_column(D, u, ws)
+        if S[D + n] > LIMIT or S[D + n] < -LIMIT:
+            return 0
+    _columns(S)
+    for n in range(64):
+        if S[W + n] > LIMIT or S[W + n] < -LIMIT:
+            return 0
+    _rows(S)
+    return 1
+
+
+def _row_error(S, y):
+    """Squared error (x 256) of the 8 decoded pixels of row y against the targets."""
+    r = 8 * _size(y)
+    s = np.int32(0)
+    for x in range(8):
+        e = (_pixel(S[A + r + x]) << 4) - S[T16 + r + x]
+        s += e * e
+    return s
+
+
+def _trial_row(S, y, dy, u):
+    """Squared error of row y with workspace column u changed by dy (the new sums go to S[B:])."""
+    r = 8 * _size(y)
+    ku = K + 8 * _size(u)
+    s = np.int32(0)
+    for x in range(8):
+        a = S[A + r + x] + dy * S[ku + x]
+        S[B + r + x] = a
+        e = (_pixel(a) << 4) - S[T16 + r + x]
+        s += e * e
+    return s
+
+
+def _project(S):
+    """S[PROJ + 8 v + u]: the residual in the orthonormal DCT basis, x 2**18 (integers: every build alike)."""
+    for i in range(64):
+        S[E + i] = (_pixel(S[A + i]) << 4) - S[T16 + i]
+    for y in range(8):
+        r = 8 * y
+        _dot8(S, E + r, 1, BT, TMP + r, 0, 6)
+    for v in range(8):
+        _dot8(S, BT + v, 8, TMP, PROJ + 8 * v, 0, 0)
+
+
+def _dot8(S, src, step, basis, dst, bias, shift):
+    """S[dst + u] = (bias + sum over i of S[src + step i] S[basis + 8 i + u]) >> shift, for u = 0..7.
+
+    The 8 sums are kept in locals, not in S: stores into S between its loads
+    made the compiler reload everything (about 2 instructions a product,
+    scalar). Serves both IDCT passes (the impulse responses as the basis) and
+    the projection (a row of the residual against the basis, step 1; a basis
+    column against the row projections, step 8).
+    """
+    src = _size(src)
+    step = _size(step)
+    basis = _size(basis)
+    dst = _size(dst)
+    t0 = np.int32(bias)
+    t1 = np.int32(bias)
+    t2 = np.int32(bias)
+    t3 = np.int32(bias)
+    t4 = np.int32(bias)
+    t5 = np.int32(bias)
+    t6 = np.int32(bias)
+    t7 = np.int32(bias)
+    for i in range(8):
+        e = S[src + step * i]
+        c = basis + 8 * i
+        t0 += e * S[c]
+        t1 += e * S[c + 1]
+        t2 += e * S[c + 2]
+        t3 += e * S[c + 3]
+        t4 += e * S[c + 4]
+        t5 += e * S[c + 5]
+        t6 += e * S[c + 6]
+        t7 += e * S[c + 7]
+    S[dst] = t0 >> shift
+    S[dst + 1] = t1 >> shift
+    S[dst + 2] = t2 >> shift
+    S[dst + 3] = t3 >> shift
+    S[dst + 4] = t4 >> shift
+    S[dst + 5] = t5 >> shift
+    S[dst + 6] = t6 >> shift
+    S[dst + 7] = t7 >> shift
+
+
+def _try(S, n, delta, limit):
+    """Squared error of the block with coefficient n's dequantized value changed by delta.
+
+    Evaluated exactly and incrementally: one column of the column pass (u = n
+    % 8) is redone from its sums, then each row's sums are updated by that
+    column's change times the row pass's impulse response; stops as soon as
+    the error reaches limit. Leaves the new column in S[COL:] and S[DL:], the
+    new rows in S[B:] and S[ROWNEW:]. Returns the error (>= limit:
+    rejected), or -1 if the column leaves the model's 32-bit range.
+    """
+    u = _size(n & 7)
+    ck = K + 8 * _size(n >> 3)
+    cu = 8 * u
+    # written out, every load before the stores: as a loop storing between loads from
+    # S it stayed scalar (13 % more instructions per block)
+    c = P + cu
+    o = W + cu
+    p0 = S[c] + delta * S[ck]
+    p1 = S[c + 1] + delta * S[ck + 1]
+    p2 = S[c + 2] + delta * S[ck + 2]
+    p3 = S[c + 3] + delta * S[ck + 3]
+    p4 = S[c + 4] + delta * S[ck + 4]
+    p5 = S[c + 5] + delta * S[ck + 5]
+    p6 = S[c + 6] + delta * S[ck + 6]
+    p7 = S[c + 7] + delta * S[ck + 7]
+    o0 = S[o]
+    o1 = S[o + 1]
+    o2 = S[o + 2]
+    o3 = S[o + 3]
+    o4 = S[o + 4]
+    o5 = S[o + 5]
+    o6 = S[o + 6]
+    o7 = S[o + 7]
+    S[COL + 0] = p0
+    S[COL + 1] = p1
+    S[COL + 2] = p2
+    S[COL + 3] = p3
+    S[COL + 4] = p4
+    S[COL + 5] = p5
+    S[COL + 6] = p6
+    S[COL + 7] = p7
+    S[DL + 0] = (p0 >> 11) - o0
+    S[DL + 1] = (p1 >> 11) - o1
+    S[DL + 2] = (p2 >> 11) - o2
+    S[DL + 3] = (p3 >> 11) - o3
+    S[DL + 4] = (p4 >> 11) - o4
+    S[DL + 5] = (p5 >> 11) - o5
+    S[DL + 6] = (p6 >> 11) - o6
+    S[DL + 7] = (p7 >> 11) - o7
+    top = max(max(max(abs(p0), abs(p1)), max(abs(p2), abs(p3))), max(max(abs(p4), abs(p5)), max(abs(p6), abs(p7))))
+    if top >> 11 > LIMIT:
+        return -1
+    trial = 0
+    for y in range(8):
+        dy = S[DL + y]
+        if dy == 0:
+            S[ROWNEW + y] = S[ROWERR + y]
+        else:
+            S[ROWNEW + y] = _trial_row(S, y, dy, u)
+        trial += S[ROWNEW + y]
+        if trial >= limit:
+            break
+    return trial
+
+
+def _accept(S, n, delta):
+    """Make the change that ``_try`` evaluated."""
+    n = _size(n)
+    cu = 8 * _size(n & 7)
+    S[D + n] += delta
+    for v in range(8):
+        S[P + cu + v] = S[COL + v]
+        S[W + cu + v] += S[DL + v]
+    for y in range(8):
+        if S[DL + y] != 0:
+            r = 8 * y
+            for x in range(8):
+                S[A + r + x] = S[B + r + x]
+        S[ROWERR + y] = S[ROWNEW + y]
+
+
+def _refine_block(S, sweeps, lam, doubt):
+    """Refine the natural-order coefficients S[C:] (quantizers S[Q:]) of one block against S[T16:].
+
+    Targets are the 64 pixel values times 16, rounded: errors are integers
+    in 1/256 of a squared pixel level, exact in every build. lam is the rate
+    term in those units. S[C:] is changed in place, each coefficient by at
+    most one step from its value on entry. Returns the number of
+    coefficients changed.
+    """
+    scale = doubt * 262144.0  # a projection of doubt x q pixel levels, in S[PROJ:]'s units
+    for n in range(64):
+        S[BASE + n] = S[C + n]
+        S[D + n] = S[C + n] * S[Q + n]
+    if not _decode(S):
+        return 0
     err = 0
     for y in range(8):
-        _row_sums(ws, y, acc)
-        s = 0
-        for x in range(8):
-            e = 16 * _range_limit(acc[8 * y + x] >> 18) - T16[8 * y + x]
-            R[8 * y + x] = np.float32(e) * sixteenth
-            s += e * e
-        rowerr[y] = s
-        err += s
+        S[ROWERR + y] = _row_error(S, y)
+        err += S[ROWERR + y]
     changed = 0
+    moved = 1
     for sweep in range(sweeps):
-        if err == 0 or (sweep > 0 and changed == 0):
+        if err == 0 or moved == 0:
             break
-        # proj = the residual in the orthonormal DCT basis, rows then columns; the
-        # innermost loops run over u (independent sums, each in a fixed order)
-        for i in range(64):
-            tmp[i] = zero
-            proj[i] = zero
-        for y in range(8):
-            for x in range(8):
-                r = R[8 * y + x]
-                for u in range(8):
-                    tmp[8 * y + u] += r * BT[8 * x + u]
-        for v in range(8):
-            for y in range(8):
-                b = BT[8 * y + v]
-                for u in range(8):
-                    proj[8 * v + u] += b * tmp[8 * y + u]
+        moved = 0
+        _project(S)
         for n in range(64):
-            q = Q[n]
-            p = proj[n]
-            cut = np.float32(q) * frac
-            if p >= zero:
+            q = S[Q + n]
+            p = S[PROJ + n]
+            cut = q * scale
+            if p >= 0:
                 if p < cut:
                     continue
                 d = -1
@@ -304,67 +437,66 @@ def _refine_block(T16, C, Q, sweeps, lam, doubt, BT, K, D, ws, col, dl, acc, row
                 if -p < cut:
                     continue
                 d = 1
-            new = C[n] + d
-            if new < base[n] - 1 or new > base[n] + 1 or new > 1023 or new < -1023:
+            c = S[C + n]
+            new = c + d
+            if new < S[BASE + n] - 1 or new > S[BASE + n] + 1 or new > 1023 or new < -1023:
                 continue
             # rate: a new non-zero coefficient costs lam, a coefficient made zero saves it
             limit = err
-            if C[n] == 0:
+            if c == 0:
                 limit -= lam
             elif new == 0:
                 limit += lam
             if limit <= 0:
                 continue
-            u = n % 8
-            D[n] = new * q
-            for v in range(8):
-                col[v] = ws[8 * v + u]
-            _idct_column(D, u, ws)
-            for v in range(8):
-                dl[v] = ws[8 * v + u] - col[v]
-            trial = 0
-            y = 0
-            while y < 8 and trial < limit:
-                dy = dl[y]
-                if dy == 0:
-                    trial += rowerr[y]
-                else:
-                    s = 0
-                    for x in range(8):
-                        e = 16 * _range_limit((acc[8 * y + x] + dy * K[8 * u + x]) >> 18) - T16[8 * y + x]
-                        s += e * e
-                    trial += s
-                y += 1
-            if trial < limit:
-                C[n] = new
-                changed += 1
-                err = 0
-                for y2 in range(8):
-                    dy = dl[y2]
-                    if dy != 0:
-                        s = 0
-                        for x in range(8):
-                            a = acc[8 * y2 + x] + dy * K[8 * u + x]
-                            acc[8 * y2 + x] = a
-                            e = 16 * _range_limit(a >> 18) - T16[8 * y2 + x]
-                            R[8 * y2 + x] = np.float32(e) * sixteenth
-                            s += e * e
-                        rowerr[y2] = s
-                    err += rowerr[y2]
-            else:
-                D[n] = C[n] * q
-                for v in range(8):
-                    ws[8 * v + u] = col[v]
+            delta = np.int32(d) * q
+            trial = _try(S, n, delta, limit)
+            if trial >= 0 and trial < limit:
+                _accept(S, n, delta)
+                S[C + n] = new
+                err = trial
+                moved += 1
+        changed += moved
     return changed
 
 
-def _targets(values, src, stride, T16):
-    """The 8x8 block at values[src], rows stride apart, level-shifted back (+128) and times 16, rounded."""
+def _targets(values, src, stride, S):
+    """S[T16:]: the 8x8 block at values[src], rows stride apart, level-shifted back (+128) and times 16, rounded."""
     sixteen = np.float32(16.0)
     offset = np.float32(2048.5)  # 16 * 128 + 0.5
+    src = _size(src)
+    stride = _size(stride)
     for y in range(8):
+        s = src + y * stride
         for x in range(8):
-            T16[8 * y + x] = np.int64(np.floor(values[src + y * stride + x] * sixteen + offset))
+            S[T16 + 8 * y + x] = np.int32(np.floor(values[s + x] * sixteen + offset))
+
+
+def _tables(S):
+    """The constant tables of S: the IDCT's impulse responses and the DCT basis."""
+    _impulses(S)
+    _basis(S)
+
+
+def idct_islow(coefs, quant, out):
+    """Decoded pixels (0..255) of one block as libjpeg's jpeg_idct_islow gives them.
+
+    coefs and quant in natural order (64 each); out receives 64 pixels.
+    Returns 0, or -1 (out untouched) for a block beyond the model's 32-bit
+    range (``LIMIT``), which no 8-bit image gives.
+    """
+    S = np.zeros(WORK, dtype=np.int32)
+    _tables(S)
+    for n in range(64):
+        c = np.int64(coefs[n]) * np.int64(quant[n])
+        if c > LIMIT or c < -LIMIT:
+            return -1
+        S[D + n] = c
+    if not _decode(S):
+        return -1
+    for i in range(64):
+        out[i] = _pixel(S[A + i])
+    return 0
 
 
 def refine_block_natural(samples, coefs, quant, sweeps, lam, doubt):
@@ -375,31 +507,15 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, doubt):
     quantizer a residual projection must reach to try a coefficient. Returns
     the number of coefficients changed.
     """
-    BT = _basis()
-    K = np.zeros(64, dtype=np.int64)
-    _impulses(K)
-    T16 = np.zeros(64, dtype=np.int64)
-    _targets(samples, 0, 8, T16)
-    C = np.zeros(64, dtype=np.int64)
-    Q = np.zeros(64, dtype=np.int64)
+    S = np.zeros(WORK, dtype=np.int32)
+    _tables(S)
+    _targets(samples, 0, 8, S)
     for n in range(64):
-        C[n] = coefs[n]
-        Q[n] = quant[n]
-    D = np.zeros(64, dtype=np.int64)
-    ws = np.zeros(64, dtype=np.int64)
-    col = np.zeros(8, dtype=np.int64)
-    dl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(64, dtype=np.int64)
-    rowerr = np.zeros(8, dtype=np.int64)
-    R = np.zeros(64, dtype=np.float32)
-    tmp = np.zeros(64, dtype=np.float32)
-    proj = np.zeros(64, dtype=np.float32)
-    base = np.zeros(64, dtype=np.int64)
-    lam16 = np.int64(np.floor(lam * 256.0 + 0.5))
-    changed = _refine_block(T16, C, Q, sweeps, lam16, doubt, BT, K, D, ws, col, dl, acc, rowerr,
-                            R, tmp, proj, base)
+        S[C + n] = coefs[n]
+        S[Q + n] = quant[n]
+    changed = _refine_block(S, sweeps, int(np.floor(lam * 256.0 + 0.5)), doubt)
     for n in range(64):
-        coefs[n] = C[n]
+        coefs[n] = S[C + n]
     return changed
 
 
@@ -411,37 +527,27 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     order, 64 per table), sweeps, lam (rate term in squared pixel levels) and
     doubt (fraction of the quantizer). Returns the number of coefficients changed.
     """
+    S = np.zeros(WORK, dtype=np.int32)
+    return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
+                         zz, coefs, nb, sweeps, lam, doubt, S)
+
+
+def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant, zz,
+                  coefs, nb, sweeps, lam, doubt, S):
+    """``refine_group`` with its work array S (int32, ``WORK`` items)."""
     plane = _size(plane)
     cw = _size(cw)
     chroma = _size(chroma)
     nb = _size(nb)
     group = _size(group)
-    BT = _basis()
-    K = np.zeros(64, dtype=np.int64)
-    _impulses(K)
-    T16 = np.zeros(64, dtype=np.int64)
-    C = np.zeros(64, dtype=np.int64)
-    Q = np.zeros(64, dtype=np.int64)
-    D = np.zeros(64, dtype=np.int64)
-    ws = np.zeros(64, dtype=np.int64)
-    col = np.zeros(8, dtype=np.int64)
-    dl = np.zeros(8, dtype=np.int64)
-    acc = np.zeros(64, dtype=np.int64)
-    rowerr = np.zeros(8, dtype=np.int64)
-    R = np.zeros(64, dtype=np.float32)
-    tmp = np.zeros(64, dtype=np.float32)
-    proj = np.zeros(64, dtype=np.float32)
-    base = np.zeros(64, dtype=np.int64)
-    pos = np.zeros(64, dtype=np.int64)
-    for n in range(64):
-        pos[n] = _size(zz[n]) * nb
-    lam16 = np.int64(np.floor(lam * 256.0 + 0.5))
+    _tables(S)
+    lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
     yb = group * hs
     for c in range(ncomp):
         tb = 64 * _size(comp_table[c])
         for n in range(64):
-            Q[n] = quant[tb + n]
+            S[Q + n] = quant[tb + n]
         blocks = gm * hs * vs if c == 0 else gm
         for i in range(blocks):
             if c == 0:
@@ -459,13 +565,12 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
                 src = c * plane + 8 * i
                 stride = cw
             j = _size(j)
-            _targets(samples, _size(src), _size(stride), T16)
+            _targets(samples, src, stride, S)
             for n in range(64):
-                C[n] = coefs[pos[n] + j]
-            k = _refine_block(T16, C, Q, sweeps, lam16, doubt, BT, K, D, ws, col, dl, acc, rowerr,
-                              R, tmp, proj, base)
+                S[C + n] = coefs[_size(zz[n]) * nb + j]
+            k = _refine_block(S, sweeps, lam16, doubt)
             if k:
                 changed += k
                 for n in range(64):
-                    coefs[pos[n] + j] = C[n]
+                    coefs[_size(zz[n]) * nb + j] = S[C + n]
     return changed
