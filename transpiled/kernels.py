@@ -48,10 +48,11 @@ Conventions shared with the caller:
   where length counts the code and the symbol's extra bits.
 - ``value[v + 4096]``: ``(extra bits << 4) | size category`` of a value v,
   |v| < 4096.
-- ``pairs``, 2048 entries per table set t: at ``2048 t + 128 run + v + 64``
+- ``pairs``, 4096 entries per table set t: at ``4096 t + 128 run + v + 64``
   the whole code of an AC coefficient v (|v| <= 64, not 0) after ``run``
   zeros, ``(code with v's extra bits << 6) | length``: one lookup instead of
-  two for the common small values.
+  two for the common small values; at ``4096 t + 2048 + s`` a copy of the
+  set's AC entries of ``huff`` (the coding loop reads one table).
 """
 import numpy as np
 
@@ -74,12 +75,13 @@ def strip_capacity(width, ncomp, hs, vs):
 def scratch_sizes(ncomp, hs, vs, group):
     """Items of the scratch buffers: float32 ``samples`` and ``dct``, int32 ``coefs``, uint64 ``words``.
 
-    A block codes to at most 27 + 63 * 26 bits: 27 words of 64 bits.
+    A block codes to at most 27 + 63 * 26 bits: 27 words of 64 bits; the
+    first 64 words hold the coding loop's bit positions (``_position_table``).
     """
     width = group * 8 * hs
     samples = ncomp * 8 * vs * width + (ncomp - 1) * 64 * group
     blocks = group * (hs * vs + ncomp - 1)
-    return samples, 64 * blocks, 64 * blocks, 27 * blocks + 1
+    return samples, 64 * blocks, 64 * blocks, 64 + 27 * blocks + 1
 
 
 def _size(n):
@@ -591,17 +593,23 @@ def _lowest_bit_table():
     return table
 
 
+#: Entries of ``pairs`` per table set, and the offset of the set's AC codes in them.
+SET = 4096
+PAIRS = 2048
+
 #: A de Bruijn sequence for 64-bit words (each 6-bit window occurs once).
 DEBRUIJN = np.uint64(0x022FDD63CC95386D)
 
 
-def _stuff(words, count, out, pos):
-    """The first count words, big-endian, at out[pos], 0x00 stuffed after each 0xFF.
+def _stuff(words, first, end, out, pos):
+    """words[first:end], big-endian, at out[pos], 0x00 stuffed after each 0xFF.
 
     Returns the next position.
     """
     low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-    for i in range(count):
+    first = _size(first)
+    end = _size(end)
+    for i in range(first, end):
         acc = words[i]
         ones = ~acc  # a 0xFF byte of acc is a zero byte of ones; the sum below sets
         # the top bit of every byte but the zero ones (no carry crosses a byte)
@@ -642,76 +650,87 @@ def _put(acc, free, nw, code, size, words):
     return acc, free, nw
 
 
-def _walk(Q, j, mask, pt, ac, huff, pairs, value, DBX, acc, free, nw, words):
+def _walk(Q, j, mask, pairs, pt, value, words, acc, free, nw):
     """Code the AC coefficients of block j (set bits of mask) and its end of block; returns (acc, free, nw).
 
-    ``_code_blocks`` calls it with a literal ``pt`` (the pairs table's offset)
-    for tables 0 and 1: after inlining, the walk has one live register less.
-    The loop is register-bound (spills of table pointers to the stack):
-    splitting it into a token loop and a bit-writer loop did not pay
-    (74.8 to 76.5 at q100 4:4:4: the token loop spilled as much), nor did
-    array views for the block's coefficients and the table (77.3).
+    ``_code_blocks`` calls it with a literal ``pt`` (the table set's offset in
+    ``pairs``) for tables 0 and 1. The loop is register-bound: g++ spilled
+    table pointers to the stack and reloaded them for every coefficient. So
+    it reads as few arrays as it can: ``pairs`` also holds the set's Huffman
+    AC codes (ZRL, end of block and values beyond the pairs come from there,
+    not from ``huff``), and the bit positions (``_position_table``) sit in
+    ``words[:64]``, in front of the coded words. Runs are kept shifted left
+    by 7, the pairs' row stride: the position table holds ``k << 7`` and
+    ``last`` is ``(previous k + 1) << 7``, so ``run << 7`` is one subtraction.
+    Splitting the loop into a token loop and a bit-writer loop did not pay
+    (the token loop spilled as much), nor did array views for the block's
+    coefficients and the table (Pythran keeps a base and an offset per view).
     """
-    six = np.uint64(6)
     shift58 = np.uint64(58)
-    eight = np.uint64(8)
-    last = 0
+    six = np.uint64(6)
+    sixteen = np.uint64(16)
+    three = np.int64(3)
+    codes = pt + PAIRS
+    last = 128
     while mask != np.uint64(0):
         low = mask & (~mask + np.uint64(1))
         mask ^= low
-        x = DBX[(low * DEBRUIJN) >> shift58]
-        k = np.int64(x & np.uint64(255))
-        run = k - last - 1
-        last = k
-        while run > 15:  # a run of 16 zeros (ZRL)
-            h = huff[ac + 0xF0]
+        x = words[(low * DEBRUIJN) >> shift58]
+        k7 = np.int64(x & np.uint64(0xFFFF))
+        run7 = k7 - last
+        last = k7 + 128
+        while run7 >= 2048:  # a run of 16 zeros (ZRL)
+            h = pairs[codes + 0xF0]
             acc, free, nw = _put(acc, free, nw, h >> six, np.int64(h & np.uint64(63)), words)
-            run -= 16
-        v = np.int64(Q[np.int64(x >> eight) + j])
+            run7 -= 2048
+        v = np.int64(Q[np.int64(x >> sixteen) + j])
         small = np.uint64(v + 64)
         if small < np.uint64(128):  # code and extra bits in one entry
-            h = pairs[pt + np.int64(np.uint16((run << 7) + np.int64(small)))]
+            h = pairs[pt + np.int64(np.uint16(run7 + np.int64(small)))]
             size = np.int64(h & np.uint64(63))
             code = h >> six
         else:
             e = value[np.uint32(v + 4096)]
-            h = huff[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))]
+            h = pairs[codes + np.int64(np.uint8((run7 >> three) + np.int64(e & np.uint64(15))))]
             size = np.int64(h & np.uint64(63))
             code = (h >> six) | (e >> np.uint64(4))
         acc, free, nw = _put(acc, free, nw, code, size, words)
-    if last < 63:  # end of block
-        h = huff[ac]
+    if last < 64 << 7:  # end of block
+        h = pairs[codes]
         acc, free, nw = _put(acc, free, nw, h >> six, np.int64(h & np.uint64(63)), words)
     return acc, free, nw
 
 
-def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pred, M, DB,
+def _position_table(DB, nb, words):
+    """words[:64]: for each de Bruijn index of a bit k (``_lowest_bit_table``), k << 7 | (k nb) << 16.
+
+    The walk finds both the run (shifted to the pairs' row stride) and the
+    coefficient's offset in the group's coefficient rows with one load,
+    without nb or a multiply.
+    """
+    nb = _size(nb)
+    for p in range(64):
+        k = np.int64(DB[p])
+        words[p] = np.uint64(k << 7) | (np.uint64(k * nb) << np.uint64(16))
+
+
+def _code_blocks(Q, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pred, M,
                  words, st, acc_st):
-    """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
+    """Huffman-code the blocks of gm MCUs of Q into 64-bit words from words[64]; returns the end.
 
     The bit buffer is 64 bits wide, as in libjpeg-turbo (``_put``). The AC
     coefficients of a block are visited through its bit mask M[j]
-    (``_ac_masks``): lowest set bit, its position (``DB``), cleared.
-    Values index the value table as unsigned 32-bit numbers and the Huffman
-    symbol is cut to 8 bits (both exact for valid data): g++ then knows the
-    indices are not negative and drops Pythran's wrap-around test of each
-    lookup.
+    (``_ac_masks``): lowest set bit, its position (``words[:64]``, see
+    ``_position_table``), cleared. Values index the value table as unsigned
+    32-bit numbers and the Huffman symbol is cut to 8 bits (both exact for
+    valid data): g++ then knows the indices are not negative and drops
+    Pythran's wrap-around test of each lookup.
     st = [free bits in the buffer, ...], acc_st = [the buffer].
     """
     acc = acc_st[0]
     free = st[0]
-    nw = 0
+    nw = 64
     six = np.uint64(6)
-    shift58 = np.uint64(58)
-    eight = np.uint64(8)
-    nb = _size(nb)
-    # each bit's position k and coefficient offset k nb in one entry: the walk
-    # needs neither nb nor a multiply (a register less in the loop). Alone it
-    # measured worse (74.3 to 76.8 at q100 4:4:4); with ``_walk``'s literal
-    # pairs offset, 74.3 to 73.1 (q90 4:4:4 45.9 to 45.4, q90 4:2:0 26.0 to 25.6)
-    DBX = np.empty(64, dtype=np.uint64)
-    for p in range(64):
-        DBX[p] = np.uint64(DB[p]) | (np.uint64(np.int64(DB[p]) * nb) << eight)
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
             c, j = _block_index(blk, m, hs, vs, group)
@@ -725,16 +744,12 @@ def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value
             size = np.int64(h & np.uint64(63))
             code = (h >> six) | (e >> np.uint64(4))
             acc, free, nw = _put(acc, free, nw, code, size, words)
-            ac = 512 * t + 256
             if t == 0:  # a literal pairs offset: a register less in the walk
-                acc, free, nw = _walk(Q, j, M[j], 0, ac, huff, pairs, value, DBX, acc, free,
-                                      nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, 0, value, words, acc, free, nw)
             elif t == 1:
-                acc, free, nw = _walk(Q, j, M[j], 2048, ac, huff, pairs, value, DBX, acc, free,
-                                      nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, SET, value, words, acc, free, nw)
             else:
-                acc, free, nw = _walk(Q, j, M[j], 2048 * t, ac, huff, pairs, value, DBX, acc,
-                                      free, nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, SET * t, value, words, acc, free, nw)
     acc_st[0] = acc
     st[0] = free
     return nw
@@ -839,7 +854,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     nb = group * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     A = np.zeros(nb, dtype=np.int32)
-    DB = _lowest_bit_table()
+    _position_table(_lowest_bit_table(), nb, words)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64 - np.int64(carry[0] & np.uint64(7))
     acc_st = np.zeros(1, dtype=np.uint64)
@@ -862,9 +877,9 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
         _ac_masks(coefs, nb, M, A)
-        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
-                             value, pred, M, DB, words, st, acc_st)
-        pos = _stuff(words, count, out, pos)
+        end = _code_blocks(coefs, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value,
+                           pred, M, words, st, acc_st)
+        pos = _stuff(words, 64, end, out, pos)
         m0 += gm
     return _finish(acc_st, st, out, pos, pad, carry)
 
