@@ -673,9 +673,8 @@ def _walk(Q, j, mask, pairs, pt, value, words, acc, free, nw):
     codes = pt + PAIRS
     last = 128
     while mask != np.uint64(0):
-        low = mask & (~mask + np.uint64(1))
-        mask ^= low
-        x = words[(low * DEBRUIJN) >> shift58]
+        x = words[((mask & (~mask + np.uint64(1))) * DEBRUIJN) >> shift58]
+        mask &= mask - np.uint64(1)
         k7 = np.int64(x & np.uint64(0xFFFF))
         run7 = k7 - last
         last = k7 + 128
@@ -734,11 +733,11 @@ def _code_blocks(Q, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pr
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
             c, j = _block_index(blk, m, hs, vs, group)
-            c = _size(c)
-            j = _size(j)
-            t = _size(comp_table[c])
+            c = np.int64(np.uint8(c))
+            j = np.int64(np.uint32(j))
+            t = np.int64(np.uint8(comp_table[c]))
             v = np.int64(Q[j])
-            e = value[v - pred[c] + 4096]
+            e = value[np.uint32(v - pred[c] + 4096)]
             pred[c] = v
             h = huff[512 * t + np.int64(e & np.uint64(15))]
             size = np.int64(h & np.uint64(63))
