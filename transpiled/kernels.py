@@ -22,7 +22,8 @@ How a strip is encoded, a group of ``group`` MCUs at a time:
    transposed into ``dct[8 y + u][block]``, so that
 3. ``_column_dct``: the column pass and the quantization run over all blocks
    of the group at once, along contiguous rows (loops the compiler
-   vectorizes), into ``coefs[zigzag k][block]``.
+   vectorizes), into ``coefs[8 v + u][block]`` (natural order: the masks
+   and the coding loop read the rows in zigzag order, ``_natural_order``).
 4. ``_ac_masks``: a bit mask of the non-zero AC coefficients of every block of
    the group; ``_code_blocks`` visits the set bits only, coding with a 64-bit bit buffer
    into 64-bit words, which
