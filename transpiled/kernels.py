@@ -691,6 +691,9 @@ def _walk(Q, j, mask, pairs, pt, value, words, acc, free, nw):
     last = 128
     while mask != np.uint64(0):
         x = words[((mask & (~mask + np.uint64(1))) * DEBRUIJN) >> shift58]
+        # the lowest bit cleared with one blsr: ``mask ^= low`` made g++ keep
+        # a copy of the mask for the loop test (q100 4:4:4 about -1 instruction
+        # per pixel, with the index casts of ``_code_blocks``: 69.5 to 67.0)
         mask &= mask - np.uint64(1)
         k7 = np.int64(x & np.uint64(0xFFFF))
         run7 = k7 - last
@@ -750,6 +753,9 @@ def _code_blocks(Q, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pr
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
             c, j = _block_index(blk, m, hs, vs, group)
+            # cut to unsigned (exact for valid data): one zero-extension tells
+            # g++ the indices are not negative, where ``_size`` cost five
+            # instructions each
             c = np.int64(np.uint8(c))
             j = np.int64(np.uint32(j))
             t = np.int64(np.uint8(comp_table[c]))
