@@ -173,23 +173,26 @@ def kernel_code_table(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.nd
 
 
 def kernel_pair_table(huff: np.ndarray) -> np.ndarray:
-    """The kernels' table of whole AC codes: 2048 uint64 entries per table set.
+    """The kernels' table of whole AC codes: 4096 uint64 entries per table set.
 
-    At ``2048 t + 128 run + v + 64``, for a value v of -64..63 other than 0
+    At ``4096 t + 128 run + v + 64``, for a value v of -64..63 other than 0
     after ``run`` zeros (0..15): the code of symbol (run, size of v) followed
-    by v's extra bits, shifted left by 6, OR their total length. Built from
-    the kernels' Huffman table ``huff`` (``kernel_code_table``).
+    by v's extra bits, shifted left by 6, OR their total length. At ``4096 t
+    + 2048 + s``, the AC entry of symbol s of the kernels' Huffman table
+    ``huff`` (``kernel_code_table``), from which the rest is built: the
+    kernels' coding loop reads this one table.
     """
     sets = len(huff) // 512
     values = np.arange(-64, 64)
     entries = VALUE_TABLE[values + 4096]
     size = entries & np.uint64(15)
     bits = entries >> np.uint64(4)
-    table = np.zeros((sets, 16, 128), dtype=np.uint64)
+    table = np.zeros((sets, 2, 16, 128), dtype=np.uint64)
     for t in range(sets):
         for run in range(16):
             h = huff[512 * t + 256 + (run << 4) + size.astype(np.int64)]
-            table[t, run] = np.where((values != 0) & (h > 0), h | (bits << np.uint64(6)), 0)
+            table[t, 0, run] = np.where((values != 0) & (h > 0), h | (bits << np.uint64(6)), 0)
+        table[t, 1].flat[:256] = huff[512 * t + 256:512 * t + 512]
     return table.ravel()
 
 

@@ -22,7 +22,8 @@ How a strip is encoded, a group of ``group`` MCUs at a time:
    transposed into ``dct[8 y + u][block]``, so that
 3. ``_column_dct``: the column pass and the quantization run over all blocks
    of the group at once, along contiguous rows (loops the compiler
-   vectorizes), into ``coefs[zigzag k][block]``.
+   vectorizes), into ``coefs[8 v + u][block]`` (natural order: the masks
+   and the coding loop read the rows in zigzag order, ``_natural_order``).
 4. ``_ac_masks``: a bit mask of the non-zero AC coefficients of every block of
    the group; ``_code_blocks`` visits the set bits only, coding with a 64-bit bit buffer
    into 64-bit words, which
@@ -48,10 +49,11 @@ Conventions shared with the caller:
   where length counts the code and the symbol's extra bits.
 - ``value[v + 4096]``: ``(extra bits << 4) | size category`` of a value v,
   |v| < 4096.
-- ``pairs``, 2048 entries per table set t: at ``2048 t + 128 run + v + 64``
+- ``pairs``, 4096 entries per table set t: at ``4096 t + 128 run + v + 64``
   the whole code of an AC coefficient v (|v| <= 64, not 0) after ``run``
   zeros, ``(code with v's extra bits << 6) | length``: one lookup instead of
-  two for the common small values.
+  two for the common small values; at ``4096 t + 2048 + s`` a copy of the
+  set's AC entries of ``huff`` (the coding loop reads one table).
 """
 import numpy as np
 
@@ -74,12 +76,13 @@ def strip_capacity(width, ncomp, hs, vs):
 def scratch_sizes(ncomp, hs, vs, group):
     """Items of the scratch buffers: float32 ``samples`` and ``dct``, int32 ``coefs``, uint64 ``words``.
 
-    A block codes to at most 27 + 63 * 26 bits: 27 words of 64 bits.
+    A block codes to at most 27 + 63 * 26 bits: 27 words of 64 bits; the
+    first 64 words hold the coding loop's bit positions (``_position_table``).
     """
     width = group * 8 * hs
     samples = ncomp * 8 * vs * width + (ncomp - 1) * 64 * group
     blocks = group * (hs * vs + ncomp - 1)
-    return samples, 64 * blocks, 64 * blocks, 27 * blocks + 1
+    return samples, 64 * blocks, 64 * blocks, 64 + 27 * blocks + 1
 
 
 def _size(n):
@@ -87,18 +90,14 @@ def _size(n):
     return min(max(n, 0), 1 << 40)
 
 
-def _zigzag_of_natural():
-    """Zigzag position of each natural (row-major) coefficient index."""
-    natural = np.array([
+def _natural_order():
+    """Natural (row-major) index of each zigzag position."""
+    return np.array([
         0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
         12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
         35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
         58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
         dtype=np.int64)
-    zz = np.zeros(64, dtype=np.int64)
-    for k in range(64):
-        zz[natural[k]] = k
-    return zz
 
 
 def _ycc(band, src, step, n, S, o0, o1, o2, whole):
@@ -349,6 +348,23 @@ def _downsample(S, plane, cw, hs, vs, dbase, c):
 
 
 def _row_dct(P, p0, rows, pw, used, X, nb, j0, bstride):
+    """``_row_pass`` with a literal nb for 4:4:4 and 4:2:0 of three components (groups of 32).
+
+    Both DCT passes store to 8 rows of a buffer, nb apart: with nb a
+    literal, g++ knows these rows do not overlap and drops the run-time
+    overlap checks it made before each vectorized loop (36 pairs for every
+    8 samples of a row of blocks in this pass; the two passes 19.5 to 12.8
+    instructions per pixel at 4:4:4, measured alone).
+    """
+    if nb == 96:
+        _row_pass(P, p0, rows, pw, used, X, 96, j0, bstride)
+    elif nb == 192:
+        _row_pass(P, p0, rows, pw, used, X, 192, j0, bstride)
+    else:
+        _row_pass(P, p0, rows, pw, used, X, nb, j0, bstride)
+
+
+def _row_pass(P, p0, rows, pw, used, X, nb, j0, bstride):
     """Row pass of the DCT of plane P[p0:] (rows x pw, first ``used`` columns).
 
     Block (y // 8, b) of the plane is block j = j0 + (y // 8) * bstride + b;
@@ -417,8 +433,18 @@ def _row_dct(P, p0, rows, pw, used, X, nb, j0, bstride):
             X[d7 + b] = z11 - z4
 
 
-def _column_dct(X, nb, j0, j1, recip, t, zz, Q):
-    """Column pass of the DCT of blocks j0..j1-1 of X, quantized into Q[zigzag k][j].
+def _column_dct(X, nb, j0, j1, recip, t, Q):
+    """``_column_pass`` with a literal nb (see ``_row_dct``)."""
+    if nb == 96:
+        _column_pass(X, 96, j0, j1, recip, t, Q)
+    elif nb == 192:
+        _column_pass(X, 192, j0, j1, recip, t, Q)
+    else:
+        _column_pass(X, nb, j0, j1, recip, t, Q)
+
+
+def _column_pass(X, nb, j0, j1, recip, t, Q):
+    """Column pass of the DCT of blocks j0..j1-1 of X, quantized into Q[8 v + u][j] (natural order).
 
     Rounding to nearest is a truncation after an offset that makes every
     value positive; no clamping is needed, as 8-bit samples give
@@ -448,14 +474,6 @@ def _column_dct(X, nb, j0, j1, recip, t, zz, Q):
         r5 = recip[tb + 40 + u]
         r6 = recip[tb + 48 + u]
         r7 = recip[tb + 56 + u]
-        q0 = _size(zz[u]) * nb
-        q1 = _size(zz[8 + u]) * nb
-        q2 = _size(zz[16 + u]) * nb
-        q3 = _size(zz[24 + u]) * nb
-        q4 = _size(zz[32 + u]) * nb
-        q5 = _size(zz[40 + u]) * nb
-        q6 = _size(zz[48 + u]) * nb
-        q7 = _size(zz[56 + u]) * nb
         i0 = u * nb
         i1 = (8 + u) * nb
         i2 = (16 + u) * nb
@@ -495,18 +513,18 @@ def _column_dct(X, nb, j0, j1, recip, t, zz, Q):
             z3 = odd11 * c707
             z11 = tmp7 + z3
             z13 = tmp7 - z3
-            Q[q0 + j] = np.int32((tmp10 + tmp11) * r0 + bias) - i16384
-            Q[q4 + j] = np.int32((tmp10 - tmp11) * r4 + bias) - i16384
-            Q[q2 + j] = np.int32((tmp13 + z1) * r2 + bias) - i16384
-            Q[q6 + j] = np.int32((tmp13 - z1) * r6 + bias) - i16384
-            Q[q5 + j] = np.int32((z13 + z2) * r5 + bias) - i16384
-            Q[q3 + j] = np.int32((z13 - z2) * r3 + bias) - i16384
-            Q[q1 + j] = np.int32((z11 + z4) * r1 + bias) - i16384
-            Q[q7 + j] = np.int32((z11 - z4) * r7 + bias) - i16384
+            Q[i0 + j] = np.int32((tmp10 + tmp11) * r0 + bias) - i16384
+            Q[i4 + j] = np.int32((tmp10 - tmp11) * r4 + bias) - i16384
+            Q[i2 + j] = np.int32((tmp13 + z1) * r2 + bias) - i16384
+            Q[i6 + j] = np.int32((tmp13 - z1) * r6 + bias) - i16384
+            Q[i5 + j] = np.int32((z13 + z2) * r5 + bias) - i16384
+            Q[i3 + j] = np.int32((z13 - z2) * r3 + bias) - i16384
+            Q[i1 + j] = np.int32((z11 + z4) * r1 + bias) - i16384
+            Q[i7 + j] = np.int32((z11 - z4) * r7 + bias) - i16384
 
 
 def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, zz, group, m0, gm, samples, dct, coefs):
+                 comp_table, recip, group, m0, gm, samples, dct, coefs):
     """Quantized coefficients of MCUs m0..m0+gm-1 of the strip, into coefs.
 
     Block j of the group: component 0's blocks by rows of group * hs (vs
@@ -538,10 +556,10 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
         else:
             _row_dct(samples, c * plane, 8, cw, 8 * gm, dct, nb, c * group, group)
     for by in range(vs):
-        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], zz, coefs)
+        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
     for c in range(1, ncomp):
         j0 = vs * yb + (c - 1) * group
-        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], zz, coefs)
+        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs)
 
 
 def _block_index(blk, m, hs, vs, group):
@@ -552,9 +570,10 @@ def _block_index(blk, m, hs, vs, group):
     return c, vs * group * hs + (c - 1) * group + m
 
 
-def _ac_masks(Q, nb, M, A):
+def _ac_masks(Q, nb, NAT, M, A):
     """Bit k of M[j] set where AC coefficient k (zigzag) of block j is not zero.
 
+    Q holds the coefficients in natural order (row NAT[k] for zigzag k).
     Built 8 coefficients at a time in 32-bit lanes across the group's blocks
     (contiguous rows of Q, a loop g++ vectorizes), then merged into 64 bits:
     about half an instruction per coefficient, where gathering them one
@@ -570,7 +589,7 @@ def _ac_masks(Q, nb, M, A):
         for i in range(8):
             k = 8 * c8 + i
             if k > 0:
-                row = k * nb
+                row = _size(NAT[k]) * nb
                 for j in range(nb):
                     A[j] |= np.int32(Q[row + j] != 0) << np.int32(i)
         shift = np.uint64(8 * c8)
@@ -591,17 +610,23 @@ def _lowest_bit_table():
     return table
 
 
+#: Entries of ``pairs`` per table set, and the offset of the set's AC codes in them.
+SET = 4096
+PAIRS = 2048
+
 #: A de Bruijn sequence for 64-bit words (each 6-bit window occurs once).
 DEBRUIJN = np.uint64(0x022FDD63CC95386D)
 
 
-def _stuff(words, count, out, pos):
-    """The first count words, big-endian, at out[pos], 0x00 stuffed after each 0xFF.
+def _stuff(words, first, end, out, pos):
+    """words[first:end], big-endian, at out[pos], 0x00 stuffed after each 0xFF.
 
     Returns the next position.
     """
     low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-    for i in range(count):
+    first = _size(first)
+    end = _size(end)
+    for i in range(first, end):
         acc = words[i]
         ones = ~acc  # a 0xFF byte of acc is a zero byte of ones; the sum below sets
         # the top bit of every byte but the zero ones (no carry crosses a byte)
@@ -642,105 +667,117 @@ def _put(acc, free, nw, code, size, words):
     return acc, free, nw
 
 
-def _walk(Q, j, mask, pt, ac, huff, pairs, value, DBX, acc, free, nw, words):
+def _walk(Q, j, mask, pairs, pt, value, words, acc, free, nw):
     """Code the AC coefficients of block j (set bits of mask) and its end of block; returns (acc, free, nw).
 
-    ``_code_blocks`` calls it with a literal ``pt`` (the pairs table's offset)
-    for tables 0 and 1: after inlining, the walk has one live register less.
-    The loop is register-bound (spills of table pointers to the stack):
-    splitting it into a token loop and a bit-writer loop did not pay
-    (74.8 to 76.5 at q100 4:4:4: the token loop spilled as much), nor did
-    array views for the block's coefficients and the table (77.3).
+    ``_code_blocks`` calls it with a literal ``pt`` (the table set's offset in
+    ``pairs``) for tables 0 and 1. The loop is register-bound: g++ spilled
+    table pointers to the stack and reloaded them for every coefficient. So
+    it reads as few arrays as it can: ``pairs`` also holds the set's Huffman
+    AC codes (ZRL, end of block and values beyond the pairs come from there,
+    not from ``huff``), and the bit positions (``_position_table``) sit in
+    ``words[:64]``, in front of the coded words. Runs are kept shifted left
+    by 7, the pairs' row stride: the position table holds ``k << 7`` and
+    ``last`` is ``(previous k + 1) << 7``, so ``run << 7`` is one subtraction.
+    Splitting the loop into a token loop and a bit-writer loop did not pay
+    (the token loop spilled as much), nor did array views for the block's
+    coefficients and the table (Pythran keeps a base and an offset per view).
     """
-    six = np.uint64(6)
     shift58 = np.uint64(58)
-    eight = np.uint64(8)
-    last = 0
+    six = np.uint64(6)
+    sixteen = np.uint64(16)
+    three = np.int64(3)
+    codes = pt + PAIRS
+    last = 128
     while mask != np.uint64(0):
-        low = mask & (~mask + np.uint64(1))
-        mask ^= low
-        x = DBX[(low * DEBRUIJN) >> shift58]
-        k = np.int64(x & np.uint64(255))
-        run = k - last - 1
-        last = k
-        while run > 15:  # a run of 16 zeros (ZRL)
-            h = huff[ac + 0xF0]
+        x = words[((mask & (~mask + np.uint64(1))) * DEBRUIJN) >> shift58]
+        # the lowest bit cleared with one blsr: ``mask ^= low`` made g++ keep
+        # a copy of the mask for the loop test (q100 4:4:4 about -1 instruction
+        # per pixel, with the index casts of ``_code_blocks``: 69.5 to 67.0)
+        mask &= mask - np.uint64(1)
+        k7 = np.int64(x & np.uint64(0xFFFF))
+        run7 = k7 - last
+        last = k7 + 128
+        while run7 >= 2048:  # a run of 16 zeros (ZRL)
+            h = pairs[codes + 0xF0]
             acc, free, nw = _put(acc, free, nw, h >> six, np.int64(h & np.uint64(63)), words)
-            run -= 16
-        v = np.int64(Q[np.int64(x >> eight) + j])
+            run7 -= 2048
+        v = np.int64(Q[np.int64(x >> sixteen) + j])
         small = np.uint64(v + 64)
         if small < np.uint64(128):  # code and extra bits in one entry
-            h = pairs[pt + np.int64(np.uint16((run << 7) + np.int64(small)))]
+            h = pairs[pt + np.int64(np.uint16(run7 + np.int64(small)))]
             size = np.int64(h & np.uint64(63))
             code = h >> six
         else:
             e = value[np.uint32(v + 4096)]
-            h = huff[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))]
+            h = pairs[codes + np.int64(np.uint8((run7 >> three) + np.int64(e & np.uint64(15))))]
             size = np.int64(h & np.uint64(63))
             code = (h >> six) | (e >> np.uint64(4))
         acc, free, nw = _put(acc, free, nw, code, size, words)
-    if last < 63:  # end of block
-        h = huff[ac]
+    if last < 64 << 7:  # end of block
+        h = pairs[codes]
         acc, free, nw = _put(acc, free, nw, h >> six, np.int64(h & np.uint64(63)), words)
     return acc, free, nw
 
 
-def _code_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pred, M, DB,
+def _position_table(DB, NAT, nb, words):
+    """words[:64]: for each de Bruijn index of a bit k (``_lowest_bit_table``), k << 7 | (NAT[k] nb) << 16.
+
+    The walk finds both the run (shifted to the pairs' row stride) and the
+    coefficient's offset in the group's coefficient rows with one load,
+    without nb or a multiply.
+    """
+    nb = _size(nb)
+    for p in range(64):
+        k = np.int64(DB[p])
+        words[p] = np.uint64(k << 7) | (np.uint64(NAT[k] * nb) << np.uint64(16))
+
+
+def _code_blocks(Q, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value, pred, M,
                  words, st, acc_st):
-    """Huffman-code the blocks of gm MCUs of Q into 64-bit words; returns their count.
+    """Huffman-code the blocks of gm MCUs of Q into 64-bit words from words[64]; returns the end.
 
     The bit buffer is 64 bits wide, as in libjpeg-turbo (``_put``). The AC
     coefficients of a block are visited through its bit mask M[j]
-    (``_ac_masks``): lowest set bit, its position (``DB``), cleared.
-    Values index the value table as unsigned 32-bit numbers and the Huffman
-    symbol is cut to 8 bits (both exact for valid data): g++ then knows the
-    indices are not negative and drops Pythran's wrap-around test of each
-    lookup.
+    (``_ac_masks``): lowest set bit, its position (``words[:64]``, see
+    ``_position_table``), cleared. Values index the value table as unsigned
+    32-bit numbers and the Huffman symbol is cut to 8 bits (both exact for
+    valid data): g++ then knows the indices are not negative and drops
+    Pythran's wrap-around test of each lookup.
     st = [free bits in the buffer, ...], acc_st = [the buffer].
     """
     acc = acc_st[0]
     free = st[0]
-    nw = 0
+    nw = 64
     six = np.uint64(6)
-    shift58 = np.uint64(58)
-    eight = np.uint64(8)
-    nb = _size(nb)
-    # each bit's position k and coefficient offset k nb in one entry: the walk
-    # needs neither nb nor a multiply (a register less in the loop). Alone it
-    # measured worse (74.3 to 76.8 at q100 4:4:4); with ``_walk``'s literal
-    # pairs offset, 74.3 to 73.1 (q90 4:4:4 45.9 to 45.4, q90 4:2:0 26.0 to 25.6)
-    DBX = np.empty(64, dtype=np.uint64)
-    for p in range(64):
-        DBX[p] = np.uint64(DB[p]) | (np.uint64(np.int64(DB[p]) * nb) << eight)
     for m in range(gm):
         for blk in range(hs * vs + ncomp - 1):
             c, j = _block_index(blk, m, hs, vs, group)
-            c = _size(c)
-            j = _size(j)
-            t = _size(comp_table[c])
+            # cut to unsigned (exact for valid data): one zero-extension tells
+            # g++ the indices are not negative, where ``_size`` cost five
+            # instructions each
+            c = np.int64(np.uint8(c))
+            j = np.int64(np.uint32(j))
+            t = np.int64(np.uint8(comp_table[c]))
             v = np.int64(Q[j])
-            e = value[v - pred[c] + 4096]
+            e = value[np.uint32(v - pred[c] + 4096)]
             pred[c] = v
             h = huff[512 * t + np.int64(e & np.uint64(15))]
             size = np.int64(h & np.uint64(63))
             code = (h >> six) | (e >> np.uint64(4))
             acc, free, nw = _put(acc, free, nw, code, size, words)
-            ac = 512 * t + 256
             if t == 0:  # a literal pairs offset: a register less in the walk
-                acc, free, nw = _walk(Q, j, M[j], 0, ac, huff, pairs, value, DBX, acc, free,
-                                      nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, 0, value, words, acc, free, nw)
             elif t == 1:
-                acc, free, nw = _walk(Q, j, M[j], 2048, ac, huff, pairs, value, DBX, acc, free,
-                                      nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, SET, value, words, acc, free, nw)
             else:
-                acc, free, nw = _walk(Q, j, M[j], 2048 * t, ac, huff, pairs, value, DBX, acc,
-                                      free, nw, words)
+                acc, free, nw = _walk(Q, j, M[j], pairs, SET * t, value, words, acc, free, nw)
     acc_st[0] = acc
     st[0] = free
     return nw
 
 
-def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, H):
+def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H):
     """Add the Huffman symbols of the blocks of gm MCUs of Q to H[512 t (+256) + symbol].
 
     H is flat and every index is cut to its table's 256 entries: g++ knows the
@@ -770,7 +807,7 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, D
                 while run > 15:
                     H[ac + 0xF0] += 1
                     run -= 16
-                e = value[np.uint32(Q[k * nb + j] + 4096)]
+                e = value[np.uint32(Q[_size(NAT[k]) * nb + j] + 4096)]
                 H[ac + np.int64(np.uint8((run << 4) + np.int64(e & np.uint64(15))))] += 1
             if last < 63:
                 H[ac] += 1
@@ -834,12 +871,12 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     and the predictors reset. Groups of MCUs are cut at those MCUs, so the
     coding loop itself knows nothing of restarts.
     """
-    zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     nb = group * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     A = np.zeros(nb, dtype=np.int32)
-    DB = _lowest_bit_table()
+    NAT = _natural_order()
+    _position_table(_lowest_bit_table(), NAT, nb, words)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64 - np.int64(carry[0] & np.uint64(7))
     acc_st = np.zeros(1, dtype=np.uint64)
@@ -860,11 +897,11 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
                     pred[c] = 0
             gm = min(gm, interval - g % interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _ac_masks(coefs, nb, M, A)
-        count = _code_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
-                             value, pred, M, DB, words, st, acc_st)
-        pos = _stuff(words, count, out, pos)
+                     comp_table, recip, group, m0, gm, samples, dct, coefs)
+        _ac_masks(coefs, nb, NAT, M, A)
+        end = _code_blocks(coefs, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value,
+                           pred, M, words, st, acc_st)
+        pos = _stuff(words, 64, end, out, pos)
         m0 += gm
     return _finish(acc_st, st, out, pos, pad, carry)
 
@@ -872,21 +909,21 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                 comp_table, recip, value, samples, dct, coefs, counts, group):
     """Add the Huffman symbols one strip would use to counts[2 t (+1), symbol]."""
-    zz = _zigzag_of_natural()
     rowidx = _row_index(row0, nrows, 8 * vs)
     pred = np.zeros(4, dtype=np.int64)
     nb = group * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     A = np.zeros(nb, dtype=np.int32)
     DB = _lowest_bit_table()
+    NAT = _natural_order()
     mcus = (width + 8 * hs - 1) // (8 * hs)
     H = np.zeros(counts.shape[0] * 256, dtype=np.int64)
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, zz, group, m0, gm, samples, dct, coefs)
-        _ac_masks(coefs, nb, M, A)
-        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, H)
+                     comp_table, recip, group, m0, gm, samples, dct, coefs)
+        _ac_masks(coefs, nb, NAT, M, A)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H)
     for r in range(counts.shape[0]):
         for s in range(256):
             counts[r, s] += H[256 * r + s]
