@@ -290,21 +290,24 @@ class StripCoder:
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
                 continue
-            if index < 0 and head is None and not self.settings.starts_interval(first):
+            if index < 0 and head is None and not settings.starts_interval(first):
                 raise ValueError(f"strip {first} starts inside a restart interval: its task "
                                  f"must name the strip before it")
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 mcu0 = index * per_row
-                if head is None and self.settings.starts_interval(index):
+                if head is None and settings.starts_interval(index):
                     pred[:] = 0
                     carry[:] = 0
                 if head is not None and head < mcu0 + per_row:  # the head ends inside
                     split = head - mcu0
-                    n = encode_columns(kernels, band, start, rows, frame, codes, scratch, 0,
+                    # the strip's rows read once (a DeferredBand's rows are copied or
+                    # decoded on read) for the two calls
+                    pixels, top = sources.rows_of(band, start, rows)
+                    n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, 0,
                                        split, pred, carry, False, mcu0, interval)
                     data += out[:n]
                     cut(True, self._ending(head), False)
-                    n = encode_columns(kernels, band, start, rows, frame, codes, scratch, split,
+                    n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
                                        per_row, pred, carry, self._closes(index), mcu0, interval)
                 else:
                     n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
