@@ -169,21 +169,6 @@ def _butterfly(z, out):
     out[4] = tmp13 - tmp0
 
 
-def _impulses():
-    """K[8 k + x]: output x of ``_butterfly`` for an input holding 1 at k, int32."""
-    K = np.zeros(64, dtype=np.int32)
-    z = np.zeros(8, dtype=np.int64)
-    out = np.zeros(8, dtype=np.int64)
-    for k in range(8):
-        for i in range(8):
-            z[i] = 0
-        z[k] = 1
-        _butterfly(z, out)
-        for x in range(8):
-            K[8 * k + x] = out[x]
-    return K
-
-
 def _impulses(S):
     """S[K + 8 k + x]: output x of ``_butterfly`` for an input holding 1 at k."""
     z = np.zeros(8, dtype=np.int64)
