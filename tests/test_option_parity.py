@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments, psnr
+from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments, psnr, striped_photo
 from pillow_streamjpeg import markers as markers_module
 from pillow_streamjpeg import options, tables
 
@@ -35,11 +35,7 @@ def save(image: Image.Image, fmt: str = "STREAMJPEG", **kwargs) -> bytes:
 
 
 def photo(width: int = 48, height: int = 32, seed: int = 0) -> Image.Image:
-    y, x = np.mgrid[0:height, 0:width]
-    rng = np.random.default_rng(seed)
-    rgb = np.stack([x * 5.5 % 256, y * 7.5 % 256, (x + 2 * y) % 256], axis=-1)
-    rgb = rgb + rng.normal(0, 8, rgb.shape)
-    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    return striped_photo(width, height, seed, noise=8.0)
 
 
 def quantization(data: bytes) -> dict[int, list[int]]:

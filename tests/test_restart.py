@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments
+from jpegtools import assert_strictly_valid, djpeg_decode, parse_segments, striped_photo
 from pillow_streamjpeg import options, scan
 
 DRI = 0xDD
@@ -32,11 +32,7 @@ def save(image: Image.Image, fmt: str = "STREAMJPEG", **kwargs) -> bytes:
 
 
 def photo(width: int, height: int, seed: int = 0) -> Image.Image:
-    y, x = np.mgrid[0:height, 0:width]
-    rng = np.random.default_rng(seed)
-    rgb = np.stack([x * 5.5 % 256, y * 7.5 % 256, (x + 2 * y) % 256], axis=-1)
-    rgb = rgb + rng.normal(0, 12, rgb.shape)
-    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    return striped_photo(width, height, seed, noise=12.0)
 
 
 def dri_and_markers(data: bytes) -> tuple[int, list[int]]:

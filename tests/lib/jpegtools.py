@@ -125,3 +125,12 @@ def parse_segments(data: bytes) -> tuple[list[Segment], list[int], bytes]:
             markers.append(following)
         i = scan.find(b"\xff", i + 2)
     return segments, markers, scan
+
+
+def striped_photo(width: int, height: int, seed: int = 0, noise: float = 8.0) -> Image.Image:
+    """A photo-like RGB test image: three slanted sawtooth ramps plus Gaussian noise."""
+    y, x = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(seed)
+    rgb = np.stack([x * 5.5 % 256, y * 7.5 % 256, (x + 2 * y) % 256], axis=-1)
+    rgb = rgb + rng.normal(0, noise, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
