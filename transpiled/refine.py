@@ -579,6 +579,40 @@ def _quantizers(S, quant, tb):
     S[ONES] = ones
 
 
+def _gather(coefs, j, nb, S):
+    """S[C + n] = coefs[n * nb + j] for n = 0..63 (8 a row, written out: half the instructions of one loop)."""
+    j = _size(j)
+    nb = _size(nb)
+    for v in range(8):
+        o = j + 8 * v * nb
+        c = C + 8 * v
+        S[c] = coefs[o]
+        S[c + 1] = coefs[o + nb]
+        S[c + 2] = coefs[o + 2 * nb]
+        S[c + 3] = coefs[o + 3 * nb]
+        S[c + 4] = coefs[o + 4 * nb]
+        S[c + 5] = coefs[o + 5 * nb]
+        S[c + 6] = coefs[o + 6 * nb]
+        S[c + 7] = coefs[o + 7 * nb]
+
+
+def _scatter(S, coefs, j, nb):
+    """coefs[n * nb + j] = S[C + n] for n = 0..63 (the inverse of ``_gather``)."""
+    j = _size(j)
+    nb = _size(nb)
+    for v in range(8):
+        o = j + 8 * v * nb
+        c = C + 8 * v
+        coefs[o] = S[c]
+        coefs[o + nb] = S[c + 1]
+        coefs[o + 2 * nb] = S[c + 2]
+        coefs[o + 3 * nb] = S[c + 3]
+        coefs[o + 4 * nb] = S[c + 4]
+        coefs[o + 5 * nb] = S[c + 5]
+        coefs[o + 6 * nb] = S[c + 6]
+        coefs[o + 7 * nb] = S[c + 7]
+
+
 def _tables(S):
     """The constant tables of S: the IDCT's impulse responses and the DCT basis."""
     _impulses(S)
@@ -675,15 +709,9 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 stride = cw
             j = _size(j)
             _targets(samples, src, stride, S)
-            o = j
-            for n in range(64):
-                S[C + n] = coefs[o]
-                o += nb
+            _gather(coefs, j, nb, S)
             k = _refine_block(S, sweeps, lam16, tries)
             if k:
                 changed += k
-                o = j
-                for n in range(64):
-                    coefs[o] = S[C + n]
-                    o += nb
+                _scatter(S, coefs, j, nb)
     return changed
