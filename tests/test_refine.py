@@ -254,3 +254,110 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
         assert ka == kb
         total += ka
     assert total > 0
+
+
+# The kernels' call: refine_group on the buffers _group_coefs fills ------------------------
+
+KERNELS = pathlib.Path(__file__).resolve().parents[1] / "transpiled" / "kernels.py"
+
+
+def _plain_kernels():
+    spec = importlib.util.spec_from_file_location("kernels_source", KERNELS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):
+    """One group of a strip as the kernels' ``_group_coefs`` leaves it (plain-Python kernels).
+
+    Returns refine_group's arguments up to ``nb`` (samples ... coefs, nb) and
+    the component planes the layout should hold, computed here with NumPy.
+    """
+    kernels = _plain_kernels()
+    height, width = rgb.shape[:2]
+    channels, ncomp, convert = (1, 1, 0) if grey else (3, 3, 1)
+    pixels = rgb[..., :1] if grey else rgb
+    group = width // (8 * hs)
+    qtables = tables.quality_tables(quality)[:1 if grey else 2]
+    comp_table = np.array([0] if grey else [0, 1, 1], dtype=np.int64)
+    size_samples, size_dct, size_coefs, _ = kernels.scratch_sizes(ncomp, hs, vs, group)
+    samples = np.zeros(size_samples, dtype=np.float32)
+    dct = np.zeros(size_dct, dtype=np.float32)
+    coefs = np.zeros(size_coefs, dtype=np.int32)
+    band = np.ascontiguousarray(pixels).ravel()
+    rowidx = np.arange(height, dtype=np.int64)
+    kernels._group_coefs(band, width * channels, rowidx, width, channels, ncomp, convert, hs, vs,
+                         comp_table, tables.kernel_reciprocals(qtables), group, 0, group,
+                         samples, dct, coefs)
+    rows, cw = 8 * vs, group * 8 * hs  # as _group_coefs
+    plane = rows * cw
+    nb = group * (hs * vs + ncomp - 1)
+    quant = np.asarray(qtables, dtype=np.int32).ravel()
+    args = (samples, plane, cw, ncomp * plane, ncomp, hs, vs, group, group, comp_table, quant,
+            coefs, nb)
+    f = pixels.astype(np.float64)
+    planes = [f[..., 0]] if grey else [
+        0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2],
+        -0.168735892 * f[..., 0] - 0.331264108 * f[..., 1] + 0.5 * f[..., 2] + 128,
+        0.5 * f[..., 0] - 0.418687589 * f[..., 1] - 0.081312411 * f[..., 2] + 128]
+    return args, planes
+
+
+def _blocks_of_group(args):
+    """(coefs column j, 64 target samples, table) of each block, read from the documented layout with NumPy."""
+    samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant, coefs, nb = args
+    out = []
+    luma = samples[:plane].reshape(8 * vs, cw)
+    for by in range(vs):
+        for bx in range(gm * hs):
+            out.append((by * group * hs + bx, luma[8 * by:8 * by + 8, 8 * bx:8 * bx + 8], 0))
+    for c in range(1, ncomp):
+        if hs * vs > 1:
+            start = chroma + (c - 1) * 64 * group
+            chroma_plane = samples[start:start + 64 * group].reshape(8, 8 * group)
+            j0 = vs * group * hs + (c - 1) * group
+        else:
+            chroma_plane = samples[c * plane:(c + 1) * plane].reshape(8, cw)
+            j0 = c * group
+        for i in range(gm):
+            out.append((j0 + i, chroma_plane[:, 8 * i:8 * i + 8], int(comp_table[c])))
+    return out
+
+
+@pytest.mark.parametrize(("hs", "vs", "grey"), [(1, 1, True), (1, 1, False), (2, 2, False)])
+def test_refine_group_on_the_kernels_buffers(hs, vs, grey, photos) -> None:
+    """The kernels' layout as _group_coefs fills it: per block what refine_block_natural chooses.
+
+    Fails if the kernels' buffer layout drifts from the one refine_group reads
+    (samples planes, ``coefs[n * nb + j]`` in natural order): the planes are
+    checked against NumPy's YCbCr of the same pixels, each block against the
+    per-block entry on its documented slice, and every build against the source.
+    """
+    rgb = photos["astronaut"][96:96 + 8 * vs, 192:192 + 32 * hs]
+    args, planes = _kernel_group(rgb, 100, hs, vs, grey)
+    samples, plane, cw, chroma, ncomp, hs, vs, group = args[:8]
+    # the samples are the level-shifted planes (chroma averaged over hs x vs where subsampled)
+    np.testing.assert_allclose(samples[:plane].reshape(8 * vs, cw), planes[0] - 128, atol=0.001)
+    chroma_blocks = [block for block in _blocks_of_group(args) if block[2] == 1]
+    for c in range(1, ncomp):
+        expected = planes[c].reshape(8, vs, 8 * group, hs).mean(axis=(1, 3)) - 128
+        got = np.concatenate([block[1] for block in chroma_blocks[(c - 1) * group:c * group]], axis=1)
+        np.testing.assert_allclose(got, expected, atol=0.001)
+    coefs = args[11]
+    nb = args[12]
+    quant = args[10].reshape(-1, 64)
+    before = coefs.copy()
+    expected_coefs = coefs.copy()
+    expected_changed = 0
+    for j, target, table in _blocks_of_group(args):
+        block = before[np.arange(64) * nb + j].copy()
+        expected_changed += PY.refine_block_natural(np.ascontiguousarray(target).ravel(), block,
+                                                    quant[table], 1, 0.0, 6)
+        expected_coefs[np.arange(64) * nb + j] = block
+    for name, module in [("source", PY)] + sorted(BUILDS.items()):
+        refined = before.copy()
+        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6)
+        np.testing.assert_array_equal(refined, expected_coefs, err_msg=name)
+        assert changed == expected_changed > 0, name
+    assert np.abs(expected_coefs.astype(int) - before).max() == 1

@@ -23,11 +23,24 @@ Per block (``_refine_block``):
    butterfly's 64 impulse responses (``_impulses``): integer sums, equal to
    libjpeg's, that the compiler vectorizes 8 wide (``_columns``, ``_rows``).
    The column pass is kept transposed, with its sums before the shift.
-2. A sweep projects the residual R = decoded - target onto the orthonormal
-   DCT basis (``_project``, integers). A step d of coefficient n changes the
-   pixels by about d q B_n, so the error by about 2 d q proj[n] + q^2: only
-   coefficients with |proj[n]| >= doubt * q are tried, each in the direction
-   that lowers the error.
+2. A sweep ranks the coefficients and tries the best ``tries`` of each kind,
+   best first (``_rank``), each in the direction its ranking gives:
+
+   - quantizer 1 (quality 100): the error changes only where a decoded pixel
+     crosses a rounding boundary, and a step moves a pixel by at most a
+     quarter of a level, so the residual itself says little about which
+     step pays. ``_boundary`` gives each pixel a gradient that counts the
+     error change of crossing its nearest boundary, weighted by how close
+     that boundary is (within ``WINDOW``); its projection onto the DCT basis
+     (``_transform``) ranks the coefficients by |projection|.
+   - larger quantizers: the residual R = decoded - target projected onto the
+     basis; a step d of coefficient n changes the error by about
+     2 d q <R, B_n> + q^2, and the coefficients are ranked by that predicted
+     gain.
+
+   Only about 3 % of the candidates of the previous search (every
+   coefficient with |<R, B_n>| >= 0.1 q) paid; these rankings put most of
+   the ones that pay in the first few (docs/fidelity.md).
 3. A candidate is evaluated exactly and incrementally (``_try``): its
    column's sums change by delta times 8 impulse values, the new column of
    the workspace follows by one shift, and each row's sums change by that
@@ -35,11 +48,11 @@ Per block (``_refine_block``):
    as soon as the error is no better. It is kept (``_accept``) when the new
    squared error plus a rate term (``lam`` for a zero that becomes non-zero,
    minus ``lam`` for the reverse) is lower than the old one.
-4. ``sweeps`` sweeps (the projection is redone at the start of each; the
+4. ``sweeps`` sweeps (the rankings are redone at the start of each; the
    search stops early after a sweep that changed nothing).
 
 Arithmetic: all integers, int32 where the compiled code vectorizes. Targets
-are the samples times 16, rounded, so errors are integers (1/256 of a squared
+are the samples times 16, rounded (clamped to 0..4095), so errors are integers (1/256 of a squared
 pixel level) and every build chooses what the Python source chooses. The
 IDCT sums fit in 32 bits while every dequantized coefficient and every
 column-pass output stays within ``LIMIT`` (8-bit samples stay far below
@@ -55,9 +68,10 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
   without subsampling, every component c) at ``c * plane + y * cw + x``; with
   subsampling, chroma component c at ``chroma + (c - 1) * 64 * group + y *
   8 * group + x``.
-- ``coefs[zz[n] * nb + j]``: quantized coefficient n (natural order) of block
-  j of the group; component 0's blocks by rows of ``group * hs`` (``vs``
-  rows), then each other component's ``group`` blocks.
+- ``coefs[n * nb + j]``: quantized coefficient n (natural order) of block j
+  of the group; component 0's blocks by rows of ``group * hs`` (``vs``
+  rows), then each other component's ``group`` blocks (``_column_pass``'s
+  ``Q[8 v + u][j]``).
 - ``quant[64 t + n]``: quantizer of coefficient n (natural order) of table t.
 """
 import numpy as np
