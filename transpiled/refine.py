@@ -501,7 +501,8 @@ def _refine_block(S, sweeps, lam, tries):
     in 1/256 of a squared pixel level, exact in every build. lam is the rate
     term in those units. Each sweep tries at most ``tries`` coefficients of
     quantizer 1 (best ``_boundary`` projection first) and ``tries`` of larger
-    quantizers (best predicted gain of the residual's projection first).
+    quantizers (best predicted gain of the residual's projection first;
+    ``2 tries``, at most ``MAXTRIES``, when no quantizer is 1).
     S[C:] is changed in place, each coefficient by at most one step from its
     value on entry. Returns the number of coefficients changed.
     """
@@ -543,7 +544,8 @@ def _refine_block(S, sweeps, lam, tries):
                 score = q * ((abs(S[PROJ + n]) >> 8) - (q << 9))
                 key = (((score >> 7) + np.int32(1 << 18)) << 6) + (np.int32(63) - n)
                 S[KEYS + n] = key if q > 1 else np.int32(-1)
-            count2 = _rank(S, MAXTRIES, tries)
+            # with no quantizer 1, the candidates of both kinds go to this one
+            count2 = _rank(S, MAXTRIES, tries if ones > 0 else min(2 * tries, MAXTRIES))
         moved = 0
         for i in range(count1):
             n = S[LIST + i]
