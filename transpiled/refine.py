@@ -23,8 +23,9 @@ Per block (``_refine_block``):
    butterfly's 64 impulse responses (``_impulses``): integer sums, equal to
    libjpeg's, that the compiler vectorizes 8 wide (``_columns``, ``_rows``).
    The column pass is kept transposed, with its sums before the shift.
-2. A sweep ranks the coefficients and tries the best ``tries`` of each kind,
-   best first (``_rank``), each in the direction its ranking gives:
+2. A sweep ranks the coefficients and tries the best ``tries`` of them, best
+   first (``_rank``), each in the direction its ranking gives: those of
+   quantizer 1 first, then, if fewer, those of larger quantizers:
 
    - quantizer 1 (quality 100): the error changes only where a decoded pixel
      crosses a rounding boundary, and a step moves a pixel by at most a
@@ -108,10 +109,10 @@ COL = 1040    # 8 column pass sums of a candidate
 DL = 1048     # 8 changes of the workspace column of a candidate
 ONES = 1056   # number of quantizers equal to 1 (set with S[Q:])
 KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
-LIST = 1128   # candidates of a sweep, best first: MAXTRIES n of quantizer 1, then MAXTRIES others
+LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
 WORK = 1160
 
-#: Most candidates of each kind (``tries``) per sweep.
+#: Most candidates (``tries``) per sweep.
 MAXTRIES = 16
 #: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
 WINDOW = 78643
@@ -499,10 +500,10 @@ def _refine_block(S, sweeps, lam, tries):
 
     Targets are the 64 pixel values times 16, rounded: errors are integers
     in 1/256 of a squared pixel level, exact in every build. lam is the rate
-    term in those units. Each sweep tries at most ``tries`` coefficients of
-    quantizer 1 (best ``_boundary`` projection first) and ``tries`` of larger
-    quantizers (best predicted gain of the residual's projection first;
-    ``2 tries``, at most ``MAXTRIES``, when no quantizer is 1).
+    term in those units. Each sweep tries at most ``tries`` coefficients:
+    those of quantizer 1 first (best ``_boundary`` projection first), then,
+    if fewer than ``tries``, those of larger quantizers (best predicted gain
+    of the residual's projection first).
     S[C:] is changed in place, each coefficient by at most one step from its
     value on entry. Returns the number of coefficients changed.
     """
@@ -535,7 +536,7 @@ def _refine_block(S, sweeps, lam, tries):
                 key = ((abs(g) >> 5) << 6) + (np.int32(63) - n)
                 S[KEYS + n] = key if S[Q + n] == 1 and g != 0 else np.int32(-1)
             count1 = _rank(S, 0, tries)
-        if ones < 64:
+        if ones < 64 and count1 < tries:
             _transform(S, E, PROJ, 6)
             for n in range(64):
                 # the predicted gain q (2 |p| - q) of a step, scaled: -2**18 to 2**23 (|p| < 2**30),
@@ -544,8 +545,8 @@ def _refine_block(S, sweeps, lam, tries):
                 score = q * ((abs(S[PROJ + n]) >> 8) - (q << 9))
                 key = (((score >> 7) + np.int32(1 << 18)) << 6) + (np.int32(63) - n)
                 S[KEYS + n] = key if q > 1 else np.int32(-1)
-            # with no quantizer 1, the candidates of both kinds go to this one
-            count2 = _rank(S, MAXTRIES, tries if ones > 0 else min(2 * tries, MAXTRIES))
+            # the rest of the sweep's candidates
+            count2 = _rank(S, MAXTRIES, tries - count1)
         moved = 0
         for i in range(count1):
             n = S[LIST + i]
@@ -660,9 +661,8 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
     """One block: coefs (natural order, int32, changed in place) refined against samples.
 
     samples: 64 level-shifted float32 values (pixel - 128), as the kernels
-    hold them. lam: rate term in squared pixel levels; tries: candidates of
-    each kind per sweep (at most ``MAXTRIES``). Returns the number of
-    coefficients changed.
+    hold them. lam: rate term in squared pixel levels; tries: candidates per
+    sweep (at most ``MAXTRIES``). Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
     _tables(S)
@@ -683,8 +683,7 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
     + j]``, n natural), plus quant (quantizers, natural order, 64 per table),
     sweeps (0: nothing), lam (rate term in squared pixel levels) and tries
-    (candidates of each kind per sweep). Returns the number of coefficients
-    changed.
+    (candidates per sweep). Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
