@@ -151,6 +151,26 @@ def test_stuffing_and_padding(compiled, reference) -> None:
     assert all(i + 1 < len(data) and data[i + 1] == 0 for i in positions)
 
 
+@pytest.mark.parametrize("convert, hs, vs", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 2, 1), (2, 2, 2)])
+def test_word_reads_equal_byte_reads(compiled, reference, convert, hs, vs) -> None:
+    """Pixels of 4 bytes read as int32 words (rows of a multiple of 4 bytes) code as the
+    byte-by-byte reads do (rows one byte longer), also from a band at an odd address."""
+    rng = np.random.default_rng(convert * 10 + hs + vs)
+    width = 37
+    pixels = rng.integers(0, 256, (8 * vs + 2, width * 4), dtype=np.uint8)
+    args = frame(width, 4, 3, convert, hs, vs, 95)
+    padded = np.zeros((pixels.shape[0], width * 4 + 1), np.uint8)  # row_bytes not a multiple of 4
+    padded[:, :-1] = pixels
+    buffer = np.zeros(pixels.size + 1, np.uint8)
+    buffer[1:] = pixels.reshape(-1)
+    odd = buffer[1:].reshape(pixels.shape)  # data one byte past an aligned address
+    assert odd.ctypes.data % 4 != 0
+    results = [run_both(compiled, reference, band, 2, 8 * vs, args)
+               for band in (pixels, padded, odd)]
+    assert results[0][0] == results[1][0] == results[2][0]
+    assert all(np.array_equal(results[0][1], r[1]) for r in results[1:])
+
+
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = frame(32, 4, 3, 1, 1, 1, 90)
