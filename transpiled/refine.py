@@ -23,11 +23,25 @@ Per block (``_refine_block``):
    butterfly's 64 impulse responses (``_impulses``): integer sums, equal to
    libjpeg's, that the compiler vectorizes 8 wide (``_columns``, ``_rows``).
    The column pass is kept transposed, with its sums before the shift.
-2. A sweep projects the residual R = decoded - target onto the orthonormal
-   DCT basis (``_project``, integers). A step d of coefficient n changes the
-   pixels by about d q B_n, so the error by about 2 d q proj[n] + q^2: only
-   coefficients with |proj[n]| >= doubt * q are tried, each in the direction
-   that lowers the error.
+2. A sweep ranks the coefficients and tries the best ``tries`` of them, best
+   first (``_rank``), each in the direction its ranking gives: those of
+   quantizer 1 first, then, if fewer, those of larger quantizers:
+
+   - quantizer 1 (quality 100): the error changes only where a decoded pixel
+     crosses a rounding boundary, and a step moves a pixel by at most a
+     quarter of a level, so the residual itself says little about which
+     step pays. ``_boundary`` gives each pixel a gradient that counts the
+     error change of crossing its nearest boundary, weighted by how close
+     that boundary is (within ``WINDOW``); its projection onto the DCT basis
+     (``_transform``) ranks the coefficients by |projection|.
+   - larger quantizers: the residual R = decoded - target projected onto the
+     basis; a step d of coefficient n changes the error by about
+     2 d q <R, B_n> + q^2, and the coefficients are ranked by that predicted
+     gain.
+
+   Only about 3 % of the candidates of the previous search (every
+   coefficient with |<R, B_n>| >= 0.1 q) paid; these rankings put most of
+   the ones that pay in the first few (docs/fidelity.md).
 3. A candidate is evaluated exactly and incrementally (``_try``): its
    column's sums change by delta times 8 impulse values, the new column of
    the workspace follows by one shift, and each row's sums change by that
@@ -35,11 +49,11 @@ Per block (``_refine_block``):
    as soon as the error is no better. It is kept (``_accept``) when the new
    squared error plus a rate term (``lam`` for a zero that becomes non-zero,
    minus ``lam`` for the reverse) is lower than the old one.
-4. ``sweeps`` sweeps (the projection is redone at the start of each; the
+4. ``sweeps`` sweeps (the rankings are redone at the start of each; the
    search stops early after a sweep that changed nothing).
 
 Arithmetic: all integers, int32 where the compiled code vectorizes. Targets
-are the samples times 16, rounded, so errors are integers (1/256 of a squared
+are the samples times 16, rounded (clamped to 0..4095), so errors are integers (1/256 of a squared
 pixel level) and every build chooses what the Python source chooses. The
 IDCT sums fit in 32 bits while every dequantized coefficient and every
 column-pass output stays within ``LIMIT`` (8-bit samples stay far below
@@ -55,16 +69,17 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
   without subsampling, every component c) at ``c * plane + y * cw + x``; with
   subsampling, chroma component c at ``chroma + (c - 1) * 64 * group + y *
   8 * group + x``.
-- ``coefs[zz[n] * nb + j]``: quantized coefficient n (natural order) of block
-  j of the group; component 0's blocks by rows of ``group * hs`` (``vs``
-  rows), then each other component's ``group`` blocks.
+- ``coefs[n * nb + j]``: quantized coefficient n (natural order) of block j
+  of the group; component 0's blocks by rows of ``group * hs`` (``vs``
+  rows), then each other component's ``group`` blocks (``_column_pass``'s
+  ``Q[8 v + u][j]``).
 - ``quant[64 t + n]``: quantizer of coefficient n (natural order) of table t.
 """
 import numpy as np
 
-# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int64[:], int32[:], int, int, float, float)
+# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
-# pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, float)
+# pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 
 #: Largest magnitude of a dequantized coefficient and of a column-pass output for
 #: which every sum of the IDCT model fits in 32 bits: 8 * 11363 * 23600 + 2**17 < 2**31
@@ -84,13 +99,23 @@ B = 512       # row pass sums of a candidate
 K = 576       # 64 impulse responses of the IDCT butterfly
 BT = 640      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
 E = 704       # 64 residuals (decoded x 16 - T16)
-TMP = 768     # 64 row projections
-PROJ = 832    # 64 projections (x 2**18)
-ROWERR = 896  # 8 row errors
-ROWNEW = 904  # 8 row errors of a candidate
-COL = 912     # 8 column pass sums of a candidate
-DL = 920      # 8 changes of the workspace column of a candidate
-WORK = 928
+TMP = 768     # 64 row transforms (of E or G)
+PROJ = 832    # 64 projections of E (x 2**18)
+G = 896       # 64 rounding-boundary gradients (``_boundary``)
+GT = 960      # 64 projections of G
+ROWERR = 1024  # 8 row errors
+ROWNEW = 1032  # 8 row errors of a candidate
+COL = 1040    # 8 column pass sums of a candidate
+DL = 1048     # 8 changes of the workspace column of a candidate
+ONES = 1056   # number of quantizers equal to 1 (set with S[Q:])
+KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
+LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
+WORK = 1160
+
+#: Most candidates (``tries``) per sweep.
+MAXTRIES = 16
+#: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
+WINDOW = 78643
 
 
 def _size(n):
@@ -202,10 +227,9 @@ def _columns(S):
     (the workspace, column u contiguous).
     """
     for u in range(8):
-        cu = 8 * u
-        _dot8(S, D + u, 8, K, P + cu, 1024, 0)
-        for v in range(8):
-            S[W + cu + v] = S[P + cu + v] >> 11
+        _dot8(S, D + u, 8, K, P + 8 * u, 1024, 0)
+    for i in range(64):
+        S[W + i] = S[P + i] >> 11
 
 
 def _rows(S):
@@ -214,27 +238,65 @@ def _rows(S):
         _dot8(S, W + y, 8, K, A + 8 * y, 131072, 0)
 
 
+def _largest(S, src):
+    """The largest magnitude of the 64 values at S[src:] (a loop without exits, which g++ vectorizes)."""
+    src = _size(src)
+    m = np.int32(0)
+    for i in range(64):
+        m = max(m, abs(S[src + i]))
+    return m
+
+
 def _decode(S):
     """The IDCT model's sums for the dequantized S[D:]: 1 if they are exact in 32 bits, else 0."""
-    for n in range(64):
-        if S[D + n] > LIMIT or S[D + n] < -LIMIT:
-            return 0
+    if _largest(S, D) > LIMIT:
+        return 0
     _columns(S)
-    for n in range(64):
-        if S[W + n] > LIMIT or S[W + n] < -LIMIT:
-            return 0
+    if _largest(S, W) > LIMIT:
+        return 0
     _rows(S)
     return 1
 
 
-def _row_error(S, y):
-    """Squared error (x 256) of the 8 decoded pixels of row y against the targets."""
-    r = 8 * _size(y)
-    s = np.int32(0)
-    for x in range(8):
-        e = (_pixel(S[A + r + x]) << 4) - S[T16 + r + x]
-        s += e * e
-    return s
+def _residuals(S):
+    """S[E:] = decoded x 16 - targets, S[ROWERR + y] = squared error of row y; returns their sum."""
+    total = 0
+    for y in range(8):
+        r = 8 * y
+        s = np.int32(0)
+        for x in range(8):
+            e = (_pixel(S[A + r + x]) << 4) - S[T16 + r + x]
+            S[E + r + x] = e
+            s += e * e
+        S[ROWERR + y] = s
+        total += s
+    return total
+
+
+def _boundary(S):
+    """S[G + i]: how much moving pixel i's row-pass sum up lowers the error near a rounding boundary.
+
+    The error changes only where a decoded pixel crosses a rounding boundary;
+    with quantizer 1 a step moves a pixel by at most a quarter of a level. For
+    a pixel WINDOW or less below its next level up, the gradient counts what
+    going up changes ((e + 16)^2 - e^2 = 32 e + 256, e the residual x 16),
+    weighted by how close the boundary is; likewise down. Integers bounded by
+    144 x 38: ``_transform`` of it fits in 32 bits. Clamped pixels (level
+    outside 0..255) and the end of the range count as no change.
+    """
+    top = np.int32(262144 - WINDOW)
+    low = np.int32(WINDOW - 1)
+    for i in range(64):
+        a = S[A + i]
+        e = S[E + i]
+        level = (a >> 18) + np.int32(128)
+        r = a & np.int32(262143)
+        ec = min(max(e, np.int32(-64)), np.int32(64))
+        up = min(max(level + np.int32(1), np.int32(0)), np.int32(1)) - min(max(level - np.int32(254), np.int32(0)), np.int32(1))
+        down = min(max(level, np.int32(0)), np.int32(1)) - min(max(level - np.int32(255), np.int32(0)), np.int32(1))
+        hu = max(r - top, np.int32(0)) >> 11
+        hd = max(low - r, np.int32(0)) >> 11
+        S[G + i] = up * (np.int32(2) * ec + np.int32(16)) * hu - down * (np.int32(16) - np.int32(2) * ec) * hd
 
 
 def _trial_row(S, y, dy, u):
@@ -250,15 +312,13 @@ def _trial_row(S, y, dy, u):
     return s
 
 
-def _project(S):
-    """S[PROJ + 8 v + u]: the residual in the orthonormal DCT basis, x 2**18 (integers: every build alike)."""
-    for i in range(64):
-        S[E + i] = (_pixel(S[A + i]) << 4) - S[T16 + i]
+def _transform(S, src, dst, shift):
+    """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers)."""
     for y in range(8):
         r = 8 * y
-        _dot8(S, E + r, 1, BT, TMP + r, 0, 6)
+        _dot8(S, src + r, 1, BT, TMP + r, 0, shift)
     for v in range(8):
-        _dot8(S, BT + v, 8, TMP, PROJ + 8 * v, 0, 0)
+        _dot8(S, BT + v, 8, TMP, dst + 8 * v, 0, 0)
 
 
 def _dot8(S, src, step, basis, dst, bias, shift):
@@ -384,77 +444,190 @@ def _accept(S, n, delta):
         S[ROWERR + y] = S[ROWNEW + y]
 
 
-def _refine_block(S, sweeps, lam, doubt):
-    """Refine the natural-order coefficients S[C:] (quantizers S[Q:]) of one block against S[T16:].
+def _next_key(S, below):
+    """The largest of the keys S[KEYS:] below ``below``, or -1 (a loop without exits, which g++ vectorizes)."""
+    m = np.int32(-1)
+    for i in range(64):
+        k = S[KEYS + i]
+        m = max(m, k if k < below else np.int32(-1))
+    return m
+
+
+def _rank(S, dst, tries):
+    """S[LIST + dst:]: the coefficients of the ``tries`` largest keys S[KEYS:] (at least 0), best first; returns how many.
+
+    A key is a score times 64 plus 63 - n: keys are distinct, and equal
+    scores go lower n first.
+    """
+    dst = _size(dst)
+    count = 0
+    below = np.int32(2147483647)
+    for t in range(tries):
+        below = _next_key(S, below)
+        if below < 0:
+            break
+        S[LIST + dst + t] = np.int32(63) - (below & np.int32(63))
+        count += 1
+    return count
+
+
+def _candidate(S, n, d, err, lam):
+    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error (err if not)."""
+    n = _size(n)
+    c = S[C + n]
+    new = c + d
+    if new < S[BASE + n] - 1 or new > S[BASE + n] + 1 or new > 1023 or new < -1023:
+        return err
+    # rate: a new non-zero coefficient costs lam, a coefficient made zero saves it
+    limit = err
+    if c == 0:
+        limit -= lam
+    elif new == 0:
+        limit += lam
+    if limit <= 0:
+        return err
+    delta = np.int32(d) * S[Q + n]
+    trial = _try(S, n, delta, limit)
+    if trial >= 0 and trial < limit:
+        _accept(S, n, delta)
+        S[C + n] = new
+        return trial
+    return err
+
+
+def _refine_block(S, sweeps, lam, tries):
+    """Refine the natural-order coefficients S[C:] (quantizers S[Q:], S[ONES]) of one block against S[T16:].
 
     Targets are the 64 pixel values times 16, rounded: errors are integers
     in 1/256 of a squared pixel level, exact in every build. lam is the rate
-    term in those units. S[C:] is changed in place, each coefficient by at
-    most one step from its value on entry. Returns the number of
-    coefficients changed.
+    term in those units. Each sweep tries at most ``tries`` coefficients:
+    those of quantizer 1 first (best ``_boundary`` projection first), then,
+    if fewer than ``tries``, those of larger quantizers (best predicted gain
+    of the residual's projection first).
+    S[C:] is changed in place, each coefficient by at most one step from its
+    value on entry. Returns the number of coefficients changed.
     """
-    scale = doubt * 262144.0  # a projection of doubt x q pixel levels, in S[PROJ:]'s units
+    tries = min(max(tries, 0), MAXTRIES)
+    if tries == 0:
+        return 0
+    if _largest(S, C) > 2047:  # no baseline coefficient; keeps the products below in 32 bits
+        return 0
     for n in range(64):
         S[BASE + n] = S[C + n]
         S[D + n] = S[C + n] * S[Q + n]
     if not _decode(S):
         return 0
-    err = 0
-    for y in range(8):
-        S[ROWERR + y] = _row_error(S, y)
-        err += S[ROWERR + y]
+    err = _residuals(S)
+    ones = S[ONES]
     changed = 0
-    moved = 1
     for sweep in range(sweeps):
-        if err == 0 or moved == 0:
+        if err == 0:
             break
+        if sweep > 0:
+            _residuals(S)
+        count1 = 0
+        count2 = 0
+        if ones > 0:
+            _boundary(S)
+            _transform(S, G, GT, 7)
+            for n in range(64):
+                # |projection| < 2**30: the key fits in 31 bits; 0 (no direction) is left out
+                g = S[GT + n]
+                key = ((abs(g) >> 5) << 6) + (np.int32(63) - n)
+                S[KEYS + n] = key if S[Q + n] == 1 and g != 0 else np.int32(-1)
+            count1 = _rank(S, 0, tries)
+        if ones < 64 and count1 < tries:
+            _transform(S, E, PROJ, 6)
+            for n in range(64):
+                # the predicted gain q (2 |p| - q) of a step, scaled: -2**18 to 2**23 (|p| < 2**30),
+                # made positive to serve as a key
+                q = S[Q + n]
+                score = q * ((abs(S[PROJ + n]) >> 8) - (q << 9))
+                key = (((score >> 7) + np.int32(1 << 18)) << 6) + (np.int32(63) - n)
+                S[KEYS + n] = key if q > 1 else np.int32(-1)
+            # the rest of the sweep's candidates
+            count2 = _rank(S, MAXTRIES, tries - count1)
         moved = 0
-        _project(S)
-        for n in range(64):
-            q = S[Q + n]
-            p = S[PROJ + n]
-            cut = q * scale
-            if p >= 0:
-                if p < cut:
-                    continue
-                d = -1
-            else:
-                if -p < cut:
-                    continue
-                d = 1
-            c = S[C + n]
-            new = c + d
-            if new < S[BASE + n] - 1 or new > S[BASE + n] + 1 or new > 1023 or new < -1023:
-                continue
-            # rate: a new non-zero coefficient costs lam, a coefficient made zero saves it
-            limit = err
-            if c == 0:
-                limit -= lam
-            elif new == 0:
-                limit += lam
-            if limit <= 0:
-                continue
-            delta = np.int32(d) * q
-            trial = _try(S, n, delta, limit)
-            if trial >= 0 and trial < limit:
-                _accept(S, n, delta)
-                S[C + n] = new
-                err = trial
+        for i in range(count1):
+            n = S[LIST + i]
+            new = _candidate(S, n, -1 if S[GT + n] > 0 else 1, err, lam)
+            if new != err:
+                err = new
+                moved += 1
+        for i in range(count2):
+            n = S[LIST + MAXTRIES + i]
+            new = _candidate(S, n, -1 if S[PROJ + n] >= 0 else 1, err, lam)
+            if new != err:
+                err = new
                 moved += 1
         changed += moved
+        if moved == 0:
+            break
     return changed
 
 
 def _targets(values, src, stride, S):
-    """S[T16:]: the 8x8 block at values[src], rows stride apart, level-shifted back (+128) and times 16, rounded."""
+    """S[T16:]: the 8x8 block at values[src], rows stride apart, level-shifted back (+128) and times 16, rounded.
+
+    Clamped to 0..4095 (decoded pixels x 16 lie in 0..4080), which also keeps
+    the conversion to integers defined for any input.
+    """
     sixteen = np.float32(16.0)
     offset = np.float32(2048.5)  # 16 * 128 + 0.5
+    zero = np.float32(0.0)
+    most = np.float32(4095.0)
     src = _size(src)
     stride = _size(stride)
     for y in range(8):
         s = src + y * stride
+        r = 8 * y
         for x in range(8):
-            S[T16 + 8 * y + x] = np.int32(np.floor(values[s + x] * sixteen + offset))
+            S[T16 + r + x] = np.int32(min(max(values[s + x] * sixteen + offset, zero), most))
+
+
+def _quantizers(S, quant, tb):
+    """S[Q:] = the 64 quantizers of table tb / 64 (natural order), S[ONES] = how many are 1."""
+    tb = _size(tb)
+    ones = 0
+    for n in range(64):
+        q = quant[tb + n]
+        S[Q + n] = q
+        ones += 1 if q == 1 else 0
+    S[ONES] = ones
+
+
+def _gather(coefs, j, nb, S):
+    """S[C + n] = coefs[n * nb + j] for n = 0..63 (8 a row, written out: half the instructions of one loop)."""
+    j = _size(j)
+    nb = _size(nb)
+    for v in range(8):
+        o = j + 8 * v * nb
+        c = C + 8 * v
+        S[c] = coefs[o]
+        S[c + 1] = coefs[o + nb]
+        S[c + 2] = coefs[o + 2 * nb]
+        S[c + 3] = coefs[o + 3 * nb]
+        S[c + 4] = coefs[o + 4 * nb]
+        S[c + 5] = coefs[o + 5 * nb]
+        S[c + 6] = coefs[o + 6 * nb]
+        S[c + 7] = coefs[o + 7 * nb]
+
+
+def _scatter(S, coefs, j, nb):
+    """coefs[n * nb + j] = S[C + n] for n = 0..63 (the inverse of ``_gather``)."""
+    j = _size(j)
+    nb = _size(nb)
+    for v in range(8):
+        o = j + 8 * v * nb
+        c = C + 8 * v
+        coefs[o] = S[c]
+        coefs[o + nb] = S[c + 1]
+        coefs[o + 2 * nb] = S[c + 2]
+        coefs[o + 3 * nb] = S[c + 3]
+        coefs[o + 4 * nb] = S[c + 4]
+        coefs[o + 5 * nb] = S[c + 5]
+        coefs[o + 6 * nb] = S[c + 6]
+        coefs[o + 7 * nb] = S[c + 7]
 
 
 def _tables(S):
@@ -484,55 +657,55 @@ def idct_islow(coefs, quant, out):
     return 0
 
 
-def refine_block_natural(samples, coefs, quant, sweeps, lam, doubt):
+def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
     """One block: coefs (natural order, int32, changed in place) refined against samples.
 
     samples: 64 level-shifted float32 values (pixel - 128), as the kernels
-    hold them. lam: rate term in squared pixel levels; doubt: fraction of the
-    quantizer a residual projection must reach to try a coefficient. Returns
-    the number of coefficients changed.
+    hold them. lam: rate term in squared pixel levels; tries: candidates per
+    sweep (at most ``MAXTRIES``). Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
     _tables(S)
     _targets(samples, 0, 8, S)
+    _quantizers(S, quant, 0)
     for n in range(64):
         S[C + n] = coefs[n]
-        S[Q + n] = quant[n]
-    changed = _refine_block(S, sweeps, int(np.floor(lam * 256.0 + 0.5)), doubt)
+    changed = _refine_block(S, sweeps, int(np.floor(lam * 256.0 + 0.5)), tries)
     for n in range(64):
         coefs[n] = S[C + n]
     return changed
 
 
-def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant, zz,
-                 coefs, nb, sweeps, lam, doubt):
+def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
+                 coefs, nb, sweeps, lam, tries):
     """Refine the quantized coefficients of gm MCUs of a group in place (see the module doc).
 
-    The arguments are ``_group_coefs``'s, plus quant (quantizers, natural
-    order, 64 per table), sweeps, lam (rate term in squared pixel levels) and
-    doubt (fraction of the quantizer). Returns the number of coefficients changed.
+    The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
+    + j]``, n natural), plus quant (quantizers, natural order, 64 per table),
+    sweeps (0: nothing), lam (rate term in squared pixel levels) and tries
+    (candidates per sweep). Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                         zz, coefs, nb, sweeps, lam, doubt, S)
+                         coefs, nb, sweeps, lam, tries, S)
 
 
-def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant, zz,
-                  coefs, nb, sweeps, lam, doubt, S):
+def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
+                  coefs, nb, sweeps, lam, tries, S):
     """``refine_group`` with its work array S (int32, ``WORK`` items)."""
     plane = _size(plane)
     cw = _size(cw)
     chroma = _size(chroma)
     nb = _size(nb)
     group = _size(group)
+    if sweeps <= 0:
+        return 0
     _tables(S)
     lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
     yb = group * hs
     for c in range(ncomp):
-        tb = 64 * _size(comp_table[c])
-        for n in range(64):
-            S[Q + n] = quant[tb + n]
+        _quantizers(S, quant, 64 * comp_table[c])
         blocks = gm * hs * vs if c == 0 else gm
         for i in range(blocks):
             if c == 0:
@@ -551,11 +724,9 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 stride = cw
             j = _size(j)
             _targets(samples, src, stride, S)
-            for n in range(64):
-                S[C + n] = coefs[_size(zz[n]) * nb + j]
-            k = _refine_block(S, sweeps, lam16, doubt)
+            _gather(coefs, j, nb, S)
+            k = _refine_block(S, sweeps, lam16, tries)
             if k:
                 changed += k
-                for n in range(64):
-                    coefs[_size(zz[n]) * nb + j] = S[C + n]
+                _scatter(S, coefs, j, nb)
     return changed
