@@ -289,7 +289,7 @@ def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):
     rowidx = np.arange(height, dtype=np.int64)
     kernels._group_coefs(band, width * channels, rowidx, width, channels, ncomp, convert, hs, vs,
                          comp_table, tables.kernel_reciprocals(qtables), group, 0, group,
-                         samples, dct, coefs)
+                         samples, dct, coefs, False)
     rows, cw = 8 * vs, group * 8 * hs  # as _group_coefs
     plane = rows * cw
     nb = group * (hs * vs + ncomp - 1)
