@@ -472,12 +472,12 @@ def _rank(S, dst, tries):
 
 
 def _candidate(S, n, d, err, lam):
-    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error (err if not)."""
+    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made."""
     n = _size(n)
     c = S[C + n]
     new = c + d
     if new < S[BASE + n] - 1 or new > S[BASE + n] + 1 or new > 1023 or new < -1023:
-        return err
+        return -1
     # rate: a new non-zero coefficient costs lam, a coefficient made zero saves it
     limit = err
     if c == 0:
@@ -485,14 +485,14 @@ def _candidate(S, n, d, err, lam):
     elif new == 0:
         limit += lam
     if limit <= 0:
-        return err
+        return -1
     delta = np.int32(d) * S[Q + n]
     trial = _try(S, n, delta, limit)
     if trial >= 0 and trial < limit:
         _accept(S, n, delta)
         S[C + n] = new
         return trial
-    return err
+    return -1
 
 
 def _refine_block(S, sweeps, lam, tries):
@@ -551,13 +551,13 @@ def _refine_block(S, sweeps, lam, tries):
         for i in range(count1):
             n = S[LIST + i]
             new = _candidate(S, n, -1 if S[GT + n] > 0 else 1, err, lam)
-            if new != err:
+            if new >= 0:
                 err = new
                 moved += 1
         for i in range(count2):
             n = S[LIST + MAXTRIES + i]
             new = _candidate(S, n, -1 if S[PROJ + n] >= 0 else 1, err, lam)
-            if new != err:
+            if new >= 0:
                 err = new
                 moved += 1
         changed += moved
