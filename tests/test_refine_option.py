@@ -239,6 +239,24 @@ def test_refine_decodes_closer_to_the_source(photos, name, params, gain) -> None
     assert psnr(pixels, djpeg_decode(two)) >= after - 0.01
 
 
+@pytest.mark.parametrize("mode", ["CMYK", "RGB keep_rgb"])
+def test_refine_on_four_components_and_rgb_components(photos, mode) -> None:
+    """Components that are not YCbCr (CMYK, Adobe; RGB with keep_rgb): valid, and closer as
+    Pillow's libjpeg decodes them (integer IDCT)."""
+    pixels = photos["chelsea"][:96, :160]
+    if mode == "CMYK":
+        pixels = np.concatenate([pixels, 255 - pixels[..., :1]], axis=2)
+        image, params = Image.fromarray(pixels, "CMYK"), {}
+    else:
+        image, params = Image.fromarray(pixels), {"keep_rgb": True}
+    plain = _save(image, quality=100, **params)
+    refined = _save(image, quality=100, refine=1, **params)
+    assert_strictly_valid(refined)
+    decoded = [np.asarray(Image.open(io.BytesIO(data))) for data in (plain, refined)]
+    assert decoded[1].shape == pixels.shape
+    assert psnr(pixels, decoded[1]) > psnr(pixels, decoded[0]) + 1.5  # +2.1 dB measured
+
+
 @pytest.mark.parametrize("params", [
     {"quality": 100},
     {"quality": 90, "subsampling": "4:2:0", "restart_marker_blocks": 7},
