@@ -1,7 +1,7 @@
 """The decoder-aware quantization (transpiled/refine.py): its Python source and its builds.
 
-refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``) but not yet
-called by the encoder (see its docstring and docs/fidelity.md). These tests run
+refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``); the encoder
+calls it with the ``refine`` option (tests/test_refine_option.py). These tests run
 the source as plain Python and keep its claims true:
 
 - ``idct_islow`` reproduces libjpeg-turbo's integer IDCT bit for bit (djpeg decodes
