@@ -326,3 +326,23 @@ def test_refine_errors_name_the_value_and_what_is_allowed(value) -> None:
 def test_refine_zero_is_the_plain_encoder(photos) -> None:
     image = Image.fromarray(photos["rocket"][:64, :96])
     assert _save(image, refine=0) == _save(image) == _save(image, refine=False)
+
+
+def test_command_line_refine(tmp_path, photos, capsys) -> None:
+    """``streamjpeg --refine N``: the encode(refine=N) bytes; another N is a one-line error."""
+    from pillow_streamjpeg import cli
+
+    source = tmp_path / "in.png"
+    Image.fromarray(photos["camera"][:64, :96]).save(source)
+    target = tmp_path / "out.jpg"
+    assert cli.main([str(source), str(target), "--refine", "1", "--quiet"]) == 0
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(str(source), expected, refine=1)
+    assert target.read_bytes() == expected.getvalue()
+    plain = io.BytesIO()
+    pillow_streamjpeg.encode(str(source), plain)
+    assert plain.getvalue() != expected.getvalue()
+    with pytest.raises(SystemExit):
+        cli.main([str(source), str(target), "--refine", "3"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--refine" in error and "3" in error
