@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
     parser.add_argument("--level", type=int, default=None, help="TIFF: the pyramid level of the series (default 0)")
     parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
+    parser.add_argument("--refine", type=int, choices=(0, 1, 2), default=0,
+                        help="decoder-aware quantization: 0 off (default), 1 or 2 sweeps "
+                             "(closer decoded pixels, slower)")
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "
                              "else the min and max of a sample of the image), full (the type's "
@@ -174,7 +177,7 @@ def _check_output(output: str) -> None:
 def encoding_options(args: argparse.Namespace) -> dict[str, Any]:
     """The encode() options the command line gives, for a conversion or the demo."""
     params: dict[str, Any] = {"quality": args.quality, "workers": args.workers,
-                              "optimize": args.optimize}
+                              "optimize": args.optimize, "refine": args.refine}
     if args.subsampling is not None:
         params["subsampling"] = _subsampling(args.subsampling)
     return params

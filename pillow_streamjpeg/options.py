@@ -88,6 +88,8 @@ class Settings:
     #: MCUs per restart interval, the DRI value; 0 for no restart markers. From
     #: Pillow's restart_marker_blocks / restart_marker_rows; one MCU row by default.
     restart_interval: int = 0
+    #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2.
+    refine: int = 0
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
@@ -197,6 +199,24 @@ def _workers(info: dict[str, Any]) -> int:
         msg = f"workers must be a positive integer, not {workers!r}"
         raise ValueError(msg)
     return workers
+
+
+#: Values of the ``refine`` option: sweeps of the decoder-aware quantization.
+REFINE_SWEEPS = (0, 1, 2)
+
+
+def _refine(info: dict[str, Any]) -> int:
+    """Sweeps of the decoder-aware quantization: 0 (default, off), 1 or 2; True is 1, False 0."""
+    value = info.get("refine")
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return 1
+    if isinstance(value, int) and value in REFINE_SWEEPS:
+        return value
+    msg = (f"refine must be 0 (off), 1 or 2 (sweeps of the decoder-aware quantization), "
+           f"True (1) or False (0), not {value!r}")
+    raise ValueError(msg)
 
 
 def _keep_source(image: Image.Image | None, what: str) -> Image.Image:
@@ -446,6 +466,7 @@ def parse(
         app_segments=segments,
         comment=comment,
         restart_interval=restart,
+        refine=_refine(info),
     )
 
 

@@ -10,6 +10,12 @@ level the parts of intervals that tasks cut (``StripCoder.encode``). The
 optimize pass counts each strip's symbols as if it started an interval (the
 DC differences of a strip's first MCU are sampled, not exact; every legal
 symbol gets a code).
+
+With ``refine`` (the decoder-aware quantization, docs/fidelity.md) a strip is
+coded in two kernel calls with the search between them: ``kernels.strip_coefs``
+(the strip's samples and quantized coefficients), ``refine.refine_group`` on
+them, ``kernels.code_coefs`` (the coding of ``encode_strip``); the optimize
+pass counts the refined coefficients. Without it, one call, as before.
 """
 
 from __future__ import annotations
@@ -87,31 +93,68 @@ class Codes(NamedTuple):
         return cls(huff, tables.kernel_pair_table(huff), tables.VALUE_TABLE)
 
 
+#: Candidates per sweep of the decoder-aware quantization (``refine_group``'s
+#: ``tries``; docs/fidelity.md, "Decoder-aware quantization").
+REFINE_TRIES = 6
+
+
+class Refinement(NamedTuple):
+    """The decoder-aware quantization's arguments (``refine.refine_group``'s after the strip's)."""
+
+    module: ModuleType  #: a build of transpiled/refine.py (``engine.refine``) or its source
+    quant: np.ndarray  #: int32 quantizers, natural order, 64 per table
+    sweeps: int  #: 1 or 2
+    lam: float  #: rate term: 0 when the finest quantizer is 1, else half its square
+    tries: int  #: candidates per sweep
+
+    @classmethod
+    def of(cls, qtables: Sequence[Sequence[int]], sweeps: int,
+           module: ModuleType | None = None) -> Refinement | None:
+        """The refinement of these (natural-order) tables; None for ``sweeps`` 0 (off)."""
+        if not sweeps:
+            return None
+        finest = min(min(table) for table in qtables)
+        lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+        return cls(engine.refine if module is None else module,
+                   np.asarray(qtables, dtype=np.int32).ravel(), sweeps, lam, REFINE_TRIES)
+
+
 class Scratch(NamedTuple):
-    """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output."""
+    """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output.
+
+    With refinement, the strip-sized samples and coefficients of the two-step
+    path too (``kernels.strip_layout``); empty without.
+    """
 
     samples: np.ndarray
     dct: np.ndarray
     coefs: np.ndarray
     words: np.ndarray
     out: np.ndarray
+    strip_samples: np.ndarray
+    strip_coefs: np.ndarray
 
     @classmethod
-    def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP) -> Scratch:
+    def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP,
+           refine: bool = False) -> Scratch:
         samples, dct, coefs, words = kernels.scratch_sizes(frame.ncomp, frame.hs, frame.vs, group)
         capacity = kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
+        strip_samples, strip_coefs = (
+            kernels.strip_layout(frame.width, frame.ncomp, frame.hs, frame.vs) if refine else (0, 0))
         return cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
                    np.empty(coefs, np.int32), np.empty(words, np.uint64),
-                   np.empty(capacity, np.uint8))
+                   np.empty(capacity, np.uint8),
+                   np.empty(strip_samples, np.float32), np.empty(strip_coefs, np.int32))
 
 
 def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                  codes: Codes, scratch: Scratch, group: int = MCUS_PER_GROUP,
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
-                 pad: bool = True, mcu0: int = 0, interval: int = 0) -> int:
+                 pad: bool = True, mcu0: int = 0, interval: int = 0,
+                 refine: Refinement | None = None) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
-    Returns the byte count. The one place that assembles the kernel's arguments.
+    Returns the byte count. The one place that assembles the coding kernels' arguments.
     ``pred`` (int64[4], DC predictors) and ``carry`` (uint64[2], bit count and
     bits not yet written) are read and updated, so the next strip of the same
     restart interval continues from them; without them the strip starts a
@@ -119,21 +162,47 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     the end of a restart interval. ``mcu0`` is the image's index of the strip's
     first MCU, ``interval`` the MCUs per restart interval: the kernel restarts
     (RSTn) before every later MCU of the strip that starts an interval.
-    A ``sources.DeferredBand``'s rows are read first, on this thread.
+    A ``sources.DeferredBand``'s rows are read first, on this thread. With
+    ``refine`` (and ``scratch`` made for it), the coefficients are refined
+    between two kernel calls (``refined_coefs``, then ``kernels.code_coefs``).
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
     if carry is None:
         carry = np.zeros(2, np.uint64)
     band, row0 = sources.rows_of(band, row0, nrows)
-    return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
-                                *scratch, group, pred, carry, int(pad), mcu0, interval)
+    if refine is None:
+        return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
+                                    *scratch[:5], group, pred, carry, int(pad), mcu0, interval)
+    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
+    return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
+                              frame.comp_table, *codes, scratch.coefs, scratch.words, scratch.out,
+                              group, pred, carry, int(pad), mcu0, interval)
+
+
+def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                  scratch: Scratch, refine: Refinement, group: int = MCUS_PER_GROUP) -> int:
+    """The strip's coefficients, refined, into scratch.strip_coefs; returns the number changed.
+
+    ``kernels.strip_coefs`` leaves the strip's samples and coefficients as one
+    group of all its MCUs, the layout ``refine_group`` reads (transpiled/refine.py).
+    ``band`` is a 2-D uint8 array (not a DeferredBand).
+    """
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
+                               *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs)
+    ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
+    cw = mcus * 8 * hs
+    plane = 8 * vs * cw
+    return refine.module.refine_group(
+        scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
+        frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
+        refine.sweeps, refine.lam, refine.tries)
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                    codes: Codes, scratch: Scratch, start: int, stop: int, pred: np.ndarray,
                    carry: np.ndarray, pad: bool, mcu0: int, interval: int,
-                   group: int = MCUS_PER_GROUP) -> int:
+                   group: int = MCUS_PER_GROUP, refine: Refinement | None = None) -> int:
     """``encode_strip`` of MCUs start .. stop - 1 of a strip alone (whose first MCU is ``mcu0``).
 
     The kernel runs on a copy of those MCUs' columns: every MCU's coefficients
@@ -147,12 +216,13 @@ def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     columns = np.ascontiguousarray(
         band[row0:row0 + nrows, x0 * frame.channels:x1 * frame.channels])
     return encode_strip(kernels, columns, 0, nrows, frame._replace(width=x1 - x0), codes,
-                        scratch, group, pred, carry, pad, mcu0 + start, interval)
+                        scratch, group, pred, carry, pad, mcu0 + start, interval, refine)
 
 
 def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
-            codes: Codes, scratch: Scratch, pred: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
-    """pred[c]: the DC predictors a strip leaves (the quantized DC of its last MCU).
+            codes: Codes, scratch: Scratch, pred: np.ndarray, group: int = MCUS_PER_GROUP,
+            refine: Refinement | None = None) -> None:
+    """pred[c]: the DC predictors a strip leaves (the quantized DC of its last MCU, refined with refine).
 
     Computed by the same kernel on a copy of that MCU's columns alone
     (``encode_columns``). (A kernel export of its own made g++ stop inlining
@@ -161,7 +231,7 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
     mcus = -(-frame.width // (8 * frame.hs))
     pred[:] = 0
     encode_columns(kernels, band, row0, nrows, frame, codes, scratch, mcus - 1, mcus, pred,
-                   np.zeros(2, np.uint64), True, 0, 0, group)
+                   np.zeros(2, np.uint64), True, 0, 0, group, refine)
 
 
 class Part(NamedTuple):
@@ -183,11 +253,20 @@ class Part(NamedTuple):
 
 
 def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
-                scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP) -> None:
-    """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol]."""
+                scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP,
+                refine: Refinement | None = None) -> None:
+    """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol].
+
+    With ``refine``, the symbols of the refined coefficients, which the strip codes.
+    """
     band, row0 = sources.rows_of(band, row0, nrows)
-    kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, tables.VALUE_TABLE,
-                        *scratch[:3], counts, group)
+    if refine is None:
+        kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame,
+                            tables.VALUE_TABLE, *scratch[:3], counts, group)
+        return
+    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
+    kernels.count_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
+                        frame.comp_table, tables.VALUE_TABLE, scratch.coefs, counts, group)
 
 
 class StripCoder:
@@ -202,6 +281,7 @@ class StripCoder:
         self.row_bytes = settings.width * settings.layout.channels
         self.frame = Frame.of(settings)
         self.codes = Codes.of(settings.huffman, settings.huffman_ids)
+        self.refine = Refinement.of(settings.qtables, settings.refine)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
@@ -210,7 +290,8 @@ class StripCoder:
         """This thread's buffers."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = Scratch.of(engine.kernels, self.frame)
+            scratch = self._local.scratch = Scratch.of(engine.kernels, self.frame,
+                                                       refine=self.refine is not None)
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
@@ -228,7 +309,8 @@ class StripCoder:
         for band, row, first, count in task:
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 if index % every == 0:
-                    count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts)
+                    count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts,
+                                refine=self.refine)
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
@@ -263,6 +345,7 @@ class StripCoder:
         interval, per_row = settings.restart_interval, settings.mcus_per_row
         last = settings.strip_count - 1
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
+        refine = self.refine
         out = memoryview(scratch.out)
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
@@ -285,7 +368,7 @@ class StripCoder:
                 if settings.starts_interval(first + 1):
                     continue
                 _, rows = next(self._strips(band, row, 1))
-                last_dc(kernels, band, row, rows, frame, codes, scratch, pred)
+                last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine)
                 self._hand_back(band, row, rows, first)
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
@@ -304,15 +387,17 @@ class StripCoder:
                     # decoded on read) for the two calls
                     pixels, top = sources.rows_of(band, start, rows)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, 0,
-                                       split, pred, carry, False, mcu0, interval)
+                                       split, pred, carry, False, mcu0, interval, refine=refine)
                     data += out[:n]
                     cut(True, self._ending(head), False)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
-                                       per_row, pred, carry, self._closes(index), mcu0, interval)
+                                       per_row, pred, carry, self._closes(index), mcu0, interval,
+                                       refine=refine)
                 else:
                     n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
                                      MCUS_PER_GROUP, pred, carry,
-                                     head is None and self._closes(index), mcu0, interval)
+                                     head is None and self._closes(index), mcu0, interval,
+                                     refine)
                 data += out[:n]
                 if self._closes(index):
                     if head is not None:  # the head ends with the strip

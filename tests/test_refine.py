@@ -1,7 +1,7 @@
 """The decoder-aware quantization (transpiled/refine.py): its Python source and its builds.
 
-refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``) but not yet
-called by the encoder (see its docstring and docs/fidelity.md). These tests run
+refine.py is built as ``pillow_streamjpeg.refine`` (``refine_v3``); the encoder
+calls it with the ``refine`` option (tests/test_refine_option.py). These tests run
 the source as plain Python and keep its claims true:
 
 - ``idct_islow`` reproduces libjpeg-turbo's integer IDCT bit for bit (djpeg decodes
@@ -289,7 +289,7 @@ def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):
     rowidx = np.arange(height, dtype=np.int64)
     kernels._group_coefs(band, width * channels, rowidx, width, channels, ncomp, convert, hs, vs,
                          comp_table, tables.kernel_reciprocals(qtables), group, 0, group,
-                         samples, dct, coefs)
+                         samples, dct, coefs, False)
     rows, cw = 8 * vs, group * 8 * hs  # as _group_coefs
     plane = rows * cw
     nb = group * (hs * vs + ncomp - 1)

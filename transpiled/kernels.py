@@ -62,6 +62,10 @@ import numpy as np
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
+# pythran export strip_layout(int, int, int, int)
+# pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:])
+# pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
+# pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int32[:], int64[:,:], int)
 
 
 def strip_capacity(width, ncomp, hs, vs):
@@ -1379,6 +1383,165 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, group, m0, gm, samples, dct, coefs, packed)
+        _ac_masks(coefs, nb, NAT, M)
+        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H)
+    for r in range(counts.shape[0]):
+        for s in range(256):
+            counts[r, s] += H[256 * r + s]
+    return 0
+
+
+# The two-step path: coefficients of a whole strip, then their coding --------------------
+#
+# For the decoder-aware quantization (transpiled/refine.py, docs/fidelity.md): the
+# caller changes a strip's coefficients between the two calls. ``strip_coefs``
+# computes them group by group, as ``encode_strip`` does, and stores each group's
+# samples and coefficients into strip-sized buffers laid out as one group of all
+# the strip's MCUs (``_group_coefs``'s layout with group = mcus, the layout
+# ``refine.refine_group`` reads). ``code_coefs`` moves them back a group at a time
+# into ``_group_coefs``'s buffer and codes them with ``encode_strip``'s own
+# stages and restarts: the same bytes as ``encode_strip`` for unchanged
+# coefficients.
+
+
+def strip_layout(width, ncomp, hs, vs):
+    """Items of the strip-sized buffers of ``strip_coefs``: float32 samples, int32 coefficients.
+
+    They hold one group of all the strip's MCUs (``scratch_sizes`` with group = mcus).
+    """
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    samples, _, coefs, _ = scratch_sizes(ncomp, hs, vs, mcus)
+    return samples, coefs
+
+
+def _move_coefs(src, sgroup, sm0, dst, dgroup, dm0, gm, ncomp, hs, vs):
+    """Coefficients of gm MCUs from MCU sm0 of a group of sgroup MCUs (src) to MCU dm0 of one of dgroup (dst)."""
+    snb = _size(sgroup * (hs * vs + ncomp - 1))
+    dnb = _size(dgroup * (hs * vs + ncomp - 1))
+    luma = _size(gm * hs)
+    gm = _size(gm)
+    for n in range(64):
+        for by in range(vs):
+            s = _size(n * snb + by * sgroup * hs + sm0 * hs)
+            d = _size(n * dnb + by * dgroup * hs + dm0 * hs)
+            for x in range(luma):
+                dst[d + x] = src[s + x]
+        for c in range(1, ncomp):
+            s = _size(n * snb + vs * sgroup * hs + (c - 1) * sgroup + sm0)
+            d = _size(n * dnb + vs * dgroup * hs + (c - 1) * dgroup + dm0)
+            for x in range(gm):
+                dst[d + x] = src[s + x]
+
+
+def _store_samples(samples, group, ncomp, hs, vs, m0, gm, out, mcus):
+    """The samples of a group's gm MCUs (``_group_coefs``'s layout) into a group of mcus MCUs at MCU m0.
+
+    Only the planes the DCT reads: every component's without subsampling,
+    component 0's and the subsampled chroma's with it.
+    """
+    rows = 8 * vs
+    mw = 8 * hs
+    cw = _size(group * mw)
+    ow = _size(mcus * mw)
+    plane = rows * cw
+    oplane = rows * ow
+    n = _size(gm * mw)
+    planes = ncomp if hs * vs == 1 else 1
+    for c in range(planes):
+        for y in range(rows):
+            s = _size(c * plane + y * cw)
+            d = _size(c * oplane + y * ow + m0 * mw)
+            for x in range(n):
+                out[d + x] = samples[s + x]
+    if hs * vs > 1:
+        n = _size(8 * gm)
+        for c in range(1, ncomp):
+            for y in range(8):
+                s = _size(ncomp * plane + (c - 1) * 64 * group + y * 8 * group)
+                d = _size(ncomp * oplane + (c - 1) * 64 * mcus + y * 8 * mcus + 8 * m0)
+                for x in range(n):
+                    out[d + x] = samples[s + x]
+
+
+def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                comp_table, recip, samples, dct, coefs, group, strip_samples, strip_coefs):
+    """Quantized coefficients and level-shifted samples of one strip; returns its MCU count.
+
+    The arguments up to ``coefs`` are ``encode_strip``'s (scratch buffers of
+    ``scratch_sizes`` items for ``group``); ``strip_samples`` and
+    ``strip_coefs`` (``strip_layout`` items) receive the strip as one group of
+    all its MCUs, in ``_group_coefs``'s layout: ``strip_coefs[n * nb + j]``
+    with nb = mcus * (hs * vs + ncomp - 1).
+    """
+    rowidx = _row_index(row0, nrows, 8 * vs)
+    # an integer where encode_strip passes a bool: _group_coefs is instantiated
+    # apart for this caller, so that g++ still inlines encode_strip's copy
+    packed = 0
+    if _packed(band, row_bytes, channels, coefs):
+        packed = 1
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    for m0 in range(0, mcus, group):
+        gm = min(group, mcus - m0)
+        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                     comp_table, recip, group, m0, gm, samples, dct, coefs, packed)
+        _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, mcus)
+        _move_coefs(coefs, group, 0, strip_coefs, mcus, m0, gm, ncomp, hs, vs)
+    return mcus
+
+
+def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value, coefs, words,
+               out, group, pred, carry, pad, mcu0, interval):
+    """``encode_strip`` of the coefficients ``strip_coefs`` left (maybe changed since); returns the byte count.
+
+    pred, carry, pad, mcu0 and interval as ``encode_strip``'s; coefs and words
+    are its scratch buffers for ``group``. The same groups, restarts, DC
+    prediction and stages: for the coefficients ``strip_coefs`` computed, the
+    bytes of ``encode_strip``.
+    """
+    nb = group * (hs * vs + ncomp - 1)
+    M = np.zeros(nb, dtype=np.uint64)
+    NAT = _natural_order()
+    _position_table(_lowest_bit_table(), NAT, nb, words)
+    st = np.zeros(2, dtype=np.int64)
+    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
+    acc_st = np.zeros(1, dtype=np.uint64)
+    acc_st[0] = carry[1]
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    pos = 0
+    m0 = 0
+    while m0 < mcus:
+        gm = min(group, mcus - m0)
+        if interval > 0:
+            g = mcu0 + m0
+            if m0 > 0 and g % interval == 0:  # a restart inside the strip
+                pos = _finish(acc_st, st, out, pos, True, carry)
+                out[pos] = 255
+                out[pos + 1] = 0xD0 + (g // interval - 1) % 8
+                pos += 2
+                for c in range(4):
+                    pred[c] = 0
+            gm = min(gm, interval - g % interval)
+        _move_coefs(strip_coefs, mcus, m0, coefs, group, 0, gm, ncomp, hs, vs)
+        _ac_masks(coefs, nb, NAT, M)
+        end = _code_blocks(coefs, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value,
+                           pred, M, words, st, acc_st)
+        pos = _stuff(words, 64, end, out, pos)
+        m0 += gm
+    return _finish(acc_st, st, out, pos, pad, carry)
+
+
+def count_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, value, coefs, counts, group):
+    """``count_strip`` of the coefficients ``strip_coefs`` left (maybe changed since)."""
+    pred = np.zeros(4, dtype=np.int64)
+    nb = group * (hs * vs + ncomp - 1)
+    M = np.zeros(nb, dtype=np.uint64)
+    DB = _lowest_bit_table()
+    NAT = _natural_order()
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    H = np.zeros(counts.shape[0] * 256, dtype=np.int64)
+    for m0 in range(0, mcus, group):
+        gm = min(group, mcus - m0)
+        _move_coefs(strip_coefs, mcus, m0, coefs, group, 0, gm, ncomp, hs, vs)
         _ac_masks(coefs, nb, NAT, M)
         _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H)
     for r in range(counts.shape[0]):

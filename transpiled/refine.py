@@ -1,9 +1,10 @@
 """Decoder-aware quantization: coefficients chosen for the decoder's pixels.
 
 Status: compiled as its own extension module, ``pillow_streamjpeg.refine``
-(and ``refine_v3`` for x86-64-v3, as the kernels), **not called by the
-encoder yet**: the kernels' call is the integration step of docs/fidelity.md
-("Decoder-aware quantization: prototype"). tests/test_refine.py runs this file as plain
+(and ``refine_v3`` for x86-64-v3, as the kernels), called by the encoder with
+the ``refine`` save option: ``strips.refined_coefs`` runs ``refine_group`` on a
+whole strip between the kernels' ``strip_coefs`` and ``code_coefs``
+(docs/fidelity.md, "Integration: the refine option"). tests/test_refine.py runs this file as plain
 Python (the exact IDCT model against djpeg, the search: never worse, at most
 one step) and checks that the build chooses the same coefficients.
 

@@ -1,0 +1,348 @@
+"""The ``refine`` save option: decoder-aware quantization wired into the encoder.
+
+- the two-step kernel path (``strip_coefs``, ``code_coefs``, ``count_coefs``) codes
+  unchanged coefficients into the bytes and counts of the one-call path, restarts,
+  carried bits and predictors included;
+- with the refinement between the two calls, the compiled kernels and refine give
+  the bytes of their Python sources;
+- refine=1 files are valid for strict decoders, decode closer to the source under
+  libjpeg's integer IDCT (djpeg's default) than refine=0 on photographs, are the
+  same for any worker count, with optimize=True (the same coefficients) and on Dask;
+- the option's values and errors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import pillow_streamjpeg
+from jpegtools import assert_strictly_valid, djpeg_decode, psnr
+from pillow_streamjpeg import engine, options, tables
+from pillow_streamjpeg.strips import (Codes, Frame, Refinement, Scratch, count_strip, encode_strip,
+                                      last_dc)
+
+# The plain-Python kernels multiply uint64 scalars that wrap on purpose (as test_engine).
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
+
+TRANSPILED = Path(__file__).resolve().parents[1] / "transpiled"
+BUILDS = engine.builds()
+GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
+
+
+def _source(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_source", TRANSPILED / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The plain-Python kernels and refine."""
+    return _source("kernels"), _source("refine")
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def compiled(request):
+    return BUILDS[request.param]
+
+
+def frame(width, channels, ncomp, convert, hs, vs, quality) -> Frame:
+    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
+    comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
+    return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
+                 tables.kernel_reciprocals(qtables))
+
+
+LAYOUTS = [
+    # channels, ncomp, convert, hs, vs
+    (1, 1, 0, 1, 1),
+    (4, 3, 1, 1, 1),
+    (3, 3, 2, 1, 1),
+    (4, 3, 1, 2, 1),
+    (4, 3, 2, 2, 2),
+    (3, 3, 1, 2, 2),
+    (4, 4, 0, 1, 1),
+]
+
+
+# The two-step path without refinement: the one-call path's bytes ---------------------------
+
+
+def _two_step(module, band, row0, nrows, args, codes, scratch, pred, carry, pad, mcu0, interval):
+    """strip_coefs then code_coefs, nothing changed between them."""
+    mcus = module.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *args, *scratch[:3],
+                              GROUP, scratch.strip_samples, scratch.strip_coefs)
+    assert mcus == -(-args.width // (8 * args.hs))
+    return module.code_coefs(scratch.strip_coefs, args.width, args.ncomp, args.hs, args.vs,
+                             args.comp_table, *codes, scratch.coefs, scratch.words, scratch.out,
+                             GROUP, pred, carry, int(pad), mcu0, interval)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    layout=st.sampled_from(LAYOUTS),
+    width=st.integers(1, 70),
+    quality=st.sampled_from([1, 50, 90, 100]),
+    seed=st.integers(0, 1000),
+    carry_bits=st.integers(0, 7),
+    interval=st.sampled_from([0, 1, 2, 3, 5]),
+    pad=st.booleans(),
+)
+def test_two_steps_code_the_bytes_of_encode_strip(compiled, layout, width, quality, seed,
+                                                   carry_bits, interval, pad):
+    channels, ncomp, convert, hs, vs = layout
+    rng = np.random.default_rng(seed)
+    band = rng.integers(0, 256, (8 * vs + 3, width * channels), dtype=np.uint8)
+    band[:, : width * channels // 2] //= 9  # smoother half: runs of zeros too
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    codes = Codes.of(tables.STD_HUFFMAN[:len(args.recip) // 64])
+    start_pred = rng.integers(-300, 300, 4).astype(np.int64)
+    start_bits = int(rng.integers(0, 1 << carry_bits))
+    mcu0 = int(rng.integers(0, 20))
+    results = []
+    for two_step in (False, True):
+        scratch = Scratch.of(compiled, args, GROUP, refine=two_step)
+        pred = start_pred.copy()
+        carry = np.array([carry_bits, start_bits], np.uint64)
+        if two_step:
+            n = _two_step(compiled, band, 2, 8 * vs, args, codes, scratch, pred, carry, pad,
+                          mcu0, interval)
+            counts = np.zeros((2 * len(args.recip) // 64, 256), np.int64)
+            compiled.count_coefs(scratch.strip_coefs, width, ncomp, hs, vs, args.comp_table,
+                                 tables.VALUE_TABLE, scratch.coefs, counts, GROUP)
+        else:
+            n = encode_strip(compiled, band, 2, 8 * vs, args, codes, scratch, GROUP, pred, carry,
+                             pad, mcu0, interval)
+            counts = np.zeros((2 * len(args.recip) // 64, 256), np.int64)
+            count_strip(compiled, band, 2, 8 * vs, args, scratch, counts, GROUP)
+        results.append((bytes(scratch.out[:n]), pred.tolist(), carry.tolist(), counts))
+    (one, *rest1), (two, *rest2) = results
+    assert one == two
+    assert rest1[:2] == rest2[:2]
+    assert np.array_equal(rest1[2], rest2[2])
+    assert len(one) > 0
+
+
+def test_strip_layout_holds_the_samples_refine_reads(compiled) -> None:
+    """strip_coefs's samples: component 0 and the (averaged) chroma planes, level-shifted."""
+    rng = np.random.default_rng(4)
+    width = 37  # a partial last MCU: its columns repeat the image's last one
+    rgb = rng.integers(0, 256, (16, width, 3), dtype=np.uint8)
+    args = frame(width, 3, 3, 2, 2, 2, 100)  # whole YCbCr values, 4:2:0 from the planes
+    scratch = Scratch.of(compiled, args, GROUP, refine=True)
+    mcus = compiled.strip_coefs(rgb.reshape(-1), width * 3, 0, 16, *args, *scratch[:3], GROUP,
+                                scratch.strip_samples, scratch.strip_coefs)
+    cw = mcus * 16
+    f = np.pad(rgb.astype(np.float64), ((0, 0), (0, cw - width), (0, 0)), mode="edge")
+    y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+    cb = -0.168735892 * f[..., 0] - 0.331264108 * f[..., 1] + 0.5 * f[..., 2] + 128
+    plane = 16 * cw
+    # rounded to whole values by the kernels (convert 2): within half a level
+    np.testing.assert_allclose(scratch.strip_samples[:plane].reshape(16, cw), y - 128, atol=0.501)
+    got = scratch.strip_samples[3 * plane:3 * plane + 64 * mcus].reshape(8, 8 * mcus)
+    np.testing.assert_allclose(got, cb.reshape(8, 2, 8 * mcus, 2).mean(axis=(1, 3)) - 128,
+                               atol=0.501)
+
+
+# With the refinement: compiled equals the Python sources --------------------------------------
+
+
+@pytest.mark.parametrize("layout", [(1, 1, 0, 1, 1), (4, 3, 2, 1, 1), (3, 3, 1, 2, 2),
+                                    (4, 3, 2, 2, 1)])
+@pytest.mark.parametrize("quality", [100, 90])
+def test_refined_strips_compiled_equal_the_sources(compiled, reference, layout, quality,
+                                                   photos) -> None:
+    """A strip of a photo through the two-step path with refine between: the compiled kernels
+    and refine give the bytes, predictors, carried bits and counts of the plain-Python ones."""
+    channels, ncomp, convert, hs, vs = layout
+    photo = photos["camera"] if ncomp == 1 else photos["astronaut"]
+    pixels = photo[200:200 + 8 * vs + 1, 100:100 + 21 * hs]
+    if channels == 4:
+        pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    width = pixels.shape[1]
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
+    codes = Codes.of(tables.STD_HUFFMAN[:len(qtables)])
+    kernels_py, refine_py = reference
+    results = []
+    for kernels, refine in ((compiled, engine.refine if compiled is engine.kernels else
+                             _matching_refine(compiled)), (kernels_py, refine_py)):
+        refinement = Refinement.of(qtables, 1, module=refine)
+        scratch = Scratch.of(kernels, args, GROUP, refine=True)
+        pred = np.array([5, -3, 7, 0], np.int64)
+        carry = np.array([3, 5], np.uint64)
+        n = encode_strip(kernels, band, 1, 8 * vs, args, codes, scratch, GROUP, pred, carry,
+                         False, 3, 2, refinement)
+        counts = np.zeros((2 * len(qtables), 256), np.int64)
+        count_strip(kernels, band, 1, 8 * vs, args, scratch, counts, GROUP, refinement)
+        found = np.zeros(4, np.int64)
+        last_dc(kernels, band, 1, 8 * vs, args, codes, scratch, found, GROUP, refinement)
+        results.append((bytes(scratch.out[:n]), pred.tolist(), carry.tolist(), counts.tolist(),
+                        found.tolist()))
+        plain = Scratch.of(kernels, args, GROUP)
+        m = encode_strip(kernels, band, 1, 8 * vs, args, codes, plain, GROUP)
+        results[-1] += (bytes(plain.out[:m]),)
+    assert results[0] == results[1]
+    data, pred, _, _, found, unrefined = results[0]
+    assert found[:ncomp] == pred[:ncomp]  # last_dc: the refined DC the strip leaves
+    assert data != unrefined  # the search did change coefficients
+
+
+def _matching_refine(kernels):
+    """The refine build that goes with a kernels build (as engine pairs them)."""
+    from pillow_streamjpeg import refine as baseline
+
+    if kernels is engine.baseline:
+        return baseline
+    from pillow_streamjpeg import refine_v3
+
+    return refine_v3
+
+
+# Through the encoder ------------------------------------------------------------------------
+
+
+def _save(image, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="STREAMJPEG", **params)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("name", "params", "gain"), [
+    ("camera", {"quality": 100}, 1.8),
+    ("camera", {"quality": 95}, 0.2),
+    ("astronaut", {"quality": 100}, 0.5),
+    ("astronaut", {"quality": 90, "subsampling": "4:2:0"}, 0.05),
+])
+def test_refine_decodes_closer_to_the_source(photos, name, params, gain) -> None:
+    """Valid files that decode (djpeg, integer IDCT) closer to the photo than refine=0's."""
+    pixels = photos[name][:192]
+    image = Image.fromarray(pixels)
+    plain = _save(image, workers=1, **params)
+    refined = _save(image, workers=1, refine=1, **params)
+    assert_strictly_valid(refined)
+    before = psnr(pixels, djpeg_decode(plain))
+    after = psnr(pixels, djpeg_decode(refined))
+    assert after >= before + gain, (before, after)
+    assert len(refined) < 1.02 * len(plain)
+    two = _save(image, workers=1, refine=2, **params)
+    assert psnr(pixels, djpeg_decode(two)) >= after - 0.01
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "RGB keep_rgb"])
+def test_refine_on_four_components_and_rgb_components(photos, mode) -> None:
+    """Components that are not YCbCr (CMYK, Adobe; RGB with keep_rgb): valid, and closer as
+    Pillow's libjpeg decodes them (integer IDCT)."""
+    pixels = photos["chelsea"][:96, :160]
+    if mode == "CMYK":
+        pixels = np.concatenate([pixels, 255 - pixels[..., :1]], axis=2)
+        image, params = Image.fromarray(pixels, "CMYK"), {}
+    else:
+        image, params = Image.fromarray(pixels), {"keep_rgb": True}
+    plain = _save(image, quality=100, **params)
+    refined = _save(image, quality=100, refine=1, **params)
+    assert_strictly_valid(refined)
+    decoded = [np.asarray(Image.open(io.BytesIO(data))) for data in (plain, refined)]
+    assert decoded[1].shape == pixels.shape
+    assert psnr(pixels, decoded[1]) > psnr(pixels, decoded[0]) + 1.5  # +2.1 dB measured
+
+
+@pytest.mark.parametrize("params", [
+    {"quality": 100},
+    {"quality": 90, "subsampling": "4:2:0", "restart_marker_blocks": 7},
+    {"quality": 95, "subsampling": "4:2:2", "restart_marker_blocks": 3},
+    {"quality": 100, "restart_marker_rows": 0, "restart_marker_blocks": 0},
+], ids=str)
+def test_refine_same_bytes_for_any_worker_count(photos, params) -> None:
+    """Tasks that start inside restart intervals read the refined DC of the strip before."""
+    image = Image.fromarray(photos["coffee"][:160, :300])
+    one = _save(image, refine=1, workers=1, **params)
+    assert_strictly_valid(one)
+    assert _save(image, refine=1, workers=2, **params) == one
+    assert _save(image, refine=1, workers=3, **params) == one
+
+
+@pytest.mark.parametrize("params", [{"quality": 100}, {"quality": 90, "subsampling": "4:2:0"}],
+                         ids=str)
+def test_refine_with_optimize_codes_the_same_coefficients(photos, params) -> None:
+    """optimize=True counts and codes the refined coefficients: the same pixels decoded."""
+    image = Image.fromarray(photos["chelsea"][:128, :200])
+    plain = _save(image, refine=1, **params)
+    optimized = _save(image, refine=1, optimize=True, **params)
+    assert_strictly_valid(optimized)
+    assert len(optimized) < len(plain)
+    np.testing.assert_array_equal(djpeg_decode(optimized), djpeg_decode(plain))
+
+
+def test_refine_on_dask_arrays(photos) -> None:
+    """The Dask backend codes with the same StripCoder: the local encoder's bytes."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    pixels = photos["astronaut"][:120, :150]
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(pixels, expected, quality=95, refine=1, restart_marker_blocks=5)
+    source = da.from_array(pixels, chunks=(40, 150, 3))
+    out = io.BytesIO()
+    with dask.config.set(scheduler="threads"):
+        pillow_streamjpeg.encode(source, out, quality=95, refine=1, restart_marker_blocks=5,
+                                 band_rows=16)
+    assert out.getvalue() == expected.getvalue()
+    plain = io.BytesIO()
+    pillow_streamjpeg.encode(pixels, plain, quality=95, restart_marker_blocks=5)
+    assert plain.getvalue() != expected.getvalue()
+
+
+# The option --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "sweeps"), [(None, 0), (False, 0), (0, 0), (True, 1), (1, 1),
+                                                (2, 2)])
+def test_refine_values(value, sweeps) -> None:
+    info = {} if value is None else {"refine": value}
+    assert options.parse("RGB", (16, 16), info).refine == sweeps
+
+
+@pytest.mark.parametrize("value", [3, -1, "1", 1.0, "yes", [1]])
+def test_refine_errors_name_the_value_and_what_is_allowed(value) -> None:
+    with pytest.raises(ValueError, match=r"refine must be 0 \(off\), 1 or 2 .*True .*, not ") as info:
+        options.parse("L", (8, 8), {"refine": value})
+    assert repr(value) in str(info.value)
+    with pytest.raises(ValueError, match="refine must be"):
+        _save(Image.new("L", (8, 8)), refine=value)
+    with pytest.raises(ValueError, match="refine must be"):
+        pillow_streamjpeg.encode(np.zeros((8, 8), np.uint8), io.BytesIO(), refine=value)
+
+
+def test_refine_zero_is_the_plain_encoder(photos) -> None:
+    image = Image.fromarray(photos["rocket"][:64, :96])
+    assert _save(image, refine=0) == _save(image) == _save(image, refine=False)
+
+
+def test_command_line_refine(tmp_path, photos, capsys) -> None:
+    """``streamjpeg --refine N``: the encode(refine=N) bytes; another N is a one-line error."""
+    from pillow_streamjpeg import cli
+
+    source = tmp_path / "in.png"
+    Image.fromarray(photos["camera"][:64, :96]).save(source)
+    target = tmp_path / "out.jpg"
+    assert cli.main([str(source), str(target), "--refine", "1", "--quiet"]) == 0
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(str(source), expected, refine=1)
+    assert target.read_bytes() == expected.getvalue()
+    plain = io.BytesIO()
+    pillow_streamjpeg.encode(str(source), plain)
+    assert plain.getvalue() != expected.getvalue()
+    with pytest.raises(SystemExit):
+        cli.main([str(source), str(target), "--refine", "3"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--refine" in error and "3" in error
