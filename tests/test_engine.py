@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import transpiled
 from pillow_streamjpeg import engine, tables
 from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_strip, last_dc
 
@@ -22,15 +21,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar m
 #: The compiled builds this machine runs (the baseline, and x86-64-v3 where it can).
 BUILDS = engine.builds()
 
-SOURCE = Path(__file__).resolve().parents[1] / "transpiled" / "kernels.py"
+SOURCE = transpiled.TRANSPILED / "kernels.py"
 
 
 @pytest.fixture(scope="module")
 def reference():
-    spec = importlib.util.spec_from_file_location("kernels_reference", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return transpiled.source("kernels")
 
 
 @pytest.fixture(scope="module", params=sorted(BUILDS))
@@ -66,14 +62,7 @@ def test_engine_refuses_an_unknown_build(monkeypatch) -> None:
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
 
 
-def frame(width, channels, ncomp, convert, hs, vs, quality) -> Frame:
-    """The kernels' frame arguments for the standard tables of a quality."""
-    qtables = tables.quality_tables(quality)
-    comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
-    if ncomp == 1:
-        qtables = qtables[:1]
-    return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                 tables.kernel_reciprocals(qtables))
+frame = transpiled.frame
 
 
 def run_both(compiled, reference, band, row0, nrows, args: Frame):

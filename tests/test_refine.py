@@ -15,9 +15,7 @@ the source as plain Python and keep its claims true:
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import io
-import pathlib
 
 import numpy as np
 import pytest
@@ -25,19 +23,10 @@ from PIL import Image
 
 import coefjpeg
 from jpegtools import djpeg_decode, psnr
+import transpiled
 from pillow_streamjpeg import engine, refine, tables
 
-SOURCE = pathlib.Path(__file__).resolve().parents[1] / "transpiled" / "refine.py"
-
-
-def _python_refine():
-    spec = importlib.util.spec_from_file_location("refine_source", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PY = _python_refine()
+PY = transpiled.source("refine")
 
 BUILDS = {"baseline": refine}
 if "x86-64-v3" in engine.builds():
@@ -258,14 +247,8 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
 
 # The kernels' call: refine_group on the buffers _group_coefs fills ------------------------
 
-KERNELS = pathlib.Path(__file__).resolve().parents[1] / "transpiled" / "kernels.py"
-
-
 def _plain_kernels():
-    spec = importlib.util.spec_from_file_location("kernels_source", KERNELS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return transpiled.source("kernels")
 
 
 def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):

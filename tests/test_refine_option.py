@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,29 +23,22 @@ from PIL import Image
 
 import pillow_streamjpeg
 from jpegtools import assert_strictly_valid, djpeg_decode, psnr
+import transpiled
 from pillow_streamjpeg import engine, options, tables
-from pillow_streamjpeg.strips import (Codes, Frame, Refinement, Scratch, count_strip, encode_strip,
+from pillow_streamjpeg.strips import (Codes, Refinement, Scratch, count_strip, encode_strip,
                                       last_dc)
 
 # The plain-Python kernels multiply uint64 scalars that wrap on purpose (as test_engine).
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
 
-TRANSPILED = Path(__file__).resolve().parents[1] / "transpiled"
 BUILDS = engine.builds()
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
-
-
-def _source(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_source", TRANSPILED / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def reference():
     """The plain-Python kernels and refine."""
-    return _source("kernels"), _source("refine")
+    return transpiled.source("kernels"), transpiled.source("refine")
 
 
 @pytest.fixture(scope="module", params=sorted(BUILDS))
@@ -55,11 +46,7 @@ def compiled(request):
     return BUILDS[request.param]
 
 
-def frame(width, channels, ncomp, convert, hs, vs, quality) -> Frame:
-    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
-    comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
-    return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                 tables.kernel_reciprocals(qtables))
+frame = transpiled.frame
 
 
 LAYOUTS = [
