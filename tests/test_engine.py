@@ -160,6 +160,33 @@ def test_word_reads_equal_byte_reads(compiled, reference, convert, hs, vs) -> No
     assert all(np.array_equal(results[0][1], r[1]) for r in results[1:])
 
 
+
+@pytest.mark.parametrize("convert, hs, vs", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 2, 1), (2, 2, 2)])
+@pytest.mark.parametrize("width", [1, 5, 37, 38, 39, 300])
+def test_three_byte_words_equal_byte_reads(compiled, reference, convert, hs, vs, width) -> None:
+    """Pixels of 3 bytes read as int32 words (``_unpack3``: rows starting at every byte of a
+    word, heads and tails of 1 to 3 pixels, groups past the first) code as 4-byte pixels
+    read byte by byte do, also from a band at an odd address; a band whose size is not a
+    multiple of 4 bytes takes the byte loop and codes the same."""
+    rng = np.random.default_rng(convert * 10 + hs + vs + width)
+    rows = 8 * vs + 4  # 3 * width * rows bytes: a multiple of 4
+    rgb = rng.integers(0, 256, (rows, width, 3), dtype=np.uint8)
+    args3 = frame(width, 3, 3, convert, hs, vs, 95)
+    args4 = frame(width, 4, 3, convert, hs, vs, 95)
+    rgbx = np.zeros((rows, width * 4 + 1), np.uint8)  # row_bytes not a multiple of 4: bytes
+    rgbx[:, :-1] = np.concatenate([rgb, np.zeros((rows, width, 1), np.uint8)], 2).reshape(rows, -1)
+    words = rgb.reshape(rows, -1)
+    buffer = np.zeros(words.size + 1, np.uint8)
+    buffer[1:] = words.reshape(-1)
+    odd = buffer[1:].reshape(words.shape)
+    assert odd.ctypes.data % 4 != 0
+    uneven = words[:rows - 1]  # (rows - 1) * 3 * width bytes: not a multiple of 4 for odd widths
+    expected = run_both(compiled, reference, rgbx, 2, 8 * vs, args4)
+    for band in (words, odd, uneven):
+        data, counts = run_both(compiled, reference, band, 2, 8 * vs, args3)
+        assert data == expected[0]
+        assert np.array_equal(counts, expected[1])
+
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = frame(32, 4, 3, 1, 1, 1, 90)
