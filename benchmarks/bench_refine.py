@@ -11,7 +11,11 @@ side by side (2 x 2, 1024 x 1024, native); prints the ratios to refine=0.
 q95 and q90 (4:4:4), the PSNR (decoded by ``djpeg``, libjpeg-turbo's integer
 IDCT, and by ``djpeg -dct float``) and size with refine=0, 1 and 2, and Pillow's.
 
-    python benchmarks/bench_refine.py --time [--rounds 5]
+``--tries N`` measures another number of candidates per sweep than the
+option's (``strips.REFINE_TRIES``, 6), for the cost-gain trade-off
+(docs/fidelity.md).
+
+    python benchmarks/bench_refine.py --time [--rounds 5] [--tries 4]
     python benchmarks/bench_refine.py [--photos camera,astronaut] [--qualities 100,95,90]
 """
 
@@ -28,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
-from pillow_streamjpeg import engine
+from pillow_streamjpeg import engine, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import mosaic  # noqa: E402
@@ -65,7 +69,7 @@ def _timing_images() -> list[tuple[str, Image.Image]]:
 
 def timing(rounds: int) -> None:
     print(f"kernels {engine.name}; one worker, process CPU seconds, "
-          f"median of {rounds} interleaved rounds")
+          f"median of {rounds} interleaved rounds; tries {strips.REFINE_TRIES}")
     print("| image | settings | refine=0 s | refine=1 s | refine=2 s | 1 / 0 | 2 / 0 |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, image in _timing_images():
@@ -85,7 +89,7 @@ def timing(rounds: int) -> None:
 
 def gain(names: list[str], qualities: list[int]) -> None:
     print("PSNR dB decoded by djpeg (islow) / djpeg -dct float, size in bytes; 4:4:4; "
-          "gain: refine=1 - refine=0 (islow), size ratio")
+          f"gain: refine=1 - refine=0 (islow), size ratio; tries {strips.REFINE_TRIES}")
     print("| image | q | refine=0 | refine=1 | refine=2 | Pillow | gain 1 | size 1/0 | gain 2 |")
     print("|---|---|---|---|---|---|---:|---:|---:|")
     for name, image in _images(names):
@@ -111,7 +115,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", default=",".join(GREY + COLOUR))
     parser.add_argument("--qualities", default="100,95,90")
+    parser.add_argument("--tries", type=int, default=strips.REFINE_TRIES,
+                        help="candidates per sweep (default: the option's)")
     args = parser.parse_args()
+    if not 1 <= args.tries <= 16:
+        parser.error(f"--tries {args.tries}: allowed 1 to 16")
+    strips.REFINE_TRIES = args.tries
     if args.time:
         timing(args.rounds)
     else:

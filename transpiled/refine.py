@@ -314,12 +314,16 @@ def _trial_row(S, y, dy, u):
 
 
 def _transform(S, src, dst, shift):
-    """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers)."""
-    for y in range(8):
-        r = 8 * y
-        _dot8(S, src + r, 1, BT, TMP + r, 0, shift)
+    """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers).
+
+    Columns first (S[TMP + 8 x + v], shifted), then rows: both passes read
+    their input 8 apart, as the IDCT model's, which g++ vectorizes across the
+    8 outputs (read 1 apart, the first pass took 2.3x the instructions).
+    """
+    for x in range(8):
+        _dot8(S, src + x, 8, BT, TMP + 8 * x, 0, shift)
     for v in range(8):
-        _dot8(S, BT + v, 8, TMP, dst + 8 * v, 0, 0)
+        _dot8(S, TMP + v, 8, BT, dst + 8 * v, 0, 0)
 
 
 def _dot8(S, src, step, basis, dst, bias, shift):
