@@ -26,28 +26,39 @@ def opened(fp: str | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         yield fp
         return
     path = os.fspath(fp)
-    handle, temp = _create_beside(path)
+    folder = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+    temp, handle, out = "", -1, None
     try:
+        # created inside the try, its name known before: an interrupt (SIGINT) that
+        # lands just after the file appears still removes it
+        while handle < 0:
+            temp = _temp_path(folder)
+            try:
+                handle = os.open(temp, _FLAGS, FILE_MODE)
+            except FileExistsError:  # pragma: no cover - 48 random bits taken
+                temp = ""  # not ours
         with contextlib.suppress(FileNotFoundError):
             os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(handle, "wb") as out:
             yield out
         os.replace(temp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if out is None and handle >= 0:
+            with contextlib.suppress(OSError):
+                os.close(handle)
+        if temp:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         raise
 
 
-def _create_beside(path: str) -> tuple[int, str]:
-    """A new, empty, hidden file in the folder of ``path``: (descriptor, path)."""
-    folder = os.path.dirname(os.path.abspath(os.fsdecode(path)))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-    while True:
-        # os.urandom, not secrets: secrets imports hashlib, whose OpenSSL library
-        # costs every save 3.7 MiB of resident memory
-        temp = os.path.join(folder, f".streamjpeg-{os.urandom(6).hex()}.part")
-        try:
-            return os.open(temp, flags, FILE_MODE), temp
-        except FileExistsError:  # pragma: no cover - 48 random bits taken
-            continue
+#: Flags of the temporary file: created here, never opened before.
+_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+          | getattr(os, "O_CLOEXEC", 0))
+
+
+def _temp_path(folder: str) -> str:
+    """A new hidden file name in ``folder``."""
+    # os.urandom, not secrets: secrets imports hashlib, whose OpenSSL library
+    # costs every save 3.7 MiB of resident memory
+    return os.path.join(folder, f".streamjpeg-{os.urandom(6).hex()}.part")

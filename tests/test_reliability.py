@@ -120,6 +120,24 @@ def test_failed_save_to_path_leaves_nothing(tmp_path, monkeypatch, save: str) ->
     assert list(tmp_path.iterdir()) == []
 
 
+
+def test_interrupt_just_after_the_temporary_file_appears_leaves_nothing(tmp_path,
+                                                                        monkeypatch) -> None:
+    """A SIGINT that lands as the temporary file is created (``os.open`` done, its
+    descriptor not yet returned) still removes it and closes nothing twice."""
+    from pillow_streamjpeg import output
+
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pillow_streamjpeg.encode(np.zeros((16, 16), np.uint8), tmp_path / "out.jpg")
+    assert list(tmp_path.iterdir()) == []
+
 def test_encode_to_path_replaces_only_on_success(tmp_path) -> None:
     target = tmp_path / "out.jpg"
     target.write_bytes(b"previous")
