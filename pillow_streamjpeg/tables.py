@@ -177,7 +177,9 @@ def kernel_pair_table(huff: np.ndarray) -> np.ndarray:
 
     At ``4096 t + 128 run + v + 64``, for a value v of -64..63 other than 0
     after ``run`` zeros (0..15): the code of symbol (run, size of v) followed
-    by v's extra bits, shifted left by 6, OR their total length. At ``4096 t
+    by v's extra bits, shifted left by 6, OR their total length; for (run 15,
+    v 0), the code of a run of 16 zeros (ZRL), which the kernels' coding loop
+    meets as a zero coefficient marked in its masks (``_zrl_bits``). At ``4096 t
     + 2048 + s``, the AC entry of symbol s of the kernels' Huffman table
     ``huff`` (``kernel_code_table``), from which the rest is built: the
     kernels' coding loop reads this one table.
@@ -191,7 +193,8 @@ def kernel_pair_table(huff: np.ndarray) -> np.ndarray:
     for t in range(sets):
         for run in range(16):
             h = huff[512 * t + 256 + (run << 4) + size.astype(np.int64)]
-            table[t, 0, run] = np.where((values != 0) & (h > 0), h | (bits << np.uint64(6)), 0)
+            table[t, 0, run] = np.where(((values != 0) | (run == 15)) & (h > 0),
+                                        h | (bits << np.uint64(6)), 0)
         table[t, 1].flat[:256] = huff[512 * t + 256:512 * t + 512]
     return table.ravel()
 

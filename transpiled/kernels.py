@@ -1137,7 +1137,7 @@ def _zrl_bits(m):
     non-zero coefficient follows: at the zero 16, 32 or 48 places after a set
     bit (or after the DC, bit 0) with no set bit between, below the highest
     set bit. The coding loop meets that bit as a zero after a run of 15, the
-    pairs table's entry for (15, 0) is the ZRL code (``_zrl_pairs``), and the
+    pairs table's entry for (15, 0) is the ZRL code (``tables.kernel_pair_table``), and the
     loop needs no test for long runs. Shifts, ors and ands in 64-bit lanes,
     across blocks (vectorized): 0.4 instructions per pixel at 4:4:4
     (callgrind), against 2 a non-zero coefficient saved in the loop.
@@ -1158,12 +1158,6 @@ def _zrl_bits(m):
     d |= d >> np.uint64(16)
     d |= d >> np.uint64(32)
     return m | ((s1 | s2 | s3) & d)
-
-
-def _zrl_pairs(pairs):
-    """The ZRL code at the (run 15, value 0) entry of each table set of ``pairs`` (see ``_zrl_bits``)."""
-    for t in range(pairs.shape[0] // SET):
-        pairs[SET * t + 15 * 128 + 64] = pairs[SET * t + PAIRS + 0xF0]
 
 
 def _lowest_bit_table():
@@ -1476,7 +1470,6 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     M = np.zeros(nb, dtype=np.uint64)
     NAT = _natural_order()
     _position_table(_lowest_bit_table(), NAT, nb, words)
-    _zrl_pairs(pairs)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64 - np.int64(carry[0] & np.uint64(7))
     acc_st = np.zeros(1, dtype=np.uint64)
@@ -1641,7 +1634,6 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
     M = np.zeros(nb, dtype=np.uint64)
     NAT = _natural_order()
     _position_table(_lowest_bit_table(), NAT, nb, words)
-    _zrl_pairs(pairs)
     st = np.zeros(2, dtype=np.int64)
     st[0] = 64 - np.int64(carry[0] & np.uint64(7))
     acc_st = np.zeros(1, dtype=np.uint64)
