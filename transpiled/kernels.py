@@ -1083,6 +1083,11 @@ def _ac_masks(Q, nb, NAT, M):
     2048 x 256 mosaic crop; ``encode_strip`` with the shift in
     ``_block_index`` 56.7 to 54.6, q90 4:4:4 33.8 to 31.8, q90 4:2:0 21.7
     to 21.1, q75 4:2:0 15.8 to 15.2).
+
+    The byte's expression is written out in each of the three loops: a
+    helper function for it (``_mask_byte(Q, j, r0, ..., r7)``) left the loops
+    unvectorized, q100 4:4:4 50.8 to 74.5 instructions per pixel, q75 4:2:0
+    14.9 to 26.6 (callgrind, same bytes).
     """
     nb = _size(nb)
     for c8 in range(8):
