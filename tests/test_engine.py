@@ -187,6 +187,36 @@ def test_three_byte_words_equal_byte_reads(compiled, reference, convert, hs, vs,
         assert data == expected[0]
         assert np.array_equal(counts, expected[1])
 
+def tied_colours() -> np.ndarray:
+    """Every colour whose Cb or Cr lies exactly halfway (R = G with B - R odd, G = B with R - G
+    odd), those with B = 0 or R = 0 among them, shuffled: (65536, 3) uint8."""
+    v = np.arange(256)
+    a, b = np.meshgrid(v, v, indexing="ij")
+    odd = (a - b) % 2 == 1
+    a, b = a[odd], b[odd]
+    cb = np.stack([a, a, b], -1)  # R = G, B - R odd
+    cr = np.stack([b, a, a], -1)  # G = B, R - G odd
+    colours = np.concatenate([cb, cr]).astype(np.uint8)
+    return colours[np.random.default_rng(5).permutation(len(colours))]
+
+
+@pytest.mark.parametrize("hs, vs", [(1, 1), (2, 1), (2, 2)])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_halfway_chroma_codes_as_the_python_source(compiled, reference, channels, hs, vs) -> None:
+    """Halfway Cb and Cr (``_ycc``: rounded down where B, or R, is 0; 8,192 of the tied
+    colours, about 30 of them with B or R 0), rounded (convert 2) and float (convert 1), at
+    4:4:4, 4:2:2 and 4:2:0, packed words and byte reads alike: compiled builds and the
+    plain-Python source write the same bytes."""
+    width, rows = 512, 16
+    pixels = tied_colours()[:width * rows].reshape(rows, width, 3)
+    if channels == 4:
+        pixels = np.concatenate([pixels, np.zeros((rows, width, 1), np.uint8)], 2)
+    band = np.ascontiguousarray(pixels.reshape(rows, -1))
+    for convert in (1, 2):
+        data, _ = run_both(compiled, reference, band, 0, rows, frame(width, channels, 3, convert, hs, vs, 100))
+        assert data
+
+
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = frame(32, 4, 3, 1, 1, 1, 90)

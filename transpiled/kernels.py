@@ -117,6 +117,18 @@ def _ycc(band, src, step, n, S, o0, o1, o2, whole):
     wrap-around test per store and no vectorization (q100 4:4:4 74.8 to 121
     and 126 instructions per pixel, seen twice); with them, 74.3 and 76.5.
     ``whole`` rounds the components to whole values: truncation of positive sums.
+
+    Where Cb lies exactly halfway (R = G, B - R odd: yellow's Cb is 0.5)
+    it is rounded up unless B is 0; Cr likewise (G = B, R - G odd) unless
+    R is 0. Rounded down, the decoder's B (R) falls below 0 and is clamped
+    to the exact 0: yellow decodes 255, 255, 0 instead of 255, 255, 1, as
+    from Pillow, whose libjpeg rounds every tie down. Over all 65,536 tied
+    colours (libjpeg's integer YCbCr to RGB) this is never further from the
+    source than always up, and closer on 178. In float32, ``v + 256.5`` is a
+    whole number exactly on the ties and at least 0.0011 from one on every
+    other colour (4:4:4 all 16.7 million, 4:2:0 sums all 10^9, numpy), so
+    ``v + (256.5 - 2**-15) + min(0.5 B, 2**-15)`` moves the ties with
+    B = 0 down and nothing else (the added term is 0 or 2**-15 exactly).
     """
     yr = np.float32(0.299)
     yg = np.float32(0.587)
@@ -129,7 +141,8 @@ def _ycc(band, src, step, n, S, o0, o1, o2, whole):
     vb = np.float32(-0.081312411)
     shift = np.float32(128.0)
     half = np.float32(0.5)
-    chroma_half = np.float32(256.5)
+    chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15
+    tie = np.float32(0.000030517578125)  # 2**-15
     i128 = np.int32(128)
     i256 = np.int32(256)
     src = _size(src)
@@ -144,8 +157,8 @@ def _ycc(band, src, step, n, S, o0, o1, o2, whole):
             green = np.float32(band[i + 1])
             blue = np.float32(band[i + 2])
             S[o0 + x] = np.float32(np.int32(yr * red + yg * green + yb * blue + half) - i128)
-            S[o1 + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_half) - i256)
-            S[o2 + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_half) - i256)
+            S[o1 + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
+            S[o2 + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
     else:
         for x in range(n):
             i = src + x * step
@@ -184,7 +197,8 @@ def _ycc_packed(W, src, n, S, o0, o1, o2, whole):
     vb = np.float32(-0.081312411)
     shift = np.float32(128.0)
     half = np.float32(0.5)
-    chroma_half = np.float32(256.5)
+    chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15: see _ycc
+    tie = np.float32(0.000030517578125)  # 2**-15
     i128 = np.int32(128)
     i256 = np.int32(256)
     byte = np.int32(255)
@@ -200,8 +214,8 @@ def _ycc_packed(W, src, n, S, o0, o1, o2, whole):
             green = np.float32((w >> np.int32(8)) & byte)
             blue = np.float32((w >> np.int32(16)) & byte)
             S[o0 + x] = np.float32(np.int32(yr * red + yg * green + yb * blue + half) - i128)
-            S[o1 + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_half) - i256)
-            S[o2 + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_half) - i256)
+            S[o1 + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
+            S[o2 + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
     else:
         for x in range(n):
             w = W[src + x]
@@ -298,7 +312,8 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     vr = np.float32(0.5) * quarter
     vg = np.float32(-0.418687589) * quarter
     vb = np.float32(-0.081312411) * quarter
-    chroma_half = np.float32(256.5)
+    chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15: see _ycc
+    tie = np.float32(0.000030517578125)  # 2**-15
     i256 = np.int32(256)
     pair = np.int32(0x00FF00FF)
     low = np.int32(0xFFFF)
@@ -320,8 +335,8 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
                            + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
         blue = np.float32(rb >> np.int32(16))
         if whole:
-            S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_half) - i256)
-            S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_half) - i256)
+            S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
+            S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
         else:
             S[ocb + x] = ur * red + ug * green + ub * blue
             S[ocr + x] = vr * red + vg * green + vb * blue
@@ -389,7 +404,8 @@ def _chroma_sub(band, a, b, step, n2, S, ocb, ocr, whole):
     vr = np.float32(0.5) * quarter
     vg = np.float32(-0.418687589) * quarter
     vb = np.float32(-0.081312411) * quarter
-    chroma_half = np.float32(256.5)
+    chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15: see _ycc
+    tie = np.float32(0.000030517578125)  # 2**-15
     i256 = np.int32(256)
     a = _size(a)
     b = _size(b)
@@ -406,8 +422,8 @@ def _chroma_sub(band, a, b, step, n2, S, ocb, ocr, whole):
                                + (np.int32(band[k + 1]) + np.int32(band[k + step + 1])))
             blue = np.float32((np.int32(band[i + 2]) + np.int32(band[i + step + 2]))
                               + (np.int32(band[k + 2]) + np.int32(band[k + step + 2])))
-            S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_half) - i256)
-            S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_half) - i256)
+            S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
+            S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
     else:
         for x in range(n2):
             i = a + 2 * x * step
