@@ -15,9 +15,9 @@ Encoders:
 The decoder-aware quantization prototype (transpiled/refine.py) is not in the
 encoder and is not measured here; docs/fidelity.md gives its figures.
 
-``--rounding`` measures the rule of ``options.rounds_samples`` instead: for the
-colour photos, STREAMJPEG with YCbCr kept in floating point and rounded to
-whole values (both forced), and Pillow, decoded by djpeg (islow). The sweep of
+``--rounding`` measures the YCbCr rounding instead (``Settings.round_samples``):
+for the colour photos, STREAMJPEG with YCbCr kept in floating point and rounded
+to whole values (the default, as libjpeg), and Pillow, decoded by djpeg (islow). The sweep of
 generated cases against Pillow is a test: tests/test_fidelity_floor.py.
 
     python benchmarks/bench_fidelity.py [--photos camera,astronaut] [--qualities 100,95]
@@ -127,7 +127,7 @@ def cases() -> None:
 
 
 def rounding(names: list[str], qualities: list[int]) -> None:
-    """YCbCr in floating point against rounded to whole values (options.rounds_samples), 4:4:4."""
+    """YCbCr in floating point against rounded to whole values (Settings.round_samples), 4:4:4."""
     print("| photo | q | float dB, bytes | rounded dB, bytes | Pillow dB, bytes | rounded - float |")
     print("|---|---|---:|---:|---:|---:|")
     for name, image in _images(names):

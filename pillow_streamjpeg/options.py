@@ -77,7 +77,9 @@ class Settings:
     qtables: tuple[tuple[int, ...], ...]  #: natural order
     huffman: tuple  #: (DC spec, AC spec) per Huffman table id (0, and 1 if used)
     workers: int
-    round_samples: bool  #: YCbCr rounded to whole values before the DCT
+    #: YCbCr rounded to whole values before the DCT, as libjpeg does (False: kept in
+    #: float, for measurements only)
+    round_samples: bool
     optimize: bool = False
     dpi: tuple[int, int] = (0, 0)  #: JFIF density in ``density_unit``; (0, 0) for none
     #: JFIF density unit of ``dpi``: 1 dots per inch, 2 dots per centimetre (a
@@ -98,10 +100,14 @@ class Settings:
 
     @property
     def convert(self) -> int:
-        """The kernels' colour conversion: 0 none, 1 YCbCr, 2 YCbCr rounded."""
+        """The kernels' colour conversion: 0 none, 1 YCbCr in float, 2 YCbCr rounded,
+        subsampled chroma averaged from the rounded pixels, 3 YCbCr rounded, subsampled
+        chroma converted from the averaged RGB."""
         if not self.layout.convert:
             return 0
-        return 2 if self.round_samples else 1
+        if not self.round_samples:
+            return 1
+        return 2 if averages_rounded_chroma(self.qtables) else 3
 
     @property
     def hs(self) -> int:
@@ -366,15 +372,14 @@ def _refuse_unsupported(info: dict[str, Any]) -> None:
                          "pass exif, icc_profile, xmp or comment")
 
 
-def rounds_samples(qtables) -> bool:
-    """Whether YCbCr is rounded to whole values before the DCT for these tables.
+def averages_rounded_chroma(qtables) -> bool:
+    """Whether subsampled chroma averages the rounded chroma of the pixels (kernels'
+    ``convert`` 2) rather than converting the averaged RGB and rounding (3).
 
     With quantizers of 1 or 2 the coefficients carry the samples almost
-    losslessly, so the decoder's output is the encoder's YCbCr rounded once if
-    the encoder rounds it, and rounded on top of coefficient noise if it does
-    not: rounding first gave 0.4 to 2.6 dB more at quality 100 on photographs,
-    and smaller files. With coarser quantizers, float samples are as good or
-    better (see docs/fidelity.md).
+    losslessly, and converting the averaged RGB made q100 4:2:0 files 2.5 %
+    bigger; with coarser ones the fused conversion is 4 instructions a pixel
+    cheaper (docs/performance.md and docs/fidelity.md, "Rounding YCbCr").
     """
     return min(min(table) for table in qtables) <= 2
 
@@ -459,7 +464,7 @@ def parse(
         qtables=tuple(tuple(t) for t in natural),
         huffman=tuple(specs),
         workers=_workers(info),
-        round_samples=rounds_samples(natural),
+        round_samples=True,
         optimize=optimize,
         dpi=density,
         density_unit=unit,

@@ -61,7 +61,7 @@ class Frame(NamedTuple):
     width: int
     channels: int  #: samples per pixel in the band's rows
     ncomp: int
-    convert: int  #: 0 none, 1 RGB to YCbCr, 2 the same rounded to whole values
+    convert: int  #: 0 none, 1 RGB to YCbCr, 2 the same rounded, 3 rounded, chroma of averaged RGB
     hs: int  #: sampling factors of component 0
     vs: int
     comp_table: np.ndarray  #: int64 table set of each component

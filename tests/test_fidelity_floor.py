@@ -56,39 +56,9 @@ TIE = ("YCbCr rounded unlike libjpeg where Cb or Cr lies exactly halfway: the ke
        "these unclamped ties down happens to decode closer: needs ties checked against the "
        "decoder (docs/fidelity.md, 'Kernel change proposed')")
 
-FLOAT = ("YCbCr kept in float below q90 (options.rounds_samples): rounding it as libjpeg does "
-         "fixes these (docs/fidelity.md, 'Rounding YCbCr'), not applied this round because it "
-         "would take q75 4:2:0 off the fused chroma path (issue 12's speed)")
-
 #: (option set, mode, kind, width, height): cause; the comments give ours vs Pillow's dB
 #: as measured when listed.
 KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
-    ('q75-420', 'RGB', 'blue', 1, 1): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 2, 3): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 7, 5): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 8, 8): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 9, 9): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 15, 17): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 16, 16): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 17, 9): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 33, 17): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'blue', 64, 64): FLOAT,  # 49.89 vs 52.90
-    ('q75-420', 'RGB', 'photo', 1, 1): FLOAT,  # 48.13 vs 49.89
-    ('q50', 'RGB', 'hramp', 2, 3): FLOAT,  # 32.77 vs 34.04
-    ('q50', 'RGB', 'checker', 7, 5): FLOAT,  # 16.90 vs 17.36
-    ('q50', 'RGB', 'noise', 8, 8): FLOAT,  # 16.34 vs 16.63
-    ('q20-422', 'RGB', 'hramp', 33, 17): FLOAT,  # 22.52 vs 22.84
-    ('q20-422', 'RGB', 'flat', 1, 1): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 2, 3): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 7, 5): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 8, 8): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 9, 9): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 15, 17): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 16, 16): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 17, 9): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 33, 17): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'flat', 64, 64): FLOAT,  # 35.05 vs 36.37
-    ('q20-422', 'RGB', 'photo', 7, 5): FLOAT,  # 30.62 vs 31.49
     ('q100', 'RGB', 'hramp', 16, 16): TIE,  # 53.18 vs 53.48
     ('q100', 'RGB', 'photo', 7, 5): DCT,  # 50.28 vs 50.86
     ('q100', 'L', 'noise', 8, 8): DCT,  # 59.20 vs 60.17
@@ -139,18 +109,8 @@ KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
     ('q90-420', 'RGB', 'vramp', 9, 9): CHROMA,  # 30.57 vs 30.84
     ('q90-420', 'RGB', 'vramp', 17, 9): CHROMA,  # 30.57 vs 30.84
     ('q90-420', 'RGB', 'dramp', 8, 8): CHROMA,  # 26.42 vs 26.88
-    ('q75-420', 'RGB', 'hramp', 15, 17): CHROMA,  # 21.11 vs 21.62
     ('q75-420', 'RGB', 'vramp', 8, 8): CHROMA,  # 26.97 vs 27.32
-    ('q75-420', 'RGB', 'yellow', 1, 1): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 2, 3): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 7, 5): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 8, 8): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 9, 9): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 15, 17): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 16, 16): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 17, 9): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 33, 17): FLOAT,  # 52.90 vs 99.00
-    ('q75-420', 'RGB', 'yellow', 64, 64): FLOAT,  # 52.90 vs 99.00
+    ('q75-420', 'RGB', 'dramp', 7, 5): CHROMA,  # 23.33 vs 23.59 (since chroma of averaged RGB is rounded)
     ('q75-420', 'L', 'vramp', 16, 16): DCT,  # 51.72 vs 52.39
     ('q75-420', 'L', 'dramp', 2, 3): DCT,  # 38.75 vs 39.68
     ('q75-420', 'L', 'dramp', 7, 5): DCT,  # 39.66 vs 41.45
@@ -319,12 +279,12 @@ TIE_COLOURS = [(255, 255, 0), (0, 255, 255), (0, 0, 255), (255, 0, 0), (10, 10, 
                (200, 200, 51), (0, 255, 0), (255, 0, 255), (77, 38, 178), (128, 128, 128)]
 
 
-@pytest.mark.parametrize("quality", [95, 90, pytest.param(75, marks=pytest.mark.xfail(strict=True, reason=FLOAT))])
+@pytest.mark.parametrize("quality", [95, 90, 75])
 def test_flat_colours_decode_as_close_as_pillows(quality: int) -> None:
     """Same YCbCr rounding as libjpeg, or closer for the decoder: a flat colour is never worse.
 
-    Fails on yellow and cyan if the kernels round their halfway chroma up (as
-    before 2026-11-30), and at q75 (float samples below q90).
+    Fails on yellow and cyan if the kernels round their halfway chroma up, and at q75
+    with YCbCr kept in float (both as before 2026-11-30).
     """
     worse = []
     for colour in TIE_COLOURS:

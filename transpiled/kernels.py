@@ -39,8 +39,11 @@ Conventions shared with the caller:
   allowed and ignored). The strip is the ``nrows`` rows from row ``row0``;
   rows beyond the image repeat the last one.
 - ``convert`` 1 turns the first three channels (R, G, B) into Y, Cb, Cr;
-  2 does the same and rounds them to whole sample values (better at the
-  finest quantizers); 0 takes the first ``ncomp`` channels as components.
+  2 does the same and rounds them to whole sample values; 3 rounds them too,
+  but subsampled chroma is converted from the averaged RGB (``_colour_sub``)
+  and rounded, where 2 averages the rounded pixels' chroma (better at the
+  finest quantizers, docs/performance.md); 0 takes the first ``ncomp``
+  channels as components.
 - Component 0 is sampled ``hs`` x ``vs`` (1 or 2 each); the others 1 x 1.
 - ``comp_table[c]`` selects component c's quantization and Huffman tables.
 - ``recip[64 t + 8 v + u]``: the multiplier of coefficient (v, u) of table t
@@ -324,20 +327,30 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     n2 = _size(n2)
     ocb = _size(ocb)
     ocr = _size(ocr)
-    for x in range(n2):
-        w0 = W[a + 2 * x]
-        w1 = W[a + 2 * x + 1]
-        w2 = W[b + 2 * x]
-        w3 = W[b + 2 * x + 1]
-        rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
-        red = np.float32(rb & low)
-        green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
-                           + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
-        blue = np.float32(rb >> np.int32(16))
-        if whole:
+    if whole:  # the test outside the loops: inside, g++ left the rounded loop scalar
+        for x in range(n2):
+            w0 = W[a + 2 * x]
+            w1 = W[a + 2 * x + 1]
+            w2 = W[b + 2 * x]
+            w3 = W[b + 2 * x + 1]
+            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
+            red = np.float32(rb & low)
+            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
+                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
+            blue = np.float32(rb >> np.int32(16))
             S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
             S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
-        else:
+    else:
+        for x in range(n2):
+            w0 = W[a + 2 * x]
+            w1 = W[a + 2 * x + 1]
+            w2 = W[b + 2 * x]
+            w3 = W[b + 2 * x + 1]
+            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
+            red = np.float32(rb & low)
+            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
+                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
+            blue = np.float32(rb >> np.int32(16))
             S[ocb + x] = ur * red + ug * green + ub * blue
             S[ocr + x] = vr * red + vg * green + vb * blue
 
@@ -529,7 +542,7 @@ def _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
         src = _size(rowidx[y]) * row_bytes + x0 * channels
         o0 = y * cw
         if convert:
-            whole = convert == 2
+            whole = convert >= 2
             if packed:  # one call site, as in ``_colour_sub``
                 if channels == 3:
                     _unpack3(band, src, n, P, 0)
@@ -1051,11 +1064,12 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     nb = group * (hs * vs + ncomp - 1)
     yb = group * hs
     chroma = ncomp * plane
-    # fused chroma for float samples only: rounded after averaging (convert 2)
-    # it made q100 4:2:0 files 2.5 % bigger (docs/performance.md)
-    fused = convert == 1 and hs == 2
+    # fused chroma for float samples and convert 3 only: rounded after
+    # averaging at q100 (convert 2) it made 4:2:0 files 2.5 % bigger
+    # (docs/performance.md)
+    fused = (convert == 1 or convert == 3) and hs == 2
     if fused:
-        _colour_sub(band, row_bytes, rowidx, vs, width, channels, convert == 2,
+        _colour_sub(band, row_bytes, rowidx, vs, width, channels, convert == 3,
                     m0 * mw, cw, samples, chroma, packed, coefs)  # coefs: written by the DCT later
     else:
         _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
