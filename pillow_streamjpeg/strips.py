@@ -20,6 +20,7 @@ pass counts the refined coefficients. Without it, one call, as before.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -73,7 +74,7 @@ class Frame(NamedTuple):
             settings.width, settings.layout.channels, len(settings.components), settings.convert,
             settings.hs, settings.vs,
             np.array([c.table for c in settings.components], dtype=np.int64),
-            tables.kernel_reciprocals(settings.qtables),
+            _cached(_reciprocals, settings.qtables),
         )
 
 
@@ -88,9 +89,52 @@ class Codes(NamedTuple):
     def of(cls, huffman: Sequence, ids: Sequence[int] | None = None) -> Codes:
         """The tables of each kernel table set t, coded with Huffman table ``ids[t]``."""
         if ids is not None:
-            huffman = [huffman[i] for i in ids]
-        huff = tables.kernel_code_table(huffman)
-        return cls(huff, tables.kernel_pair_table(huff), tables.VALUE_TABLE)
+            huffman = tuple(huffman[i] for i in ids)
+        return cls(*_cached(_code_tables, huffman), tables.VALUE_TABLE)
+
+
+#: Table sets kept by ``_cached``: a save's tables are built once, then reused
+#: by every later save with the same ones (they cost about 1 ms a save to build).
+TABLES_CACHED = 32
+
+
+def _cached(build, spec):
+    """``build(spec)``, kept for the next call with an equal spec: arrays made
+    read-only, as the kernels only read them and every thread and save shares them."""
+    try:
+        key = spec if isinstance(spec, tuple) and hash(spec) is not None else _frozen(spec)
+    except TypeError:  # lists inside, or other types than ints and sequences
+        try:
+            key = _frozen(spec)
+        except TypeError:  # not kept
+            return build(spec)
+    return _cached_build(build, key)
+
+
+@functools.lru_cache(maxsize=TABLES_CACHED)
+def _cached_build(build, key):
+    made = build(key)
+    for array in (made if isinstance(made, tuple) else (made,)):
+        array.setflags(write=False)
+    return made
+
+
+def _frozen(spec):
+    """Nested sequences of ints as nested tuples (a hashable key); TypeError for anything else."""
+    if isinstance(spec, (int, np.integer)):
+        return int(spec)
+    if isinstance(spec, (str, bytes)):
+        raise TypeError(spec)
+    return tuple(_frozen(item) for item in spec)
+
+
+def _reciprocals(qtables) -> np.ndarray:
+    return tables.kernel_reciprocals(qtables)
+
+
+def _code_tables(huffman) -> tuple[np.ndarray, np.ndarray]:
+    huff = tables.kernel_code_table(huffman)
+    return huff, tables.kernel_pair_table(huff)
 
 
 #: Candidates per sweep of the decoder-aware quantization (``refine_group``'s
