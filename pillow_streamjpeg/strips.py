@@ -329,6 +329,10 @@ class StripCoder:
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
+        # the frame's numbers, read per strip (Settings derives them in properties)
+        self._height = settings.strip_height
+        self._last = settings.strip_count - 1
+        self._interval, self._per_row = settings.restart_interval, settings.mcus_per_row
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -340,7 +344,7 @@ class StripCoder:
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
         """(row, rows) of each of ``count`` strips of the band from ``row``."""
-        height = self.settings.strip_height
+        height = self._height
         for _ in range(count):
             yield row, min(height, band.shape[0] - row)
             row += height
@@ -358,14 +362,18 @@ class StripCoder:
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
+    def _starts(self, index: int) -> bool:
+        """Whether strip ``index`` starts a restart interval (``Settings.starts_interval``)."""
+        interval = self._interval
+        return index == 0 or bool(interval) and index * self._per_row % interval == 0
+
     def _closes(self, index: int) -> bool:
         """Whether strip ``index`` ends a restart interval (the image's last strip does)."""
-        return (index == self.settings.strip_count - 1
-                or self.settings.starts_interval(index + 1))
+        return index == self._last or self._starts(index + 1)
 
     def _ending(self, mcu: int) -> int:
         """The index of the restart interval that ends before MCU ``mcu`` (one does)."""
-        interval = self.settings.restart_interval
+        interval = self._interval
         return mcu // interval - 1 if interval else 0
 
     def encode(self, task: list[Piece]) -> bytearray | list[Part]:
@@ -385,9 +393,7 @@ class StripCoder:
         padded and followed by its RSTn. A task that ends inside an interval
         leaves its last bits unpadded in a last Part.
         """
-        settings = self.settings
-        interval, per_row = settings.restart_interval, settings.mcus_per_row
-        last = settings.strip_count - 1
+        interval, per_row, last = self._interval, self._per_row, self._last
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         refine = self.refine
         out = memoryview(scratch.out)
@@ -409,7 +415,7 @@ class StripCoder:
 
         for number, (band, row, first, count) in enumerate(task):
             if count == 0:  # the strip before the task
-                if settings.starts_interval(first + 1):
+                if self._starts(first + 1):
                     continue
                 _, rows = next(self._strips(band, row, 1))
                 last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine)
@@ -417,14 +423,15 @@ class StripCoder:
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
                 continue
-            if index < 0 and head is None and not settings.starts_interval(first):
+            if index < 0 and head is None and not self._starts(first):
                 raise ValueError(f"strip {first} starts inside a restart interval: its task "
                                  f"must name the strip before it")
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 mcu0 = index * per_row
-                if head is None and settings.starts_interval(index):
-                    pred[:] = 0
-                    carry[:] = 0
+                closes = self._closes(index)
+                if head is None and self._starts(index):
+                    pred.fill(0)
+                    carry.fill(0)
                 if head is not None and head < mcu0 + per_row:  # the head ends inside
                     split = head - mcu0
                     # the strip's rows read once (a DeferredBand's rows are copied or
@@ -435,21 +442,21 @@ class StripCoder:
                     data += out[:n]
                     cut(True, self._ending(head), False)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
-                                       per_row, pred, carry, self._closes(index), mcu0, interval,
+                                       per_row, pred, carry, closes, mcu0, interval,
                                        refine=refine)
                 else:
                     n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
                                      MCUS_PER_GROUP, pred, carry,
-                                     head is None and self._closes(index), mcu0, interval,
+                                     head is None and closes, mcu0, interval,
                                      refine)
                 data += out[:n]
-                if self._closes(index):
+                if closes:
                     if head is not None:  # the head ends with the strip
                         cut(True, self._ending(mcu0 + per_row), index == last)
                     elif index != last:
                         data += markers.rst(self._ending(mcu0 + per_row))
-            height = settings.strip_height
-            if number == len(task) - 1 and not self._closes(index):
+            height = self._height
+            if number == len(task) - 1 and not closes:
                 # the next task reads this strip's last DC values: released when both are done
                 sources.release_rows(band, row, (count - 1) * height)
                 self._hand_back(band, start, rows, index)
