@@ -376,7 +376,7 @@ class StripCoder:
         interval = self._interval
         return mcu // interval - 1 if interval else 0
 
-    def encode(self, task: list[Piece]) -> bytearray | list[Part]:
+    def encode(self, task: list[Piece]) -> bytes | list[Part]:
         """The entropy-coded strips of a task: bytes if they are whole restart intervals.
 
         Else a list of Parts for ``scan.Joiner``. A task that starts inside an
@@ -400,16 +400,19 @@ class StripCoder:
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
         parts: list[Part] = []
-        data = bytearray()
+        # the coded bytes so far, one bytes object a strip (and RSTn), joined once at the
+        # end: appending to a bytearray copied it again at most appends (callgrind: about
+        # 2.6 instructions a pixel at q100; docs/performance.md, "Outside the kernel")
+        data: list[bytes] = []
         head: int | None = None  # the first MCU of the next interval while coding the head
         index = -1
 
         def cut(closes: bool, ending: int, ends_image: bool) -> None:
             """The bytes and bits so far become a Part; the next strip starts afresh."""
             nonlocal data, head
-            parts.append(Part(bytes(data), int(carry[0]), int(carry[1]), closes, ending,
+            parts.append(Part(b"".join(data), int(carry[0]), int(carry[1]), closes, ending,
                               ends_image))
-            data, head = bytearray(), None
+            data, head = [], None
             pred[:] = 0
             carry[:] = 0
 
@@ -439,7 +442,8 @@ class StripCoder:
                     pixels, top = sources.rows_of(band, start, rows)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, 0,
                                        split, pred, carry, False, mcu0, interval, refine=refine)
-                    data += out[:n]
+                    if n:
+                        data.append(bytes(out[:n]))
                     cut(True, self._ending(head), False)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
                                        per_row, pred, carry, closes, mcu0, interval,
@@ -449,12 +453,13 @@ class StripCoder:
                                      MCUS_PER_GROUP, pred, carry,
                                      head is None and closes, mcu0, interval,
                                      refine)
-                data += out[:n]
+                if n:
+                    data.append(bytes(out[:n]))
                 if closes:
                     if head is not None:  # the head ends with the strip
                         cut(True, self._ending(mcu0 + per_row), index == last)
                     elif index != last:
-                        data += markers.rst(self._ending(mcu0 + per_row))
+                        data.append(markers.rst(self._ending(mcu0 + per_row)))
             height = self._height
             if number == len(task) - 1 and not closes:
                 # the next task reads this strip's last DC values: released when both are done
@@ -463,7 +468,7 @@ class StripCoder:
             else:
                 sources.release_rows(band, row, count * height)
         if head is None and not parts and self._closes(index):
-            return data
+            return b"".join(data)
         if data or carry[0]:
             cut(False, 0, index == last)
         return parts
