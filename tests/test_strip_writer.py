@@ -155,6 +155,13 @@ def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
     assert not np.array_equal(a.frame.recip, c.frame.recip)
     for array in (a.codes.huff, a.codes.pairs, a.frame.recip):
         assert not array.flags.writeable
+    # the kernels ignore numpy's read-only flag: after saves with them (1 and 2 workers,
+    # 4:4:4 and 4:2:0) the shared tables must still be the ones built afresh
+    rgb = Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 64, 3), np.uint8))
+    for workers in (1, 2):
+        for subsampling in (0, 2):
+            rgb.save(io.BytesIO(), format="STREAMJPEG", quality=83, subsampling=subsampling,
+                     workers=workers)
     huff = tables.kernel_code_table([first.huffman[i] for i in first.huffman_ids])
     np.testing.assert_array_equal(a.codes.huff, huff)
     np.testing.assert_array_equal(a.codes.pairs, tables.kernel_pair_table(huff))
