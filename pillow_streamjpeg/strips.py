@@ -20,6 +20,7 @@ pass counts the refined coefficients. Without it, one call, as before.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
@@ -73,7 +74,7 @@ class Frame(NamedTuple):
             settings.width, settings.layout.channels, len(settings.components), settings.convert,
             settings.hs, settings.vs,
             np.array([c.table for c in settings.components], dtype=np.int64),
-            tables.kernel_reciprocals(settings.qtables),
+            _cached(_reciprocals, settings.qtables),
         )
 
 
@@ -88,9 +89,52 @@ class Codes(NamedTuple):
     def of(cls, huffman: Sequence, ids: Sequence[int] | None = None) -> Codes:
         """The tables of each kernel table set t, coded with Huffman table ``ids[t]``."""
         if ids is not None:
-            huffman = [huffman[i] for i in ids]
-        huff = tables.kernel_code_table(huffman)
-        return cls(huff, tables.kernel_pair_table(huff), tables.VALUE_TABLE)
+            huffman = tuple(huffman[i] for i in ids)
+        return cls(*_cached(_code_tables, huffman), tables.VALUE_TABLE)
+
+
+#: Table sets kept by ``_cached``: a save's tables are built once, then reused
+#: by every later save with the same ones (they cost about 1 ms a save to build).
+TABLES_CACHED = 32
+
+
+def _cached(build, spec):
+    """``build(spec)``, kept for the next call with an equal spec: arrays made
+    read-only, as the kernels only read them and every thread and save shares them."""
+    try:
+        key = spec if isinstance(spec, tuple) and hash(spec) is not None else _frozen(spec)
+    except TypeError:  # lists inside, or other types than ints and sequences
+        try:
+            key = _frozen(spec)
+        except TypeError:  # not kept
+            return build(spec)
+    return _cached_build(build, key)
+
+
+@functools.lru_cache(maxsize=TABLES_CACHED)
+def _cached_build(build, key):
+    made = build(key)
+    for array in (made if isinstance(made, tuple) else (made,)):
+        array.setflags(write=False)
+    return made
+
+
+def _frozen(spec):
+    """Nested sequences of ints as nested tuples (a hashable key); TypeError for anything else."""
+    if isinstance(spec, (int, np.integer)):
+        return int(spec)
+    if isinstance(spec, (str, bytes)):
+        raise TypeError(spec)
+    return tuple(_frozen(item) for item in spec)
+
+
+def _reciprocals(qtables) -> np.ndarray:
+    return tables.kernel_reciprocals(qtables)
+
+
+def _code_tables(huffman) -> tuple[np.ndarray, np.ndarray]:
+    huff = tables.kernel_code_table(huffman)
+    return huff, tables.kernel_pair_table(huff)
 
 
 #: Candidates per sweep of the decoder-aware quantization (``refine_group``'s
@@ -285,6 +329,10 @@ class StripCoder:
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
+        # the frame's numbers, read per strip (Settings derives them in properties)
+        self._height = settings.strip_height
+        self._last = settings.strip_count - 1
+        self._interval, self._per_row = settings.restart_interval, settings.mcus_per_row
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -296,7 +344,7 @@ class StripCoder:
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
         """(row, rows) of each of ``count`` strips of the band from ``row``."""
-        height = self.settings.strip_height
+        height = self._height
         for _ in range(count):
             yield row, min(height, band.shape[0] - row)
             row += height
@@ -314,17 +362,21 @@ class StripCoder:
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
+    def _starts(self, index: int) -> bool:
+        """Whether strip ``index`` starts a restart interval (``Settings.starts_interval``)."""
+        interval = self._interval
+        return index == 0 or bool(interval) and index * self._per_row % interval == 0
+
     def _closes(self, index: int) -> bool:
         """Whether strip ``index`` ends a restart interval (the image's last strip does)."""
-        return (index == self.settings.strip_count - 1
-                or self.settings.starts_interval(index + 1))
+        return index == self._last or self._starts(index + 1)
 
     def _ending(self, mcu: int) -> int:
         """The index of the restart interval that ends before MCU ``mcu`` (one does)."""
-        interval = self.settings.restart_interval
+        interval = self._interval
         return mcu // interval - 1 if interval else 0
 
-    def encode(self, task: list[Piece]) -> bytearray | list[Part]:
+    def encode(self, task: list[Piece]) -> bytes | list[Part]:
         """The entropy-coded strips of a task: bytes if they are whole restart intervals.
 
         Else a list of Parts for ``scan.Joiner``. A task that starts inside an
@@ -341,31 +393,32 @@ class StripCoder:
         padded and followed by its RSTn. A task that ends inside an interval
         leaves its last bits unpadded in a last Part.
         """
-        settings = self.settings
-        interval, per_row = settings.restart_interval, settings.mcus_per_row
-        last = settings.strip_count - 1
+        interval, per_row, last = self._interval, self._per_row, self._last
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         refine = self.refine
         out = memoryview(scratch.out)
         pred = np.zeros(4, np.int64)
         carry = np.zeros(2, np.uint64)
         parts: list[Part] = []
-        data = bytearray()
+        # the coded bytes so far, one bytes object a strip (and RSTn), joined once at the
+        # end: appending to a bytearray copied it again at most appends (callgrind: about
+        # 2.6 instructions a pixel at q100; docs/performance.md, "Outside the kernel")
+        data: list[bytes] = []
         head: int | None = None  # the first MCU of the next interval while coding the head
         index = -1
 
         def cut(closes: bool, ending: int, ends_image: bool) -> None:
             """The bytes and bits so far become a Part; the next strip starts afresh."""
             nonlocal data, head
-            parts.append(Part(bytes(data), int(carry[0]), int(carry[1]), closes, ending,
+            parts.append(Part(b"".join(data), int(carry[0]), int(carry[1]), closes, ending,
                               ends_image))
-            data, head = bytearray(), None
+            data, head = [], None
             pred[:] = 0
             carry[:] = 0
 
         for number, (band, row, first, count) in enumerate(task):
             if count == 0:  # the strip before the task
-                if settings.starts_interval(first + 1):
+                if self._starts(first + 1):
                     continue
                 _, rows = next(self._strips(band, row, 1))
                 last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine)
@@ -373,14 +426,15 @@ class StripCoder:
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
                 continue
-            if index < 0 and head is None and not settings.starts_interval(first):
+            if index < 0 and head is None and not self._starts(first):
                 raise ValueError(f"strip {first} starts inside a restart interval: its task "
                                  f"must name the strip before it")
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 mcu0 = index * per_row
-                if head is None and settings.starts_interval(index):
-                    pred[:] = 0
-                    carry[:] = 0
+                closes = self._closes(index)
+                if head is None and self._starts(index):
+                    pred.fill(0)
+                    carry.fill(0)
                 if head is not None and head < mcu0 + per_row:  # the head ends inside
                     split = head - mcu0
                     # the strip's rows read once (a DeferredBand's rows are copied or
@@ -388,31 +442,33 @@ class StripCoder:
                     pixels, top = sources.rows_of(band, start, rows)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, 0,
                                        split, pred, carry, False, mcu0, interval, refine=refine)
-                    data += out[:n]
+                    if n:
+                        data.append(bytes(out[:n]))
                     cut(True, self._ending(head), False)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
-                                       per_row, pred, carry, self._closes(index), mcu0, interval,
+                                       per_row, pred, carry, closes, mcu0, interval,
                                        refine=refine)
                 else:
                     n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
                                      MCUS_PER_GROUP, pred, carry,
-                                     head is None and self._closes(index), mcu0, interval,
+                                     head is None and closes, mcu0, interval,
                                      refine)
-                data += out[:n]
-                if self._closes(index):
+                if n:
+                    data.append(bytes(out[:n]))
+                if closes:
                     if head is not None:  # the head ends with the strip
                         cut(True, self._ending(mcu0 + per_row), index == last)
                     elif index != last:
-                        data += markers.rst(self._ending(mcu0 + per_row))
-            height = settings.strip_height
-            if number == len(task) - 1 and not self._closes(index):
+                        data.append(markers.rst(self._ending(mcu0 + per_row)))
+            height = self._height
+            if number == len(task) - 1 and not closes:
                 # the next task reads this strip's last DC values: released when both are done
                 sources.release_rows(band, row, (count - 1) * height)
                 self._hand_back(band, start, rows, index)
             else:
                 sources.release_rows(band, row, count * height)
         if head is None and not parts and self._closes(index):
-            return data
+            return b"".join(data)
         if data or carry[0]:
             cut(False, 0, index == last)
         return parts

@@ -138,3 +138,35 @@ def test_optimize_sample_costs_little_size(photos, monkeypatch) -> None:
     full = size()
     assert strips.count_every(114) == 1
     assert abs(sampled - full) <= full * 0.003
+
+
+def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
+    """A second save with the same tables reuses the first one's kernel tables (read-only,
+    equal to tables built afresh); other tables (optimize, another quality) get their own."""
+    from pillow_streamjpeg import strips, tables
+
+    first = options.parse("RGB", (64, 48), {"quality": 83})
+    again = options.parse("RGB", (64, 48), {"quality": 83})
+    other = options.parse("RGB", (64, 48), {"quality": 84})
+    a, b, c = (strips.StripCoder(s) for s in (first, again, other))
+    assert a.codes.pairs is b.codes.pairs and a.frame.recip is b.frame.recip
+    assert a.codes.huff is c.codes.huff  # same Huffman tables (Annex K) at every quality
+    assert a.frame.recip is not c.frame.recip
+    assert not np.array_equal(a.frame.recip, c.frame.recip)
+    for array in (a.codes.huff, a.codes.pairs, a.frame.recip):
+        assert not array.flags.writeable
+    # the kernels ignore numpy's read-only flag: after saves with them (1 and 2 workers,
+    # 4:4:4 and 4:2:0) the shared tables must still be the ones built afresh
+    rgb = Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 64, 3), np.uint8))
+    for workers in (1, 2):
+        for subsampling in (0, 2):
+            rgb.save(io.BytesIO(), format="STREAMJPEG", quality=83, subsampling=subsampling,
+                     workers=workers)
+    huff = tables.kernel_code_table([first.huffman[i] for i in first.huffman_ids])
+    np.testing.assert_array_equal(a.codes.huff, huff)
+    np.testing.assert_array_equal(a.codes.pairs, tables.kernel_pair_table(huff))
+    np.testing.assert_array_equal(a.frame.recip, tables.kernel_reciprocals(first.qtables))
+    # tables given as lists (not hashable) find the same entry
+    listed = strips.Codes.of([[list(map(list, spec)) for spec in pair] for pair in first.huffman],
+                             first.huffman_ids)
+    assert listed.pairs is a.codes.pairs
