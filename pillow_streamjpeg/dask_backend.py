@@ -165,8 +165,7 @@ def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool,
     task = [(band, 0, first, count)]
     if before is not None:
         task.insert(0, (as_band(before, invert), 0, first - 1, 0))
-    data = StripCoder(settings).encode(task)
-    return bytes(data) if isinstance(data, bytearray) else data
+    return StripCoder(settings).encode(task)
 
 
 def band_counts(block: np.ndarray, settings: Settings, first: int, invert: bool) -> np.ndarray:
