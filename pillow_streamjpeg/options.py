@@ -376,12 +376,14 @@ def averages_rounded_chroma(qtables) -> bool:
     """Whether subsampled chroma averages the rounded chroma of the pixels (kernels'
     ``convert`` 2) rather than converting the averaged RGB and rounding (3).
 
-    With quantizers of 1 or 2 the coefficients carry the samples almost
-    losslessly, and converting the averaged RGB made q100 4:2:0 files 2.5 %
-    bigger; with coarser ones the fused conversion is 4 instructions a pixel
-    cheaper (docs/performance.md and docs/fidelity.md, "Rounding YCbCr").
+    With a quantizer of 1 (about q93 and above) the coefficients carry the
+    samples almost losslessly, and converting the averaged RGB made q100 4:2:0
+    files 2 to 3 % bigger; with coarser ones it costs at most 0.1 % in size
+    and 0.01 dB (q90 4:2:0 on photos), and the fused conversion is 3
+    instructions a pixel cheaper (q90 4:2:0 21.1 to 18.0; docs/performance.md
+    and docs/fidelity.md, "Rounding YCbCr").
     """
-    return min(min(table) for table in qtables) <= 2
+    return min(min(table) for table in qtables) <= 1
 
 
 def parse(
