@@ -362,14 +362,9 @@ class StripCoder:
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
-    def _starts(self, index: int) -> bool:
-        """Whether strip ``index`` starts a restart interval (``Settings.starts_interval``)."""
-        interval = self._interval
-        return index == 0 or bool(interval) and index * self._per_row % interval == 0
-
     def _closes(self, index: int) -> bool:
         """Whether strip ``index`` ends a restart interval (the image's last strip does)."""
-        return index == self._last or self._starts(index + 1)
+        return index == self._last or self.settings.starts_interval(index + 1)
 
     def _ending(self, mcu: int) -> int:
         """The index of the restart interval that ends before MCU ``mcu`` (one does)."""
@@ -418,7 +413,7 @@ class StripCoder:
 
         for number, (band, row, first, count) in enumerate(task):
             if count == 0:  # the strip before the task
-                if self._starts(first + 1):
+                if self.settings.starts_interval(first + 1):
                     continue
                 _, rows = next(self._strips(band, row, 1))
                 last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine)
@@ -426,13 +421,13 @@ class StripCoder:
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
                 continue
-            if index < 0 and head is None and not self._starts(first):
+            if index < 0 and head is None and not self.settings.starts_interval(first):
                 raise ValueError(f"strip {first} starts inside a restart interval: its task "
                                  f"must name the strip before it")
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 mcu0 = index * per_row
                 closes = self._closes(index)
-                if head is None and self._starts(index):
+                if head is None and self.settings.starts_interval(index):
                     pred.fill(0)
                     carry.fill(0)
                 if head is not None and head < mcu0 + per_row:  # the head ends inside

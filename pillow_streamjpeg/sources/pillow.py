@@ -74,10 +74,10 @@ class _ImageRows(DeferredBand):
         self._stored = (strip_height, width * source._samples)  # one strip, as stored
         self._local = threading.local()
         mode = source.image.mode
-        # rows copied as they are (no inversion, no rendering): pasted straight into the
-        # thread's buffer, the image's core looked up once (``PillowSource.rows`` does the same)
-        self._core = (source.image.im if mode in COPIED_MODES and mode not in INVERTED_MODES
-                      and source._renderer is None else None)
+        # rows used as stored (no inversion, no rendering): copied straight into the
+        # thread's buffer by ``_copy_rows``, without ``PillowSource.rows``'s tests a strip
+        self._as_stored = (mode in COPIED_MODES and mode not in INVERTED_MODES
+                           and source._renderer is None)
 
     def read(self, top: int, rows: int) -> np.ndarray:
         if rows != self._stored[0]:  # the image's last strip (or a caller's own count)
@@ -88,10 +88,9 @@ class _ImageRows(DeferredBand):
             copied = self.source.image.mode in COPIED_MODES
             target = (buffer, _mapped(buffer, self.source.size[0]) if copied else None)
             self._local.target = target
-        if self._core is not None:
+        if self._as_stored:
             buffer, mapped = target
-            width, height = self.source.size
-            mapped.im.paste(self._core, (0, -top, width, height - top))
+            _copy_rows(self.source.image, top, buffer, mapped)
             return buffer
         return self.source.rows(top, rows, *target)
 
