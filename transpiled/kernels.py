@@ -301,13 +301,28 @@ def _luma_packed(W, src, n, S, o, whole):
             S[o + x] = yr * red + yg * green + yb * blue - shift
 
 
-def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
-    """``_chroma_sub`` of n2 pixel pairs of 4 bytes read as int32 words W[a:], W[b:].
+def _pair_sums(W, a, b, x):
+    """Sums of red, green and blue (float32) of words W[a + 2 x], W[a + 2 x + 1], W[b + 2 x], W[b + 2 x + 1].
 
     Red and blue of the four pixels are summed in the two 16-bit halves of
     one word (w & 0x00FF00FF; at most 4 x 255), green alone: the same sums
     as ``_chroma_sub``'s, hence the same bytes.
     """
+    pair = np.int32(0x00FF00FF)
+    low = np.int32(0xFFFF)
+    byte = np.int32(255)
+    eight = np.int32(8)
+    w0 = W[a + 2 * x]
+    w1 = W[a + 2 * x + 1]
+    w2 = W[b + 2 * x]
+    w3 = W[b + 2 * x + 1]
+    rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
+    green = (((w0 >> eight) & byte) + ((w1 >> eight) & byte)) + (((w2 >> eight) & byte) + ((w3 >> eight) & byte))
+    return np.float32(rb & low), np.float32(green), np.float32(rb >> np.int32(16))
+
+
+def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
+    """``_chroma_sub`` of n2 pixel pairs of 4 bytes read as int32 words W[a:], W[b:] (``_pair_sums``)."""
     quarter = np.float32(0.25)
     ur = np.float32(-0.168735892) * quarter
     ug = np.float32(-0.331264108) * quarter
@@ -318,10 +333,6 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15: see _ycc
     tie = np.float32(0.000030517578125)  # 2**-15
     i256 = np.int32(256)
-    pair = np.int32(0x00FF00FF)
-    low = np.int32(0xFFFF)
-    byte = np.int32(255)
-    eight = np.int32(8)
     a = _size(a)
     b = _size(b)
     n2 = _size(n2)
@@ -329,28 +340,12 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     ocr = _size(ocr)
     if whole:  # the test outside the loops: inside, g++ left the rounded loop scalar
         for x in range(n2):
-            w0 = W[a + 2 * x]
-            w1 = W[a + 2 * x + 1]
-            w2 = W[b + 2 * x]
-            w3 = W[b + 2 * x + 1]
-            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
-            red = np.float32(rb & low)
-            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
-                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
-            blue = np.float32(rb >> np.int32(16))
+            red, green, blue = _pair_sums(W, a, b, x)
             S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
             S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
     else:
         for x in range(n2):
-            w0 = W[a + 2 * x]
-            w1 = W[a + 2 * x + 1]
-            w2 = W[b + 2 * x]
-            w3 = W[b + 2 * x + 1]
-            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
-            red = np.float32(rb & low)
-            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
-                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
-            blue = np.float32(rb >> np.int32(16))
+            red, green, blue = _pair_sums(W, a, b, x)
             S[ocb + x] = ur * red + ug * green + ub * blue
             S[ocr + x] = vr * red + vg * green + vb * blue
 
