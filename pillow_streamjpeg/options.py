@@ -221,17 +221,18 @@ REFINE_SWEEPS = (0, 1, 2)
 #: ``benchmarks/bench_refine_small.py``: whole ``Image.save`` and ``encode`` of an array,
 #: workers=1, process CPU time, medians of paired ratios of 9 to 15 interleaved rounds;
 #: L, RGB 4:4:4, 4:2:2, 4:2:0; q100, 95, 90, 75, 50; noise and an astronaut crop): the
-#: largest refine=1 / refine=0 ratio was 1.13-1.15x at 1 to 6 blocks, 1.14-1.20x at 8
-#: to 9, 1.18-1.23x at 12 (one 1.27x and one 1.35x spike in 9-round runs), 1.20-1.27x
-#: at 16 to 18, 1.25-1.36x at 24 to 32, 1.3-1.4x at 50 to 100, 1.4-1.7x at 128 to 192
-#: (docs/fidelity.md, "Integration"). 8 keeps every measured ratio at 1.20x or below.
+#: largest refine=1 / refine=0 ratio per mode and size was 1.12-1.17x at 1 to 6 blocks
+#: (one 1.22x spike, RGB 4:2:2), 1.14-1.20x at 8 to 9, 1.15-1.27x at 12 (one 1.35x spike),
+#: 1.19-1.27x at 16 to 18, 1.23-1.36x at 24 to 36, 1.33-1.48x at 48 to 96, 1.72x at 192;
+#: medians 1.08-1.14x up to 8 blocks (docs/fidelity.md, "Automatic default"). 8 keeps
+#: every measured ratio at or below 1.22x (grey: 1.17x).
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
 REFINE_AUTO_BLOCKS = 8
 
-#: ``auto_refine``'s coarsest quantizer: above it (qualities below 50 with the standard
+#: ``auto_refine``'s coarsest quantizer: above it (qualities below 48 with the standard
 #: tables) the search's rate term (``strips.Refinement.lam``, half the square of the
 #: finest quantizer) trades decoded error for bytes, and the floor sweep lost to Pillow
-#: at quality 1 (docs/fidelity.md, "Integration").
+#: at quality 1 (docs/fidelity.md, "Automatic default").
 REFINE_AUTO_MAX_QUANTIZER = 10
 
 
