@@ -1,17 +1,19 @@
 """The Dask backend: a dask array's bands encoded as tasks on the active Dask scheduler.
 
-By default every strip of our JPEG is an independent restart interval, so
-bands of whole strips can be encoded anywhere and concatenated in order.
-``DaskBackend`` is a backend of the scan writer (``scan.write_jpeg`` writes the
-header, the pieces in order, EOI, and builds optimized tables from the summed
-counts, as for the local thread pool): each Dask task encodes one band of rows
-(a whole number of strips) with the same ``strips.StripCoder`` as the local
-backend and returns its compressed bytes, RSTn markers included (none after
-the image's last strip); the bands come back in order as they arrive, with a
-bounded number in flight. With other restart intervals (Pillow's
-``restart_marker_blocks`` / ``restart_marker_rows``, or none), a band that
-starts inside an interval also takes the strip before it and returns Parts,
-joined at bit level by the scan writer, as the local backend's tasks do. The
+Restart intervals are whole MCU rows of about ``options.INTERVAL_PIXELS`` by
+default (none for an image that fits in one), so bands of whole intervals
+(the default band size is rounded to them) can be encoded anywhere and
+concatenated in order. ``DaskBackend`` is a backend of the scan writer
+(``scan.write_jpeg`` writes the header, the pieces in order, EOI, and builds
+optimized tables from the summed counts, as for the local thread pool): each
+Dask task encodes one band of rows (a whole number of strips) with the same
+``strips.StripCoder`` as the local backend and returns its compressed bytes,
+RSTn markers included (none after the image's last strip); the bands come back
+in order as they arrive, with a bounded number in flight. A band that starts
+inside an interval (the array's chunks or ``band_rows`` decide; other intervals
+come from Pillow's ``restart_marker_blocks`` / ``restart_marker_rows``) also
+takes the strip before it and returns Parts, joined at bit level by the scan
+writer, as the local backend's tasks do. The
 output is byte-identical to the local encoder's for the same pixels and
 options. With optimize=True, a first round of tasks counts the Huffman symbols
 of each band, summed in a tree of small tasks.
@@ -197,6 +199,9 @@ def _band_blocks(array: da.Array, settings: Settings,
         band_rows = BAND_BYTES // (settings.width * array.dtype.itemsize
                                    * (array.shape[2] if array.ndim == 3 else 1))
     band_rows = max(height, band_rows // height * height)
+    interval = height * settings.strips_per_interval  # rows of a restart interval
+    if band_rows >= interval:
+        band_rows = band_rows // interval * interval  # bands of whole intervals if they fit
     bounds = band_bounds(array.chunks[0], height, band_rows)
     chunks = (bounds,) + tuple((n,) for n in array.shape[1:])
     banded = array.rechunk(chunks)

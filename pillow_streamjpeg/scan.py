@@ -24,13 +24,14 @@ from typing import IO, Protocol
 import numpy as np
 
 from . import markers, tables
-from .options import Settings
+from .options import INTERVAL_PIXELS, Settings
 from .sources import DeferredBand, Source
 from .strips import Part, Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
-#: small enough to give every worker something to do.
-TASK_PIXELS = 1 << 18
+#: small enough to give every worker something to do. A default restart
+#: interval is as large (``options.INTERVAL_PIXELS``): a task codes one.
+TASK_PIXELS = INTERVAL_PIXELS
 
 #: Tasks in flight per worker.
 TASKS_PER_WORKER = 3

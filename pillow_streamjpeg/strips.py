@@ -1,8 +1,9 @@
 """The strip coder: runs of strips of a band to entropy-coded bytes, through the kernels.
 
-Every strip is one MCU row. A restart interval is any number of MCUs (one row
-by default): the kernels restart inside a strip where an interval ends there,
-and inside an interval each strip continues the previous strip's DC
+Every strip is one MCU row. A restart interval is any number of MCUs (whole rows of
+about options.INTERVAL_PIXELS by default): the kernels restart inside a strip where an
+interval ends
+there, and inside an interval each strip continues the previous strip's DC
 predictors and unwritten bits. Intervals are encoded independently, on any
 thread (the kernels release the GIL) or any machine; the scan writer
 (``scan``) groups strips into tasks and writes them in order, joining at bit

@@ -259,8 +259,9 @@ def test_segment_order_with_every_segment_is_pillows(mode) -> None:
     before = _header_markers_before_tables(ours)
     assert before == _header_markers_before_tables(theirs)
     assert before[:2] == ([APP0, APP14] if mode == "CMYK" else [APP0, 0xE1])
-    # after the metadata: one DQT, SOF0, one DHT, DRI, SOS (Pillow: no DRI by default)
-    assert markers(ours)[len(before):] == [DQT, SOF0, DHT, DRI, SOS]
+    # after the metadata: one DQT, SOF0, one DHT, SOS (no DRI: the image fits in one
+    # default restart interval, and Pillow writes none by default)
+    assert markers(ours)[len(before):] == [DQT, SOF0, DHT, SOS]
     assert_strictly_valid(ours)
     with Image.open(io.BytesIO(ours)) as decoded:
         assert decoded.info["dpi"] == (300, 300)
@@ -341,14 +342,30 @@ def test_restart_interval_is_pillows_dri(restart, size, mode, subsampling) -> No
 def test_restart_interval_default_and_one_row() -> None:
     settings = options.parse("RGB", (100, 40), {"subsampling": 2})
     assert settings.mcus_per_row == 7
-    assert settings.restart_interval == 7 and settings.restarts_every_row
-    for one_row in ({"restart_marker_rows": 1}, {"restart_marker_blocks": 7},
+    assert settings.restart_interval == 0  # the image fits in one default interval
+    one_row = dataclasses.replace(settings, restart_interval=7)
+    assert one_row.restarts_every_row
+    for request in ({"restart_marker_rows": 1}, {"restart_marker_blocks": 7},
                     {"restart_marker_blocks": 3, "restart_marker_rows": 1}):
-        parsed = options.parse("RGB", (100, 40), {"subsampling": 2, **one_row})
-        assert parsed == settings
+        assert options.parse("RGB", (100, 40), {"subsampling": 2, **request}) == one_row
     assert options.restart_interval({"restart_marker_rows": 1}, 9000) == 9000
     assert options.restart_interval({"restart_marker_rows": 8}, 8188) == 65504
     assert options.restart_interval({"restart_marker_rows": 9}, 8188) == 65535  # libjpeg's cap
+
+
+@pytest.mark.parametrize("size, subsampling, rows", [
+    ((512, 512), 0, 0), ((512, 513), 0, 64), ((4000, 3000), 2, 4), ((4000, 3000), 0, 8),
+    ((40000, 100), 0, 1), ((65500, 8), 0, 0), ((65500, 17), 0, 1), ((1, 65500), 0, 0),
+    ((64, 65500), 0, 512),
+])
+def test_default_interval_is_about_interval_pixels(size, subsampling, rows) -> None:
+    """Whole MCU rows of about INTERVAL_PIXELS, at least one; none for an image that fits."""
+    settings = options.parse("RGB", size, {"subsampling": subsampling})
+    assert settings.restart_interval == rows * settings.mcus_per_row
+    if rows:
+        assert rows * settings.strip_height * size[0] <= max(options.INTERVAL_PIXELS,
+                                                             settings.strip_height * size[0])
+        assert settings.strips_per_interval == rows
 
 
 @pytest.mark.parametrize("restart", [
@@ -376,14 +393,16 @@ def test_bad_restart_values_name_the_option(restart) -> None:
         options.restart_interval(restart, 13)
 
 
-def test_one_row_request_writes_the_default_file() -> None:
+def test_default_interval_request_writes_the_default_file(monkeypatch) -> None:
+    """Asking for the default interval (MCU rows of about INTERVAL_PIXELS) gives the
+    default file; here 2 rows of 13 MCUs."""
+    monkeypatch.setattr(options, "INTERVAL_PIXELS", 100 * 16)
     image = photo(100, 40)
-    mcus = math.ceil(100 / 8)
-    data = save(image, restart_marker_rows=1)
-    assert data == save(image) == save(image, restart_marker_blocks=mcus)
-    assert dri_value(data) == dri_value(save(image, "JPEG", restart_marker_rows=1, subsampling=0))
+    data = save(image, restart_marker_rows=2)
+    assert data == save(image) == save(image, restart_marker_blocks=26)
+    assert dri_value(data) == 26 == dri_value(save(image, "JPEG", restart_marker_rows=2,
+                                                   subsampling=0))
     assert_strictly_valid(data)
-
 
 
 @pytest.mark.parametrize("interval", [0, 1, 5, 13, 65535])

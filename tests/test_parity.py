@@ -115,17 +115,19 @@ def test_keep_reuses_tables_and_sampling_of_a_jpeg() -> None:
 @pytest.mark.parametrize("size", [(1, 1), (17, 33), (33, 17), (4097, 11), (100, 75)])
 def test_subsampling(subsampling, factors, strip, size) -> None:
     image = photo(*size)
-    data = save(image, subsampling=subsampling, quality=90)
+    data = save(image, subsampling=subsampling, quality=90, restart_marker_rows=1)
     assert_strictly_valid(data)
     components = sof_components(data)
     assert components[0][1:3] == factors and components[1][1:3] == (1, 1)
-    segments, markers, _ = parse_segments(data)
+    segments, markers, _ = parse_segments(data)  # an interval a strip: strips of MCU rows
     dri = next(s.payload for s in segments if s.marker == 0xDD)
     assert struct.unpack(">H", dri)[0] == math.ceil(size[0] / (8 * factors[0]))
     assert markers == [0xD0 + i % 8 for i in range(math.ceil(size[1] / strip) - 1)]
     theirs = save(image, "JPEG", subsampling=subsampling, quality=90)
     source = np.asarray(image)
     assert psnr(source, djpeg_decode(data)) >= psnr(source, djpeg_decode(theirs)) - 1.0
+    assert djpeg_decode(save(image, subsampling=subsampling, quality=90)).tobytes() == \
+        djpeg_decode(data).tobytes()  # the default intervals: the same pixels
 
 
 def test_bad_subsampling_names_the_value() -> None:
@@ -256,8 +258,8 @@ def test_progressive_is_refused_clearly() -> None:
 def test_restart_requests() -> None:
     image = photo(100, 40)
     mcus = math.ceil(100 / 8)
-    assert save(image, restart_marker_rows=1) == save(image)
-    assert save(image, restart_marker_blocks=mcus) == save(image)
+    assert save(image, restart_marker_rows=1) == save(image, restart_marker_blocks=mcus)
+    assert save(image, restart_marker_blocks=0) == save(image)  # fits in a default interval
     assert save(image, restart_marker_rows=2) == save(image, restart_marker_blocks=2 * mcus)
     assert save(image, restart_marker_rows=0, restart_marker_blocks=0) == save(
         image, restart_marker_blocks=0)
