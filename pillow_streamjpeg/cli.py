@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import errors, pipeline, render
+from . import errors, options, pipeline, render
 
 
 def demo_image(width: int = 6000, height: int = 4000, seed: int = 0) -> Image.Image:
@@ -88,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
     parser.add_argument("--level", type=int, default=None, help="TIFF: the pyramid level of the series (default 0)")
     parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
-    parser.add_argument("--refine", type=int, choices=(0, 1, 2), default=0,
-                        help="decoder-aware quantization: 0 off (default), 1 or 2 sweeps "
-                             "(closer decoded pixels, slower)")
+    parser.add_argument("--refine", type=int, choices=(0, 1, 2), default=None,
+                        help="decoder-aware quantization: 0 off, 1 or 2 sweeps (closer decoded "
+                             "pixels, slower; default: 1 for grey images of whole 8x8 blocks, "
+                             f"at most {options.REFINE_AUTO_BLOCKS} of them, else 0)")
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "
                              "else the min and max of a sample of the image), full (the type's "

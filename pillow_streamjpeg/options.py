@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -98,7 +99,8 @@ class Settings:
     #: Pillow's restart_marker_blocks / restart_marker_rows; by default whole MCU rows of
     #: about INTERVAL_PIXELS (``default_interval``).
     restart_interval: int = 0
-    #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2.
+    #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2
+    #: (``parse``'s default: ``auto_refine``'s, 1 on small grey images, else 0).
     refine: int = 0
 
     @property
@@ -218,18 +220,69 @@ def _workers(info: dict[str, Any]) -> int:
 #: Values of the ``refine`` option: sweeps of the decoder-aware quantization.
 REFINE_SWEEPS = (0, 1, 2)
 
+#: The ``refine`` option's default (absent or None, "auto"): one sweep for images of at
+#: most this many 8x8 blocks (``coded_blocks``) that ``auto_refine`` admits, off above,
+#: where it costs more than issue 15's 1.25x for a default. On such images a save's
+#: fixed costs (options, tables, markers, Python calls: 0.25 to 0.5 ms) dominate; the
+#: search adds about 2 us a block plus about 0.03 ms for the two-step path. Measured
+#: 2026-11-30 22:30-22:42 UTC (AMD EPYC, 2 shared cores, load 1-2, x86-64-v3 kernels;
+#: ``benchmarks/bench_refine_small.py``: whole ``Image.save`` and ``encode`` of an array,
+#: workers=1, process CPU time, medians of paired ratios of 9 to 15 interleaved rounds;
+#: L, RGB 4:4:4, 4:2:2, 4:2:0; q100, 95, 90, 75, 50; noise and an astronaut crop): the
+#: largest refine=1 / refine=0 ratio per mode and size was 1.12-1.17x at 1 to 6 blocks
+#: (one 1.22x spike, RGB 4:2:2), 1.14-1.20x at 8 to 9, 1.15-1.27x at 12 (one 1.35x spike),
+#: 1.19-1.27x at 16 to 18, 1.23-1.36x at 24 to 36, 1.33-1.48x at 48 to 96, 1.72x at 192;
+#: medians 1.08-1.14x up to 8 blocks (docs/fidelity.md, "Automatic default"). 8 keeps
+#: every measured ratio at or below 1.22x (grey: 1.17x).
+#: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
+REFINE_AUTO_BLOCKS = 8
 
-def _refine(info: dict[str, Any]) -> int:
-    """Sweeps of the decoder-aware quantization: 0 (default, off), 1 or 2; True is 1, False 0."""
+#: ``auto_refine``'s coarsest quantizer: above it (qualities below 48 with the standard
+#: tables) the search's rate term (``strips.Refinement.lam``, half the square of the
+#: finest quantizer) trades decoded error for bytes, and the floor sweep lost to Pillow
+#: at quality 1 (docs/fidelity.md, "Automatic default").
+REFINE_AUTO_MAX_QUANTIZER = 10
+
+
+def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> int:
+    """The 8x8 blocks of all components the encoder codes: MCUs (partial ones padded) x blocks per MCU."""
+    h = max(c.h for c in components)
+    v = max(c.v for c in components)
+    return -(-width // (8 * h)) * -(-height // (8 * v)) * sum(c.h * c.v for c in components)
+
+
+def auto_refine(width: int, height: int, components: tuple[Component, ...],
+                qtables: Sequence[Sequence[int]]) -> int:
+    """The ``refine`` option's default: 1 (one sweep) or 0 (off).
+
+    One sweep where it costs at most 1.25x a save (at most ``REFINE_AUTO_BLOCKS``
+    coded blocks) and does not lose to Pillow in the floor sweep: grey images
+    (one component) of whole 8x8 blocks (the search counts the padded pixels of a
+    partial block in its error, and on 2x3 to 7x5 images it traded visible pixels
+    for padded ones), whose finest quantizer is at most ``REFINE_AUTO_MAX_QUANTIZER``.
+    Colour images stay off: the sweep's RGB cases lost more (9 at q50 to q95) than
+    they gained (3). docs/fidelity.md, "Integration: the `refine` option".
+    """
+    small = coded_blocks(width, height, components) <= REFINE_AUTO_BLOCKS
+    whole = width % 8 == 0 and height % 8 == 0
+    fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
+    return int(small and whole and fine and len(components) == 1)
+
+
+def _refine(info: dict[str, Any], default: int) -> int:
+    """Sweeps of the decoder-aware quantization: 0 (off), 1 or 2; True is 1, False 0;
+    absent or None: ``default`` (``auto_refine``'s)."""
     value = info.get("refine")
-    if value is None or value is False:
+    if value is None:
+        return default
+    if value is False:
         return 0
     if value is True:
         return 1
     if isinstance(value, int) and value in REFINE_SWEEPS:
         return value
     msg = (f"refine must be 0 (off), 1 or 2 (sweeps of the decoder-aware quantization), "
-           f"True (1) or False (0), not {value!r}")
+           f"True (1), False (0) or None (automatic), not {value!r}")
     raise ValueError(msg)
 
 
@@ -481,7 +534,7 @@ def parse(
         app_segments=segments,
         comment=comment,
         restart_interval=restart,
-        refine=_refine(info),
+        refine=_refine(info, auto_refine(width, height, components, natural)),
     )
 
 

@@ -44,7 +44,7 @@ def encode(
     keep_rgb: bool = False,
     restart_marker_blocks: int | None = None,
     restart_marker_rows: int | None = None,
-    refine: int | bool = 0,
+    refine: int | bool | None = None,
     workers: int | None = None,
     progress: scan.Progress | None = None,
     page: int | None = None,
@@ -79,10 +79,13 @@ def encode(
     ``progressive`` (refused: baseline only), ``dpi``, ``icc_profile``,
     ``exif``, ``xmp``, ``comment``, ``keep_rgb``, ``restart_marker_blocks``,
     ``restart_marker_rows``; ``workers``: encoding threads (default: all CPUs).
-    ``refine``: decoder-aware quantization, 0 (off, the default), 1 or 2 sweeps
-    (True: 1): coefficients moved by a quantization step where that brings the
-    pixels libjpeg's integer IDCT decodes closer to the source (+2 to +3 dB on
-    grey photos at quality 100), for 3 to 8 times the encode time (docs/fidelity.md).
+    ``refine``: decoder-aware quantization, 0 (off), 1 or 2 sweeps (True: 1):
+    coefficients moved by a quantization step where that brings the pixels
+    libjpeg's integer IDCT decodes closer to the source (+2 to +3 dB on grey
+    photos at quality 100), for 3 to 8 times the encode time of photos; None (the
+    default) is one sweep on grey images of whole 8x8 blocks, at most
+    ``options.REFINE_AUTO_BLOCKS`` of them, where it costs at most 1.25x a save,
+    else off (``options.auto_refine``, docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 

@@ -8,7 +8,8 @@
 - refine=1 files are valid for strict decoders, decode closer to the source under
   libjpeg's integer IDCT (djpeg's default) than refine=0 on photographs, are the
   same for any worker count, with optimize=True (the same coefficients) and on Dask;
-- the option's values and errors.
+- the option's values and errors, and its automatic default (``options.auto_refine``):
+  one sweep on small grey images of whole blocks, off elsewhere.
 """
 
 from __future__ import annotations
@@ -292,11 +293,46 @@ def test_refine_on_dask_arrays(photos) -> None:
 # The option --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "sweeps"), [(None, 0), (False, 0), (0, 0), (True, 1), (1, 1),
-                                                (2, 2)])
+@pytest.mark.parametrize(("value", "sweeps"), [(False, 0), (0, 0), (True, 1), (1, 1), (2, 2)])
 def test_refine_values(value, sweeps) -> None:
-    info = {} if value is None else {"refine": value}
-    assert options.parse("RGB", (16, 16), info).refine == sweeps
+    """Explicit values win over the automatic default, on small and large images alike."""
+    for size in ((16, 16), (640, 480)):
+        assert options.parse("RGB", size, {"refine": value}).refine == sweeps
+
+
+@pytest.mark.parametrize("info", [{}, {"refine": None}])
+def test_refine_default_is_one_sweep_on_small_grey_images(info) -> None:
+    """Absent or None: 1 for grey images of whole 8x8 blocks, at most REFINE_AUTO_BLOCKS of
+    them, with a finest quantizer of at most REFINE_AUTO_MAX_QUANTIZER; else 0."""
+    limit = options.REFINE_AUTO_BLOCKS
+    assert limit >= 1
+
+    def sweeps(mode, size, **params):
+        return options.parse(mode, size, {**params, **info}).refine
+
+    assert sweeps("L", (8 * limit, 8)) == 1
+    assert sweeps("L", (8, 8 * limit), quality=50) == 1
+    assert sweeps("L", (8 * (limit + 1), 8)) == 0  # one block too many
+    assert sweeps("L", (8, 8 * (limit + 1))) == 0
+    assert sweeps("L", (8 * limit - 1, 8)) == 0  # a partial block: padded pixels
+    assert sweeps("L", (8, 7)) == 0
+    coarse = next(q for q in range(50, 0, -1)
+                  if min(tables.quality_tables(q)[0]) > options.REFINE_AUTO_MAX_QUANTIZER)
+    assert sweeps("L", (8, 8), quality=coarse) == 0
+    assert sweeps("L", (8, 8), quality=coarse + 1) == 1
+    for subsampling in (0, 1, 2):  # colour: off
+        assert sweeps("RGB", (8, 8), subsampling=subsampling) == 0
+    assert sweeps("CMYK", (8, 8)) == 0
+
+
+def test_coded_blocks_counts_the_padded_mcus_of_every_component() -> None:
+    """Blocks the encoder codes: 4:2:0 17x9 is two 16x16 MCUs of six blocks, 4:2:2 17x8 two
+    16x8 MCUs of four; L 9x9 four blocks."""
+    assert options.coded_blocks(17, 9, options.parse("RGB", (17, 9), {"subsampling": 2}).components) == 12
+    assert options.coded_blocks(9, 9, options.parse("L", (9, 9), {}).components) == 4
+    assert options.coded_blocks(9, 9, options.parse("RGB", (9, 9), {"subsampling": 0}).components) == 12
+    assert options.coded_blocks(17, 8, options.parse("RGB", (17, 8), {"subsampling": 1}).components) == 8
+    assert options.coded_blocks(8, 8, options.parse("CMYK", (8, 8), {}).components) == 4
 
 
 @pytest.mark.parametrize("value", [3, -1, "1", 1.0, "yes", [1]])
@@ -310,9 +346,37 @@ def test_refine_errors_name_the_value_and_what_is_allowed(value) -> None:
         pillow_streamjpeg.encode(np.zeros((8, 8), np.uint8), io.BytesIO(), refine=value)
 
 
-def test_refine_zero_is_the_plain_encoder(photos) -> None:
-    image = Image.fromarray(photos["rocket"][:64, :96])
-    assert _save(image, refine=0) == _save(image) == _save(image, refine=False)
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_refine_zero_is_the_plain_encoder_and_the_default_above_the_auto_blocks(photos, mode) -> None:
+    image = Image.fromarray(photos["rocket"][:64, :96]).convert(mode)
+    assert options.coded_blocks(96, 64, options.parse(mode, (96, 64), {}).components) > \
+        options.REFINE_AUTO_BLOCKS
+    assert _save(image, refine=0) == _save(image) == _save(image, refine=False) \
+        == _save(image, refine=None)
+    assert _save(image, refine=1) != _save(image)
+
+
+@pytest.mark.parametrize("params", [{"quality": 100}, {"quality": 95}, {"quality": 75}])
+def test_the_default_refines_small_grey_images(photos, params) -> None:
+    """A small grey image is refined by default (the bytes of refine=1, not of refine=0),
+    through Image.save, encode and encode of an array, and decodes closer to the source."""
+    pixels = photos["camera"][200:216, 100:116]
+    image = Image.fromarray(pixels)
+    assert options.parse("L", image.size, params).refine == 1
+    refined, plain = _save(image, refine=1, **params), _save(image, refine=0, **params)
+    assert refined != plain  # the search changes coefficients of this crop
+    assert _save(image, **params) == _save(image, refine=None, **params) == refined
+    for source in (image, pixels):
+        out = io.BytesIO()
+        pillow_streamjpeg.encode(source, out, **params)
+        assert out.getvalue() == refined
+    assert psnr(pixels, djpeg_decode(refined)) > psnr(pixels, djpeg_decode(plain))
+
+
+def test_the_default_leaves_small_colour_images_plain(photos) -> None:
+    image = Image.fromarray(photos["astronaut"][100:108, 200:208])
+    assert _save(image, refine=1) != _save(image, refine=0) == _save(image) == \
+        _save(image, refine=None)
 
 
 def test_command_line_refine(tmp_path, photos, capsys) -> None:

@@ -1,0 +1,167 @@
+"""Cost of ``refine=1`` on small images: whole saves, refine=1 against refine=0, by size in blocks.
+
+The ``refine`` option's automatic default (``options.REFINE_AUTO_BLOCKS``) turns one
+sweep of the decoder-aware quantization on for images of at most that many 8x8
+blocks, where a save's fixed costs (options, markers, Python calls) dominate and
+the search's per-block cost stays within issue 15's 1.25x. This script measures
+it: for each image size, mode (L; RGB 4:4:4, 4:2:2, 4:2:0), quality and content
+(uniform noise, a crop of scikit-image's ``astronaut``: the contents that make the
+search work hardest), the process CPU time of a batch of saves with refine=0 and
+with refine=1, interleaved (one batch of each per round, their order alternating),
+one worker; it prints the median of the rounds' paired ratios (refine=1 / refine=0)
+per size, and the largest ratio over the settings.
+
+Blocks: the 8x8 blocks of all components that the encoder codes, partial MCUs
+padded (MCUs x blocks per MCU): what the search visits.
+
+    python benchmarks/bench_refine_small.py [--api save|encode] [--modes L,444,422,420]
+        [--qualities 100,95,90,75,50] [--contents noise,photo] [--sizes 8,16,24,32,48,64]
+        [--rounds 9] [--batch-ms 10]
+
+``--api encode`` times ``pillow_streamjpeg.encode`` of a numpy array instead of
+``Image.save``. Run it with the machine otherwise idle; every run prints the CPU model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+import pillow_streamjpeg
+from pillow_streamjpeg import engine
+
+#: mode label: (PIL mode, subsampling, blocks per MCU, MCU width, MCU height)
+MODES = {
+    "L": ("L", 0, 1, 8, 8),
+    "444": ("RGB", 0, 3, 8, 8),
+    "422": ("RGB", 1, 4, 16, 8),
+    "420": ("RGB", 2, 6, 16, 16),
+}
+
+
+def blocks(mode: str, width: int, height: int) -> int:
+    """The 8x8 blocks of all components the encoder codes for this size (partial MCUs padded)."""
+    _, _, per_mcu, mw, mh = MODES[mode]
+    return -(-width // mw) * -(-height // mh) * per_mcu
+
+
+def content(kind: str, mode: str, width: int, height: int) -> np.ndarray:
+    """Uniform noise or a crop of ``astronaut`` (its detailed upper left: hair, face edge)."""
+    channels = 1 if MODES[mode][0] == "L" else 3
+    if kind == "noise":
+        rng = np.random.default_rng(width * 1000 + height)
+        array = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+    else:
+        from skimage import data
+
+        array = data.astronaut()[40:40 + height, 120:120 + width]
+        if channels == 1:
+            array = np.asarray(Image.fromarray(array).convert("L"))[..., None]
+    return array[..., 0] if channels == 1 else array
+
+
+def _saver(api: str, array: np.ndarray, mode: str, quality: int):
+    subsampling = MODES[mode][1]
+    params = dict(quality=quality, workers=1)
+    if MODES[mode][0] == "RGB":
+        params["subsampling"] = subsampling
+    if api == "save":
+        image = Image.fromarray(array)
+
+        def run(refine: int) -> None:
+            image.save(io.BytesIO(), format="STREAMJPEG", refine=refine, **params)
+    else:
+        def run(refine: int) -> None:
+            pillow_streamjpeg.encode(array, io.BytesIO(), refine=refine, **params)
+    return run
+
+
+def _batch(run, refine: int, count: int) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        run(refine)
+    return (time.process_time() - start) / count
+
+
+def measure(run, rounds: int, batch_ms: float) -> tuple[float, float, float]:
+    """Median CPU seconds a save with refine=0, with refine=1, and the median paired ratio."""
+    run(0), run(1)  # warm-up
+    single = _batch(run, 1, 5)
+    count = max(5, int(batch_ms / 1000 / max(single, 1e-6)))
+    t0, t1, ratios = [], [], []
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        got = {refine: _batch(run, refine, count) for refine in order}
+        t0.append(got[0])
+        t1.append(got[1])
+        ratios.append(got[1] / got[0])
+    return statistics.median(t0), statistics.median(t1), statistics.median(ratios)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--api", choices=("save", "encode"), default="save")
+    parser.add_argument("--modes", default="L,444,422,420")
+    parser.add_argument("--qualities", default="100,95,90,75,50")
+    parser.add_argument("--contents", default="noise,photo")
+    parser.add_argument("--sizes", default="8,16,24,32,48,64",
+                        help="square sides in pixels, or WxH")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batch-ms", type=float, default=10.0, help="CPU time of a batch")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    for mode in modes:
+        if mode not in MODES:
+            parser.error(f"--modes {mode!r}: allowed {', '.join(MODES)}")
+    qualities = [int(q) for q in args.qualities.split(",")]
+    contents = args.contents.split(",")
+    sizes = [tuple(int(v) for v in s.split("x")) if "x" in s else (int(s), int(s))
+             for s in args.sizes.split(",")]
+
+    print(f"CPU: {_cpu_model()}; kernels {engine.name}; Python {platform.python_version()}")
+    print(f"{'Image.save' if args.api == 'save' else 'pillow_streamjpeg.encode(array)'}, "
+          f"workers=1, process CPU time; median of {args.rounds} rounds of batches of "
+          f"~{args.batch_ms:g} ms, refine=0 and 1 interleaved; ratio: median of paired ratios")
+    print("| mode | size | blocks | content | q | refine=0 ms | refine=1 ms | 1 / 0 |")
+    print("|---|---|---:|---|---:|---:|---:|---:|")
+    worst: dict[tuple[str, int], float] = {}
+    for mode in modes:
+        for width, height in sizes:
+            n = blocks(mode, width, height)
+            for kind in contents:
+                array = content(kind, mode, width, height)
+                for quality in qualities:
+                    t0, t1, ratio = measure(_saver(args.api, array, mode, quality),
+                                            args.rounds, args.batch_ms)
+                    worst[mode, n] = max(worst.get((mode, n), 0.0), ratio)
+                    print(f"| {mode} | {width}x{height} | {n} | {kind} | {quality} | "
+                          f"{t0 * 1e3:.3f} | {t1 * 1e3:.3f} | {ratio:.3f} |", flush=True)
+    print()
+    print("Largest ratio over contents and qualities, by size in blocks:")
+    print("| mode | blocks | max 1 / 0 |")
+    print("|---|---:|---:|")
+    for (mode, n), ratio in sorted(worst.items(), key=lambda item: (item[0][1], item[0][0])):
+        print(f"| {mode} | {n} | {ratio:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
