@@ -241,7 +241,7 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     return refine.module.refine_group(
         scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
         frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
-        refine.sweeps, refine.lam, refine.tries)
+        refine.sweeps, refine.lam, refine.tries, frame.width, nrows)
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,

@@ -61,11 +61,6 @@ TIE = ("YCbCr rounded unlike libjpeg where Cb or Cr lies exactly halfway: the ke
 KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
     ('q100', 'RGB', 'hramp', 16, 16): TIE,  # 53.18 vs 53.48
     ('q100', 'RGB', 'photo', 7, 5): DCT,  # 50.28 vs 50.86
-    ('q100', 'L', 'noise', 9, 9): DCT,  # 59.43 vs 61.20
-    ('q100', 'L', 'noise', 15, 17): DCT,  # 58.58 vs 59.64
-    ('q100', 'L', 'noise', 17, 9): DCT,  # 58.52 vs 59.19
-    ('q100', 'L', 'photo', 7, 5): DCT,  # 58.80 vs 60.56
-    ('q100', 'L', 'photo', 17, 9): DCT,  # 58.52 vs 59.19
     ('q100', 'L', 'photo', 33, 17): DCT,  # 59.29 vs 59.82
     ('q95', 'RGB', 'hramp', 7, 5): TIE,  # 47.04 vs 48.13
     ('q95', 'RGB', 'hramp', 33, 17): TIE,  # 47.08 vs 47.52
@@ -74,40 +69,21 @@ KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
     ('q95', 'RGB', 'vramp', 33, 17): DCT,  # 49.89 vs 50.29
     ('q95', 'RGB', 'dramp', 2, 3): TIE,  # 43.87 vs 44.45
     ('q95', 'RGB', 'checker', 9, 9): DCT,  # 41.99 vs 42.46
-    ('q95', 'L', 'hramp', 7, 5): DCT,  # 56.58 vs 99.00
-    ('q95', 'L', 'hramp', 9, 9): DCT,  # 54.66 vs 57.67
-    ('q95', 'L', 'hramp', 15, 17): DCT,  # 56.88 vs 99.00
-    ('q95', 'L', 'vramp', 15, 17): DCT,  # 55.66 vs 57.42
     ('q95', 'L', 'vramp', 33, 17): DCT,  # 55.66 vs 57.42
-    ('q95', 'L', 'dramp', 17, 9): DCT,  # 53.17 vs 53.64
     ('q95', 'L', 'checker', 2, 3): DCT,  # 45.91 vs 46.37
     ('q95', 'L', 'checker', 7, 5): DCT,  # 41.67 vs 43.24
-    ('q95', 'L', 'checker4', 7, 5): DCT,  # 50.78 vs 51.53
-    ('q95', 'L', 'checker4', 9, 9): DCT,  # 51.65 vs 52.74
-    ('q95', 'L', 'checker4', 15, 17): DCT,  # 50.73 vs 51.70
-    ('q95', 'L', 'checker4', 17, 9): DCT,  # 51.40 vs 52.50
     ('q95', 'L', 'checker4', 33, 17): DCT,  # 51.03 vs 52.12
     ('q95', 'L', 'checker4', 64, 64): DCT,  # 50.63 vs 51.72
-    ('q95', 'L', 'noise', 7, 5): DCT,  # 41.48 vs 41.87
     ('q90-422', 'RGB', 'vramp', 7, 5): CHROMA,  # 42.33 vs 43.56
     ('q90-422', 'RGB', 'vramp', 64, 64): CHROMA,  # 48.66 vs 48.92
     ('q90-422', 'RGB', 'dramp', 17, 9): CHROMA,  # 25.53 vs 25.92 (since q90 takes the fused chroma)
-    ('q90-422', 'L', 'hramp', 7, 5): DCT,  # 48.13 vs 49.59
     ('q90-422', 'L', 'hramp', 9, 9): DCT,  # 50.68 vs 51.65
-    ('q90-422', 'L', 'vramp', 9, 9): DCT,  # 50.68 vs 52.90
-    ('q90-422', 'L', 'vramp', 17, 9): DCT,  # 50.68 vs 52.90
     ('q90-422', 'L', 'dramp', 16, 16): DCT,  # 51.92 vs 52.39
     ('q90-422', 'L', 'vignette', 2, 3): DCT,  # 49.89 vs 52.90
-    ('q90-422', 'L', 'checker', 7, 5): DCT,  # 38.86 vs 39.29
-    ('q90-422', 'L', 'photo', 2, 3): DCT,  # 36.67 vs 37.99
     ('q90-420', 'RGB', 'dramp', 8, 8): CHROMA,  # 26.42 vs 26.88
     ('q90-420', 'RGB', 'dramp', 17, 9): CHROMA,  # 25.42 vs 25.77 (since q90 takes the fused chroma)
     ('q75-420', 'RGB', 'vramp', 8, 8): CHROMA,  # 26.97 vs 27.32
     ('q75-420', 'RGB', 'dramp', 7, 5): CHROMA,  # 23.33 vs 23.59 (since chroma of averaged RGB is rounded)
-    ('q75-420', 'L', 'dramp', 2, 3): DCT,  # 38.75 vs 39.68
-    ('q75-420', 'L', 'dramp', 7, 5): DCT,  # 39.66 vs 41.45
-    ('q75-420', 'L', 'checker', 7, 5): DCT,  # 30.82 vs 31.14
-    ('q75-420', 'L', 'checker', 15, 17): DCT,  # 33.98 vs 34.26
     ('q50', 'RGB', 'checker', 9, 9): DCT,  # 23.45 vs 23.77
     ('q5-420', 'RGB', 'hramp', 64, 64): CHROMA,  # 22.45 vs 23.13
     ('q5-420', 'RGB', 'vignette', 8, 8): CHROMA,  # 12.95 vs 13.51

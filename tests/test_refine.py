@@ -133,7 +133,8 @@ def test_refine_group_equals_refine_block_natural() -> None:
     nb = group  # the group's blocks: coefs[n * nb + j], as the kernels'
     coefs = natural.T.copy().ravel()
     changed = PY.refine_group(samples.ravel(), 8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1,
-                              group, gm, np.zeros(1, dtype=np.int64), q, coefs, nb, 2, 0.0, 6)
+                              group, gm, np.zeros(1, dtype=np.int64), q, coefs, nb, 2, 0.0, 6,
+                              8 * group, 8)
     expected = 0
     for j in range(group):
         block = natural[j].copy()
@@ -237,12 +238,45 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
         a, b = coefs.copy(), coefs.copy()
         args = (8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1, group, group,
                 np.zeros(1, dtype=np.int64), q)
-        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6)
-        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6)
+        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6, 8 * group, 8)
+        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6, 8 * group, 8)
         np.testing.assert_array_equal(a, b)
         assert ka == kb
         total += ka
     assert total > 0
+
+
+@pytest.mark.parametrize("hs, vs", [(1, 1), (2, 1), (2, 2)])
+def test_partial_blocks_refine_as_the_source(hs, vs) -> None:
+    """refine_group with the image's edge inside the group (width, rows): each build
+    chooses the coefficients of the Python source, and blocks wholly past the edge
+    keep theirs."""
+    rng = np.random.default_rng(7 + hs + vs)
+    mcus = 3
+    cw = 8 * hs * mcus
+    nrows = 8 * vs
+    ncomp = 3
+    plane = nrows * cw
+    chroma = ncomp * plane if hs * vs > 1 else 0
+    samples_size = chroma + (ncomp - 1) * 64 * mcus if hs * vs > 1 else ncomp * plane
+    samples = rng.normal(0, 40, samples_size).astype(np.float32)
+    nb = mcus * (hs * vs + ncomp - 1)
+    coefs = rng.integers(-3, 4, 64 * nb).astype(np.int32)
+    quant = np.ones(128, np.int32)
+    comp_table = np.array([0, 1, 1], np.int64)
+    width, rows = cw - 8 * hs - 3, nrows - 5  # the last MCU partial, past the edge wholly in part
+    args = (plane, cw, chroma, ncomp, hs, vs, mcus, mcus, comp_table, quant)
+    expected = coefs.copy()
+    changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, 6, width, rows)
+    assert changed > 0
+    for module in BUILDS.values():
+        got = coefs.copy()
+        assert module.refine_group(samples, *args, got, nb, 1, 0.0, 6, width, rows) == changed
+        np.testing.assert_array_equal(got, expected)
+    if vs == 2:  # component 0's blocks of the second row past the last column: untouched
+        last = (mcus - 1) * hs + hs - 1 + mcus * hs
+        np.testing.assert_array_equal(expected[np.arange(64) * nb + last],
+                                      coefs[np.arange(64) * nb + last])
 
 
 # The kernels' call: refine_group on the buffers _group_coefs fills ------------------------
@@ -340,7 +374,7 @@ def test_refine_group_on_the_kernels_buffers(hs, vs, grey, photos) -> None:
         expected_coefs[np.arange(64) * nb + j] = block
     for name, module in [("source", PY)] + sorted(BUILDS.items()):
         refined = before.copy()
-        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6)
+        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6, 32 * hs, 8 * vs)
         np.testing.assert_array_equal(refined, expected_coefs, err_msg=name)
         assert changed == expected_changed > 0, name
     assert np.abs(expected_coefs.astype(int) - before).max() == 1

@@ -9,7 +9,7 @@
   libjpeg's integer IDCT (djpeg's default) than refine=0 on photographs, are the
   same for any worker count, with optimize=True (the same coefficients) and on Dask;
 - the option's values and errors, and its automatic default (``options.auto_refine``):
-  one sweep on small grey images of whole blocks, off elsewhere.
+  one sweep on small grey images (partial blocks included), off elsewhere.
 """
 
 from __future__ import annotations
@@ -227,6 +227,29 @@ def test_refine_decodes_closer_to_the_source(photos, name, params, gain) -> None
     assert psnr(pixels, djpeg_decode(two)) >= after - 0.01
 
 
+@pytest.mark.parametrize("size", [(2, 3), (7, 5), (9, 9), (15, 17), (17, 9), (33, 17), (61, 13)])
+@pytest.mark.parametrize("kind", ["photo", "ramp", "noise"])
+def test_refine_never_trades_visible_pixels_for_padding(photos, size, kind) -> None:
+    """Grey images of partial blocks at quality 100 (no rate term: the search only lowers
+    its error): refine=1 decodes at least as close as refine=0 (djpeg), because only the
+    image's pixels count, not the padding past its edge (``refine._mask``). With the
+    padding counted, a 2 x 3 photo crop went from lossless (99 dB) to 55.9 dB."""
+    width, height = size
+    if kind == "photo":  # the floor sweep's crop (tests/test_fidelity_floor.py), green
+        pixels = photos["astronaut"][100:100 + height, 180:180 + width, 1]
+    elif kind == "ramp":
+        y, x = np.mgrid[0:height, 0:width]
+        pixels = np.round((x + 2 * y) * 255.0 / (width + 2 * height)).astype(np.uint8)
+    else:
+        pixels = np.random.default_rng(width * 100 + height).integers(0, 256, (height, width),
+                                                                      dtype=np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    plain = djpeg_decode(_save(image, quality=100, refine=0))
+    refined = djpeg_decode(_save(image, quality=100, refine=1))
+    error = lambda decoded: int(((decoded.astype(int) - pixels) ** 2).sum())  # noqa: E731
+    assert error(refined) <= error(plain)
+
+
 @pytest.mark.parametrize("mode", ["CMYK", "RGB keep_rgb"])
 def test_refine_on_four_components_and_rgb_components(photos, mode) -> None:
     """Components that are not YCbCr (CMYK, Adobe; RGB with keep_rgb): valid, and closer as
@@ -302,8 +325,8 @@ def test_refine_values(value, sweeps) -> None:
 
 @pytest.mark.parametrize("info", [{}, {"refine": None}])
 def test_refine_default_is_one_sweep_on_small_grey_images(info) -> None:
-    """Absent or None: 1 for grey images of whole 8x8 blocks, at most REFINE_AUTO_BLOCKS of
-    them, with a finest quantizer of at most REFINE_AUTO_MAX_QUANTIZER; else 0."""
+    """Absent or None: 1 for grey images of at most REFINE_AUTO_BLOCKS blocks (partial ones
+    included), with a finest quantizer of at most REFINE_AUTO_MAX_QUANTIZER; else 0."""
     limit = options.REFINE_AUTO_BLOCKS
     assert limit >= 1
 
@@ -314,8 +337,8 @@ def test_refine_default_is_one_sweep_on_small_grey_images(info) -> None:
     assert sweeps("L", (8, 8 * limit), quality=50) == 1
     assert sweeps("L", (8 * (limit + 1), 8)) == 0  # one block too many
     assert sweeps("L", (8, 8 * (limit + 1))) == 0
-    assert sweeps("L", (8 * limit - 1, 8)) == 0  # a partial block: padded pixels
-    assert sweeps("L", (8, 7)) == 0
+    assert sweeps("L", (8 * limit - 1, 7)) == 1  # partial blocks: only the image's pixels count
+    assert sweeps("L", (8 * limit + 1, 8)) == 0  # a partial block too many
     coarse = next(q for q in range(50, 0, -1)
                   if min(tables.quality_tables(q)[0]) > options.REFINE_AUTO_MAX_QUANTIZER)
     assert sweeps("L", (8, 8), quality=coarse) == 0

@@ -78,7 +78,7 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
 """
 import numpy as np
 
-# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
+# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 
@@ -111,7 +111,8 @@ DL = 1048     # 8 changes of the workspace column of a candidate
 ONES = 1056   # number of quantizers equal to 1 (set with S[Q:])
 KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
 LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
-WORK = 1160
+MASK = 1160   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
+WORK = 1224
 
 #: Most candidates (``tries``) per sweep.
 MAXTRIES = 16
@@ -266,7 +267,7 @@ def _residuals(S):
         r = 8 * y
         s = np.int32(0)
         for x in range(8):
-            e = (_pixel(S[A + r + x]) << 4) - S[T16 + r + x]
+            e = ((_pixel(S[A + r + x]) << 4) - S[T16 + r + x]) & S[MASK + r + x]
             S[E + r + x] = e
             s += e * e
         S[ROWERR + y] = s
@@ -297,7 +298,8 @@ def _boundary(S):
         down = min(max(level, np.int32(0)), np.int32(1)) - min(max(level - np.int32(255), np.int32(0)), np.int32(1))
         hu = max(r - top, np.int32(0)) >> 11
         hd = max(low - r, np.int32(0)) >> 11
-        S[G + i] = up * (np.int32(2) * ec + np.int32(16)) * hu - down * (np.int32(16) - np.int32(2) * ec) * hd
+        S[G + i] = (up * (np.int32(2) * ec + np.int32(16)) * hu
+                    - down * (np.int32(16) - np.int32(2) * ec) * hd) & S[MASK + i]
 
 
 def _trial_row(S, y, dy, u):
@@ -308,7 +310,7 @@ def _trial_row(S, y, dy, u):
     for x in range(8):
         a = S[A + r + x] + dy * S[ku + x]
         S[B + r + x] = a
-        e = (_pixel(a) << 4) - S[T16 + r + x]
+        e = ((_pixel(a) << 4) - S[T16 + r + x]) & S[MASK + r + x]
         s += e * e
     return s
 
@@ -590,6 +592,21 @@ def _targets(values, src, stride, S):
             S[T16 + r + x] = np.int32(min(max(values[s + x] * sixteen + offset, zero), most))
 
 
+def _mask(S, cols, rows):
+    """S[MASK:]: -1 for the block's pixels in its first ``cols`` columns and ``rows`` rows, 0 past them.
+
+    Pixels past the image's right or bottom edge (the kernels replicate the
+    edge into them) are not seen: their errors count 0 in ``_residuals``,
+    ``_trial_row`` and ``_boundary`` (an AND with the mask, in the loops the
+    compiler vectorizes), so a step is not taken for padding at the cost of
+    visible pixels. A block wholly past the edge has no error and is left as
+    it is.
+    """
+    for y in range(8):
+        for x in range(8):
+            S[MASK + 8 * y + x] = np.int32(-1) if x < cols and y < rows else np.int32(0)
+
+
 def _quantizers(S, quant, tb):
     """S[Q:] = the 64 quantizers of table tb / 64 (natural order), S[ONES] = how many are 1."""
     tb = _size(tb)
@@ -672,6 +689,7 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
     S = np.zeros(WORK, dtype=np.int32)
     _tables(S)
     _targets(samples, 0, 8, S)
+    _mask(S, 8, 8)
     _quantizers(S, quant, 0)
     for n in range(64):
         S[C + n] = coefs[n]
@@ -682,21 +700,24 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
 
 
 def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                 coefs, nb, sweeps, lam, tries):
+                 coefs, nb, sweeps, lam, tries, width, rows):
     """Refine the quantized coefficients of gm MCUs of a group in place (see the module doc).
 
     The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
     + j]``, n natural), plus quant (quantizers, natural order, 64 per table),
-    sweeps (0: nothing), lam (rate term in squared pixel levels) and tries
-    (candidates per sweep). Returns the number of coefficients changed.
+    sweeps (0: nothing), lam (rate term in squared pixel levels), tries
+    (candidates per sweep), and the image's columns from the group's first and
+    rows in it (``width``, ``rows``, in component 0's samples): the error is
+    counted on those pixels only (``_mask``; a subsampled component's are
+    ceil(width / hs) x ceil(rows / vs)). Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                         coefs, nb, sweeps, lam, tries, S)
+                         coefs, nb, sweeps, lam, tries, width, rows, S)
 
 
 def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                  coefs, nb, sweeps, lam, tries, S):
+                  coefs, nb, sweeps, lam, tries, width, rows, S):
     """``refine_group`` with its work array S (int32, ``WORK`` items)."""
     plane = _size(plane)
     cw = _size(cw)
@@ -709,6 +730,9 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
     yb = group * hs
+    masked = -1  # the shape S[MASK:] holds (none yet)
+    sub_width = -(-width // hs)  # a subsampled component's columns and rows of the image
+    sub_rows = -(-rows // vs)
     for c in range(ncomp):
         _quantizers(S, quant, 64 * comp_table[c])
         blocks = gm * hs * vs if c == 0 else gm
@@ -719,15 +743,27 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 j = by * yb + bx
                 src = 8 * by * cw + 8 * bx
                 stride = cw
+                cols_in = width - 8 * bx
+                rows_in = rows - 8 * by
             elif hs * vs > 1:
                 j = vs * yb + (c - 1) * group + i
                 stride = 8 * group
                 src = chroma + (c - 1) * 64 * group + 8 * i
+                cols_in = sub_width - 8 * i
+                rows_in = sub_rows
             else:
                 j = c * group + i
                 src = c * plane + 8 * i
                 stride = cw
+                cols_in = width - 8 * i
+                rows_in = rows
+            if cols_in <= 0 or rows_in <= 0:
+                continue  # wholly past the image's edge: not seen
             j = _size(j)
+            shape = min(cols_in, 8) * 16 + min(rows_in, 8)
+            if shape != masked:  # most blocks are whole: the mask is rewritten at edges only
+                _mask(S, cols_in, rows_in)
+                masked = shape
             _targets(samples, src, stride, S)
             _gather(coefs, j, nb, S)
             k = _refine_block(S, sweeps, lam16, tries)
