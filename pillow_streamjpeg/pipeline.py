@@ -83,8 +83,8 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (+2 to +3 dB on grey
     photos at quality 100), for 3 to 8 times the encode time of photos; None (the
-    default) is one sweep on grey images of whole 8x8 blocks, at most
-    ``options.REFINE_AUTO_BLOCKS`` of them, where it costs at most 1.25x a save,
+    default) is one sweep on grey images of at most
+    ``options.REFINE_AUTO_BLOCKS`` blocks of 8x8, where it costs at most 1.25x a save,
     else off (``options.auto_refine``, docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
