@@ -1,11 +1,12 @@
 """Strip kernels of pillow_streamjpeg: pure computation, compiled with Pythran.
 
-One call encodes one strip (one MCU row, hence one restart interval) of pixels
-into entropy-coded JPEG bytes: colour conversion, level shift, forward DCT,
-quantization, zigzag, DC prediction from zero, Huffman coding, 0xFF00
-stuffing and 1-bit padding to a byte. The kernels know nothing of files,
-options or markers; everything they need comes in as arrays, and their output
-goes into buffers the caller provides.
+One call encodes one strip (one MCU row) of pixels into entropy-coded JPEG
+bytes: colour conversion, level shift, forward DCT, quantization, zigzag, DC
+prediction (from zero at a restart, else from the predictors the caller
+carries over), Huffman coding, 0xFF00 stuffing, and 1-bit padding to a byte
+where a restart interval ends (RSTn inside the strip where one ends there).
+The kernels know nothing of files, options or markers; everything they need
+comes in as arrays, and their output goes into buffers the caller provides.
 
 This file is plain Python too: run under CPython it gives the same bytes,
 slowly, which the tests use as a reference. Sample arithmetic is float32 with
