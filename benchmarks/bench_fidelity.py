@@ -12,8 +12,9 @@ Encoders:
 - ``Pillow``: ``Image.save(format="JPEG", quality=q, subsampling=0)``;
 - ``cjpeg float``: ``cjpeg -quality q -dct float -sample 1x1`` (libjpeg-turbo).
 
-The decoder-aware quantization prototype (transpiled/refine.py) is not in the
-encoder and is not measured here; docs/fidelity.md gives its figures.
+``ours`` is the default encoder: the decoder-aware quantization (transpiled/refine.py,
+the ``refine`` option) is off on images of this size by default and is measured by
+``benchmarks/bench_refine.py``; docs/fidelity.md gives its figures.
 
 ``--rounding`` measures the YCbCr rounding instead (``Settings.round_samples``):
 for the colour photos, STREAMJPEG with YCbCr kept in floating point and rounded
