@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import platform
 import statistics
 import sys
@@ -36,6 +37,9 @@ from PIL import Image
 
 import pillow_streamjpeg
 from pillow_streamjpeg import engine
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model  # noqa: E402
 
 #: mode label: (PIL mode, subsampling, blocks per MCU, MCU width, MCU height)
 MODES = {
@@ -105,17 +109,6 @@ def measure(run, rounds: int, batch_ms: float) -> tuple[float, float, float]:
     return statistics.median(t0), statistics.median(t1), statistics.median(ratios)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api", choices=("save", "encode"), default="save")
@@ -136,7 +129,7 @@ def main() -> int:
     sizes = [tuple(int(v) for v in s.split("x")) if "x" in s else (int(s), int(s))
              for s in args.sizes.split(",")]
 
-    print(f"CPU: {_cpu_model()}; kernels {engine.name}; Python {platform.python_version()}")
+    print(f"CPU: {cpu_model()}; kernels {engine.name}; Python {platform.python_version()}")
     print(f"{'Image.save' if args.api == 'save' else 'pillow_streamjpeg.encode(array)'}, "
           f"workers=1, process CPU time; median of {args.rounds} rounds of batches of "
           f"~{args.batch_ms:g} ms, refine=0 and 1 interleaved; ratio: median of paired ratios")
