@@ -36,24 +36,21 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import engine
+from pillow_streamjpeg import engine, options
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model  # noqa: E402
 
-#: mode label: (PIL mode, subsampling, blocks per MCU, MCU width, MCU height)
-MODES = {
-    "L": ("L", 0, 1, 8, 8),
-    "444": ("RGB", 0, 3, 8, 8),
-    "422": ("RGB", 1, 4, 16, 8),
-    "420": ("RGB", 2, 6, 16, 16),
-}
+#: mode label: (PIL mode, subsampling)
+MODES = {"L": ("L", 0), "444": ("RGB", 0), "422": ("RGB", 1), "420": ("RGB", 2)}
 
 
 def blocks(mode: str, width: int, height: int) -> int:
-    """The 8x8 blocks of all components the encoder codes for this size (partial MCUs padded)."""
-    _, _, per_mcu, mw, mh = MODES[mode]
-    return -(-width // mw) * -(-height // mh) * per_mcu
+    """The 8x8 blocks of all components the encoder codes for this size: what
+    ``options.auto_refine`` counts (``options.coded_blocks``)."""
+    pil_mode, subsampling = MODES[mode]
+    settings = options.parse(pil_mode, (width, height), {"subsampling": subsampling})
+    return options.coded_blocks(width, height, settings.components)
 
 
 def content(kind: str, mode: str, width: int, height: int) -> np.ndarray:
