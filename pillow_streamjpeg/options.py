@@ -544,7 +544,7 @@ def default_interval(width: int, height: int, strip_height: int) -> int:
     return 0 if rows * strip_height >= height else rows
 
 
-def restart_interval(info: dict[str, Any], mcus_per_row: int, default_rows: int = 1) -> int:
+def restart_interval(info: dict[str, Any], mcus_per_row: int, default_rows: int) -> int:
     """MCUs per restart interval from Pillow's restart options; 0 for none.
 
     Without either option: ``default_rows`` MCU rows (``default_interval``; 0

@@ -335,7 +335,7 @@ RESTARTS = [
 def test_restart_interval_is_pillows_dri(restart, size, mode, subsampling) -> None:
     image = photo(*size).convert(mode)
     settings = options.parse(mode, size, {"subsampling": subsampling})
-    interval = options.restart_interval(restart, settings.mcus_per_row)
+    interval = options.restart_interval(restart, settings.mcus_per_row, 0)
     assert interval == dri_value(save(image, "JPEG", subsampling=subsampling, **restart))
 
 
@@ -348,9 +348,9 @@ def test_restart_interval_default_and_one_row() -> None:
     for request in ({"restart_marker_rows": 1}, {"restart_marker_blocks": 7},
                     {"restart_marker_blocks": 3, "restart_marker_rows": 1}):
         assert options.parse("RGB", (100, 40), {"subsampling": 2, **request}) == one_row
-    assert options.restart_interval({"restart_marker_rows": 1}, 9000) == 9000
-    assert options.restart_interval({"restart_marker_rows": 8}, 8188) == 65504
-    assert options.restart_interval({"restart_marker_rows": 9}, 8188) == 65535  # libjpeg's cap
+    assert options.restart_interval({"restart_marker_rows": 1}, 9000, 0) == 9000
+    assert options.restart_interval({"restart_marker_rows": 8}, 8188, 0) == 65504
+    assert options.restart_interval({"restart_marker_rows": 9}, 8188, 0) == 65535  # libjpeg's cap
 
 
 @pytest.mark.parametrize("size, subsampling, rows", [
@@ -390,7 +390,7 @@ def test_writer_writes_intervals_that_cross_rows(restart) -> None:
 def test_bad_restart_values_name_the_option(restart) -> None:
     (name, value), = restart.items()
     with pytest.raises(ValueError, match=rf"{name} must be an integer.*{value!r}"):
-        options.restart_interval(restart, 13)
+        options.restart_interval(restart, 13, 0)
 
 
 def test_default_interval_request_writes_the_default_file(monkeypatch) -> None:
