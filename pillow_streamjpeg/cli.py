@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--optimize", action="store_true", help="optimized Huffman tables (smaller file)")
     parser.add_argument("--refine", type=int, choices=(0, 1, 2), default=None,
                         help="decoder-aware quantization: 0 off, 1 or 2 sweeps (closer decoded "
-                             "pixels, slower; default: 1 for grey images of "
-                             f"at most {options.REFINE_AUTO_BLOCKS} blocks of 8x8, else 0)")
+                             "pixels, slower; default: 1 for images of at most "
+                             f"{options.REFINE_AUTO_BLOCKS} blocks of 8x8 without subsampling, "
+                             "else 0)")
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "
                              "else the min and max of a sample of the image), full (the type's "

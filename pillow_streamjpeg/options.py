@@ -100,7 +100,7 @@ class Settings:
     #: about INTERVAL_PIXELS (``default_interval``).
     restart_interval: int = 0
     #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2
-    #: (``parse``'s default: ``auto_refine``'s, 1 on small grey images, else 0).
+    #: (``parse``'s default: ``auto_refine``'s, 1 on small images without subsampling, else 0).
     refine: int = 0
 
     @property
@@ -257,15 +257,16 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
 
     One sweep where it costs at most 1.25x a save (at most ``REFINE_AUTO_BLOCKS``
     coded blocks, partial ones included) and does not lose to Pillow in the floor
-    sweep: grey images (one component) whose finest quantizer is at most
-    ``REFINE_AUTO_MAX_QUANTIZER``. Colour images stay off: the search lowers the
-    error of each component plane, not of the RGB pixels the decoder gives, and
-    with it on the floor sweep's RGB cases lost 2 new cases (q95 8 x 8 vertical
-    ramp 48.92 against Pillow's 51.14 dB). docs/fidelity.md, "Automatic default".
+    sweep: images without subsampling (grey, RGB 4:4:4, CMYK) whose finest
+    quantizer is at most ``REFINE_AUTO_MAX_QUANTIZER``. Subsampled colour stays
+    off: there the search lowers the error of each component plane, not of the
+    RGB pixels the decoder upsamples and converts, and with it on the floor
+    sweep lost 2 new cases. docs/fidelity.md, "Automatic default".
     """
     small = coded_blocks(width, height, components) <= REFINE_AUTO_BLOCKS
     fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
-    return int(small and fine and len(components) == 1)
+    whole = all(c.h == 1 and c.v == 1 for c in components)
+    return int(small and fine and whole)
 
 
 def _refine(info: dict[str, Any], default: int) -> int:

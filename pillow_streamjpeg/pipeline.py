@@ -81,11 +81,12 @@ def encode(
     ``restart_marker_rows``; ``workers``: encoding threads (default: all CPUs).
     ``refine``: decoder-aware quantization, 0 (off), 1 or 2 sweeps (True: 1):
     coefficients moved by a quantization step where that brings the pixels
-    libjpeg's integer IDCT decodes closer to the source (+2 to +3 dB on grey
-    photos at quality 100), for 3 to 8 times the encode time of photos; None (the
-    default) is one sweep on grey images of at most
-    ``options.REFINE_AUTO_BLOCKS`` blocks of 8x8, where it costs at most 1.25x a save,
-    else off (``options.auto_refine``, docs/fidelity.md).
+    libjpeg's integer IDCT decodes closer to the source (of RGB 4:4:4: the RGB
+    pixels after its YCbCr to RGB; +2 to +3 dB on grey photos at quality 100),
+    for 3 to 8 times the encode time of photos; None (the default) is one sweep
+    on images of at most ``options.REFINE_AUTO_BLOCKS`` blocks of 8x8 without
+    subsampling, where it costs at most 1.25x a save, else off
+    (``options.auto_refine``, docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 

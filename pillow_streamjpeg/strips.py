@@ -231,11 +231,20 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
 
     ``kernels.strip_coefs`` leaves the strip's samples and coefficients as one
     group of all its MCUs, the layout ``refine_group`` reads (transpiled/refine.py).
+    A strip of RGB pixels that the kernels convert, without subsampling, is
+    refined against the RGB pixels the decoder gives (``refine_group_rgb``,
+    which reads the band); any other against each component's samples.
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                                *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs)
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
+    if frame.convert and ncomp == 3 and hs == vs == 1:
+        # RGB converted by the kernels, no subsampling: the RGB error of the decoder's pixels
+        return refine.module.refine_group_rgb(
+            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
+            frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
+            refine.sweeps, refine.lam, refine.tries)
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
     return refine.module.refine_group(

@@ -246,6 +246,86 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
     assert total > 0
 
 
+# Colour: the RGB error -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", ["source"] + sorted(BUILDS))
+def test_ycc_rgb_is_djpegs_colour_conversion(build) -> None:
+    """``ycc_rgb`` (the model refine_group_rgb counts the error of) gives djpeg's RGB for every
+    Y, Cb and Cr it is tried on: flat 8 x 8 blocks of chosen samples, written as a YCbCr JPEG at
+    quality 100 (flat blocks decode to their samples exactly), decoded by djpeg."""
+    module = PY if build == "source" else BUILDS[build]
+    rng = np.random.default_rng(3)
+    ycc = rng.integers(0, 256, (32, 32, 3))
+    ycc[0, :, 1:] = [[0, 0], [255, 255], [0, 255], [255, 0]] * 8  # extreme chroma: clamping
+    ycc[1, :, 0] = np.arange(0, 256, 8)
+    blocks = np.repeat(np.repeat(ycc.astype(np.uint8), 8, axis=0), 8, axis=1)
+    out = io.BytesIO()
+    Image.fromarray(blocks, "YCbCr").save(out, "JPEG", quality=100, subsampling=0)
+    decoded = djpeg_decode(out.getvalue())[3::8, 3::8].astype(int)
+    ours = np.array([[[int(v) for v in module.ycc_rgb(*(int(s) for s in ycc[by, bx]))]
+                      for bx in range(32)] for by in range(32)])
+    assert np.count_nonzero((ours == 0) | (ours == 255)) > 50  # the clamp was exercised
+    np.testing.assert_array_equal(ours, decoded)
+
+
+def _colour_strip(pixels: np.ndarray, quality: int):
+    """A colour strip (8 rows) of RGB pixels as refine_group_rgb reads it: its band, and the
+    kernels' coefficients (``strip_coefs`` of the plain-Python kernels, 4:4:4)."""
+    kernels = _plain_kernels()
+    rows, width = pixels.shape[:2]
+    band = np.ascontiguousarray(pixels).reshape(rows, -1)
+    args = transpiled.frame(width, 3, 3, 1, 1, 1, quality)
+    samples, dct, coefs, _ = kernels.scratch_sizes(3, 1, 1, 4)
+    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 1, 1)
+    out = np.zeros(strip_coefs, np.int32)
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], 0, rows, *args,
+                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
+                               out)
+    return band, out, mcus
+
+
+def _rgb_error(pixels, coefs, mcus, q) -> int:
+    """Squared RGB error of the strip's pixels as the model decodes its coefficients."""
+    rows, width = pixels.shape[:2]
+    nb = 3 * mcus
+    planes = np.zeros((3, 8, 8 * mcus), np.int32)
+    out = np.zeros(64, np.int32)
+    for c in range(3):
+        for i in range(mcus):
+            assert PY.idct_islow(coefs[np.arange(64) * nb + c * mcus + i].copy(),
+                                 q[64 * min(c, 1):64 * min(c, 1) + 64].copy(), out) == 0
+            planes[c, :, 8 * i:8 * i + 8] = out.reshape(8, 8)
+    rgb = np.array([[[int(v) for v in PY.ycc_rgb(*planes[:, y, x])] for x in range(width)]
+                    for y in range(rows)])
+    return int(((rgb - pixels[..., :3]) ** 2).sum())
+
+
+@pytest.mark.parametrize("quality", [100, 95])
+def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, photos) -> None:
+    """A strip of ``astronaut`` (4 channels, a partial MCU) through refine_group_rgb: every build
+    chooses the source's coefficients, none moved by more than one step, and the RGB error of
+    the decoded pixels (the exact model) goes down."""
+    pixels = photos["astronaut"][300:308, 200:253]
+    pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)  # RGBX: the band's 4th sample
+    band, coefs, mcus = _colour_strip(pixels, quality)
+    q = np.asarray(tables.quality_tables(quality), dtype=np.int32).ravel()
+    finest = int(q.min())
+    lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+    args = (band.reshape(-1), band.shape[1], 0, 4, pixels.shape[1], 8, mcus,
+            np.array([0, 1, 1], np.int64), q)
+    refined = coefs.copy()
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, 6)
+    assert changed == np.count_nonzero(refined != coefs) > 0
+    assert np.abs(refined - coefs).max() == 1
+    assert _rgb_error(pixels, refined, mcus, q) < _rgb_error(pixels, coefs, mcus, q)
+    for build, module in BUILDS.items():
+        other = coefs.copy()
+        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, 6) == changed, build
+        np.testing.assert_array_equal(other, refined, err_msg=build)
+
+
 @pytest.mark.parametrize("hs, vs", [(1, 1), (2, 1), (2, 2)])
 def test_partial_blocks_refine_as_the_source(hs, vs) -> None:
     """refine_group with the image's edge inside the group (width, rows): each build

@@ -80,6 +80,8 @@ import numpy as np
 
 # pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
+# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
+# pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 
 #: Largest magnitude of a dequantized coefficient and of a column-pass output for
@@ -113,6 +115,12 @@ KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
 LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
 MASK = 1160   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
 WORK = 1224
+
+# Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
+RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
+PX = 192      # its decoded samples: PX + 64 c + 8 y + x, component c = Y, Cb, Cr (0..255)
+RGBWORK = 384
+
 
 #: Most candidates (``tries``) per sweep.
 MAXTRIES = 16
@@ -370,7 +378,7 @@ def _dot8(S, src, step, basis, dst, bias, shift):
     S[dst + 7] = t7 >> shift
 
 
-def _try(S, n, delta, limit):
+def _try(S, R, comp, n, delta, limit):
     """Squared error of the block with coefficient n's dequantized value changed by delta.
 
     Evaluated exactly and incrementally: one column of the column pass (u = n
@@ -378,7 +386,10 @@ def _try(S, n, delta, limit):
     column's change times the row pass's impulse response; stops as soon as
     the error reaches limit. Leaves the new column in S[COL:] and S[DL:], the
     new rows in S[B:] and S[ROWNEW:]. Returns the error (>= limit:
-    rejected), or -1 if the column leaves the model's 32-bit range.
+    rejected), or -1 if the column leaves the model's 32-bit range. comp < 0:
+    the error of this plane against S[T16:]; comp = 0, 1, 2: the RGB error of the
+    MCU with this block as its Y, Cb or Cr (``_trial_row_rgb``, R the colour
+    work array).
     """
     u = _size(n & 7)
     ck = K + 8 * _size(n >> 3)
@@ -427,16 +438,18 @@ def _try(S, n, delta, limit):
         dy = S[DL + y]
         if dy == 0:
             S[ROWNEW + y] = S[ROWERR + y]
-        else:
+        elif comp < 0:
             S[ROWNEW + y] = _trial_row(S, y, dy, u)
+        else:
+            S[ROWNEW + y] = _trial_row_rgb(S, R, comp, y, dy, u)
         trial += S[ROWNEW + y]
         if trial >= limit:
             break
     return trial
 
 
-def _accept(S, n, delta):
-    """Make the change that ``_try`` evaluated."""
+def _accept(S, R, comp, n, delta):
+    """Make the change that ``_try`` evaluated (for colour, comp >= 0, also in R's decoded samples)."""
     n = _size(n)
     cu = 8 * _size(n & 7)
     S[D + n] += delta
@@ -448,6 +461,8 @@ def _accept(S, n, delta):
             r = 8 * y
             for x in range(8):
                 S[A + r + x] = S[B + r + x]
+            if comp >= 0:
+                _pixel_row(S, R, comp, r)
         S[ROWERR + y] = S[ROWNEW + y]
 
 
@@ -478,8 +493,11 @@ def _rank(S, dst, tries):
     return count
 
 
-def _candidate(S, n, d, err, lam):
-    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made."""
+def _candidate(S, R, comp, n, d, err, lam):
+    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made.
+
+    comp: as ``_try``'s.
+    """
     n = _size(n)
     c = S[C + n]
     new = c + d
@@ -494,12 +512,33 @@ def _candidate(S, n, d, err, lam):
     if limit <= 0:
         return -1
     delta = np.int32(d) * S[Q + n]
-    trial = _try(S, n, delta, limit)
+    trial = _try(S, R, comp, n, delta, limit)
     if trial >= 0 and trial < limit:
-        _accept(S, n, delta)
+        _accept(S, R, comp, n, delta)
         S[C + n] = new
         return trial
     return -1
+
+
+def _prepare(S):
+    """Keep the coefficients S[C:] as they came (S[BASE:]) and decode them: 1, or 0 for a block left as it is.
+
+    A block is left as it is when a coefficient lies beyond baseline's range
+    (which keeps the products below in 32 bits) or the IDCT model's.
+    """
+    if _largest(S, C) > 2047:
+        return 0
+    for n in range(64):
+        S[BASE + n] = S[C + n]
+        S[D + n] = S[C + n] * S[Q + n]
+    return _decode(S)
+
+
+def _errors(S, R, c):
+    """The block's residuals and row errors (``_residuals``, or ``_residuals_rgb`` for colour, c >= 0); returns their sum."""
+    if c < 0:
+        return _residuals(S)
+    return _residuals_rgb(S, R, c)
 
 
 def _refine_block(S, sweeps, lam, tries):
@@ -507,31 +546,36 @@ def _refine_block(S, sweeps, lam, tries):
 
     Targets are the 64 pixel values times 16, rounded: errors are integers
     in 1/256 of a squared pixel level, exact in every build. lam is the rate
-    term in those units. Each sweep tries at most ``tries`` coefficients:
-    those of quantizer 1 first (best ``_boundary`` projection first), then,
-    if fewer than ``tries``, those of larger quantizers (best predicted gain
-    of the residual's projection first).
+    term in those units. ``_search`` does the sweeps.
     S[C:] is changed in place, each coefficient by at most one step from its
     value on entry. Returns the number of coefficients changed.
     """
     tries = min(max(tries, 0), MAXTRIES)
-    if tries == 0:
+    if tries == 0 or not _prepare(S):
         return 0
-    if _largest(S, C) > 2047:  # no baseline coefficient; keeps the products below in 32 bits
-        return 0
-    for n in range(64):
-        S[BASE + n] = S[C + n]
-        S[D + n] = S[C + n] * S[Q + n]
-    if not _decode(S):
-        return 0
-    err = _residuals(S)
+    return _search(S, S, -1, sweeps, lam, tries)
+
+
+def _search(S, R, c, sweeps, lam, tries):
+    """The sweeps of the search over a prepared block (``_prepare``); returns the number of coefficients changed.
+
+    c < 0: the error is the block's own against S[T16:] (R unused); c = 0, 1,
+    2: the block is the Y, Cb or Cr block of a colour MCU, and the error is
+    the RGB error of the MCU's pixels (R: ``refine_group_rgb``'s colour work
+    array, the other blocks' decoded samples in it). Each sweep tries at most
+    ``tries`` (1..``MAXTRIES``) coefficients: those of quantizer 1 first
+    (best ``_boundary`` projection first), then, if fewer than ``tries``,
+    those of larger quantizers (best predicted gain of the residual's
+    projection first).
+    """
+    err = _errors(S, R, c)
     ones = S[ONES]
     changed = 0
     for sweep in range(sweeps):
         if err == 0:
             break
         if sweep > 0:
-            _residuals(S)
+            _errors(S, R, c)
         count1 = 0
         count2 = 0
         if ones > 0:
@@ -557,13 +601,13 @@ def _refine_block(S, sweeps, lam, tries):
         moved = 0
         for i in range(count1):
             n = S[LIST + i]
-            new = _candidate(S, n, -1 if S[GT + n] > 0 else 1, err, lam)
+            new = _candidate(S, R, c, n, -1 if S[GT + n] > 0 else 1, err, lam)
             if new >= 0:
                 err = new
                 moved += 1
         for i in range(count2):
             n = S[LIST + MAXTRIES + i]
-            new = _candidate(S, n, -1 if S[PROJ + n] >= 0 else 1, err, lam)
+            new = _candidate(S, R, c, n, -1 if S[PROJ + n] >= 0 else 1, err, lam)
             if new >= 0:
                 err = new
                 moved += 1
@@ -770,4 +814,185 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
             if k:
                 changed += k
                 _scatter(S, coefs, j, nb)
+    return changed
+
+
+# Colour: the RGB error of the decoder's pixels --------------------------------------------
+
+
+def _rgb(py, pb, pr):
+    """The R, G and B (0..255) that libjpeg's ycc_rgb_convert (jdcolor.c) decodes from samples py, pb, pr.
+
+    Its tables written as their formulas (FIX(x) = x * 2**16 rounded,
+    ONE_HALF 2**15, the range limit a clamp): R = Y + (FIX(1.402) (Cr - 128)
+    + ONE_HALF) >> 16, B likewise with FIX(1.772) and Cb, G = Y + (ONE_HALF -
+    FIX(0.34414) (Cb - 128) - FIX(0.71414) (Cr - 128)) >> 16.
+    """
+    b = pb - np.int32(128)
+    r = pr - np.int32(128)
+    zero = np.int32(0)
+    most = np.int32(255)
+    red = min(max(py + ((np.int32(91881) * r + np.int32(32768)) >> 16), zero), most)
+    green = min(max(py + ((np.int32(32768) - np.int32(22554) * b - np.int32(46802) * r) >> 16), zero), most)
+    blue = min(max(py + ((np.int32(116130) * b + np.int32(32768)) >> 16), zero), most)
+    return red, green, blue
+
+
+def ycc_rgb(y, cb, cr):
+    """The RGB pixel libjpeg decodes from the samples y, cb, cr (0..255): the model ``refine_group_rgb`` counts the error of."""
+    return _rgb(np.int32(y), np.int32(cb), np.int32(cr))
+
+
+def _pixel_row(S, R, c, r):
+    """R[PX + 64 c + r + x] = the decoded samples of the block's row from r (its sums S[A + r:])."""
+    dst = PX + 64 * _size(c) + _size(r)
+    for x in range(8):
+        R[dst + x] = _pixel(S[A + r + x])
+
+
+def _residuals_rgb(S, R, c):
+    """``_residuals`` for block c (Y, Cb, Cr) of a colour MCU, in RGB: returns the MCU's RGB error.
+
+    S[ROWERR + y]: squared RGB error (levels^2) of the MCU's row y, from the
+    decoded samples R[PX:] of its three blocks; S[E:]: the ranking's
+    residual for this block's coefficients: the R, G and B errors weighted
+    by w / |w|^2 x 16 (x 1024 in the code), w = d(R, G, B) / d(sample)
+    (jdcolor.c: Y 1, 1, 1; Cb 0, -0.34414, 1.772; Cr 1.402, -0.71414, 0), so
+    that, to first order, it is 16 x the change of this block's sample that
+    best lowers the RGB error, as the grey residual is, and the ranking
+    needs no other change.
+    """
+    wr = np.int32(5461) if c == 0 else (np.int32(0) if c == 1 else np.int32(9279))
+    wg = np.int32(5461) if c == 0 else (np.int32(-1730) if c == 1 else np.int32(-4726))
+    wb = np.int32(5461) if c == 0 else (np.int32(8910) if c == 1 else np.int32(0))
+    total = 0
+    for y in range(8):
+        r = 8 * y
+        s = np.int32(0)
+        for x in range(8):
+            i = r + x
+            red, green, blue = _rgb(R[PX + i], R[PX + 64 + i], R[PX + 128 + i])
+            er = red - R[RT + i]
+            eg = green - R[RT + 64 + i]
+            eb = blue - R[RT + 128 + i]
+            m = S[MASK + i]
+            S[E + i] = ((wr * er + wg * eg + wb * eb) >> 10) & m
+            s += (er * er + eg * eg + eb * eb) & m
+        S[ROWERR + y] = s
+        total += s
+    return total
+
+
+def _trial_row_rgb(S, R, c, y, dy, u):
+    """``_trial_row`` for block c (Y, Cb, Cr) of a colour MCU: the squared RGB error of the MCU's row y.
+
+    The block's new samples (its sums to S[B:]) with the other two blocks'
+    decoded samples of R[PX:]; the choice between them by masks, without
+    branches.
+    """
+    r = 8 * _size(y)
+    ku = K + 8 * _size(u)
+    m0 = np.int32(-1) if c == 0 else np.int32(0)
+    m1 = np.int32(-1) if c == 1 else np.int32(0)
+    m2 = np.int32(-1) if c == 2 else np.int32(0)
+    s = np.int32(0)
+    for x in range(8):
+        i = r + x
+        a = S[A + i] + dy * S[ku + x]
+        S[B + i] = a
+        p = _pixel(a)
+        red, green, blue = _rgb((p & m0) | (R[PX + i] & ~m0), (p & m1) | (R[PX + 64 + i] & ~m1),
+                                (p & m2) | (R[PX + 128 + i] & ~m2))
+        er = red - R[RT + i]
+        eg = green - R[RT + 64 + i]
+        eb = blue - R[RT + 128 + i]
+        s += (er * er + eg * eg + eb * eb) & S[MASK + i]
+    return s
+
+
+def _rgb_targets(rgb, row_bytes, row0, channels, width, rows, x0, R):
+    """R[RT:]: the R, G and B of the 8 x 8 pixels from column x0 of the strip's rows (row0 on, ``rows`` of them) of rgb.
+
+    Pixels past the image's edge repeat its last column and row (the mask
+    leaves them out of the error); the first three of each pixel's
+    ``channels`` samples are R, G and B.
+    """
+    row_bytes = _size(row_bytes)
+    channels = _size(channels)
+    for y in range(8):
+        base = _size(row0 + min(y, rows - 1)) * row_bytes
+        for x in range(8):
+            s = base + _size(min(x0 + x, width - 1)) * channels
+            i = 8 * y + x
+            R[RT + i] = np.int32(rgb[s])
+            R[RT + 64 + i] = np.int32(rgb[s + 1])
+            R[RT + 128 + i] = np.int32(rgb[s + 2])
+
+
+def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
+                     coefs, nb, sweeps, lam, tries):
+    """Refine a 4:4:4 colour strip's quantized coefficients against the RGB pixels the decoder gives.
+
+    rgb: the strip's source rows (uint8, ``row_bytes`` apart, from row0,
+    ``rows`` of them, ``channels`` samples a pixel, R, G and B first), which
+    the kernels converted to Y, Cb and Cr; coefs: its ``mcus`` MCUs,
+    ``coefs[n * nb + c * mcus + i]`` (coefficient n, natural order, of
+    component c of MCU i: ``strip_coefs``'s layout), quant and comp_table as
+    ``refine_group``'s. Per MCU, each of its three blocks in turn (Y, Cb,
+    Cr) is searched (``_search``) against the RGB error of the MCU's pixels
+    after libjpeg's integer IDCT and YCbCr -> RGB (``_rgb``), the other two
+    blocks as they decode so far. lam: rate term in squared levels of one
+    component (counted three times: a step of Y moves R, G and B). Returns
+    the number of coefficients changed.
+    """
+    S0 = np.zeros(WORK, dtype=np.int32)
+    S1 = np.zeros(WORK, dtype=np.int32)
+    S2 = np.zeros(WORK, dtype=np.int32)
+    R = np.zeros(RGBWORK, dtype=np.int32)
+    tries = min(max(tries, 0), MAXTRIES)
+    if sweeps <= 0 or tries == 0:
+        return 0
+    nb = _size(nb)
+    mcus = _size(mcus)
+    _tables(S0)
+    _tables(S1)
+    _tables(S2)
+    _quantizers(S0, quant, 64 * comp_table[0])
+    _quantizers(S1, quant, 64 * comp_table[1])
+    _quantizers(S2, quant, 64 * comp_table[2])
+    lam3 = int(np.floor(lam * 3.0 + 0.5))
+    changed = 0
+    masked = -1
+    for i in range(mcus):
+        cols_in = width - 8 * i
+        if cols_in <= 0 or rows <= 0:
+            continue
+        shape = min(cols_in, 8) * 16 + min(rows, 8)
+        if shape != masked:
+            _mask(S0, cols_in, rows)
+            _mask(S1, cols_in, rows)
+            _mask(S2, cols_in, rows)
+            masked = shape
+        _gather(coefs, i, nb, S0)
+        _gather(coefs, mcus + i, nb, S1)
+        _gather(coefs, 2 * mcus + i, nb, S2)
+        if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
+            continue
+        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R)
+        for r in range(0, 64, 8):
+            _pixel_row(S0, R, 0, r)
+            _pixel_row(S1, R, 1, r)
+            _pixel_row(S2, R, 2, r)
+        k = _search(S0, R, 0, sweeps, lam3, tries)
+        if k:
+            changed += k
+            _scatter(S0, coefs, i, nb)
+        k = _search(S1, R, 1, sweeps, lam3, tries)
+        if k:
+            changed += k
+            _scatter(S1, coefs, mcus + i, nb)
+        k = _search(S2, R, 2, sweeps, lam3, tries)
+        if k:
+            changed += k
+            _scatter(S2, coefs, 2 * mcus + i, nb)
     return changed
