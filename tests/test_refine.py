@@ -269,6 +269,72 @@ def test_ycc_rgb_is_djpegs_colour_conversion(build) -> None:
     np.testing.assert_array_equal(ours, decoded)
 
 
+def _mcu_state(pixels: np.ndarray, q: list[int]):
+    """One colour MCU as refine_group_rgb holds it: the three blocks' work arrays (rounded exact
+    DCT of Y, Cb and Cr, quantizers q), prepared, and the colour work array."""
+    rgb = pixels.astype(np.float64)
+    ycc = [rgb @ [0.299, 0.587, 0.114], rgb @ [-0.168736, -0.331264, 0.5] + 128,
+           rgb @ [0.5, -0.418688, -0.081312] + 128]
+    blocks, R = [], np.zeros(PY.RGBWORK, np.int32)
+    for c, plane in enumerate(ycc):
+        S = np.zeros(PY.WORK, np.int32)
+        PY._tables(S)
+        PY._mask(S, 8, 8)
+        PY._quantizers(S, np.full(64, q[c], np.int32), 0)
+        S[PY.C:PY.C + 64] = np.round(_dct_blocks(plane)[0, 0] / q[c]).astype(np.int32)
+        assert PY._prepare(S)
+        blocks.append(S)
+    PY._rgb_targets(np.ascontiguousarray(pixels).ravel(), 24, 0, 3, 8, 8, 0, R)
+    for c in range(3):
+        for r in range(0, 64, 8):
+            PY._pixel_row(blocks[c], R, c, r)
+    return blocks, R
+
+
+def _decoded_rgb_error(blocks, R) -> int:
+    """The MCU's squared RGB error, decoded from scratch (idct_islow, ycc_rgb)."""
+    samples = []
+    for S in blocks:
+        out = np.zeros(64, np.int32)
+        PY.idct_islow(S[PY.C:PY.C + 64].copy(), S[PY.Q:PY.Q + 64].copy(), out)
+        samples.append(out)
+    rgb = np.array([[int(v) for v in PY.ycc_rgb(*(s[i] for s in samples))] for i in range(64)])
+    return int(((rgb - R[PY.RT:PY.RT + 192].reshape(3, 64).T) ** 2).sum())
+
+
+@pytest.mark.parametrize("kind", ["photo", "noise", "saturated"])
+def test_rgb_trials_are_the_decoded_rgb_error(kind, photos) -> None:
+    """The incremental RGB error (``_try_rgb``: changed samples only, through the offsets) of
+    single steps of the coefficients of each block of an MCU equals the MCU decoded from
+    scratch; after steps are made (``_candidate_rgb``), the kept state still does."""
+    rng = np.random.default_rng(len(kind))
+    pixels = {"photo": photos["astronaut"][200:208, 240:248],
+              "noise": rng.integers(0, 256, (8, 8, 3)),
+              "saturated": np.clip(photos["astronaut"][96:104, 300:308] * 3.0 - 200, 0, 255)}[kind]
+    for q in ([1, 1, 1], [2, 3, 3]):
+        blocks, R = _mcu_state(np.asarray(pixels, np.uint8), q)
+        for c, S in enumerate(blocks):
+            err = PY._errors(S, R, c)
+            assert err == _decoded_rgb_error(blocks, R)
+            for n in range(c, 64, 3):  # a third of the coefficients of each block, in turn
+                for d in (-1, 1):
+                    S[PY.C + n] += d
+                    expected = _decoded_rgb_error(blocks, R)
+                    S[PY.C + n] -= d
+                    assert PY._try_rgb(S, R, c, n, d * q[c], 1 << 30) == expected, (c, n, d)
+            made = 0
+            for n in range(64):  # make every step that pays, as the search would
+                new = PY._candidate_rgb(S, R, c, n, 1, err, 0)
+                if new < 0:
+                    new = PY._candidate_rgb(S, R, c, n, -1, err, 0)
+                if new >= 0:
+                    made += 1
+                    err = new
+                    assert err == _decoded_rgb_error(blocks, R)
+            assert PY._errors(S, R, c) == err
+        assert made or kind != "photo"
+
+
 def _colour_strip(pixels: np.ndarray, quality: int):
     """A colour strip (8 rows) of RGB pixels as refine_group_rgb reads it: its band, and the
     kernels' coefficients (``strip_coefs`` of the plain-Python kernels, 4:4:4)."""
