@@ -2,7 +2,9 @@
 
 Status: compiled as its own extension module, ``pillow_streamjpeg.refine``
 (and ``refine_v3`` for x86-64-v3, as the kernels), called by the encoder with
-the ``refine`` save option: ``strips.refined_coefs`` runs ``refine_group`` on a
+the ``refine`` save option: ``strips.refined_coefs`` runs ``refine_group`` (or,
+for RGB the kernels convert without subsampling, ``refine_group_rgb``: the RGB
+error after the decoder's YCbCr to RGB, "Colour" below) on a
 whole strip between the kernels' ``strip_coefs`` and ``code_coefs``
 (docs/fidelity.md, "Integration: the refine option"). tests/test_refine.py runs this file as plain
 Python (the exact IDCT model against djpeg, the search: never worse, at most
