@@ -234,6 +234,8 @@ REFINE_SWEEPS = (0, 1, 2)
 #: 1.19-1.27x at 16 to 18, 1.23-1.36x at 24 to 36, 1.33-1.48x at 48 to 96, 1.72x at 192;
 #: medians 1.08-1.14x up to 8 blocks (docs/fidelity.md, "Automatic default"). 8 keeps
 #: every measured ratio at or below 1.22x (grey: 1.17x).
+#: RGB 4:4:4 with the RGB error of the search (2026-12-01, about twice the per-plane
+#: search's cost): at most 1.16x at 3 blocks, 1.24x at 12 (not taken).
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
 REFINE_AUTO_BLOCKS = 8
 
@@ -252,21 +254,22 @@ def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> 
 
 
 def auto_refine(width: int, height: int, components: tuple[Component, ...],
-                qtables: Sequence[Sequence[int]]) -> int:
+                qtables: Sequence[Sequence[int]], ycc_source: bool = False) -> int:
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
     One sweep where it costs at most 1.25x a save (at most ``REFINE_AUTO_BLOCKS``
     coded blocks, partial ones included) and does not lose to Pillow in the floor
-    sweep: images without subsampling (grey, RGB 4:4:4, CMYK) whose finest
-    quantizer is at most ``REFINE_AUTO_MAX_QUANTIZER``. Subsampled colour stays
-    off: there the search lowers the error of each component plane, not of the
-    RGB pixels the decoder upsamples and converts, and with it on the floor
-    sweep lost 2 new cases. docs/fidelity.md, "Automatic default".
+    sweep: images without subsampling (grey, RGB 4:4:4, CMYK, RGB with
+    ``keep_rgb``) whose finest quantizer is at most ``REFINE_AUTO_MAX_QUANTIZER``.
+    Subsampled colour and YCbCr sources (``ycc_source``) stay off: there the
+    search lowers the error of each component plane, not of the RGB pixels the
+    decoder converts (and upsamples), and with it on the floor sweep lost 2 new
+    cases. docs/fidelity.md, "Automatic default" and "The RGB error".
     """
     small = coded_blocks(width, height, components) <= REFINE_AUTO_BLOCKS
     fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
     whole = all(c.h == 1 and c.v == 1 for c in components)
-    return int(small and fine and whole)
+    return int(small and fine and whole and not ycc_source)
 
 
 def _refine(info: dict[str, Any], default: int) -> int:
@@ -534,7 +537,8 @@ def parse(
         app_segments=segments,
         comment=comment,
         restart_interval=restart,
-        refine=_refine(info, auto_refine(width, height, components, natural)),
+        refine=_refine(info, auto_refine(width, height, components, natural,
+                                         ycc_source=mode == "YCbCr" and not layout.convert)),
     )
 
 

@@ -346,11 +346,13 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
                   if min(tables.quality_tables(q)[0]) > options.REFINE_AUTO_MAX_QUANTIZER)
     assert sweeps("L", (8, 8), quality=coarse) == 0
     assert sweeps("L", (8, 8), quality=coarse + 1) == 1
-    # colour without subsampling: the same rule; subsampled colour: off
+    # colour without subsampling: the same rule; subsampled colour and YCbCr sources: off
     assert sweeps("RGB", (8, 8), subsampling=0) == sweeps("CMYK", (8, 8)) == 1
+    assert sweeps("RGB", (8, 8), subsampling=0, keep_rgb=True) == 1
     assert sweeps("RGB", (16, 16), subsampling=0) == 0  # 12 blocks
     for subsampling in (1, 2):
         assert sweeps("RGB", (8, 8), subsampling=subsampling) == 0
+    assert sweeps("YCbCr", (8, 8), subsampling=0) == 0
 
 
 def test_coded_blocks_counts_the_padded_mcus_of_every_component() -> None:
