@@ -462,7 +462,13 @@ def _try(S, n, delta, limit):
 
 
 def _try_rgb(S, R, c, n, delta, limit):
-    """``_try`` for block c (Y, Cb, Cr) of a colour MCU: the MCU's RGB error (``_trial_row_rgb``)."""
+    """``_try`` for block c (Y, Cb, Cr) of a colour MCU: the MCU's RGB error (``_trial_row_rgb``).
+
+    Written apart from ``_try`` (as ``_accept_rgb`` and ``_candidate_rgb``
+    are): with one set of functions for both, branching on c in the row loop
+    and in ``_accept``, the grey search took 61.4 M instructions on camera at
+    q100 instead of 58.0 M (callgrind over ``refine_group``).
+    """
     if not _column_trial(S, n, delta):
         return -1
     u = _size(n & 7)
