@@ -83,7 +83,8 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB 4:4:4: the RGB
     pixels after its YCbCr to RGB; +2 to +3 dB on grey photos at quality 100),
-    for 3 to 8 times the encode time of photos; None (the default) is one sweep
+    for 3 to 15 times the encode time of photos (RGB 4:4:4 the most, 9 to 15);
+    None (the default) is one sweep
     on images of at most ``options.REFINE_AUTO_BLOCKS`` blocks of 8x8 without
     subsampling, where it costs at most 1.25x a save, else off
     (``options.auto_refine``, docs/fidelity.md).
