@@ -235,7 +235,7 @@ REFINE_SWEEPS = (0, 1, 2)
 #: medians 1.08-1.14x up to 8 blocks (docs/fidelity.md, "Automatic default"). 8 keeps
 #: every measured ratio at or below 1.22x (grey: 1.17x).
 #: RGB 4:4:4 with the RGB error of the search (2026-12-01, about twice the per-plane
-#: search's cost): at most 1.16x at 3 blocks, 1.24x at 12 (not taken).
+#: search's cost): at most 1.16x at 3 blocks, 1.18x at 6, 1.24x at 12 (not taken).
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
 REFINE_AUTO_BLOCKS = 8
 
