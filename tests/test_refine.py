@@ -272,11 +272,8 @@ def test_ycc_rgb_is_djpegs_colour_conversion(build) -> None:
 def _mcu_state(pixels: np.ndarray, q: list[int]):
     """One colour MCU as refine_group_rgb holds it: the three blocks' work arrays (rounded exact
     DCT of Y, Cb and Cr, quantizers q), prepared, and the colour work array."""
-    rgb = pixels.astype(np.float64)
-    ycc = [rgb @ [0.299, 0.587, 0.114], rgb @ [-0.168736, -0.331264, 0.5] + 128,
-           rgb @ [0.5, -0.418688, -0.081312] + 128]
     blocks, R = [], np.zeros(PY.RGBWORK, np.int32)
-    for c, plane in enumerate(ycc):
+    for c, plane in enumerate(_ycc_planes(pixels)):
         S = np.zeros(PY.WORK, np.int32)
         PY._tables(S)
         PY._mask(S, 8, 8)
@@ -304,9 +301,9 @@ def _decoded_rgb_error(blocks, R) -> int:
 
 @pytest.mark.parametrize("kind", ["photo", "noise", "saturated"])
 def test_rgb_trials_are_the_decoded_rgb_error(kind, photos) -> None:
-    """The incremental RGB error (``_try_rgb``: changed samples only, through the offsets) of
-    single steps of the coefficients of each block of an MCU equals the MCU decoded from
-    scratch; after steps are made (``_candidate_rgb``), the kept state still does."""
+    """The incremental RGB error (``_try`` of a colour block: changed samples only, through
+    the offsets) of single steps of the coefficients of each block of an MCU equals the MCU
+    decoded from scratch; after steps are made (``_candidate``), the kept state still does."""
     rng = np.random.default_rng(len(kind))
     pixels = {"photo": photos["astronaut"][200:208, 240:248],
               "noise": rng.integers(0, 256, (8, 8, 3)),
@@ -322,11 +319,11 @@ def test_rgb_trials_are_the_decoded_rgb_error(kind, photos) -> None:
                     S[PY.C + n] += d
                     expected = _decoded_rgb_error(blocks, R)
                     S[PY.C + n] -= d
-                    assert PY._try_rgb(S, R, c, n, d * q[c], 1 << 30) == expected, (c, n, d)
+                    assert PY._try(S, R, c, n, d * q[c], 1 << 30) == expected, (c, n, d)
             for n in range(64):  # make every step that pays, as the search would
-                new = PY._candidate_rgb(S, R, c, n, 1, err, 0)
+                new = PY._candidate(S, R, c, n, 1, err, 0)
                 if new < 0:
-                    new = PY._candidate_rgb(S, R, c, n, -1, err, 0)
+                    new = PY._candidate(S, R, c, n, -1, err, 0)
                 if new >= 0:
                     made += 1
                     err = new
@@ -463,12 +460,16 @@ def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):
     quant = np.asarray(qtables, dtype=np.int32).ravel()
     args = (samples, plane, cw, ncomp * plane, ncomp, hs, vs, group, group, comp_table, quant,
             coefs, nb)
-    f = pixels.astype(np.float64)
-    planes = [f[..., 0]] if grey else [
-        0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2],
-        -0.168735892 * f[..., 0] - 0.331264108 * f[..., 1] + 0.5 * f[..., 2] + 128,
-        0.5 * f[..., 0] - 0.418687589 * f[..., 1] - 0.081312411 * f[..., 2] + 128]
+    planes = [pixels[..., 0].astype(np.float64)] if grey else _ycc_planes(pixels)
     return args, planes
+
+
+def _ycc_planes(rgb: np.ndarray) -> list[np.ndarray]:
+    """Y, Cb and Cr of RGB pixels (JFIF, full range), in float64."""
+    f = rgb[..., :3].astype(np.float64)
+    return [0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2],
+            -0.168735892 * f[..., 0] - 0.331264108 * f[..., 1] + 0.5 * f[..., 2] + 128,
+            0.5 * f[..., 0] - 0.418687589 * f[..., 1] - 0.081312411 * f[..., 2] + 128]
 
 
 def _blocks_of_group(args):

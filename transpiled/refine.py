@@ -434,7 +434,7 @@ def _column_trial(S, n, delta):
     return 0 if top >> 11 > LIMIT else 1
 
 
-def _try(S, n, delta, limit):
+def _try(S, R, c, n, delta, limit):
     """Squared error of the block with coefficient n's dequantized value changed by delta.
 
     Evaluated exactly and incrementally: one column of the column pass (u = n
@@ -443,7 +443,9 @@ def _try(S, n, delta, limit):
     stops as soon as the error reaches limit. Leaves the new column in
     S[COL:] and S[DL:], the new rows in S[B:] and S[ROWNEW:]. Returns the
     error (>= limit: rejected), or -1 if the column leaves the model's 32-bit
-    range.
+    range. c < 0: the block's own error (``_trial_row``); c = 0, 1, 2: the
+    RGB error of the colour MCU whose Y, Cb or Cr block it is
+    (``_trial_row_rgb``, R the colour work array).
     """
     if not _column_trial(S, n, delta):
         return -1
@@ -453,30 +455,8 @@ def _try(S, n, delta, limit):
         dy = S[DL + y]
         if dy == 0:
             S[ROWNEW + y] = S[ROWERR + y]
-        else:
+        elif c < 0:
             S[ROWNEW + y] = _trial_row(S, y, dy, u)
-        trial += S[ROWNEW + y]
-        if trial >= limit:
-            break
-    return trial
-
-
-def _try_rgb(S, R, c, n, delta, limit):
-    """``_try`` for block c (Y, Cb, Cr) of a colour MCU: the MCU's RGB error (``_trial_row_rgb``).
-
-    Written apart from ``_try`` (as ``_accept_rgb`` and ``_candidate_rgb``
-    are): with one set of functions for both, branching on c in the row loop
-    and in ``_accept``, the grey search took 61.4 M instructions on camera at
-    q100 instead of 58.0 M (callgrind over ``refine_group``).
-    """
-    if not _column_trial(S, n, delta):
-        return -1
-    u = _size(n & 7)
-    trial = 0
-    for y in range(8):
-        dy = S[DL + y]
-        if dy == 0:
-            S[ROWNEW + y] = S[ROWERR + y]
         else:
             S[ROWNEW + y] = _trial_row_rgb(S, R, y, dy, u)
         trial += S[ROWNEW + y]
@@ -502,7 +482,7 @@ def _accept(S, n, delta):
 
 
 def _accept_rgb(S, R, c, n, delta):
-    """Make the change that ``_try_rgb`` evaluated, in the block and in R: the pixels whose sample changed take it and their error (R[PNEW:])."""
+    """Make the change that ``_try`` evaluated for a colour block, in the block and in R: the pixels whose sample changed take it and their error (R[PNEW:])."""
     own = PX + 64 * _size(c)
     for y in range(8):
         if S[DL + y] != 0:
@@ -562,31 +542,22 @@ def _limit(S, n, d, err, lam):
     return max(limit, 0)
 
 
-def _candidate(S, n, d, err, lam):
-    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made."""
+def _candidate(S, R, c, n, d, err, lam):
+    """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made.
+
+    c and R: as ``_try``'s.
+    """
     n = _size(n)
     limit = _limit(S, n, d, err, lam)
     if limit <= 0:
         return -1
     delta = np.int32(d) * S[Q + n]
-    trial = _try(S, n, delta, limit)
+    trial = _try(S, R, c, n, delta, limit)
     if trial >= 0 and trial < limit:
-        _accept(S, n, delta)
-        S[C + n] += d
-        return trial
-    return -1
-
-
-def _candidate_rgb(S, R, c, n, d, err, lam):
-    """``_candidate`` for block c (Y, Cb, Cr) of a colour MCU, against the MCU's RGB error."""
-    n = _size(n)
-    limit = _limit(S, n, d, err, lam)
-    if limit <= 0:
-        return -1
-    delta = np.int32(d) * S[Q + n]
-    trial = _try_rgb(S, R, c, n, delta, limit)
-    if trial >= 0 and trial < limit:
-        _accept_rgb(S, R, c, n, delta)
+        if c < 0:
+            _accept(S, n, delta)
+        else:
+            _accept_rgb(S, R, c, n, delta)
         S[C + n] += d
         return trial
     return -1
@@ -646,13 +617,15 @@ def _search(S, R, c, sweeps, lam, tries):
             _errors(S, R, c)
         count1, count2 = _rank_sweep(S, tries)
         moved = 0
-        for i in range(count1 + count2):
-            n = S[LIST + i] if i < count1 else S[LIST + MAXTRIES + i - count1]
-            d = (-1 if S[GT + n] > 0 else 1) if i < count1 else (-1 if S[PROJ + n] >= 0 else 1)
-            if c < 0:
-                new = _candidate(S, n, d, err, lam)
-            else:
-                new = _candidate_rgb(S, R, c, n, d, err, lam)
+        for i in range(count1):
+            n = S[LIST + i]
+            new = _candidate(S, R, c, n, -1 if S[GT + n] > 0 else 1, err, lam)
+            if new >= 0:
+                err = new
+                moved += 1
+        for i in range(count2):
+            n = S[LIST + MAXTRIES + i]
+            new = _candidate(S, R, c, n, -1 if S[PROJ + n] >= 0 else 1, err, lam)
             if new >= 0:
                 err = new
                 moved += 1
@@ -899,27 +872,24 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
 # Colour: the RGB error of the decoder's pixels --------------------------------------------
 
 
-def _rgb(py, pb, pr):
-    """The R, G and B (0..255) that libjpeg's ycc_rgb_convert (jdcolor.c) decodes from samples py, pb, pr.
+def ycc_rgb(y, cb, cr):
+    """The R, G and B (0..255) that libjpeg's ycc_rgb_convert (jdcolor.c) decodes from samples y, cb, cr.
 
-    Its tables written as their formulas (FIX(x) = x * 2**16 rounded,
+    The model ``refine_group_rgb`` counts the error of (``_offsets`` folds
+    it). Its tables written as their formulas (FIX(x) = x * 2**16 rounded,
     ONE_HALF 2**15, the range limit a clamp): R = Y + (FIX(1.402) (Cr - 128)
     + ONE_HALF) >> 16, B likewise with FIX(1.772) and Cb, G = Y + (ONE_HALF -
     FIX(0.34414) (Cb - 128) - FIX(0.71414) (Cr - 128)) >> 16.
     """
-    b = pb - np.int32(128)
-    r = pr - np.int32(128)
+    b = np.int32(cb) - np.int32(128)
+    r = np.int32(cr) - np.int32(128)
+    py = np.int32(y)
     zero = np.int32(0)
     most = np.int32(255)
     red = min(max(py + ((np.int32(91881) * r + np.int32(32768)) >> 16), zero), most)
     green = min(max(py + ((np.int32(32768) - np.int32(22554) * b - np.int32(46802) * r) >> 16), zero), most)
     blue = min(max(py + ((np.int32(116130) * b + np.int32(32768)) >> 16), zero), most)
     return red, green, blue
-
-
-def ycc_rgb(y, cb, cr):
-    """The RGB pixel libjpeg decodes from the samples y, cb, cr (0..255): the model ``refine_group_rgb`` counts the error of."""
-    return _rgb(np.int32(y), np.int32(cb), np.int32(cr))
 
 
 def _pixel_row(S, R, c, r):
@@ -934,7 +904,7 @@ def _offsets(R, c):
 
     While block c is searched the other two are fixed, so each channel of
     each pixel is clamp((R[SLOPE + ch] p + R[OFF + 64 ch + i]) >> 16, 0, 255)
-    for block c's sample p: ``_rgb``'s formulas with the other samples
+    for block c's sample p: ``ycc_rgb``'s formulas with the other samples
     folded in (exact: Y x 2**16 adds to a sum shifted right by 16 without
     changing its fraction). Sums stay below 2**26.
     """
@@ -1070,7 +1040,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     component c of MCU i: ``strip_coefs``'s layout), quant and comp_table as
     ``refine_group``'s. Per MCU, each of its three blocks in turn (Y, Cb,
     Cr) is searched (``_search``) against the RGB error of the MCU's pixels
-    after libjpeg's integer IDCT and YCbCr -> RGB (``_rgb``), the other two
+    after libjpeg's integer IDCT and YCbCr -> RGB (``ycc_rgb``), the other two
     blocks as they decode so far. lam: rate term in squared levels of one
     component (counted three times: a step of Y moves R, G and B). Returns
     the number of coefficients changed.
