@@ -151,17 +151,20 @@ class Refinement(NamedTuple):
     sweeps: int  #: 1 or 2
     lam: float  #: rate term: 0 when the finest quantizer is 1, else half its square
     tries: int  #: candidates per sweep
+    #: the image's columns (a strip cut into columns has fewer): libjpeg-turbo's upsampler
+    #: depends on them (``refine_group_sub``'s box)
+    width: int
 
     @classmethod
-    def of(cls, qtables: Sequence[Sequence[int]], sweeps: int,
+    def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
            module: ModuleType | None = None) -> Refinement | None:
-        """The refinement of these (natural-order) tables; None for ``sweeps`` 0 (off)."""
+        """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off)."""
         if not sweeps:
             return None
         finest = min(min(table) for table in qtables)
         lam = 0.0 if finest <= 1 else 0.5 * finest * finest
         return cls(engine.refine if module is None else module,
-                   np.asarray(qtables, dtype=np.int32).ravel(), sweeps, lam, REFINE_TRIES)
+                   np.asarray(qtables, dtype=np.int32).ravel(), sweeps, lam, REFINE_TRIES, width)
 
 
 class Scratch(NamedTuple):
@@ -245,6 +248,12 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
             refine.sweeps, refine.lam, refine.tries)
+    if frame.convert and ncomp == 3 and hs == 2:
+        # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
+        return refine.module.refine_group_sub(
+            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
+            vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
+            scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries)
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
     return refine.module.refine_group(
@@ -335,7 +344,7 @@ class StripCoder:
         self.row_bytes = settings.width * settings.layout.channels
         self.frame = Frame.of(settings)
         self.codes = Codes.of(settings.huffman, settings.huffman_ids)
-        self.refine = Refinement.of(settings.qtables, settings.refine)
+        self.refine = Refinement.of(settings.qtables, settings.refine, settings.width)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()

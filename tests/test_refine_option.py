@@ -166,7 +166,7 @@ def test_refined_strips_compiled_equal_the_sources(compiled, reference, layout, 
     results = []
     for kernels, refine in ((compiled, engine.refine if compiled is engine.kernels else
                              _matching_refine(compiled)), (kernels_py, refine_py)):
-        refinement = Refinement.of(qtables, 1, module=refine)
+        refinement = Refinement.of(qtables, 1, width, module=refine)
         scratch = Scratch.of(kernels, args, GROUP, refine=True)
         pred = np.array([5, -3, 7, 0], np.int64)
         carry = np.array([3, 5], np.uint64)

@@ -83,6 +83,7 @@ import numpy as np
 # pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
 # pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
+# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 
@@ -126,6 +127,19 @@ SLOPE = 576   # the searched block's sample's weight in R, G and B (x 2**16): SL
 PERR = 584    # per pixel, its squared RGB error as the MCU decodes now: PERR + 8 y + x
 PNEW = 648    # per pixel whose sample a candidate changes, its squared RGB error with the candidate
 RGBWORK = 712
+
+# More offsets in R for subsampled colour (``refine_group_sub``; ``SUBWORK`` items in all): the
+# MCU's 16 x 8 vs pixels, indexed 16 py + px.
+SUB = RGBWORK  # the MCU's shape: SUB + 0 vs, + 1 chroma columns, + 2 chroma rows (of the image, at most 8), + 3 box, + 4 pixel columns, + 5 pixel rows
+UT = SUB + 8   # its source pixels: UT + 256 ch + 16 py + px, channel ch = R, G, B
+UY = UT + 768  # its decoded Y: UY + 16 py + px
+UC = UY + 256  # its decoded chroma samples: UC + 64 (c - 1) + 8 sy + sx, c = 1 (Cb), 2 (Cr)
+OLDS = UC + 128  # the searched chroma block's samples before a candidate
+UROW = OLDS + 64  # squared RGB error of each pixel row: UROW + py
+UNEW = UROW + 16  # the same with a candidate, for the rows it changes
+UFLAG = UNEW + 16  # 1 for each pixel row a candidate changes
+SFLAG = UFLAG + 16  # 1 for each sample row whose samples a candidate changes
+SUBWORK = SFLAG + 8
 
 
 #: Most candidates (``tries``) per sweep.
@@ -445,8 +459,11 @@ def _try(S, R, c, n, delta, limit):
     error (>= limit: rejected), or -1 if the column leaves the model's 32-bit
     range. c < 0: the block's own error (``_trial_row``); c = 0, 1, 2: the
     RGB error of the colour MCU whose Y, Cb or Cr block it is
-    (``_trial_row_rgb``, R the colour work array).
+    (``_trial_row_rgb``, R the colour work array); c = 3, 4: the Cb or Cr
+    block of a subsampled MCU (``_try_sub``).
     """
+    if c >= 3:
+        return _try_sub(S, R, c, n, delta)
     if not _column_trial(S, n, delta):
         return -1
     u = _size(n & 7)
@@ -556,8 +573,10 @@ def _candidate(S, R, c, n, d, err, lam):
     if trial >= 0 and trial < limit:
         if c < 0:
             _accept(S, n, delta)
-        else:
+        elif c < 3:
             _accept_rgb(S, R, c, n, delta)
+        else:
+            _accept_sub(S, R, c, n, delta)
         S[C + n] += d
         return trial
     return -1
@@ -578,10 +597,12 @@ def _prepare(S):
 
 
 def _errors(S, R, c):
-    """The block's residuals and row errors (``_residuals``, or ``_residuals_rgb`` for colour, c >= 0); returns their sum."""
+    """The block's residuals and row errors (``_residuals``; for colour ``_residuals_rgb``, c = 0..2, or ``_residuals_sub``, c = 3, 4); returns their sum."""
     if c < 0:
         return _residuals(S)
-    return _residuals_rgb(S, R, c)
+    if c < 3:
+        return _residuals_rgb(S, R, c)
+    return _residuals_sub(S, R, c)
 
 
 def _refine_block(S, sweeps, lam, tries):
@@ -605,7 +626,9 @@ def _search(S, R, c, sweeps, lam, tries):
     c < 0: the error is the block's own against S[T16:] (R unused); c = 0, 1,
     2: the block is the Y, Cb or Cr block of a colour MCU, and the error is
     the RGB error of the MCU's pixels (R: ``refine_group_rgb``'s colour work
-    array, the other blocks' decoded samples in it). Each sweep tries the
+    array, the other blocks' decoded samples in it); c = 3, 4: the Cb or Cr
+    block of a subsampled MCU (``refine_group_sub``), its error the RGB error
+    of the MCU's pixels after the decoder's upsampling. Each sweep tries the
     candidates ``_rank_sweep`` lists, in its order.
     """
     err = _errors(S, R, c)
@@ -1095,4 +1118,289 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         if k:
             changed += k
             _scatter(S2, coefs, 2 * mcus + i, nb)
+    return changed
+
+
+# Subsampled colour: the RGB error after the decoder's upsampling ---------------------------
+
+
+def _up(R, c, py, px):
+    """Chroma c (1: Cb, 2: Cr) at pixel (py, px) of the MCU as libjpeg-turbo's upsampling gives it.
+
+    Horizontally 2x (``SUB`` holds vs, 1 or 2): its "fancy" triangle filter
+    (jdsample.c: h2v1 (3 s + s' + 1 or 2) >> 2, h2v2 with column sums 3 s +
+    s' of the nearer row, (3 t + t' + 8 or 7) >> 4), the edge sample repeated
+    past the last chroma column and row; box (each sample repeated) where
+    the image has at most 2 chroma columns, as libjpeg-turbo chooses. The MCU
+    is refined on its own (so that a strip cut into columns codes the same
+    bytes): past its edges inside the image its own edge samples stand in for
+    its neighbours', which makes the model exact for an MCU whose
+    neighbours lie past the image's edges and approximate next to others.
+    """
+    base = UC + 64 * _size(c - 1)
+    vs = R[SUB]
+    sy = py >> 1 if vs == 2 else py
+    sx = px >> 1
+    t = R[base + _size(8 * sy + sx)]
+    if R[SUB + 3]:
+        return t
+    if px & 1:
+        k = min(sx + 1, int(R[SUB + 1]) - 1)
+        bias = np.int32(7) if vs == 2 else np.int32(2)
+    else:
+        k = max(sx - 1, 0)
+        bias = np.int32(8) if vs == 2 else np.int32(1)
+    if vs == 2:
+        near = min(max(sy + 1 if py & 1 else sy - 1, 0), int(R[SUB + 2]) - 1)
+        this = np.int32(3) * t + R[base + _size(8 * near + sx)]
+        other = np.int32(3) * R[base + _size(8 * sy + k)] + R[base + _size(8 * near + k)]
+        return (np.int32(3) * this + other + bias) >> 4
+    return (np.int32(3) * t + R[base + _size(8 * sy + k)] + bias) >> 2
+
+
+def _rgb_errors(R, py, px):
+    """The R, G and B errors of pixel (py, px) of the subsampled MCU as it decodes now."""
+    i = _size(16 * py + px)
+    red, green, blue = ycc_rgb(R[UY + i], _up(R, 1, py, px), _up(R, 2, py, px))
+    return red - R[UT + i], green - R[UT + 256 + i], blue - R[UT + 512 + i]
+
+
+def _row_error(R, py):
+    """Squared RGB error of the subsampled MCU's pixel row py (its pixels in the image)."""
+    s = np.int32(0)
+    for px in range(R[SUB + 4]):
+        er, eg, eb = _rgb_errors(R, py, px)
+        s += er * er + eg * eg + eb * eb
+    return s
+
+
+def _residuals_sub(S, R, c):
+    """``_residuals`` for the Cb (c = 3) or Cr (c = 4) block of a subsampled MCU: returns its RGB error.
+
+    R[UROW + py]: the squared RGB error of each pixel row. S[E + i]: the
+    ranking's residual of sample i: ``_residuals_rgb``'s weighted RGB error,
+    averaged over the sample's pixels in the image (2 or 4; upsampling's
+    blur left out: it only ranks). Uses S[TMP:] and S[KEYS:] as scratch
+    (``_rank_sweep`` rewrites both).
+    """
+    wr = np.int32(0) if c == 3 else np.int32(9279)
+    wg = np.int32(-1730) if c == 3 else np.int32(-4726)
+    wb = np.int32(8910) if c == 3 else np.int32(0)
+    vs = R[SUB]
+    for i in range(64):
+        S[TMP + i] = 0
+        S[KEYS + i] = 0
+    total = 0
+    for py in range(8 * vs):
+        s = np.int32(0)
+        if py < R[SUB + 5]:
+            sy = py >> 1 if vs == 2 else py
+            for px in range(R[SUB + 4]):
+                er, eg, eb = _rgb_errors(R, py, px)
+                s += er * er + eg * eg + eb * eb
+                i = _size(8 * sy + (px >> 1))
+                S[TMP + i] += wr * er + wg * eg + wb * eb
+                S[KEYS + i] += 1
+        R[UROW + py] = s
+        total += s
+    for i in range(64):
+        # 1, 2 or 4 pixels: the mean by a shift
+        S[E + i] = (S[TMP + i] >> (10 + (S[KEYS + i] >> 1))) & S[MASK + i]
+    return total
+
+
+def _try_sub(S, R, c, n, delta):
+    """``_try`` for the Cb (c = 3) or Cr (c = 4) block of a subsampled MCU: the MCU's RGB error with the step.
+
+    The step's new samples are put in R[UC:] for the evaluation (the old
+    ones kept in R[OLDS:] and put back after), and the error of each pixel
+    row whose upsampled chroma can change (its sample row, or the nearer
+    other one it blends, has a changed sample) is recomputed into R[UNEW:]
+    (R[UFLAG:] marks them). Leaves the new sums in S[B:] for ``_accept``.
+    Returns the error, or -1 if the column leaves the model's 32-bit range.
+    """
+    if not _column_trial(S, n, delta):
+        return -1
+    u = _size(n & 7)
+    ku = K + 8 * u
+    base = UC + 64 * _size(c - 3)
+    vs = R[SUB]
+    moved = 0
+    for y in range(8):
+        S[ROWNEW + y] = S[ROWERR + y]
+        R[SFLAG + y] = 0
+        dy = S[DL + y]
+        if dy != 0:
+            r = 8 * y
+            f = np.int32(0)
+            for x in range(8):
+                b = S[A + r + x] + dy * S[ku + x]
+                S[B + r + x] = b
+                p = _pixel(b)
+                o = R[base + r + x]
+                R[OLDS + r + x] = o
+                f |= p ^ o
+                R[base + r + x] = p
+            R[SFLAG + y] = f
+            moved |= f
+    trial = 0
+    for py in range(8 * vs):
+        trial += R[UROW + py]
+    if moved == 0:
+        for py in range(16):
+            R[UFLAG + py] = 0
+        return trial
+    box = R[SUB + 3]
+    last = int(R[SUB + 2]) - 1
+    for py in range(16):
+        f = np.int32(0)
+        if py < R[SUB + 5]:
+            if vs == 2:
+                sy = py >> 1
+                near = min(max(sy + 1 if py & 1 else sy - 1, 0), last)
+                f = R[SFLAG + sy] | (0 if box else R[SFLAG + _size(near)])
+            else:
+                f = R[SFLAG + py]
+        R[UFLAG + py] = f
+        if f != 0:
+            e = _row_error(R, py)
+            R[UNEW + py] = e
+            trial += e - R[UROW + py]
+    for y in range(8):
+        if S[DL + y] != 0:
+            r = 8 * y
+            for x in range(8):
+                R[base + r + x] = R[OLDS + r + x]
+    return trial
+
+
+def _accept_sub(S, R, c, n, delta):
+    """Make the change that ``_try_sub`` evaluated, in the block and in R."""
+    base = UC + 64 * _size(c - 3)
+    for y in range(8):
+        if S[DL + y] != 0:
+            r = 8 * y
+            for x in range(8):
+                R[base + r + x] = _pixel(S[B + r + x])
+    for py in range(16):
+        if R[UFLAG + py] != 0:
+            R[UROW + py] = R[UNEW + py]
+    _accept(S, n, delta)
+
+
+def _sub_targets(rgb, row_bytes, row0, channels, width, rows, x0, R):
+    """R[UT:]: the R, G and B of the MCU's 16 x 8 vs pixels from column x0 (``_rgb_targets``' rules)."""
+    row_bytes = _size(row_bytes)
+    channels = _size(channels)
+    for y in range(8 * R[SUB]):
+        base = _size(row0 + min(y, rows - 1)) * row_bytes
+        for x in range(16):
+            s = base + _size(min(x0 + x, width - 1)) * channels
+            i = 16 * y + x
+            R[UT + i] = np.int32(rgb[s])
+            R[UT + 256 + i] = np.int32(rgb[s + 1])
+            R[UT + 512 + i] = np.int32(rgb[s + 2])
+
+
+def _decoded(S, R, dst, stride):
+    """The prepared block's decoded samples into R[dst:], rows ``stride`` apart."""
+    for y in range(8):
+        for x in range(8):
+            R[dst + stride * y + x] = _pixel(S[A + 8 * y + x])
+
+
+def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
+                     quant, coefs, nb, sweeps, lam, tries):
+    """``refine_group_rgb`` for a colour strip subsampled 2x horizontally (vs: 1, 4:2:2, or 2, 4:2:0).
+
+    coefs: ``strip_coefs``'s layout (``refine_group``'s with group = gm =
+    mcus); box: 1 when the image has at most 2 chroma columns (libjpeg-turbo
+    then repeats samples instead of its fancy upsampling). Per MCU, its
+    2 vs Y blocks in turn, then its Cb and its Cr block, are searched
+    (``_search``) against the RGB error of the MCU's pixels after libjpeg's
+    integer IDCT, upsampling (``_up``) and YCbCr -> RGB, the other blocks as
+    they decode so far. Returns the number of coefficients changed.
+    """
+    R = np.zeros(SUBWORK, dtype=np.int32)
+    SY = np.zeros(4 * WORK, dtype=np.int32)
+    S0 = np.zeros(WORK, dtype=np.int32)
+    S1 = np.zeros(WORK, dtype=np.int32)
+    S2 = np.zeros(WORK, dtype=np.int32)
+    tries = min(max(tries, 0), MAXTRIES)
+    if sweeps <= 0 or tries == 0:
+        return 0
+    nb = _size(nb)
+    mcus = _size(mcus)
+    vs = 2 if vs == 2 else 1
+    _tables(S0)
+    _tables(S1)
+    _tables(S2)
+    _quantizers(S0, quant, 64 * comp_table[0])
+    _quantizers(S1, quant, 64 * comp_table[1])
+    _quantizers(S2, quant, 64 * comp_table[2])
+    lam3 = int(np.floor(lam * 3.0 + 0.5))
+    R[SUB] = vs
+    R[SUB + 3] = 1 if box else 0
+    changed = 0
+    for i in range(mcus):
+        cols = min(width - 16 * i, 16)
+        if cols <= 0 or rows <= 0:
+            continue
+        R[SUB + 1] = (cols + 1) >> 1
+        R[SUB + 2] = -(-min(rows, 8 * vs) // vs)
+        R[SUB + 4] = cols
+        R[SUB + 5] = min(rows, 8 * vs)
+        ok = 1
+        for k in range(2 * vs):
+            # Y block k of the MCU (row k >> 1, column k & 1), prepared in SY's k-th part via S0
+            bx = k & 1
+            by = k >> 1
+            _mask(S0, cols - 8 * bx, rows - 8 * by)
+            _gather(coefs, by * 2 * mcus + 2 * i + bx, nb, S0)
+            if not _prepare(S0):
+                ok = 0
+            _decoded(S0, R, UY + 128 * by + 8 * bx, 16)
+            for j in range(WORK):
+                SY[k * WORK + j] = S0[j]
+        _mask(S1, R[SUB + 1], R[SUB + 2])
+        _mask(S2, R[SUB + 1], R[SUB + 2])
+        _gather(coefs, 2 * vs * mcus + i, nb, S1)
+        _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
+        if not ok or not _prepare(S1) or not _prepare(S2):
+            continue
+        _decoded(S1, R, UC, 8)
+        _decoded(S2, R, UC + 64, 8)
+        _sub_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R)
+        for k in range(2 * vs):
+            bx = k & 1
+            by = k >> 1
+            for j in range(WORK):
+                S0[j] = SY[k * WORK + j]
+            for y in range(8):
+                for x in range(8):
+                    py = 8 * by + y
+                    px = 8 * bx + x
+                    o = _size(16 * py + px)
+                    t = 8 * y + x
+                    R[RT + t] = R[UT + o]
+                    R[RT + 64 + t] = R[UT + 256 + o]
+                    R[RT + 128 + t] = R[UT + 512 + o]
+                    R[PX + t] = R[UY + o]
+                    R[PX + 64 + t] = _up(R, 1, py, px)
+                    R[PX + 128 + t] = _up(R, 2, py, px)
+            moved = _search(S0, R, 0, sweeps, lam3, tries)
+            if moved:
+                changed += moved
+                _scatter(S0, coefs, by * 2 * mcus + 2 * i + bx, nb)
+                for y in range(8):
+                    for x in range(8):
+                        R[UY + _size(16 * (8 * by + y) + 8 * bx + x)] = R[PX + 8 * y + x]
+        moved = _search(S1, R, 3, sweeps, lam3, tries)
+        if moved:
+            changed += moved
+            _scatter(S1, coefs, 2 * vs * mcus + i, nb)
+        moved = _search(S2, R, 4, sweeps, lam3, tries)
+        if moved:
+            changed += moved
+            _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
     return changed

@@ -40,12 +40,14 @@ def _category(v: int) -> tuple[int, int]:
     return size, (v if v >= 0 else v + (1 << size) - 1)
 
 
-def write(planes: list[np.ndarray], qtables: list[list[int]], width: int, height: int) -> bytes:
-    """A 4:4:4 baseline JPEG (one or three components) from quantized coefficients.
+def write(planes: list[np.ndarray], qtables: list[list[int]], width: int, height: int,
+          hs: int = 1, vs: int = 1) -> bytes:
+    """A baseline JPEG (one or three components) from quantized coefficients.
 
-    ``planes[c]`` has shape (block rows, block columns, 64), natural order;
-    ``qtables`` in natural order, table 0 for component 0 and the last one for
-    the others; Annex K Huffman tables (luminance for component 0).
+    ``planes[c]`` has shape (block rows, block columns, 64), natural order:
+    component 0's blocks ``vs`` x ``hs`` per MCU (its sampling factors, 1 for
+    the others); ``qtables`` in natural order, table 0 for component 0 and the
+    last one for the others; Annex K Huffman tables (luminance for component 0).
     """
     ncomp = len(planes)
     specs = [tables.STD_HUFFMAN[0]] + ([tables.STD_HUFFMAN[1]] if ncomp > 1 else [])
@@ -54,11 +56,12 @@ def write(planes: list[np.ndarray], qtables: list[list[int]], width: int, height
     huff_of = [0] + [1] * (ncomp - 1)
     ids = (1,) if ncomp == 1 else (1, 2, 3)
     bits = _Bits()
-    rows, cols = planes[0].shape[:2]
+    rows, cols = planes[-1].shape[:2]
     pred = [0] * ncomp
-    for by in range(rows):
-        for bx in range(cols):
-            for c in range(ncomp):
+    for my in range(rows):
+        for mx in range(cols):
+            for c, by, bx in [(0, my * vs + v, mx * hs + h) for v in range(vs) for h in range(hs)] + [
+                    (c, my, mx) for c in range(1, ncomp)]:
                 block = [int(v) for v in planes[c][by, bx][tables.ZIGZAG]]
                 dc_code, ac_code = codes[huff_of[c]]
                 size, extra = _category(block[0] - pred[c])
@@ -88,7 +91,8 @@ def write(planes: list[np.ndarray], qtables: list[list[int]], width: int, height
         markers.SOI,
         markers.app0_jfif(),
         markers.dqt(qtables),
-        markers.sof0(width, height, [(ids[c], 1, 1, table_of[c]) for c in range(ncomp)]),
+        markers.sof0(width, height, [(ids[c], hs if c == 0 else 1, vs if c == 0 else 1,
+                                      table_of[c]) for c in range(ncomp)]),
         markers.dht(specs),
         markers.sos([(ids[c], huff_of[c]) for c in range(ncomp)]),
         bits.flush(),
