@@ -459,11 +459,9 @@ def _try(S, R, c, n, delta, limit):
     error (>= limit: rejected), or -1 if the column leaves the model's 32-bit
     range. c < 0: the block's own error (``_trial_row``); c = 0, 1, 2: the
     RGB error of the colour MCU whose Y, Cb or Cr block it is
-    (``_trial_row_rgb``, R the colour work array); c = 3, 4: the Cb or Cr
-    block of a subsampled MCU (``_try_sub``).
+    (``_trial_row_rgb``, R the colour work array). (The Cb and Cr blocks of
+    a subsampled MCU, c = 3, 4: ``_try_sub``.)
     """
-    if c >= 3:
-        return _try_sub(S, R, c, n, delta)
     if not _column_trial(S, n, delta):
         return -1
     u = _size(n & 7)
@@ -569,7 +567,9 @@ def _candidate(S, R, c, n, d, err, lam):
     if limit <= 0:
         return -1
     delta = np.int32(d) * S[Q + n]
-    trial = _try(S, R, c, n, delta, limit)
+    # not from _try: Pythran inlines _try here, and with that early return in it the build chose
+    # other coefficients than the source for c = 0 (not tracked further)
+    trial = _try(S, R, c, n, delta, limit) if c < 3 else _try_sub(S, R, c, n, delta)
     if trial >= 0 and trial < limit:
         if c < 0:
             _accept(S, n, delta)
