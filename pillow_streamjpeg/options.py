@@ -254,22 +254,27 @@ def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> 
 
 
 def auto_refine(width: int, height: int, components: tuple[Component, ...],
-                qtables: Sequence[Sequence[int]], ycc_source: bool = False) -> int:
+                qtables: Sequence[Sequence[int]], ycc_source: bool = False,
+                converted: bool = False) -> int:
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
     One sweep where it costs at most 1.25x a save (at most ``REFINE_AUTO_BLOCKS``
     coded blocks, partial ones included) and does not lose to Pillow in the floor
-    sweep: images without subsampling (grey, RGB 4:4:4, CMYK, RGB with
-    ``keep_rgb``) whose finest quantizer is at most ``REFINE_AUTO_MAX_QUANTIZER``.
-    Subsampled colour and YCbCr sources (``ycc_source``) stay off: there the
-    search lowers the error of each component plane, not of the RGB pixels the
-    decoder converts (and upsamples), and with it on the floor sweep lost 2 new
-    cases. docs/fidelity.md, "Automatic default" and "The RGB error".
+    sweep, for images whose finest quantizer is at most
+    ``REFINE_AUTO_MAX_QUANTIZER``: images without subsampling (grey, RGB 4:4:4,
+    CMYK, RGB with ``keep_rgb``), and RGB the encoder converts (``converted``)
+    at 4:2:2 or 4:2:0, where the search counts the RGB error after the
+    decoder's upsampling. Other subsampled images and YCbCr sources
+    (``ycc_source``) stay off: there the search lowers the error of each
+    component plane, not of the RGB pixels the decoder converts (and
+    upsamples), and with it on the floor sweep lost 2 new cases.
+    docs/fidelity.md, "Automatic default", "The RGB error" and "Subsampled colour".
     """
     small = coded_blocks(width, height, components) <= REFINE_AUTO_BLOCKS
     fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
-    whole = all(c.h == 1 and c.v == 1 for c in components)
-    return int(small and fine and whole and not ycc_source)
+    whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
+    upsampled = converted and len(components) == 3 and components[0].h == 2
+    return int(small and fine and (whole or upsampled))
 
 
 def _refine(info: dict[str, Any], default: int) -> int:
@@ -538,7 +543,8 @@ def parse(
         comment=comment,
         restart_interval=restart,
         refine=_refine(info, auto_refine(width, height, components, natural,
-                                         ycc_source=mode == "YCbCr" and not layout.convert)),
+                                         ycc_source=mode == "YCbCr" and not layout.convert,
+                                         converted=layout.convert)),
     )
 
 

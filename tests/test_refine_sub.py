@@ -1,0 +1,202 @@
+"""refine_group_sub (transpiled/refine.py): the RGB error of subsampled colour after the decoder's upsampling.
+
+- the model (``_up``, ``_rgb_errors``, ``_row_error``) gives djpeg's pixels of every
+  one-MCU image it is tried on, 4:2:2 and 4:2:0, partial MCUs and libjpeg-turbo's
+  box upsampling of images of at most 2 chroma columns included;
+- the incremental error of a chroma step (``_try_sub``) and the state after steps
+  are made equal the MCU decoded from scratch;
+- on strips of a photograph every build chooses the source's coefficients, moves
+  none by more than one step, and the pixels djpeg decodes get closer to the source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import coefjpeg
+import transpiled
+from jpegtools import djpeg_decode
+from pillow_streamjpeg import engine, refine, tables
+
+PY = transpiled.source("refine")
+
+BUILDS = {"baseline": refine}
+if "x86-64-v3" in engine.builds():
+    from pillow_streamjpeg import refine_v3
+
+    BUILDS["x86-64-v3"] = refine_v3
+
+
+def _strip(pixels: np.ndarray, quality: int, vs: int, row0: int = 0):
+    """A strip of RGB(X) pixels (rows from row0) subsampled 2 x vs: its band and the kernels'
+    coefficients (``strip_coefs``, the layout refine_group_sub reads)."""
+    kernels = engine.kernels
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    rows, width = pixels.shape[0] - row0, pixels.shape[1]
+    args = transpiled.frame(width, pixels.shape[2], 3, 1, 2, vs, quality)
+    samples, dct, coefs, _ = kernels.scratch_sizes(3, 2, vs, 4)
+    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 2, vs)
+    out = np.zeros(strip_coefs, np.int32)
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, rows, *args,
+                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
+                               out)
+    return band, out, mcus
+
+
+def _blocks(coefs: np.ndarray, mcus: int, vs: int):
+    """The strip's coefficient blocks (natural order) as coefjpeg's planes: Y (vs, 2 mcus),
+    Cb and Cr (1, mcus)."""
+    nb = mcus * (2 * vs + 2)
+    block = [coefs[np.arange(64) * nb + j] for j in range(nb)]
+    y = np.array([[block[r * 2 * mcus + x] for x in range(2 * mcus)] for r in range(vs)])
+    cb = np.array([[block[2 * vs * mcus + i] for i in range(mcus)]])
+    cr = np.array([[block[(2 * vs + 1) * mcus + i] for i in range(mcus)]])
+    return [y, cb, cr]
+
+
+def _decoded(coefs, mcus, vs, q, width, rows) -> np.ndarray:
+    """The strip's pixels as djpeg decodes them (the strip a whole image)."""
+    qtables = [list(q[:64]), list(q[64:128])]
+    return djpeg_decode(coefjpeg.write(_blocks(coefs, mcus, vs), qtables, width, rows, 2, vs))
+
+
+def _mcu(planes, q, vs: int, width: int, rows: int, targets: np.ndarray):
+    """One MCU as refine_group_sub holds it: the work arrays of its 2 vs Y blocks, Cb and Cr
+    blocks (coefficients planes[c], quantizers q[c]), prepared, and its colour work array."""
+    R = np.zeros(PY.SUBWORK, np.int32)
+    R[PY.SUB:PY.SUB + 6] = [vs, (width + 1) // 2, -(-rows // vs), int((width + 1) // 2 <= 2),
+                            width, rows]
+    blocks = []
+    for c, plane in enumerate(planes):
+        for by in range(plane.shape[0]):
+            for bx in range(plane.shape[1]):
+                S = np.zeros(PY.WORK, np.int32)
+                PY._tables(S)
+                if c:
+                    PY._mask(S, R[PY.SUB + 1], R[PY.SUB + 2])
+                else:
+                    PY._mask(S, width - 8 * bx, rows - 8 * by)
+                PY._quantizers(S, np.asarray(q[c], np.int32), 0)
+                S[PY.C:PY.C + 64] = plane[by, bx]
+                assert PY._prepare(S)
+                PY._decoded(S, R, PY.UC + 64 * (c - 1) if c else PY.UY + 128 * by + 8 * bx,
+                            8 if c else 16)
+                blocks.append(S)
+    padded = np.pad(targets, ((0, 16 - rows), (0, 16 - width), (0, 0)), mode="edge")
+    R[PY.UT:PY.UT + 768] = padded.transpose(2, 0, 1).ravel()
+    return blocks, R
+
+
+def _error_from_scratch(blocks, R, vs: int) -> int:
+    """The MCU's squared RGB error (``_row_error``), every block decoded anew (idct_islow)."""
+    fresh = R.copy()
+    for k, S in enumerate(blocks):
+        out = np.zeros(64, np.int32)
+        assert PY.idct_islow(S[PY.C:PY.C + 64].copy(), S[PY.Q:PY.Q + 64].copy(), out) == 0
+        if k < 2 * vs:
+            by, bx = divmod(k, 2)
+            fresh[PY.UY:PY.UY + 256].reshape(16, 16)[8 * by:8 * by + 8, 8 * bx:8 * bx + 8] = \
+                out.reshape(8, 8)
+        else:
+            c = k - 2 * vs
+            fresh[PY.UC + 64 * c:PY.UC + 64 * c + 64] = out
+    return sum(PY._row_error(fresh, py) for py in range(R[PY.SUB + 5]))
+
+
+@pytest.mark.parametrize("vs", [1, 2])
+def test_upsampled_rgb_model_is_djpegs(vs) -> None:
+    """One-MCU images of every width 1 to 16 and several heights (random coefficients,
+    quantizers 1 and 2): the model's pixels are djpeg's (fancy upsampling, edges repeated,
+    box upsampling at widths up to 4), and its row errors sum to the error of djpeg's pixels."""
+    rng = np.random.default_rng(vs)
+    heights = [1, 2, 3, 5, 8] + ([9, 12, 16] if vs == 2 else [])
+    for width in range(1, 17):
+        for rows in heights:
+            planes = [rng.integers(-5, 6, (vs, 2, 64)), rng.integers(-5, 6, (1, 1, 64)),
+                      rng.integers(-5, 6, (1, 1, 64))]
+            for plane in planes:
+                plane[..., 0] = rng.integers(-300, 300, plane.shape[:2])
+                plane[..., 12:] = 0
+            q = [[1] * 64, [2] * 64, [2] * 64]
+            decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
+            source = rng.integers(0, 256, (rows, width, 3))
+            blocks, R = _mcu(planes, q, vs, width, rows, source)
+            model = np.array([[[int(v) for v in PY.ycc_rgb(
+                R[PY.UY + 16 * py + px], PY._up(R, 1, py, px), PY._up(R, 2, py, px))]
+                for px in range(width)] for py in range(rows)])
+            np.testing.assert_array_equal(model, decoded, err_msg=f"{width} x {rows}")
+            errors = sum(PY._row_error(R, py) for py in range(rows))
+            assert errors == int(((decoded - source) ** 2).sum())
+
+
+@pytest.mark.parametrize("vs, width, rows, kind", [
+    (1, 16, 8, "photo"), (2, 16, 16, "photo"), (2, 13, 11, "noise"), (2, 16, 16, "noise"),
+    (1, 9, 3, "noise")])
+def test_chroma_trials_are_the_decoded_rgb_error(vs, width, rows, kind, photos) -> None:
+    """The incremental RGB error of single steps of the Cb and Cr blocks (``_try_sub``: only the
+    pixel rows whose upsampled chroma can change) equals the MCU decoded from scratch; after
+    the steps that pay are made (``_candidate``), the kept state still does. (Noise: a step
+    there changes the pixel rows that blend a changed sample row in, not only its own.)"""
+    rng = np.random.default_rng(rows)
+    pixels = (photos["astronaut"][180:180 + rows, 250:250 + width] if kind == "photo" else
+              rng.integers(0, 256, (rows, width, 3)).astype(np.uint8))
+    made = 0
+    for quality in (100, 90):
+        band, coefs, mcus = _strip(pixels, quality, vs)
+        q = np.asarray(tables.quality_tables(quality), dtype=np.int32)
+        blocks, R = _mcu(_blocks(coefs, mcus, vs), [q[0], q[1], q[1]], vs, width, rows, pixels)
+        for c in (3, 4):
+            S = blocks[2 * vs + c - 3]
+            err = PY._errors(S, R, c)
+            assert err == _error_from_scratch(blocks, R, vs)
+            for n in range(c, 64, 3):
+                for d in (-1, 1):
+                    S[PY.C + n] += d
+                    expected = _error_from_scratch(blocks, R, vs)
+                    S[PY.C + n] -= d
+                    assert PY._try_sub(S, R, c, n, d * S[PY.Q + n]) == expected, (c, n, d)
+            for n in range(64):
+                new = PY._candidate(S, R, c, n, 1, err, 0)
+                if new < 0:
+                    new = PY._candidate(S, R, c, n, -1, err, 0)
+                if new >= 0:
+                    made += 1
+                    err = new
+                    assert err == _error_from_scratch(blocks, R, vs)
+            assert PY._errors(S, R, c) == err
+    assert made > 0
+
+
+@pytest.mark.parametrize(("vs", "quality", "rows", "row0", "width"), [
+    (2, 100, 16, 0, 13), (2, 90, 16, 0, 53), (1, 90, 8, 0, 53), (2, 75, 11, 3, 37),
+    (1, 100, 5, 2, 21)])
+def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, row0, width,
+                                                            photos) -> None:
+    """A strip of ``astronaut`` (4 channels; one MCU or several, whose edges the model only
+    approximates; the last rows of an image from a row of the band past its first) through
+    refine_group_sub: every build chooses the source's coefficients, none moved by more than one
+    step, and djpeg's pixels of the strip get closer to the source."""
+    pixels = photos["astronaut"][300 - row0:300 + rows, 200:200 + width]
+    pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)  # RGBX: the band's 4th sample
+    band, coefs, mcus = _strip(pixels, quality, vs, row0)
+    q = np.asarray(tables.quality_tables(quality), dtype=np.int32).ravel()
+    finest = int(q.min())
+    lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+    box = int((width + 1) // 2 <= 2)
+    args = (band.reshape(-1), band.shape[1], row0, 4, width, rows, mcus, vs, box,
+            np.array([0, 1, 1], np.int64), q)
+    nb = mcus * (2 * vs + 2)
+    refined = coefs.copy()
+    changed = PY.refine_group_sub(*args, refined, nb, 1, lam, 6)
+    assert changed == np.count_nonzero(refined != coefs) > 0
+    assert np.abs(refined - coefs).max() == 1
+    source = pixels[row0:, :, :3].astype(int)
+    before = ((_decoded(coefs, mcus, vs, q, width, rows) - source) ** 2).sum()
+    after = ((_decoded(refined, mcus, vs, q, width, rows) - source) ** 2).sum()
+    assert after < before
+    for build, module in BUILDS.items():
+        other = coefs.copy()
+        assert module.refine_group_sub(*args, other, nb, 1, lam, 6) == changed, build
+        np.testing.assert_array_equal(other, refined, err_msg=build)
