@@ -1,6 +1,6 @@
 """refine_group_sub (transpiled/refine.py): the RGB error of subsampled colour after the decoder's upsampling.
 
-- the model (``_up``, ``_rgb_errors``, ``_row_error``) gives djpeg's pixels of every
+- the model (``_upsample_row`` and ``ycc_rgb``) gives djpeg's pixels of every
   one-MCU image it is tried on, 4:2:2 and 4:2:0, partial MCUs and libjpeg-turbo's
   box upsampling of images of at most 2 chroma columns included;
 - the incremental error of a chroma step (``_try_sub``) and the state after steps
@@ -86,11 +86,33 @@ def _mcu(planes, q, vs: int, width: int, rows: int, targets: np.ndarray):
                 blocks.append(S)
     padded = np.pad(targets, ((0, 16 - rows), (0, 16 - width), (0, 0)), mode="edge")
     R[PY.UT:PY.UT + 768] = padded.transpose(2, 0, 1).ravel()
+    _upsample(R)
     return blocks, R
 
 
+def _upsample(R) -> None:
+    """R[UUP:]: both chroma planes upsampled, every pixel row of the MCU."""
+    for py in range(8 * R[PY.SUB]):
+        for c in (1, 2):
+            PY._upsample_row(R, c, py, PY.UUP + 256 * (c - 1) + 16 * py)
+
+
+def _model_rgb(R) -> np.ndarray:
+    """The MCU's pixels in the image as the model decodes them (ycc_rgb of Y and upsampled chroma)."""
+    rows, cols = R[PY.SUB + 5], R[PY.SUB + 4]
+    return np.array([[[int(v) for v in PY.ycc_rgb(R[PY.UY + 16 * py + px], R[PY.UUP + 16 * py + px],
+                                                  R[PY.UUP + 256 + 16 * py + px])]
+                      for px in range(cols)] for py in range(rows)])
+
+
+def _model_error(R) -> int:
+    rows, cols = R[PY.SUB + 5], R[PY.SUB + 4]
+    targets = R[PY.UT:PY.UT + 768].reshape(3, 16, 16)[:, :rows, :cols].transpose(1, 2, 0)
+    return int(((_model_rgb(R) - targets) ** 2).sum())
+
+
 def _error_from_scratch(blocks, R, vs: int) -> int:
-    """The MCU's squared RGB error (``_row_error``), every block decoded anew (idct_islow)."""
+    """The MCU's squared RGB error, every block decoded anew (idct_islow) and upsampled."""
     fresh = R.copy()
     for k, S in enumerate(blocks):
         out = np.zeros(64, np.int32)
@@ -102,14 +124,15 @@ def _error_from_scratch(blocks, R, vs: int) -> int:
         else:
             c = k - 2 * vs
             fresh[PY.UC + 64 * c:PY.UC + 64 * c + 64] = out
-    return sum(PY._row_error(fresh, py) for py in range(R[PY.SUB + 5]))
+    _upsample(fresh)
+    return _model_error(fresh)
 
 
 @pytest.mark.parametrize("vs", [1, 2])
 def test_upsampled_rgb_model_is_djpegs(vs) -> None:
     """One-MCU images of every width 1 to 16 and several heights (random coefficients,
     quantizers 1 and 2): the model's pixels are djpeg's (fancy upsampling, edges repeated,
-    box upsampling at widths up to 4), and its row errors sum to the error of djpeg's pixels."""
+    box upsampling at widths up to 4), and the chroma search's error is that of djpeg's pixels."""
     rng = np.random.default_rng(vs)
     heights = [1, 2, 3, 5, 8] + ([9, 12, 16] if vs == 2 else [])
     for width in range(1, 17):
@@ -123,12 +146,10 @@ def test_upsampled_rgb_model_is_djpegs(vs) -> None:
             decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
             source = rng.integers(0, 256, (rows, width, 3))
             blocks, R = _mcu(planes, q, vs, width, rows, source)
-            model = np.array([[[int(v) for v in PY.ycc_rgb(
-                R[PY.UY + 16 * py + px], PY._up(R, 1, py, px), PY._up(R, 2, py, px))]
-                for px in range(width)] for py in range(rows)])
-            np.testing.assert_array_equal(model, decoded, err_msg=f"{width} x {rows}")
-            errors = sum(PY._row_error(R, py) for py in range(rows))
-            assert errors == int(((decoded - source) ** 2).sum())
+            np.testing.assert_array_equal(_model_rgb(R), decoded, err_msg=f"{width} x {rows}")
+            for c in (3, 4):  # the search's error (through the offsets) is the same
+                assert PY._errors(blocks[2 * vs + c - 3], R, c) == \
+                    int(((decoded - source) ** 2).sum())
 
 
 @pytest.mark.parametrize("vs, width, rows, kind", [

@@ -129,12 +129,17 @@ PNEW = 648    # per pixel whose sample a candidate changes, its squared RGB erro
 RGBWORK = 712
 
 # More offsets in R for subsampled colour (``refine_group_sub``; ``SUBWORK`` items in all): the
-# MCU's 16 x 8 vs pixels, indexed 16 py + px.
+# MCU's 16 x 8 vs pixels, indexed i = 16 py + px.
 SUB = RGBWORK  # the MCU's shape: SUB + 0 vs, + 1 chroma columns, + 2 chroma rows (of the image, at most 8), + 3 box, + 4 pixel columns, + 5 pixel rows
-UT = SUB + 8   # its source pixels: UT + 256 ch + 16 py + px, channel ch = R, G, B
-UY = UT + 768  # its decoded Y: UY + 16 py + px
+UT = SUB + 8   # its source pixels: UT + 256 ch + i, channel ch = R, G, B
+UY = UT + 768  # its decoded Y: UY + i
 UC = UY + 256  # its decoded chroma samples: UC + 64 (c - 1) + 8 sy + sx, c = 1 (Cb), 2 (Cr)
-OLDS = UC + 128  # the searched chroma block's samples before a candidate
+UUP = UC + 128  # the chroma upsampled as the decoder does (``_upsample_row``): UUP + 256 (c - 1) + i
+UOFF = UUP + 512  # while a chroma block is searched, ``_offsets``' per-pixel terms: UOFF + 256 ch + i
+USLOPE = UOFF + 768  # and its slopes: USLOPE + ch
+UNEWV = USLOPE + 8  # the searched chroma upsampled with a candidate, for the pixel rows it changes
+UCS = UNEWV + 256  # 8 column sums of a row being upsampled
+OLDS = UCS + 8  # the searched chroma block's samples before a candidate
 UROW = OLDS + 64  # squared RGB error of each pixel row: UROW + py
 UNEW = UROW + 16  # the same with a candidate, for the rows it changes
 UFLAG = UNEW + 16  # 1 for each pixel row a candidate changes
@@ -1124,68 +1129,102 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
 # Subsampled colour: the RGB error after the decoder's upsampling ---------------------------
 
 
-def _up(R, c, py, px):
-    """Chroma c (1: Cb, 2: Cr) at pixel (py, px) of the MCU as libjpeg-turbo's upsampling gives it.
+def _upsample_row(R, c, py, dst):
+    """R[dst + px], px = 0..15: chroma c (1: Cb, 2: Cr) of the MCU's pixel row py as libjpeg-turbo upsamples it.
 
-    Horizontally 2x (``SUB`` holds vs, 1 or 2): its "fancy" triangle filter
-    (jdsample.c: h2v1 (3 s + s' + 1 or 2) >> 2, h2v2 with column sums 3 s +
-    s' of the nearer row, (3 t + t' + 8 or 7) >> 4), the edge sample repeated
-    past the last chroma column and row; box (each sample repeated) where
-    the image has at most 2 chroma columns, as libjpeg-turbo chooses. The MCU
-    is refined on its own (so that a strip cut into columns codes the same
-    bytes): past its edges inside the image its own edge samples stand in for
-    its neighbours', which makes the model exact for an MCU whose
+    Horizontally 2x (R[SUB] holds vs, 1 or 2): its "fancy" triangle filter
+    (jdsample.c: h2v1 (3 s + s' + 1 or 2) >> 2; h2v2 on column sums 3 s + s'
+    of the nearer other row, (3 t + t' + 8 or 7) >> 4), the edge sample
+    repeated past the last chroma column and row; box (each sample repeated)
+    where the image has at most 2 chroma columns, as libjpeg-turbo chooses.
+    The MCU is refined on its own (so that a strip cut into columns codes the
+    same bytes): past its edges inside the image its own edge samples stand
+    in for its neighbours', which makes the model exact for an MCU whose
     neighbours lie past the image's edges and approximate next to others.
+    Columns past the image's edge get values too (never counted).
     """
     base = UC + 64 * _size(c - 1)
+    dst = _size(dst)
     vs = R[SUB]
     sy = py >> 1 if vs == 2 else py
-    sx = px >> 1
-    t = R[base + _size(8 * sy + sx)]
+    row = base + 8 * _size(sy)
     if R[SUB + 3]:
-        return t
-    if px & 1:
-        k = min(sx + 1, int(R[SUB + 1]) - 1)
-        bias = np.int32(7) if vs == 2 else np.int32(2)
-    else:
-        k = max(sx - 1, 0)
-        bias = np.int32(8) if vs == 2 else np.int32(1)
+        for px in range(16):
+            R[dst + px] = R[row + (px >> 1)]
+        return
+    last = int(R[SUB + 1]) - 1
     if vs == 2:
-        near = min(max(sy + 1 if py & 1 else sy - 1, 0), int(R[SUB + 2]) - 1)
-        this = np.int32(3) * t + R[base + _size(8 * near + sx)]
-        other = np.int32(3) * R[base + _size(8 * sy + k)] + R[base + _size(8 * near + k)]
-        return (np.int32(3) * this + other + bias) >> 4
-    return (np.int32(3) * t + R[base + _size(8 * sy + k)] + bias) >> 2
+        near = base + 8 * _size(min(max(sy + 1 if py & 1 else sy - 1, 0), int(R[SUB + 2]) - 1))
+        for k in range(8):
+            R[UCS + k] = np.int32(3) * R[row + k] + R[near + k]
+        even = np.int32(8)
+        odd = np.int32(7)
+        shift = 4
+    else:
+        for k in range(8):
+            R[UCS + k] = R[row + k]
+        even = np.int32(1)
+        odd = np.int32(2)
+        shift = 2
+    for sx in range(8):
+        t = np.int32(3) * R[UCS + sx]
+        R[dst + 2 * sx] = (t + R[UCS + max(sx - 1, 0)] + even) >> shift
+        R[dst + 2 * sx + 1] = (t + R[UCS + _size(min(sx + 1, last))] + odd) >> shift
 
 
-def _rgb_errors(R, py, px):
-    """The R, G and B errors of pixel (py, px) of the subsampled MCU as it decodes now."""
-    i = _size(16 * py + px)
-    red, green, blue = ycc_rgb(R[UY + i], _up(R, 1, py, px), _up(R, 2, py, px))
-    return red - R[UT + i], green - R[UT + 256 + i], blue - R[UT + 512 + i]
+def _sub_offsets(R, c):
+    """R[UOFF:] and R[USLOPE:] while the Cb (c = 3) or Cr (c = 4) block is searched: ``_offsets`` per pixel of the MCU.
+
+    Each channel of pixel i is clamp((R[USLOPE + ch] v + R[UOFF + 256 ch +
+    i]) >> 16, 0, 255) for the searched chroma's upsampled value v there, the
+    pixel's Y and other chroma folded in.
+    """
+    half = np.int32(32768)
+    full = np.int32(65536)
+    R[USLOPE] = np.int32(0) if c == 3 else np.int32(91881)
+    R[USLOPE + 1] = np.int32(-22554) if c == 3 else np.int32(-46802)
+    R[USLOPE + 2] = np.int32(116130) if c == 3 else np.int32(0)
+    other = UUP + (256 if c == 3 else 0)
+    for i in range(256):
+        y = R[UY + i]
+        o = R[other + i] - np.int32(128)
+        if c == 3:
+            R[UOFF + i] = (y + ((np.int32(91881) * o + half) >> 16)) * full
+            R[UOFF + 256 + i] = y * full + half + np.int32(22554 * 128) - np.int32(46802) * o
+            R[UOFF + 512 + i] = y * full + half - np.int32(116130 * 128)
+        else:
+            R[UOFF + i] = y * full + half - np.int32(91881 * 128)
+            R[UOFF + 256 + i] = y * full + half - np.int32(22554) * o + np.int32(46802 * 128)
+            R[UOFF + 512 + i] = (y + ((np.int32(116130) * o + half) >> 16)) * full
 
 
-def _row_error(R, py):
-    """Squared RGB error of the subsampled MCU's pixel row py (its pixels in the image)."""
-    s = np.int32(0)
-    for px in range(R[SUB + 4]):
-        er, eg, eb = _rgb_errors(R, py, px)
-        s += er * er + eg * eg + eb * eb
-    return s
+def _sub_errors(R, i, v, kr, kg, kb):
+    """The R, G and B errors of pixel i of the subsampled MCU with the searched chroma v there (``_sub_offsets``)."""
+    zero = np.int32(0)
+    most = np.int32(255)
+    er = min(max((kr * v + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
+    eg = min(max((kg * v + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
+    eb = min(max((kb * v + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
+    return er, eg, eb
 
 
 def _residuals_sub(S, R, c):
     """``_residuals`` for the Cb (c = 3) or Cr (c = 4) block of a subsampled MCU: returns its RGB error.
 
-    R[UROW + py]: the squared RGB error of each pixel row. S[E + i]: the
-    ranking's residual of sample i: ``_residuals_rgb``'s weighted RGB error,
-    averaged over the sample's pixels in the image (2 or 4; upsampling's
-    blur left out: it only ranks). Uses S[TMP:] and S[KEYS:] as scratch
-    (``_rank_sweep`` rewrites both).
+    Sets ``_sub_offsets``. R[UROW + py]: the squared RGB error of each pixel
+    row. S[E + i]: the ranking's residual of sample i: ``_residuals_rgb``'s
+    weighted RGB error, averaged over the sample's pixels in the image (1, 2
+    or 4; upsampling's blur left out: it only ranks). Uses S[TMP:] and
+    S[KEYS:] as scratch (``_rank_sweep`` rewrites both).
     """
+    _sub_offsets(R, c)
+    kr = R[USLOPE]
+    kg = R[USLOPE + 1]
+    kb = R[USLOPE + 2]
     wr = np.int32(0) if c == 3 else np.int32(9279)
     wg = np.int32(-1730) if c == 3 else np.int32(-4726)
     wb = np.int32(8910) if c == 3 else np.int32(0)
+    own = UUP + 256 * _size(c - 3)
     vs = R[SUB]
     for i in range(64):
         S[TMP + i] = 0
@@ -1196,11 +1235,12 @@ def _residuals_sub(S, R, c):
         if py < R[SUB + 5]:
             sy = py >> 1 if vs == 2 else py
             for px in range(R[SUB + 4]):
-                er, eg, eb = _rgb_errors(R, py, px)
+                i = _size(16 * py + px)
+                er, eg, eb = _sub_errors(R, i, R[own + i], kr, kg, kb)
                 s += er * er + eg * eg + eb * eb
-                i = _size(8 * sy + (px >> 1))
-                S[TMP + i] += wr * er + wg * eg + wb * eb
-                S[KEYS + i] += 1
+                j = _size(8 * sy + (px >> 1))
+                S[TMP + j] += wr * er + wg * eg + wb * eb
+                S[KEYS + j] += 1
         R[UROW + py] = s
         total += s
     for i in range(64):
@@ -1213,11 +1253,12 @@ def _try_sub(S, R, c, n, delta):
     """``_try`` for the Cb (c = 3) or Cr (c = 4) block of a subsampled MCU: the MCU's RGB error with the step.
 
     The step's new samples are put in R[UC:] for the evaluation (the old
-    ones kept in R[OLDS:] and put back after), and the error of each pixel
-    row whose upsampled chroma can change (its sample row, or the nearer
-    other one it blends, has a changed sample) is recomputed into R[UNEW:]
-    (R[UFLAG:] marks them). Leaves the new sums in S[B:] for ``_accept``.
-    Returns the error, or -1 if the column leaves the model's 32-bit range.
+    ones kept in R[OLDS:] and put back after). Each pixel row whose
+    upsampled chroma can change (its sample row, or the nearer other one it
+    blends, has a changed sample) is upsampled anew into R[UNEWV:] and its
+    error recomputed into R[UNEW:] (R[UFLAG:] marks them). Leaves the new
+    sums in S[B:] for ``_accept``. Returns the error, or -1 if the column
+    leaves the model's 32-bit range.
     """
     if not _column_trial(S, n, delta):
         return -1
@@ -1252,6 +1293,10 @@ def _try_sub(S, R, c, n, delta):
         return trial
     box = R[SUB + 3]
     last = int(R[SUB + 2]) - 1
+    cols = R[SUB + 4]
+    kr = R[USLOPE]
+    kg = R[USLOPE + 1]
+    kb = R[USLOPE + 2]
     for py in range(16):
         f = np.int32(0)
         if py < R[SUB + 5]:
@@ -1263,7 +1308,12 @@ def _try_sub(S, R, c, n, delta):
                 f = R[SFLAG + py]
         R[UFLAG + py] = f
         if f != 0:
-            e = _row_error(R, py)
+            row = UNEWV + 16 * py
+            _upsample_row(R, c - 2, py, row)
+            e = np.int32(0)
+            for px in range(cols):
+                er, eg, eb = _sub_errors(R, 16 * py + px, R[row + px], kr, kg, kb)
+                e += er * er + eg * eg + eb * eb
             R[UNEW + py] = e
             trial += e - R[UROW + py]
     for y in range(8):
@@ -1275,8 +1325,9 @@ def _try_sub(S, R, c, n, delta):
 
 
 def _accept_sub(S, R, c, n, delta):
-    """Make the change that ``_try_sub`` evaluated, in the block and in R."""
+    """Make the change that ``_try_sub`` evaluated, in the block and in R (samples, upsampled rows, row errors)."""
     base = UC + 64 * _size(c - 3)
+    own = UUP + 256 * _size(c - 3)
     for y in range(8):
         if S[DL + y] != 0:
             r = 8 * y
@@ -1285,6 +1336,9 @@ def _accept_sub(S, R, c, n, delta):
     for py in range(16):
         if R[UFLAG + py] != 0:
             R[UROW + py] = R[UNEW + py]
+            r = 16 * py
+            for px in range(16):
+                R[own + r + px] = R[UNEWV + r + px]
     _accept(S, n, delta)
 
 
@@ -1318,7 +1372,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     then repeats samples instead of its fancy upsampling). Per MCU, its
     2 vs Y blocks in turn, then its Cb and its Cr block, are searched
     (``_search``) against the RGB error of the MCU's pixels after libjpeg's
-    integer IDCT, upsampling (``_up``) and YCbCr -> RGB, the other blocks as
+    integer IDCT, upsampling (``_upsample_row``) and YCbCr -> RGB, the other blocks as
     they decode so far. Returns the number of coefficients changed.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
@@ -1370,6 +1424,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             continue
         _decoded(S1, R, UC, 8)
         _decoded(S2, R, UC + 64, 8)
+        for py in range(8 * vs):
+            _upsample_row(R, 1, py, UUP + 16 * py)
+            _upsample_row(R, 2, py, UUP + 256 + 16 * py)
         _sub_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R)
         for k in range(2 * vs):
             bx = k & 1
@@ -1386,8 +1443,8 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                     R[RT + 64 + t] = R[UT + 256 + o]
                     R[RT + 128 + t] = R[UT + 512 + o]
                     R[PX + t] = R[UY + o]
-                    R[PX + 64 + t] = _up(R, 1, py, px)
-                    R[PX + 128 + t] = _up(R, 2, py, px)
+                    R[PX + 64 + t] = R[UUP + o]
+                    R[PX + 128 + t] = R[UUP + 256 + o]
             moved = _search(S0, R, 0, sweeps, lam3, tries)
             if moved:
                 changed += moved
