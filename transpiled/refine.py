@@ -138,8 +138,8 @@ UUP = UC + 128  # the chroma upsampled as the decoder does (``_upsample_row``): 
 UOFF = UUP + 512  # while a chroma block is searched, ``_offsets``' per-pixel terms: UOFF + 256 ch + i
 USLOPE = UOFF + 768  # and its slopes: USLOPE + ch
 UNEWV = USLOPE + 8  # the searched chroma upsampled with a candidate, for the pixel rows it changes
-UCS = UNEWV + 256  # 8 column sums of a row being upsampled
-OLDS = UCS + 8  # the searched chroma block's samples before a candidate
+UCS = UNEWV + 256  # the 8 column sums of a row being upsampled, between its edge ones
+OLDS = UCS + 10  # the searched chroma block's samples before a candidate
 UROW = OLDS + 64  # squared RGB error of each pixel row: UROW + py
 UNEW = UROW + 16  # the same with a candidate, for the rows it changes
 UFLAG = UNEW + 16  # 1 for each pixel row a candidate changes
@@ -1152,24 +1152,28 @@ def _upsample_row(R, c, py, dst):
         for px in range(16):
             R[dst + px] = R[row + (px >> 1)]
         return
-    last = int(R[SUB + 1]) - 1
     if vs == 2:
         near = base + 8 * _size(min(max(sy + 1 if py & 1 else sy - 1, 0), int(R[SUB + 2]) - 1))
         for k in range(8):
-            R[UCS + k] = np.int32(3) * R[row + k] + R[near + k]
+            R[UCS + 1 + k] = np.int32(3) * R[row + k] + R[near + k]
         even = np.int32(8)
         odd = np.int32(7)
         shift = 4
     else:
         for k in range(8):
-            R[UCS + k] = R[row + k]
+            R[UCS + 1 + k] = R[row + k]
         even = np.int32(1)
         odd = np.int32(2)
         shift = 2
+    # the column sums padded with the edge ones (the right edge is the image's last chroma
+    # column, or the MCU's): the loop below then has no clamps
+    R[UCS] = R[UCS + 1]
+    last = _size(R[SUB + 1])
+    R[UCS + 1 + last] = R[UCS + last]
     for sx in range(8):
-        t = np.int32(3) * R[UCS + sx]
-        R[dst + 2 * sx] = (t + R[UCS + max(sx - 1, 0)] + even) >> shift
-        R[dst + 2 * sx + 1] = (t + R[UCS + _size(min(sx + 1, last))] + odd) >> shift
+        t = np.int32(3) * R[UCS + 1 + sx]
+        R[dst + 2 * sx] = (t + R[UCS + sx] + even) >> shift
+        R[dst + 2 * sx + 1] = (t + R[UCS + 2 + sx] + odd) >> shift
 
 
 def _sub_offsets(R, c):
@@ -1376,7 +1380,6 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     they decode so far. Returns the number of coefficients changed.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
-    SY = np.zeros(4 * WORK, dtype=np.int32)
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
@@ -1404,23 +1407,11 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         R[SUB + 2] = -(-min(rows, 8 * vs) // vs)
         R[SUB + 4] = cols
         R[SUB + 5] = min(rows, 8 * vs)
-        ok = 1
-        for k in range(2 * vs):
-            # Y block k of the MCU (row k >> 1, column k & 1), prepared in SY's k-th part via S0
-            bx = k & 1
-            by = k >> 1
-            _mask(S0, cols - 8 * bx, rows - 8 * by)
-            _gather(coefs, by * 2 * mcus + 2 * i + bx, nb, S0)
-            if not _prepare(S0):
-                ok = 0
-            _decoded(S0, R, UY + 128 * by + 8 * bx, 16)
-            for j in range(WORK):
-                SY[k * WORK + j] = S0[j]
         _mask(S1, R[SUB + 1], R[SUB + 2])
         _mask(S2, R[SUB + 1], R[SUB + 2])
         _gather(coefs, 2 * vs * mcus + i, nb, S1)
         _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
-        if not ok or not _prepare(S1) or not _prepare(S2):
+        if not _prepare(S1) or not _prepare(S2):
             continue
         _decoded(S1, R, UC, 8)
         _decoded(S2, R, UC + 64, 8)
@@ -1428,30 +1419,37 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             _upsample_row(R, 1, py, UUP + 16 * py)
             _upsample_row(R, 2, py, UUP + 256 + 16 * py)
         _sub_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R)
+        ok = 1
         for k in range(2 * vs):
+            # Y block k of the MCU (row k >> 1, column k & 1), searched with the chroma as it decodes
             bx = k & 1
             by = k >> 1
-            for j in range(WORK):
-                S0[j] = SY[k * WORK + j]
+            j = by * 2 * mcus + 2 * i + bx
+            _mask(S0, cols - 8 * bx, rows - 8 * by)
+            _gather(coefs, j, nb, S0)
+            if not _prepare(S0):
+                ok = 0
+                continue
+            for r in range(0, 64, 8):
+                _pixel_row(S0, R, 0, r)
             for y in range(8):
                 for x in range(8):
-                    py = 8 * by + y
-                    px = 8 * bx + x
-                    o = _size(16 * py + px)
+                    o = _size(16 * (8 * by + y) + 8 * bx + x)
                     t = 8 * y + x
                     R[RT + t] = R[UT + o]
                     R[RT + 64 + t] = R[UT + 256 + o]
                     R[RT + 128 + t] = R[UT + 512 + o]
-                    R[PX + t] = R[UY + o]
                     R[PX + 64 + t] = R[UUP + o]
                     R[PX + 128 + t] = R[UUP + 256 + o]
             moved = _search(S0, R, 0, sweeps, lam3, tries)
             if moved:
                 changed += moved
-                _scatter(S0, coefs, by * 2 * mcus + 2 * i + bx, nb)
-                for y in range(8):
-                    for x in range(8):
-                        R[UY + _size(16 * (8 * by + y) + 8 * bx + x)] = R[PX + 8 * y + x]
+                _scatter(S0, coefs, j, nb)
+            for y in range(8):
+                for x in range(8):
+                    R[UY + _size(16 * (8 * by + y) + 8 * bx + x)] = R[PX + 8 * y + x]
+        if not ok:
+            continue  # a Y block the model cannot decode: the chroma's error is unknown
         moved = _search(S1, R, 3, sweeps, lam3, tries)
         if moved:
             changed += moved
