@@ -8,8 +8,9 @@ q90 4:4:4 and q90 4:2:0, on three images of 1 to 2.5 MP: a 2500 x 1000 crop of
 side by side (2 x 2, 1024 x 1024, native); prints the ratios to refine=0.
 
 ``--gain`` (the default): for scikit-image's grey and colour photographs at q100,
-q95 and q90 (4:4:4), the PSNR (decoded by ``djpeg``, libjpeg-turbo's integer
-IDCT, and by ``djpeg -dct float``) and size with refine=0, 1 and 2, and Pillow's.
+q95 and q90 (4:4:4, or ``--subsampling 1`` 4:2:2, ``2`` 4:2:0 for the colour ones),
+the PSNR (decoded by ``djpeg``, libjpeg-turbo's integer IDCT, and by ``djpeg -dct
+float``) and size with refine=0, 1 and 2, and Pillow's (same subsampling).
 
 ``--tries N`` measures another number of candidates per sweep than the
 option's (``strips.REFINE_TRIES``, 6), for the cost-gain trade-off
@@ -17,6 +18,7 @@ option's (``strips.REFINE_TRIES``, 6), for the cost-gain trade-off
 
     python benchmarks/bench_refine.py --time [--rounds 5] [--tries 4]
     python benchmarks/bench_refine.py [--photos camera,astronaut] [--qualities 100,95,90]
+                                      [--subsampling 2]
 """
 
 from __future__ import annotations
@@ -87,9 +89,11 @@ def timing(rounds: int) -> None:
                   f"{t[1] / t[0]:.2f}x | {t[2] / t[0]:.2f}x |", flush=True)
 
 
-def gain(names: list[str], qualities: list[int]) -> None:
-    print("PSNR dB decoded by djpeg (islow) / djpeg -dct float, size in bytes; 4:4:4; "
-          f"gain: refine=1 - refine=0 (islow), size ratio; tries {strips.REFINE_TRIES}")
+def gain(names: list[str], qualities: list[int], subsampling: int = 0) -> None:
+    sampling = ("4:4:4", "4:2:2", "4:2:0")[subsampling]
+    print(f"PSNR dB decoded by djpeg (islow) / djpeg -dct float, size in bytes; {sampling} "
+          f"(grey photos: one component); gain: refine=1 - refine=0 (islow), size ratio; "
+          f"tries {strips.REFINE_TRIES}")
     print("| image | q | refine=0 | refine=1 | refine=2 | Pillow | gain 1 | size 1/0 | gain 2 |")
     print("|---|---|---|---|---|---|---:|---:|---:|")
     for name, image in _images(names):
@@ -98,9 +102,9 @@ def gain(names: list[str], qualities: list[int]) -> None:
             results = []
             for label in (0, 1, 2, "Pillow"):
                 if label == "Pillow":
-                    data = _pillow(image, quality)
+                    data = _pillow(image, quality, subsampling=subsampling)
                 else:
-                    data = _save(image, quality=quality, subsampling=0, refine=label)
+                    data = _save(image, quality=quality, subsampling=subsampling, refine=label)
                 results.append((_psnr(source, _decode(data, "int")),
                                 _psnr(source, _decode(data, "float")), len(data)))
             cells = " | ".join(f"{a:.2f} / {b:.2f} {n}" for a, b, n in results)
@@ -115,6 +119,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--photos", default=",".join(GREY + COLOUR))
     parser.add_argument("--qualities", default="100,95,90")
+    parser.add_argument("--subsampling", type=int, choices=(0, 1, 2), default=0,
+                        help="gain: 0 4:4:4, 1 4:2:2, 2 4:2:0 (Pillow's values)")
     parser.add_argument("--tries", type=int, default=strips.REFINE_TRIES,
                         help="candidates per sweep (default: the option's)")
     args = parser.parse_args()
@@ -124,7 +130,7 @@ def main() -> int:
     if args.time:
         timing(args.rounds)
     else:
-        gain(args.photos.split(","), [int(q) for q in args.qualities.split(",")])
+        gain(args.photos.split(","), [int(q) for q in args.qualities.split(",")], args.subsampling)
     return 0
 
 

@@ -239,6 +239,13 @@ REFINE_SWEEPS = (0, 1, 2)
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
 REFINE_AUTO_BLOCKS = 8
 
+#: The same for subsampled RGB (``refine_group_sub``, the RGB error after upsampling,
+#: 2026-12-01): one 4:2:0 MCU (6 blocks) at most 1.24x (medians 1.19-1.21x), 4:2:2 at
+#: 4 blocks 1.18x; 8 blocks as two MCUs side by side 1.22x, but as two strips (16 x 16)
+#: 1.23-1.31x (``bench_refine_small.py --modes 422,420 --sizes 8,16,32x8 --rounds 15``,
+#: 05:37 UTC, same machine).
+REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
+
 #: ``auto_refine``'s coarsest quantizer: above it (qualities below 48 with the standard
 #: tables) the search's rate term (``strips.Refinement.lam``, half the square of the
 #: finest quantizer) trades decoded error for bytes, and the floor sweep lost to Pillow
@@ -258,23 +265,25 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
                 converted: bool = False) -> int:
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
-    One sweep where it costs at most 1.25x a save (at most ``REFINE_AUTO_BLOCKS``
-    coded blocks, partial ones included) and does not lose to Pillow in the floor
-    sweep, for images whose finest quantizer is at most
+    One sweep where it costs at most 1.25x a save and does not lose to Pillow in
+    the floor sweep, for images whose finest quantizer is at most
     ``REFINE_AUTO_MAX_QUANTIZER``: images without subsampling (grey, RGB 4:4:4,
-    CMYK, RGB with ``keep_rgb``), and RGB the encoder converts (``converted``)
-    at 4:2:2 or 4:2:0, where the search counts the RGB error after the
-    decoder's upsampling. Other subsampled images and YCbCr sources
+    CMYK, RGB with ``keep_rgb``) of at most ``REFINE_AUTO_BLOCKS`` coded blocks
+    (partial ones included), and RGB the encoder converts (``converted``) at
+    4:2:2 or 4:2:0 of at most ``REFINE_AUTO_BLOCKS_SUBSAMPLED``, where the
+    search counts the RGB error after the decoder's upsampling. Other
+    subsampled images and YCbCr sources
     (``ycc_source``) stay off: there the search lowers the error of each
     component plane, not of the RGB pixels the decoder converts (and
     upsamples), and with it on the floor sweep lost 2 new cases.
     docs/fidelity.md, "Automatic default", "The RGB error" and "Subsampled colour".
     """
-    small = coded_blocks(width, height, components) <= REFINE_AUTO_BLOCKS
+    blocks = coded_blocks(width, height, components)
     fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
     whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
     upsampled = converted and len(components) == 3 and components[0].h == 2
-    return int(small and fine and (whole or upsampled))
+    return int(fine and ((whole and blocks <= REFINE_AUTO_BLOCKS)
+                         or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED)))
 
 
 def _refine(info: dict[str, Any], default: int) -> int:
