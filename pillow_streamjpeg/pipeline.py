@@ -81,13 +81,14 @@ def encode(
     ``restart_marker_rows``; ``workers``: encoding threads (default: all CPUs).
     ``refine``: decoder-aware quantization, 0 (off), 1 or 2 sweeps (True: 1):
     coefficients moved by a quantization step where that brings the pixels
-    libjpeg's integer IDCT decodes closer to the source (of RGB 4:4:4: the RGB
-    pixels after its YCbCr to RGB; +2 to +3 dB on grey photos at quality 100),
-    for 3 to 15 times the encode time of photos (RGB 4:4:4 the most, 9 to 15);
-    None (the default) is one sweep
-    on images of at most ``options.REFINE_AUTO_BLOCKS`` blocks of 8x8 without
-    subsampling, where it costs at most 1.25x a save, else off
-    (``options.auto_refine``, docs/fidelity.md).
+    libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
+    pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
+    quality 100), for 3 to 25 times the encode time of photos (grey the least,
+    RGB 4:4:4 9 to 20, 4:2:0 20 to 25); None (the default) is one sweep on
+    tiny images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS``
+    blocks of 8x8 without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for
+    subsampled RGB), where it costs at most 1.25x a save, else off
+    (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 
