@@ -272,10 +272,10 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     (partial ones included), and RGB the encoder converts (``converted``) at
     4:2:2 or 4:2:0 of at most ``REFINE_AUTO_BLOCKS_SUBSAMPLED``, where the
     search counts the RGB error after the decoder's upsampling. Other
-    subsampled images and YCbCr sources
-    (``ycc_source``) stay off: there the search lowers the error of each
-    component plane, not of the RGB pixels the decoder converts (and
-    upsamples), and with it on the floor sweep lost 2 new cases.
+    subsampled images and YCbCr sources (``ycc_source``) stay off: there the
+    search lowers the error of each component plane, not of the RGB pixels
+    the decoder converts (and upsamples), and with it on the floor sweep lost
+    2 new cases.
     docs/fidelity.md, "Automatic default", "The RGB error" and "Subsampled colour".
     """
     blocks = coded_blocks(width, height, components)

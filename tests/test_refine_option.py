@@ -26,7 +26,7 @@ import pillow_streamjpeg
 from generated import content
 from jpegtools import assert_strictly_valid, djpeg_decode, psnr
 import transpiled
-from pillow_streamjpeg import engine, options, tables
+from pillow_streamjpeg import engine, options, strips, tables
 from pillow_streamjpeg.strips import (Codes, Refinement, Scratch, count_strip, encode_strip,
                                       last_dc)
 
@@ -283,6 +283,39 @@ def test_refine_same_bytes_for_any_worker_count(photos, params) -> None:
     assert_strictly_valid(one)
     assert _save(image, refine=1, workers=2, **params) == one
     assert _save(image, refine=1, workers=3, **params) == one
+
+
+@pytest.mark.parametrize("width, subsampling", [(276, 2), (276, 1), (300, 2), (9, 2)])
+def test_subsampled_mcus_refine_alike_in_a_copy_of_their_columns(photos, width, subsampling) -> None:
+    """A strip cut into columns (``encode_columns``, ``last_dc``) must code the bytes of the whole
+    strip, so refine_group_sub refines each MCU on its own: the last MCU of a strip, refined in
+    a copy of its columns alone, gets the coefficients it gets in the whole strip. (Its
+    upsampling depends on the image's width: 276 pixels leave 4 in the last MCU, 2 chroma
+    columns, which the decoder would upsample by repeating samples were they the image's.)"""
+    vs = 2 if subsampling == 2 else 1
+    pixels = np.ascontiguousarray(photos["coffee"][64:64 + 8 * vs, :width])
+    settings = options.parse("RGB", (width, 8 * vs), {"quality": 95, "subsampling": subsampling,
+                                                      "refine": 1})
+    frame = strips.Frame.of(settings)
+    refinement = Refinement.of(settings.qtables, 1, width)
+    kernels = engine.kernels
+
+    def last_mcu(columns: np.ndarray, cut: strips.Frame, refine: Refinement = refinement) -> np.ndarray:
+        scratch = Scratch.of(kernels, cut, refine=True)
+        band = np.ascontiguousarray(columns).reshape(8 * vs, -1)
+        strips.refined_coefs(kernels, band, 0, 8 * vs, cut, scratch, refine)
+        mcus = -(-cut.width // 16)
+        nb = mcus * (2 * vs + 2)
+        i = mcus - 1
+        blocks = [r * 2 * mcus + 2 * i + x for r in range(vs) for x in range(2)]
+        blocks += [2 * vs * mcus + i, (2 * vs + 1) * mcus + i]
+        return np.array([scratch.strip_coefs[np.arange(64) * nb + j] for j in blocks])
+
+    x0 = (width - 1) // 16 * 16
+    whole = last_mcu(pixels, frame)
+    alone = last_mcu(pixels[:, x0:], frame._replace(width=width - x0))
+    np.testing.assert_array_equal(alone, whole)
+    assert np.any(whole != last_mcu(pixels, frame, refinement._replace(sweeps=0)))  # refined
 
 
 @pytest.mark.parametrize("params", [{"quality": 100}, {"quality": 90, "subsampling": "4:2:0"}],
