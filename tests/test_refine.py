@@ -320,34 +320,15 @@ def test_rgb_trials_are_the_decoded_rgb_error(kind, photos) -> None:
                     expected = _decoded_rgb_error(blocks, R)
                     S[PY.C + n] -= d
                     assert PY._try(S, R, c, n, d * q[c], 1 << 30) == expected, (c, n, d)
-            for n in range(64):  # make every step that pays, as the search would
-                new = PY._candidate(S, R, c, n, 1, err, 0)
-                if new < 0:
-                    new = PY._candidate(S, R, c, n, -1, err, 0)
-                if new >= 0:
-                    made += 1
-                    err = new
-                    assert err == _decoded_rgb_error(blocks, R)
+            steps, err = transpiled.make_paying_steps(PY, S, R, c, err, lambda: _decoded_rgb_error(blocks, R))
+            made += steps
             assert PY._errors(S, R, c) == err
     assert made > 0
 
 
 def _colour_strip(pixels: np.ndarray, quality: int, row0: int = 0):
-    """A colour strip of RGB(X) pixels (its rows from row0, at most 8) as refine_group_rgb reads
-    it: its band, and the kernels' coefficients (``strip_coefs`` of the plain-Python kernels,
-    4:4:4)."""
-    kernels = _plain_kernels()
-    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
-    rows, width = pixels.shape[0] - row0, pixels.shape[1]
-    args = transpiled.frame(width, pixels.shape[2], 3, 1, 1, 1, quality)
-    samples, dct, coefs, _ = kernels.scratch_sizes(3, 1, 1, 4)
-    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 1, 1)
-    out = np.zeros(strip_coefs, np.int32)
-    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, rows, *args,
-                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
-                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
-                               out)
-    return band, out, mcus
+    """A 4:4:4 colour strip as refine_group_rgb reads it (plain-Python kernels)."""
+    return transpiled.colour_strip(_plain_kernels(), pixels, quality, row0=row0)
 
 
 def _rgb_error(pixels, coefs, mcus, q) -> int:  # pixels: the strip's rows

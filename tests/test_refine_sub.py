@@ -29,20 +29,8 @@ if "x86-64-v3" in engine.builds():
 
 
 def _strip(pixels: np.ndarray, quality: int, vs: int, row0: int = 0):
-    """A strip of RGB(X) pixels (rows from row0) subsampled 2 x vs: its band and the kernels'
-    coefficients (``strip_coefs``, the layout refine_group_sub reads)."""
-    kernels = engine.kernels
-    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
-    rows, width = pixels.shape[0] - row0, pixels.shape[1]
-    args = transpiled.frame(width, pixels.shape[2], 3, 1, 2, vs, quality)
-    samples, dct, coefs, _ = kernels.scratch_sizes(3, 2, vs, 4)
-    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 2, vs)
-    out = np.zeros(strip_coefs, np.int32)
-    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, rows, *args,
-                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
-                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
-                               out)
-    return band, out, mcus
+    """A strip of RGB(X) pixels subsampled 2 x vs as refine_group_sub reads it."""
+    return transpiled.colour_strip(engine.kernels, pixels, quality, 2, vs, row0)
 
 
 def _blocks(coefs: np.ndarray, mcus: int, vs: int):
@@ -178,14 +166,8 @@ def test_chroma_trials_are_the_decoded_rgb_error(vs, width, rows, kind, photos) 
                     expected = _error_from_scratch(blocks, R, vs)
                     S[PY.C + n] -= d
                     assert PY._try_sub(S, R, c, n, d * S[PY.Q + n]) == expected, (c, n, d)
-            for n in range(64):
-                new = PY._candidate(S, R, c, n, 1, err, 0)
-                if new < 0:
-                    new = PY._candidate(S, R, c, n, -1, err, 0)
-                if new >= 0:
-                    made += 1
-                    err = new
-                    assert err == _error_from_scratch(blocks, R, vs)
+            steps, err = transpiled.make_paying_steps(PY, S, R, c, err, lambda: _error_from_scratch(blocks, R, vs))
+            made += steps
             assert PY._errors(S, R, c) == err
     assert made > 0
 

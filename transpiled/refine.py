@@ -936,40 +936,53 @@ def _offsets(R, c):
     folded in (exact: Y x 2**16 adds to a sum shifted right by 16 without
     changing its fraction). Sums stay below 2**26.
     """
+    _slopes(R, SLOPE, c)
+    for i in range(64):
+        _pixel_offsets(R, OFF + i, 64, c, R[PX + i], R[PX + 64 + i] - np.int32(128),
+                       R[PX + 128 + i] - np.int32(128))
+
+
+def _slopes(R, dst, c):
+    """R[dst + ch]: the weight (x 2**16) of component c's sample (0 Y, 1 Cb, 2 Cr) in R, G and B (``ycc_rgb``)."""
+    R[dst] = np.int32(65536) if c == 0 else (np.int32(0) if c == 1 else np.int32(91881))
+    R[dst + 1] = np.int32(65536) if c == 0 else (np.int32(-22554) if c == 1 else np.int32(-46802))
+    R[dst + 2] = np.int32(65536) if c == 0 else (np.int32(116130) if c == 1 else np.int32(0))
+
+
+def _pixel_offsets(R, dst, stride, c, y, b, r):
+    """R[dst + stride ch]: a pixel's R, G and B (``ycc_rgb``) less component c's part, x 2**16 (``_offsets``).
+
+    y: its Y; b and r: its Cb and Cr less 128 (component c's own unused).
+    """
     half = np.int32(32768)
     full = np.int32(65536)
-    R[SLOPE] = np.int32(65536) if c == 0 else (np.int32(0) if c == 1 else np.int32(91881))
-    R[SLOPE + 1] = np.int32(65536) if c == 0 else (np.int32(-22554) if c == 1 else np.int32(-46802))
-    R[SLOPE + 2] = np.int32(65536) if c == 0 else (np.int32(116130) if c == 1 else np.int32(0))
-    for i in range(64):
-        y = R[PX + i]
-        b = R[PX + 64 + i] - np.int32(128)
-        r = R[PX + 128 + i] - np.int32(128)
-        if c == 0:
-            R[OFF + i] = ((np.int32(91881) * r + half) >> 16) * full
-            R[OFF + 64 + i] = ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16) * full
-            R[OFF + 128 + i] = ((np.int32(116130) * b + half) >> 16) * full
-        elif c == 1:
-            R[OFF + i] = (y + ((np.int32(91881) * r + half) >> 16)) * full
-            R[OFF + 64 + i] = y * full + half + np.int32(22554 * 128) - np.int32(46802) * r
-            R[OFF + 128 + i] = y * full + half - np.int32(116130 * 128)
-        else:
-            R[OFF + i] = y * full + half - np.int32(91881 * 128)
-            R[OFF + 64 + i] = y * full + half - np.int32(22554) * b + np.int32(46802 * 128)
-            R[OFF + 128 + i] = (y + ((np.int32(116130) * b + half) >> 16)) * full
+    if c == 0:
+        R[dst] = ((np.int32(91881) * r + half) >> 16) * full
+        R[dst + stride] = ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16) * full
+        R[dst + 2 * stride] = ((np.int32(116130) * b + half) >> 16) * full
+    elif c == 1:
+        R[dst] = (y + ((np.int32(91881) * r + half) >> 16)) * full
+        R[dst + stride] = y * full + half + np.int32(22554 * 128) - np.int32(46802) * r
+        R[dst + 2 * stride] = y * full + half - np.int32(116130 * 128)
+    else:
+        R[dst] = y * full + half - np.int32(91881 * 128)
+        R[dst + stride] = y * full + half - np.int32(22554) * b + np.int32(46802 * 128)
+        R[dst + 2 * stride] = (y + ((np.int32(116130) * b + half) >> 16)) * full
 
 
-def _channel_errors(R, i, p, kr, kg, kb):
-    """The R, G and B errors of pixel i of the MCU with the searched block's sample p.
+def _channel_errors(R, off, target, stride, p, kr, kg, kb):
+    """The R, G and B errors of a pixel with the searched block's sample p (or upsampled chroma).
 
-    kr, kg, kb: R[SLOPE:] (``_offsets``), passed as locals: loaded from R in
-    the loop, the compiler reloads them after every store.
+    Its offsets at R[off + stride ch] (``_offsets``, ``_sub_offsets``), its
+    source pixel at R[target + stride ch]. kr, kg, kb: the slopes, passed as
+    locals: loaded from R in the loop, the compiler reloads them after every
+    store.
     """
     zero = np.int32(0)
     most = np.int32(255)
-    er = min(max((kr * p + R[OFF + i]) >> 16, zero), most) - R[RT + i]
-    eg = min(max((kg * p + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
-    eb = min(max((kb * p + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+    er = min(max((kr * p + R[off]) >> 16, zero), most) - R[target]
+    eg = min(max((kg * p + R[off + stride]) >> 16, zero), most) - R[target + stride]
+    eb = min(max((kb * p + R[off + 2 * stride]) >> 16, zero), most) - R[target + 2 * stride]
     return er, eg, eb
 
 
@@ -999,7 +1012,7 @@ def _residuals_rgb(S, R, c):
         s = np.int32(0)
         for x in range(8):
             i = r + x
-            er, eg, eb = _channel_errors(R, i, R[own + i], kr, kg, kb)
+            er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, R[own + i], kr, kg, kb)
             m = S[MASK + i]
             S[E + i] = ((wr * er + wg * eg + wb * eb) >> 10) & m
             R[PERR + i] = er * er + eg * eg + eb * eb
@@ -1032,7 +1045,7 @@ def _trial_row_rgb(S, R, y, dy, u):
         p = _pixel(b)
         if p != _pixel(a):
             i = r + x
-            er, eg, eb = _channel_errors(R, i, p, kr, kg, kb)
+            er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, p, kr, kg, kb)
             R[PNEW + i] = er * er + eg * eg + eb * eb
             s += (R[PNEW + i] - R[PERR + i]) & S[MASK + i]
     return s
@@ -1055,6 +1068,16 @@ def _rgb_targets(rgb, row_bytes, row0, channels, width, rows, x0, R):
             R[RT + i] = np.int32(rgb[s])
             R[RT + 64 + i] = np.int32(rgb[s + 1])
             R[RT + 128 + i] = np.int32(rgb[s + 2])
+
+
+def _colour_work(S0, S1, S2, quant, comp_table):
+    """The work arrays of a colour MCU's Y, Cb and Cr blocks: their tables and quantizers."""
+    _tables(S0)
+    _tables(S1)
+    _tables(S2)
+    _quantizers(S0, quant, 64 * comp_table[0])
+    _quantizers(S1, quant, 64 * comp_table[1])
+    _quantizers(S2, quant, 64 * comp_table[2])
 
 
 def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
@@ -1082,12 +1105,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
-    _tables(S0)
-    _tables(S1)
-    _tables(S2)
-    _quantizers(S0, quant, 64 * comp_table[0])
-    _quantizers(S1, quant, 64 * comp_table[1])
-    _quantizers(S2, quant, 64 * comp_table[2])
+    _colour_work(S0, S1, S2, quant, comp_table)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     changed = 0
     masked = -1
@@ -1183,33 +1201,12 @@ def _sub_offsets(R, c):
     i]) >> 16, 0, 255) for the searched chroma's upsampled value v there, the
     pixel's Y and other chroma folded in.
     """
-    half = np.int32(32768)
-    full = np.int32(65536)
-    R[USLOPE] = np.int32(0) if c == 3 else np.int32(91881)
-    R[USLOPE + 1] = np.int32(-22554) if c == 3 else np.int32(-46802)
-    R[USLOPE + 2] = np.int32(116130) if c == 3 else np.int32(0)
-    other = UUP + (256 if c == 3 else 0)
+    _slopes(R, USLOPE, c - 2)
     for i in range(256):
-        y = R[UY + i]
-        o = R[other + i] - np.int32(128)
-        if c == 3:
-            R[UOFF + i] = (y + ((np.int32(91881) * o + half) >> 16)) * full
-            R[UOFF + 256 + i] = y * full + half + np.int32(22554 * 128) - np.int32(46802) * o
-            R[UOFF + 512 + i] = y * full + half - np.int32(116130 * 128)
-        else:
-            R[UOFF + i] = y * full + half - np.int32(91881 * 128)
-            R[UOFF + 256 + i] = y * full + half - np.int32(22554) * o + np.int32(46802 * 128)
-            R[UOFF + 512 + i] = (y + ((np.int32(116130) * o + half) >> 16)) * full
-
-
-def _sub_errors(R, i, v, kr, kg, kb):
-    """The R, G and B errors of pixel i of the subsampled MCU with the searched chroma v there (``_sub_offsets``)."""
-    zero = np.int32(0)
-    most = np.int32(255)
-    er = min(max((kr * v + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
-    eg = min(max((kg * v + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
-    eb = min(max((kb * v + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
-    return er, eg, eb
+        # Cb and Cr less 128, the searched one's unused
+        b = R[UUP + i] - np.int32(128)
+        r = R[UUP + 256 + i] - np.int32(128)
+        _pixel_offsets(R, UOFF + i, 256, c - 2, R[UY + i], b, r)
 
 
 def _residuals_sub(S, R, c):
@@ -1240,7 +1237,7 @@ def _residuals_sub(S, R, c):
             sy = py >> 1 if vs == 2 else py
             for px in range(R[SUB + 4]):
                 i = _size(16 * py + px)
-                er, eg, eb = _sub_errors(R, i, R[own + i], kr, kg, kb)
+                er, eg, eb = _channel_errors(R, UOFF + i, UT + i, 256, R[own + i], kr, kg, kb)
                 s += er * er + eg * eg + eb * eb
                 j = _size(8 * sy + (px >> 1))
                 S[TMP + j] += wr * er + wg * eg + wb * eb
@@ -1316,7 +1313,8 @@ def _try_sub(S, R, c, n, delta):
             _upsample_row(R, c - 2, py, row)
             e = np.int32(0)
             for px in range(cols):
-                er, eg, eb = _sub_errors(R, 16 * py + px, R[row + px], kr, kg, kb)
+                i = 16 * py + px
+                er, eg, eb = _channel_errors(R, UOFF + i, UT + i, 256, R[row + px], kr, kg, kb)
                 e += er * er + eg * eg + eb * eb
             R[UNEW + py] = e
             trial += e - R[UROW + py]
@@ -1389,12 +1387,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     nb = _size(nb)
     mcus = _size(mcus)
     vs = 2 if vs == 2 else 1
-    _tables(S0)
-    _tables(S1)
-    _tables(S2)
-    _quantizers(S0, quant, 64 * comp_table[0])
-    _quantizers(S1, quant, 64 * comp_table[1])
-    _quantizers(S2, quant, 64 * comp_table[2])
+    _colour_work(S0, S1, S2, quant, comp_table)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     R[SUB] = vs
     R[SUB + 3] = 1 if box else 0

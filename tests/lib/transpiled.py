@@ -35,3 +35,38 @@ def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
         qtables = qtables[:1]
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
                  tables.kernel_reciprocals(qtables))
+
+
+def colour_strip(kernels: ModuleType, pixels: np.ndarray, quality: int, hs: int = 1, vs: int = 1,
+                 row0: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """A colour strip of RGB(X) pixels (its rows from row0) as refine reads it: its band, and the
+    kernels' coefficients (``strip_coefs``, the standard tables of a quality, subsampled hs x vs)
+    and the number of MCUs."""
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    rows, width = pixels.shape[0] - row0, pixels.shape[1]
+    args = frame(width, pixels.shape[2], 3, 1, hs, vs, quality)
+    samples, dct, coefs, _ = kernels.scratch_sizes(3, hs, vs, 4)
+    strip_samples, strip_coefs = kernels.strip_layout(width, 3, hs, vs)
+    out = np.zeros(strip_coefs, np.int32)
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, rows, *args,
+                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
+                               out)
+    return band, out, mcus
+
+
+def make_paying_steps(module: ModuleType, S: np.ndarray, R: np.ndarray, c: int, err: int,
+                      decoded_error) -> tuple[int, int]:
+    """Make every single step of the block in refine's work array S that pays (``_candidate``:
+    each coefficient up, else down, no rate term), as the search would, asserting after each
+    that the kept error is ``decoded_error()``'s; returns (steps made, error)."""
+    made = 0
+    for n in range(64):
+        new = module._candidate(S, R, c, n, 1, err, 0)
+        if new < 0:
+            new = module._candidate(S, R, c, n, -1, err, 0)
+        if new >= 0:
+            made += 1
+            err = new
+            assert err == decoded_error()
+    return made, err
