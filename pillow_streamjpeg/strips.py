@@ -234,9 +234,10 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
 
     ``kernels.strip_coefs`` leaves the strip's samples and coefficients as one
     group of all its MCUs, the layout ``refine_group`` reads (transpiled/refine.py).
-    A strip of RGB pixels that the kernels convert, without subsampling, is
-    refined against the RGB pixels the decoder gives (``refine_group_rgb``,
-    which reads the band); any other against each component's samples.
+    A strip of RGB pixels that the kernels convert is refined against the RGB
+    pixels the decoder gives (``refine_group_rgb`` without subsampling,
+    ``refine_group_sub``, after the decoder's upsampling, at 4:2:2 and 4:2:0;
+    both read the band); any other against each component's samples.
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,

@@ -4,11 +4,13 @@ Status: compiled as its own extension module, ``pillow_streamjpeg.refine``
 (and ``refine_v3`` for x86-64-v3, as the kernels), called by the encoder with
 the ``refine`` save option: ``strips.refined_coefs`` runs ``refine_group`` (or,
 for RGB the kernels convert without subsampling, ``refine_group_rgb``: the RGB
-error after the decoder's YCbCr to RGB, "Colour" below) on a
-whole strip between the kernels' ``strip_coefs`` and ``code_coefs``
-(docs/fidelity.md, "Integration: the refine option"). tests/test_refine.py runs this file as plain
-Python (the exact IDCT model against djpeg, the search: never worse, at most
-one step) and checks that the build chooses the same coefficients.
+error after the decoder's YCbCr to RGB, "Colour" below; at 4:2:2 and 4:2:0,
+``refine_group_sub``: the same after its chroma upsampling, "Subsampled
+colour") on a whole strip between the kernels' ``strip_coefs`` and
+``code_coefs`` (docs/fidelity.md, "Integration: the refine option").
+tests/test_refine.py and tests/test_refine_sub.py run this file as plain
+Python (the exact IDCT and upsampling models against djpeg, the search: never
+worse, at most one step) and check that the builds choose the same coefficients.
 
 An encoder that rounds each DCT coefficient to the nearest multiple of its
 quantizer makes the best *coefficients*, not the best *pixels*: the decoder
