@@ -281,10 +281,9 @@ def _mcu_state(pixels: np.ndarray, q: list[int]):
         S[PY.C:PY.C + 64] = np.round(_dct_blocks(plane)[0, 0] / q[c]).astype(np.int32)
         assert PY._prepare(S)
         blocks.append(S)
-    PY._rgb_targets(np.ascontiguousarray(pixels).ravel(), 24, 0, 3, 8, 8, 0, R)
+    PY._rgb_targets(np.ascontiguousarray(pixels).ravel(), 24, 0, 3, 8, 8, 0, R, PY.RT, 8, 8)
     for c in range(3):
-        for r in range(0, 64, 8):
-            PY._pixel_row(blocks[c], R, c, r)
+        PY._decoded(blocks[c], R, PY.PX + 64 * c, 8)
     return blocks, R
 
 

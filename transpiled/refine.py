@@ -922,13 +922,6 @@ def ycc_rgb(y, cb, cr):
     return red, green, blue
 
 
-def _pixel_row(S, R, c, r):
-    """R[PX + 64 c + r + x] = the decoded samples of the block's row from r (its sums S[A + r:])."""
-    dst = PX + 64 * _size(c) + _size(r)
-    for x in range(8):
-        R[dst + x] = _pixel(S[A + r + x])
-
-
 def _offsets(R, c):
     """R[OFF:] and R[SLOPE:]: R, G and B of the MCU as functions of block c's (Y, Cb, Cr) samples.
 
@@ -1053,23 +1046,37 @@ def _trial_row_rgb(S, R, y, dy, u):
     return s
 
 
-def _rgb_targets(rgb, row_bytes, row0, channels, width, rows, x0, R):
-    """R[RT:]: the R, G and B of the 8 x 8 pixels from column x0 of the strip's rows (row0 on, ``rows`` of them) of rgb.
+def _decoded(S, R, dst, stride):
+    """The prepared block's decoded samples (from its row-pass sums S[A:]) into R[dst:], rows ``stride`` apart."""
+    dst = _size(dst)
+    stride = _size(stride)
+    for y in range(8):
+        for x in range(8):
+            R[dst + stride * y + x] = _pixel(S[A + 8 * y + x])
 
-    Pixels past the image's edge repeat its last column and row (the mask
-    leaves them out of the error); the first three of each pixel's
-    ``channels`` samples are R, G and B.
+
+def _rgb_targets(rgb, row_bytes, row0, channels, width, rows, x0, R, dst, w, h):
+    """R[dst + w w ch + w y + x]: the R, G and B (ch) of the w x h pixels from column x0 of the strip's rows (row0 on, ``rows`` of them) of rgb.
+
+    An MCU's source pixels: R[RT:] (8 x 8) for ``refine_group_rgb``, R[UT:]
+    (16 x 8 vs, in planes of 16 x 16) for ``refine_group_sub``. Pixels past
+    the image's edge repeat its last column and row (never counted in the
+    error); the first three of each pixel's ``channels`` samples are R, G
+    and B.
     """
     row_bytes = _size(row_bytes)
     channels = _size(channels)
-    for y in range(8):
+    dst = _size(dst)
+    w = _size(w)
+    plane = w * w
+    for y in range(h):
         base = _size(row0 + min(y, rows - 1)) * row_bytes
-        for x in range(8):
+        for x in range(w):
             s = base + _size(min(x0 + x, width - 1)) * channels
-            i = 8 * y + x
-            R[RT + i] = np.int32(rgb[s])
-            R[RT + 64 + i] = np.int32(rgb[s + 1])
-            R[RT + 128 + i] = np.int32(rgb[s + 2])
+            i = dst + w * y + x
+            R[i] = np.int32(rgb[s])
+            R[i + plane] = np.int32(rgb[s + 1])
+            R[i + 2 * plane] = np.int32(rgb[s + 2])
 
 
 def _colour_work(S0, S1, S2, quant, comp_table):
@@ -1126,11 +1133,10 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         _gather(coefs, 2 * mcus + i, nb, S2)
         if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
             continue
-        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R)
-        for r in range(0, 64, 8):
-            _pixel_row(S0, R, 0, r)
-            _pixel_row(S1, R, 1, r)
-            _pixel_row(S2, R, 2, r)
+        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
+        _decoded(S0, R, PX, 8)
+        _decoded(S1, R, PX + 64, 8)
+        _decoded(S2, R, PX + 128, 8)
         k = _search(S0, R, 0, sweeps, lam3, tries)
         if k:
             changed += k
@@ -1346,27 +1352,6 @@ def _accept_sub(S, R, c, n, delta):
     _accept(S, n, delta)
 
 
-def _sub_targets(rgb, row_bytes, row0, channels, width, rows, x0, R):
-    """R[UT:]: the R, G and B of the MCU's 16 x 8 vs pixels from column x0 (``_rgb_targets``' rules)."""
-    row_bytes = _size(row_bytes)
-    channels = _size(channels)
-    for y in range(8 * R[SUB]):
-        base = _size(row0 + min(y, rows - 1)) * row_bytes
-        for x in range(16):
-            s = base + _size(min(x0 + x, width - 1)) * channels
-            i = 16 * y + x
-            R[UT + i] = np.int32(rgb[s])
-            R[UT + 256 + i] = np.int32(rgb[s + 1])
-            R[UT + 512 + i] = np.int32(rgb[s + 2])
-
-
-def _decoded(S, R, dst, stride):
-    """The prepared block's decoded samples into R[dst:], rows ``stride`` apart."""
-    for y in range(8):
-        for x in range(8):
-            R[dst + stride * y + x] = _pixel(S[A + 8 * y + x])
-
-
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
                      quant, coefs, nb, sweeps, lam, tries):
     """``refine_group_rgb`` for a colour strip subsampled 2x horizontally (vs: 1, 4:2:2, or 2, 4:2:0).
@@ -1413,7 +1398,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         for py in range(8 * vs):
             _upsample_row(R, 1, py, UUP + 16 * py)
             _upsample_row(R, 2, py, UUP + 256 + 16 * py)
-        _sub_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R)
+        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R, UT, 16, 8 * vs)
         ok = 1
         for k in range(2 * vs):
             # Y block k of the MCU (row k >> 1, column k & 1), searched with the chroma as it decodes
@@ -1425,8 +1410,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             if not _prepare(S0):
                 ok = 0
                 continue
-            for r in range(0, 64, 8):
-                _pixel_row(S0, R, 0, r)
+            _decoded(S0, R, PX, 8)
             for y in range(8):
                 for x in range(8):
                     o = _size(16 * (8 * by + y) + 8 * bx + x)
