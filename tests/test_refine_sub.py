@@ -44,7 +44,7 @@ def _blocks(coefs: np.ndarray, mcus: int, vs: int):
     return [y, cb, cr]
 
 
-def _decoded(coefs, mcus, vs, q, width, rows) -> np.ndarray:
+def _djpeg_pixels(coefs, mcus, vs, q, width, rows) -> np.ndarray:
     """The strip's pixels as djpeg decodes them (the strip a whole image)."""
     qtables = [list(q[:64]), list(q[64:128])]
     return djpeg_decode(coefjpeg.write(_blocks(coefs, mcus, vs), qtables, width, rows, 2, vs))
@@ -196,8 +196,8 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     source = pixels[row0:, :, :3].astype(int)
-    before = ((_decoded(coefs, mcus, vs, q, width, rows) - source) ** 2).sum()
-    after = ((_decoded(refined, mcus, vs, q, width, rows) - source) ** 2).sum()
+    before = ((_djpeg_pixels(coefs, mcus, vs, q, width, rows) - source) ** 2).sum()
+    after = ((_djpeg_pixels(refined, mcus, vs, q, width, rows) - source) ** 2).sum()
     assert after < before
     for build, module in BUILDS.items():
         other = coefs.copy()
