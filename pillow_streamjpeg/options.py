@@ -246,12 +246,6 @@ REFINE_AUTO_BLOCKS = 8
 #: 05:37 UTC, same machine).
 REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
 
-#: ``auto_refine``'s coarsest quantizer: above it (qualities below 48 with the standard
-#: tables) the search's rate term (``strips.Refinement.lam``, half the square of the
-#: finest quantizer) trades decoded error for bytes, and the floor sweep lost to Pillow
-#: at quality 1 (docs/fidelity.md, "Automatic default").
-REFINE_AUTO_MAX_QUANTIZER = 10
-
 
 def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> int:
     """The 8x8 blocks of all components the encoder codes: MCUs (partial ones padded) x blocks per MCU."""
@@ -261,13 +255,11 @@ def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> 
 
 
 def auto_refine(width: int, height: int, components: tuple[Component, ...],
-                qtables: Sequence[Sequence[int]], ycc_source: bool = False,
-                converted: bool = False) -> int:
+                ycc_source: bool = False, converted: bool = False) -> int:
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
     One sweep where it costs at most 1.25x a save and does not lose to Pillow in
-    the floor sweep, for images whose finest quantizer is at most
-    ``REFINE_AUTO_MAX_QUANTIZER``: images without subsampling (grey, RGB 4:4:4,
+    the floor sweep, at every quality: images without subsampling (grey, RGB 4:4:4,
     CMYK, RGB with ``keep_rgb``) of at most ``REFINE_AUTO_BLOCKS`` coded blocks
     (partial ones included), and RGB the encoder converts (``converted``) at
     4:2:2 or 4:2:0 of at most ``REFINE_AUTO_BLOCKS_SUBSAMPLED``, where the
@@ -275,15 +267,16 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     subsampled images and YCbCr sources (``ycc_source``) stay off: there the
     search lowers the error of each component plane, not of the RGB pixels
     the decoder converts (and upsamples), and with it on the floor sweep lost
-    2 new cases.
-    docs/fidelity.md, "Automatic default", "The RGB error" and "Subsampled colour".
+    2 new cases. So few blocks are searched exhaustively, without the rate term
+    that once kept the default off below quality 48 (``strips.REFINE_SMALL_BLOCKS``).
+    docs/fidelity.md, "Automatic default", "The RGB error", "Subsampled colour" and
+    "Small images: every coefficient a candidate".
     """
     blocks = coded_blocks(width, height, components)
-    fine = min(min(table) for table in qtables) <= REFINE_AUTO_MAX_QUANTIZER
     whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
     upsampled = converted and len(components) == 3 and components[0].h == 2
-    return int(fine and ((whole and blocks <= REFINE_AUTO_BLOCKS)
-                         or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED)))
+    return int((whole and blocks <= REFINE_AUTO_BLOCKS)
+               or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED))
 
 
 def _refine(info: dict[str, Any], default: int) -> int:
@@ -551,7 +544,7 @@ def parse(
         app_segments=segments,
         comment=comment,
         restart_interval=restart,
-        refine=_refine(info, auto_refine(width, height, components, natural,
+        refine=_refine(info, auto_refine(width, height, components,
                                          ycc_source=mode == "YCbCr" and not layout.convert,
                                          converted=layout.convert)),
     )

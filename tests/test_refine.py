@@ -205,10 +205,10 @@ def test_compiled_idct_and_blocks_equal_the_source(build) -> None:
         np.testing.assert_array_equal(ours, theirs)
         finest = int(q.min())
         lam = 0.0 if finest <= 1 else 0.5 * finest * finest
-        for sweeps, tries in ((2, 6), (1, 16), (1, 1)):
+        for sweeps, tries, rate in ((2, 6, lam), (1, 16, lam), (1, 1, lam), (2, 64, 0.0)):
             a, b = coefs.copy(), coefs.copy()
-            assert (compiled.refine_block_natural(target, a, q, sweeps, lam, tries)
-                    == PY.refine_block_natural(target, b, q, sweeps, lam, tries))
+            assert (compiled.refine_block_natural(target, a, q, sweeps, rate, tries)
+                    == PY.refine_block_natural(target, b, q, sweeps, rate, tries))
             np.testing.assert_array_equal(a, b)
             changed += np.count_nonzero(a != coefs)
     assert changed > 30  # the search did move coefficients
@@ -346,30 +346,32 @@ def _rgb_error(pixels, coefs, mcus, q) -> int:  # pixels: the strip's rows
     return int(((rgb - pixels[..., :3]) ** 2).sum())
 
 
-@pytest.mark.parametrize(("quality", "rows", "row0"), [(100, 8, 0), (95, 8, 0), (100, 5, 3),
-                                                        (95, 1, 2)])
-def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0, photos) -> None:
+@pytest.mark.parametrize(("quality", "rows", "row0", "tries"), [
+    (100, 8, 0, 6), (95, 8, 0, 6), (100, 5, 3, 6), (95, 1, 2, 6), (75, 5, 3, 64)])
+def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0, tries,
+                                                             photos) -> None:
     """A strip of ``astronaut`` (4 channels, a partial MCU; 8 rows, or the last rows of an
     image, from a row of the band past its first) through refine_group_rgb: every build
     chooses the source's coefficients, none moved by more than one step, and the RGB error of
-    the decoded pixels (the exact model) goes down."""
+    the decoded pixels (the exact model) goes down; also with every coefficient a candidate
+    and no rate term, as small images are searched."""
     pixels = photos["astronaut"][300 - row0:300 + rows, 200:253]
     pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)  # RGBX: the band's 4th sample
     band, coefs, mcus = _colour_strip(pixels, quality, row0)
     q = np.asarray(tables.quality_tables(quality), dtype=np.int32).ravel()
     finest = int(q.min())
-    lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+    lam = 0.0 if finest <= 1 or tries == 64 else 0.5 * finest * finest
     args = (band.reshape(-1), band.shape[1], row0, 4, pixels.shape[1], rows, mcus,
             np.array([0, 1, 1], np.int64), q)
     refined = coefs.copy()
-    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, 6)
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, tries)
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     strip = pixels[row0:]
     assert _rgb_error(strip, refined, mcus, q) < _rgb_error(strip, coefs, mcus, q)
     for build, module in BUILDS.items():
         other = coefs.copy()
-        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, 6) == changed, build
+        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, tries) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)
 
 
@@ -393,13 +395,15 @@ def test_partial_blocks_refine_as_the_source(hs, vs) -> None:
     comp_table = np.array([0, 1, 1], np.int64)
     width, rows = cw - 8 * hs - 3, nrows - 5  # the last MCU partial, past the edge wholly in part
     args = (plane, cw, chroma, ncomp, hs, vs, mcus, mcus, comp_table, quant)
-    expected = coefs.copy()
-    changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, 6, width, rows)
-    assert changed > 0
-    for module in BUILDS.values():
-        got = coefs.copy()
-        assert module.refine_group(samples, *args, got, nb, 1, 0.0, 6, width, rows) == changed
-        np.testing.assert_array_equal(got, expected)
+    for tries in (6, 64):
+        expected = coefs.copy()
+        changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, tries, width, rows)
+        assert changed > 0
+        for module in BUILDS.values():
+            got = coefs.copy()
+            assert module.refine_group(samples, *args, got, nb, 1, 0.0, tries, width,
+                                       rows) == changed
+            np.testing.assert_array_equal(got, expected)
     if vs == 2:  # component 0's blocks of the second row past the last column: untouched
         last = (mcus - 1) * hs + hs - 1 + mcus * hs
         np.testing.assert_array_equal(expected[np.arange(64) * nb + last],

@@ -361,8 +361,8 @@ def test_refine_values(value, sweeps) -> None:
 @pytest.mark.parametrize("info", [{}, {"refine": None}])
 def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -> None:
     """Absent or None: 1 for images without subsampling of at most REFINE_AUTO_BLOCKS blocks
-    (partial ones included), with a finest quantizer of at most REFINE_AUTO_MAX_QUANTIZER;
-    else 0."""
+    (partial ones included), at every quality (small images are searched without a rate
+    term); else 0."""
     limit = options.REFINE_AUTO_BLOCKS
     assert limit >= 1
 
@@ -375,10 +375,8 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     assert sweeps("L", (8, 8 * (limit + 1))) == 0
     assert sweeps("L", (8 * limit - 1, 7)) == 1  # partial blocks: only the image's pixels count
     assert sweeps("L", (8 * limit + 1, 8)) == 0  # a partial block too many
-    coarse = next(q for q in range(50, 0, -1)
-                  if min(tables.quality_tables(q)[0]) > options.REFINE_AUTO_MAX_QUANTIZER)
-    assert sweeps("L", (8, 8), quality=coarse) == 0
-    assert sweeps("L", (8, 8), quality=coarse + 1) == 1
+    for quality in (1, 5, 20, 47, 48, 100):
+        assert sweeps("L", (8, 8), quality=quality) == 1
     # colour without subsampling, and RGB the encoder converts subsampled (the search counts
     # the RGB error after upsampling): the same rule; other subsampled colour and YCbCr
     # sources: off (there the search would lower each plane's error)
@@ -391,7 +389,7 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
         assert sweeps("RGB", (8, 8), subsampling=subsampling, keep_rgb=True) == 0
         assert sweeps("CMYK", (8, 8), subsampling=subsampling) == 0
         assert sweeps("YCbCr", (8, 8), subsampling=subsampling) == 0
-        assert sweeps("RGB", (8, 8), subsampling=subsampling, quality=coarse) == 0
+        assert sweeps("RGB", (8, 8), subsampling=subsampling, quality=1) == 1
     assert options.REFINE_AUTO_BLOCKS_SUBSAMPLED == 6
     assert sweeps("RGB", (16, 16), subsampling=2) == 1  # one MCU: 6 blocks
     assert sweeps("RGB", (17, 16), subsampling=2) == 0  # 12 blocks
@@ -511,3 +509,55 @@ def test_command_line_refine(tmp_path, photos, capsys) -> None:
         cli.main([str(source), str(target), "--refine", "3"])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--refine" in error and "3" in error
+
+
+@pytest.mark.parametrize("subsampled", [False, True])
+def test_small_images_are_searched_harder(subsampled) -> None:
+    """Images of at most REFINE_SMALL_BLOCKS blocks (the automatic default's): no rate term and,
+    but for subsampled ones, more candidates; larger ones: REFINE_TRIES and half the finest
+    quantizer's square."""
+    qtables = tables.quality_tables(50)
+    small = strips.REFINE_SMALL_BLOCKS
+    assert small == options.REFINE_AUTO_BLOCKS
+    found = Refinement.of(qtables, 1, 8, blocks=small, subsampled=subsampled)
+    assert found.lam == 0.0
+    assert found.tries == (strips.REFINE_TRIES_SMALL_SUBSAMPLED if subsampled
+                           else strips.REFINE_TRIES_SMALL)
+    assert strips.REFINE_TRIES_SMALL > strips.REFINE_TRIES
+    large = Refinement.of(qtables, 1, 8, blocks=small + 1, subsampled=subsampled)
+    finest = min(min(t) for t in qtables)
+    assert (large.lam, large.tries) == (0.5 * finest * finest, strips.REFINE_TRIES)
+    assert Refinement.of(qtables, 0, 8, blocks=1) is None
+
+
+@pytest.mark.parametrize(("mode", "kind", "size", "quality", "subsampling"), [
+    ("L", "checker", (2, 3), 95, 0), ("L", "checker", (7, 5), 1, 0),
+    ("L", "hramp", (9, 9), 90, 1)])
+def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsampling) -> None:
+    """The default's search on small images (more candidates, no rate term, at every quality)
+    decodes closer (djpeg) than the one larger images get on floor cases where the latter
+    lost to Pillow: it fails with REFINE_TRIES and the rate term for small images too."""
+    pixels = content(kind, *size, mode)
+
+    def decoded_psnr() -> float:
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="STREAMJPEG", quality=quality,
+                                     subsampling=subsampling, workers=1)
+        return psnr(pixels, djpeg_decode(out.getvalue()))
+
+    small = decoded_psnr()
+    plain_of = Refinement.of.__func__
+
+    def plain(cls, qtables, sweeps, width, module=None, blocks=None, subsampled=False):
+        return plain_of(cls, qtables, sweeps, width, module)
+
+    try:
+        Refinement.of = classmethod(plain)
+        before = decoded_psnr()
+    finally:
+        Refinement.of = classmethod(plain_of)
+    pil = io.BytesIO()
+    Image.fromarray(pixels).save(pil, format="JPEG", quality=quality, subsampling=subsampling)
+    pillow = psnr(pixels, djpeg_decode(pil.getvalue()))
+    assert small > before + 0.5
+    assert small >= pillow - 0.25

@@ -117,9 +117,9 @@ COL = 1040    # 8 column pass sums of a candidate
 DL = 1048     # 8 changes of the workspace column of a candidate
 ONES = 1056   # number of quantizers equal to 1 (set with S[Q:])
 KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
-LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
-MASK = 1160   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
-WORK = 1224
+MASK = 1128   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
+LIST = 1192   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
+WORK = 1320
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -149,8 +149,8 @@ SFLAG = UFLAG + 16  # 1 for each sample row whose samples a candidate changes
 SUBWORK = SFLAG + 8
 
 
-#: Most candidates (``tries``) per sweep.
-MAXTRIES = 16
+#: Most candidates (``tries``) per sweep: every coefficient.
+MAXTRIES = 64
 #: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
 WINDOW = 78643
 
