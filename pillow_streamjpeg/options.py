@@ -237,13 +237,17 @@ REFINE_SWEEPS = (0, 1, 2)
 #: RGB 4:4:4 with the RGB error of the search (2026-12-01, about twice the per-plane
 #: search's cost): at most 1.16x at 3 blocks, 1.18x at 6, 1.24x at 12 (not taken).
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
+#: Re-measured 2026-12-01 10:05 UTC with small images searched harder (16 candidates,
+#: ``strips.REFINE_SMALL_BLOCKS``) and saves of 0.13-0.17 ms: grey at most 1.21x at 8
+#: blocks, RGB 4:4:4 1.24x at 6.
 REFINE_AUTO_BLOCKS = 8
 
 #: The same for subsampled RGB (``refine_group_sub``, the RGB error after upsampling,
 #: 2026-12-01): one 4:2:0 MCU (6 blocks) at most 1.24x (medians 1.19-1.21x), 4:2:2 at
 #: 4 blocks 1.18x; 8 blocks as two MCUs side by side 1.22x, but as two strips (16 x 16)
 #: 1.23-1.31x (``bench_refine_small.py --modes 422,420 --sizes 8,16,32x8 --rounds 15``,
-#: 05:37 UTC, same machine).
+#: 05:37 UTC, same machine); re-measured 10:05 UTC: 4:2:0 1.21x at 8 x 8, 1.23-1.26x at
+#: 16 x 16, 4:2:2 1.21x at 4 blocks.
 REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
 
 

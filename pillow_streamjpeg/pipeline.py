@@ -87,8 +87,9 @@ def encode(
     RGB 4:4:4 9 to 20, 4:2:0 20 to 25); None (the default) is one sweep on
     tiny images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS``
     blocks of 8x8 without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for
-    subsampled RGB), where it costs at most 1.25x a save, else off
-    (docs/fidelity.md).
+    subsampled RGB, at every quality), where it costs about 1.25x a save at
+    most, else off; images of at most 8 blocks are searched harder (more
+    candidates, no rate term: ``strips.REFINE_SMALL_BLOCKS``) (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 
