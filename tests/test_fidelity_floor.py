@@ -52,7 +52,7 @@ DCT = ("a few blocks decide: rounding the exact DCT or libjpeg's integer one is 
        "does not refine images of more than 8 blocks")
 CHROMA = ("one or two chroma blocks decide, rounded without regard to the decoder's upsampling "
           "and colour conversion; refine=1 (the RGB error after upsampling) fixes it, but the "
-          "default does not refine subsampled images of more than 6 blocks or below quality 48")
+          "default does not refine subsampled images of more than 6 blocks")
 TIE = ("YCbCr rounded unlike libjpeg where Cb or Cr lies exactly halfway: the kernels' _ycc "
        "rounds such ties up unless that rounds away from a clamp (B or R 0), libjpeg down; on "
        "these unclamped ties down happens to decode closer: needs ties checked against the "
