@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import array
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -271,10 +270,10 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     subsampled images and YCbCr sources (``ycc_source``) stay off: there the
     search lowers the error of each component plane, not of the RGB pixels
     the decoder converts (and upsamples), and with it on the floor sweep lost
-    2 new cases. So few blocks are searched exhaustively, without the rate term
-    that once kept the default off below quality 48 (``strips.REFINE_SMALL_BLOCKS``).
-    docs/fidelity.md, "Automatic default", "The RGB error", "Subsampled colour" and
-    "Small images: every coefficient a candidate".
+    2 new cases. So few blocks are searched harder (more candidates) and without
+    the rate term that once kept the default off below quality 48
+    (``strips.REFINE_SMALL_BLOCKS``). docs/fidelity.md, "Automatic default", "The
+    RGB error", "Subsampled colour" and "Small images: more candidates, no rate term".
     """
     blocks = coded_blocks(width, height, components)
     whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source

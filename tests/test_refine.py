@@ -354,7 +354,7 @@ def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0
     image, from a row of the band past its first) through refine_group_rgb: every build
     chooses the source's coefficients, none moved by more than one step, and the RGB error of
     the decoded pixels (the exact model) goes down; also with every coefficient a candidate
-    and no rate term, as small images are searched."""
+    (``refine.MAXTRIES``) and no rate term (small images: 16 candidates, no rate term)."""
     pixels = photos["astronaut"][300 - row0:300 + rows, 200:253]
     pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)  # RGBX: the band's 4th sample
     band, coefs, mcus = _colour_strip(pixels, quality, row0)

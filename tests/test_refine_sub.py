@@ -181,7 +181,8 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     approximates; the last rows of an image from a row of the band past its first) through
     refine_group_sub: every build chooses the source's coefficients, none moved by more than one
     step, and djpeg's pixels of the strip get closer to the source. Also with every
-    coefficient a candidate and no rate term, as small images are searched."""
+    coefficient a candidate (``refine.MAXTRIES``) and no rate term, as small images are
+    searched (with 6 candidates when subsampled)."""
     pixels = photos["astronaut"][300 - row0:300 + rows, 200:200 + width]
     pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)  # RGBX: the band's 4th sample
     band, coefs, mcus = _strip(pixels, quality, vs, row0)
