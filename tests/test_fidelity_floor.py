@@ -148,7 +148,8 @@ def rgb_gradient(width: int, height: int) -> np.ndarray:
                      np.full_like(x, 128)], -1).astype(np.uint8)
 
 
-_RAMP_FIX = "the exact DCT rounded; libjpeg's integer DCT happens to suit this staircase (refine.py: 88.8 dB)"
+_RAMP_FIX = ("the exact DCT rounded; libjpeg's integer DCT happens to suit this staircase "
+             "(refine=1: 85.75 dB at q100, 59.88 at q95; not the default on 12288 blocks)")
 
 
 #: Issue 15's table (its images as bench_fidelity.py --cases defines them).
