@@ -168,6 +168,20 @@ def test_issue_table(make, options: dict) -> None:
     assert ours >= theirs - MARGIN_DB, f"ours {ours:.2f} dB, Pillow {theirs:.2f} dB"
 
 
+@pytest.mark.parametrize("quality, floor_db", [(100, 75.0), (95, None)])
+def test_issue_table_ramp_with_refine(quality: int, floor_db: float | None) -> None:
+    """The 1024 x 768 ramp that loses by default: with refine=1 at least Pillow's PSNR (q100:
+    at least issue 15's 75 dB), at no more than Pillow's size."""
+    pixels = ramp(1024, 768)
+    options = {"quality": quality}
+    ours_data = _encode(pixels, "STREAMJPEG", {**options, "refine": 1})
+    pillow_data = _encode(pixels, "JPEG", options)
+    ours, theirs = psnr(pixels, djpeg_decode(ours_data)), psnr(pixels, djpeg_decode(pillow_data))
+    assert ours >= theirs - 0.01, f"ours {ours:.2f} dB, Pillow {theirs:.2f} dB"
+    assert floor_db is None or ours >= floor_db
+    assert len(ours_data) <= len(pillow_data)
+
+
 @pytest.mark.parametrize("options", [{"quality": 100, "subsampling": 0}, {"quality": 95, "subsampling": 0},
                                      {"quality": 90, "subsampling": 2}])
 def test_halfway_chroma_of_saturated_colours_decodes_exactly(options: dict) -> None:
