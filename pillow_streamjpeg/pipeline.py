@@ -83,8 +83,8 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
     pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
-    quality 100), for 3 to 25 times the encode time of photos (grey the least,
-    RGB 4:4:4 9 to 20, 4:2:0 20 to 25); None (the default) is one sweep on
+    quality 100), for 4 to 28 times the encode time of photos (grey the least,
+    RGB 4:4:4 11 to 19, 4:2:0 24 to 28); None (the default) is one sweep on
     tiny images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS``
     blocks of 8x8 without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for
     subsampled RGB, at every quality), where it costs about 1.25x a save at
