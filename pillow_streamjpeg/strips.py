@@ -153,7 +153,8 @@ REFINE_SMALL_BLOCKS = REFINE_AUTO_BLOCKS
 #: without subsampling: 16 keeps a save of 8 grey blocks within 1.22x (all 64: 1.27x).
 REFINE_TRIES_SMALL = 16
 #: ``tries`` on small subsampled images: a candidate of ``refine_group_sub`` costs about
-#: 3 times one of the other searches, and 16 took a 4:2:0 MCU's save to 1.37x (6: 1.25x).
+#: 3 times one of the other searches, and 16 took a 4:2:0 MCU's save to 1.37x (6: 1.25x
+#: to 1.28x; 4: 1.23x, but issue 15's 8 x 8 4:2:0 gradient then loses to Pillow).
 REFINE_TRIES_SMALL_SUBSAMPLED = REFINE_TRIES
 
 
