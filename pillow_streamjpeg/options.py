@@ -245,7 +245,7 @@ REFINE_AUTO_BLOCKS = 8
 #: 2026-12-01): one 4:2:0 MCU (6 blocks) at most 1.24x (medians 1.19-1.21x), 4:2:2 at
 #: 4 blocks 1.18x; 8 blocks as two MCUs side by side 1.22x, but as two strips (16 x 16)
 #: 1.23-1.31x (``bench_refine_small.py --modes 422,420 --sizes 8,16,32x8 --rounds 15``,
-#: 05:37 UTC, same machine); re-measured 10:05 UTC: 4:2:0 1.21x at 8 x 8, 1.23-1.26x at
+#: 05:37 UTC, same machine); re-measured 10:05-10:25 UTC: 4:2:0 1.21x at 8 x 8, 1.23-1.28x at
 #: 16 x 16, 4:2:2 1.21x at 4 blocks.
 REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
 
