@@ -207,6 +207,11 @@ def _save(image, **params) -> bytes:
     return out.getvalue()
 
 
+def _decoded_error(pixels: np.ndarray, data: bytes) -> int:
+    """Total squared error of the pixels djpeg decodes from data."""
+    return int(((djpeg_decode(data).astype(int) - pixels) ** 2).sum())
+
+
 @pytest.mark.parametrize(("name", "params", "gain"), [
     ("camera", {"quality": 100}, 1.8),
     ("camera", {"quality": 95}, 0.2),
@@ -246,10 +251,8 @@ def test_refine_never_trades_visible_pixels_for_padding(photos, size, kind) -> N
         pixels = np.random.default_rng(width * 100 + height).integers(0, 256, (height, width),
                                                                       dtype=np.uint8)
     image = Image.fromarray(np.ascontiguousarray(pixels))
-    plain = djpeg_decode(_save(image, quality=100, refine=0))
-    refined = djpeg_decode(_save(image, quality=100, refine=1))
-    error = lambda decoded: int(((decoded.astype(int) - pixels) ** 2).sum())  # noqa: E731
-    assert error(refined) <= error(plain)
+    assert (_decoded_error(pixels, _save(image, quality=100, refine=1))
+            <= _decoded_error(pixels, _save(image, quality=100, refine=0)))
 
 
 @pytest.mark.parametrize("mode", ["CMYK", "RGB keep_rgb"])
@@ -471,9 +474,8 @@ def test_refine_never_makes_rgb_worse(size, quality) -> None:
     for kind in ("photo", "hramp", "vramp", "dramp", "vignette", "noise", "checker"):
         pixels = content(kind, *size, "RGB")
         image = Image.fromarray(pixels)
-        error = lambda data: int(((djpeg_decode(data).astype(int) - pixels) ** 2).sum())  # noqa: E731
-        plain = error(_save(image, quality=quality, refine=0))
-        assert error(_save(image, quality=quality, refine=1)) <= plain, kind
+        plain = _decoded_error(pixels, _save(image, quality=quality, refine=0))
+        assert _decoded_error(pixels, _save(image, quality=quality, refine=1)) <= plain, kind
 
 
 @pytest.mark.parametrize("quality, subsampling", [(90, "4:2:2"), (90, "4:2:0"), (75, "4:2:0")])
@@ -485,10 +487,9 @@ def test_refine_never_makes_subsampled_rgb_worse(size, quality, subsampling) -> 
     for kind in ("photo", "hramp", "vramp", "dramp", "vignette", "noise", "checker", "yellow"):
         pixels = content(kind, *size, "RGB")
         image = Image.fromarray(pixels)
-        error = lambda data: int(((djpeg_decode(data).astype(int) - pixels) ** 2).sum())  # noqa: E731
         params = {"quality": quality, "subsampling": subsampling}
-        plain = error(_save(image, refine=0, **params))
-        assert error(_save(image, refine=1, **params)) <= plain, kind
+        plain = _decoded_error(pixels, _save(image, refine=0, **params))
+        assert _decoded_error(pixels, _save(image, refine=1, **params)) <= plain, kind
 
 
 def test_command_line_refine(tmp_path, photos, capsys) -> None:
@@ -533,29 +534,23 @@ def test_small_images_are_searched_harder(subsampled) -> None:
 @pytest.mark.parametrize(("mode", "kind", "size", "quality", "subsampling"), [
     ("L", "checker", (2, 3), 95, 0), ("L", "checker", (7, 5), 1, 0),
     ("L", "hramp", (9, 9), 90, 1)])
-def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsampling) -> None:
+def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsampling,
+                                               monkeypatch) -> None:
     """The default's search on small images (more candidates, no rate term, at every quality)
     decodes closer (djpeg) than the one larger images get on floor cases where the latter
     lost to Pillow: it fails with REFINE_TRIES and the rate term for small images too."""
     pixels = content(kind, *size, mode)
-
-    def decoded_psnr() -> float:
-        out = io.BytesIO()
-        Image.fromarray(pixels).save(out, format="STREAMJPEG", quality=quality,
-                                     subsampling=subsampling, workers=1)
-        return psnr(pixels, djpeg_decode(out.getvalue()))
-
-    small = decoded_psnr()
+    image = Image.fromarray(pixels)
+    params = {"quality": quality, "subsampling": subsampling, "workers": 1}
+    small = psnr(pixels, djpeg_decode(_save(image, **params)))
     plain_of = Refinement.of.__func__
 
     def plain(cls, qtables, sweeps, width, module=None, blocks=None, subsampled=False):
-        return plain_of(cls, qtables, sweeps, width, module)
+        return plain_of(cls, qtables, sweeps, width, module)  # as for images of many blocks
 
-    try:
-        Refinement.of = classmethod(plain)
-        before = decoded_psnr()
-    finally:
-        Refinement.of = classmethod(plain_of)
+    monkeypatch.setattr(Refinement, "of", classmethod(plain))
+    before = psnr(pixels, djpeg_decode(_save(image, **params)))
+    monkeypatch.undo()
     pil = io.BytesIO()
     Image.fromarray(pixels).save(pil, format="JPEG", quality=quality, subsampling=subsampling)
     pillow = psnr(pixels, djpeg_decode(pil.getvalue()))
@@ -577,7 +572,6 @@ def test_the_default_never_makes_small_images_worse_at_low_quality(mode, subsamp
         for size in ((2, 3), (7, 5), (8, 8), (9, 9), (16, 16), (17, 9)):
             pixels = content(kind, *size, mode)
             image = Image.fromarray(pixels)
-            error = lambda data: int(((djpeg_decode(data).astype(int) - pixels) ** 2).sum())  # noqa: E731
             params = {"quality": quality, "subsampling": subsampling}
-            assert error(_save(image, **params)) <= error(_save(image, refine=0, **params)), \
-                (kind, size)
+            assert (_decoded_error(pixels, _save(image, **params))
+                    <= _decoded_error(pixels, _save(image, refine=0, **params))), (kind, size)
