@@ -73,6 +73,64 @@ def test_idct_islow_is_djpegs_integer_idct(quantizers) -> None:
     np.testing.assert_array_equal(ours, decoded)
 
 
+def _impulse_products(dequantized: np.ndarray, impulses: np.ndarray) -> np.ndarray | None:
+    """The IDCT model's pixels in 64-bit integers: products with the impulse responses; None beyond its range."""
+    d = dequantized.reshape(8, 8).astype(np.int64)       # d[k][u]: vertical frequency k, column u
+    p = 1024 + d.T @ impulses                            # p[u][v]: column u, row v
+    w = p >> 11
+    if np.abs(w).max() > PY.LIMIT:
+        return None
+    a = 131072 + w.T @ impulses                          # a[y][x]
+    level = (((a >> 18) + 512) & 1023) - 384
+    return np.clip(level, 0, 255).ravel()
+
+
+def test_idct_butterfly_is_exact_at_the_models_range_limit() -> None:
+    """``_idct8`` (libjpeg's butterfly in 32 bits) equals the 64-bit products with its impulse responses
+    on every corner of the model's range (each input +-LIMIT), where its intermediate values peak;
+    numpy raises on an int32 overflow of the source."""
+    S = np.zeros(PY.WORK, dtype=np.int32)
+    PY._tables(S)
+    impulses = S[PY.K:PY.K + 64].reshape(8, 8).astype(np.int64)  # [k][x]
+    corners = (((np.arange(256)[:, None] >> np.arange(8)) & 1) * 2 - 1) * PY.LIMIT
+    with np.errstate(over="raise"):
+        for first in range(0, 256, 8):
+            z = corners[first:first + 8]                         # 8 passes side by side, z[i][k]
+            S[PY.TMP:PY.TMP + 64] = z.T.ravel()                  # z[k] of pass i at TMP + 8 k + i
+            PY._idct8(S, PY.TMP, PY.P, np.int32(1024))
+            got = S[PY.P:PY.P + 64].reshape(8, 8).T              # got[i][v]
+            np.testing.assert_array_equal(got, z @ impulses + 1024)
+
+
+@pytest.mark.parametrize("build", ["source"] + sorted(BUILDS))
+def test_idct_islow_near_the_range_limit(build) -> None:
+    """Dequantized blocks up to +-LIMIT: the model's pixels (or its refusal) as the 64-bit products give them."""
+    idct = PY.idct_islow if build == "source" else BUILDS[build].idct_islow
+    S = np.zeros(PY.WORK, dtype=np.int32)
+    PY._tables(S)
+    impulses = S[PY.K:PY.K + 64].reshape(8, 8).astype(np.int64)
+    rng = np.random.default_rng(17)
+    q = np.ones(64, dtype=np.int32)
+    decoded = refused = 0
+    for trial in range(200):
+        scale = [PY.LIMIT, PY.LIMIT // 8, PY.LIMIT // 16, 1000][trial % 4]
+        coefs = rng.integers(-scale, scale + 1, 64).astype(np.int32)
+        if trial % 5 == 0:
+            coefs = (rng.choice([-1, 1], 64) * scale).astype(np.int32)
+        out = np.zeros(64, dtype=np.int32)
+        expected = _impulse_products(coefs, impulses)
+        with np.errstate(over="raise"):
+            status = idct(coefs, q, out)
+        if expected is None:
+            assert status == -1
+            refused += 1
+        else:
+            assert status == 0
+            np.testing.assert_array_equal(out, expected)
+            decoded += 1
+    assert decoded > 40 and refused > 40
+
+
 def test_coefjpeg_writes_what_djpeg_reads_back() -> None:
     """The test writer itself: rounded coefficients of a plane decode to that plane, nearly."""
     rng = np.random.default_rng(5)

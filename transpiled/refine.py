@@ -23,10 +23,10 @@ the decoded pixels of the block closer to the source samples.
 Per block (``_refine_block``):
 
 1. Decode the block exactly as ``jpeg_idct_islow`` does. Both of its passes
-   are one butterfly (``_butterfly``: libjpeg's constants), linear up to its
-   final rounding shift, so each pass is written as a product with the
-   butterfly's 64 impulse responses (``_impulses``): integer sums, equal to
-   libjpeg's, that the compiler vectorizes 8 wide (``_columns``, ``_rows``).
+   are one butterfly (``_idct8``: libjpeg's constants, 8 passes side by side
+   that the compiler vectorizes), linear up to its final rounding shift, so
+   a pass equals the product with the butterfly's 64 impulse responses
+   (``_impulses``), which is what a candidate's incremental update adds.
    The column pass is kept transposed, with its sums before the shift.
 2. A sweep ranks the coefficients and tries the best ``tries`` of them, best
    first (``_rank``), each in the direction its ranking gives: those of
@@ -183,65 +183,77 @@ def _basis(S):
             S[BT + 8 * x + u] = int(np.floor(1024.0 * cu * c + 0.5))
 
 
-def _butterfly(z, out):
-    """One 8-point pass of jpeg_idct_islow (jidctint.c) on z, before its final rounding shift.
+def _idct8(S, src, dst, bias):
+    """8 one-dimensional passes of jpeg_idct_islow (jidctint.c) before their final rounding shift.
 
-    Both passes of libjpeg's integer IDCT are this butterfly; it is linear
-    (integer multiplies and adds only), so ``_impulses`` captures it whole.
+    Pass i reads z[k] = S[src + 8 k + i] and writes S[dst + 8 v + i] = bias
+    + output v: libjpeg's butterfly with its constants, 12 multiplies where
+    the same pass as a product with the 64 impulse responses (``_impulses``)
+    takes 64, and the 8 passes side by side, which g++ vectorizes 8 wide.
+    Linear in exact integers, so its sums equal the products' (what a
+    candidate's incremental update adds) exactly: with every |z[k]| <=
+    LIMIT no intermediate value exceeds 61214 LIMIT < 2**31 (interval
+    arithmetic). The IDCT model (``_columns``, ``_rows``) had been half of
+    the search's instructions as products (camera, q100).
     """
-    z2 = z[2]
-    z3 = z[6]
-    z1 = (z2 + z3) * 4433
-    tmp2 = z1 - z3 * 15137
-    tmp3 = z1 + z2 * 6270
-    tmp0 = (z[0] + z[4]) << 13
-    tmp1 = (z[0] - z[4]) << 13
-    tmp10 = tmp0 + tmp3
-    tmp13 = tmp0 - tmp3
-    tmp11 = tmp1 + tmp2
-    tmp12 = tmp1 - tmp2
-    tmp0 = z[7]
-    tmp1 = z[5]
-    tmp2 = z[3]
-    tmp3 = z[1]
-    z1 = tmp0 + tmp3
-    z2 = tmp1 + tmp2
-    z3 = tmp0 + tmp2
-    z4 = tmp1 + tmp3
-    z5 = (z3 + z4) * 9633
-    tmp0 = tmp0 * 2446
-    tmp1 = tmp1 * 16819
-    tmp2 = tmp2 * 25172
-    tmp3 = tmp3 * 12299
-    z1 = z1 * -7373
-    z2 = z2 * -20995
-    z3 = z3 * -16069 + z5
-    z4 = z4 * -3196 + z5
-    tmp0 += z1 + z3
-    tmp1 += z2 + z4
-    tmp2 += z2 + z3
-    tmp3 += z1 + z4
-    out[0] = tmp10 + tmp3
-    out[7] = tmp10 - tmp3
-    out[1] = tmp11 + tmp2
-    out[6] = tmp11 - tmp2
-    out[2] = tmp12 + tmp1
-    out[5] = tmp12 - tmp1
-    out[3] = tmp13 + tmp0
-    out[4] = tmp13 - tmp0
+    src = _size(src)
+    dst = _size(dst)
+    for i in range(8):
+        z0 = S[src + i]
+        z4 = S[src + 32 + i]
+        z2 = S[src + 16 + i]
+        z6 = S[src + 48 + i]
+        z1 = (z2 + z6) * np.int32(4433)
+        tmp2 = z1 - z6 * np.int32(15137)
+        tmp3 = z1 + z2 * np.int32(6270)
+        tmp0 = (z0 + z4) * np.int32(8192)
+        tmp1 = (z0 - z4) * np.int32(8192)
+        tmp10 = tmp0 + tmp3 + bias
+        tmp13 = tmp0 - tmp3 + bias
+        tmp11 = tmp1 + tmp2 + bias
+        tmp12 = tmp1 - tmp2 + bias
+        o7 = S[src + 56 + i]
+        o5 = S[src + 40 + i]
+        o3 = S[src + 24 + i]
+        o1 = S[src + 8 + i]
+        z1 = (o7 + o1) * np.int32(-7373)
+        z2 = (o5 + o3) * np.int32(-20995)
+        z3 = o7 + o3
+        z4 = o5 + o1
+        z5 = (z3 + z4) * np.int32(9633)
+        z3 = z3 * np.int32(-16069) + z5
+        z4 = z4 * np.int32(-3196) + z5
+        tmp0 = o7 * np.int32(2446) + z1 + z3
+        tmp1 = o5 * np.int32(16819) + z2 + z4
+        tmp2 = o3 * np.int32(25172) + z2 + z3
+        tmp3 = o1 * np.int32(12299) + z1 + z4
+        S[dst + i] = tmp10 + tmp3
+        S[dst + 56 + i] = tmp10 - tmp3
+        S[dst + 8 + i] = tmp11 + tmp2
+        S[dst + 48 + i] = tmp11 - tmp2
+        S[dst + 16 + i] = tmp12 + tmp1
+        S[dst + 40 + i] = tmp12 - tmp1
+        S[dst + 24 + i] = tmp13 + tmp0
+        S[dst + 32 + i] = tmp13 - tmp0
+
+
+def _transpose(S, src, dst):
+    """S[dst + 8 j + i] = S[src + 8 i + j]."""
+    src = _size(src)
+    dst = _size(dst)
+    for i in range(8):
+        for j in range(8):
+            S[dst + 8 * j + i] = S[src + 8 * i + j]
 
 
 def _impulses(S):
-    """S[K + 8 k + x]: output x of ``_butterfly`` for an input holding 1 at k."""
-    z = np.zeros(8, dtype=np.int64)
-    out = np.zeros(8, dtype=np.int64)
-    for k in range(8):
-        for i in range(8):
-            z[i] = 0
-        z[k] = 1
-        _butterfly(z, out)
-        for x in range(8):
-            S[K + 8 * k + x] = out[x]
+    """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k (S[TMP:] as scratch)."""
+    for i in range(64):
+        S[TMP + i] = np.int32(1) if i % 9 == 0 else np.int32(0)
+    _idct8(S, TMP, K, np.int32(0))  # pass k, output x, at K + 8 x + k
+    _transpose(S, K, TMP)
+    for i in range(64):
+        S[K + i] = S[TMP + i]
 
 
 def _pixel(a):
@@ -263,16 +275,16 @@ def _columns(S):
     pass's exact sum with its rounding half); S[W + 8 u + v] = that >> 11
     (the workspace, column u contiguous).
     """
-    for u in range(8):
-        _dot8(S, D + u, 8, K, P + 8 * u, 1024, 0)
+    _idct8(S, D, TMP, np.int32(1024))  # column u's output v at TMP + 8 v + u
+    _transpose(S, TMP, P)
     for i in range(64):
         S[W + i] = S[P + i] >> 11
 
 
 def _rows(S):
     """Row pass of jpeg_idct_islow before its final shift: S[A + 8 y + x] = 2**17 + sum over u of S[W + 8 u + y] S[K + 8 u + x]."""
-    for y in range(8):
-        _dot8(S, W + y, 8, K, A + 8 * y, 131072, 0)
+    _idct8(S, W, TMP, np.int32(131072))  # row y's output x at TMP + 8 x + y
+    _transpose(S, TMP, A)
 
 
 def _largest(S, src):
@@ -338,13 +350,16 @@ def _boundary(S):
 
 
 def _trial_row(S, y, dy, u):
-    """Squared error of row y with workspace column u changed by dy (the new sums go to S[B:])."""
+    """Squared error of row y with workspace column u changed by dy.
+
+    The new sums (S[A:] + dy S[K + 8 u:]) are not stored: a loop that stores
+    into S between its loads is not vectorized; ``_accept`` recomputes them.
+    """
     r = 8 * _size(y)
     ku = K + 8 * _size(u)
     s = np.int32(0)
     for x in range(8):
         a = S[A + r + x] + dy * S[ku + x]
-        S[B + r + x] = a
         e = ((_pixel(a) << 4) - S[T16 + r + x]) & S[MASK + r + x]
         s += e * e
     return s
@@ -368,9 +383,9 @@ def _dot8(S, src, step, basis, dst, bias, shift):
 
     The 8 sums are kept in locals, not in S: stores into S between its loads
     made the compiler reload everything (about 2 instructions a product,
-    scalar). Serves both IDCT passes (the impulse responses as the basis) and
-    the projection (a row of the residual against the basis, step 1; a basis
-    column against the row projections, step 8).
+    scalar). Serves the projection (``_transform``; until 2026-12-01 also
+    both IDCT passes, with the impulse responses as the basis: about 4 times
+    the instructions of ``_idct8`` and its transposes, camera at q100).
     """
     src = _size(src)
     step = _size(step)
@@ -462,7 +477,7 @@ def _try(S, R, c, n, delta, limit):
     % 8) is redone from its sums (``_column_trial``), then each row's sums are
     updated by that column's change times the row pass's impulse response;
     stops as soon as the error reaches limit. Leaves the new column in
-    S[COL:] and S[DL:], the new rows in S[B:] and S[ROWNEW:]. Returns the
+    S[COL:] and S[DL:], the new rows' errors in S[ROWNEW:]. Returns the
     error (>= limit: rejected), or -1 if the column leaves the model's 32-bit
     range. c < 0: the block's own error (``_trial_row``); c = 0, 1, 2: the
     RGB error of the colour MCU whose Y, Cb or Cr block it is
@@ -496,26 +511,31 @@ def _accept(S, n, delta):
         S[P + cu + v] = S[COL + v]
         S[W + cu + v] += S[DL + v]
     for y in range(8):
-        if S[DL + y] != 0:
+        dy = S[DL + y]
+        if dy != 0:
             r = 8 * y
             for x in range(8):
-                S[A + r + x] = S[B + r + x]
+                S[A + r + x] += dy * S[K + cu + x]
         S[ROWERR + y] = S[ROWNEW + y]
 
 
 def _accept_rgb(S, R, c, n, delta):
-    """Make the change that ``_try`` evaluated for a colour block, in the block and in R: the pixels whose sample changed take it and their error (R[PNEW:])."""
+    """Make the change that ``_try`` evaluated for a colour block, in the block and in R: the pixels whose sample changed take it and their new error."""
+    _accept(S, n, delta)
     own = PX + 64 * _size(c)
+    kr = R[SLOPE]
+    kg = R[SLOPE + 1]
+    kb = R[SLOPE + 2]
     for y in range(8):
         if S[DL + y] != 0:
             r = 8 * y
             for x in range(8):
                 i = r + x
-                p = _pixel(S[B + i])
+                p = _pixel(S[A + i])
                 if p != R[own + i]:
                     R[own + i] = p
-                    R[PERR + i] = R[PNEW + i]
-    _accept(S, n, delta)
+                    er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, p, kr, kg, kb)
+                    R[PERR + i] = er * er + eg * eg + eb * eb
 
 
 def _next_key(S, below):
@@ -1020,29 +1040,30 @@ def _residuals_rgb(S, R, c):
 def _trial_row_rgb(S, R, y, dy, u):
     """``_trial_row`` for the searched block of a colour MCU: the squared RGB error of the MCU's row y.
 
-    The block's new sums go to S[B:]; the row's error changes only at the
-    pixels whose sample changes (at quantizer 1, about one pixel in the
-    rows that have one, and 6 rows in 10 have none), each by its new error
-    (R's ``_offsets``, kept in R[PNEW + i] for ``_accept_rgb``) less
-    R[PERR + i]. Branches per pixel: about 2.5x fewer instructions than the
-    RGB error of every pixel (which g++ did not vectorize).
+    Each pixel's error with the new sum (R's ``_offsets``) less its error
+    now (R[PERR:]), added to the row's error now: a loop that only loads
+    (``_accept_rgb`` recomputes the errors it keeps), which g++ vectorizes 8
+    wide. (At quantizer 1 most rows a step reaches have a pixel that changes:
+    branching to the changed pixels only, a loop that also stored the new
+    errors, was not vectorized and took 1.9x the instructions of the search
+    of a colour photo, astronaut at q100.)
     """
     r = 8 * _size(y)
     ku = K + 8 * _size(u)
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
+    zero = np.int32(0)
+    most = np.int32(255)
     s = S[ROWERR + r // 8]
     for x in range(8):
-        a = S[A + r + x]
-        b = a + dy * S[ku + x]
-        S[B + r + x] = b
-        p = _pixel(b)
-        if p != _pixel(a):
-            i = r + x
-            er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, p, kr, kg, kb)
-            R[PNEW + i] = er * er + eg * eg + eb * eb
-            s += (R[PNEW + i] - R[PERR + i]) & S[MASK + i]
+        # ``_channel_errors`` written out: as a call g++ did not inline it here
+        i = r + x
+        p = _pixel(S[A + i] + dy * S[ku + x])
+        er = min(max((kr * p + R[OFF + i]) >> 16, zero), most) - R[RT + i]
+        eg = min(max((kg * p + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
+        eb = min(max((kb * p + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        s += (er * er + eg * eg + eb * eb - R[PERR + i]) & S[MASK + i]
     return s
 
 
@@ -1265,9 +1286,8 @@ def _try_sub(S, R, c, n, delta):
     ones kept in R[OLDS:] and put back after). Each pixel row whose
     upsampled chroma can change (its sample row, or the nearer other one it
     blends, has a changed sample) is upsampled anew into R[UNEWV:] and its
-    error recomputed into R[UNEW:] (R[UFLAG:] marks them). Leaves the new
-    sums in S[B:] for ``_accept``. Returns the error, or -1 if the column
-    leaves the model's 32-bit range.
+    error recomputed into R[UNEW:] (R[UFLAG:] marks them). Returns the
+    error, or -1 if the column leaves the model's 32-bit range.
     """
     if not _column_trial(S, n, delta):
         return -1
@@ -1284,9 +1304,7 @@ def _try_sub(S, R, c, n, delta):
             r = 8 * y
             f = np.int32(0)
             for x in range(8):
-                b = S[A + r + x] + dy * S[ku + x]
-                S[B + r + x] = b
-                p = _pixel(b)
+                p = _pixel(S[A + r + x] + dy * S[ku + x])
                 o = R[base + r + x]
                 R[OLDS + r + x] = o
                 f |= p ^ o
@@ -1336,20 +1354,20 @@ def _try_sub(S, R, c, n, delta):
 
 def _accept_sub(S, R, c, n, delta):
     """Make the change that ``_try_sub`` evaluated, in the block and in R (samples, upsampled rows, row errors)."""
+    _accept(S, n, delta)
     base = UC + 64 * _size(c - 3)
     own = UUP + 256 * _size(c - 3)
     for y in range(8):
         if S[DL + y] != 0:
             r = 8 * y
             for x in range(8):
-                R[base + r + x] = _pixel(S[B + r + x])
+                R[base + r + x] = _pixel(S[A + r + x])
     for py in range(16):
         if R[UFLAG + py] != 0:
             R[UROW + py] = R[UNEW + py]
             r = 16 * py
             for px in range(16):
                 R[own + r + px] = R[UNEWV + r + px]
-    _accept(S, n, delta)
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
