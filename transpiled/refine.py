@@ -103,23 +103,22 @@ D = 256       # 64 dequantized coefficients
 P = 320       # column pass sums, transposed: P + 8 u + v
 W = 384       # column pass outputs (workspace), transposed: W + 8 u + v
 A = 448       # row pass sums: A + 8 y + x
-B = 512       # row pass sums of a candidate
-K = 576       # 64 impulse responses of the IDCT butterfly
-BT = 640      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
-E = 704       # 64 residuals (decoded x 16 - T16)
-TMP = 768     # 64 row transforms (of E or G)
-PROJ = 832    # 64 projections of E (x 2**18)
-G = 896       # 64 rounding-boundary gradients (``_boundary``)
-GT = 960      # 64 projections of G
-ROWERR = 1024  # 8 row errors
-ROWNEW = 1032  # 8 row errors of a candidate
-COL = 1040    # 8 column pass sums of a candidate
-DL = 1048     # 8 changes of the workspace column of a candidate
-ONES = 1056   # number of quantizers equal to 1 (set with S[Q:])
-KEYS = 1064   # 64 sort keys of the coefficients of a sweep (``_rank``)
-MASK = 1128   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
-LIST = 1192   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
-WORK = 1320
+K = 512       # 64 impulse responses of the IDCT butterfly
+BT = 576      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
+E = 640       # 64 residuals (decoded x 16 - T16)
+TMP = 704     # scratch: 64 row transforms (of E or G), an IDCT pass before its transpose
+PROJ = 768    # 64 projections of E (x 2**18)
+G = 832       # 64 rounding-boundary gradients (``_boundary``)
+GT = 896      # 64 projections of G
+ROWERR = 960  # 8 row errors
+ROWNEW = 968  # 8 row errors of a candidate
+COL = 976    # 8 column pass sums of a candidate
+DL = 984     # 8 changes of the workspace column of a candidate
+ONES = 992   # number of quantizers equal to 1 (set with S[Q:])
+KEYS = 1000   # 64 sort keys of the coefficients of a sweep (``_rank``)
+MASK = 1064   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
+LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
+WORK = 1256
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -127,8 +126,7 @@ PX = 192      # its decoded samples: PX + 64 c + 8 y + x, component c = Y, Cb, C
 OFF = 384     # per pixel, the other two blocks' part of R, G and B (``_offsets``): OFF + 64 ch + 8 y + x
 SLOPE = 576   # the searched block's sample's weight in R, G and B (x 2**16): SLOPE + ch
 PERR = 584    # per pixel, its squared RGB error as the MCU decodes now: PERR + 8 y + x
-PNEW = 648    # per pixel whose sample a candidate changes, its squared RGB error with the candidate
-RGBWORK = 712
+RGBWORK = 648
 
 # More offsets in R for subsampled colour (``refine_group_sub``; ``SUBWORK`` items in all): the
 # MCU's 16 x 8 vs pixels, indexed i = 16 py + px.
