@@ -241,6 +241,16 @@ REFINE_SWEEPS = (0, 1, 2)
 #: blocks, RGB 4:4:4 1.24x at 6.
 REFINE_AUTO_BLOCKS = 8
 
+#: The same for images searched plane by plane (grey, CMYK, RGB kept as RGB: each block
+#: against its own samples, ``refine_group``), whose search costs about half the RGB
+#: error's a block. Since the IDCT model decodes with libjpeg's butterfly (2026-12-01,
+#: 1.7x fewer instructions for grey), refine=1 on grey images of 12 to 16 blocks costs at
+#: most 1.20-1.23x a save (``bench_refine_small.py --modes L,444 --sizes
+#: 8,16x8,24x16,32x24,33x17,40x24,32 --qualities 100,95,90,75 --rounds 7``, 11:16 UTC; RGB
+#: 4:4:4 at 18 blocks: 1.39x, not taken). Images of 9 to 16 blocks are searched without
+#: the rate term (``strips.REFINE_PLAIN_BLOCKS``), as the smallest are.
+REFINE_AUTO_BLOCKS_PLANES = 16
+
 #: The same for subsampled RGB (``refine_group_sub``, the RGB error after upsampling,
 #: 2026-12-01): one 4:2:0 MCU (6 blocks) at most 1.24x (medians 1.19-1.21x), 4:2:2 at
 #: 4 blocks 1.18x; 8 blocks as two MCUs side by side 1.22x, but as two strips (16 x 16)
@@ -262,9 +272,11 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
     One sweep where it costs at most 1.25x a save and does not lose to Pillow in
-    the floor sweep, at every quality: images without subsampling (grey, RGB 4:4:4,
-    CMYK, RGB with ``keep_rgb``) of at most ``REFINE_AUTO_BLOCKS`` coded blocks
-    (partial ones included), and RGB the encoder converts (``converted``) at
+    the floor sweep, at every quality: images without subsampling of at most
+    ``REFINE_AUTO_BLOCKS`` coded blocks (partial ones included) when the search
+    counts the RGB error (RGB 4:4:4 the encoder converts), of at most
+    ``REFINE_AUTO_BLOCKS_PLANES`` when it refines each plane (grey, CMYK, RGB with
+    ``keep_rgb``), and RGB the encoder converts (``converted``) at
     4:2:2 or 4:2:0 of at most ``REFINE_AUTO_BLOCKS_SUBSAMPLED``, where the
     search counts the RGB error after the decoder's upsampling. Other
     subsampled images and YCbCr sources (``ycc_source``) stay off: there the
@@ -277,8 +289,9 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     """
     blocks = coded_blocks(width, height, components)
     whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
-    upsampled = converted and len(components) == 3 and components[0].h == 2
-    return int((whole and blocks <= REFINE_AUTO_BLOCKS)
+    rgb_error = converted and len(components) == 3
+    upsampled = rgb_error and components[0].h == 2
+    return int((whole and blocks <= (REFINE_AUTO_BLOCKS if rgb_error else REFINE_AUTO_BLOCKS_PLANES))
                or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED))
 
 

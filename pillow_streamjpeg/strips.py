@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import REFINE_AUTO_BLOCKS, Settings, coded_blocks
+from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -149,6 +149,12 @@ REFINE_TRIES = 6
 #: traded for error buy nothing (docs/fidelity.md, "Small images: more candidates, no
 #: rate term").
 REFINE_SMALL_BLOCKS = REFINE_AUTO_BLOCKS
+#: Images of at most this many coded blocks (and more than ``REFINE_SMALL_BLOCKS``) are
+#: searched without the rate term, with ``REFINE_TRIES`` candidates: the automatic
+#: default's limit for grey (``options.REFINE_AUTO_BLOCKS_PLANES``). With the rate term,
+#: refine=1 decoded worse than refine=0 on 48 of 225 grey images of 9 to 16 blocks at
+#: quality 20 to 75 (floor contents); without it the error never grows.
+REFINE_PLAIN_BLOCKS = REFINE_AUTO_BLOCKS_PLANES
 #: ``tries`` on small images, where the search counts one block's error or the RGB error
 #: without subsampling: 16 keeps a save of 8 grey blocks within 1.22x (all 64: 1.27x).
 REFINE_TRIES_SMALL = 16
@@ -164,7 +170,7 @@ class Refinement(NamedTuple):
     module: ModuleType  #: a build of transpiled/refine.py (``engine.refine``) or its source
     quant: np.ndarray  #: int32 quantizers, natural order, 64 per table
     sweeps: int  #: 1 or 2
-    lam: float  #: rate term: 0 when the finest quantizer is 1 or the image is small, else half its square
+    lam: float  #: rate term: 0 when the finest quantizer is 1 or the image has at most REFINE_PLAIN_BLOCKS blocks, else half its square
     tries: int  #: candidates per sweep
     #: the image's columns (a strip cut into columns has fewer): libjpeg-turbo's upsampler
     #: depends on them (``refine_group_sub``'s box)
@@ -177,8 +183,9 @@ class Refinement(NamedTuple):
         """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off).
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
-        search tries more candidates and has no rate term. ``subsampled``: a
-        component of the image is subsampled.
+        search tries more candidates and has no rate term; at most
+        ``REFINE_PLAIN_BLOCKS``, no rate term. ``subsampled``: a component of the
+        image is subsampled.
         """
         if not sweeps:
             return None
@@ -187,6 +194,8 @@ class Refinement(NamedTuple):
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
             return cls(module, quant, sweeps, 0.0, tries, width)
+        if blocks is not None and blocks <= REFINE_PLAIN_BLOCKS:
+            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, width)
         finest = min(min(table) for table in qtables)
         lam = 0.0 if finest <= 1 else 0.5 * finest * finest
         return cls(module, quant, sweeps, lam, REFINE_TRIES, width)

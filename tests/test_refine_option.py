@@ -363,11 +363,12 @@ def test_refine_values(value, sweeps) -> None:
 
 @pytest.mark.parametrize("info", [{}, {"refine": None}])
 def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -> None:
-    """Absent or None: 1 for images without subsampling of at most REFINE_AUTO_BLOCKS blocks
-    (partial ones included), at every quality (small images are searched without a rate
-    term); else 0."""
-    limit = options.REFINE_AUTO_BLOCKS
-    assert limit >= 1
+    """Absent or None: 1 for images without subsampling of at most REFINE_AUTO_BLOCKS_PLANES
+    blocks (partial ones included) searched plane by plane (grey, CMYK, RGB kept as RGB),
+    REFINE_AUTO_BLOCKS for RGB the encoder converts (the RGB error's search), at every
+    quality (small images are searched without a rate term); else 0."""
+    limit = options.REFINE_AUTO_BLOCKS_PLANES
+    assert limit == 16 and options.REFINE_AUTO_BLOCKS == 8
 
     def sweeps(mode, size, **params):
         return options.parse(mode, size, {**params, **info}).refine
@@ -385,7 +386,11 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     # sources: off (there the search would lower each plane's error)
     assert sweeps("RGB", (8, 8), subsampling=0) == sweeps("CMYK", (8, 8)) == 1
     assert sweeps("RGB", (8, 8), subsampling=0, keep_rgb=True) == 1
-    assert sweeps("RGB", (16, 16), subsampling=0) == 0  # 12 blocks
+    assert sweeps("RGB", (16, 8), subsampling=0) == 1  # 6 blocks
+    assert sweeps("RGB", (16, 16), subsampling=0) == 0  # 12 blocks, the RGB error's search
+    assert sweeps("RGB", (16, 16), subsampling=0, keep_rgb=True) == 1  # 12, plane by plane
+    assert sweeps("CMYK", (16, 16)) == 1  # 16 blocks
+    assert sweeps("CMYK", (24, 16)) == 0  # 24 blocks
     for subsampling in (1, 2):
         assert sweeps("RGB", (8, 8), subsampling=subsampling) == 1
         assert sweeps("RGBX", (8, 8), subsampling=subsampling) == 1
@@ -514,9 +519,10 @@ def test_command_line_refine(tmp_path, photos, capsys) -> None:
 
 @pytest.mark.parametrize("subsampled", [False, True])
 def test_small_images_are_searched_harder(subsampled) -> None:
-    """Images of at most REFINE_SMALL_BLOCKS blocks (the automatic default's): no rate term and,
-    but for subsampled ones, more candidates; larger ones: REFINE_TRIES and half the finest
-    quantizer's square."""
+    """Images of at most REFINE_SMALL_BLOCKS blocks (the automatic default's for colour): no
+    rate term and, but for subsampled ones, more candidates; up to REFINE_PLAIN_BLOCKS (the
+    default's for grey): REFINE_TRIES without the rate term; larger ones: REFINE_TRIES and
+    half the finest quantizer's square."""
     qtables = tables.quality_tables(50)
     small = strips.REFINE_SMALL_BLOCKS
     assert small == options.REFINE_AUTO_BLOCKS
@@ -525,7 +531,12 @@ def test_small_images_are_searched_harder(subsampled) -> None:
     assert found.tries == (strips.REFINE_TRIES_SMALL_SUBSAMPLED if subsampled
                            else strips.REFINE_TRIES_SMALL)
     assert strips.REFINE_TRIES_SMALL > strips.REFINE_TRIES
-    large = Refinement.of(qtables, 1, 8, blocks=small + 1, subsampled=subsampled)
+    plain = strips.REFINE_PLAIN_BLOCKS
+    assert plain == options.REFINE_AUTO_BLOCKS_PLANES > small
+    for blocks in (small + 1, plain):
+        found = Refinement.of(qtables, 1, 8, blocks=blocks, subsampled=subsampled)
+        assert (found.lam, found.tries) == (0.0, strips.REFINE_TRIES)
+    large = Refinement.of(qtables, 1, 8, blocks=plain + 1, subsampled=subsampled)
     finest = min(min(t) for t in qtables)
     assert (large.lam, large.tries) == (0.5 * finest * finest, strips.REFINE_TRIES)
     assert Refinement.of(qtables, 0, 8, blocks=1) is None
@@ -562,14 +573,18 @@ def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsa
 @pytest.mark.parametrize("mode, subsampling", [("L", 0), ("RGB", 0), ("RGB", 1), ("RGB", 2)])
 def test_the_default_never_makes_small_images_worse_at_low_quality(mode, subsampling,
                                                                    quality) -> None:
-    """Small images (the floor sweep's contents and sizes up to 8 blocks), quality 1 to 20: the
-    automatic default decodes (djpeg) at least as close as refine=0. Small images are searched
-    without the rate term, which at these qualities traded error for bytes (with it, refine=1
-    decoded worse than refine=0 on 18 of 220 subsampled floor cases at q5 and q20). Measured
-    (2026-12-01) on 1446 small cases the default refines, q1 to q100: none worse."""
+    """Small images (the floor sweep's contents and sizes up to 8 blocks, and grey ones of 15
+    and 16), quality 1 to 20: the automatic default decodes (djpeg) at least as close as
+    refine=0. Small images are searched without the rate term, which at these qualities traded
+    error for bytes (with it, refine=1 decoded worse than refine=0 on 18 of 220 subsampled
+    floor cases at q5 and q20, and on 48 of 225 grey ones of 9 to 16 blocks at q20 to q75).
+    Measured (2026-12-01) on 1446 small cases the default refines, q1 to q100: none worse."""
+    sizes = ((2, 3), (7, 5), (8, 8), (9, 9), (16, 16), (17, 9))
+    if mode == "L":
+        sizes += ((33, 17), (32, 32))
     for kind in ("photo", "hramp", "vramp", "dramp", "vignette", "noise", "checker",
                  "checker4", "flat", "yellow", "blue"):
-        for size in ((2, 3), (7, 5), (8, 8), (9, 9), (16, 16), (17, 9)):
+        for size in sizes:
             pixels = content(kind, *size, mode)
             image = Image.fromarray(pixels)
             params = {"quality": quality, "subsampling": subsampling}
