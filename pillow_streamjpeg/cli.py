@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine", type=int, choices=(0, 1, 2), default=None,
                         help="decoder-aware quantization: 0 off, 1 or 2 sweeps (closer decoded "
                              "pixels, slower; default: 1 for images of at most "
-                             f"{options.REFINE_AUTO_BLOCKS} blocks of 8x8 without subsampling "
-                             f"or {options.REFINE_AUTO_BLOCKS_SUBSAMPLED} of subsampled RGB, "
+                             f"{options.REFINE_AUTO_BLOCKS_PLANES} blocks of 8x8 (grey, CMYK), "
+                             f"{options.REFINE_AUTO_BLOCKS} (RGB 4:4:4) or "
+                             f"{options.REFINE_AUTO_BLOCKS_SUBSAMPLED} (RGB 4:2:2, 4:2:0), "
                              "else 0)")
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "

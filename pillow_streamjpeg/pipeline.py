@@ -83,13 +83,15 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
     pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
-    quality 100), for 4 to 28 times the encode time of photos (grey the least,
-    RGB 4:4:4 11 to 19, 4:2:0 24 to 28); None (the default) is one sweep on
-    tiny images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS``
-    blocks of 8x8 without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for
-    subsampled RGB, at every quality), where it costs about 1.25x a save at
-    most, else off; images of at most 8 blocks are searched harder (more
-    candidates, no rate term: ``strips.REFINE_SMALL_BLOCKS``) (docs/fidelity.md).
+    quality 100), for 3 to 27 times the encode time of photos (grey 3.1 to 4.6,
+    RGB 4:4:4 8 to 16, 4:2:0 23 to 27); None (the default) is one sweep on
+    small images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS_PLANES``
+    blocks of 8x8 for grey, CMYK and RGB kept as RGB, ``REFINE_AUTO_BLOCKS``
+    for RGB converted without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED``
+    for subsampled RGB, at every quality), where it costs about 1.25x a save
+    at most, else off; images of at most 16 blocks are searched without the
+    rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
+    candidates (``strips.REFINE_SMALL_BLOCKS``) (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 

@@ -153,7 +153,7 @@ REFINE_SMALL_BLOCKS = REFINE_AUTO_BLOCKS
 #: searched without the rate term, with ``REFINE_TRIES`` candidates: the automatic
 #: default's limit for grey (``options.REFINE_AUTO_BLOCKS_PLANES``). With the rate term,
 #: refine=1 decoded worse than refine=0 on 48 of 225 grey images of 9 to 16 blocks at
-#: quality 20 to 75 (floor contents); without it the error never grows.
+#: quality 1 to 75 (floor contents); without it the error never grows.
 REFINE_PLAIN_BLOCKS = REFINE_AUTO_BLOCKS_PLANES
 #: ``tries`` on small images, where the search counts one block's error or the RGB error
 #: without subsampling: 16 keeps a save of 8 grey blocks within 1.22x (all 64: 1.27x).
