@@ -54,8 +54,9 @@ def _mcu(planes, q, vs: int, width: int, rows: int, targets: np.ndarray):
     """One MCU as refine_group_sub holds it: the work arrays of its 2 vs Y blocks, Cb and Cr
     blocks (coefficients planes[c], quantizers q[c]), prepared, and its colour work array."""
     R = np.zeros(PY.SUBWORK, np.int32)
-    R[PY.SUB:PY.SUB + 6] = [vs, (width + 1) // 2, -(-rows // vs), int((width + 1) // 2 <= 2),
-                            width, rows]
+    R[PY.SUB] = vs
+    R[PY.SUB + 3] = int((width + 1) // 2 <= 2)
+    PY._sub_shape(R, width, rows)
     blocks = []
     for c, plane in enumerate(planes):
         for by in range(plane.shape[0]):

@@ -126,7 +126,8 @@ PX = 192      # its decoded samples: PX + 64 c + 8 y + x, component c = Y, Cb, C
 OFF = 384     # per pixel, the other two blocks' part of R, G and B (``_offsets``): OFF + 64 ch + 8 y + x
 SLOPE = 576   # the searched block's sample's weight in R, G and B (x 2**16): SLOPE + ch
 PERR = 584    # per pixel, its squared RGB error as the MCU decodes now: PERR + 8 y + x
-RGBWORK = 648
+RWE = 648     # per pixel, its weighted RGB error (``_residuals_rgb``)
+RGBWORK = 712
 
 # More offsets in R for subsampled colour (``refine_group_sub``; ``SUBWORK`` items in all): the
 # MCU's 16 x 8 vs pixels, indexed i = 16 py + px.
@@ -144,7 +145,10 @@ UROW = OLDS + 64  # squared RGB error of each pixel row: UROW + py
 UNEW = UROW + 16  # the same with a candidate, for the rows it changes
 UFLAG = UNEW + 16  # 1 for each pixel row a candidate changes
 SFLAG = UFLAG + 16  # 1 for each sample row whose samples a candidate changes
-SUBWORK = SFLAG + 8
+UMASK = SFLAG + 8  # per pixel of the MCU: -1 in the image, 0 past its edge
+UERR = UMASK + 256  # per pixel, its squared RGB error while a chroma block is searched (0 past the edge)
+UWE = UERR + 256  # and its weighted RGB error (``_residuals_sub``)
+SUBWORK = UWE + 256
 
 
 #: Most candidates (``tries``) per sweep: every coefficient.
@@ -518,22 +522,28 @@ def _accept(S, n, delta):
 
 
 def _accept_rgb(S, R, c, n, delta):
-    """Make the change that ``_try`` evaluated for a colour block, in the block and in R: the pixels whose sample changed take it and their new error."""
+    """Make the change that ``_try`` evaluated for a colour block, in the block and in R: its samples and every pixel's error.
+
+    All 64 pixels, unchanged ones included (the same values again: R's
+    offsets hold for the whole search of the block), in two loops without
+    branches that g++ vectorizes: 6 times fewer instructions than branching
+    to the pixels whose sample changed (astronaut, q100).
+    """
     _accept(S, n, delta)
     own = PX + 64 * _size(c)
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
-    for y in range(8):
-        if S[DL + y] != 0:
-            r = 8 * y
-            for x in range(8):
-                i = r + x
-                p = _pixel(S[A + i])
-                if p != R[own + i]:
-                    R[own + i] = p
-                    er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, p, kr, kg, kb)
-                    R[PERR + i] = er * er + eg * eg + eb * eb
+    zero = np.int32(0)
+    most = np.int32(255)
+    for i in range(64):
+        R[own + i] = _pixel(S[A + i])
+    for i in range(64):
+        v = R[own + i]
+        er = min(max((kr * v + R[OFF + i]) >> 16, zero), most) - R[RT + i]
+        eg = min(max((kg * v + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
+        eb = min(max((kb * v + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        R[PERR + i] = er * er + eg * eg + eb * eb
 
 
 def _next_key(S, below):
@@ -1019,16 +1029,24 @@ def _residuals_rgb(S, R, c):
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
+    zero = np.int32(0)
+    most = np.int32(255)
+    for i in range(64):
+        # R only, without branches: g++ vectorizes it (``_channel_errors`` written out)
+        v = R[own + i]
+        er = min(max((kr * v + R[OFF + i]) >> 16, zero), most) - R[RT + i]
+        eg = min(max((kg * v + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
+        eb = min(max((kb * v + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        R[PERR + i] = er * er + eg * eg + eb * eb
+        R[RWE + i] = wr * er + wg * eg + wb * eb
     total = 0
     for y in range(8):
         r = 8 * y
         s = np.int32(0)
         for x in range(8):
             i = r + x
-            er, eg, eb = _channel_errors(R, OFF + i, RT + i, 64, R[own + i], kr, kg, kb)
             m = S[MASK + i]
-            S[E + i] = ((wr * er + wg * eg + wb * eb) >> 10) & m
-            R[PERR + i] = er * er + eg * eg + eb * eb
+            S[E + i] = (R[RWE + i] >> 10) & m
             s += R[PERR + i] & m
         S[ROWERR + y] = s
         total += s
@@ -1242,8 +1260,10 @@ def _residuals_sub(S, R, c):
     Sets ``_sub_offsets``. R[UROW + py]: the squared RGB error of each pixel
     row. S[E + i]: the ranking's residual of sample i: ``_residuals_rgb``'s
     weighted RGB error, averaged over the sample's pixels in the image (1, 2
-    or 4; upsampling's blur left out: it only ranks). Uses S[TMP:] and
-    S[KEYS:] as scratch (``_rank_sweep`` rewrites both).
+    or 4; upsampling's blur left out: it only ranks). Three loops: every
+    pixel's errors into R (masked by R[UMASK:], no branch; reads and writes R
+    only, which g++ vectorizes), the row sums, the sums of each sample's
+    pixels.
     """
     _sub_offsets(R, c)
     kr = R[USLOPE]
@@ -1253,27 +1273,35 @@ def _residuals_sub(S, R, c):
     wg = np.int32(-1730) if c == 3 else np.int32(-4726)
     wb = np.int32(8910) if c == 3 else np.int32(0)
     own = UUP + 256 * _size(c - 3)
+    zero = np.int32(0)
+    most = np.int32(255)
     vs = R[SUB]
-    for i in range(64):
-        S[TMP + i] = 0
-        S[KEYS + i] = 0
+    for i in range(128 * vs):
+        er = min(max((kr * R[own + i] + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
+        eg = min(max((kg * R[own + i] + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
+        eb = min(max((kb * R[own + i] + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
+        m = R[UMASK + i]
+        R[UERR + i] = (er * er + eg * eg + eb * eb) & m
+        R[UWE + i] = (wr * er + wg * eg + wb * eb) & m
     total = 0
     for py in range(8 * vs):
         s = np.int32(0)
-        if py < R[SUB + 5]:
-            sy = py >> 1 if vs == 2 else py
-            for px in range(R[SUB + 4]):
-                i = _size(16 * py + px)
-                er, eg, eb = _channel_errors(R, UOFF + i, UT + i, 256, R[own + i], kr, kg, kb)
-                s += er * er + eg * eg + eb * eb
-                j = _size(8 * sy + (px >> 1))
-                S[TMP + j] += wr * er + wg * eg + wb * eb
-                S[KEYS + j] += 1
+        for px in range(16):
+            s += R[UERR + 16 * py + px]
         R[UROW + py] = s
         total += s
-    for i in range(64):
-        # 1, 2 or 4 pixels: the mean by a shift
-        S[E + i] = (S[TMP + i] >> (10 + (S[KEYS + i] >> 1))) & S[MASK + i]
+    cols = R[SUB + 4]
+    rows = R[SUB + 5]
+    for j in range(64):
+        sx = j & 7
+        sy = j >> 3
+        i = _size(16 * vs * sy + 2 * sx)
+        t = R[UWE + i] + R[UWE + i + 1]
+        if vs == 2:
+            t += R[UWE + i + 16] + R[UWE + i + 17]
+        # the sample's pixels in the image: 1 or 2 columns times 1 or 2 rows; the mean by a shift
+        n = min(max(cols - 2 * sx, 0), 2) * min(max(rows - vs * sy, 0), vs)
+        S[E + j] = (t >> (10 + (n >> 1))) & S[MASK + j]
     return total
 
 
@@ -1318,7 +1346,8 @@ def _try_sub(S, R, c, n, delta):
         return trial
     box = R[SUB + 3]
     last = int(R[SUB + 2]) - 1
-    cols = R[SUB + 4]
+    zero = np.int32(0)
+    most = np.int32(255)
     kr = R[USLOPE]
     kg = R[USLOPE + 1]
     kb = R[USLOPE + 2]
@@ -1336,10 +1365,15 @@ def _try_sub(S, R, c, n, delta):
             row = UNEWV + 16 * py
             _upsample_row(R, c - 2, py, row)
             e = np.int32(0)
-            for px in range(cols):
+            for px in range(16):
+                # every pixel of the row, masked past the image's edge: a loop without
+                # branches that g++ vectorizes (``_channel_errors`` written out)
                 i = 16 * py + px
-                er, eg, eb = _channel_errors(R, UOFF + i, UT + i, 256, R[row + px], kr, kg, kb)
-                e += er * er + eg * eg + eb * eb
+                v = R[row + px]
+                er = min(max((kr * v + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
+                eg = min(max((kg * v + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
+                eb = min(max((kb * v + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
+                e += (er * er + eg * eg + eb * eb) & R[UMASK + i]
             R[UNEW + py] = e
             trial += e - R[UROW + py]
     for y in range(8):
@@ -1366,6 +1400,19 @@ def _accept_sub(S, R, c, n, delta):
             r = 16 * py
             for px in range(16):
                 R[own + r + px] = R[UNEWV + r + px]
+
+
+def _sub_shape(R, cols, rows):
+    """R[SUB + 1:] (the MCU's shape) and R[UMASK:] for an MCU with ``cols`` columns and ``rows`` rows in the image (R[SUB], vs, set before)."""
+    vs = R[SUB]
+    cols = min(cols, 16)
+    rows = min(rows, 8 * vs)
+    R[SUB + 1] = (cols + 1) >> 1
+    R[SUB + 2] = -(-rows // vs)
+    R[SUB + 4] = cols
+    R[SUB + 5] = rows
+    for k in range(256):
+        R[UMASK + k] = np.int32(-1) if (k & 15) < cols and (k >> 4) < rows else np.int32(0)
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
@@ -1399,10 +1446,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
             continue
-        R[SUB + 1] = (cols + 1) >> 1
-        R[SUB + 2] = -(-min(rows, 8 * vs) // vs)
-        R[SUB + 4] = cols
-        R[SUB + 5] = min(rows, 8 * vs)
+        _sub_shape(R, cols, rows)
         _mask(S1, R[SUB + 1], R[SUB + 2])
         _mask(S2, R[SUB + 1], R[SUB + 2])
         _gather(coefs, 2 * vs * mcus + i, nb, S1)
