@@ -102,6 +102,29 @@ def test_idct_butterfly_is_exact_at_the_models_range_limit() -> None:
             np.testing.assert_array_equal(got, z @ impulses + 1024)
 
 
+def test_ranking_transform_is_the_product_with_the_basis() -> None:
+    """``_transform`` (``_fdct8``: the basis's literal values folded by its symmetries) equals the
+    64-bit products with S[BT:] (``_basis``), shifted after the first pass; inputs at every sign
+    corner of the largest the ranking gives it (residuals x 16 up to 4080, ``_boundary``'s
+    gradients up to 144 x 38), where numpy would raise on an int32 overflow of the source."""
+    S = np.zeros(PY.WORK, dtype=np.int32)
+    PY._tables(S)
+    basis = S[PY.BT:PY.BT + 64].reshape(8, 8).astype(np.int64)   # [x][u]
+    rng = np.random.default_rng(23)
+    corners = ((np.arange(256)[:, None] >> np.arange(8)) & 1) * 2 - 1
+    with np.errstate(over="raise"):
+        for trial in range(96):
+            top, shift = [(4080, 6), (144 * 38, 7), (100, 6)][trial % 3]
+            if trial < 64:
+                values = corners[rng.integers(0, 256, 8)] * top            # rows of sign corners
+            else:
+                values = rng.integers(-top, top + 1, (8, 8))
+            S[PY.G:PY.G + 64] = values.ravel()
+            PY._transform(S, PY.G, PY.GT, shift)
+            expected = ((values.T @ basis).T >> shift) @ basis           # columns, shift, rows
+            np.testing.assert_array_equal(S[PY.GT:PY.GT + 64].reshape(8, 8), expected)
+
+
 @pytest.mark.parametrize("build", ["source"] + sorted(BUILDS))
 def test_idct_islow_near_the_range_limit(build) -> None:
     """Dequantized blocks up to +-LIMIT: the model's pixels (or its refusal) as the 64-bit products give them."""
