@@ -238,8 +238,12 @@ REFINE_SWEEPS = (0, 1, 2)
 #: Re-measure when a save's fixed costs change: cheaper fixed costs raise the ratios.
 #: Re-measured 2026-12-01 10:05 UTC with small images searched harder (16 candidates,
 #: ``strips.REFINE_SMALL_BLOCKS``) and saves of 0.13-0.17 ms: grey at most 1.21x at 8
-#: blocks, RGB 4:4:4 1.24x at 6.
-REFINE_AUTO_BLOCKS = 8
+#: blocks, RGB 4:4:4 1.24x at 6. Re-measured 11:40 UTC after the colour search's loops were
+#: vectorized (1.5-2x fewer instructions): RGB 4:4:4 at most 1.18-1.26x at 6 blocks,
+#: 1.22-1.23x at 12 (16 x 16), 1.28x at 18 (``bench_refine_small.py --modes 444,420 --sizes
+#: 8,16x8,16,24x16 --qualities 100,90,75,50,5 --rounds 15`` and a 9-round run of 444, 422
+#: and 420 at q100-q5): 12 taken (two floor losses fixed, q95 and q50 RGB 9 x 9 checkers).
+REFINE_AUTO_BLOCKS = 12
 
 #: The same for images searched plane by plane (grey, CMYK, RGB kept as RGB: each block
 #: against its own samples, ``refine_group``), whose search costs about half the RGB

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
+from .options import REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -143,12 +143,12 @@ def _code_tables(huffman) -> tuple[np.ndarray, np.ndarray]:
 REFINE_TRIES = 6
 
 #: Images of at most this many coded blocks (``options.coded_blocks``; the automatic
-#: default's limit) are searched harder: more candidates (``REFINE_TRIES_SMALL``) and no
-#: rate term. Their few blocks decide their PSNR, a partial block's few pixels leave the
+#: default's limit for RGB 4:4:4 until 2026-12-01, now 12) are searched harder: more
+#: candidates (``REFINE_TRIES_SMALL``) and no rate term. Their few blocks decide their PSNR, a partial block's few pixels leave the
 #: ranking less to go by, and a file of so few blocks is mostly its headers, so bytes
 #: traded for error buy nothing (docs/fidelity.md, "Small images: more candidates, no
 #: rate term").
-REFINE_SMALL_BLOCKS = REFINE_AUTO_BLOCKS
+REFINE_SMALL_BLOCKS = 8
 #: Images of at most this many coded blocks (and more than ``REFINE_SMALL_BLOCKS``) are
 #: searched without the rate term, with ``REFINE_TRIES`` candidates: the automatic
 #: default's limit for grey (``options.REFINE_AUTO_BLOCKS_PLANES``). With the rate term,

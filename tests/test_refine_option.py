@@ -368,7 +368,7 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     REFINE_AUTO_BLOCKS for RGB the encoder converts (the RGB error's search), at every
     quality (small images are searched without a rate term); else 0."""
     limit = options.REFINE_AUTO_BLOCKS_PLANES
-    assert limit == 16 and options.REFINE_AUTO_BLOCKS == 8
+    assert limit == 16 and options.REFINE_AUTO_BLOCKS == 12
 
     def sweeps(mode, size, **params):
         return options.parse(mode, size, {**params, **info}).refine
@@ -386,9 +386,11 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     # sources: off (there the search would lower each plane's error)
     assert sweeps("RGB", (8, 8), subsampling=0) == sweeps("CMYK", (8, 8)) == 1
     assert sweeps("RGB", (8, 8), subsampling=0, keep_rgb=True) == 1
-    assert sweeps("RGB", (16, 8), subsampling=0) == 1  # 6 blocks
-    assert sweeps("RGB", (16, 16), subsampling=0) == 0  # 12 blocks, the RGB error's search
-    assert sweeps("RGB", (16, 16), subsampling=0, keep_rgb=True) == 1  # 12, plane by plane
+    assert sweeps("RGB", (16, 16), subsampling=0) == 1  # 12 blocks
+    assert sweeps("RGB", (24, 16), subsampling=0) == 0  # 18 blocks, the RGB error's search
+    assert sweeps("RGB", (24, 16), subsampling=0, keep_rgb=True) == 0  # 18, plane by plane
+    assert sweeps("RGB", (40, 8), subsampling=0, keep_rgb=True) == 1  # 15, plane by plane
+    assert sweeps("RGB", (40, 8), subsampling=0) == 0  # 15, the RGB error's search
     assert sweeps("CMYK", (16, 16)) == 1  # 16 blocks
     assert sweeps("CMYK", (24, 16)) == 0  # 24 blocks
     for subsampling in (1, 2):
@@ -525,7 +527,7 @@ def test_small_images_are_searched_harder(subsampled) -> None:
     half the finest quantizer's square."""
     qtables = tables.quality_tables(50)
     small = strips.REFINE_SMALL_BLOCKS
-    assert small == options.REFINE_AUTO_BLOCKS
+    assert small == 8 < options.REFINE_AUTO_BLOCKS
     found = Refinement.of(qtables, 1, 8, blocks=small, subsampled=subsampled)
     assert found.lam == 0.0
     assert found.tries == (strips.REFINE_TRIES_SMALL_SUBSAMPLED if subsampled
