@@ -539,15 +539,13 @@ def _accept_rgb(S, R, c, n, delta):
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
-    zero = np.int32(0)
-    most = np.int32(255)
     for i in range(64):
         R[own + i] = _pixel(S[A + i])
     for i in range(64):
         v = R[own + i]
-        er = min(max((kr * v + R[OFF + i]) >> 16, zero), most) - R[RT + i]
-        eg = min(max((kg * v + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
-        eb = min(max((kb * v + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        er = _channel(kr, v, R[OFF + i]) - R[RT + i]
+        eg = _channel(kg, v, R[OFF + 64 + i]) - R[RT + 64 + i]
+        eb = _channel(kb, v, R[OFF + 128 + i]) - R[RT + 128 + i]
         R[PERR + i] = er * er + eg * eg + eb * eb
 
 
@@ -998,20 +996,15 @@ def _pixel_offsets(R, dst, stride, c, y, b, r):
         R[dst + 2 * stride] = (y + ((np.int32(116130) * b + half) >> 16)) * full
 
 
-def _channel_errors(R, off, target, stride, p, kr, kg, kb):
-    """The R, G and B errors of a pixel with the searched block's sample p (or upsampled chroma).
+def _channel(k, v, off):
+    """One channel (R, G or B) of a pixel: clamp((k v + off) >> 16, 0, 255) for the searched block's sample v
+    (or upsampled chroma), k its slope and off the pixel's offset (``_offsets``, ``_sub_offsets``).
 
-    Its offsets at R[off + stride ch] (``_offsets``, ``_sub_offsets``), its
-    source pixel at R[target + stride ch]. kr, kg, kb: the slopes, passed as
-    locals: loaded from R in the loop, the compiler reloads them after every
-    store.
+    A scalar function g++ inlines into the vectorized loops that call it
+    (three channels returned as a tuple it did not inline, and those loops
+    stayed scalar).
     """
-    zero = np.int32(0)
-    most = np.int32(255)
-    er = min(max((kr * p + R[off]) >> 16, zero), most) - R[target]
-    eg = min(max((kg * p + R[off + stride]) >> 16, zero), most) - R[target + stride]
-    eb = min(max((kb * p + R[off + 2 * stride]) >> 16, zero), most) - R[target + 2 * stride]
-    return er, eg, eb
+    return min(max((k * v + off) >> 16, np.int32(0)), np.int32(255))
 
 
 def _residuals_rgb(S, R, c):
@@ -1034,14 +1027,12 @@ def _residuals_rgb(S, R, c):
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
-    zero = np.int32(0)
-    most = np.int32(255)
     for i in range(64):
-        # R only, without branches: g++ vectorizes it (``_channel_errors`` written out)
+        # R only, without branches: g++ vectorizes it
         v = R[own + i]
-        er = min(max((kr * v + R[OFF + i]) >> 16, zero), most) - R[RT + i]
-        eg = min(max((kg * v + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
-        eb = min(max((kb * v + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        er = _channel(kr, v, R[OFF + i]) - R[RT + i]
+        eg = _channel(kg, v, R[OFF + 64 + i]) - R[RT + 64 + i]
+        eb = _channel(kb, v, R[OFF + 128 + i]) - R[RT + 128 + i]
         R[PERR + i] = er * er + eg * eg + eb * eb
         R[RWE + i] = wr * er + wg * eg + wb * eb
     total = 0
@@ -1074,16 +1065,13 @@ def _trial_row_rgb(S, R, y, dy, u):
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
-    zero = np.int32(0)
-    most = np.int32(255)
     s = S[ROWERR + r // 8]
     for x in range(8):
-        # ``_channel_errors`` written out: as a call g++ did not inline it here
         i = r + x
         p = _pixel(S[A + i] + dy * S[ku + x])
-        er = min(max((kr * p + R[OFF + i]) >> 16, zero), most) - R[RT + i]
-        eg = min(max((kg * p + R[OFF + 64 + i]) >> 16, zero), most) - R[RT + 64 + i]
-        eb = min(max((kb * p + R[OFF + 128 + i]) >> 16, zero), most) - R[RT + 128 + i]
+        er = _channel(kr, p, R[OFF + i]) - R[RT + i]
+        eg = _channel(kg, p, R[OFF + 64 + i]) - R[RT + 64 + i]
+        eb = _channel(kb, p, R[OFF + 128 + i]) - R[RT + 128 + i]
         s += (er * er + eg * eg + eb * eb - R[PERR + i]) & S[MASK + i]
     return s
 
@@ -1278,13 +1266,11 @@ def _residuals_sub(S, R, c):
     wg = np.int32(-1730) if c == 3 else np.int32(-4726)
     wb = np.int32(8910) if c == 3 else np.int32(0)
     own = UUP + 256 * _size(c - 3)
-    zero = np.int32(0)
-    most = np.int32(255)
     vs = R[SUB]
     for i in range(128 * vs):
-        er = min(max((kr * R[own + i] + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
-        eg = min(max((kg * R[own + i] + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
-        eb = min(max((kb * R[own + i] + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
+        er = _channel(kr, R[own + i], R[UOFF + i]) - R[UT + i]
+        eg = _channel(kg, R[own + i], R[UOFF + 256 + i]) - R[UT + 256 + i]
+        eb = _channel(kb, R[own + i], R[UOFF + 512 + i]) - R[UT + 512 + i]
         m = R[UMASK + i]
         R[UERR + i] = (er * er + eg * eg + eb * eb) & m
         R[UWE + i] = (wr * er + wg * eg + wb * eb) & m
@@ -1351,8 +1337,6 @@ def _try_sub(S, R, c, n, delta):
         return trial
     box = R[SUB + 3]
     last = int(R[SUB + 2]) - 1
-    zero = np.int32(0)
-    most = np.int32(255)
     kr = R[USLOPE]
     kg = R[USLOPE + 1]
     kb = R[USLOPE + 2]
@@ -1372,12 +1356,12 @@ def _try_sub(S, R, c, n, delta):
             e = np.int32(0)
             for px in range(16):
                 # every pixel of the row, masked past the image's edge: a loop without
-                # branches that g++ vectorizes (``_channel_errors`` written out)
+                # branches that g++ vectorizes
                 i = 16 * py + px
                 v = R[row + px]
-                er = min(max((kr * v + R[UOFF + i]) >> 16, zero), most) - R[UT + i]
-                eg = min(max((kg * v + R[UOFF + 256 + i]) >> 16, zero), most) - R[UT + 256 + i]
-                eb = min(max((kb * v + R[UOFF + 512 + i]) >> 16, zero), most) - R[UT + 512 + i]
+                er = _channel(kr, v, R[UOFF + i]) - R[UT + i]
+                eg = _channel(kg, v, R[UOFF + 256 + i]) - R[UT + 256 + i]
+                eb = _channel(kb, v, R[UOFF + 512 + i]) - R[UT + 512 + i]
                 e += (er * er + eg * eg + eb * eb) & R[UMASK + i]
             R[UNEW + py] = e
             trial += e - R[UROW + py]
