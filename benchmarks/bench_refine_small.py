@@ -1,9 +1,11 @@
 """Cost of ``refine=1`` on small images: whole saves, refine=1 against refine=0, by size in blocks.
 
-The ``refine`` option's automatic default (``options.REFINE_AUTO_BLOCKS``) turns one
-sweep of the decoder-aware quantization on for images of at most that many 8x8
-blocks, where a save's fixed costs (options, markers, Python calls) dominate and
-the search's per-block cost stays within issue 15's 1.25x. This script measures
+The ``refine`` option's automatic default (``options.auto_refine``: at most
+``REFINE_AUTO_BLOCKS_PLANES`` 8x8 blocks for grey, ``REFINE_AUTO_BLOCKS`` for RGB 4:4:4,
+``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for RGB 4:2:2 and 4:2:0) turns one sweep of the
+decoder-aware quantization on for small images, where a save's fixed costs (options,
+markers, Python calls) dominate and the search's per-block cost stays within issue 15's
+1.25x. This script measures
 it: for each image size, mode (L; RGB 4:4:4, 4:2:2, 4:2:0), quality and content
 (uniform noise, a crop of scikit-image's ``astronaut``: the contents that make the
 search work hardest), the process CPU time of a batch of saves with refine=0 and
