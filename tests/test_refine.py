@@ -98,7 +98,7 @@ def test_idct_butterfly_is_exact_at_the_models_range_limit() -> None:
             z = corners[first:first + 8]                         # 8 passes side by side, z[i][k]
             S[PY.TMP:PY.TMP + 64] = z.T.ravel()                  # z[k] of pass i at TMP + 8 k + i
             PY._idct8(S, PY.TMP, PY.P, np.int32(1024))
-            got = S[PY.P:PY.P + 64].reshape(8, 8).T              # got[i][v]
+            got = S[PY.P:PY.P + 64].reshape(8, 8)                # got[i][v]: dst + 8 i + v
             np.testing.assert_array_equal(got, z @ impulses + 1024)
 
 

@@ -106,7 +106,7 @@ A = 448       # row pass sums: A + 8 y + x
 K = 512       # 64 impulse responses of the IDCT butterfly
 BT = 576      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
 E = 640       # 64 residuals (decoded x 16 - T16)
-TMP = 704     # scratch: 64 row transforms (of E or G), an IDCT pass before its transpose
+TMP = 704     # scratch: 64 column transforms (of E or G); the unit inputs of ``_impulses``
 PROJ = 768    # 64 projections of E (x 2**18)
 G = 832       # 64 rounding-boundary gradients (``_boundary``)
 GT = 896      # 64 projections of G
@@ -188,10 +188,14 @@ def _basis(S):
 def _idct8(S, src, dst, bias):
     """8 one-dimensional passes of jpeg_idct_islow (jidctint.c) before their final rounding shift.
 
-    Pass i reads z[k] = S[src + 8 k + i] and writes S[dst + 8 v + i] = bias
-    + output v: libjpeg's butterfly with its constants, 12 multiplies where
-    the same pass as a product with the 64 impulse responses (``_impulses``)
-    takes 64, and the 8 passes side by side, which g++ vectorizes 8 wide.
+    Pass i reads z[k] = S[src + 8 k + i] and writes S[dst + 8 i + v] = bias
+    + output v (transposed, the layout every caller wants: the column pass's
+    sums column by column, the row pass's row by row, the impulse responses
+    input by input): libjpeg's butterfly with its constants, 12 multiplies
+    where the same pass as a product with the 64 impulse responses
+    (``_impulses``) takes 64, and the 8 passes side by side, which g++
+    vectorizes 8 wide. (Storing outputs side by side and transposing after
+    took 2 % more instructions.)
     Linear in exact integers, so its sums equal the products' (what a
     candidate's incremental update adds) exactly: with every |z[k]| <=
     LIMIT no intermediate value exceeds 61214 LIMIT < 2**31 (interval
@@ -229,33 +233,21 @@ def _idct8(S, src, dst, bias):
         tmp1 = o5 * np.int32(16819) + z2 + z4
         tmp2 = o3 * np.int32(25172) + z2 + z3
         tmp3 = o1 * np.int32(12299) + z1 + z4
-        S[dst + i] = tmp10 + tmp3
-        S[dst + 56 + i] = tmp10 - tmp3
-        S[dst + 8 + i] = tmp11 + tmp2
-        S[dst + 48 + i] = tmp11 - tmp2
-        S[dst + 16 + i] = tmp12 + tmp1
-        S[dst + 40 + i] = tmp12 - tmp1
-        S[dst + 24 + i] = tmp13 + tmp0
-        S[dst + 32 + i] = tmp13 - tmp0
-
-
-def _transpose(S, src, dst):
-    """S[dst + 8 j + i] = S[src + 8 i + j]."""
-    src = _size(src)
-    dst = _size(dst)
-    for i in range(8):
-        for j in range(8):
-            S[dst + 8 * j + i] = S[src + 8 * i + j]
+        S[dst + 8 * i] = tmp10 + tmp3
+        S[dst + 8 * i + 7] = tmp10 - tmp3
+        S[dst + 8 * i + 1] = tmp11 + tmp2
+        S[dst + 8 * i + 6] = tmp11 - tmp2
+        S[dst + 8 * i + 2] = tmp12 + tmp1
+        S[dst + 8 * i + 5] = tmp12 - tmp1
+        S[dst + 8 * i + 3] = tmp13 + tmp0
+        S[dst + 8 * i + 4] = tmp13 - tmp0
 
 
 def _impulses(S):
-    """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k (S[TMP:] as scratch)."""
+    """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k (S[TMP:] as scratch: pass k's input)."""
     for i in range(64):
         S[TMP + i] = np.int32(1) if i % 9 == 0 else np.int32(0)
-    _idct8(S, TMP, K, np.int32(0))  # pass k, output x, at K + 8 x + k
-    _transpose(S, K, TMP)
-    for i in range(64):
-        S[K + i] = S[TMP + i]
+    _idct8(S, TMP, K, np.int32(0))
 
 
 def _pixel(a):
@@ -277,16 +269,14 @@ def _columns(S):
     pass's exact sum with its rounding half); S[W + 8 u + v] = that >> 11
     (the workspace, column u contiguous).
     """
-    _idct8(S, D, TMP, np.int32(1024))  # column u's output v at TMP + 8 v + u
-    _transpose(S, TMP, P)
+    _idct8(S, D, P, np.int32(1024))
     for i in range(64):
         S[W + i] = S[P + i] >> 11
 
 
 def _rows(S):
     """Row pass of jpeg_idct_islow before its final shift: S[A + 8 y + x] = 2**17 + sum over u of S[W + 8 u + y] S[K + 8 u + x]."""
-    _idct8(S, W, TMP, np.int32(131072))  # row y's output x at TMP + 8 x + y
-    _transpose(S, TMP, A)
+    _idct8(S, W, A, np.int32(131072))
 
 
 def _largest(S, src):
@@ -371,18 +361,15 @@ def _transform(S, src, dst, shift):
     """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers).
 
     The products with the basis S[BT:] (x 1024, rounded): columns first,
-    shifted, then rows, each pass 8 ``_fdct8`` side by side with a transpose
-    after it (S[TMP:] and S[KEYS:] as scratch; ``_rank_sweep`` writes its keys
-    after).
+    shifted, into S[TMP:] (scratch), then rows, each pass 8 ``_fdct8`` side
+    by side.
     """
-    _fdct8(S, src, TMP, shift)  # column x's value v at TMP + 8 v + x
-    _transpose(S, TMP, KEYS)
-    _fdct8(S, KEYS, TMP, 0)  # row v's value u at TMP + 8 u + v
-    _transpose(S, TMP, dst)
+    _fdct8(S, src, TMP, shift)  # column x's value v at TMP + 8 x + v
+    _fdct8(S, TMP, dst, 0)
 
 
 def _fdct8(S, src, dst, shift):
-    """8 one-dimensional products with the basis: S[dst + 8 u + i] = (sum over x of S[src + 8 x + i] S[BT + 8 x + u]) >> shift.
+    """8 one-dimensional products with the basis: S[dst + 8 i + u] = (sum over x of S[src + 8 x + i] S[BT + 8 x + u]) >> shift (transposed, as ``_idct8``'s).
 
     The basis's values as literals, folded by its symmetries (S[BT + 8 (7 - x)
     + u] = (-1)**u S[BT + 8 x + u], exact after rounding): 22 multiplies
@@ -413,17 +400,17 @@ def _fdct8(S, src, dst, shift):
         d3 = r3 - r4
         a = s0 - s3
         b = s1 - s2
-        S[dst + i] = (np.int32(362) * (s0 + s1 + s2 + s3)) >> shift
-        S[dst + 32 + i] = (np.int32(362) * (s0 - s1 - s2 + s3)) >> shift
-        S[dst + 16 + i] = (np.int32(473) * a + np.int32(196) * b) >> shift
-        S[dst + 48 + i] = (np.int32(196) * a - np.int32(473) * b) >> shift
-        S[dst + 8 + i] = (np.int32(502) * d0 + np.int32(426) * d1 + np.int32(284) * d2
+        S[dst + 8 * i] = (np.int32(362) * (s0 + s1 + s2 + s3)) >> shift
+        S[dst + 8 * i + 4] = (np.int32(362) * (s0 - s1 - s2 + s3)) >> shift
+        S[dst + 8 * i + 2] = (np.int32(473) * a + np.int32(196) * b) >> shift
+        S[dst + 8 * i + 6] = (np.int32(196) * a - np.int32(473) * b) >> shift
+        S[dst + 8 * i + 1] = (np.int32(502) * d0 + np.int32(426) * d1 + np.int32(284) * d2
                           + np.int32(100) * d3) >> shift
-        S[dst + 24 + i] = (np.int32(426) * d0 - np.int32(100) * d1 - np.int32(502) * d2
+        S[dst + 8 * i + 3] = (np.int32(426) * d0 - np.int32(100) * d1 - np.int32(502) * d2
                            - np.int32(284) * d3) >> shift
-        S[dst + 40 + i] = (np.int32(284) * d0 - np.int32(502) * d1 + np.int32(100) * d2
+        S[dst + 8 * i + 5] = (np.int32(284) * d0 - np.int32(502) * d1 + np.int32(100) * d2
                            + np.int32(426) * d3) >> shift
-        S[dst + 56 + i] = (np.int32(100) * d0 - np.int32(284) * d1 + np.int32(426) * d2
+        S[dst + 8 * i + 7] = (np.int32(100) * d0 - np.int32(284) * d1 + np.int32(426) * d2
                            - np.int32(502) * d3) >> shift
 
 
