@@ -104,12 +104,15 @@ def test_idct_butterfly_is_exact_at_the_models_range_limit() -> None:
 
 def test_ranking_transform_is_the_product_with_the_basis() -> None:
     """``_transform`` (``_fdct8``: the basis's literal values folded by its symmetries) equals the
-    64-bit products with S[BT:] (``_basis``), shifted after the first pass; inputs at every sign
-    corner of the largest the ranking gives it (residuals x 16 up to 4080, ``_boundary``'s
-    gradients up to 144 x 38), where numpy would raise on an int32 overflow of the source."""
+    64-bit products with the orthonormal DCT basis x 1024, rounded, shifted after the first pass;
+    inputs at every sign corner of the largest the ranking gives it (residuals x 16 up to 4080,
+    ``_boundary``'s gradients up to 144 x 38), where numpy would raise on an int32 overflow of
+    the source."""
     S = np.zeros(PY.WORK, dtype=np.int32)
-    PY._tables(S)
-    basis = S[PY.BT:PY.BT + 64].reshape(8, 8).astype(np.int64)   # [x][u]
+    k = np.arange(8)
+    scale = np.where(k == 0, np.sqrt(0.125), 0.5)
+    basis = np.floor(1024 * scale[None, :] * np.cos((2 * k[:, None] + 1) * k[None, :] * np.pi / 16)
+                     + 0.5).astype(np.int64)                     # [x][u]
     rng = np.random.default_rng(23)
     corners = ((np.arange(256)[:, None] >> np.arange(8)) & 1) * 2 - 1
     with np.errstate(over="raise"):

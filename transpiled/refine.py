@@ -104,21 +104,20 @@ P = 320       # column pass sums, transposed: P + 8 u + v
 W = 384       # column pass outputs (workspace), transposed: W + 8 u + v
 A = 448       # row pass sums: A + 8 y + x
 K = 512       # 64 impulse responses of the IDCT butterfly
-BT = 576      # 64 DCT basis values x 1024, rounded: BT + 8 x + u
-E = 640       # 64 residuals (decoded x 16 - T16)
-TMP = 704     # scratch: 64 column transforms (of E or G); the unit inputs of ``_impulses``
-PROJ = 768    # 64 projections of E (x 2**18)
-G = 832       # 64 rounding-boundary gradients (``_boundary``)
-GT = 896      # 64 projections of G
-ROWERR = 960  # 8 row errors
-ROWNEW = 968  # 8 row errors of a candidate
-COL = 976    # 8 column pass sums of a candidate
-DL = 984     # 8 changes of the workspace column of a candidate
-ONES = 992   # number of quantizers equal to 1 (set with S[Q:])
-KEYS = 1000   # 64 sort keys of the coefficients of a sweep (``_rank``)
-MASK = 1064   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
-LIST = 1128   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
-WORK = 1256
+E = 576       # 64 residuals (decoded x 16 - T16)
+TMP = 640     # scratch: 64 column transforms (of E or G); the unit inputs of ``_impulses``
+PROJ = 704    # 64 projections of E (x 2**18)
+G = 768       # 64 rounding-boundary gradients (``_boundary``)
+GT = 832      # 64 projections of G
+ROWERR = 896  # 8 row errors
+ROWNEW = 904  # 8 row errors of a candidate
+COL = 912    # 8 column pass sums of a candidate
+DL = 920     # 8 changes of the workspace column of a candidate
+ONES = 928   # number of quantizers equal to 1 (set with S[Q:])
+KEYS = 936   # 64 sort keys of the coefficients of a sweep (``_rank``)
+MASK = 1000   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
+LIST = 1064   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
+WORK = 1192
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -160,29 +159,6 @@ WINDOW = 78643
 def _size(n):
     """n clamped to 0..2**40, which lets Pythran index with it without a sign check."""
     return min(max(n, 0), 1 << 40)
-
-
-def _basis(S):
-    """S[BT + 8 x + u] = 1024 c(u)/2 cos((2x+1) u pi / 16), rounded: the orthonormal 8-point DCT basis.
-
-    From literal cosines, not a math library's, so that every build has the same table.
-    """
-    cosines = np.array([1.0, 0.98078528040323043, 0.92387953251128674, 0.83146961230254524,
-                        0.70710678118654757, 0.55557023301960218, 0.38268343236508978,
-                        0.19509032201612825, 0.0])
-    for u in range(8):
-        cu = 0.35355339059327379 if u == 0 else 0.5
-        for x in range(8):
-            m = ((2 * x + 1) * u) % 32  # cos(m pi / 16) from the first quadrant
-            if m <= 8:
-                c = cosines[m]
-            elif m <= 16:
-                c = -cosines[16 - m]
-            elif m <= 24:
-                c = -cosines[m - 16]
-            else:
-                c = cosines[32 - m]
-            S[BT + 8 * x + u] = int(np.floor(1024.0 * cu * c + 0.5))
 
 
 def _idct8(S, src, dst, bias):
@@ -360,7 +336,7 @@ def _trial_row(S, y, dy, u):
 def _transform(S, src, dst, shift):
     """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers).
 
-    The products with the basis S[BT:] (x 1024, rounded): columns first,
+    The products with the orthonormal DCT basis x 1024, rounded: columns first,
     shifted, into S[TMP:] (scratch), then rows, each pass 8 ``_fdct8`` side
     by side.
     """
@@ -369,15 +345,16 @@ def _transform(S, src, dst, shift):
 
 
 def _fdct8(S, src, dst, shift):
-    """8 one-dimensional products with the basis: S[dst + 8 i + u] = (sum over x of S[src + 8 x + i] S[BT + 8 x + u]) >> shift (transposed, as ``_idct8``'s).
+    """8 one-dimensional products with the basis: S[dst + 8 i + u] = (sum over x of S[src + 8 x + i] b[x][u]) >> shift (transposed, as ``_idct8``'s).
 
-    The basis's values as literals, folded by its symmetries (S[BT + 8 (7 - x)
-    + u] = (-1)**u S[BT + 8 x + u], exact after rounding): 22 multiplies
-    instead of 64, the same integer sums, and 8 of them side by side, which
-    g++ vectorizes. As 16 products of 8 outputs with S[BT:] (``_dot8``,
-    until 2026-12-01) a transform took about 2,300 instructions where g++
-    did not inline them (quality 90: a third of a grey block's search), this
-    one about 620.
+    b[x][u] = 1024 c(u)/2 cos((2x+1) u pi / 16), rounded: the orthonormal
+    8-point DCT basis. Its values as literals (362, 502, 473, 426, 284, 196,
+    100, signed), folded by its symmetries (b[7 - x][u] = (-1)**u b[x][u],
+    exact after rounding): 22 multiplies instead of 64, the same integer
+    sums, and 8 of them side by side, which g++ vectorizes. As 16 products
+    of 8 outputs with a basis table (``_dot8``, until 2026-12-01) a
+    transform took about 2,300 instructions where g++ did not inline them
+    (quality 90: a third of a grey block's search), this one about 450.
     """
     src = _size(src)
     dst = _size(dst)
@@ -797,9 +774,8 @@ def _scatter(S, coefs, j, nb):
 
 
 def _tables(S):
-    """The constant tables of S: the IDCT's impulse responses and the DCT basis."""
+    """The constant tables of S: the IDCT's impulse responses."""
     _impulses(S)
-    _basis(S)
 
 
 def idct_islow(coefs, quant, out):
