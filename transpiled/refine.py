@@ -125,7 +125,7 @@ PX = 192      # its decoded samples: PX + 64 c + 8 y + x, component c = Y, Cb, C
 OFF = 384     # per pixel, the other two blocks' part of R, G and B (``_offsets``): OFF + 64 ch + 8 y + x
 SLOPE = 576   # the searched block's sample's weight in R, G and B (x 2**16): SLOPE + ch
 PERR = 584    # per pixel, its squared RGB error as the MCU decodes now: PERR + 8 y + x
-RWE = 648     # per pixel, its weighted RGB error (``_residuals_rgb``)
+RWE = 648     # per pixel, its weighted RGB error (``_pixel_errors``)
 RGBWORK = 712
 
 # More offsets in R for subsampled colour (``refine_group_sub``; ``SUBWORK`` items in all): the
@@ -494,23 +494,15 @@ def _accept_rgb(S, R, c, n, delta):
     """Make the change that ``_try`` evaluated for a colour block, in the block and in R: its samples and every pixel's error.
 
     All 64 pixels, unchanged ones included (the same values again: R's
-    offsets hold for the whole search of the block), in two loops without
-    branches that g++ vectorizes: 6 times fewer instructions than branching
-    to the pixels whose sample changed (astronaut, q100).
+    offsets hold for the whole search of the block), without branches
+    (``_pixel_errors``): 6 times fewer instructions than branching to the
+    pixels whose sample changed (astronaut, q100).
     """
     _accept(S, n, delta)
     own = PX + 64 * _size(c)
-    kr = R[SLOPE]
-    kg = R[SLOPE + 1]
-    kb = R[SLOPE + 2]
     for i in range(64):
         R[own + i] = _pixel(S[A + i])
-    for i in range(64):
-        v = R[own + i]
-        er = _channel(kr, v, R[OFF + i]) - R[RT + i]
-        eg = _channel(kg, v, R[OFF + 64 + i]) - R[RT + 64 + i]
-        eb = _channel(kb, v, R[OFF + 128 + i]) - R[RT + 128 + i]
-        R[PERR + i] = er * er + eg * eg + eb * eb
+    _pixel_errors(R, c)
 
 
 def _next_key(S, below):
@@ -970,6 +962,28 @@ def _channel(k, v, off):
     return min(max((k * v + off) >> 16, np.int32(0)), np.int32(255))
 
 
+def _pixel_errors(R, c):
+    """R[PERR + i] and R[RWE + i]: the squared and the weighted RGB error (``_residuals_rgb``) of each pixel of the MCU whose block c's samples are R[PX + 64 c:].
+
+    Reads and writes R only, without branches: g++ vectorizes it. Serves
+    ``_residuals_rgb`` and ``_accept_rgb`` (which needs only R[PERR:]).
+    """
+    wr = np.int32(5461) if c == 0 else (np.int32(0) if c == 1 else np.int32(9279))
+    wg = np.int32(5461) if c == 0 else (np.int32(-1730) if c == 1 else np.int32(-4726))
+    wb = np.int32(5461) if c == 0 else (np.int32(8910) if c == 1 else np.int32(0))
+    own = PX + 64 * _size(c)
+    kr = R[SLOPE]
+    kg = R[SLOPE + 1]
+    kb = R[SLOPE + 2]
+    for i in range(64):
+        v = R[own + i]
+        er = _channel(kr, v, R[OFF + i]) - R[RT + i]
+        eg = _channel(kg, v, R[OFF + 64 + i]) - R[RT + 64 + i]
+        eb = _channel(kb, v, R[OFF + 128 + i]) - R[RT + 128 + i]
+        R[PERR + i] = er * er + eg * eg + eb * eb
+        R[RWE + i] = wr * er + wg * eg + wb * eb
+
+
 def _residuals_rgb(S, R, c):
     """``_residuals`` for block c (Y, Cb, Cr) of a colour MCU, in RGB: returns the MCU's RGB error.
 
@@ -983,21 +997,7 @@ def _residuals_rgb(S, R, c):
     is, and the ranking needs no other change.
     """
     _offsets(R, c)
-    wr = np.int32(5461) if c == 0 else (np.int32(0) if c == 1 else np.int32(9279))
-    wg = np.int32(5461) if c == 0 else (np.int32(-1730) if c == 1 else np.int32(-4726))
-    wb = np.int32(5461) if c == 0 else (np.int32(8910) if c == 1 else np.int32(0))
-    own = PX + 64 * _size(c)
-    kr = R[SLOPE]
-    kg = R[SLOPE + 1]
-    kb = R[SLOPE + 2]
-    for i in range(64):
-        # R only, without branches: g++ vectorizes it
-        v = R[own + i]
-        er = _channel(kr, v, R[OFF + i]) - R[RT + i]
-        eg = _channel(kg, v, R[OFF + 64 + i]) - R[RT + 64 + i]
-        eb = _channel(kb, v, R[OFF + 128 + i]) - R[RT + 128 + i]
-        R[PERR + i] = er * er + eg * eg + eb * eb
-        R[RWE + i] = wr * er + wg * eg + wb * eb
+    _pixel_errors(R, c)
     total = 0
     for y in range(8):
         r = 8 * y
