@@ -1394,13 +1394,16 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     R[SUB] = vs
     R[SUB + 3] = 1 if box else 0
     changed = 0
+    masked = -1  # the MCU shape R's and the chroma blocks' masks hold (none yet)
     for i in range(mcus):
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
             continue
-        _sub_shape(R, cols, rows)
-        _mask(S1, R[SUB + 1], R[SUB + 2])
-        _mask(S2, R[SUB + 1], R[SUB + 2])
+        if cols != masked:  # rows is the strip's: only the last MCU's columns differ
+            _sub_shape(R, cols, rows)
+            _mask(S1, R[SUB + 1], R[SUB + 2])
+            _mask(S2, R[SUB + 1], R[SUB + 2])
+            masked = cols
         _gather(coefs, 2 * vs * mcus + i, nb, S1)
         _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
         if not _prepare(S1) or not _prepare(S2):
