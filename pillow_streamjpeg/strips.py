@@ -258,7 +258,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                                     *scratch[:5], group, pred, carry, int(pad), mcu0, interval)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
-                              frame.comp_table, *codes, scratch.coefs, scratch.words, scratch.out,
+                              frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
 
 

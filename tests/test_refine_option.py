@@ -72,7 +72,7 @@ def _two_step(module, band, row0, nrows, args, codes, scratch, pred, carry, pad,
                               GROUP, scratch.strip_samples, scratch.strip_coefs)
     assert mcus == -(-args.width // (8 * args.hs))
     return module.code_coefs(scratch.strip_coefs, args.width, args.ncomp, args.hs, args.vs,
-                             args.comp_table, *codes, scratch.coefs, scratch.words, scratch.out,
+                             args.comp_table, *codes, scratch.words, scratch.out,
                              GROUP, pred, carry, int(pad), mcu0, interval)
 
 
