@@ -172,6 +172,9 @@ class Refinement(NamedTuple):
     sweeps: int  #: 1 or 2
     lam: float  #: rate term: 0 when the finest quantizer is 1 or the image has at most REFINE_PLAIN_BLOCKS blocks, else half its square
     tries: int  #: candidates per sweep
+    #: 1: candidates of larger quantizers predicted to lose more than a quarter step's square
+    #: left out (``refine._rank_sweep``); images of more than REFINE_PLAIN_BLOCKS blocks
+    screen: int
     #: the image's columns (a strip cut into columns has fewer): libjpeg-turbo's upsampler
     #: depends on them (``refine_group_sub``'s box)
     width: int
@@ -184,7 +187,8 @@ class Refinement(NamedTuple):
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
-        ``REFINE_PLAIN_BLOCKS``, no rate term. ``subsampled``: a component of the
+        ``REFINE_PLAIN_BLOCKS``, no rate term; above (and when not given), the rate
+        term and the screen of candidates. ``subsampled``: a component of the
         image is subsampled.
         """
         if not sweeps:
@@ -193,12 +197,12 @@ class Refinement(NamedTuple):
         module = engine.refine if module is None else module
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
-            return cls(module, quant, sweeps, 0.0, tries, width)
+            return cls(module, quant, sweeps, 0.0, tries, 0, width)
         if blocks is not None and blocks <= REFINE_PLAIN_BLOCKS:
-            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, width)
+            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width)
         finest = min(min(table) for table in qtables)
         lam = 0.0 if finest <= 1 else 0.5 * finest * finest
-        return cls(module, quant, sweeps, lam, REFINE_TRIES, width)
+        return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width)
 
 
 class Scratch(NamedTuple):
@@ -282,19 +286,20 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
         return refine.module.refine_group_rgb(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
-            refine.sweeps, refine.lam, refine.tries)
+            refine.sweeps, refine.lam, refine.tries, refine.screen)
     if frame.convert and ncomp == 3 and hs == 2:
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
         return refine.module.refine_group_sub(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
-            scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries)
+            scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
+            refine.screen)
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
     return refine.module.refine_group(
         scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
         frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
-        refine.sweeps, refine.lam, refine.tries, frame.width, nrows)
+        refine.sweeps, refine.lam, refine.tries, frame.width, nrows, refine.screen)
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,

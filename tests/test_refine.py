@@ -218,7 +218,7 @@ def test_refine_group_equals_refine_block_natural() -> None:
     coefs = natural.T.copy().ravel()
     changed = PY.refine_group(samples.ravel(), 8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1,
                               group, gm, np.zeros(1, dtype=np.int64), q, coefs, nb, 2, 0.0, 6,
-                              8 * group, 8)
+                              8 * group, 8, 0)
     expected = 0
     for j in range(group):
         block = natural[j].copy()
@@ -308,6 +308,38 @@ def _group_layout(plane_yx: np.ndarray, q: np.ndarray):
     return samples, coefs, group
 
 
+def test_screen_leaves_out_the_candidates_predicted_to_lose(photos) -> None:
+    """``_rank_sweep`` with S[SCREEN] = 1 lists exactly the coefficients of larger quantizers
+    whose residual's projection p gives 2 |p| >= 3 q / 4 (a predicted change of the error
+    q (q - 2 |p|) no worse than q**2 / 4, p in units of 2**18); with 0, every one."""
+    q = np.asarray(tables.quality_tables(90)[0], dtype=np.int32)
+    assert q.min() > 1  # no quantizer 1: every candidate comes from the residual's projection
+    kept = screened = 0
+    for y0, x0 in ((200, 128), (336, 256), (64, 64), (400, 400)):
+        plane = photos["camera"][y0:y0 + 8, x0:x0 + 8]
+        S = np.zeros(PY.WORK, np.int32)
+        PY._tables(S)
+        PY._targets((plane.astype(np.float32) - 128).ravel(), 0, 8, S)
+        PY._mask(S, 8, 8)
+        PY._quantizers(S, q, 0)
+        S[PY.C:PY.C + 64] = np.round(_dct_blocks(plane)[0, 0] / q).astype(np.int32)
+        assert PY._prepare(S)
+        PY._errors(S, S, -1)
+        listed = {}
+        for screen in (0, 1):
+            S[PY.SCREEN] = screen
+            count1, count2 = PY._rank_sweep(S, PY.MAXTRIES)
+            assert count1 == 0
+            listed[screen] = set(S[PY.LIST + PY.MAXTRIES:PY.LIST + PY.MAXTRIES + count2].tolist())
+        assert listed[0] == set(range(64))
+        p = np.abs(S[PY.PROJ:PY.PROJ + 64].astype(np.int64))
+        expected = {n for n in range(64) if 2 * p[n] >= 0.75 * q[n] * 2 ** 18}
+        assert listed[1] == expected
+        kept += len(expected)
+        screened += 64 - len(expected)
+    assert kept > 0 and screened > 0
+
+
 @pytest.mark.parametrize("build", sorted(BUILDS))
 @pytest.mark.parametrize("quality", [100, 90, 75])
 def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, photos) -> None:
@@ -322,8 +354,9 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
         a, b = coefs.copy(), coefs.copy()
         args = (8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1, group, group,
                 np.zeros(1, dtype=np.int64), q)
-        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6, 8 * group, 8)
-        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6, 8 * group, 8)
+        # screened, as photos are searched (``strips.Refinement``)
+        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6, 8 * group, 8, 1)
+        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6, 8 * group, 8, 1)
         np.testing.assert_array_equal(a, b)
         assert ka == kb
         total += ka
@@ -448,14 +481,16 @@ def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0
     args = (band.reshape(-1), band.shape[1], row0, 4, pixels.shape[1], rows, mcus,
             np.array([0, 1, 1], np.int64), q)
     refined = coefs.copy()
-    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, tries)
+    screen = int(tries == 6)  # as photos are searched; not with every coefficient a candidate
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, tries, screen)
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     strip = pixels[row0:]
     assert _rgb_error(strip, refined, mcus, q) < _rgb_error(strip, coefs, mcus, q)
     for build, module in BUILDS.items():
         other = coefs.copy()
-        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, tries) == changed, build
+        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, tries,
+                                       screen) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)
 
 
@@ -481,12 +516,13 @@ def test_partial_blocks_refine_as_the_source(hs, vs) -> None:
     args = (plane, cw, chroma, ncomp, hs, vs, mcus, mcus, comp_table, quant)
     for tries in (6, 64):
         expected = coefs.copy()
-        changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, tries, width, rows)
+        screen = int(tries == 6)
+        changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, tries, width, rows, screen)
         assert changed > 0
         for module in BUILDS.values():
             got = coefs.copy()
             assert module.refine_group(samples, *args, got, nb, 1, 0.0, tries, width,
-                                       rows) == changed
+                                       rows, screen) == changed
             np.testing.assert_array_equal(got, expected)
     if vs == 2:  # component 0's blocks of the second row past the last column: untouched
         last = (mcus - 1) * hs + hs - 1 + mcus * hs
@@ -593,7 +629,7 @@ def test_refine_group_on_the_kernels_buffers(hs, vs, grey, photos) -> None:
         expected_coefs[np.arange(64) * nb + j] = block
     for name, module in [("source", PY)] + sorted(BUILDS.items()):
         refined = before.copy()
-        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6, 32 * hs, 8 * vs)
+        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6, 32 * hs, 8 * vs, 0)
         np.testing.assert_array_equal(refined, expected_coefs, err_msg=name)
         assert changed == expected_changed > 0, name
     assert np.abs(expected_coefs.astype(int) - before).max() == 1

@@ -523,13 +523,13 @@ def test_command_line_refine(tmp_path, photos, capsys) -> None:
 def test_small_images_are_searched_harder(subsampled) -> None:
     """Images of at most REFINE_SMALL_BLOCKS blocks (the automatic default's for colour): no
     rate term and, but for subsampled ones, more candidates; up to REFINE_PLAIN_BLOCKS (the
-    default's for grey): REFINE_TRIES without the rate term; larger ones: REFINE_TRIES and
-    half the finest quantizer's square."""
+    default's for grey): REFINE_TRIES without the rate term; larger ones: REFINE_TRIES, half
+    the finest quantizer's square and the screen of candidates (small ones: none)."""
     qtables = tables.quality_tables(50)
     small = strips.REFINE_SMALL_BLOCKS
     assert small == 8 < options.REFINE_AUTO_BLOCKS
     found = Refinement.of(qtables, 1, 8, blocks=small, subsampled=subsampled)
-    assert found.lam == 0.0
+    assert (found.lam, found.screen) == (0.0, 0)
     assert found.tries == (strips.REFINE_TRIES_SMALL_SUBSAMPLED if subsampled
                            else strips.REFINE_TRIES_SMALL)
     assert strips.REFINE_TRIES_SMALL > strips.REFINE_TRIES
@@ -537,10 +537,11 @@ def test_small_images_are_searched_harder(subsampled) -> None:
     assert plain == options.REFINE_AUTO_BLOCKS_PLANES > small
     for blocks in (small + 1, plain):
         found = Refinement.of(qtables, 1, 8, blocks=blocks, subsampled=subsampled)
-        assert (found.lam, found.tries) == (0.0, strips.REFINE_TRIES)
+        assert (found.lam, found.tries, found.screen) == (0.0, strips.REFINE_TRIES, 0)
     large = Refinement.of(qtables, 1, 8, blocks=plain + 1, subsampled=subsampled)
     finest = min(min(t) for t in qtables)
-    assert (large.lam, large.tries) == (0.5 * finest * finest, strips.REFINE_TRIES)
+    assert (large.lam, large.tries, large.screen) == (0.5 * finest * finest, strips.REFINE_TRIES, 1)
+    assert Refinement.of(qtables, 1, 8).screen == 1  # blocks not given: as a large image
     assert Refinement.of(qtables, 0, 8, blocks=1) is None
 
 

@@ -82,10 +82,10 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
 """
 import numpy as np
 
-# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
+# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
-# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
-# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int)
+# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int)
+# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int)
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 
@@ -117,7 +117,8 @@ ONES = 928   # number of quantizers equal to 1 (set with S[Q:])
 KEYS = 936   # 64 sort keys of the coefficients of a sweep (``_rank``)
 MASK = 1000   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
 LIST = 1064   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
-WORK = 1192
+SCREEN = 1192  # 1: no candidate of a larger quantizer whose predicted change is below -q**2 / 4 (``_rank_sweep``)
+WORK = 1200
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -661,6 +662,7 @@ def _rank_sweep(S, tries):
     residual's projection first). Reads the residuals S[E:] and the row sums.
     """
     ones = S[ONES]
+    screen = S[SCREEN]
     count1 = 0
     count2 = 0
     if ones > 0:
@@ -678,9 +680,13 @@ def _rank_sweep(S, tries):
             # the predicted gain q (2 |p| - q) of a step, scaled: -2**18 to 2**23 (|p| < 2**30),
             # made positive to serve as a key
             q = S[Q + n]
-            score = q * ((abs(S[PROJ + n]) >> 8) - (q << 9))
+            p = abs(S[PROJ + n]) >> 8
+            score = q * (p - (q << 9))
             key = (((score >> 7) + np.int32(1 << 18)) << 6) + (np.int32(63) - n)
-            S[KEYS + n] = key if q > 1 else np.int32(-1)
+            # screened (S[SCREEN], photos): no candidate whose predicted change is worse than
+            # -q**2 / 4 (2 |p| < 3 q / 4): such steps seldom pay, and the search costs a
+            # quarter to a third less on colour (docs/fidelity.md, "Candidates screened")
+            S[KEYS + n] = key if q > 1 and (p >= (q << 9) - (q << 7) or screen == 0) else np.int32(-1)
         # the rest of the sweep's candidates
         count2 = _rank(S, MAXTRIES, tries - count1)
     return count1, count2
@@ -812,7 +818,7 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
 
 
 def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                 coefs, nb, sweeps, lam, tries, width, rows):
+                 coefs, nb, sweeps, lam, tries, width, rows, screen):
     """Refine the quantized coefficients of gm MCUs of a group in place (see the module doc).
 
     The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
@@ -821,9 +827,13 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     (candidates per sweep), and the image's columns from the group's first and
     rows in it (``width``, ``rows``, in component 0's samples): the error is
     counted on those pixels only (``_mask``; a subsampled component's are
-    ceil(width / hs) x ceil(rows / vs)). Returns the number of coefficients changed.
+    ceil(width / hs) x ceil(rows / vs)). screen: 1 leaves out the candidates
+    of larger quantizers predicted to lose more than a quarter step's square
+    (``_rank_sweep``), 0 tries the best ``tries`` whatever their prediction.
+    Returns the number of coefficients changed.
     """
     S = np.zeros(WORK, dtype=np.int32)
+    S[SCREEN] = 1 if screen else 0
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
                          coefs, nb, sweeps, lam, tries, width, rows, S)
 
@@ -1083,7 +1093,7 @@ def _colour_work(S0, S1, S2, quant, comp_table):
 
 
 def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
-                     coefs, nb, sweeps, lam, tries):
+                     coefs, nb, sweeps, lam, tries, screen):
     """Refine a 4:4:4 colour strip's quantized coefficients against the RGB pixels the decoder gives.
 
     rgb: the strip's source rows (uint8, ``row_bytes`` apart, from row0,
@@ -1095,13 +1105,14 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     Cr) is searched (``_search``) against the RGB error of the MCU's pixels
     after libjpeg's integer IDCT and YCbCr -> RGB (``ycc_rgb``), the other two
     blocks as they decode so far. lam: rate term in squared levels of one
-    component (counted three times: a step of Y moves R, G and B). Returns
-    the number of coefficients changed.
+    component (counted three times: a step of Y moves R, G and B). screen:
+    as ``refine_group``'s. Returns the number of coefficients changed.
     """
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
     R = np.zeros(RGBWORK, dtype=np.int32)
+    S0[SCREEN] = S1[SCREEN] = S2[SCREEN] = 1 if screen else 0
     tries = min(max(tries, 0), MAXTRIES)
     if sweeps <= 0 or tries == 0:
         return 0
@@ -1368,7 +1379,7 @@ def _sub_shape(R, cols, rows):
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
-                     quant, coefs, nb, sweeps, lam, tries):
+                     quant, coefs, nb, sweeps, lam, tries, screen):
     """``refine_group_rgb`` for a colour strip subsampled 2x horizontally (vs: 1, 4:2:2, or 2, 4:2:0).
 
     coefs: ``strip_coefs``'s layout (``refine_group``'s with group = gm =
@@ -1377,12 +1388,14 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     2 vs Y blocks in turn, then its Cb and its Cr block, are searched
     (``_search``) against the RGB error of the MCU's pixels after libjpeg's
     integer IDCT, upsampling (``_upsample_row``) and YCbCr -> RGB, the other blocks as
-    they decode so far. Returns the number of coefficients changed.
+    they decode so far. screen: as ``refine_group``'s. Returns the number of
+    coefficients changed.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
+    S0[SCREEN] = S1[SCREEN] = S2[SCREEN] = 1 if screen else 0
     tries = min(max(tries, 0), MAXTRIES)
     if sweeps <= 0 or tries == 0:
         return 0
