@@ -8,7 +8,7 @@ rows band by band straight to the file.
 Save options are Pillow's JPEG ones (``quality``, ``subsampling``, ``qtables``,
 ``optimize``, ...) plus ``workers`` (encoding threads) and ``refine``
 (decoder-aware quantization: 0 off, 1 or 2 sweeps, True for 1; closer decoded
-pixels for 3 to 17 times the encode time of photos; by default one sweep on small
+pixels for 3 to 11 times the encode time of photos; by default one sweep on small
 images, ``options.auto_refine``, else off): README.md, "Options".
 """
 
