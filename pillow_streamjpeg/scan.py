@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
+from itertools import chain, islice
 from dataclasses import replace
 from typing import IO, Protocol
 
@@ -261,15 +262,24 @@ def _ordered(tasks: Iterable[list[Piece]], work: Callable, workers: int) -> Iter
     With several workers, at most TASKS_PER_WORKER tasks per worker are in
     flight. Close the generator (``contextlib.closing``) to stop early: queued
     tasks are cancelled and running ones waited for, so no thread outlives it.
+    An image of one task (at most ``TASK_PIXELS``) is coded on the calling
+    thread: starting a pool cost more than coding it (a 64 x 64 RGB save 535
+    against 290 µs, 256 x 256 1.31 against 1.06 ms; Pillow's 0.69 ms).
     """
     if workers <= 1:
         for task in tasks:
             yield work(task)
         return
+    tasks = iter(tasks)
+    head = list(islice(tasks, 2))  # a second task read ahead, as the pool would
+    if len(head) < 2:
+        for task in head:
+            yield work(task)
+        return
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="streamjpeg") as pool:
         try:
-            for task in tasks:
+            for task in chain(head, tasks):
                 pending.append(pool.submit(work, task))
                 if len(pending) >= TASKS_PER_WORKER * workers:
                     yield pending.popleft().result()

@@ -170,3 +170,29 @@ def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
     listed = strips.Codes.of([[list(map(list, spec)) for spec in pair] for pair in first.huffman],
                              first.huffman_ids)
     assert listed.pairs is a.codes.pairs
+
+
+def test_one_task_is_coded_without_a_thread_pool(monkeypatch) -> None:
+    """An image of one task is coded on the calling thread whatever ``workers`` says (a pool
+    would only add its start-up); with more tasks the pool runs; the bytes are the same."""
+    started = []
+
+    class Pool(scan.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs) -> None:
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "ThreadPoolExecutor", Pool)
+    rng = np.random.default_rng(7)
+    image = Image.fromarray(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8))
+    assert 64 * 48 <= scan.TASK_PIXELS
+    one = io.BytesIO()
+    image.save(one, format="STREAMJPEG", workers=4)
+    assert started == []
+    single = io.BytesIO()
+    image.save(single, format="STREAMJPEG", workers=1)
+    assert one.getvalue() == single.getvalue()
+    monkeypatch.setattr(scan, "TASK_PIXELS", 48 * 8 * 2)  # 2 strips a task, 4 tasks
+    several = io.BytesIO()
+    image.save(several, format="STREAMJPEG", workers=4)
+    assert len(started) == 1 and several.getvalue() == single.getvalue()
