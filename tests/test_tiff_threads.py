@@ -96,7 +96,11 @@ def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, 
     """With 2 workers no segment is decoded on the calling thread, and a band waits for the
     previous band's buffer instead of taking another (decoding ahead meanwhile, up to
     STAGE_BYTES): one band's samples in memory."""
+    from pillow_streamjpeg import scan
+
     monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 600.0)  # a missed give-back fails below
+    # tasks of 4 strips: an image of one task is coded on the calling thread
+    monkeypatch.setattr(scan, "TASK_PIXELS", W * 8 * 4)
     path = _write(tmp_path, "tiled_deflate")
     threads = []
     real_decode = tiff_source._Segments.decode
@@ -189,6 +193,10 @@ def test_a_damaged_segment_stops_every_thread_with_one_error(tmp_path) -> None:
                                      dict(photometric="minisblack", rowsperstrip=5)])
 def test_uncompressed_strips_are_read_by_offset_on_the_encoding_threads(tmp_path, monkeypatch,
                                                                          options) -> None:
+    from pillow_streamjpeg import scan
+
+    # tasks of 4 strips of 16 rows: an image of one task is coded on the calling thread
+    monkeypatch.setattr(scan, "TASK_PIXELS", W * 16 * 4)
     path = tmp_path / "raw.tif"
     pixels = RGB if options["photometric"] == "rgb" else RGB[..., 0].astype(np.uint16) * 200
     tifffile.imwrite(path, pixels, **options)
