@@ -1120,7 +1120,7 @@ def _ac_masks(Q, nb, NAT, M):
     function is not inlined (``code_coefs``, ``count_coefs``: the refine
     path; ``count_strip``: optimize's counting) ``_size(NAT[k]) * nb`` could
     overflow as far as g++ knew, and it kept a wrap-around test on each of
-    the 8 loads, in scalar loops: about 630 instructions a block, about 40
+    the 8 loads, in scalar loops: about 630 instructions a block, about 50
     now (callgrind, camera q90 refine=1: ``strip_coefs`` and ``code_coefs``
     8.96 to 6.63 M instructions; astronaut q100 ``count_strip`` 30.2 to
     23.2 M; the inlined copy in ``encode_strip`` the same within 1 %).
