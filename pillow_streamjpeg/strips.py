@@ -369,7 +369,7 @@ def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
         return
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
     kernels.count_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
-                        frame.comp_table, tables.VALUE_TABLE, scratch.coefs, counts, group)
+                        frame.comp_table, tables.VALUE_TABLE, counts)
 
 
 class StripCoder:

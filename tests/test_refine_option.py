@@ -107,7 +107,7 @@ def test_two_steps_code_the_bytes_of_encode_strip(compiled, layout, width, quali
                           mcu0, interval)
             counts = np.zeros((2 * len(args.recip) // 64, 256), np.int64)
             compiled.count_coefs(scratch.strip_coefs, width, ncomp, hs, vs, args.comp_table,
-                                 tables.VALUE_TABLE, scratch.coefs, counts, GROUP)
+                                 tables.VALUE_TABLE, counts)
         else:
             n = encode_strip(compiled, band, 2, 8 * vs, args, codes, scratch, GROUP, pred, carry,
                              pad, mcu0, interval)

@@ -69,7 +69,7 @@ import numpy as np
 # pythran export strip_layout(int, int, int, int)
 # pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:])
 # pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
-# pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int32[:], int64[:,:], int)
+# pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
 
 
 def strip_capacity(width, ncomp, hs, vs):
@@ -1566,9 +1566,9 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
 # samples and coefficients into strip-sized buffers laid out as one group of all
 # the strip's MCUs (``_group_coefs``'s layout with group = mcus, the layout
 # ``refine.refine_group`` reads). ``code_coefs`` codes them where they lie, a group
-# at a time, with ``encode_strip``'s own stages and restarts (``count_coefs`` moves
-# each group back into ``_group_coefs``'s buffer first): the same bytes as
-# ``encode_strip`` for unchanged coefficients.
+# at a time, with ``encode_strip``'s own stages and restarts, and ``count_coefs``
+# counts them there: the same bytes and counts as ``encode_strip`` and
+# ``count_strip`` for unchanged coefficients.
 
 
 def strip_layout(width, ncomp, hs, vs):
@@ -1700,20 +1700,22 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
     return _finish(acc_st, st, out, pos, pad, carry)
 
 
-def count_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, value, coefs, counts, group):
-    """``count_strip`` of the coefficients ``strip_coefs`` left (maybe changed since)."""
+def count_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, value, counts):
+    """``count_strip`` of the coefficients ``strip_coefs`` left (maybe changed since).
+
+    Counted where they lie, the strip as one group (counting knows no restarts),
+    as ``code_coefs`` codes them: no copy of each group.
+    """
     pred = np.zeros(4, dtype=np.int64)
-    nb = group * (hs * vs + ncomp - 1)
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    nb = mcus * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     DB = _lowest_bit_table()
     NAT = _natural_order()
-    mcus = (width + 8 * hs - 1) // (8 * hs)
     H = np.zeros(counts.shape[0] * 256, dtype=np.int64)
-    for m0 in range(0, mcus, group):
-        gm = min(group, mcus - m0)
-        _move_coefs(strip_coefs, mcus, m0, coefs, group, 0, gm, ncomp, hs, vs)
-        _ac_masks(coefs, nb, NAT, M)
-        _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H)
+    _ac_masks(strip_coefs, nb, NAT, M)
+    _count_blocks(strip_coefs, nb, mcus, hs, vs, ncomp, mcus, comp_table, value, pred, M, DB,
+                  NAT, H)
     for r in range(counts.shape[0]):
         for s in range(256):
             counts[r, s] += H[256 * r + s]

@@ -1082,8 +1082,9 @@ def _rgb_targets(rgb, row_bytes, row0, channels, width, rows, x0, R, dst, w, h):
             R[i + 2 * plane] = np.int32(rgb[s + 2])
 
 
-def _colour_work(S0, S1, S2, quant, comp_table):
-    """The work arrays of a colour MCU's Y, Cb and Cr blocks: their tables and quantizers."""
+def _colour_work(S0, S1, S2, quant, comp_table, screen):
+    """The work arrays of a colour MCU's Y, Cb and Cr blocks: their tables, quantizers and screen (``refine_group``'s)."""
+    S0[SCREEN] = S1[SCREEN] = S2[SCREEN] = 1 if screen else 0
     _tables(S0)
     _tables(S1)
     _tables(S2)
@@ -1112,13 +1113,12 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
     R = np.zeros(RGBWORK, dtype=np.int32)
-    S0[SCREEN] = S1[SCREEN] = S2[SCREEN] = 1 if screen else 0
     tries = min(max(tries, 0), MAXTRIES)
     if sweeps <= 0 or tries == 0:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
-    _colour_work(S0, S1, S2, quant, comp_table)
+    _colour_work(S0, S1, S2, quant, comp_table, screen)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     changed = 0
     masked = -1
@@ -1395,14 +1395,13 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
-    S0[SCREEN] = S1[SCREEN] = S2[SCREEN] = 1 if screen else 0
     tries = min(max(tries, 0), MAXTRIES)
     if sweeps <= 0 or tries == 0:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
     vs = 2 if vs == 2 else 1
-    _colour_work(S0, S1, S2, quant, comp_table)
+    _colour_work(S0, S1, S2, quant, comp_table, screen)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     R[SUB] = vs
     R[SUB + 3] = 1 if box else 0
