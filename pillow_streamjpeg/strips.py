@@ -78,6 +78,11 @@ class Frame(NamedTuple):
             _cached(_reciprocals, settings.qtables),
         )
 
+    @property
+    def rgb_error(self) -> bool:
+        """RGB that the kernels convert to YCbCr, 4:4:4, 4:2:2 or 4:2:0: refined against the RGB pixels the decoder gives (``refined_coefs``)."""
+        return bool(self.convert) and self.ncomp == 3 and (self.hs == self.vs == 1 or self.hs == 2)
+
 
 class Codes(NamedTuple):
     """The kernels' entropy-coding tables, in their export order (after the frame)."""
@@ -162,6 +167,18 @@ REFINE_TRIES_SMALL = 16
 #: 3 times one of the other searches, and 16 took a 4:2:0 MCU's save to 1.37x (6: 1.25x
 #: to 1.28x; 4: 1.23x, but issue 15's 8 x 8 4:2:0 gradient then loses to Pillow).
 REFINE_TRIES_SMALL_SUBSAMPLED = REFINE_TRIES
+#: The rate term's least value (squared levels) for images refined against their RGB pixels
+#: (``Frame.rgb_error``), of more than ``REFINE_PLAIN_BLOCKS`` blocks: where the finest
+#: quantizer is 1 (qualities 98 to 100 of the standard tables; half its square is 0.5)
+#: the rate term of quality 95's (finest 2), which issue 15's quality 100 target asks for
+#: (at least Pillow + 1 dB at 0.97x its size): on six colour photos at quality 100, 4:4:4,
+#: refine=1, 0.7 to 2.7 % fewer bytes (0.946x to 0.973x Pillow's size, retina 0.878x) for
+#: 0.2 to 1.3 dB of the search's gain (+1.22 to +2.67 dB over Pillow left); refine=2 at
+#: most 0.968x Pillow's size, +1.40 dB or more; at 4:2:0 and 4:2:2 0.2 to 2 % fewer bytes
+#: for at most 0.01 dB (docs/fidelity.md, "A rate term at quality 100 for colour"). Grey
+#: images keep half the finest square (0 at quality 100): their target (Pillow + 2 dB at
+#: 1.01x its size) holds without it, and 2 takes 0.3 to 1.2 dB off their gain.
+REFINE_RGB_LAM = 2.0
 
 
 class Refinement(NamedTuple):
@@ -170,7 +187,9 @@ class Refinement(NamedTuple):
     module: ModuleType  #: a build of transpiled/refine.py (``engine.refine``) or its source
     quant: np.ndarray  #: int32 quantizers, natural order, 64 per table
     sweeps: int  #: 1 or 2
-    lam: float  #: rate term: 0 when the finest quantizer is 1 or the image has at most REFINE_PLAIN_BLOCKS blocks, else half its square
+    #: rate term: 0 for images of at most REFINE_PLAIN_BLOCKS blocks, else half the finest
+    #: quantizer's square, for RGB error searches at least REFINE_RGB_LAM
+    lam: float
     tries: int  #: candidates per sweep
     #: 1: candidates of larger quantizers predicted to lose more than a quarter step's square
     #: left out (``refine._rank_sweep``); images of more than REFINE_PLAIN_BLOCKS blocks
@@ -182,14 +201,15 @@ class Refinement(NamedTuple):
     @classmethod
     def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
            module: ModuleType | None = None, blocks: int | None = None,
-           subsampled: bool = False) -> Refinement | None:
+           subsampled: bool = False, rgb_error: bool = False) -> Refinement | None:
         """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off).
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
         ``REFINE_PLAIN_BLOCKS``, no rate term; above (and when not given), the rate
         term and the screen of candidates. ``subsampled``: a component of the
-        image is subsampled.
+        image is subsampled. ``rgb_error``: the search counts the error of RGB
+        pixels (``Frame.rgb_error``), whose rate term is at least ``REFINE_RGB_LAM``.
         """
         if not sweeps:
             return None
@@ -201,7 +221,9 @@ class Refinement(NamedTuple):
         if blocks is not None and blocks <= REFINE_PLAIN_BLOCKS:
             return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width)
         finest = min(min(table) for table in qtables)
-        lam = 0.0 if finest <= 1 else 0.5 * finest * finest
+        lam = 0.5 * finest * finest if finest > 1 else 0.0
+        if rgb_error:
+            lam = max(lam, REFINE_RGB_LAM)
         return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width)
 
 
@@ -281,13 +303,13 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                                *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs)
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
-    if frame.convert and ncomp == 3 and hs == vs == 1:
+    if frame.rgb_error and hs == vs == 1:
         # RGB converted by the kernels, no subsampling: the RGB error of the decoder's pixels
         return refine.module.refine_group_rgb(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
             refine.sweeps, refine.lam, refine.tries, refine.screen)
-    if frame.convert and ncomp == 3 and hs == 2:
+    if frame.rgb_error:
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
         return refine.module.refine_group_sub(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
@@ -387,7 +409,7 @@ class StripCoder:
         self.refine = Refinement.of(
             settings.qtables, settings.refine, settings.width,
             blocks=coded_blocks(settings.width, settings.height, settings.components),
-            subsampled=self.frame.hs * self.frame.vs > 1)
+            subsampled=self.frame.hs * self.frame.vs > 1, rgb_error=self.frame.rgb_error)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
