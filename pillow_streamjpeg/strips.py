@@ -167,18 +167,24 @@ REFINE_TRIES_SMALL = 16
 #: 3 times one of the other searches, and 16 took a 4:2:0 MCU's save to 1.37x (6: 1.25x
 #: to 1.28x; 4: 1.23x, but issue 15's 8 x 8 4:2:0 gradient then loses to Pillow).
 REFINE_TRIES_SMALL_SUBSAMPLED = REFINE_TRIES
-#: The rate term's least value (squared levels) for images refined against their RGB pixels
-#: (``Frame.rgb_error``), of more than ``REFINE_PLAIN_BLOCKS`` blocks: where the finest
-#: quantizer is 1 (qualities 98 to 100 of the standard tables; half its square is 0.5)
-#: the rate term of quality 95's (finest 2), which issue 15's quality 100 target asks for
-#: (at least Pillow + 1 dB at 0.97x its size): on six colour photos at quality 100, 4:4:4,
-#: refine=1, 0.7 to 2.7 % fewer bytes (0.946x to 0.973x Pillow's size, retina 0.878x) for
-#: 0.2 to 1.3 dB of the search's gain (+1.22 to +2.67 dB over Pillow left); refine=2 at
-#: most 0.968x Pillow's size, +1.40 dB or more; at 4:2:0 and 4:2:2 0.2 to 2 % fewer bytes
-#: for at most 0.01 dB (docs/fidelity.md, "A rate term at quality 100 for colour"). Grey
-#: images keep half the finest square (0 at quality 100): their target (Pillow + 2 dB at
-#: 1.01x its size) holds without it, and 2 takes 0.3 to 1.2 dB off their gain.
-REFINE_RGB_LAM = 2.0
+#: The rate term's least value (squared levels of one component) for images refined against
+#: their RGB pixels (``Frame.rgb_error``), of more than ``REFINE_RGB_LAM_BLOCKS`` blocks, which
+#: matters where the finest quantizer is 1 (qualities 98 to 100 of the standard tables; half
+#: its square, 0.5, rounds to 1 in the RGB search's units): issue 15's quality 100 target for
+#: colour (at least Pillow + 1 dB at 0.97x its size). With it, at quality 100 (every
+#: quantizer 1) ``refine_group_rgb`` also tries ``refine.ZERO_TRIES`` coefficients of 1 or -1
+#: made 0 per sweep. Measured on six colour photos at quality 100, 4:4:4, refine=1: 0.891x
+#: to 0.969x Pillow's size and +1.28 to +2.87 dB over it, where the search without a rate
+#: term gave 0.955x to 0.980x and +1.41 to +3.95 dB; a rate term of 2 without the zero
+#: candidates, 0.878x to 0.973x and +1.21 to +2.67 (docs/fidelity.md, "A rate term at
+#: quality 100 for colour"). Grey images keep half the finest square (0 at quality 100):
+#: their target (Pillow + 2 dB at 1.01x its size) holds without it.
+REFINE_RGB_LAM = 1.25
+#: ... on images of more than this many coded blocks (about 110 x 110 RGB at 4:4:4): on the
+#: floor's small contents at quality 100 it lost up to 0.15 dB against refine=0 (15 x 17
+#: checker, for one byte) and made one ramp larger (33 x 17, +1.6 %); the files of small
+#: images are mostly their headers, and the target is photos'.
+REFINE_RGB_LAM_BLOCKS = 1024
 
 
 class Refinement(NamedTuple):
@@ -188,7 +194,8 @@ class Refinement(NamedTuple):
     quant: np.ndarray  #: int32 quantizers, natural order, 64 per table
     sweeps: int  #: 1 or 2
     #: rate term: 0 for images of at most REFINE_PLAIN_BLOCKS blocks, else half the finest
-    #: quantizer's square, for RGB error searches at least REFINE_RGB_LAM
+    #: quantizer's square, for RGB error searches of more than REFINE_RGB_LAM_BLOCKS blocks
+    #: at least REFINE_RGB_LAM
     lam: float
     tries: int  #: candidates per sweep
     #: 1: candidates of larger quantizers predicted to lose more than a quarter step's square
@@ -209,7 +216,8 @@ class Refinement(NamedTuple):
         ``REFINE_PLAIN_BLOCKS``, no rate term; above (and when not given), the rate
         term and the screen of candidates. ``subsampled``: a component of the
         image is subsampled. ``rgb_error``: the search counts the error of RGB
-        pixels (``Frame.rgb_error``), whose rate term is at least ``REFINE_RGB_LAM``.
+        pixels (``Frame.rgb_error``), whose rate term is at least ``REFINE_RGB_LAM``
+        above ``REFINE_RGB_LAM_BLOCKS`` blocks (or when ``blocks`` is not given).
         """
         if not sweeps:
             return None
@@ -222,7 +230,7 @@ class Refinement(NamedTuple):
             return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width)
         finest = min(min(table) for table in qtables)
         lam = 0.5 * finest * finest if finest > 1 else 0.0
-        if rgb_error:
+        if rgb_error and (blocks is None or blocks > REFINE_RGB_LAM_BLOCKS):
             lam = max(lam, REFINE_RGB_LAM)
         return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width)
 

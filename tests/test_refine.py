@@ -340,6 +340,69 @@ def test_screen_leaves_out_the_candidates_predicted_to_lose(photos) -> None:
     assert kept > 0 and screened > 0
 
 
+def test_zero_candidates_are_listed_after_the_boundary_ones(photos) -> None:
+    """``_rank_sweep`` where every quantizer is 1 and S[ZEROS] = 3: after the boundary
+    ranking's candidates, the 3 coefficients of 1 or -1 not listed there whose boundary
+    gradient favours the step to 0 most (largest g * sign(c)), each with S[PROJ + n] = its
+    value (the direction to 0); with S[ZEROS] = 0 none."""
+    q = np.ones(64, dtype=np.int32)
+    checked = 0
+    for y0, x0 in ((200, 128), (336, 256), (64, 64), (400, 400)):
+        plane = photos["camera"][y0:y0 + 8, x0:x0 + 8]
+        S = np.zeros(PY.WORK, np.int32)
+        PY._tables(S)
+        PY._targets((plane.astype(np.float32) - 128).ravel(), 0, 8, S)
+        PY._mask(S, 8, 8)
+        PY._quantizers(S, q, 0)
+        coefs = np.round(_dct_blocks(plane)[0, 0]).astype(np.int32)
+        S[PY.C:PY.C + 64] = coefs
+        assert PY._prepare(S)
+        PY._errors(S, S, -1)
+        S[PY.ZEROS] = 0
+        count1, count2 = PY._rank_sweep(S, 6)
+        assert (count1, count2) == (6, 0)
+        first = S[PY.LIST:PY.LIST + count1].tolist()
+        S[PY.ZEROS] = 3
+        count1, count2 = PY._rank_sweep(S, 6)
+        assert S[PY.LIST:PY.LIST + count1].tolist() == first
+        zeros = S[PY.LIST + PY.MAXTRIES:PY.LIST + PY.MAXTRIES + count2].tolist()
+        g = S[PY.GT:PY.GT + 64].astype(np.int64)
+        ones = [n for n in range(64) if abs(coefs[n]) == 1 and n not in first]
+        expected = sorted(ones, key=lambda n: (-((g[n] * np.sign(coefs[n])) >> 7), n))[:3]
+        assert zeros == expected
+        assert all(S[PY.PROJ + n] == coefs[n] for n in zeros)
+        checked += len(zeros)
+    assert checked >= 9
+
+
+def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -> None:
+    """A colour strip at quality 100 with a rate term (images refined against their RGB
+    pixels, ``strips.REFINE_RGB_LAM``): the zero candidates make coefficients of 1 or -1 zero,
+    each build chooses the source's coefficients, and the search's cost, the RGB error plus
+    the rate term per non-zero coefficient, goes down."""
+    pixels = photos["astronaut"][300:308, 200:264]
+    band, coefs, mcus = _colour_strip(pixels, 100)
+    q = np.asarray(tables.quality_tables(100), dtype=np.int32).ravel()
+    lam = 1.25
+    lam3 = int(np.floor(lam * 3 + 0.5))
+    args = (band.reshape(-1), band.shape[1], 0, 3, pixels.shape[1], 8, mcus,
+            np.array([0, 1, 1], np.int64), q)
+    refined = coefs.copy()
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, 6, 1)
+    assert changed == np.count_nonzero(refined != coefs) > 0
+    zeroed = np.count_nonzero((np.abs(coefs) == 1) & (refined == 0))
+    assert zeroed > 10 * np.count_nonzero((coefs == 0) & (refined != 0))
+
+    def cost(c):
+        return _rgb_error(pixels, c, mcus, q) + lam3 * np.count_nonzero(c)
+
+    assert cost(refined) < cost(coefs)
+    for build, module in BUILDS.items():
+        other = coefs.copy()
+        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, 6, 1) == changed, build
+        np.testing.assert_array_equal(other, refined, err_msg=build)
+
+
 @pytest.mark.parametrize("build", sorted(BUILDS))
 @pytest.mark.parametrize("quality", [100, 90, 75])
 def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, photos) -> None:

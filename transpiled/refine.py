@@ -118,6 +118,7 @@ KEYS = 936   # 64 sort keys of the coefficients of a sweep (``_rank``)
 MASK = 1000   # 64 masks: -1 for a pixel of the image, 0 for padding past its edge (``_mask``)
 LIST = 1064   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
 SCREEN = 1192  # 1: no candidate of a larger quantizer whose predicted change is below -q**2 / 4 (``_rank_sweep``)
+ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, where every quantizer is 1 (``_rank_sweep``)
 WORK = 1200
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
@@ -153,6 +154,11 @@ SUBWORK = UWE + 256
 
 #: Most candidates (``tries``) per sweep: every coefficient.
 MAXTRIES = 64
+#: Candidates a sweep that make a coefficient of 1 or -1 zero, added by ``refine_group_rgb``
+#: where every quantizer is 1 and the rate term is on (``_rank_sweep``): 3 met issue 15's
+#: quality 100 target on six colour photos at 3 more tries (docs/fidelity.md, "A rate term
+#: at quality 100 for colour").
+ZERO_TRIES = 3
 #: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
 WINDOW = 78643
 
@@ -659,7 +665,9 @@ def _rank_sweep(S, tries):
     At most ``tries`` (1..``MAXTRIES``) coefficients: those of quantizer 1
     first (best ``_boundary`` projection first), then, if fewer than
     ``tries``, those of larger quantizers (best predicted gain of the
-    residual's projection first). Reads the residuals S[E:] and the row sums.
+    residual's projection first); where every quantizer is 1 and S[ZEROS]
+    > 0, up to S[ZEROS] more that make a coefficient of 1 or -1 zero.
+    Reads the residuals S[E:] and the row sums.
     """
     ones = S[ONES]
     screen = S[SCREEN]
@@ -674,6 +682,24 @@ def _rank_sweep(S, tries):
             key = ((abs(g) >> 5) << 6) + (np.int32(63) - n)
             S[KEYS + n] = key if S[Q + n] == 1 and g != 0 else np.int32(-1)
         count1 = _rank(S, 0, tries)
+    if ones == 64 and S[ZEROS] > 0:
+        # with the rate term at quality 100 (colour, ``refine_group_rgb``): S[ZEROS] more
+        # candidates, coefficients of 1 or -1 made 0 (S[PROJ + n] = the coefficient gives
+        # that direction), those whose step the boundary gradient favours most first; the
+        # best ranked above are not listed again. The boundary ranking seldom lists them, and
+        # without them the rate term bought fewer bytes for more error (docs/fidelity.md,
+        # "A rate term at quality 100 for colour")
+        for n in range(64):
+            c = S[C + n]
+            g = S[GT + n]
+            s = g if c > 0 else -g
+            # -2**23 < s >> 7 < 2**23: a key of 31 bits
+            key = (((s >> 7) + np.int32(1 << 23)) << 6) + (np.int32(63) - n)
+            S[KEYS + n] = key if c == 1 or c == -1 else np.int32(-1)
+            S[PROJ + n] = c
+        for i in range(count1):
+            S[KEYS + _size(S[LIST + i])] = np.int32(-1)
+        count2 = _rank(S, MAXTRIES, S[ZEROS])
     if ones < 64 and count1 < tries:
         _transform(S, E, PROJ, 6)
         for n in range(64):
@@ -1120,6 +1146,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     mcus = _size(mcus)
     _colour_work(S0, S1, S2, quant, comp_table, screen)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
+    S0[ZEROS] = S1[ZEROS] = S2[ZEROS] = ZERO_TRIES if lam3 > 0 else 0
     changed = 0
     masked = -1
     for i in range(mcus):
