@@ -169,14 +169,14 @@ REFINE_TRIES_SMALL = 16
 REFINE_TRIES_SMALL_SUBSAMPLED = REFINE_TRIES
 #: The rate term's least value (squared levels of one component) for images refined against
 #: their RGB pixels (``Frame.rgb_error``), of more than ``REFINE_RGB_LAM_BLOCKS`` blocks, which
-#: matters where the finest quantizer is 1 (qualities 98 to 100 of the standard tables; half
-#: its square, 0.5, rounds to 1 in the RGB search's units): issue 15's quality 100 target for
-#: colour (at least Pillow + 1 dB at 0.97x its size). With it, at quality 100 (every
-#: quantizer 1) ``refine_group_rgb`` also tries ``refine.ZERO_TRIES`` coefficients of 1 or -1
-#: made 0 per sweep. Measured on six colour photos at quality 100, 4:4:4, refine=1: 0.891x
-#: to 0.969x Pillow's size and +1.28 to +2.87 dB over it, where the search without a rate
-#: term gave 0.955x to 0.980x and +1.41 to +3.95 dB; a rate term of 2 without the zero
-#: candidates, 0.878x to 0.973x and +1.21 to +2.67 (docs/fidelity.md, "A rate term at
+#: matters where the finest quantizer is 1 (qualities 98 to 100 of the standard tables,
+#: where the rate term was 0 before): issue 15's quality 100 target for colour (at least Pillow + 1 dB at 0.97x its size). With it, at quality 100 (every
+#: quantizer 1) ``refine_group_rgb`` also lists ``refine.ZERO_TRIES`` coefficients of 1 or -1
+#: made 0 per sweep (in place of ``refine.ZERO_TAKES`` of its other candidates). Measured on
+#: six colour photos at quality 100, 4:4:4, refine=1: 0.821x to 0.970x Pillow's size and
+#: +1.23 to +2.75 dB over it, where the search without a rate term gave 0.955x to 0.980x and
+#: +1.42 to +3.95 dB; a rate term of 2 without the zero candidates 0.878x to 0.973x and
+#: +1.22 to +2.67 dB; 18 % more instructions in the search (docs/fidelity.md, "A rate term at
 #: quality 100 for colour"). Grey images keep half the finest square (0 at quality 100):
 #: their target (Pillow + 2 dB at 1.01x its size) holds without it.
 REFINE_RGB_LAM = 1.25

@@ -154,11 +154,14 @@ SUBWORK = UWE + 256
 
 #: Most candidates (``tries``) per sweep: every coefficient.
 MAXTRIES = 64
-#: Candidates a sweep that make a coefficient of 1 or -1 zero, added by ``refine_group_rgb``
-#: where every quantizer is 1 and the rate term is on (``_rank_sweep``): 3 met issue 15's
-#: quality 100 target on six colour photos at 3 more tries (docs/fidelity.md, "A rate term
-#: at quality 100 for colour").
+#: Candidates a sweep that make a coefficient of 1 or -1 zero, which ``refine_group_rgb``
+#: lists where every quantizer is 1 and the rate term is on (``_rank_sweep``), in place of
+#: ``ZERO_TAKES`` of the boundary ranking's: 4 + 3 met issue 15's quality 100 target on six
+#: colour photos for 18 % more instructions than 6 + 0 without the rate term (6 + 3: 37 %;
+#: 5 + 3 and 6 + 3 gained 0.02 to 0.12 dB more; docs/fidelity.md, "A rate term at quality
+#: 100 for colour").
 ZERO_TRIES = 3
+ZERO_TAKES = 2
 #: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
 WINDOW = 78643
 
@@ -681,14 +684,16 @@ def _rank_sweep(S, tries):
             g = S[GT + n]
             key = ((abs(g) >> 5) << 6) + (np.int32(63) - n)
             S[KEYS + n] = key if S[Q + n] == 1 and g != 0 else np.int32(-1)
-        count1 = _rank(S, 0, tries)
+        zeros = ones == 64 and S[ZEROS] > 0
+        count1 = _rank(S, 0, max(tries - ZERO_TAKES, 1) if zeros else tries)
     if ones == 64 and S[ZEROS] > 0:
-        # with the rate term at quality 100 (colour, ``refine_group_rgb``): S[ZEROS] more
+        # with the rate term at quality 100 (colour, ``refine_group_rgb``): S[ZEROS]
         # candidates, coefficients of 1 or -1 made 0 (S[PROJ + n] = the coefficient gives
-        # that direction), those whose step the boundary gradient favours most first; the
-        # best ranked above are not listed again. The boundary ranking seldom lists them, and
-        # without them the rate term bought fewer bytes for more error (docs/fidelity.md,
-        # "A rate term at quality 100 for colour")
+        # that direction), those whose step the boundary gradient favours most first, in
+        # place of ZERO_TAKES of the boundary ranking's; those listed above are not listed
+        # again. The boundary ranking seldom lists them, and without them the rate term
+        # bought fewer bytes for more error (docs/fidelity.md, "A rate term at quality 100
+        # for colour")
         for n in range(64):
             c = S[C + n]
             g = S[GT + n]
