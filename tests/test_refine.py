@@ -500,7 +500,7 @@ def test_rgb_trials_are_the_decoded_rgb_error(kind, photos) -> None:
                     S[PY.C + n] += d
                     expected = _decoded_rgb_error(blocks, R)
                     S[PY.C + n] -= d
-                    assert PY._try(S, R, c, n, d * q[c], 1 << 30) == expected, (c, n, d)
+                    assert PY._try(S, R, n, d * q[c], err) == expected, (c, n, d)
             steps, err = transpiled.make_paying_steps(PY, S, R, c, err, lambda: _decoded_rgb_error(blocks, R))
             made += steps
             assert PY._errors(S, R, c) == err

@@ -47,11 +47,12 @@ Per block (``_refine_block``):
    Only about 3 % of the candidates of the previous search (every
    coefficient with |<R, B_n>| >= 0.1 q) paid; these rankings put most of
    the ones that pay in the first few (docs/fidelity.md).
-3. A candidate is evaluated exactly and incrementally (``_try``): its
-   column's sums change by delta times 8 impulse values, the new column of
-   the workspace follows by one shift, and each row's sums change by that
-   column's change times the row pass's impulse response (8 wide), stopping
-   as soon as the error is no better. It is kept (``_accept``) when the new
+3. A candidate is evaluated exactly and incrementally (``_try_grey``, for
+   colour ``_try``): its column's sums change by delta times 8 impulse
+   values, the new column of the workspace follows by one shift, each row's
+   sums change by that column's change times the row pass's impulse
+   response (8 wide, ``_deltas``), and the 64 pixels' errors are counted in
+   one loop (``_trial_block``). It is kept (``_accept``) when the new
    squared error plus a rate term (``lam`` for a zero that becomes non-zero,
    minus ``lam`` for the reverse) is lower than the old one.
 4. ``sweeps`` sweeps (the rankings are redone at the start of each; the
@@ -110,7 +111,7 @@ PROJ = 704    # 64 projections of E (x 2**18)
 G = 768       # 64 rounding-boundary gradients (``_boundary``)
 GT = 832      # 64 projections of G
 ROWERR = 896  # 8 row errors
-ROWNEW = 904  # 8 row errors of a candidate
+ROWNEW = 904  # 8 row errors of a candidate (subsampled chroma, ``_try_sub``)
 COL = 912    # 8 column pass sums of a candidate
 DL = 920     # 8 changes of the workspace column of a candidate
 ONES = 928   # number of quantizers equal to 1 (set with S[Q:])
@@ -119,7 +120,8 @@ MASK = 1000   # 64 masks: -1 for a pixel of the image, 0 for padding past its ed
 LIST = 1064   # candidates of a sweep, best first: up to MAXTRIES n of quantizer 1, then up to MAXTRIES others
 SCREEN = 1192  # 1: no candidate of a larger quantizer whose predicted change is below -q**2 / 4 (``_rank_sweep``)
 ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, where every quantizer is 1 (``_rank_sweep``)
-WORK = 1200
+DELTA = 1200  # 64 changes of the row-pass sums of a candidate (``_deltas``)
+WORK = 1264
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -327,18 +329,28 @@ def _boundary(S):
                     - down * (np.int32(16) - np.int32(2) * ec) * hd) & S[MASK + i]
 
 
-def _trial_row(S, y, dy, u):
-    """Squared error of row y with workspace column u changed by dy.
-
-    The new sums (S[A:] + dy S[K + 8 u:]) are not stored: a loop that stores
-    into S between its loads is not vectorized; ``_accept`` recomputes them.
-    """
-    r = 8 * _size(y)
+def _deltas(S, u):
+    """S[DELTA + 8 y + x]: the change of row y's sums when workspace column u changes by S[DL + y] (``_column_trial``)."""
     ku = K + 8 * _size(u)
+    for y in range(8):
+        dy = S[DL + y]
+        r = DELTA + 8 * y
+        for x in range(8):
+            S[r + x] = dy * S[ku + x]
+
+
+def _trial_block(S):
+    """Squared error of the block with its row-pass sums changed by S[DELTA:] (``_deltas``).
+
+    Every pixel, unchanged rows included, in one loop without branches or
+    stores that g++ vectorizes with one sum at its end: row by row with a
+    sum per row and a test against the limit after each, the search of a
+    grey photo took more instructions (the sums' horizontal additions and
+    the tests in series: docs/fidelity.md, "The trial in one loop").
+    """
     s = np.int32(0)
-    for x in range(8):
-        a = S[A + r + x] + dy * S[ku + x]
-        e = ((_pixel(a) << 4) - S[T16 + r + x]) & S[MASK + r + x]
+    for i in range(64):
+        e = ((_pixel(S[A + i] + S[DELTA + i]) << 4) - S[T16 + i]) & S[MASK + i]
         s += e * e
     return s
 
@@ -451,40 +463,40 @@ def _column_trial(S, n, delta):
     return 0 if top >> 11 > LIMIT else 1
 
 
-def _try(S, R, c, n, delta, limit):
-    """Squared error of the block with coefficient n's dequantized value changed by delta.
+def _try(S, R, n, delta, err):
+    """The RGB error of the colour MCU whose Y, Cb or Cr block S is, with its coefficient n's dequantized value changed by delta.
+
+    err: the MCU's error now. As ``_try_grey``, the sums' change and the
+    pixels' errors (``_trial_block_rgb``, R the colour work array). (The Cb
+    and Cr blocks of a subsampled MCU: ``_try_sub``.)
+    """
+    trial = -1
+    if _column_trial(S, n, delta):
+        _deltas(S, _size(n & 7))
+        trial = err + _trial_block_rgb(S, R)
+    return trial
+
+
+def _try_grey(S, n, delta):
+    """Squared error of the block with coefficient n's dequantized value changed by delta, against its own targets.
 
     Evaluated exactly and incrementally: one column of the column pass (u = n
-    % 8) is redone from its sums (``_column_trial``), then each row's sums are
-    updated by that column's change times the row pass's impulse response;
-    stops as soon as the error reaches limit. Leaves the new column in
-    S[COL:] and S[DL:], the new rows' errors in S[ROWNEW:]. Returns the
-    error (>= limit: rejected), or -1 if the column leaves the model's 32-bit
-    range. c < 0: the block's own error (``_trial_row``); c = 0, 1, 2: the
-    RGB error of the colour MCU whose Y, Cb or Cr block it is
-    (``_trial_row_rgb``, R the colour work array). (The Cb and Cr blocks of
-    a subsampled MCU, c = 3, 4: ``_try_sub``.)
+    % 8) is redone from its sums (``_column_trial``), then every row's sums
+    change by that column's change times the row pass's impulse response
+    (``_deltas``), and the pixels' errors are counted (``_trial_block``).
+    Leaves the new column in S[COL:] and S[DL:]. Returns the error, or -1 if
+    the column leaves the model's 32-bit range. Without an early return
+    (``_candidate``'s note).
     """
-    if not _column_trial(S, n, delta):
-        return -1
-    u = _size(n & 7)
-    trial = 0
-    for y in range(8):
-        dy = S[DL + y]
-        if dy == 0:
-            S[ROWNEW + y] = S[ROWERR + y]
-        elif c < 0:
-            S[ROWNEW + y] = _trial_row(S, y, dy, u)
-        else:
-            S[ROWNEW + y] = _trial_row_rgb(S, R, y, dy, u)
-        trial += S[ROWNEW + y]
-        if trial >= limit:
-            break
+    trial = -1
+    if _column_trial(S, n, delta):
+        _deltas(S, _size(n & 7))
+        trial = _trial_block(S)
     return trial
 
 
 def _accept(S, n, delta):
-    """Make the change that ``_try`` evaluated."""
+    """Make the change that ``_try_grey``, ``_try`` or ``_try_sub`` evaluated (the row errors S[ROWNEW:]: ``_try_sub``'s only)."""
     n = _size(n)
     cu = 8 * _size(n & 7)
     S[D + n] += delta
@@ -564,16 +576,21 @@ def _limit(S, n, d, err, lam):
 def _candidate(S, R, c, n, d, err, lam):
     """Try a step d (-1, 1) of coefficient n exactly, make it if it pays; returns the new error, or -1 if not made.
 
-    c and R: as ``_try``'s.
+    c and R: as ``_search``'s.
     """
     n = _size(n)
     limit = _limit(S, n, d, err, lam)
     if limit <= 0:
         return -1
     delta = np.int32(d) * S[Q + n]
-    # not from _try: Pythran inlines _try here, and with that early return in it the build chose
-    # other coefficients than the source for c = 0 (not tracked further)
-    trial = _try(S, R, c, n, delta, limit) if c < 3 else _try_sub(S, R, c, n, delta)
+    # the trials have no early return and no test of c: Pythran inlines them here, and with
+    # either the build chose other coefficients than the source (not tracked further)
+    if c < 0:
+        trial = _try_grey(S, n, delta)
+    elif c < 3:
+        trial = _try(S, R, n, delta, err)
+    else:
+        trial = _try_sub(S, R, c, n, delta)
     if trial >= 0 and trial < limit:
         if c < 0:
             _accept(S, n, delta)
@@ -747,7 +764,7 @@ def _mask(S, cols, rows):
 
     Pixels past the image's right or bottom edge (the kernels replicate the
     edge into them) are not seen: their errors count 0 in ``_residuals``,
-    ``_trial_row`` and ``_boundary`` (an AND with the mask, in the loops the
+    ``_trial_block`` and ``_boundary`` (an AND with the mask, in the loops the
     compiler vectorizes), so a step is not taken for padding at the cost of
     visible pixels. A block wholly past the edge has no error and is left as
     it is.
@@ -1053,26 +1070,25 @@ def _residuals_rgb(S, R, c):
     return total
 
 
-def _trial_row_rgb(S, R, y, dy, u):
-    """``_trial_row`` for the searched block of a colour MCU: the squared RGB error of the MCU's row y.
+def _trial_block_rgb(S, R):
+    """``_trial_block`` for the searched block of a colour MCU: the change of the MCU's squared RGB error.
 
-    Each pixel's error with the new sum (R's ``_offsets``) less its error
-    now (R[PERR:]), added to the row's error now: a loop that only loads
-    (``_accept_rgb`` recomputes the errors it keeps), which g++ vectorizes 8
-    wide. (At quantizer 1 most rows a step reaches have a pixel that changes:
-    branching to the changed pixels only, a loop that also stored the new
-    errors, was not vectorized and took 1.9x the instructions of the search
-    of a colour photo, astronaut at q100.)
+    Each pixel's error with the new sum (S[A:] + S[DELTA:], R's ``_offsets``)
+    less its error now (R[PERR:]), over all 64 pixels in one loop that only
+    loads (``_accept_rgb`` recomputes the errors it keeps), which g++
+    vectorizes 8 wide. (At quantizer 1 most rows a step reaches have a pixel
+    that changes: branching to the changed pixels only, a loop that also
+    stored the new errors, was not vectorized and took 1.9x the instructions
+    of the search of a colour photo, astronaut at q100; row by row, with a
+    test against the limit after each, more than this: docs/fidelity.md,
+    "The trial in one loop".)
     """
-    r = 8 * _size(y)
-    ku = K + 8 * _size(u)
     kr = R[SLOPE]
     kg = R[SLOPE + 1]
     kb = R[SLOPE + 2]
-    s = S[ROWERR + r // 8]
-    for x in range(8):
-        i = r + x
-        p = _pixel(S[A + i] + dy * S[ku + x])
+    s = np.int32(0)
+    for i in range(64):
+        p = _pixel(S[A + i] + S[DELTA + i])
         er = _channel(kr, p, R[OFF + i]) - R[RT + i]
         eg = _channel(kg, p, R[OFF + 64 + i]) - R[RT + 64 + i]
         eb = _channel(kb, p, R[OFF + 128 + i]) - R[RT + 128 + i]
