@@ -243,7 +243,15 @@ REFINE_SWEEPS = (0, 1, 2)
 #: 1.22-1.23x at 12 (16 x 16), 1.28x at 18 (``bench_refine_small.py --modes 444,420 --sizes
 #: 8,16x8,16,24x16 --qualities 100,90,75,50,5 --rounds 15`` and a 9-round run of 444, 422
 #: and 420 at q100-q5): 12 taken (two floor losses fixed, q95 and q50 RGB 9 x 9 checkers).
-REFINE_AUTO_BLOCKS = 12
+#: Re-measured 2026-12-01 15:45 UTC, after one-task saves stopped starting a thread pool and
+#: the search's trials were made one loop: at 18 blocks (24 x 16, 15 x 17, 17 x 9; searched
+#: without the rate term or the screen, ``strips.REFINE_PLAIN_BLOCKS``) at most 1.233x
+#: (``Image.save``, noise and photo crops, q100 to q1, 15 rounds, twice), 1.194x (ramps,
+#: checkers, vignettes), 1.212x (``encode`` of arrays, 21 rounds; 1.242x and one 1.277x at
+#: 15 rounds), 12 blocks 1.16-1.20x, 27 blocks 1.244x (with the rate term): 18 taken (one
+#: floor loss fixed, q95 RGB 15 x 17 vertical ramp; with the rate term at 17 and 18 blocks
+#: the floor lost three cases at q1).
+REFINE_AUTO_BLOCKS = 18
 
 #: The same for images searched plane by plane (grey, CMYK, RGB kept as RGB: each block
 #: against its own samples, ``refine_group``), whose search costs about half the RGB
@@ -251,8 +259,8 @@ REFINE_AUTO_BLOCKS = 12
 #: 1.7x fewer instructions for grey), refine=1 on grey images of 12 to 16 blocks costs at
 #: most 1.20-1.23x a save (``bench_refine_small.py --modes L,444 --sizes
 #: 8,16x8,24x16,32x24,33x17,40x24,32 --qualities 100,95,90,75 --rounds 7``, 11:16 UTC; RGB
-#: 4:4:4 at 18 blocks: 1.39x, not taken). Images of 9 to 16 blocks are searched without
-#: the rate term (``strips.REFINE_PLAIN_BLOCKS``), as the smallest are.
+#: 4:4:4 at 18 blocks: 1.39x, not taken then). Images of 9 to 18 blocks are searched
+#: without the rate term (``strips.REFINE_PLAIN_BLOCKS``), as the smallest are.
 REFINE_AUTO_BLOCKS_PLANES = 16
 
 #: The same for subsampled RGB (``refine_group_sub``, the RGB error after upsampling,

@@ -83,13 +83,13 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
     pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
-    quality 100), for 3 to 11 times the encode time of photos (grey 2.9 to 3.6,
-    RGB 4:4:4 6.1 to 7.4, 4:2:0 9.4 to 11.4); None (the default) is one sweep on
+    quality 100), for 3 to 11 times the encode time of photos (grey 2.9 to 3.5,
+    RGB 4:4:4 5.4 to 7.4, 4:2:0 9.2 to 10.9); None (the default) is one sweep on
     small images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS_PLANES``
     blocks of 8x8 for grey, CMYK and RGB kept as RGB, ``REFINE_AUTO_BLOCKS``
     for RGB converted without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED``
     for subsampled RGB, at every quality), where it costs about 1.25x a save
-    at most, else off; images of at most 16 blocks are searched without the
+    at most, else off; images of at most 18 blocks are searched without the
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
     candidates (``strips.REFINE_SMALL_BLOCKS``) (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True

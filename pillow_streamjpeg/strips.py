@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
+from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -155,11 +155,13 @@ REFINE_TRIES = 6
 #: rate term").
 REFINE_SMALL_BLOCKS = 8
 #: Images of at most this many coded blocks (and more than ``REFINE_SMALL_BLOCKS``) are
-#: searched without the rate term, with ``REFINE_TRIES`` candidates: the automatic
-#: default's limit for grey (``options.REFINE_AUTO_BLOCKS_PLANES``). With the rate term,
-#: refine=1 decoded worse than refine=0 on 48 of 225 grey images of 9 to 16 blocks at
-#: quality 1 to 75 (floor contents); without it the error never grows.
-REFINE_PLAIN_BLOCKS = REFINE_AUTO_BLOCKS_PLANES
+#: searched without the rate term and the screen of candidates, with ``REFINE_TRIES``
+#: candidates: the automatic default's largest limit (``options.REFINE_AUTO_BLOCKS``, RGB
+#: 4:4:4, 18; grey's ``REFINE_AUTO_BLOCKS_PLANES`` is 16). With the rate term, refine=1
+#: decoded worse than refine=0 on 48 of 225 grey images of 9 to 16 blocks at quality 1 to
+#: 75 (floor contents), and the default lost three RGB floor cases of 18 blocks at q1;
+#: without it the error never grows.
+REFINE_PLAIN_BLOCKS = max(REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES)
 #: ``tries`` on small images, where the search counts one block's error or the RGB error
 #: without subsampling: 16 keeps a save of 8 grey blocks within 1.22x (all 64: 1.27x).
 REFINE_TRIES_SMALL = 16

@@ -422,7 +422,7 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     REFINE_AUTO_BLOCKS for RGB the encoder converts (the RGB error's search), at every
     quality (small images are searched without a rate term); else 0."""
     limit = options.REFINE_AUTO_BLOCKS_PLANES
-    assert limit == 16 and options.REFINE_AUTO_BLOCKS == 12
+    assert limit == 16 and options.REFINE_AUTO_BLOCKS == 18
 
     def sweeps(mode, size, **params):
         return options.parse(mode, size, {**params, **info}).refine
@@ -441,10 +441,13 @@ def test_refine_default_is_one_sweep_on_small_images_without_subsampling(info) -
     assert sweeps("RGB", (8, 8), subsampling=0) == sweeps("CMYK", (8, 8)) == 1
     assert sweeps("RGB", (8, 8), subsampling=0, keep_rgb=True) == 1
     assert sweeps("RGB", (16, 16), subsampling=0) == 1  # 12 blocks
-    assert sweeps("RGB", (24, 16), subsampling=0) == 0  # 18 blocks, the RGB error's search
+    assert sweeps("RGB", (24, 16), subsampling=0) == 1  # 18 blocks, the RGB error's search
+    assert sweeps("RGB", (15, 17), subsampling=0) == 1  # 18, partial blocks
+    assert sweeps("RGB", (32, 16), subsampling=0) == 0  # 24
+    assert sweeps("RGB", (25, 16), subsampling=0) == 0  # 24, a partial column too many
     assert sweeps("RGB", (24, 16), subsampling=0, keep_rgb=True) == 0  # 18, plane by plane
     assert sweeps("RGB", (40, 8), subsampling=0, keep_rgb=True) == 1  # 15, plane by plane
-    assert sweeps("RGB", (40, 8), subsampling=0) == 0  # 15, the RGB error's search
+    assert sweeps("RGB", (40, 8), subsampling=0) == 1  # 15, the RGB error's search
     assert sweeps("CMYK", (16, 16)) == 1  # 16 blocks
     assert sweeps("CMYK", (24, 16)) == 0  # 24 blocks
     for subsampling in (1, 2):
@@ -589,7 +592,7 @@ def test_small_images_are_searched_harder(subsampled) -> None:
                            else strips.REFINE_TRIES_SMALL)
     assert strips.REFINE_TRIES_SMALL > strips.REFINE_TRIES
     plain = strips.REFINE_PLAIN_BLOCKS
-    assert plain == options.REFINE_AUTO_BLOCKS_PLANES > small
+    assert plain == max(options.REFINE_AUTO_BLOCKS_PLANES, options.REFINE_AUTO_BLOCKS) > small
     for blocks in (small + 1, plain):
         found = Refinement.of(qtables, 1, 8, blocks=blocks, subsampled=subsampled)
         assert (found.lam, found.tries, found.screen) == (0.0, strips.REFINE_TRIES, 0)
