@@ -83,8 +83,8 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
     pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
-    quality 100), for 3 to 11 times the encode time of photos (grey 2.9 to 3.5,
-    RGB 4:4:4 5.4 to 7.4, 4:2:0 9.2 to 10.9); None (the default) is one sweep on
+    quality 100), for 3 to 11 times the encode time of photos (grey 2.7 to 3.4,
+    RGB 4:4:4 5.6 to 7.6, 4:2:0 9.1 to 10.4); None (the default) is one sweep on
     small images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS_PLANES``
     blocks of 8x8 for grey, CMYK and RGB kept as RGB, ``REFINE_AUTO_BLOCKS``
     for RGB converted without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED``
