@@ -686,11 +686,12 @@ def _rank_sweep(S, tries):
     first (best ``_boundary`` projection first), then, if fewer than
     ``tries``, those of larger quantizers (best predicted gain of the
     residual's projection first); where every quantizer is 1 and S[ZEROS]
-    > 0, up to S[ZEROS] more that make a coefficient of 1 or -1 zero.
-    Reads the residuals S[E:] and the row sums.
+    > 0, ``ZERO_TAKES`` fewer of the first and up to S[ZEROS] that make a
+    coefficient of 1 or -1 zero. Reads the residuals S[E:].
     """
     ones = S[ONES]
     screen = S[SCREEN]
+    zeros = ones == 64 and S[ZEROS] > 0
     count1 = 0
     count2 = 0
     if ones > 0:
@@ -701,9 +702,8 @@ def _rank_sweep(S, tries):
             g = S[GT + n]
             key = ((abs(g) >> 5) << 6) + (np.int32(63) - n)
             S[KEYS + n] = key if S[Q + n] == 1 and g != 0 else np.int32(-1)
-        zeros = ones == 64 and S[ZEROS] > 0
         count1 = _rank(S, 0, max(tries - ZERO_TAKES, 1) if zeros else tries)
-    if ones == 64 and S[ZEROS] > 0:
+    if zeros:
         # with the rate term at quality 100 (colour, ``refine_group_rgb``): S[ZEROS]
         # candidates, coefficients of 1 or -1 made 0 (S[PROJ + n] = the coefficient gives
         # that direction), those whose step the boundary gradient favours most first, in
