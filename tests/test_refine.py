@@ -308,13 +308,9 @@ def _group_layout(plane_yx: np.ndarray, q: np.ndarray):
     return samples, coefs, group
 
 
-def test_screen_leaves_out_the_candidates_predicted_to_lose(photos) -> None:
-    """``_rank_sweep`` with S[SCREEN] = 1 lists exactly the coefficients of larger quantizers
-    whose residual's projection p gives 2 |p| >= 3 q / 4 (a predicted change of the error
-    q (q - 2 |p|) no worse than q**2 / 4, p in units of 2**18); with 0, every one."""
-    q = np.asarray(tables.quality_tables(90)[0], dtype=np.int32)
-    assert q.min() > 1  # no quantizer 1: every candidate comes from the residual's projection
-    kept = screened = 0
+def _camera_blocks(photos, q: np.ndarray):
+    """Four blocks of ``camera`` prepared for a sweep (decoded, their errors counted), each as
+    (S, its rounded coefficients) for quantizers q."""
     for y0, x0 in ((200, 128), (336, 256), (64, 64), (400, 400)):
         plane = photos["camera"][y0:y0 + 8, x0:x0 + 8]
         S = np.zeros(PY.WORK, np.int32)
@@ -322,9 +318,21 @@ def test_screen_leaves_out_the_candidates_predicted_to_lose(photos) -> None:
         PY._targets((plane.astype(np.float32) - 128).ravel(), 0, 8, S)
         PY._mask(S, 8, 8)
         PY._quantizers(S, q, 0)
-        S[PY.C:PY.C + 64] = np.round(_dct_blocks(plane)[0, 0] / q).astype(np.int32)
+        coefs = np.round(_dct_blocks(plane)[0, 0] / q).astype(np.int32)
+        S[PY.C:PY.C + 64] = coefs
         assert PY._prepare(S)
         PY._errors(S, S, -1)
+        yield S, coefs
+
+
+def test_screen_leaves_out_the_candidates_predicted_to_lose(photos) -> None:
+    """``_rank_sweep`` with S[SCREEN] = 1 lists exactly the coefficients of larger quantizers
+    whose residual's projection p gives 2 |p| >= 3 q / 4 (a predicted change of the error
+    q (q - 2 |p|) no worse than q**2 / 4, p in units of 2**18); with 0, every one."""
+    q = np.asarray(tables.quality_tables(90)[0], dtype=np.int32)
+    assert q.min() > 1  # no quantizer 1: every candidate comes from the residual's projection
+    kept = screened = 0
+    for S, _ in _camera_blocks(photos, q):
         listed = {}
         for screen in (0, 1):
             S[PY.SCREEN] = screen
@@ -345,19 +353,8 @@ def test_zero_candidates_are_listed_after_the_boundary_ones(photos) -> None:
     first 6 - ZERO_TAKES candidates, then the 3 coefficients of 1 or -1 not listed there
     whose boundary gradient favours the step to 0 most (largest g * sign(c)), each with
     S[PROJ + n] = its value (the direction to 0); with S[ZEROS] = 0 the first 6 and none."""
-    q = np.ones(64, dtype=np.int32)
     checked = 0
-    for y0, x0 in ((200, 128), (336, 256), (64, 64), (400, 400)):
-        plane = photos["camera"][y0:y0 + 8, x0:x0 + 8]
-        S = np.zeros(PY.WORK, np.int32)
-        PY._tables(S)
-        PY._targets((plane.astype(np.float32) - 128).ravel(), 0, 8, S)
-        PY._mask(S, 8, 8)
-        PY._quantizers(S, q, 0)
-        coefs = np.round(_dct_blocks(plane)[0, 0]).astype(np.int32)
-        S[PY.C:PY.C + 64] = coefs
-        assert PY._prepare(S)
-        PY._errors(S, S, -1)
+    for S, coefs in _camera_blocks(photos, np.ones(64, dtype=np.int32)):
         S[PY.ZEROS] = 0
         count1, count2 = PY._rank_sweep(S, 6)
         assert (count1, count2) == (6, 0)
