@@ -100,6 +100,9 @@ LAYOUTS = [
     (4, 3, 3, 2, 2),
     (3, 3, 3, 2, 1),
     (4, 3, 3, 1, 1),
+    (4, 3, 4, 2, 2),  # subsampled chroma averaged and rounded as libjpeg rounds it
+    (3, 3, 4, 2, 1),
+    (3, 3, 4, 1, 1),
 ]
 
 
@@ -144,7 +147,7 @@ def test_stuffing_and_padding(compiled, reference) -> None:
 
 
 @pytest.mark.parametrize("convert, hs, vs", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 2, 1), (2, 2, 2),
-                                             (3, 2, 2), (3, 2, 1)])
+                                             (3, 2, 2), (3, 2, 1), (4, 2, 2), (4, 2, 1)])
 def test_word_reads_equal_byte_reads(compiled, reference, convert, hs, vs) -> None:
     """Pixels of 4 bytes read as int32 words (rows of a multiple of 4 bytes) code as the
     byte-by-byte reads do (rows one byte longer), also from a band at an odd address."""
@@ -166,7 +169,7 @@ def test_word_reads_equal_byte_reads(compiled, reference, convert, hs, vs) -> No
 
 
 @pytest.mark.parametrize("convert, hs, vs", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 2, 1), (2, 2, 2),
-                                             (3, 2, 2)])
+                                             (3, 2, 2), (4, 2, 2)])
 @pytest.mark.parametrize("width", [1, 5, 37, 38, 39, 300])
 def test_three_byte_words_equal_byte_reads(compiled, reference, convert, hs, vs, width) -> None:
     """Pixels of 3 bytes read as int32 words (``_unpack3``: rows starting at every byte of a
@@ -209,7 +212,7 @@ def tied_colours() -> np.ndarray:
 @pytest.mark.parametrize("channels", [3, 4])
 def test_halfway_chroma_codes_as_the_python_source(compiled, reference, channels, hs, vs) -> None:
     """Halfway Cb and Cr (``_ycc``: rounded down where B, or R, is 0; 8,192 of the tied
-    colours, about 30 of them with B or R 0), rounded (convert 2 and 3) and float (1), at
+    colours, about 30 of them with B or R 0), rounded (convert 2, 3 and 4) and float (1), at
     4:4:4, 4:2:2 and 4:2:0, packed words and byte reads alike: compiled builds and the
     plain-Python source write the same bytes."""
     width, rows = 512, 16
@@ -217,7 +220,7 @@ def test_halfway_chroma_codes_as_the_python_source(compiled, reference, channels
     if channels == 4:
         pixels = np.concatenate([pixels, np.zeros((rows, width, 1), np.uint8)], 2)
     band = np.ascontiguousarray(pixels.reshape(rows, -1))
-    for convert in (1, 2, 3):
+    for convert in (1, 2, 3, 4):
         data, _ = run_both(compiled, reference, band, 0, rows, frame(width, channels, 3, convert, hs, vs, 100))
         assert data
 

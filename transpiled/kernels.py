@@ -43,8 +43,9 @@ Conventions shared with the caller:
   2 does the same and rounds them to whole sample values; 3 rounds them too,
   but subsampled chroma is converted from the averaged RGB (``_colour_sub``)
   and rounded, where 2 averages the rounded pixels' chroma (better at the
-  finest quantizers, docs/performance.md); 0 takes the first ``ncomp``
-  channels as components.
+  finest quantizers, docs/performance.md), and 4 averages them and rounds
+  the average as libjpeg does (``_downsample``: where every chroma quantizer
+  is 1); 0 takes the first ``ncomp`` channels as components.
 - Component 0 is sampled ``hs`` x ``vs`` (1 or 2 each); the others 1 x 1.
 - ``comp_table[c]`` selects component c's quantization and Huffman tables.
 - ``recip[64 t + 8 v + u]``: the multiplier of coefficient (v, u) of table t
@@ -566,19 +567,48 @@ def _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
                 S[so + x] = last
 
 
-def _downsample(S, plane, cw, hs, vs, dbase, c):
-    """Box-filter average of plane c of S into 8 rows of cw // hs at S[dbase + ...]."""
+def _downsample(S, plane, cw, hs, vs, dbase, c, whole):
+    """Box-filter average of plane c of S into 8 rows of cw // hs at S[dbase + ...].
+
+    ``whole`` (``convert`` 4: the pixels' samples are whole values, and every
+    chroma quantizer is 1): the average is
+    rounded as libjpeg's downsampling rounds it (jcsample.c), (sum + bias) >>
+    2 with a bias of 1 and 2 in turn along the row (h2v2), (sum + bias) >> 1
+    with 0 and 1 (h2v1), (sum + 1) >> 1 (two rows): at quality 100 (every
+    quantizer 1) whole samples pass the DCT almost losslessly, and the
+    decoder's upsampling then starts from libjpeg's samples, where the
+    unrounded average came out of it rounded again by the IDCT (0.44 dB behind
+    Pillow on immunohistochemistry at 4:2:0; with coarser quantizers, q95 to
+    q99, rounding lost up to 0.13 dB: docs/fidelity.md, "Subsampled chroma at
+    quality 100 rounded as libjpeg rounds it"). The group's first column is
+    even (8 chroma columns an MCU), so x's parity is the image's.
+    """
     plane = _size(plane)
     cw = _size(cw)
     dbase = _size(dbase)
     dw = _size(cw // hs)
     quarter = np.float32(0.25)
     half = np.float32(0.5)
+    one = np.float32(1.0)
     for y in range(8):
         a = _size(c * plane + (vs * y) * cw)
         b = _size(c * plane + (vs * y + vs - 1) * cw)
         o = _size(dbase + (c - 1) * 8 * dw + y * dw)
-        if hs == 2 and vs == 2:
+        if whole:
+            # level-shifted whole values: the sums and the floors are exact in float32
+            if hs == 2 and vs == 2:
+                for x in range(dw):
+                    bias = np.float32(1 + (x & 1))
+                    S[o + x] = np.floor((((S[a + 2 * x] + S[a + 2 * x + 1]) + (S[b + 2 * x] + S[b + 2 * x + 1]))
+                                         + bias) * quarter)
+            elif hs == 2:
+                for x in range(dw):
+                    bias = np.float32(x & 1)
+                    S[o + x] = np.floor(((S[a + 2 * x] + S[a + 2 * x + 1]) + bias) * half)
+            else:
+                for x in range(dw):
+                    S[o + x] = np.floor(((S[a + x] + S[b + x]) + one) * half)
+        elif hs == 2 and vs == 2:
             for x in range(dw):
                 S[o + x] = ((S[a + 2 * x] + S[a + 2 * x + 1]) + (S[b + 2 * x] + S[b + 2 * x + 1])) * quarter
         elif hs == 2:
@@ -1061,7 +1091,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     yb = group * hs
     chroma = ncomp * plane
     # fused chroma for float samples and convert 3 only: rounded after
-    # averaging at q100 (convert 2) it made 4:2:0 files 2.5 % bigger
+    # averaging at q100 (convert 2 and 4) it made 4:2:0 files 2.5 % bigger
     # (docs/performance.md)
     fused = (convert == 1 or convert == 3) and hs == 2
     if fused:
@@ -1074,7 +1104,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     for c in range(1, ncomp):
         if hs * vs > 1:
             if not fused:
-                _downsample(samples, plane, cw, hs, vs, chroma, c)
+                _downsample(samples, plane, cw, hs, vs, chroma, c, convert == 4)
             _row_dct(samples, chroma + (c - 1) * 64 * group, 8, 8 * group, 8 * gm, dct, nb,
                      vs * yb + (c - 1) * group, group)
         else:
