@@ -495,7 +495,7 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
     rounds it (kernels' ``convert`` 4): where every quantizer of the chroma components'
     tables is 1 (quality 100). There whole chroma samples pass the DCT almost losslessly,
     and the decoder upsamples what libjpeg would have: at q100 4:2:0 and 4:2:2 the photos
-    that were up to 0.44 dB behind Pillow are level with it or ahead, for 1 to 4 % more
+    that were up to 0.44 dB behind Pillow are within 0.02 dB of it or ahead, for 1 to 4 % more
     bytes (still smaller than Pillow's); at q95 to q99, where some chroma quantizers are 2
     or more, rounding lost up to 0.13 dB (docs/fidelity.md, "Subsampled chroma at quality
     100 rounded as libjpeg rounds it").
