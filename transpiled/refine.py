@@ -110,8 +110,7 @@ TMP = 640     # scratch: 64 column transforms (of E or G); the unit inputs of ``
 PROJ = 704    # 64 projections of E (x 2**18)
 G = 768       # 64 rounding-boundary gradients (``_boundary``)
 GT = 832      # 64 projections of G
-ROWERR = 896  # 8 row errors
-ROWNEW = 904  # 8 row errors of a candidate (subsampled chroma, ``_try_sub``)
+# 896 to 911: unused (the row errors, until a candidate's trial became one loop)
 COL = 912    # 8 column pass sums of a candidate
 DL = 920     # 8 changes of the workspace column of a candidate
 ONES = 928   # number of quantizers equal to 1 (set with S[Q:])
@@ -288,18 +287,13 @@ def _decode(S):
 
 
 def _residuals(S):
-    """S[E:] = decoded x 16 - targets, S[ROWERR + y] = squared error of row y; returns their sum."""
-    total = 0
-    for y in range(8):
-        r = 8 * y
-        s = np.int32(0)
-        for x in range(8):
-            e = ((_pixel(S[A + r + x]) << 4) - S[T16 + r + x]) & S[MASK + r + x]
-            S[E + r + x] = e
-            s += e * e
-        S[ROWERR + y] = s
-        total += s
-    return total
+    """S[E:] = decoded x 16 - targets; returns the block's squared error."""
+    s = np.int32(0)
+    for i in range(64):
+        e = ((_pixel(S[A + i]) << 4) - S[T16 + i]) & S[MASK + i]
+        S[E + i] = e
+        s += e * e
+    return int(s)
 
 
 def _boundary(S):
@@ -496,7 +490,7 @@ def _try_grey(S, n, delta):
 
 
 def _accept(S, n, delta):
-    """Make the change that ``_try_grey``, ``_try`` or ``_try_sub`` evaluated (the row errors S[ROWNEW:]: ``_try_sub``'s only)."""
+    """Make the change that ``_try_grey``, ``_try`` or ``_try_sub`` evaluated."""
     n = _size(n)
     cu = 8 * _size(n & 7)
     S[D + n] += delta
@@ -509,7 +503,6 @@ def _accept(S, n, delta):
             r = 8 * y
             for x in range(8):
                 S[A + r + x] += dy * S[K + cu + x]
-        S[ROWERR + y] = S[ROWNEW + y]
 
 
 def _accept_rgb(S, R, c, n, delta):
@@ -618,7 +611,7 @@ def _prepare(S):
 
 
 def _errors(S, R, c):
-    """The block's residuals and row errors (``_residuals``; for colour ``_residuals_rgb``, c = 0..2, or ``_residuals_sub``, c = 3, 4); returns their sum."""
+    """The block's residuals and error (``_residuals``; for colour ``_residuals_rgb``, c = 0..2, or ``_residuals_sub``, c = 3, 4); returns the error."""
     if c < 0:
         return _residuals(S)
     if c < 3:
@@ -1046,8 +1039,8 @@ def _residuals_rgb(S, R, c):
     """``_residuals`` for block c (Y, Cb, Cr) of a colour MCU, in RGB: returns the MCU's RGB error.
 
     Sets R's ``_offsets`` for block c from the other two blocks' decoded
-    samples R[PX:]. S[ROWERR + y]: squared RGB error (levels^2) of the MCU's
-    row y; S[E:]: the ranking's residual for this block's coefficients: the
+    samples R[PX:]; returns the MCU's squared RGB error (levels^2). S[E:]:
+    the ranking's residual for this block's coefficients: the
     R, G and B errors weighted by w / |w|^2 x 16 (x 1024 in the code), w =
     d(R, G, B) / d(sample) (jdcolor.c: Y 1, 1, 1; Cb 0, -0.34414, 1.772; Cr
     1.402, -0.71414, 0), so that, to first order, it is 16 x the change of
@@ -1056,18 +1049,12 @@ def _residuals_rgb(S, R, c):
     """
     _offsets(R, c)
     _pixel_errors(R, c)
-    total = 0
-    for y in range(8):
-        r = 8 * y
-        s = np.int32(0)
-        for x in range(8):
-            i = r + x
-            m = S[MASK + i]
-            S[E + i] = (R[RWE + i] >> 10) & m
-            s += R[PERR + i] & m
-        S[ROWERR + y] = s
-        total += s
-    return total
+    s = np.int32(0)
+    for i in range(64):
+        m = S[MASK + i]
+        S[E + i] = (R[RWE + i] >> 10) & m
+        s += R[PERR + i] & m
+    return int(s)
 
 
 def _trial_block_rgb(S, R):
@@ -1336,7 +1323,6 @@ def _try_sub(S, R, c, n, delta):
     vs = R[SUB]
     moved = 0
     for y in range(8):
-        S[ROWNEW + y] = S[ROWERR + y]
         R[SFLAG + y] = 0
         dy = S[DL + y]
         if dy != 0:
