@@ -101,6 +101,10 @@ class Settings:
     #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2
     #: (``parse``'s default: ``auto_refine``'s, 1 on small images without subsampling, else 0).
     refine: int = 0
+    #: RGB 4:4:4 converted to YCbCr: each Y coefficient rounded with the Cb and Cr ones of its
+    #: frequency for the RGB error (kernels' ``_joint_round``), where ``rounds_jointly`` says,
+    #: by default (``refine`` absent or None) where the search is off
+    joint_rounding: bool = False
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
@@ -503,6 +507,19 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
     return bool(chroma_tables) and max(max(table) for table in chroma_tables) <= 1
 
 
+#: Joint rounding (``rounds_jointly``) where every quantizer is at least this.
+JOINT_MIN_QUANTIZER = 2
+
+
+def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
+    """Whether the kernels round each frequency's Y, Cb and Cr coefficients together
+    (``Settings.joint_rounding``): RGB they convert to YCbCr without subsampling, with
+    tables whose every quantizer is at least ``JOINT_MIN_QUANTIZER``."""
+    if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components):
+        return False
+    return min(min(qtables[c.table]) for c in components) >= JOINT_MIN_QUANTIZER
+
+
 def parse(
     mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None = None,
     *, channels: int | None = None,
@@ -575,6 +592,9 @@ def parse(
     restart = restart_interval(info, mcus_per_row, default_interval(width, height, 8 * components[0].v))
     optimize = bool(info.get("optimize", False))
     density, unit = _density(info)
+    refine = _refine(info, auto_refine(width, height, components,
+                                       ycc_source=mode == "YCbCr" and not layout.convert,
+                                       converted=layout.convert))
     return Settings(
         width=width,
         height=height,
@@ -590,9 +610,11 @@ def parse(
         app_segments=segments,
         comment=comment,
         restart_interval=restart,
-        refine=_refine(info, auto_refine(width, height, components,
-                                         ycc_source=mode == "YCbCr" and not layout.convert,
-                                         converted=layout.convert)),
+        refine=refine,
+        # the default's rounding where it does not search: refine=0 rounds each coefficient
+        # to nearest, as before, and refine=1 or 2 searches from there
+        joint_rounding=(refine == 0 and info.get("refine") is None
+                        and rounds_jointly(layout.convert, components, natural)),
     )
 
 

@@ -57,6 +57,11 @@ def count_every(strip_count: int) -> int:
     return 1 if strip_count <= COUNT_ALL_UP_TO else COUNT_EVERY
 
 
+#: ``Frame.joint`` where coefficients are rounded to nearest.
+NO_JOINT = np.zeros(0, dtype=np.int32)
+NO_JOINT.setflags(write=False)
+
+
 class Frame(NamedTuple):
     """The kernels' frame arguments, in their export order (after band, row_bytes, row0, nrows)."""
 
@@ -68,14 +73,20 @@ class Frame(NamedTuple):
     vs: int
     comp_table: np.ndarray  #: int64 table set of each component
     recip: np.ndarray  #: float32 quantization multipliers (``tables.kernel_reciprocals``)
+    #: int32 weights of the joint rounding of 4:4:4 colour (``tables.joint_weights``), or empty
+    #: (each coefficient rounded to nearest); with them ``recip`` is 16 times the multipliers
+    joint: np.ndarray = NO_JOINT
 
     @classmethod
     def of(cls, settings: Settings) -> Frame:
+        comp_table = np.array([c.table for c in settings.components], dtype=np.int64)
+        joint = settings.joint_rounding
         return cls(
             settings.width, settings.layout.channels, len(settings.components), settings.convert,
-            settings.hs, settings.vs,
-            np.array([c.table for c in settings.components], dtype=np.int64),
-            _cached(_reciprocals, settings.qtables),
+            settings.hs, settings.vs, comp_table,
+            _cached(_reciprocals16 if joint else _reciprocals, settings.qtables),
+            _cached(_joint_weights, tuple(settings.qtables[t] for t in comp_table)) if joint
+            else NO_JOINT,
         )
 
     @property
@@ -136,6 +147,19 @@ def _frozen(spec):
 
 def _reciprocals(qtables) -> np.ndarray:
     return tables.kernel_reciprocals(qtables)
+
+
+def _reciprocals16(qtables) -> np.ndarray:
+    return tables.kernel_reciprocals(qtables) * np.float32(16)
+
+
+def _joint_weights(qtables) -> np.ndarray:
+    return tables.joint_weights(*qtables, rate=JOINT_RATE, zero_rate=JOINT_ZERO_RATE)
+
+
+#: ``tables.joint_weights``' rate term.
+JOINT_RATE = 0.4
+JOINT_ZERO_RATE = 0.2
 
 
 def _code_tables(huffman) -> tuple[np.ndarray, np.ndarray]:

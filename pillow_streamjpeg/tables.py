@@ -89,6 +89,39 @@ def kernel_reciprocals(qtables: Sequence[Sequence[int]]) -> np.ndarray:
     return np.ascontiguousarray((1.0 / divisors).astype(np.float32).ravel())
 
 
+#: The decoder's YCbCr -> RGB (JFIF, jdcolor.c): d(R, G, B) / d(Y, Cb, Cr).
+YCC_TO_RGB = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]])
+
+#: Scale of ``joint_weights``' integers.
+JOINT_SCALE = 256
+
+
+def joint_weights(y: Sequence[int], cb: Sequence[int], cr: Sequence[int],
+                  rate: float = 0.0, zero_rate: float | None = None) -> np.ndarray:
+    """The kernels' ``joint`` array (``_joint_round``): for each coefficient k (natural order) of
+    a 4:4:4 MCU whose Y, Cb and Cr are quantized by tables ``y``, ``cb``, ``cr``, 8 int32 items.
+
+    The rounding errors e_c of the three coefficients (in sixteenths of their quantizers
+    q_c) add sum_cd W_cd q_c q_d e_c e_d / 256 to the RGB pixels' squared error, W the
+    Gram matrix of ``YCC_TO_RGB``; a step of Y's coefficient to its other neighbour (e_Y
+    +-16) pays where its gradient sum_c W_Yc q_c e_c / 16 is beyond W_YY q_Y / 2 against
+    it, and, with the rate term, beyond that plus ``rate`` q_Y / 2 where the step makes the
+    coefficient non-zero, less ``zero_rate`` q_Y / 2 (default ``rate``) where it makes it
+    zero: a non-zero coefficient costs ``rate`` q_Y**2 of squared error. Items, S =
+    ``JOINT_SCALE``: a = 8 S W_YY q_Y, r = 8 S rate q_Y, b_c = S W_Yc q_c for c = Y, Cb,
+    Cr, z = 8 S zero_rate q_Y.
+    """
+    gram = YCC_TO_RGB.T @ YCC_TO_RGB
+    out = np.zeros((64, 8), dtype=np.int64)
+    for k in range(64):
+        q = np.array([y[k], cb[k], cr[k]], dtype=np.float64)
+        out[k, 0] = round(8 * JOINT_SCALE * gram[0, 0] * q[0])
+        out[k, 1] = round(8 * JOINT_SCALE * rate * q[0])
+        out[k, 2:5] = np.round(JOINT_SCALE * gram[0] * q)
+        out[k, 5] = round(8 * JOINT_SCALE * (rate if zero_rate is None else zero_rate) * q[0])
+    return np.ascontiguousarray(out.astype(np.int32).ravel())
+
+
 def zigzag(table: Sequence[int]) -> list[int]:
     """A natural-order table in zigzag order (as DQT stores it)."""
     return [int(table[i]) for i in ZIGZAG]

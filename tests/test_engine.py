@@ -103,6 +103,8 @@ LAYOUTS = [
     (4, 3, 4, 2, 2),  # subsampled chroma averaged and rounded as libjpeg rounds it
     (3, 3, 4, 2, 1),
     (3, 3, 4, 1, 1),
+    (3, 3, 2, 1, 1, "joint"),  # 4:4:4 coefficients rounded jointly for the RGB error
+    (4, 3, 2, 1, 1, "joint"),
 ]
 
 
@@ -116,7 +118,7 @@ LAYOUTS = [
     seed=st.integers(0, 1000),
 )
 def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, quality, content, seed):
-    channels, ncomp, convert, hs, vs = layout
+    channels, ncomp, convert, hs, vs = layout[:5]
     rng = np.random.default_rng(seed)
     extra_rows = 3  # the strip starts inside a band, as the strip writer uses it
     shape = (rows + extra_rows, width * channels)
@@ -129,7 +131,7 @@ def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, 
     else:
         band = (np.arange(shape[0] * shape[1]) * 7 % 256).astype(np.uint8).reshape(shape)
     nrows = min(rows, 8 * vs)
-    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    args = frame(width, channels, ncomp, convert, hs, vs, quality, joint=len(layout) > 5)
     data, counts = run_both(compiled, reference, band, extra_rows, nrows, args)
     assert len(data) > 0
     assert counts[0].sum() >= 1  # at least one DC symbol

@@ -24,7 +24,7 @@ from PIL import Image
 import coefjpeg
 from jpegtools import djpeg_decode, psnr
 import transpiled
-from pillow_streamjpeg import engine, refine, tables
+from pillow_streamjpeg import engine, refine, strips, tables
 
 PY = transpiled.source("refine")
 
@@ -618,8 +618,8 @@ def _kernel_group(rgb: np.ndarray, quality: int, hs: int, vs: int, grey: bool):
     band = np.ascontiguousarray(pixels).ravel()
     rowidx = np.arange(height, dtype=np.int64)
     kernels._group_coefs(band, width * channels, rowidx, width, channels, ncomp, convert, hs, vs,
-                         comp_table, tables.kernel_reciprocals(qtables), group, 0, group,
-                         samples, dct, coefs, False)
+                         comp_table, tables.kernel_reciprocals(qtables), strips.NO_JOINT, group,
+                         0, group, samples, dct, coefs, False)
     rows, cw = 8 * vs, group * 8 * hs  # as _group_coefs
     plane = rows * cw
     nb = group * (hs * vs + ncomp - 1)

@@ -150,10 +150,11 @@ def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
     other = options.parse("RGB", (64, 48), {"quality": 84})
     a, b, c = (strips.StripCoder(s) for s in (first, again, other))
     assert a.codes.pairs is b.codes.pairs and a.frame.recip is b.frame.recip
+    assert first.joint_rounding and a.frame.joint is b.frame.joint  # RGB 4:4:4 at q83
     assert a.codes.huff is c.codes.huff  # same Huffman tables (Annex K) at every quality
     assert a.frame.recip is not c.frame.recip
     assert not np.array_equal(a.frame.recip, c.frame.recip)
-    for array in (a.codes.huff, a.codes.pairs, a.frame.recip):
+    for array in (a.codes.huff, a.codes.pairs, a.frame.recip, a.frame.joint):
         assert not array.flags.writeable
     # the kernels ignore numpy's read-only flag: after saves with them (1 and 2 workers,
     # 4:4:4 and 4:2:0) the shared tables must still be the ones built afresh
@@ -165,7 +166,11 @@ def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
     huff = tables.kernel_code_table([first.huffman[i] for i in first.huffman_ids])
     np.testing.assert_array_equal(a.codes.huff, huff)
     np.testing.assert_array_equal(a.codes.pairs, tables.kernel_pair_table(huff))
-    np.testing.assert_array_equal(a.frame.recip, tables.kernel_reciprocals(first.qtables))
+    np.testing.assert_array_equal(a.frame.recip,
+                                  tables.kernel_reciprocals(first.qtables) * np.float32(16))
+    np.testing.assert_array_equal(a.frame.joint, tables.joint_weights(
+        first.qtables[0], first.qtables[1], first.qtables[1],
+        rate=strips.JOINT_RATE, zero_rate=strips.JOINT_ZERO_RATE))
     # tables given as lists (not hashable) find the same entry
     listed = strips.Codes.of([[list(map(list, spec)) for spec in pair] for pair in first.huffman],
                              first.huffman_ids)

@@ -63,12 +63,12 @@ Conventions shared with the caller:
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
-# pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
+# pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
 # pythran export strip_layout(int, int, int, int)
-# pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:])
+# pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:])
 # pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
 # pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
 
@@ -1077,7 +1077,7 @@ def _column_pass192(X, j0, j1, recip, t, Q):
 
 
 def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, group, m0, gm, samples, dct, coefs, packed):
+                 comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed):
     """Quantized coefficients of MCUs m0..m0+gm-1 of the strip, into coefs.
 
     Block j of the group: component 0's blocks by rows of group * hs (vs
@@ -1114,6 +1114,60 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     for c in range(1, ncomp):
         j0 = vs * yb + (c - 1) * group
         _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs)
+    if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
+        _joint_round(coefs, nb, group, gm, joint)
+
+
+#: ``joint``'s items per coefficient (``_joint_round``)
+JOINT_ITEMS = 8
+
+
+def _joint_round(Q, nb, group, gm, J):
+    """Round the Y, Cb and Cr coefficients of each 4:4:4 MCU for the RGB error: Y's with the others'.
+
+    Q holds the column pass's output in sixteenths of a quantizer (the
+    caller's ``recip`` is 16 times the reciprocals). Cb and Cr are rounded
+    to nearest; Y too, then moved to its other neighbour where that lowers
+    the squared error of the decoded RGB by the linear YCbCr -> RGB, which
+    couples the three components' coefficients of the same frequency only: Y
+    moves R, G and B alike, so its coefficient can take up part of the
+    chroma's rounding errors. J[8 k:] for coefficient k (natural order),
+    integers (``tables.joint_weights``): a, r, b_Y, b_Cb, b_Cr, z. Y's step
+    pays where its gradient g = sum_c b_c e_c (e_c: rounded value less the
+    input, in sixteenths) is beyond a against it, by r more where the step
+    makes the coefficient non-zero and by z less where it makes it zero (a
+    rate term). (Steps of Cb and Cr as well, in turn: about 3x the
+    instructions for a tenth more of the gain on photos, docs/fidelity.md.)
+    """
+    nb = _size(nb)
+    group = _size(group)
+    gm = _size(gm)
+    for k in range(64):
+        w = JOINT_ITEMS * k
+        a = J[w]
+        r = J[w + 1]
+        z = J[w + 5]
+        by = J[w + 2]
+        bb = J[w + 3]
+        br = J[w + 4]
+        y0 = k * nb
+        c0 = y0 + group
+        k0 = c0 + group
+        for j in range(gm):
+            vy = Q[y0 + j]
+            nb_ = (Q[c0 + j] + np.int32(8)) >> 4
+            nr = (Q[k0 + j] + np.int32(8)) >> 4
+            ny = (vy + np.int32(8)) >> 4
+            ey = (ny << 4) - vy
+            g = by * ey + bb * ((nb_ << 4) - Q[c0 + j]) + br * ((nr << 4) - Q[k0 + j])
+            # only towards the other neighbour: s = 1 (up) where ey <= 0, -1 (down) where
+            # ey > 0; one level of selects, which g++ vectorizes
+            s = np.int32(1) if ey <= 0 else np.int32(-1)
+            sg = g if ey <= 0 else -g
+            t = a + (r if ny == 0 else np.int32(0)) - (z if ny + s == 0 else np.int32(0))
+            Q[y0 + j] = ny + (s if sg + t < 0 else np.int32(0))
+            Q[c0 + j] = nb_
+            Q[k0 + j] = nr
 
 
 def _block_index(blk, m, hs, vs, group):
@@ -1510,7 +1564,7 @@ def _finish(acc_st, st, out, pos, pad, carry):
 
 
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                 comp_table, recip, huff, pairs, value, samples, dct, coefs, words, out, group,
+                 comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words, out, group,
                  pred, carry, pad, mcu0, interval):
     """Entropy-coded bytes of one strip into out; returns their count.
 
@@ -1555,7 +1609,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
                     pred[c] = 0
             gm = min(gm, interval - g % interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, group, m0, gm, samples, dct, coefs, packed)
+                     comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
         _ac_masks(coefs, nb, NAT, M)
         end = _code_blocks(coefs, 0, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value,
                            pred, M, words, st, acc_st)
@@ -1565,7 +1619,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
 
 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                comp_table, recip, value, samples, dct, coefs, counts, group):
+                comp_table, recip, joint, value, samples, dct, coefs, counts, group):
     """Add the Huffman symbols one strip would use to counts[2 t (+1), symbol]."""
     rowidx = _row_index(row0, nrows, 8 * vs)
     packed = _packed(band, row_bytes, channels, coefs)
@@ -1579,7 +1633,7 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, group, m0, gm, samples, dct, coefs, packed)
+                     comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
         _ac_masks(coefs, nb, NAT, M)
         _count_blocks(coefs, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, DB, NAT, H)
     for r in range(counts.shape[0]):
@@ -1661,7 +1715,7 @@ def _store_samples(samples, group, ncomp, hs, vs, m0, gm, out, mcus):
 
 
 def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                comp_table, recip, samples, dct, coefs, group, strip_samples, strip_coefs):
+                comp_table, recip, joint, samples, dct, coefs, group, strip_samples, strip_coefs):
     """Quantized coefficients and level-shifted samples of one strip; returns its MCU count.
 
     The arguments up to ``coefs`` are ``encode_strip``'s (scratch buffers of
@@ -1681,7 +1735,7 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     for m0 in range(0, mcus, group):
         gm = min(group, mcus - m0)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, group, m0, gm, samples, dct, coefs, packed)
+                     comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
         _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, mcus)
         _move_coefs(coefs, group, 0, strip_coefs, mcus, m0, gm, ncomp, hs, vs)
     return mcus

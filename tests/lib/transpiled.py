@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from pillow_streamjpeg import tables
+from pillow_streamjpeg import strips, tables
 from pillow_streamjpeg.strips import Frame
 
 TRANSPILED = Path(__file__).resolve().parents[2] / "transpiled"
@@ -27,12 +27,17 @@ def source(name: str) -> ModuleType:
 
 
 def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
-          quality: int) -> Frame:
-    """The kernels' frame arguments for the standard tables of a quality."""
+          quality: int, joint: bool = False) -> Frame:
+    """The kernels' frame arguments for the standard tables of a quality; with ``joint``, the
+    joint rounding of 4:4:4 colour (``strips.Frame.of``'s weights and scaled multipliers)."""
     qtables = tables.quality_tables(quality)
     comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
     if ncomp == 1:
         qtables = qtables[:1]
+    if joint:
+        return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
+                     strips._reciprocals16(qtables),
+                     strips._joint_weights(tuple(qtables[t] for t in comp_table)))
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
                  tables.kernel_reciprocals(qtables))
 
