@@ -97,28 +97,26 @@ JOINT_SCALE = 256
 
 
 def joint_weights(y: Sequence[int], cb: Sequence[int], cr: Sequence[int],
-                  rate: float = 0.0, zero_rate: float | None = None) -> np.ndarray:
+                  rate: float = 0.0) -> np.ndarray:
     """The kernels' ``joint`` array (``_joint_round``): for each coefficient k (natural order) of
     a 4:4:4 MCU whose Y, Cb and Cr are quantized by tables ``y``, ``cb``, ``cr``, 8 int32 items.
 
-    The rounding errors e_c of the three coefficients (in sixteenths of their quantizers
-    q_c) add sum_cd W_cd q_c q_d e_c e_d / 256 to the RGB pixels' squared error, W the
+    The rounding errors e_c of the three coefficients (in 32nds of their quantizers
+    q_c) add sum_cd W_cd q_c q_d e_c e_d / 1024 to the RGB pixels' squared error, W the
     Gram matrix of ``YCC_TO_RGB``; a step of Y's coefficient to its other neighbour (e_Y
-    +-16) pays where its gradient sum_c W_Yc q_c e_c / 16 is beyond W_YY q_Y / 2 against
+    +-32) pays where its gradient sum_c W_Yc q_c e_c / 32 is beyond W_YY q_Y / 2 against
     it, and, with the rate term, beyond that plus ``rate`` q_Y / 2 where the step makes the
-    coefficient non-zero, less ``zero_rate`` q_Y / 2 (default ``rate``) where it makes it
-    zero: a non-zero coefficient costs ``rate`` q_Y**2 of squared error. Items, S =
-    ``JOINT_SCALE``: a = 8 S W_YY q_Y, r = 8 S rate q_Y, b_c = S W_Yc q_c for c = Y, Cb,
-    Cr, z = 8 S zero_rate q_Y.
+    coefficient non-zero, less where it makes it zero: a non-zero coefficient costs ``rate``
+    q_Y**2 of squared error. Items, S = ``JOINT_SCALE``: a = 16 S W_YY q_Y, r = 16 S rate
+    q_Y, then b_c = S W_Yc q_c for c = Y, Cb, Cr.
     """
     gram = YCC_TO_RGB.T @ YCC_TO_RGB
     out = np.zeros((64, 8), dtype=np.int64)
     for k in range(64):
         q = np.array([y[k], cb[k], cr[k]], dtype=np.float64)
-        out[k, 0] = round(8 * JOINT_SCALE * gram[0, 0] * q[0])
-        out[k, 1] = round(8 * JOINT_SCALE * rate * q[0])
+        out[k, 0] = round(16 * JOINT_SCALE * gram[0, 0] * q[0])
+        out[k, 1] = round(16 * JOINT_SCALE * rate * q[0])
         out[k, 2:5] = np.round(JOINT_SCALE * gram[0] * q)
-        out[k, 5] = round(8 * JOINT_SCALE * (rate if zero_rate is None else zero_rate) * q[0])
     return np.ascontiguousarray(out.astype(np.int32).ravel())
 
 

@@ -38,12 +38,12 @@ def _quadratic(e, q):
 @pytest.mark.parametrize("quality,rate", [(75, 0.0), (50, 0.0), (90, 0.0), (75, 0.4)])
 def test_each_y_coefficient_is_the_neighbour_of_lower_rgb_error(reference, quality, rate) -> None:
     luma, chroma = tables.quality_tables(quality)
-    weights = tables.joint_weights(luma, chroma, chroma, rate=rate, zero_rate=rate)
+    weights = tables.joint_weights(luma, chroma, chroma, rate=rate)
     rng = np.random.default_rng(quality)
     nb = 3 * GROUP
-    # column pass outputs in sixteenths of a quantizer, small values so that zeros occur
-    Q = rng.integers(-60, 61, 64 * nb).astype(np.int32)
-    inputs = Q.reshape(64, 3, GROUP).astype(np.float64) / 16
+    # column pass outputs in 32nds of a quantizer, small values so that zeros occur
+    Q = rng.integers(-120, 121, 64 * nb).astype(np.int32)
+    inputs = Q.reshape(64, 3, GROUP).astype(np.float64) / 32
     reference._joint_round(Q, nb, GROUP, GROUP, weights)
     out = Q.reshape(64, 3, GROUP)
     near = np.floor(inputs + 0.5)
@@ -99,7 +99,7 @@ def test_frame_carries_the_weights_and_scaled_multipliers() -> None:
     on = strips.Frame.of(_settings(quality=90, subsampling=0))
     off = strips.Frame.of(_settings(quality=90, subsampling=0, refine=0))
     assert len(off.joint) == 0 and len(on.joint) == 64 * 8
-    assert np.array_equal(on.recip, off.recip * np.float32(16))
+    assert np.array_equal(on.recip, off.recip * np.float32(32))
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

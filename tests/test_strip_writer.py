@@ -167,10 +167,9 @@ def test_kernel_tables_are_built_once_and_shared_read_only() -> None:
     np.testing.assert_array_equal(a.codes.huff, huff)
     np.testing.assert_array_equal(a.codes.pairs, tables.kernel_pair_table(huff))
     np.testing.assert_array_equal(a.frame.recip,
-                                  tables.kernel_reciprocals(first.qtables) * np.float32(16))
+                                  tables.kernel_reciprocals(first.qtables) * np.float32(32))
     np.testing.assert_array_equal(a.frame.joint, tables.joint_weights(
-        first.qtables[0], first.qtables[1], first.qtables[1],
-        rate=strips.JOINT_RATE, zero_rate=strips.JOINT_ZERO_RATE))
+        first.qtables[0], first.qtables[1], first.qtables[1], rate=strips.JOINT_RATE))
     # tables given as lists (not hashable) find the same entry
     listed = strips.Codes.of([[list(map(list, spec)) for spec in pair] for pair in first.huffman],
                              first.huffman_ids)

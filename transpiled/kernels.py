@@ -1125,18 +1125,21 @@ JOINT_ITEMS = 8
 def _joint_round(Q, nb, group, gm, J):
     """Round the Y, Cb and Cr coefficients of each 4:4:4 MCU for the RGB error: Y's with the others'.
 
-    Q holds the column pass's output in sixteenths of a quantizer (the
-    caller's ``recip`` is 16 times the reciprocals). Cb and Cr are rounded
+    Q holds the column pass's output in 32nds of a quantizer (the caller's
+    ``recip`` is 32 times the reciprocals; with every quantizer at least 2,
+    as the caller ensures, they stay within the pass's range of 16384: 16ths
+    rounded up 0.3 % of chroma coefficients that lay below their halfway
+    point, rocket at q75, and cost 1 % in size). Cb and Cr are rounded
     to nearest; Y too, then moved to its other neighbour where that lowers
     the squared error of the decoded RGB by the linear YCbCr -> RGB, which
     couples the three components' coefficients of the same frequency only: Y
     moves R, G and B alike, so its coefficient can take up part of the
     chroma's rounding errors. J[8 k:] for coefficient k (natural order),
-    integers (``tables.joint_weights``): a, r, b_Y, b_Cb, b_Cr, z. Y's step
+    integers (``tables.joint_weights``): a, r, b_Y, b_Cb, b_Cr. Y's step
     pays where its gradient g = sum_c b_c e_c (e_c: rounded value less the
-    input, in sixteenths) is beyond a against it, by r more where the step
-    makes the coefficient non-zero and by z less where it makes it zero (a
-    rate term). (Steps of Cb and Cr as well, in turn: about 3x the
+    input, in 32nds) is beyond a against it, by r more where the step makes
+    the coefficient non-zero and by r less where it makes it zero (a rate
+    term). (Steps of Cb and Cr as well, in turn: about 3x the
     instructions for a tenth more of the gain on photos, docs/fidelity.md.)
     """
     nb = _size(nb)
@@ -1146,7 +1149,6 @@ def _joint_round(Q, nb, group, gm, J):
         w = JOINT_ITEMS * k
         a = J[w]
         r = J[w + 1]
-        z = J[w + 5]
         by = J[w + 2]
         bb = J[w + 3]
         br = J[w + 4]
@@ -1155,16 +1157,16 @@ def _joint_round(Q, nb, group, gm, J):
         k0 = c0 + group
         for j in range(gm):
             vy = Q[y0 + j]
-            nb_ = (Q[c0 + j] + np.int32(8)) >> 4
-            nr = (Q[k0 + j] + np.int32(8)) >> 4
-            ny = (vy + np.int32(8)) >> 4
-            ey = (ny << 4) - vy
-            g = by * ey + bb * ((nb_ << 4) - Q[c0 + j]) + br * ((nr << 4) - Q[k0 + j])
+            nb_ = (Q[c0 + j] + np.int32(16)) >> 5
+            nr = (Q[k0 + j] + np.int32(16)) >> 5
+            ny = (vy + np.int32(16)) >> 5
+            ey = (ny << 5) - vy
+            g = by * ey + bb * ((nb_ << 5) - Q[c0 + j]) + br * ((nr << 5) - Q[k0 + j])
             # only towards the other neighbour: s = 1 (up) where ey <= 0, -1 (down) where
             # ey > 0; one level of selects, which g++ vectorizes
             s = np.int32(1) if ey <= 0 else np.int32(-1)
             sg = g if ey <= 0 else -g
-            t = a + (r if ny == 0 else np.int32(0)) - (z if ny + s == 0 else np.int32(0))
+            t = a + (r if ny == 0 else np.int32(0)) - (r if ny + s == 0 else np.int32(0))
             Q[y0 + j] = ny + (s if sg + t < 0 else np.int32(0))
             Q[c0 + j] = nb_
             Q[k0 + j] = nr

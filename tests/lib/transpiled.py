@@ -36,7 +36,7 @@ def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
         qtables = qtables[:1]
     if joint:
         return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                     strips._reciprocals16(qtables),
+                     strips._reciprocals32(qtables),
                      strips._joint_weights(tuple(qtables[t] for t in comp_table)))
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
                  tables.kernel_reciprocals(qtables))
