@@ -1,0 +1,111 @@
+"""Gain and cost of the joint rounding of 4:4:4 colour (docs/fidelity.md, "Y rounded with the chroma").
+
+``--gain`` (the default): for scikit-image's colour photographs, 4:4:4, at each of
+``--qualities``, the PSNR of the RGB pixels decoded by libjpeg-turbo's integer IDCT (through
+Pillow) against Pillow's JPEG, and the size against Pillow's, for STREAMJPEG's default (joint
+rounding where every quantizer is at least 2) and for refine=0 (each coefficient rounded to
+nearest).
+
+``--time``: process CPU time of ``Image.save(format="STREAMJPEG", workers=1)``, default
+against refine=0, medians of ``--rounds`` interleaved rounds on 3 x 3 tiles of astronaut
+(1536 x 1536), with the CPU model.
+
+    python benchmarks/bench_joint.py [--photos astronaut,rocket] [--qualities 92,90,75,50,25]
+    python benchmarks/bench_joint.py --time [--rounds 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import platform
+import statistics
+import time
+
+import numpy as np
+from PIL import Image
+
+import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
+
+PHOTOS = "astronaut,chelsea,coffee,rocket,immunohistochemistry,retina,hubble_deep_field"
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+def _save(image: Image.Image, **options) -> tuple[int, np.ndarray]:
+    buf = io.BytesIO()
+    image.save(buf, **options)
+    data = buf.getvalue()
+    return len(data), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def gain(photos: list[str], qualities: list[int]) -> None:
+    import skimage.data
+
+    print("| photo | q | default dB vs Pillow | size vs Pillow | refine=0 dB vs Pillow | size "
+          "vs Pillow | gain dB | size vs refine=0 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in photos:
+        px = getattr(skimage.data, name)()
+        image = Image.fromarray(px)
+        for q in qualities:
+            size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=0)
+            size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=0, refine=0)
+            size_j, dec_j = _save(image, format="STREAMJPEG", quality=q, subsampling=0)
+            base = _psnr(dec_p, px)
+            print(f"| {name} | {q} | {_psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
+                  f"| {_psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
+                  f"| {_psnr(dec_j, px) - _psnr(dec_0, px):+.3f} | {size_j / size_0 - 1:+.2%} |",
+                  flush=True)
+
+
+def timing(qualities: list[int], rounds: int) -> None:
+    import skimage.data
+
+    a = skimage.data.astronaut()
+    image = Image.fromarray(np.tile(a, (3, 3, 1)))
+    print(f"CPU: {cpu_model()}; {image.width} x {image.height} RGB, 4:4:4, one worker, "
+          f"medians of {rounds} interleaved rounds")
+    print("| q | refine=0 ms | default ms | default / refine=0 |")
+    print("|---|---:|---:|---:|")
+    for q in qualities:
+        times: dict[object, list[float]] = {0: [], None: []}
+        for _ in range(rounds):
+            for refine in (0, None):
+                start = time.process_time()
+                image.save(io.BytesIO(), format="STREAMJPEG", quality=q, subsampling=0,
+                           refine=refine, workers=1)
+                times[refine].append(time.process_time() - start)
+        off, on = statistics.median(times[0]), statistics.median(times[None])
+        print(f"| {q} | {off * 1000:.1f} | {on * 1000:.1f} | {on / off:.3f}x |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--time", action="store_true", help="time the default against refine=0")
+    parser.add_argument("--photos", default=PHOTOS, help="scikit-image colour photos, commas")
+    parser.add_argument("--qualities", default="92,90,75,50,25", help="qualities, commas")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds for --time")
+    args = parser.parse_args()
+    qualities = [int(q) for q in args.qualities.split(",")]
+    if args.time:
+        timing(qualities, args.rounds)
+    else:
+        gain(args.photos.split(","), qualities)
+
+
+if __name__ == "__main__":
+    main()
