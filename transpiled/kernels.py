@@ -1162,12 +1162,15 @@ def _joint_round(Q, nb, group, gm, J):
             ny = (vy + np.int32(16)) >> 5
             ey = (ny << 5) - vy
             g = by * ey + bb * ((nb_ << 5) - Q[c0 + j]) + br * ((nr << 5) - Q[k0 + j])
-            # only towards the other neighbour: s = 1 (up) where ey <= 0, -1 (down) where
-            # ey > 0; one level of selects, which g++ vectorizes
-            s = np.int32(1) if ey <= 0 else np.int32(-1)
-            sg = g if ey <= 0 else -g
-            t = a + (r if ny == 0 else np.int32(0)) - (r if ny + s == 0 else np.int32(0))
-            Q[y0 + j] = ny + (s if sg + t < 0 else np.int32(0))
+            # only towards the other neighbour: up where ey <= 0, down where ey > 0. With
+            # down = -1 there (else 0), x ^ down - down is -x for a step down: the step's
+            # direction times the gradient and the coefficient, without blends; selects of
+            # a value or 0 (masks) only
+            down = np.int32(0) if ey <= 0 else np.int32(-1)
+            sg = (g ^ down) - down
+            sn = (ny ^ down) - down
+            t = a + (r if sn == 0 else np.int32(0)) - (r if sn == -1 else np.int32(0))
+            Q[y0 + j] = ny + ((down | np.int32(1)) if sg + t < 0 else np.int32(0))
             Q[c0 + j] = nb_
             Q[k0 + j] = nr
 
