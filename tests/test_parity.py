@@ -283,7 +283,8 @@ def test_optimize_is_smaller_than_pillows_and_codes_the_same_pixels(photos, name
     assert np.array_equal(djpeg_decode(optimized), djpeg_decode(plain))
 
 
-@pytest.mark.parametrize("mode, subsampling", [("L", 0), ("RGB", 2), ("CMYK", 0), ("YCbCr", 1)])
+@pytest.mark.parametrize("mode, subsampling", [("L", 0), ("RGB", 2), ("CMYK", 0), ("YCbCr", 1),
+                                                ("RGB", 0)])  # RGB 4:4:4: the joint rounding
 def test_optimize_every_layout(mode, subsampling) -> None:
     image = photo(77, 45, seed=3).convert(mode)
     data = save(image, optimize=True, subsampling=subsampling, quality=80)

@@ -74,13 +74,14 @@ def test_rows_into_a_buffer_and_the_deferred_band() -> None:
     assert rows_of(array, 2, 1) == (array, 2)
 
 
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:4:4"])  # 4:4:4 RGB: the joint rounding
 @pytest.mark.parametrize("mode", ALL_MODES)
-def test_the_same_bytes_for_1_2_and_5_workers(mode) -> None:
+def test_the_same_bytes_for_1_2_and_5_workers(mode, subsampling) -> None:
     image = _image(mode)
     files = set()
     for workers in (1, 2, 5):
         out = io.BytesIO()
-        pillow_streamjpeg.encode(image, out, workers=workers, quality=90, subsampling="4:2:0",
+        pillow_streamjpeg.encode(image, out, workers=workers, quality=90, subsampling=subsampling,
                                  background="black" if mode in ("RGBa", "La") else None)
         files.add(out.getvalue())
     assert len(files) == 1
