@@ -91,7 +91,10 @@ def encode(
     for subsampled RGB, at every quality), where it costs about 1.25x a save
     at most, else off; images of at most 18 blocks are searched without the
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
-    candidates (``strips.REFINE_SMALL_BLOCKS``) (docs/fidelity.md).
+    candidates (``strips.REFINE_SMALL_BLOCKS``); where it is off by default, RGB
+    4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
+    for the RGB error (``options.rounds_jointly``, about 1.11x the encode time),
+    which 0 turns off too (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 

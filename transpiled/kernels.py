@@ -50,6 +50,10 @@ Conventions shared with the caller:
 - ``comp_table[c]`` selects component c's quantization and Huffman tables.
 - ``recip[64 t + 8 v + u]``: the multiplier of coefficient (v, u) of table t
   (the reciprocal of the quantizer and of the AAN scale factors).
+- ``joint``: empty, or for RGB converted to YCbCr at 4:4:4 with every
+  quantizer at least 2, the weights of ``_joint_round`` (8 int32 items per
+  coefficient), with ``recip`` then 32 times the multipliers: each Y
+  coefficient rounded with its frequency's Cb and Cr for the RGB error.
 - ``huff``, 512 entries per table set t: the DC symbols at 512 t + s, the AC
   symbols at 512 t + 256 + s; an entry is ``(code << (6 + extra)) | length``,
   where length counts the code and the symbol's extra bits.
@@ -1139,8 +1143,9 @@ def _joint_round(Q, nb, group, gm, J):
     pays where its gradient g = sum_c b_c e_c (e_c: rounded value less the
     input, in 32nds) is beyond a against it, by r more where the step makes
     the coefficient non-zero and by r less where it makes it zero (a rate
-    term). (Steps of Cb and Cr as well, in turn: about 3x the
-    instructions for a tenth more of the gain on photos, docs/fidelity.md.)
+    term). (Steps of Cb and Cr as well, in turn: about 2.5x the
+    instructions for a few hundredths of a dB more on photos,
+    docs/fidelity.md, "Y rounded with the chroma".)
     """
     nb = _size(nb)
     group = _size(group)
