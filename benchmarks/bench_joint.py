@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import platform
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -27,11 +28,10 @@ from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model, psnr  # noqa: E402
+
 PHOTOS = "astronaut,chelsea,coffee,rocket,immunohistochemistry,retina,hubble_deep_field"
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
 
 
 def _save(image: Image.Image, **options) -> tuple[int, np.ndarray]:
@@ -39,17 +39,6 @@ def _save(image: Image.Image, **options) -> tuple[int, np.ndarray]:
     image.save(buf, **options)
     data = buf.getvalue()
     return len(data), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def gain(photos: list[str], qualities: list[int]) -> None:
@@ -65,10 +54,10 @@ def gain(photos: list[str], qualities: list[int]) -> None:
             size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=0)
             size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=0, refine=0)
             size_j, dec_j = _save(image, format="STREAMJPEG", quality=q, subsampling=0)
-            base = _psnr(dec_p, px)
-            print(f"| {name} | {q} | {_psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
-                  f"| {_psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
-                  f"| {_psnr(dec_j, px) - _psnr(dec_0, px):+.3f} | {size_j / size_0 - 1:+.2%} |",
+            base = psnr(dec_p, px)
+            print(f"| {name} | {q} | {psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
+                  f"| {psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
+                  f"| {psnr(dec_j, px) - psnr(dec_0, px):+.3f} | {size_j / size_0 - 1:+.2%} |",
                   flush=True)
 
 
