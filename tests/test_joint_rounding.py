@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
+import transpiled
+from jpegtools import psnr
 from pillow_streamjpeg import options, strips, tables
-
-from .lib import transpiled
 
 GROUP = 4
 
@@ -102,10 +102,6 @@ def test_frame_carries_the_weights_and_scaled_multipliers() -> None:
     assert np.array_equal(on.recip, off.recip * np.float32(32))
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
-
-
 def _save(image: Image.Image, **kw) -> tuple[int, np.ndarray]:
     buf = io.BytesIO()
     image.save(buf, **kw)
@@ -124,7 +120,7 @@ def test_photos_gain_over_rounding_to_nearest_in_fewer_bytes_than_pillow(name, q
     size_p, dec_p = _save(image, format="JPEG", quality=quality, subsampling=0)
     size_0, dec_0 = _save(image, format="STREAMJPEG", quality=quality, subsampling=0, refine=0)
     size_j, dec_j = _save(image, format="STREAMJPEG", quality=quality, subsampling=0)
-    gain = _psnr(dec_j, px) - _psnr(dec_0, px)
+    gain = psnr(dec_j, px) - psnr(dec_0, px)
     assert gain >= 0.03, gain
-    assert _psnr(dec_j, px) >= _psnr(dec_p, px) + 0.03
+    assert psnr(dec_j, px) >= psnr(dec_p, px) + 0.03
     assert size_j <= size_p
