@@ -31,6 +31,7 @@ import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model, psnr  # noqa: E402
 
+LABELS = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 PHOTOS = "astronaut,chelsea,coffee,rocket,immunohistochemistry,retina,hubble_deep_field"
 
 
@@ -41,7 +42,7 @@ def _save(image: Image.Image, **options) -> tuple[int, np.ndarray]:
     return len(data), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
-def gain(photos: list[str], qualities: list[int]) -> None:
+def gain(photos: list[str], qualities: list[int], subsampling: int) -> None:
     import skimage.data
 
     print("| photo | q | default dB vs Pillow | size vs Pillow | refine=0 dB vs Pillow | size "
@@ -51,9 +52,9 @@ def gain(photos: list[str], qualities: list[int]) -> None:
         px = getattr(skimage.data, name)()
         image = Image.fromarray(px)
         for q in qualities:
-            size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=0)
-            size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=0, refine=0)
-            size_j, dec_j = _save(image, format="STREAMJPEG", quality=q, subsampling=0)
+            size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=subsampling)
+            size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=subsampling, refine=0)
+            size_j, dec_j = _save(image, format="STREAMJPEG", quality=q, subsampling=subsampling)
             base = psnr(dec_p, px)
             print(f"| {name} | {q} | {psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
                   f"| {psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
@@ -61,12 +62,12 @@ def gain(photos: list[str], qualities: list[int]) -> None:
                   flush=True)
 
 
-def timing(qualities: list[int], rounds: int) -> None:
+def timing(qualities: list[int], rounds: int, subsampling: int) -> None:
     import skimage.data
 
     a = skimage.data.astronaut()
     image = Image.fromarray(np.tile(a, (3, 3, 1)))
-    print(f"CPU: {cpu_model()}; {image.width} x {image.height} RGB, 4:4:4, one worker, "
+    print(f"CPU: {cpu_model()}; {image.width} x {image.height} RGB, {LABELS[subsampling]}, one worker, "
           f"medians of {rounds} interleaved rounds")
     print("| q | refine=0 ms | default ms | default / refine=0 |")
     print("|---|---:|---:|---:|")
@@ -75,7 +76,7 @@ def timing(qualities: list[int], rounds: int) -> None:
         for _ in range(rounds):
             for refine in (0, None):
                 start = time.process_time()
-                image.save(io.BytesIO(), format="STREAMJPEG", quality=q, subsampling=0,
+                image.save(io.BytesIO(), format="STREAMJPEG", quality=q, subsampling=subsampling,
                            refine=refine, workers=1)
                 times[refine].append(time.process_time() - start)
         off, on = statistics.median(times[0]), statistics.median(times[None])
@@ -88,12 +89,14 @@ def main() -> None:
     parser.add_argument("--photos", default=PHOTOS, help="scikit-image colour photos, commas")
     parser.add_argument("--qualities", default="92,90,75,50,25", help="qualities, commas")
     parser.add_argument("--rounds", type=int, default=9, help="rounds for --time")
+    parser.add_argument("--subsampling", type=int, default=0, choices=sorted(LABELS),
+                        help="Pillow's subsampling: 0 4:4:4, 1 4:2:2, 2 4:2:0")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
     if args.time:
-        timing(qualities, args.rounds)
+        timing(qualities, args.rounds, args.subsampling)
     else:
-        gain(args.photos.split(","), qualities)
+        gain(args.photos.split(","), qualities, args.subsampling)
 
 
 if __name__ == "__main__":

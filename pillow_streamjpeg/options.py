@@ -101,9 +101,10 @@ class Settings:
     #: Sweeps of the decoder-aware quantization (docs/fidelity.md): 0 off, 1 or 2
     #: (``parse``'s default: ``auto_refine``'s, 1 on small images without subsampling, else 0).
     refine: int = 0
-    #: RGB 4:4:4 converted to YCbCr: each Y coefficient rounded with the Cb and Cr ones of its
-    #: frequency for the RGB error (kernels' ``_joint_round``), where ``rounds_jointly`` says,
-    #: by default (``refine`` absent or None) where the search is off
+    #: RGB converted to YCbCr: Y takes up part of the chroma's error (4:4:4: each Y
+    #: coefficient rounded with the Cb and Cr ones of its frequency, kernels'
+    #: ``_joint_round``; 4:2:2 and 4:2:0: Y corrected for the decoded chroma, ``_luma_fix``),
+    #: where ``rounds_jointly`` says, by default (``refine`` absent or None) where the search is off
     joint_rounding: bool = False
 
     @property
@@ -509,15 +510,33 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
 
 #: Joint rounding (``rounds_jointly``) where every quantizer is at least this.
 JOINT_MIN_QUANTIZER = 2
+#: At 4:2:2 and 4:2:0, the luma correction (``rounds_jointly``) where the chroma
+#: tables' quantizers average at least this too: IJG quality 91 and below. At
+#: q92 (13.9) the retina photo lost 0.04 dB against rounding to nearest at
+#: 4:2:0, and more at smaller dampings (docs/fidelity.md, "Luma corrected for the
+#: decoded chroma").
+LUMA_FIX_MIN_CHROMA_MEAN = 15
 
 
 def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
-    """Whether the kernels round each frequency's Y, Cb and Cr coefficients together
-    (``Settings.joint_rounding``): RGB they convert to YCbCr without subsampling, with
-    tables whose every quantizer is at least ``JOINT_MIN_QUANTIZER``."""
-    if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components):
+    """Whether Y takes up part of the chroma's error (``Settings.joint_rounding``):
+    for RGB the kernels convert to YCbCr, with tables whose every quantizer is at
+    least ``JOINT_MIN_QUANTIZER``. Without subsampling each frequency's Y, Cb and Cr
+    coefficients are rounded together (kernels' ``_joint_round``); at 4:2:2 and
+    4:2:0, where also the chroma quantizers average at least
+    ``LUMA_FIX_MIN_CHROMA_MEAN``, Y is corrected for the chroma the decoder will
+    upsample (``_luma_fix``)."""
+    if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components[1:]):
         return False
-    return min(min(qtables[c.table]) for c in components) >= JOINT_MIN_QUANTIZER
+    sampling = (components[0].h, components[0].v)
+    if sampling not in ((1, 1), (2, 1), (2, 2)):
+        return False
+    if min(min(qtables[c.table]) for c in components) < JOINT_MIN_QUANTIZER:
+        return False
+    if sampling == (1, 1):
+        return True
+    chroma = [q for c in components[1:] for q in qtables[c.table]]
+    return sum(chroma) >= LUMA_FIX_MIN_CHROMA_MEAN * len(chroma)
 
 
 def parse(

@@ -279,11 +279,8 @@ def _unpack3(band, src, n, P, p0):
         P[p0 + x] = np.int32(band[i]) | (np.int32(band[i + 1]) << np.int32(8)) | (np.int32(band[i + 2]) << np.int32(16))
 
 
-def _luma_packed(W, src, n, S, o, whole):
+def _luma_packed(W, src, n, S, o, whole, yr, yg, yb):
     """``_luma`` of n pixels of 4 bytes read as int32 words W[src:] (see ``_ycc_packed``)."""
-    yr = np.float32(0.299)
-    yg = np.float32(0.587)
-    yb = np.float32(0.114)
     shift = np.float32(128.0)
     half = np.float32(0.5)
     i128 = np.int32(128)
@@ -366,15 +363,14 @@ def _little_endian(coefs):
     return coefs.view(np.uint8)[0] == 1
 
 
-def _luma(band, src, step, n, S, o, whole):
+def _luma(band, src, step, n, S, o, whole, yr, yg, yb):
     """Y of n pixels of ``step`` interleaved samples from band[src] into S[o:], level-shifted.
 
-    The same arithmetic as ``_ycc``'s Y, so the luma bytes do not change;
-    used by ``_colour_sub``, which computes chroma once per pixel group.
+    With ``LUMA`` as yr, yg, yb the same arithmetic as ``_ycc``'s Y, so the
+    luma bytes do not change; used by ``_colour_sub``, which computes chroma
+    once per pixel group (and passes other weights where Y takes up part of
+    the chroma's error, ``_luma_weights``).
     """
-    yr = np.float32(0.299)
-    yg = np.float32(0.587)
-    yb = np.float32(0.114)
     shift = np.float32(128.0)
     half = np.float32(0.5)
     i128 = np.int32(128)
@@ -452,9 +448,11 @@ def _chroma_sub(band, a, b, step, n2, S, ocb, ocr, whole):
             S[ocr + x] = vr * red + vg * green + vb * blue
 
 
-def _colour_sub(band, row_bytes, rowidx, vs, width, channels, whole, x0, cw, S, dbase, packed, P):
-    """Y of columns x0..x0+cw-1 into S[y][cw]; Cb, Cr averaged over 2 x vs pixels
-    into 8 rows of cw // 2 at S[dbase:] (Cb) and S[dbase + 4 cw:] (Cr).
+def _colour_sub(band, row_bytes, rowidx, vs, width, channels, whole, x0, cw, S, dbase, packed, P,
+                kr, kg, kb):
+    """Y of columns x0..x0+cw-1 into S[y][cw] (weights kr, kg, kb of R, G and B:
+    ``_luma``); Cb, Cr averaged over 2 x vs pixels into 8 rows of cw // 2 at
+    S[dbase:] (Cb) and S[dbase + 4 cw:] (Cr).
 
     P: int32 scratch of at least 2 cw items (pixels of 3 bytes, ``_unpack3``).
     """
@@ -486,24 +484,24 @@ def _colour_sub(band, row_bytes, rowidx, vs, width, channels, whole, x0, cw, S, 
                 W = band.view(np.int32)
                 wa = a // 4
                 wb = b // 4
-            _luma_packed(W, wa, n, S, ya, whole)
+            _luma_packed(W, wa, n, S, ya, whole, kr, kg, kb)
             if vs == 2:
-                _luma_packed(W, wb, n, S, yb, whole)
+                _luma_packed(W, wb, n, S, yb, whole, kr, kg, kb)
             _chroma_sub_packed(W, wa, wb, n2, S, ocb, ocr, whole)
         elif channels == 4:
-            _luma(band, a, 4, n, S, ya, whole)
+            _luma(band, a, 4, n, S, ya, whole, kr, kg, kb)
             if vs == 2:
-                _luma(band, b, 4, n, S, yb, whole)
+                _luma(band, b, 4, n, S, yb, whole, kr, kg, kb)
             _chroma_sub(band, a, b, 4, n2, S, ocb, ocr, whole)
         elif channels == 3:
-            _luma(band, a, 3, n, S, ya, whole)
+            _luma(band, a, 3, n, S, ya, whole, kr, kg, kb)
             if vs == 2:
-                _luma(band, b, 3, n, S, yb, whole)
+                _luma(band, b, 3, n, S, yb, whole, kr, kg, kb)
             _chroma_sub(band, a, b, 3, n2, S, ocb, ocr, whole)
         else:
-            _luma(band, a, channels, n, S, ya, whole)
+            _luma(band, a, channels, n, S, ya, whole, kr, kg, kb)
             if vs == 2:
-                _luma(band, b, channels, n, S, yb, whole)
+                _luma(band, b, channels, n, S, yb, whole, kr, kg, kb)
             _chroma_sub(band, a, b, channels, n2, S, ocb, ocr, whole)
         if n < cw:  # columns past the image repeat the last one (paired with itself)
             last = (n - 1) * channels
@@ -1098,13 +1096,19 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     # averaging at q100 (convert 2 and 4) it made 4:2:0 files 2.5 % bigger
     # (docs/performance.md)
     fused = (convert == 1 or convert == 3) and hs == 2
+    # luma corrected for the decoded chroma (``_luma_fix``): the chroma is coded first,
+    # Y converted with weights that add the pixel's own share of Z (``_luma_weights``)
+    fix = joint.shape[0] > 0 and ncomp == 3 and fused
+    kr, kg, kb = _luma_weights(joint, fix)
     if fused:
-        _colour_sub(band, row_bytes, rowidx, vs, width, channels, convert == 3,
-                    m0 * mw, cw, samples, chroma, packed, coefs)  # coefs: written by the DCT later
+        _colour_sub(band, row_bytes, rowidx, vs, width, channels, convert == 3 and not fix,
+                    m0 * mw, cw, samples, chroma, packed, coefs,  # coefs: written by the DCT later
+                    kr, kg, kb)
     else:
         _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
                 m0 * mw, cw, samples, packed, coefs)  # coefs: written by the DCT later
-    _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
+    if not fix:
+        _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
     for c in range(1, ncomp):
         if hs * vs > 1:
             if not fused:
@@ -1113,13 +1117,178 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
                      vs * yb + (c - 1) * group, group)
         else:
             _row_dct(samples, c * plane, 8, cw, 8 * gm, dct, nb, c * group, group)
-    for by in range(vs):
-        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
     for c in range(1, ncomp):
         j0 = vs * yb + (c - 1) * group
         _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs)
+    if fix:
+        _luma_fix(samples, cw, vs, group, gm, coefs, nb, vs * yb, joint)
+        _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
+    for by in range(vs):
+        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
     if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
         _joint_round(coefs, nb, group, gm, joint)
+
+
+def _idct8_table():
+    """``IDCT8`` as a float32 array (built at run time: a table Pythran folds into a
+    tuple leaves g++ scalar loads where a row of 8 should be one vector)."""
+    T = np.zeros(64, dtype=np.float32)
+    for i in range(64):
+        T[i] = np.float32(IDCT8[i])
+    return T
+
+
+#: T[8 u + x]: the orthonormal 8-point IDCT's weight of coefficient u in sample x,
+#: sqrt(1/8) for u = 0 and cos((2 x + 1) u pi / 16) / 2 otherwise (``_luma_fix``)
+IDCT8 = (
+    0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339,
+    0.49039264, 0.41573481, 0.27778512, 0.09754516, -0.09754516, -0.27778512, -0.41573481, -0.49039264,
+    0.46193977, 0.19134172, -0.19134172, -0.46193977, -0.46193977, -0.19134172, 0.19134172, 0.46193977,
+    0.41573481, -0.09754516, -0.49039264, -0.27778512, 0.27778512, 0.49039264, 0.09754516, -0.41573481,
+    0.35355339, -0.35355339, -0.35355339, 0.35355339, 0.35355339, -0.35355339, -0.35355339, 0.35355339,
+    0.27778512, -0.49039264, 0.09754516, 0.41573481, -0.41573481, -0.09754516, 0.49039264, -0.27778512,
+    0.19134172, -0.46193977, 0.46193977, -0.19134172, -0.19134172, 0.46193977, -0.46193977, 0.19134172,
+    0.09754516, -0.27778512, 0.41573481, -0.49039264, 0.49039264, -0.41573481, 0.27778512, -0.09754516)
+
+#: Z = Z_CB Cb + Z_CR Cr: the chroma's share of the RGB error that a change of Y can
+#: cancel (``_luma_fix``). With W = M^T M of the decoder's YCbCr -> RGB matrix M,
+#: a pixel's RGB error is smallest, over changes of Y, where Y moves by
+#: -(W_YCb e_Cb + W_YCr e_Cr) / W_YY, e the chroma's errors: W_YCb = 1.772 - 0.344136,
+#: W_YCr = 1.402 - 0.714136, W_YY = 3.
+Z_CB = 1.427864
+Z_CR = 0.687864
+#: Z of a pixel's R, G and B (its Cb and Cr level-shifted, JFIF): Z_CB (-0.168736,
+#: -0.331264, 0.5) + Z_CR (0.5, -0.418688, -0.081312); the three sum to 0
+Z_RGB = (0.10300, -0.76100, 0.65800)
+
+
+def _luma_weights(J, fix):
+    """The weights of R, G and B in the Y that ``_colour_sub`` converts: BT.601's,
+    plus k = J[128] / 768 (the damping J[128] / 256 over W_YY = 3) times ``Z_RGB``
+    where ``fix`` (``_luma_fix`` then takes k times the decoded chroma's Z away).
+    They still sum to 1, and for k up to 0.39 none is negative: Y stays in 0..255."""
+    yr = np.float32(0.299)
+    yg = np.float32(0.587)
+    yb = np.float32(0.114)
+    if fix:
+        k = np.float32(J[128]) * np.float32(1.0 / 768.0)
+        yr = yr + k * np.float32(Z_RGB[0])
+        yg = yg + k * np.float32(Z_RGB[1])
+        yb = yb + k * np.float32(Z_RGB[2])
+    return yr, yg, yb
+
+
+def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
+    """Y of a subsampled colour group less k times the Z of the chroma the decoder upsamples.
+
+    Where a pixel's chroma comes out of the decoder off by (e_Cb, e_Cr), its
+    RGB error is smallest, over changes of its Y, with Y moved by -E / 3, E =
+    Z_CB e_Cb + Z_CR e_Cr the error of Z (``Z_CB``). ``_colour_sub`` has
+    added k times the pixel's own Z to its Y (``_luma_weights``); this takes
+    away k times the Z the decoder will output: the dequantized coefficients'
+    IDCT (Q: the group's coefficients with the chroma's coded, Cb's blocks
+    from jc, Cr's from jc + group; J[0:64] Cb's quantizers, J[64:128] Cr's,
+    natural order), upsampled with libjpeg's triangle weights (3/4 of the
+    nearer sample, 1/4 of the other; the group's edge samples and the MCU
+    row's repeated). k = J[128] / 768 is a damping (J[128] / 256) over 3.
+    S: Y's rows of cw at 0, level-shifted, clamped to their range after.
+    Z is transformed once (the IDCT is linear; the decoder's rounding and
+    clamping of each component are left out: they move the correction by
+    less than its damping does). Every loop runs along the group's MCUs or a
+    row, which g++ vectorizes; one transpose between them.
+    """
+    cw = _size(cw)
+    group = _size(group)
+    gm = _size(gm)
+    nb = _size(nb)
+    jc = _size(jc)
+    k = np.float32(J[128]) * np.float32(1.0 / 768.0)
+    zb = k * np.float32(Z_CB)
+    zr = k * np.float32(Z_CR)
+    T = _idct8_table()
+    # D[f group + m]: k Z's dequantized coefficient f of MCU m
+    D = np.empty(64 * group, dtype=np.float32)
+    for f in range(64):
+        fb = zb * np.float32(J[f])
+        fr = zr * np.float32(J[64 + f])
+        a = _size(f * nb + jc)
+        d = _size(f * group)
+        for m in range(gm):
+            D[d + m] = fb * np.float32(Q[a + m]) + fr * np.float32(Q[a + group + m])
+    # columns: C[(8 y + u) group + m] = sum_v T[8 v + y] D[(8 v + u) group + m], the 8
+    # products in one loop along the MCUs (no partial sums stored: one loop a
+    # frequency instead of eight, and no store into C for g++ to check against D's loads)
+    C = np.empty(64 * group, dtype=np.float32)
+    for y in range(8):
+        t0 = T[y]
+        t1 = T[8 + y]
+        t2 = T[16 + y]
+        t3 = T[24 + y]
+        t4 = T[32 + y]
+        t5 = T[40 + y]
+        t6 = T[48 + y]
+        t7 = T[56 + y]
+        for u in range(8):
+            t = _size((8 * y + u) * group)
+            d = _size(u * group)
+            g = 8 * group
+            for m in range(gm):
+                C[t + m] = (t0 * D[d + m] + t1 * D[d + g + m] + t2 * D[d + 2 * g + m]
+                            + t3 * D[d + 3 * g + m] + t4 * D[d + 4 * g + m]
+                            + t5 * D[d + 5 * g + m] + t6 * D[d + 6 * g + m]
+                            + t7 * D[d + 7 * g + m])
+    # rows, as the columns (D reused): D[(8 y + x) group + m] = sum_u T[8 u + x] C[(8 y + u) group + m]
+    for x in range(8):
+        t0 = T[x]
+        t1 = T[8 + x]
+        t2 = T[16 + x]
+        t3 = T[24 + x]
+        t4 = T[32 + x]
+        t5 = T[40 + x]
+        t6 = T[48 + x]
+        t7 = T[56 + x]
+        for y in range(8):
+            t = _size((8 * y + x) * group)
+            d = _size(8 * y * group)
+            for m in range(gm):
+                D[t + m] = (t0 * C[d + m] + t1 * C[d + group + m] + t2 * C[d + 2 * group + m]
+                            + t3 * C[d + 3 * group + m] + t4 * C[d + 4 * group + m]
+                            + t5 * C[d + 5 * group + m] + t6 * C[d + 6 * group + m]
+                            + t7 * C[d + 7 * group + m])
+    # Z's plane, rows of the group's chroma samples: R[y (8 group) + 8 m + x] (the
+    # transpose: the passes above run along the MCUs, the upsampling below along a row)
+    rw = _size(8 * group)
+    R = np.empty(8 * rw, dtype=np.float32)
+    for y in range(8):
+        for m in range(gm):
+            r = _size(y * rw + 8 * m)
+            t = _size(8 * y * group + m)
+            for x in range(8):
+                R[r + x] = D[t + x * group]
+    three = np.float32(0.75)
+    one = np.float32(0.25)
+    lo = np.float32(-128.0)
+    hi = np.float32(127.0)
+    used = _size(8 * gm)
+    # V[1 + i]: the upsampled row's chroma sample i at the pixel row's height;
+    # V[0] and V[used + 1] repeat the group's edge samples
+    V = np.empty(rw + 2, dtype=np.float32)
+    U = np.empty(2 * rw, dtype=np.float32)
+    for py in range(8 * vs):
+        cy = py >> 1 if vs == 2 else py
+        cn = cy if vs == 1 else (min(cy + 1, 7) if py & 1 else max(cy - 1, 0))
+        a0 = _size(cy * rw)
+        a1 = _size(cn * rw)
+        for i in range(used):
+            V[1 + i] = three * R[a0 + i] + one * R[a1 + i]
+        V[0] = V[1]
+        V[used + 1] = V[used]
+        for i in range(used):
+            U[2 * i] = three * V[1 + i] + one * V[i]
+            U[2 * i + 1] = three * V[1 + i] + one * V[2 + i]
+        r = _size(py * cw)
+        for p in range(2 * used):
+            S[r + p] = min(max(S[r + p] - U[p], lo), hi)
 
 
 #: ``joint``'s items per coefficient (``_joint_round``)
