@@ -105,6 +105,10 @@ LAYOUTS = [
     (3, 3, 4, 1, 1),
     (3, 3, 2, 1, 1, "joint"),  # 4:4:4 coefficients rounded jointly for the RGB error
     (4, 3, 2, 1, 1, "joint"),
+    (3, 3, 3, 2, 2, "joint"),  # 4:2:0 luma corrected for the decoded chroma (fused chroma)
+    (4, 3, 3, 2, 2, "joint"),
+    (3, 3, 1, 2, 2, "joint"),
+    (4, 3, 3, 2, 1, "joint"),  # 4:2:2: the kernels can, the encoder does not by default
 ]
 
 

@@ -69,8 +69,9 @@ KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
     ('q95', 'L', 'checker4', 64, 64): DCT,  # 50.63 vs 51.72
     ('q90-422', 'RGB', 'vramp', 64, 64): CHROMA,  # 48.66 vs 48.92
     ('q90-422', 'RGB', 'dramp', 17, 9): CHROMA,  # 25.53 vs 25.92 (since q90 takes the fused chroma)
-    ('q90-420', 'RGB', 'dramp', 17, 9): CHROMA,  # 25.42 vs 25.77 (since q90 takes the fused chroma)
-    ('q5-420', 'RGB', 'hramp', 64, 64): CHROMA,  # 22.45 vs 23.13
+    # q90-420 RGB dramp 17 x 9 (25.42 vs 25.77) and q5-420 RGB hramp 64 x 64 (22.45 vs 23.13):
+    # fixed by the luma correction at 4:2:0 (docs/fidelity.md, "Luma corrected for the decoded
+    # chroma"); the q90-422 ones above stay, 4:2:2 is not corrected by default
 }
 
 
@@ -176,23 +177,45 @@ def test_issue_table_ramp_with_refine(quality: int, floor_db: float | None) -> N
     assert len(ours_data) <= len(pillow_data)
 
 
-@pytest.mark.parametrize("options", [{"quality": 100, "subsampling": 0}, {"quality": 95, "subsampling": 0},
-                                     {"quality": 90, "subsampling": 2}])
-def test_halfway_chroma_of_saturated_colours_decodes_exactly(options: dict) -> None:
+def _saturated_palette() -> np.ndarray:
     """Colours with B = 0 and a halfway Cb (R = G odd: yellow), or R = 0 and a halfway Cr
-    (G = B odd: cyan), a 16 x 16 block each: the kernels round that chroma down, so the
-    decoder's B (R) falls below 0 and is clamped to the exact 0 (rounded up it decodes 1
-    on most of them) at q100 and q95; and the whole is at least as close as Pillow's."""
+    (G = B odd: cyan), a 16 x 16 block each, side by side."""
     odd = np.arange(1, 256, 2, dtype=np.uint8)
     zero = np.zeros_like(odd)
     colours = np.concatenate([np.stack([odd, odd, zero], -1), np.stack([zero, odd, odd], -1)])
-    pixels = np.ascontiguousarray(np.repeat(np.repeat(colours[None], 16, 0), 16, 1))
+    return np.ascontiguousarray(np.repeat(np.repeat(colours[None], 16, 0), 16, 1))
+
+
+@pytest.mark.parametrize("options", [{"quality": 100, "subsampling": 0}, {"quality": 95, "subsampling": 0},
+                                     {"quality": 90, "subsampling": 2, "refine": 0}])
+def test_halfway_chroma_of_saturated_colours_decodes_exactly(options: dict) -> None:
+    """``_saturated_palette``: the kernels round that chroma down, so the decoder's B (R)
+    falls below 0 and is clamped to the exact 0 (rounded up it decodes 1 on most of them)
+    at q100 and q95; and the whole is at least as close as Pillow's. (At q90 4:2:0 with
+    refine=0: the rounding alone; the default's luma correction: next test.)"""
+    odd = np.arange(1, 256, 2, dtype=np.uint8)
+    pixels = _saturated_palette()
     decoded = djpeg_decode(_encode(pixels, "STREAMJPEG", options)).astype(int)
     if options["quality"] >= 95:  # DC quantizers 1 and 2: the chroma arrives as rounded
         assert (decoded[:, :16 * len(odd), 2] == 0).all(), "B of R = G, B = 0 colours not 0"
         assert (decoded[:, 16 * len(odd):, 0] == 0).all(), "R of G = B, R = 0 colours not 0"
-    theirs = djpeg_decode(_encode(pixels, "JPEG", options)).astype(int)
+    pillow = {key: value for key, value in options.items() if key != "refine"}
+    theirs = djpeg_decode(_encode(pixels, "JPEG", pillow)).astype(int)
     assert ((decoded - pixels) ** 2).sum() <= ((theirs - pixels) ** 2).sum()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the luma correction's linear model of the RGB error ignores the decoder's clamping: "
+    "where B or R is clamped at 0 the chroma's error there costs nothing, and moving Y for "
+    "it moves the others (108,064 against Pillow's 98,080, 0.4 dB; refine=0 is level; "
+    "charts on white gain 0.12 to 0.45 dB: docs/fidelity.md, 'Luma corrected for the "
+    "decoded chroma')"))
+def test_saturated_palette_at_420_by_default_as_close_as_pillow() -> None:
+    pixels = _saturated_palette()
+    options = {"quality": 90, "subsampling": 2}
+    ours = djpeg_decode(_encode(pixels, "STREAMJPEG", options)).astype(int)
+    theirs = djpeg_decode(_encode(pixels, "JPEG", options)).astype(int)
+    assert ((ours - pixels) ** 2).sum() <= ((theirs - pixels) ** 2).sum()
 
 
 #: Flat colours whose Cb or Cr (or Y) lies exactly halfway between two values, and others.

@@ -80,7 +80,7 @@ def test_joint_rounding_is_on_for_converted_444_with_every_quantizer_at_least_2(
     assert _settings(quality=92, subsampling=0).joint_rounding
     assert not _settings(quality=93, subsampling=0).joint_rounding  # a quantizer of 1
     assert not _settings(quality=100, subsampling=0).joint_rounding
-    assert not _settings(quality=90, subsampling=2).joint_rounding  # subsampled
+    assert not _settings(quality=90, subsampling=1).joint_rounding  # 4:2:2 (4:2:0: test_luma_fix)
     assert not _settings("L", quality=90).joint_rounding
     assert not _settings(quality=90, subsampling=0, keep_rgb=True).joint_rounding
     assert not _settings("YCbCr", quality=90, subsampling=0).joint_rounding

@@ -28,16 +28,22 @@ def source(name: str) -> ModuleType:
 
 def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
           quality: int, joint: bool = False) -> Frame:
-    """The kernels' frame arguments for the standard tables of a quality; with ``joint``, the
-    joint rounding of 4:4:4 colour (``strips.Frame.of``'s weights and scaled multipliers)."""
+    """The kernels' frame arguments for the standard tables of a quality; with ``joint``, Y
+    takes up part of the chroma's error as ``strips.Frame.of`` sets it: without subsampling
+    the joint rounding (its weights and scaled multipliers), subsampled the luma correction
+    (``strips._luma_fix_weights``; the kernels apply it to 4:2:2 as well as 4:2:0)."""
     qtables = tables.quality_tables(quality)
     comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
     if ncomp == 1:
         qtables = qtables[:1]
-    if joint:
+    if joint and hs == 1:
         return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
                      strips._reciprocals32(qtables),
                      strips._joint_weights(tuple(qtables[t] for t in comp_table)))
+    if joint:
+        return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
+                     tables.kernel_reciprocals(qtables),
+                     strips._luma_fix_weights(tuple(qtables[t] for t in comp_table)))
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
                  tables.kernel_reciprocals(qtables))
 
