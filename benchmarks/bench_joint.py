@@ -1,17 +1,21 @@
-"""Gain and cost of the joint rounding of 4:4:4 colour (docs/fidelity.md, "Y rounded with the chroma").
+"""Gain and cost of Y taking up the chroma's error: the joint rounding of 4:4:4 colour and the
+luma correction at 4:2:0 (docs/fidelity.md, "Y rounded with the chroma" and "Luma corrected
+for the decoded chroma").
 
-``--gain`` (the default): for scikit-image's colour photographs, 4:4:4, at each of
-``--qualities``, the PSNR of the RGB pixels decoded by libjpeg-turbo's integer IDCT (through
-Pillow) against Pillow's JPEG, and the size against Pillow's, for STREAMJPEG's default (joint
-rounding where every quantizer is at least 2) and for refine=0 (each coefficient rounded to
-nearest).
+``--gain`` (the default): for scikit-image's colour photographs, at ``--subsampling`` (0
+4:4:4, 1 4:2:2, 2 4:2:0, Pillow's numbers) and each of ``--qualities``, the PSNR of the RGB
+pixels decoded by libjpeg-turbo's integer IDCT (through Pillow) against Pillow's JPEG, and the
+size against Pillow's, for STREAMJPEG's default and for refine=0 (each coefficient rounded to
+nearest, Y as converted); and the default against Pillow's PSNR at the default's size
+(Pillow's saves at q20 to q95, interpolated in log size).
 
 ``--time``: process CPU time of ``Image.save(format="STREAMJPEG", workers=1)``, default
 against refine=0, medians of ``--rounds`` interleaved rounds on 3 x 3 tiles of astronaut
 (1536 x 1536), with the CPU model.
 
     python benchmarks/bench_joint.py [--photos astronaut,rocket] [--qualities 92,90,75,50,25]
-    python benchmarks/bench_joint.py --time [--rounds 9]
+    python benchmarks/bench_joint.py --subsampling 2 --qualities 91,90,75,50,25
+    python benchmarks/bench_joint.py --time [--subsampling 2] [--rounds 9]
 """
 
 from __future__ import annotations
@@ -42,15 +46,27 @@ def _save(image: Image.Image, **options) -> tuple[int, np.ndarray]:
     return len(data), np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _pillow_at_size(image: Image.Image, px: np.ndarray, subsampling: int):
+    """Pillow's PSNR as a function of file size: interpolated (in log size) between its
+    saves at qualities 20 to 95, the default's bytes compared at equal size."""
+    points = sorted((size, psnr(dec, px)) for size, dec in (
+        _save(image, format="JPEG", quality=q, subsampling=subsampling) for q in range(20, 96)))
+    sizes = np.log([p[0] for p in points])
+    values = [p[1] for p in points]
+    return lambda size: float(np.interp(np.log(size), sizes, values))
+
+
 def gain(photos: list[str], qualities: list[int], subsampling: int) -> None:
     import skimage.data
 
+    print(f"{LABELS[subsampling]}; decoded by Pillow (libjpeg-turbo, islow)")
     print("| photo | q | default dB vs Pillow | size vs Pillow | refine=0 dB vs Pillow | size "
-          "vs Pillow | gain dB | size vs refine=0 |")
-    print("|---|---|---|---|---|---|---|---|")
+          "vs Pillow | gain dB | size vs refine=0 | default vs Pillow at its size |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in photos:
         px = getattr(skimage.data, name)()
         image = Image.fromarray(px)
+        pillow_at = _pillow_at_size(image, px, subsampling)
         for q in qualities:
             size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=subsampling)
             size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=subsampling, refine=0)
@@ -58,8 +74,8 @@ def gain(photos: list[str], qualities: list[int], subsampling: int) -> None:
             base = psnr(dec_p, px)
             print(f"| {name} | {q} | {psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
                   f"| {psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
-                  f"| {psnr(dec_j, px) - psnr(dec_0, px):+.3f} | {size_j / size_0 - 1:+.2%} |",
-                  flush=True)
+                  f"| {psnr(dec_j, px) - psnr(dec_0, px):+.3f} | {size_j / size_0 - 1:+.2%} "
+                  f"| {psnr(dec_j, px) - pillow_at(size_j):+.3f} |", flush=True)
 
 
 def timing(qualities: list[int], rounds: int, subsampling: int) -> None:
