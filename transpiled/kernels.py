@@ -1181,6 +1181,34 @@ def _luma_weights(J, fix):
     return yr, yg, yb
 
 
+def _idct_pass(X, Y, T, group, gm, pa, qa, qb, step):
+    """One pass of the 8 x 8 IDCT over the blocks of a group's MCUs, X into Y: for output
+    sample p and other index q, Y[(pa p + qa q) group + m] = sum_w T[8 w + p] X[(qb q +
+    step w) group + m] (columns: pa 8, qa 1, qb 1, step 8; rows: 1, 8, 8, 1). The 8
+    products in one loop along the MCUs: no partial sums stored (one loop an output
+    instead of eight, and no store into Y for g++ to check against X's loads)."""
+    group = _size(group)
+    gm = _size(gm)
+    g = _size(step * group)
+    for p in range(8):
+        t0 = T[p]
+        t1 = T[8 + p]
+        t2 = T[16 + p]
+        t3 = T[24 + p]
+        t4 = T[32 + p]
+        t5 = T[40 + p]
+        t6 = T[48 + p]
+        t7 = T[56 + p]
+        for q in range(8):
+            o = _size((pa * p + qa * q) * group)
+            i = _size(qb * q * group)
+            for m in range(gm):
+                Y[o + m] = (t0 * X[i + m] + t1 * X[i + g + m] + t2 * X[i + 2 * g + m]
+                            + t3 * X[i + 3 * g + m] + t4 * X[i + 4 * g + m]
+                            + t5 * X[i + 5 * g + m] + t6 * X[i + 6 * g + m]
+                            + t7 * X[i + 7 * g + m])
+
+
 def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
     """Y of a subsampled colour group less k times the Z of the chroma the decoder upsamples.
 
@@ -1218,46 +1246,10 @@ def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
         d = _size(f * group)
         for m in range(gm):
             D[d + m] = fb * np.float32(Q[a + m]) + fr * np.float32(Q[a + group + m])
-    # columns: C[(8 y + u) group + m] = sum_v T[8 v + y] D[(8 v + u) group + m], the 8
-    # products in one loop along the MCUs (no partial sums stored: one loop a
-    # frequency instead of eight, and no store into C for g++ to check against D's loads)
+    # the IDCT's columns into C, then its rows back into D: D[(8 y + x) group + m]
     C = np.empty(64 * group, dtype=np.float32)
-    for y in range(8):
-        t0 = T[y]
-        t1 = T[8 + y]
-        t2 = T[16 + y]
-        t3 = T[24 + y]
-        t4 = T[32 + y]
-        t5 = T[40 + y]
-        t6 = T[48 + y]
-        t7 = T[56 + y]
-        for u in range(8):
-            t = _size((8 * y + u) * group)
-            d = _size(u * group)
-            g = 8 * group
-            for m in range(gm):
-                C[t + m] = (t0 * D[d + m] + t1 * D[d + g + m] + t2 * D[d + 2 * g + m]
-                            + t3 * D[d + 3 * g + m] + t4 * D[d + 4 * g + m]
-                            + t5 * D[d + 5 * g + m] + t6 * D[d + 6 * g + m]
-                            + t7 * D[d + 7 * g + m])
-    # rows, as the columns (D reused): D[(8 y + x) group + m] = sum_u T[8 u + x] C[(8 y + u) group + m]
-    for x in range(8):
-        t0 = T[x]
-        t1 = T[8 + x]
-        t2 = T[16 + x]
-        t3 = T[24 + x]
-        t4 = T[32 + x]
-        t5 = T[40 + x]
-        t6 = T[48 + x]
-        t7 = T[56 + x]
-        for y in range(8):
-            t = _size((8 * y + x) * group)
-            d = _size(8 * y * group)
-            for m in range(gm):
-                D[t + m] = (t0 * C[d + m] + t1 * C[d + group + m] + t2 * C[d + 2 * group + m]
-                            + t3 * C[d + 3 * group + m] + t4 * C[d + 4 * group + m]
-                            + t5 * C[d + 5 * group + m] + t6 * C[d + 6 * group + m]
-                            + t7 * C[d + 7 * group + m])
+    _idct_pass(D, C, T, group, gm, 8, 1, 1, 8)
+    _idct_pass(C, D, T, group, gm, 1, 8, 8, 1)
     # Z's plane, rows of the group's chroma samples: R[y (8 group) + 8 m + x] (the
     # transpose: the passes above run along the MCUs, the upsampling below along a row)
     rw = _size(8 * group)
