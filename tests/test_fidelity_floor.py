@@ -208,7 +208,7 @@ def test_halfway_chroma_of_saturated_colours_decodes_exactly(options: dict) -> N
     "the luma correction's linear model of the RGB error ignores the decoder's clamping: "
     "where B or R is clamped at 0 the chroma's error there costs nothing, and moving Y for "
     "it moves the others (108,064 against Pillow's 98,080, 0.4 dB; refine=0 is level; "
-    "charts on white gain 0.12 to 0.45 dB: docs/fidelity.md, 'Luma corrected for the "
+    "a chart on white gains 0.17 to 0.27 dB: docs/fidelity.md, 'Luma corrected for the "
     "decoded chroma')"))
 def test_saturated_palette_at_420_by_default_as_close_as_pillow() -> None:
     pixels = _saturated_palette()
