@@ -366,8 +366,8 @@ def _little_endian(coefs):
 def _luma(band, src, step, n, S, o, whole, yr, yg, yb):
     """Y of n pixels of ``step`` interleaved samples from band[src] into S[o:], level-shifted.
 
-    With ``LUMA`` as yr, yg, yb the same arithmetic as ``_ycc``'s Y, so the
-    luma bytes do not change; used by ``_colour_sub``, which computes chroma
+    With BT.601's weights (0.299, 0.587, 0.114) as yr, yg, yb the same arithmetic
+    as ``_ycc``'s Y, so the luma bytes do not change; used by ``_colour_sub``, which computes chroma
     once per pixel group (and passes other weights where Y takes up part of
     the chroma's error, ``_luma_weights``).
     """
@@ -1103,7 +1103,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     kr, kg, kb = _luma_weights(joint, fix)
     if fused:
         # Y corrected in floating point (rounding it, then correcting: retina q90 4:2:0
-        # 0.17 dB behind Pillow instead of 0.16 ahead); chroma rounded as before
+        # 0.17 dB behind Pillow instead of 0.13 ahead); chroma rounded as before
         _colour_sub(band, row_bytes, rowidx, vs, width, channels, convert == 3,
                     m0 * mw, cw, samples, chroma, packed, coefs,  # coefs: written by the DCT later
                     kr, kg, kb, convert == 3 and not fix)
@@ -1169,7 +1169,7 @@ def _luma_weights(J, fix):
     """The weights of R, G and B in the Y that ``_colour_sub`` converts: BT.601's,
     plus k = J[128] / 768 (the damping J[128] / 256 over W_YY = 3) times ``Z_RGB``
     where ``fix`` (``_luma_fix`` then takes k times the decoded chroma's Z away).
-    They still sum to 1, and for k up to 0.39 none is negative: Y stays in 0..255."""
+    They still sum to 1, and for k up to 0.77 none is negative: Y stays in 0..255."""
     yr = np.float32(0.299)
     yg = np.float32(0.587)
     yb = np.float32(0.114)
@@ -1224,9 +1224,10 @@ def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
     row's repeated). k = J[128] / 768 is a damping (J[128] / 256) over 3.
     S: Y's rows of cw at 0, level-shifted, clamped to their range after.
     Z is transformed once (the IDCT is linear; the decoder's rounding and
-    clamping of each component are left out: they move the correction by
-    less than its damping does). Every loop runs along the group's MCUs or a
-    row, which g++ vectorizes; one transpose between them.
+    clamping of each component are left out: the prototype that kept them,
+    with two IDCTs, gained no more on any photo measured, docs/fidelity.md).
+    Every loop runs along the group's MCUs or a row, which g++ vectorizes;
+    one transpose between them.
     """
     cw = _size(cw)
     group = _size(group)
