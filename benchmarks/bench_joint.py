@@ -1,6 +1,6 @@
 """Gain and cost of Y taking up the chroma's error: the joint rounding of 4:4:4 colour and the
-luma correction at 4:2:0 (docs/fidelity.md, "Y rounded with the chroma" and "Luma corrected
-for the decoded chroma").
+luma correction at 4:2:0 and 4:2:2 (docs/fidelity.md, "Y rounded with the chroma" and "Luma
+corrected for the decoded chroma").
 
 ``--gain`` (the default): for scikit-image's colour photographs, at ``--subsampling`` (0
 4:4:4, 1 4:2:2, 2 4:2:0, Pillow's numbers) and each of ``--qualities``, the PSNR of the RGB

@@ -103,7 +103,7 @@ class Settings:
     refine: int = 0
     #: RGB converted to YCbCr: Y takes up part of the chroma's error (4:4:4: each Y
     #: coefficient rounded with the Cb and Cr ones of its frequency, kernels'
-    #: ``_joint_round``; 4:2:0: Y corrected for the decoded chroma, ``_luma_fix``),
+    #: ``_joint_round``; 4:2:0 and 4:2:2: Y corrected for the decoded chroma, ``_luma_fix``),
     #: where ``rounds_jointly`` says, by default (``refine`` absent or None) where the search is off
     joint_rounding: bool = False
 
@@ -510,10 +510,11 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
 
 #: Joint rounding (``rounds_jointly``) where every quantizer is at least this.
 JOINT_MIN_QUANTIZER = 2
-#: At 4:2:0, the luma correction (``rounds_jointly``) where the chroma tables'
-#: quantizers average at least this too: IJG quality 91 and below. At q92 (13.9)
-#: the retina photo lost 0.04 dB against rounding to nearest, and more at smaller
-#: dampings (docs/fidelity.md, "Luma corrected for the decoded chroma").
+#: At 4:2:0 and 4:2:2, the luma correction (``rounds_jointly``) where the chroma
+#: tables' quantizers average at least this too: IJG quality 91 and below. At q92
+#: (13.9) the retina photo lost 0.04 dB at 4:2:0 against rounding to nearest, and
+#: more at smaller dampings; at 4:2:2 it gained 0.007 dB there, still 0.010 behind
+#: Pillow (docs/fidelity.md, "Luma corrected for the decoded chroma").
 LUMA_FIX_MIN_CHROMA_MEAN = 15
 
 
@@ -521,16 +522,15 @@ def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) 
     """Whether Y takes up part of the chroma's error (``Settings.joint_rounding``):
     for RGB the kernels convert to YCbCr, with tables whose every quantizer is at
     least ``JOINT_MIN_QUANTIZER``. Without subsampling each frequency's Y, Cb and Cr
-    coefficients are rounded together (kernels' ``_joint_round``); at 4:2:0, where
-    also the chroma quantizers average at least ``LUMA_FIX_MIN_CHROMA_MEAN``, Y is
-    corrected for the chroma the decoder will upsample (``_luma_fix``). Not at
-    4:2:2: the kernels can, but it cost 1.21x to 1.28x the encode time there (the
-    same work per chroma block over half the pixels), above issue 15's 1.25x for
-    a default."""
+    coefficients are rounded together (kernels' ``_joint_round``); at 4:2:0 and
+    4:2:2, where also the chroma quantizers average at least
+    ``LUMA_FIX_MIN_CHROMA_MEAN``, Y is corrected for the chroma the decoder will
+    upsample (``_luma_fix``: 1.10x to 1.15x the encode time at 4:2:0, 1.13x to
+    1.21x at 4:2:2, where it costs the same per chroma block over half the pixels)."""
     if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components[1:]):
         return False
     sampling = (components[0].h, components[0].v)
-    if sampling not in ((1, 1), (2, 2)):
+    if sampling not in ((1, 1), (2, 1), (2, 2)):
         return False
     if min(min(qtables[c.table]) for c in components) < JOINT_MIN_QUANTIZER:
         return False

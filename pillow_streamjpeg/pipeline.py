@@ -93,8 +93,8 @@ def encode(
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
     candidates (``strips.REFINE_SMALL_BLOCKS``); where it is off by default, RGB
     4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
-    for the RGB error (about 1.11x the encode time), RGB 4:2:0 at quality 91 and
-    below its Y corrected for the decoded chroma (1.15x to 1.24x;
+    for the RGB error (about 1.11x the encode time), RGB 4:2:0 and 4:2:2 at quality
+    91 and below its Y corrected for the decoded chroma (1.10x to 1.21x;
     ``options.rounds_jointly``), which 0 turns off too (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).

@@ -75,7 +75,7 @@ class Frame(NamedTuple):
     recip: np.ndarray  #: float32 quantization multipliers (``tables.kernel_reciprocals``)
     #: int32 weights where Y takes up part of the chroma's error (``Settings.joint_rounding``),
     #: or empty (off): at 4:4:4 the joint rounding's (``tables.joint_weights``; ``recip`` is
-    #: then 32 times the multipliers), at 4:2:0 the luma correction's
+    #: then 32 times the multipliers), at 4:2:0 and 4:2:2 the luma correction's
     #: (``_luma_fix_weights``)
     joint: np.ndarray = NO_JOINT
 
@@ -161,7 +161,7 @@ def _joint_weights(qtables) -> np.ndarray:
     return tables.joint_weights(*qtables, rate=JOINT_RATE)
 
 
-#: The damping of the luma correction at 4:2:0 (kernels' ``_luma_fix``): Y
+#: The damping of the luma correction at 4:2:0 and 4:2:2 (kernels' ``_luma_fix``): Y
 #: moves by this times the third of the chroma's error in Z that would cancel it
 #: (docs/fidelity.md, "Luma corrected for the decoded chroma": 0.75 kept the most
 #: of the gain; smaller ones, 0.6 to 0.35, made files 0.1 to 1 % smaller for 0.02 to

@@ -50,9 +50,6 @@ OPTION_SETS = [
 DCT = ("a few blocks decide: rounding the exact DCT or libjpeg's integer one is luck either "
        "way for the decoder; refine=1 (decoder-aware quantization) fixes it, but the default "
        "does not refine RGB images of more than 18 blocks or grey ones of more than 16")
-CHROMA = ("one or two chroma blocks decide, rounded without regard to the decoder's upsampling "
-          "and colour conversion; refine=1 (the RGB error after upsampling) fixes it, but the "
-          "default does not refine subsampled images of more than 6 blocks")
 TIE = ("YCbCr rounded unlike libjpeg where Cb or Cr lies exactly halfway: the kernels' _ycc "
        "rounds such ties up unless that rounds away from a clamp (B or R 0), libjpeg down; on "
        "these unclamped ties down happens to decode closer: needs ties checked against the "
@@ -67,11 +64,10 @@ KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
     ('q95', 'RGB', 'hramp', 64, 64): DCT,  # 49.76 vs 50.55
     ('q95', 'RGB', 'vramp', 33, 17): DCT,  # 49.89 vs 50.29
     ('q95', 'L', 'checker4', 64, 64): DCT,  # 50.63 vs 51.72
-    ('q90-422', 'RGB', 'vramp', 64, 64): CHROMA,  # 48.66 vs 48.92
-    ('q90-422', 'RGB', 'dramp', 17, 9): CHROMA,  # 25.53 vs 25.92 (since q90 takes the fused chroma)
-    # q90-420 RGB dramp 17 x 9 (25.42 vs 25.77) and q5-420 RGB hramp 64 x 64 (22.45 vs 23.13):
-    # fixed by the luma correction at 4:2:0 (docs/fidelity.md, "Luma corrected for the decoded
-    # chroma"); the q90-422 ones above stay, 4:2:2 is not corrected by default
+    # q90-420 RGB dramp 17 x 9 (25.42 vs 25.77), q5-420 RGB hramp 64 x 64 (22.45 vs 23.13),
+    # q90-422 RGB vramp 64 x 64 (48.66 vs 48.92) and dramp 17 x 9 (25.53 vs 25.92): fixed by
+    # the luma correction at 4:2:0 and 4:2:2 (docs/fidelity.md, "Luma corrected for the
+    # decoded chroma")
 }
 
 

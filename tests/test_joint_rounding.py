@@ -3,7 +3,7 @@
 At 4:4:4, the joint rounding of each frequency's coefficients (kernels' ``_joint_round``):
 - the kernel's choice of each Y coefficient is the one of its two neighbours with the lower
   RGB error by the linear YCbCr -> RGB (a brute-force check in float64), rate term included.
-At 4:2:0, the luma correction for the decoded chroma (kernels' ``_luma_fix``; it can do 4:2:2):
+At 4:2:0 and 4:2:2, the luma correction for the decoded chroma (kernels' ``_luma_fix``):
 - the kernel's Y equals a float64 model: less k times the Z = 1.428 Cb + 0.688 Cr of the chroma
   the decoder will output (the dequantized coefficients' IDCT, upsampled with libjpeg's
   triangle weights), k = damping / 3, clamped; and Y is converted with weights that add k times
@@ -157,7 +157,6 @@ def test_joint_rounding_is_on_for_converted_444_with_every_quantizer_at_least_2(
     assert _settings(quality=92, subsampling=0).joint_rounding
     assert not _settings(quality=93, subsampling=0).joint_rounding  # a quantizer of 1
     assert not _settings(quality=100, subsampling=0).joint_rounding
-    assert not _settings(quality=90, subsampling=1).joint_rounding  # 4:2:2 (4:2:0: below)
     assert not _settings("L", quality=90).joint_rounding
     assert not _settings(quality=90, subsampling=0, keep_rgb=True).joint_rounding
     assert not _settings("YCbCr", quality=90, subsampling=0).joint_rounding
@@ -179,18 +178,20 @@ def test_frame_carries_the_weights_and_scaled_multipliers() -> None:
     assert np.array_equal(on.recip, off.recip * np.float32(32))
 
 
-def test_luma_fix_is_on_for_rgb_420_at_quality_91_and_below() -> None:
-    assert _settings(quality=91, subsampling=2).joint_rounding
-    assert _settings(quality=75, subsampling=2).joint_rounding
-    assert _settings(quality=5, subsampling=2).joint_rounding
-    assert not _settings(quality=92, subsampling=2).joint_rounding  # chroma mean 13.9
-    assert not _settings(quality=95, subsampling=2).joint_rounding
-    assert not _settings(quality=75, subsampling=2, refine=0).joint_rounding
-    assert not _settings(quality=75, subsampling=2, refine=1).joint_rounding
-    assert _settings(quality=75, subsampling=2, refine=None).joint_rounding
-    assert not _settings(quality=75, subsampling=1).joint_rounding  # 4:2:2: over 1.25x the time
-    assert not _settings("YCbCr", quality=75, subsampling=2).joint_rounding
-    assert not _settings(quality=75, subsampling=2, keep_rgb=True).joint_rounding
+@pytest.mark.parametrize("subsampling", [2, 1])
+def test_luma_fix_is_on_for_subsampled_rgb_at_quality_91_and_below(subsampling) -> None:
+    for quality in (91, 75, 5):
+        assert _settings(quality=quality, subsampling=subsampling).joint_rounding
+    assert not _settings(quality=92, subsampling=subsampling).joint_rounding  # chroma mean 13.9
+    assert not _settings(quality=95, subsampling=subsampling).joint_rounding
+    assert not _settings(quality=75, subsampling=subsampling, refine=0).joint_rounding
+    assert not _settings(quality=75, subsampling=subsampling, refine=1).joint_rounding
+    assert _settings(quality=75, subsampling=subsampling, refine=None).joint_rounding
+    assert not _settings("YCbCr", quality=75, subsampling=subsampling).joint_rounding
+    assert not _settings(quality=75, subsampling=subsampling, keep_rgb=True).joint_rounding
+
+
+def test_luma_fix_small_images_and_custom_tables() -> None:
     small = options.parse("RGB", (16, 16), {"quality": 75, "subsampling": 2})
     assert small.refine == 1 and not small.joint_rounding  # one MCU: the search instead
     # custom tables: on where every quantizer is at least 2 and the chroma's average 15
@@ -222,13 +223,15 @@ def _save(image: Image.Image, **kw) -> tuple[int, np.ndarray]:
 @pytest.mark.parametrize("name,quality,subsampling,margin,size_bound", [
     ("astronaut", 90, 0, 0.03, 1.0), ("coffee", 75, 0, 0.03, 1.0),
     ("astronaut", 90, 2, 0.05, 1.005), ("retina", 75, 2, 0.05, 1.005),
-    ("coffee", 50, 2, 0.05, 1.005)])
+    ("coffee", 50, 2, 0.05, 1.005), ("astronaut", 90, 1, 0.05, 1.005),
+    ("retina", 50, 1, 0.05, 1.005)])
 def test_photos_gain_over_rounding_to_nearest_and_pillow(name, quality, subsampling, margin,
                                                           size_bound) -> None:
     """Measured (docs/fidelity.md, "Y rounded with the chroma" and "Luma corrected for the
     decoded chroma"): 4:4:4 astronaut q90 +0.17 dB at 0.988x Pillow's size, coffee q75 +0.05
     at 0.975x; 4:2:0 astronaut q90 +0.27 dB at 1.000x, retina q75 +0.27 at 0.989x, coffee q50
-    +0.10 at 0.990x. Each coefficient to nearest (refine=0) is within 0.04 dB of Pillow.
+    +0.10 at 0.990x; 4:2:2 astronaut q90 +0.27 at 1.000x, retina q50 +0.25 at 0.995x. Each
+    coefficient to nearest (refine=0) is within 0.04 dB of Pillow.
     The default gains at least ``margin`` over both, at most ``size_bound`` times Pillow's size."""
     data = pytest.importorskip("skimage.data")
     px = getattr(data, name)()

@@ -54,7 +54,7 @@ Conventions shared with the caller:
   least 2: at 4:4:4 the weights of ``_joint_round`` (8 int32 items per
   coefficient), with ``recip`` then 32 times the multipliers: each Y
   coefficient rounded with its frequency's Cb and Cr for the RGB error; at
-  4:2:0 (the kernels can do 4:2:2 too) those of ``_luma_fix`` (Cb's and Cr's
+  4:2:0 and 4:2:2 those of ``_luma_fix`` (Cb's and Cr's
   quantizers, a damping): Y corrected for the chroma the decoder upsamples.
 - ``huff``, 512 entries per table set t: the DC symbols at 512 t + s, the AC
   symbols at 512 t + 256 + s; an entry is ``(code << (6 + extra)) | length``,
