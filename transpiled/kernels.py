@@ -1157,9 +1157,10 @@ def _idct_columns(X, Y, group, gm):
     dequantization). With the row pass's IDCT as products instead, and the
     transpose in a loop of its own, the correction cost 1.76 M instructions
     on a 512 x 512 save at q90 4:2:0, 1.05 M so (with the clamp below). The
-    same body is written out in ``_idct_rows``: as one function called from
-    both, which g++ did not inline at Pythran's unrolled call sites, 1.40 M
-    more."""
+    same body is written out in ``_idct_rows`` on purpose: as one butterfly
+    function called from both, g++ did not inline it at Pythran's unrolled
+    call sites (1.40 M more); as one pass with its strides as arguments, it
+    vectorized neither well (0.73 M more)."""
     group = _size(group)
     gm = _size(gm)
     g = _size(8 * group)
