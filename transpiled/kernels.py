@@ -1135,14 +1135,14 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
 
 
 def _idct8_scale():
-    """``IDCT8``'s first column as a float32 array, s[u] = ``IDCT8[8 u]``: the
-    factor by which ``_idct_columns`` and ``_idct_rows`` want their input u
-    scaled (an array, indexed with a variable: a tuple so indexed made Pythran
-    build the tuple inside the loop, 5.2 M instructions for the correction of a
-    512 x 512 save instead of 1.6 M)."""
+    """``IDCT8_SCALE`` as a float32 array, s[u]: the factor by which
+    ``_idct_columns`` and ``_idct_rows`` want their input u scaled (an array,
+    indexed with a variable: a tuple so indexed made Pythran build the tuple
+    inside the loop, 5.2 M instructions for the correction of a 512 x 512
+    save instead of 1.6 M)."""
     T = np.zeros(8, dtype=np.float32)
     for u in range(8):
-        T[u] = np.float32(IDCT8[8 * u])
+        T[u] = np.float32(IDCT8_SCALE[u])
     return T
 
 
@@ -1199,7 +1199,7 @@ def _idct_rows(X, Y, group, gm, rw):
     """The IDCT's row pass over a group's MCUs (``_idct_columns``'s output):
     X[(8 y + u) group + m] into Y[y rw + 8 m + x], rows of samples: the
     transpose in the stores, vectorized along the MCUs all the same (as
-    products with ``IDCT8`` one MCU's row a vector, 0.08 M instructions
+    products with the cosines one MCU's row a vector, 0.08 M instructions
     more)."""
     group = _size(group)
     gm = _size(gm)
@@ -1237,17 +1237,10 @@ def _idct_rows(X, Y, group, gm, rw):
             Y[o + 7] = a0 + a3 - c7
 
 
-#: T[8 u + x]: the orthonormal 8-point IDCT's weight of coefficient u in sample x,
-#: sqrt(1/8) for u = 0 and cos((2 x + 1) u pi / 16) / 2 otherwise (``_luma_fix``)
-IDCT8 = (
-    0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339, 0.35355339,
-    0.49039264, 0.41573481, 0.27778512, 0.09754516, -0.09754516, -0.27778512, -0.41573481, -0.49039264,
-    0.46193977, 0.19134172, -0.19134172, -0.46193977, -0.46193977, -0.19134172, 0.19134172, 0.46193977,
-    0.41573481, -0.09754516, -0.49039264, -0.27778512, 0.27778512, 0.49039264, 0.09754516, -0.41573481,
-    0.35355339, -0.35355339, -0.35355339, 0.35355339, 0.35355339, -0.35355339, -0.35355339, 0.35355339,
-    0.27778512, -0.49039264, 0.09754516, 0.41573481, -0.41573481, -0.09754516, 0.49039264, -0.27778512,
-    0.19134172, -0.46193977, 0.46193977, -0.19134172, -0.19134172, 0.46193977, -0.46193977, 0.19134172,
-    0.09754516, -0.27778512, 0.41573481, -0.49039264, 0.49039264, -0.41573481, 0.27778512, -0.09754516)
+#: The orthonormal 8-point IDCT's weight of coefficient u in sample 0: sqrt(1/8) for
+#: u = 0, cos(u pi / 16) / 2 otherwise (``_idct8_scale``)
+IDCT8_SCALE = (0.35355339, 0.49039264, 0.46193977, 0.41573481, 0.35355339, 0.27778512,
+               0.19134172, 0.09754516)
 
 #: Z = Z_CB Cb + Z_CR Cr: the chroma's share of the RGB error that a change of Y can
 #: cancel (``_luma_fix``). With W = M^T M of the decoder's YCbCr -> RGB matrix M,
