@@ -108,7 +108,7 @@ LAYOUTS = [
     (3, 3, 3, 2, 2, "joint"),  # 4:2:0 luma corrected for the decoded chroma (fused chroma)
     (4, 3, 3, 2, 2, "joint"),
     (3, 3, 1, 2, 2, "joint"),
-    (4, 3, 3, 2, 1, "joint"),  # 4:2:2: the kernels can, the encoder does not by default
+    (4, 3, 3, 2, 1, "joint"),  # 4:2:2 luma corrected too
 ]
 
 
