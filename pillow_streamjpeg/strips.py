@@ -82,15 +82,10 @@ class Frame(NamedTuple):
     @classmethod
     def of(cls, settings: Settings) -> Frame:
         comp_table = np.array([c.table for c in settings.components], dtype=np.int64)
-        joint = settings.joint_rounding and settings.hs == 1
-        luma_fix = settings.joint_rounding and settings.hs > 1
-        used = tuple(settings.qtables[t] for t in comp_table)
-        weights = (_cached(_joint_weights, used) if joint
-                   else _cached(_luma_fix_weights, used) if luma_fix else NO_JOINT)
         return cls(
             settings.width, settings.layout.channels, len(settings.components), settings.convert,
             settings.hs, settings.vs, comp_table,
-            _cached(_reciprocals32 if joint else _reciprocals, settings.qtables), weights,
+            *rounding_arrays(settings.qtables, comp_table, settings.joint_rounding, settings.hs),
         )
 
     @property
@@ -147,6 +142,19 @@ def _frozen(spec):
     if isinstance(spec, (str, bytes)):
         raise TypeError(spec)
     return tuple(_frozen(item) for item in spec)
+
+
+def rounding_arrays(qtables, comp_table, joint_rounding: bool,
+                    hs: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Frame``'s ``recip`` and ``joint``: where Y takes up part of the chroma's error,
+    without subsampling the joint rounding's weights and 32 times the multipliers,
+    subsampled the luma correction's weights; else the multipliers and no weights."""
+    if not joint_rounding:
+        return _cached(_reciprocals, qtables), NO_JOINT
+    used = tuple(qtables[t] for t in comp_table)
+    if hs == 1:
+        return _cached(_reciprocals32, qtables), _cached(_joint_weights, used)
+    return _cached(_reciprocals, qtables), _cached(_luma_fix_weights, used)
 
 
 def _reciprocals(qtables) -> np.ndarray:

@@ -29,23 +29,14 @@ def source(name: str) -> ModuleType:
 def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
           quality: int, joint: bool = False) -> Frame:
     """The kernels' frame arguments for the standard tables of a quality; with ``joint``, Y
-    takes up part of the chroma's error as ``strips.Frame.of`` sets it: without subsampling
-    the joint rounding (its weights and scaled multipliers), subsampled the luma correction
-    (``strips._luma_fix_weights``; the kernels apply it to 4:2:2 as well as 4:2:0)."""
+    takes up part of the chroma's error as ``strips.Frame.of`` sets it
+    (``strips.rounding_arrays``)."""
     qtables = tables.quality_tables(quality)
     comp_table = np.array([0, 1, 1, 0][:ncomp] if convert else [0] * ncomp, dtype=np.int64)
     if ncomp == 1:
         qtables = qtables[:1]
-    if joint and hs == 1:
-        return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                     strips._reciprocals32(qtables),
-                     strips._joint_weights(tuple(qtables[t] for t in comp_table)))
-    if joint:
-        return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                     tables.kernel_reciprocals(qtables),
-                     strips._luma_fix_weights(tuple(qtables[t] for t in comp_table)))
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                 tables.kernel_reciprocals(qtables))
+                 *strips.rounding_arrays(qtables, comp_table, joint, hs))
 
 
 def colour_strip(kernels: ModuleType, pixels: np.ndarray, quality: int, hs: int = 1, vs: int = 1,
