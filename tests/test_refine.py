@@ -402,6 +402,28 @@ def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -
         np.testing.assert_array_equal(other, refined, err_msg=build)
 
 
+@pytest.mark.parametrize(("value", "step", "rate"), [
+    (0, 1, 8), (0, -1, 8), (1, -1, -8), (-1, 1, -8),  # a new non-zero costs lam, a zero saves it
+    (1, 1, 1), (-1, -1, 1), (2, -1, -1), (-2, 1, -1),  # 1 <-> 2: one value bit
+    (3, 1, 1), (4, -1, -1), (-7, -1, 1), (-8, 1, -1), (511, 1, 1), (512, -1, -1),
+    (2, 1, 0), (3, -1, 0), (5, 1, 0), (-6, -1, 0), (100, 1, 0),  # the same number of bits
+])
+def test_rate_term_counts_new_coefficients_and_value_bits(value, step, rate) -> None:
+    """``_limit``: the error a step must beat is the error now less what it costs, ``rate``
+    eighths of lam (``RATE_BIT_SHIFT`` 3): lam for a coefficient that becomes non-zero (a
+    zero saves it), an eighth
+    for a magnitude that crosses a power of two; a step beyond one from the value on entry
+    is not allowed (0)."""
+    assert PY.RATE_BIT_SHIFT == 3
+    S = np.zeros(PY.WORK, dtype=np.int32)
+    n, err, lam = 5, 10_000, 800
+    S[PY.C + n] = value
+    S[PY.BASE + n] = value
+    assert PY._limit(S, n, step, err, lam) == err - rate * (lam >> 3)
+    S[PY.BASE + n] = value - step  # already a step away from its value on entry
+    assert PY._limit(S, n, step, err, lam) == 0
+
+
 @pytest.mark.parametrize("build", sorted(BUILDS))
 @pytest.mark.parametrize("quality", [100, 90, 75])
 def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, photos) -> None:
