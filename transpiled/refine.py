@@ -54,7 +54,8 @@ Per block (``_refine_block``):
    response (8 wide), and the 64 pixels' errors are counted in one loop
    that adds those changes as it goes (``_trial_block``). It is kept (``_accept``) when the new
    squared error plus a rate term (``lam`` for a zero that becomes non-zero,
-   minus ``lam`` for the reverse) is lower than the old one.
+   minus ``lam`` for the reverse, an eighth of that for a value bit:
+   ``_limit``) is lower than the old one.
 4. ``sweeps`` sweeps (the rankings are redone at the start of each; the
    search stops early after a sweep that changed nothing).
 
@@ -166,9 +167,9 @@ ZERO_TAKES = 2
 #: The rate term's share for one value bit (``_limit``): a magnitude that crosses a power of
 #: two costs lam >> 3, an eighth of a new non-zero coefficient's (whose run and size code and
 #: value bits are some 4 to 8 bits). Measured with refine=1 on five grey and four colour
-#: photos at q95 to q75 (docs/fidelity.md, "A bit's worth of rate"): files 0.00 to 0.13 %
-#: smaller, PSNR within 0.002 dB, grass q90 133,941 -> 133,909 bytes against Pillow's 133,935
-#: (lam >> 2: 0.01 dB less on colour at q100 for 0.05 % fewer bytes).
+#: photos at q95 to q75 (docs/fidelity.md, "A bit's worth of rate"): files 0.10 % smaller to
+#: 0.04 % larger, PSNR within 0.002 dB, grass q90 133,941 -> 133,914 bytes against Pillow's
+#: 133,935 (lam >> 2: 0.01 dB less on colour at q100 for 0.05 % fewer bytes).
 RATE_BIT_SHIFT = 3
 #: Width of the rounding-boundary window of ``_boundary``: 0.3 of a pixel level, in row-sum units (2**18 a level).
 WINDOW = 78643
