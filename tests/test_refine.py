@@ -411,7 +411,7 @@ def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -
 def test_rate_term_counts_new_coefficients_and_value_bits(value, step, rate) -> None:
     """``_limit``: the error a step must beat is the error now less what it costs, ``rate``
     eighths of lam (``RATE_BIT_SHIFT`` 3): lam for a coefficient that becomes non-zero (a
-    zero saves it), an eighth
+    zero saves it), an eighth (AC only: the DC is coded as a difference)
     for a magnitude that crosses a power of two; a step beyond one from the value on entry
     is not allowed (0)."""
     assert PY.RATE_BIT_SHIFT == 3
@@ -422,6 +422,8 @@ def test_rate_term_counts_new_coefficients_and_value_bits(value, step, rate) -> 
     assert PY._limit(S, n, step, err, lam) == err - rate * (lam >> 3)
     S[PY.BASE + n] = value - step  # already a step away from its value on entry
     assert PY._limit(S, n, step, err, lam) == 0
+    S[PY.C] = S[PY.BASE] = value  # the DC: zero or not counts, its bits do not
+    assert PY._limit(S, 0, step, err, lam) == err - (rate if abs(rate) == 8 else 0) * (lam >> 3)
 
 
 @pytest.mark.parametrize("build", sorted(BUILDS))

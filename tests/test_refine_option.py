@@ -291,7 +291,7 @@ def test_quality_100_colour_beats_pillow_by_1_db_at_097_its_size(photos, name,
 @pytest.mark.parametrize("quality", [95, 90, 75])
 @pytest.mark.parametrize("name", ["camera", "moon", "coins", "brick", "grass"])
 def test_grey_photos_beat_pillow_at_no_more_than_its_size(name, quality) -> None:
-    """Issue 15's q95 to q75 target for scikit-image's grey photos with refine=1: at least
+    """Issue 15's q95 to q75 target for scikit-image's grey photos with refine=1: above
     Pillow's PSNR (djpeg) at no more than its size. grass at q90 was 6 bytes larger
     (133,941 against 133,935) until the rate term counted value bits too
     (``refine.RATE_BIT_SHIFT``: 133,914)."""

@@ -555,9 +555,9 @@ def _limit(S, n, d, err, lam):
 
     Allowed: at most one step from the coefficient's value on entry, within
     baseline's range. Rate: a new non-zero coefficient costs lam, a
-    coefficient made zero saves it; a magnitude that crosses a power of two
-    (1 to 2, 3 to 4, ...: one more value bit in the file, or one fewer on the
-    way down) costs or saves lam >> ``RATE_BIT_SHIFT``.
+    coefficient made zero saves it; an AC magnitude that crosses a power of
+    two (1 to 2, 3 to 4, ...: one more value bit in the file, or one fewer on
+    the way down) costs or saves lam >> ``RATE_BIT_SHIFT``.
     """
     c = S[C + n]
     new = c + d
@@ -570,8 +570,9 @@ def _limit(S, n, d, err, lam):
         limit -= lam
     elif new == 0:
         limit += lam
-    elif (a & b) == 0:
-        # b = a + 1 = 2**m (a bit more) or a = b + 1 = 2**m (a bit fewer)
+    elif n > 0 and (a & b) == 0:
+        # b = a + 1 = 2**m (a bit more) or a = b + 1 = 2**m (a bit fewer); not the DC,
+        # which is coded as its difference from the previous block's
         bit = lam >> RATE_BIT_SHIFT
         limit += bit if b < a else -bit
     return max(limit, 0)
