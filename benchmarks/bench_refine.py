@@ -2,10 +2,12 @@
 
 ``--time``: process CPU time of ``Image.save(format="STREAMJPEG", workers=1)`` with
 refine=0, 1 and 2, medians of ``--rounds`` interleaved rounds, at q100, q95 and
-q90 4:4:4 and q90 4:2:0, on three images of 1 to 2.5 MP: a 2500 x 1000 crop of
+q90 4:4:4 and q90 4:2:0, on three images of 2 to 4 MP: a 2500 x 1000 crop of
 ``bench_encode.py``'s mosaic (astronaut and chelsea resized, smooth), scikit-image's
 ``retina`` (1411 x 1411, native) and its grey photos camera, moon, brick and grass
-side by side (2 x 2, 1024 x 1024, native); prints the ratios to refine=0.
+side by side, twice over (4 x 4, 2048 x 2048, native; 1024 x 1024 until 2026-12-02,
+whose saves of 4 to 7 ms left the grey ratios to the machine's noise); prints the CPU
+and the ratios to refine=0.
 
 ``--gain`` (the default): for scikit-image's grey and colour photographs at q100,
 q95 and q90 (4:4:4, or ``--subsampling 1`` 4:2:2, ``2`` 4:2:0 for the colour ones),
@@ -37,7 +39,7 @@ import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import engine, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_encode import mosaic  # noqa: E402
+from bench_encode import cpu_model, mosaic  # noqa: E402
 from bench_fidelity import COLOUR, GREY, _decode, _images, _pillow, _psnr  # noqa: E402
 
 SETTINGS = (
@@ -63,14 +65,14 @@ def _cpu(image: Image.Image, **params) -> float:
 def _timing_images() -> list[tuple[str, Image.Image]]:
     from skimage import data
 
-    grey = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
+    grey = np.tile(np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]]), (2, 2))
     return [("mosaic crop RGB 2.5 MP", mosaic(6.25).crop((0, 0, 2500, 1000))),
             ("retina RGB 2.0 MP", Image.fromarray(data.retina()[..., :3])),
-            ("grey photos L 1.0 MP", Image.fromarray(grey))]
+            ("grey photos L 4.2 MP", Image.fromarray(grey))]
 
 
 def timing(rounds: int) -> None:
-    print(f"kernels {engine.name}; one worker, process CPU seconds, "
+    print(f"CPU: {cpu_model()}; kernels {engine.name}; one worker, process CPU seconds, "
           f"median of {rounds} interleaved rounds; tries {strips.REFINE_TRIES}")
     print("| image | settings | refine=0 s | refine=1 s | refine=2 s | 1 / 0 | 2 / 0 |")
     print("|---|---|---:|---:|---:|---:|---:|")
