@@ -411,9 +411,8 @@ def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -
 def test_rate_term_counts_new_coefficients_and_value_bits(value, step, rate) -> None:
     """``_limit``: the error a step must beat is the error now less what it costs, ``rate``
     eighths of lam (``RATE_BIT_SHIFT`` 3): lam for a coefficient that becomes non-zero (a
-    zero saves it), an eighth (AC only: the DC is coded as a difference)
-    for a magnitude that crosses a power of two; a step beyond one from the value on entry
-    is not allowed (0)."""
+    zero saves it), an eighth for an AC magnitude that crosses a power of two (not the DC,
+    coded as a difference); a step beyond one from the value on entry is not allowed (0)."""
     assert PY.RATE_BIT_SHIFT == 3
     S = np.zeros(PY.WORK, dtype=np.int32)
     n, err, lam = 5, 10_000, 800
