@@ -24,6 +24,7 @@ from PIL import Image
 import coefjpeg
 from jpegtools import djpeg_decode, psnr
 import transpiled
+from generated import ramp
 from pillow_streamjpeg import engine, refine, strips, tables
 
 PY = transpiled.source("refine")
@@ -229,17 +230,12 @@ def test_refine_group_equals_refine_block_natural() -> None:
     assert changed == expected > 0
 
 
-def _ramp(width: int, height: int) -> np.ndarray:
-    y, x = np.mgrid[0:height, 0:width]
-    return np.round((x + y) * 255.0 / (width + height - 2)).astype(np.uint8)
-
-
 def test_refine_beats_pillow_on_the_long_gradient() -> None:
     """Issue 15's 4097 x 11 ramp at q95 (a quarter of it: the Python source is slow).
 
     Rounded exact DCT coefficients lose to Pillow there; refined, they win.
     """
-    plane = _ramp(4097, 11)[:, :1024]
+    plane = ramp(4097, 11)[:, :1024]
     q = np.asarray(tables.quality_tables(95)[0], dtype=np.int32)
     finest = int(q.min())
     lam = 0.0 if finest <= 1 else 0.5 * finest * finest  # the prototype's rate term

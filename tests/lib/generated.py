@@ -7,6 +7,12 @@ from functools import cache
 import numpy as np
 
 
+def ramp(width: int, height: int) -> np.ndarray:
+    """A diagonal grey ramp, round((x + y) 255 / (width + height - 2)) (benchmarks/bench_fidelity.py)."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.round((x + y) * 255.0 / (width + height - 2)).astype(np.uint8)
+
+
 def content(kind: str, width: int, height: int, mode: str) -> np.ndarray:
     """A generated image: (h, w) uint8 for L, (h, w, 3) for RGB."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
