@@ -84,10 +84,17 @@ def resolution(xres: float, yres: float, unit: int | None) -> dict[str, Any]:
     if not (0 < x < 1e9 and 0 < y < 1e9):
         return {}
     if unit is None or unit == _RESUNIT_INCH:
-        return {"dpi": (x, y)}
+        if round(x) <= 65535 and round(y) <= 65535:
+            return {"dpi": (x, y)}
+        # finer than JFIF's 16 bits of dots per inch (a slide scan's 0.25 µm pixels are
+        # 101,600 dpi): written in dots per centimetre, as a source in centimetres is
+        unit, x, y = _RESUNIT_CM, x / 2.54, y / 2.54
     if unit == _RESUNIT_CM:
         density = (min(65535, max(1, round(x))), min(65535, max(1, round(y))))
-        return {"dpi": (x * 2.54, y * 2.54), "jfif_unit": 2, "jfif_density": density}
+        # the dpi of the density written where it had to be clamped (above 65535 per cm)
+        dpi = (x * 2.54 if density[0] == round(x) else density[0] * 2.54,
+               y * 2.54 if density[1] == round(y) else density[1] * 2.54)
+        return {"dpi": dpi, "jfif_unit": 2, "jfif_density": density}
     return {}
 
 

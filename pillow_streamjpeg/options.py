@@ -9,7 +9,9 @@ listed in README.md ("Options").
 from __future__ import annotations
 
 import array
+import numbers
 import os
+import reprlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -195,17 +197,23 @@ def check_size(width: int, height: int) -> None:
         raise ValueError(msg)
 
 
+def _whole(value: Any) -> int | None:
+    """value as an int if it is an integer (Python's or numpy's, not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
 def _int_option(info: dict[str, Any], name: str, low: int, high: int | None, default: Any) -> Any:
     value = info.get(name, default)
     if value is default:
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-        high is not None and value > high
-    ):
+    number = _whole(value)
+    if number is None or number < low or (high is not None and number > high):
         allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
         msg = f"{name} must be an integer {allowed}, not {value!r}"
         raise ValueError(msg)
-    return value
+    return number
 
 
 def available_cpus() -> int:
@@ -219,10 +227,11 @@ def _workers(info: dict[str, Any]) -> int:
     workers = info.get("workers")
     if workers is None:
         return available_cpus()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    number = _whole(workers)
+    if number is None or number < 1:
         msg = f"workers must be a positive integer, not {workers!r}"
         raise ValueError(msg)
-    return workers
+    return number
 
 
 #: Values of the ``refine`` option: sweeps of the decoder-aware quantization.
@@ -327,8 +336,8 @@ def _refine(info: dict[str, Any], default: int) -> int:
         return 0
     if value is True:
         return 1
-    if isinstance(value, int) and value in REFINE_SWEEPS:
-        return value
+    if _whole(value) in REFINE_SWEEPS:
+        return int(value)
     msg = (f"refine must be 0 (off), 1 or 2 (sweeps of the decoder-aware quantization), "
            f"True (1), False (0) or None (automatic), not {value!r}")
     raise ValueError(msg)
@@ -378,7 +387,8 @@ def _qtables(value: Any, quality: int | None) -> list[list[int]]:
     if isinstance(value, dict):
         value = [value[key] for key in range(len(value)) if key in value]
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"qtables must be a list, tuple, dict or string of tables, not {value!r}")
+        raise ValueError("qtables must be a list, tuple, dict or string of tables, not "
+                         f"{type(value).__name__} {reprlib.repr(value)}")
     if not 0 < len(value) < 5:
         raise ValueError(f"qtables needs 1 to 4 tables, not {len(value)}")
     result = []
@@ -415,13 +425,20 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
             raise ValueError("EXIF data is too long")
         segments.append((0xE1, bytes(exif)))
     xmp = info.get("xmp")
+    if isinstance(xmp, str):  # XMP is XML text: UTF-8, as metadata.from_pillow reads it
+        xmp = xmp.encode()
     if xmp:
+        if not isinstance(xmp, (bytes, bytearray)):
+            raise ValueError(f"xmp must be bytes or str, not {type(xmp).__name__}")
         header = b"http://ns.adobe.com/xap/1.0/\x00"
         if len(xmp) > MAX_SEGMENT - len(header):
             raise ValueError("XMP data is too long")
         segments.append((0xE1, header + bytes(xmp)))
     icc = info.get("icc_profile")
     if icc:
+        if not isinstance(icc, (bytes, bytearray)):
+            raise ValueError(f"icc_profile must be bytes (an ICC profile, e.g. "
+                             f"ImageCms.ImageCmsProfile(...).tobytes()), not {type(icc).__name__}")
         chunk = MAX_SEGMENT - 14
         chunks = [icc[i:i + chunk] for i in range(0, len(icc), chunk)]
         if len(chunks) > 255:
@@ -431,6 +448,8 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
     comment = info.get("comment", image.info.get("comment") if image is not None else None)
     if isinstance(comment, str):
         comment = comment.encode()
+    if comment is not None and not isinstance(comment, (bytes, bytearray)):
+        raise ValueError(f"comment must be str or bytes, not {type(comment).__name__}")
     comment = bytes(comment or b"")
     if len(comment) > MAX_SEGMENT:
         raise ValueError("Comment is too long")
@@ -442,7 +461,7 @@ def _dpi(info: dict[str, Any]) -> tuple[int, int]:
     dpi = info.get("dpi", (0, 0))
     try:
         x, y = (round(v) for v in dpi)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"dpi must be a pair of numbers, not {dpi!r}") from None
     if not (0 <= x <= 65535 and 0 <= y <= 65535):
         raise ValueError(f"dpi must be from 0 to 65535, not {dpi!r}")
@@ -451,15 +470,30 @@ def _dpi(info: dict[str, Any]) -> tuple[int, int]:
 
 def _density(info: dict[str, Any]) -> tuple[tuple[int, int], int]:
     """(density, unit): ``jfif_density`` in dots per centimetre when ``jfif_unit`` is 2
-    (a source's resolution in centimetres, see metadata.py), else the dpi."""
+    (a source's resolution in centimetres, see metadata.py) and ``dpi`` is absent or
+    the same resolution, else the dpi: a ``dpi`` given beside a source's stale JFIF
+    fields (``**im.info`` of a JPEG in centimetres, then ``dpi=``) wins, as in Pillow,
+    whose writer reads ``dpi`` only."""
     if info.get("jfif_unit") == 2 and info.get("jfif_density"):
         try:
             x, y = (int(v) for v in info["jfif_density"])
         except (TypeError, ValueError):
             raise ValueError(f"jfif_density must be a pair of integers, not {info['jfif_density']!r}") from None
-        if 0 < x <= 65535 and 0 < y <= 65535:
+        if 0 < x <= 65535 and 0 < y <= 65535 and _same_resolution(info.get("dpi"), x, y):
             return (x, y), 2
     return _dpi(info), 1
+
+
+def _same_resolution(dpi: Any, x: int, y: int) -> bool:
+    """Whether ``dpi`` is absent or within half a dot per centimetre (1.27 dpi, and a margin
+    for rounding) of (x, y) per centimetre."""
+    if dpi is None:
+        return True
+    try:
+        dx, dy = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return False  # _dpi names it
+    return abs(dx - 2.54 * x) <= 1.3 and abs(dy - 2.54 * y) <= 1.3
 
 
 def _refuse_unsupported(info: dict[str, Any]) -> None:

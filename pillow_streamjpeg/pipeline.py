@@ -64,15 +64,18 @@ def encode(
 ) -> None:
     """Encode a source to baseline JPEG, strip by strip.
 
-    :param source: a PIL image; a uint8 array (numpy, memmap, zarr, or any
+    :param source: a PIL image (palettes applied, 16-bit and float grey rendered
+        to 8 bits through ``range``, as for an image file); a uint8 array (numpy, memmap, zarr, or any
         array-like with ``shape``, ``dtype`` and slicing) of shape (height, width)
         or (height, width, 1|3|4), the 4th sample (alpha or padding) ignored;
         a TIFF (path or ``tifffile.TiffFile``); another image file path (opened
         with Pillow); row bands (``RowBands``, or an iterable of bands with
         ``size``); or any ``Source``. A dask array is encoded as Dask tasks on
         the active scheduler (a ``distributed.Client`` included): see docs/dask.md.
-    :param fp: a path (written to a temporary file, renamed when complete) or a
-        writable binary file object.
+    :param fp: a path (written to a temporary file, renamed when complete; as
+        with ``open(path, "wb")``, a symbolic link is written through and a named
+        pipe or device in place) or a writable binary file object (written to the
+        last byte: a raw file's partial writes are continued).
 
     Save options, with ``Image.save``'s names and meanings (README.md,
     "Options"): ``quality``, ``subsampling``, ``qtables``, ``optimize``,
@@ -83,8 +86,8 @@ def encode(
     coefficients moved by a quantization step where that brings the pixels
     libjpeg's integer IDCT decodes closer to the source (of RGB: the RGB
     pixels after its upsampling and YCbCr to RGB; +2 to +3 dB on grey photos at
-    quality 100), for 3 to 11 times the encode time of photos (grey 2.7 to 3.4,
-    RGB 4:4:4 5.6 to 7.6, 4:2:0 9.1 to 10.4); None (the default) is one sweep on
+    quality 100), for 3 to 12 times the encode time of photos (grey 3.1 to 3.9,
+    RGB 4:4:4 5.3 to 7.3, 4:2:0 8.4 to 11.4; docs/fidelity.md); None (the default) is one sweep on
     small images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS_PLANES``
     blocks of 8x8 for grey, CMYK and RGB kept as RGB, ``REFINE_AUTO_BLOCKS``
     for RGB converted without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED``
@@ -102,7 +105,8 @@ def encode(
     The source's metadata (ICC profile, resolution, EXIF with orientation, XMP
     of a TIFF, an image file or a PIL image's ``info``) are written unless
     given as options (the user's win) or ``strip=True``. Rendering (docs/tiff.md):
-    ``range`` of TIFF samples that are not 8-bit ("auto" by default, "full",
+    ``range`` of TIFF samples that are not 8-bit (and of 16-bit, 32-bit and float
+    grey image files and PIL images) ("auto" by default, "full",
     (low, high), "LOW,HIGH" or "P1%,P2%"); ``background``, a colour that alpha
     is composited on (else associated alpha is un-premultiplied and alpha
     dropped; RGBA, LA, RGBa and La PIL images are taken). Size: ``shrink=N``

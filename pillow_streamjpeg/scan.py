@@ -14,6 +14,8 @@ tasks. Both code strips with ``strips.StripCoder``, so both give the same bytes.
 
 from __future__ import annotations
 
+import errno
+import io
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -62,17 +64,39 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
     if settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
-    fp.write(markers.header(settings))
+    write_all(fp, markers.header(settings))
     joiner = Joiner()
     with closing(backend.pieces(settings)) as pieces:
         for rows, data in pieces:
             if isinstance(data, list):  # Parts of restart intervals
                 for part in data:
-                    fp.write(joiner.join(part))
+                    write_all(fp, joiner.join(part))
             else:
-                fp.write(data)
+                write_all(fp, data)
             report(rows)
-    fp.write(markers.EOI)
+    write_all(fp, markers.EOI)
+
+
+def write_all(fp: IO[bytes], data: bytes) -> None:
+    """``fp.write(data)``, every byte of it.
+
+    A raw (unbuffered) file may write part of it, a signal arriving or a pipe
+    full: the rest is written again until none is left. ``None`` from a raw file
+    means that a non-blocking one would block (``BlockingIOError``: the output
+    would be short). Other file objects are taken at their word: a count below
+    the data's length is a partial write, anything else (``None`` included, as
+    many write methods return) all of it.
+    """
+    written = fp.write(data)
+    size = len(data)
+    rest = memoryview(data)  # the rest without copying it (pieces are megabytes)
+    while written is not None and written < size:
+        rest = rest[written:]
+        size = len(rest)
+        written = fp.write(rest)
+    if written is None and isinstance(fp, io.RawIOBase):
+        raise BlockingIOError(errno.EAGAIN, f"the output took none of {size} bytes: a "
+                              "non-blocking file would block (write to a blocking one)")
 
 
 def symbol_counts(settings: Settings, backend: Backend,
@@ -160,6 +184,8 @@ class _Meter:
     """Rows done so far, told to ``progress`` with the total after each piece."""
 
     def __init__(self, progress: Progress | None, total: int) -> None:
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a function of (done, total), not {progress!r}")
         self.progress, self.total, self.done = progress, total, 0
 
     def __call__(self, rows: int) -> None:

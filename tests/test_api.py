@@ -342,3 +342,37 @@ def test_docs_named_in_the_code_exist() -> None:
     for path in list(PACKAGE.rglob("*.py")) + [ROOT / "README.md"]:
         for doc in re.findall(r"docs/[\w.-]+\.md", path.read_text()):
             assert (ROOT / doc).exists(), f"{path.name} names {doc}, which does not exist"
+
+
+@pytest.mark.parametrize("mode", ["P", "I;16", "I", "F"])
+def test_a_pil_image_encodes_as_its_file_does(tmp_path, mode) -> None:
+    """Palettes applied and 16-bit, 32-bit and float grey rendered (``range``), for a PIL image
+    as for the file it was saved to (a PIL image of these modes was refused until 2026-12-02)."""
+    rng = np.random.default_rng(9)
+    if mode == "P":
+        image = Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).convert(
+            "P", palette=Image.Palette.ADAPTIVE, colors=64)
+        image.info["dpi"] = (200, 200)
+        path = tmp_path / "image.png"
+    else:
+        values = {"I;16": rng.integers(0, 4096, (40, 56)).astype(np.uint16),
+                  "I": rng.integers(-5000, 70000, (40, 56)).astype(np.int32),
+                  "F": rng.normal(0.5, 0.2, (40, 56)).astype(np.float32)}[mode]
+        image = Image.fromarray(values)
+        assert image.mode == mode
+        image.info["dpi"] = (200, 200)
+        path = tmp_path / "image.tif"
+    image.save(path, dpi=(200, 200))
+    from_image, from_file = io.BytesIO(), io.BytesIO()
+    pillow_streamjpeg.encode(image, from_image, range="1%,99%" if mode != "P" else None)
+    pillow_streamjpeg.encode(path, from_file, range="1%,99%" if mode != "P" else None)
+    decoded = np.asarray(Image.open(from_image))
+    assert np.array_equal(decoded, np.asarray(Image.open(from_file)))
+    assert Image.open(from_image).info["dpi"] == (200, 200)
+    assert_strictly_valid(from_image.getvalue())
+    assert decoded.std() > 10  # not a flat field
+
+
+def test_a_pil_image_of_a_mode_jpeg_cannot_hold_is_refused() -> None:
+    with pytest.raises(OSError, match="LAB"):
+        pillow_streamjpeg.encode(Image.new("LAB", (8, 8)), io.BytesIO())

@@ -102,6 +102,25 @@ def test_centimetres_stay_centimetres(tmp_path):
     assert validate(tmp_path / "cm.jpg") == []
 
 
+@pytest.mark.parametrize("resolution, unit, density", [
+    ((101600, 50800), "INCH", (40000, 20000)),         # 0.25 and 0.5 µm pixels: a slide scan
+    ((100000, 100000), "CENTIMETER", (65535, 65535)),  # beyond JFIF: clamped
+    ((1e6, 1e6), "INCH", (65535, 65535)),
+])
+def test_resolutions_finer_than_jfif_holds_never_stop_a_conversion(tmp_path, resolution, unit,
+                                                                    density):
+    """Above 65535 dots per inch (JFIF's 16 bits) the source's resolution is written in
+    dots per centimetre, clamped beyond that: it failed the conversion ("dpi must be from
+    0 to 65535") until 2026-12-02, a resolution the user never gave."""
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((16, 24, 3), np.uint8), photometric="rgb",
+                     resolution=resolution, resolutionunit=unit)
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(tmp_path / "in.tif", out)
+    assert_strictly_valid(out.getvalue())
+    with Image.open(out) as im:
+        assert (im.info["jfif_unit"], im.info["jfif_density"]) == (2, density)
+
+
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 def test_bigtiff_and_big_endian(tmp_path, byteorder):
     path = tmp_path / "big.tif"

@@ -184,12 +184,46 @@ def test_too_large_image_is_refused_before_writing() -> None:
 @pytest.mark.parametrize("option, value", [
     ("quality", "best"), ("quality", 101), ("quality", -5), ("quality", 2.5),
     ("workers", 0), ("workers", "two"), ("workers", -1),
+    # not bytes: written as garbage (5 NUL bytes) or refused without a name, until 2026-12-02
+    ("comment", 5), ("comment", [1, 2]), ("icc_profile", "sRGB"), ("xmp", 5),
+    ("dpi", (float("inf"), 72)), ("qtables", np.ones((2, 64))),
 ])
 def test_bad_option_values_name_the_option(option: str, value) -> None:
     out = io.BytesIO()
-    with pytest.raises((ValueError, TypeError), match=option):
+    with pytest.raises((ValueError, TypeError), match=option) as info:
         _photo(16, 16).save(out, format="STREAMJPEG", **{option: value})
     assert out.getvalue() == b""
+    assert len(str(info.value)) < 300  # the value named, not printed whole
+
+
+def _saved(**options) -> bytes:
+    out = io.BytesIO()
+    _photo(48, 32).save(out, format="STREAMJPEG", **options)
+    return out.getvalue()
+
+
+def test_numpy_integers_are_integers() -> None:
+    """As Pillow takes them (an option read from an array or a table)."""
+    assert _saved(restart_marker_blocks=np.int64(3), workers=np.int32(2), refine=np.int64(1)) \
+        == _saved(restart_marker_blocks=3, workers=2, refine=1)
+    assert _saved(restart_marker_rows=np.uint8(1)) == _saved(restart_marker_rows=1)
+
+
+def test_xmp_text_is_written_as_utf8() -> None:
+    packet = "<x:xmpmeta xmlns:x='adobe:ns:meta/'>Zürich</x:xmpmeta>"
+    assert Image.open(io.BytesIO(_saved(xmp=packet))).info["xmp"] == packet.encode()
+
+
+def test_a_given_dpi_wins_over_a_sources_stale_jfif_fields() -> None:
+    """``**im.info`` of a JPEG whose density is in centimetres, then ``dpi=``: the dpi is
+    written (Pillow's writer reads dpi only); the same resolution keeps the centimetres."""
+    stale = {"jfif_unit": 2, "jfif_density": (50, 50)}
+    info = Image.open(io.BytesIO(_saved(dpi=(300, 300), **stale))).info
+    assert info["jfif_unit"] == 1 and info["jfif_density"] == (300, 300)
+    info = Image.open(io.BytesIO(_saved(dpi=(127.0, 127.0), **stale))).info
+    assert info["jfif_unit"] == 2 and info["jfif_density"] == (50, 50)
+    info = Image.open(io.BytesIO(_saved(**stale))).info
+    assert info["jfif_unit"] == 2 and info["jfif_density"] == (50, 50)
 
 
 def test_strided_and_fortran_arrays_encode_like_contiguous_ones() -> None:

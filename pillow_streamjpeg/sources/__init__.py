@@ -18,8 +18,8 @@ from .arrays import ArraySource
 from .bands import (BAND_BYTES, BufferPool, DeferredBand, band_rows, leave_rows, rebuffer,
                     release_rows, rows_of)
 from .base import INVERTED_MODES, Source
-from .pillow import PillowSource, open_image
-from .. import errors, shrink as shrink_
+from .pillow import PillowSource, open_image, writable
+from .. import errors, render, shrink as shrink_
 from .rows import RowBands
 from .shrunk import ShrunkSource
 from .tiff import TiffSource, is_tiff
@@ -108,8 +108,10 @@ def _read(
         only("a Source")
         return source
     if isinstance(source, Image.Image):
-        only("a PIL image", "background")
-        return PillowSource(source, alpha=True, background=background, carry=not strip)
+        # as an image file's: palettes applied, 16-bit and float grey rendered
+        only("a PIL image", "background", "range")
+        return PillowSource(writable(source, render.parse_range(range)), alpha=True,
+                            background=background, carry=not strip)
     if is_tiff(source):
         only("a TIFF", "page", "series", "level", "range", "background")
         return TiffSource(source, page=page, series=series, level=level, range=range,

@@ -224,7 +224,7 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         raise errors.classify(exc, path, what="cannot read the image header") from exc
     try:
         try:
-            image = _writable(opened, range)
+            image = writable(opened, range)
             if image.mode not in RAWMODES and image.mode not in ALPHA_MODES:
                 raise errors.NotSupported(path, f"images of mode {image.mode}",
                                           supported="the modes Pillow writes as JPEG, alpha, palettes, 16-bit grey")
@@ -238,7 +238,10 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         raise
 
 
-def _writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
+def writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
+    """The image in a mode ``PillowSource`` takes: palettes applied (their transparency as
+    alpha), 16-bit, 32-bit integer and float grey rendered to 8 bits through ``range``
+    (its metadata kept); other modes as they are."""
     if image.mode in RAWMODES or image.mode in ALPHA_MODES:
         return image
     if image.mode == "P":
@@ -252,5 +255,7 @@ def _writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image
         dtype = np.dtype(np.uint16) if bits else values.dtype
         window = render.resolve_range(range, dtype, bits=bits, samples=[values])
         grey = render.Renderer(window, values.dtype).render(values)
-        return Image.fromarray(np.ascontiguousarray(grey), "L")
+        rendered = Image.fromarray(np.ascontiguousarray(grey), "L")
+        rendered.info.update(image.info)  # ICC profile, resolution, EXIF, XMP
+        return rendered
     return image

@@ -1,0 +1,159 @@
+"""Where the bytes go: paths as ``open(path, "wb")`` treats them, every byte of every write.
+
+``output.opened`` writes a path through a temporary file renamed over it, but a symbolic
+link is written through (its target replaced, the link kept) and a named pipe or a device
+in place, as ``open(path, "wb")`` would; a folder or a missing folder is refused before any
+work, naming the path given. ``scan.write_all`` continues a raw file's partial writes and
+refuses a non-blocking one that would block, where ignoring the count left a truncated
+file behind a save that reported success.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_streamjpeg
+
+PIXELS = np.random.default_rng(5).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+
+
+def _expected() -> bytes:
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(PIXELS, out)
+    return out.getvalue()
+
+
+def test_a_symbolic_link_is_written_through(tmp_path) -> None:
+    target, link = tmp_path / "target.jpg", tmp_path / "link.jpg"
+    target.write_bytes(b"old")
+    link.symlink_to(target.name)
+    pillow_streamjpeg.encode(PIXELS, link)
+    assert link.is_symlink() and os.readlink(link) == target.name
+    assert target.read_bytes() == _expected()
+    dangling = tmp_path / "dangling.jpg"
+    dangling.symlink_to("new.jpg")
+    pillow_streamjpeg.encode(PIXELS, dangling)
+    assert dangling.is_symlink() and (tmp_path / "new.jpg").read_bytes() == _expected()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.jpg", "link.jpg",
+                                                          "new.jpg", "target.jpg"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_named_pipe_is_written_in_place(tmp_path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    # a daemon: were the pipe replaced instead of written, its reader would wait for ever
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    pillow_streamjpeg.encode(PIXELS, fifo)
+    reader.join(timeout=30)
+    assert received == [_expected()]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="making a device node needs root")
+def test_a_device_is_written_in_place(tmp_path) -> None:
+    """A node of the null device made for the test (not /dev/null itself, which a
+    regression would replace when run as root) stays the device."""
+    node = tmp_path / "null"
+    os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    pillow_streamjpeg.encode(PIXELS, node)
+    assert stat.S_ISCHR(os.stat(node).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
+
+
+def test_a_folder_or_missing_folder_is_refused_before_any_work(tmp_path) -> None:
+    told = []
+    with pytest.raises(IsADirectoryError) as info:
+        pillow_streamjpeg.encode(PIXELS, tmp_path, progress=lambda *a: told.append(a))
+    assert info.value.filename == os.fspath(tmp_path)
+    missing = tmp_path / "nope" / "out.jpg"
+    with pytest.raises(FileNotFoundError) as info:
+        pillow_streamjpeg.encode(PIXELS, missing, progress=lambda *a: told.append(a))
+    assert info.value.filename == os.fspath(missing)
+    assert told == [] and list(tmp_path.iterdir()) == []
+    assert not [name for name in os.listdir(tmp_path.parent) if name.startswith(".streamjpeg-")]
+
+
+def test_a_bytes_path_is_a_path(tmp_path) -> None:
+    path = os.fsencode(tmp_path / "out.jpg")
+    pillow_streamjpeg.encode(PIXELS, path)
+    assert (tmp_path / "out.jpg").read_bytes() == _expected()
+
+
+@pytest.mark.parametrize("fp", [None, 5, "".encode, object()])
+def test_what_is_neither_path_nor_file_is_a_type_error(fp) -> None:
+    with pytest.raises(TypeError, match="expected a path or a binary file object"):
+        pillow_streamjpeg.encode(PIXELS, fp)
+
+
+def test_progress_that_is_not_callable_is_refused_before_writing() -> None:
+    out = io.BytesIO()
+    with pytest.raises(TypeError, match="progress must be a function"):
+        pillow_streamjpeg.encode(PIXELS, out, progress=5)
+    assert out.getvalue() == b""
+
+
+class ShortWriter(io.RawIOBase):
+    """A raw file that takes at most ``most`` bytes a call, or, from ``block_after`` bytes
+    on, none (``None``: a non-blocking file that would block)."""
+
+    def __init__(self, most: int, block_after: int | None = None) -> None:
+        self.most, self.block_after, self.data = most, block_after, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int | None:
+        if self.block_after is not None and len(self.data) >= self.block_after:
+            return None
+        taken = bytes(memoryview(b)[:self.most])
+        self.data += taken
+        return len(taken)
+
+
+def _save(fp, how: str) -> None:
+    if how == "encode":
+        pillow_streamjpeg.encode(PIXELS, fp)
+    else:
+        Image.fromarray(PIXELS).save(fp, format="STREAMJPEG")
+
+
+@pytest.mark.parametrize("how", ["encode", "save"])
+def test_partial_writes_are_continued_to_the_last_byte(how: str) -> None:
+    raw = ShortWriter(most=997)
+    _save(raw, how)
+    assert bytes(raw.data) == _expected()
+
+
+@pytest.mark.parametrize("how", ["encode", "save"])
+def test_a_raw_file_that_would_block_raises(how: str) -> None:
+    raw = ShortWriter(most=4096, block_after=8192)
+    with pytest.raises(BlockingIOError):
+        _save(raw, how)
+    assert len(raw.data) < len(_expected())
+
+
+def test_a_file_object_returning_none_is_taken_at_its_word() -> None:
+    """Many write methods return None: such an object (not a raw file) got every byte."""
+
+    class Sink:
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+
+        def write(self, b: bytes) -> None:
+            self.parts.append(bytes(b))
+
+    sink = Sink()
+    pillow_streamjpeg.encode(PIXELS, sink)
+    assert b"".join(sink.parts) == _expected()
