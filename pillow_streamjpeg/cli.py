@@ -7,8 +7,10 @@ import contextlib
 import io
 import logging
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -80,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any format Pillow opens")
     parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
-    parser.add_argument("--quality", type=int, default=100, help="JPEG quality 1..100 (default 100)")
+    parser.add_argument("--quality", type=int, default=100, help="JPEG quality 0..100 (default 100)")
     parser.add_argument("--subsampling", default=None,
                         help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2)")
     parser.add_argument("-w", "--workers", type=int, default=None, help="encoding threads (default: all CPUs)")
@@ -100,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "
                              "else the min and max of a sample of the image), full (the type's "
-                             "range), LOW,HIGH, or percentiles such as 0.1%%,99.9%%")
+                             "range), LOW,HIGH (a negative LOW as given: --range -420,3100), or "
+                             "percentiles such as 0.1%%,99.9%%")
     parser.add_argument("--background", default=None, metavar="COLOR",
                         help="composite alpha on this colour (white, #808080, ...); by default "
                              "alpha is dropped (premultiplied alpha un-premultiplied first)")
@@ -166,6 +169,8 @@ class _Progress:
 def _check_output(output: str) -> None:
     """Refuse a target that cannot be written before any work is done."""
     if output == "-":
+        if sys.stdout is None:
+            raise ValueError("standard output is closed: give an output file")
         if sys.stdout.isatty():
             raise ValueError("refusing to write JPEG data to a terminal: redirect standard output")
         return
@@ -227,12 +232,60 @@ def convert(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, ``kill``, a batch system's time limit, a closed
+    terminal) as an interrupt: the conversion stops as for Ctrl-C, its temporary file
+    removed, and the command exits with 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminations() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``Terminated`` while the command runs (the main thread's
+    handlers, put back after: ``main`` may be called from a program)."""
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                previous[number] = signal.signal(number, _terminate)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _joined_negative_values(argv: list[str]) -> list[str]:
+    """``--range -420,3100`` as ``--range=-420,3100``: argparse takes a value that starts
+    with "-" and is not a plain number for an option."""
+    out = []
+    for arg in argv:
+        if out and out[-1] == "--range" and arg.startswith("-") and arg[1:2].isdigit():
+            out[-1] = f"--range={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_values(sys.argv[1:] if argv is None else list(argv)))
     # tifffile logs its complaints about odd tags (even as errors); what fails
     # reaches the user as the one-line error below
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    with _terminations():
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.demo is not None or args.input is None:
             if args.input is not None:
@@ -241,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.output is None:
             parser.error("an output file (or - for standard output) is needed after the input")
         return convert(args)
+    except Terminated as exc:
+        print(f"streamjpeg: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("streamjpeg: interrupted", file=sys.stderr)
         return 130

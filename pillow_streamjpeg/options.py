@@ -366,7 +366,8 @@ def _subsampling(value: Any, image: Image.Image | None) -> int:
     elif not isinstance(value, bool) and value in SAMPLING:
         return value
     msg = (
-        f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0', 'keep' or a preset name, "
+        f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' ('4:1:1' is taken as 4:2:0, "
+        f"as in Pillow), 'keep' or a preset name, "
         f"not {value!r}"
     )
     raise ValueError(msg)

@@ -121,6 +121,9 @@ def encode(
     ``max_in_flight`` (docs/dask.md). An unknown keyword, or a choice that does
     not apply to the source, raises TypeError.
     """
+    if _same_file(source, fp):
+        raise ValueError(f"the output is the input file: {os.fsdecode(os.fspath(fp))} "
+                         "(write the JPEG to another path)")
     params = {
         "quality": quality, "subsampling": subsampling, "qtables": qtables,
         "optimize": optimize, "progressive": progressive, "dpi": dpi,
@@ -159,6 +162,18 @@ def encode(
         settings = settings_for(pixels, params, strip=strip)
         with output.opened(fp) as out:
             scan.write_jpeg(out, settings, backend, progress)
+
+
+def _same_file(source: Any, fp: Any) -> bool:
+    """Whether the source and the output are paths of one existing file (written, the
+    source would be replaced by its JPEG)."""
+    paths = (str, bytes, os.PathLike)
+    if not isinstance(source, paths) or not isinstance(fp, paths):
+        return False
+    try:
+        return os.path.samefile(source, fp)
+    except (OSError, ValueError):
+        return False
 
 
 def _is_dask_array(source: Any) -> bool:

@@ -87,6 +87,9 @@ def test_tiff_page_option(work):
         (None, ["in.tif", "in.tif/out.jpg"], []),
         (None, ["in.tif", "out.jpg", "--page", "9"], ["no page 9"]),
         (None, ["in.tif", "out.jpg", "--quality", "101"], ["quality"]),
+        # the source replaced by its JPEG, until 2026-12-02
+        (None, ["in.tif", "in.tif"], ["the output is the input file"]),
+        (None, ["in.tif", "./in.tif", "--optimize"], ["the output is the input file"]),
     ],
 )
 def test_errors_are_one_line_and_leave_nothing(work, make, args, words):
@@ -182,3 +185,21 @@ def test_no_arguments_runs_the_demo(tmp_path):
     out = run.stdout.decode()
     assert "STREAMJPEG" in out and "Pillow" in out
     assert (tmp_path / "streamjpeg-demo.jpg").exists()
+
+
+def test_a_negative_range_low_is_taken_as_given(work):
+    """``--range -420,3100`` (a DEM's window): argparse took the value for an option."""
+    dem = np.linspace(-420, 3100, 64 * 48, dtype=np.float32).reshape(48, 64)
+    tifffile.imwrite(work / "dem.tif", dem)
+    run = streamjpeg("dem.tif", "dem.jpg", "--range", "-420,3100", cwd=work)
+    assert run.returncode == 0, run.stderr
+    decoded = np.asarray(Image.open(work / "dem.jpg")).astype(float)
+    assert decoded[0, 0] < 3 and decoded[-1, -1] > 252  # the window's ends, black and white
+    same = streamjpeg("dem.tif", "dem2.jpg", "--range=-420,3100", cwd=work)
+    assert (work / "dem2.jpg").read_bytes() == (work / "dem.jpg").read_bytes(), same.stderr
+
+
+def test_closed_standard_output_is_one_line(work):
+    run = subprocess.run(f'"{sys.executable}" -m pillow_streamjpeg in.tif - >&-', shell=True,
+                         cwd=work, capture_output=False, stderr=subprocess.PIPE, timeout=300)
+    _assert_error(run, "standard output is closed")

@@ -218,7 +218,7 @@ class TiffSource(Source):
             if not all_series:
                 raise errors.Damaged(self.name, "the file holds no image it can describe")
             if series >= len(all_series):
-                raise ChoiceError(f"{self.name}: no series {series}, the file has {len(all_series)}")
+                raise ChoiceError(f"{self.name}: no series {series}, the file has {len(all_series)} series")
             chosen = all_series[series]
             levels = chosen.levels
             if level >= len(levels):
