@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 from collections.abc import Iterator
@@ -31,6 +32,9 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         if not callable(getattr(fp, "write", None)):
             raise TypeError(f"cannot write to {type(fp).__name__}: expected a path or a "
                             "binary file object (with a write method)")
+        if isinstance(fp, io.TextIOBase):
+            raise TypeError(f"cannot write JPEG data to a text file ({getattr(fp, 'name', fp)!r}): "
+                            "open it in binary mode, open(path, 'wb')")
         yield fp
         return
     path = os.fspath(fp)

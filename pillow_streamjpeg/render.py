@@ -123,7 +123,7 @@ def sample_level(shapes: Sequence[tuple[int, ...]], max_pixels: int = 4_000_000)
 def estimate_range(
     samples: Iterable[np.ndarray] | Callable[[], Iterable[np.ndarray]],
     *, percentiles: tuple[float, float] | None = None,
-    max_values: int = MAX_PERCENTILE_VALUES,
+    max_values: int = MAX_PERCENTILE_VALUES, nodata: float | None = None,
 ) -> Window | None:
     """Min and max (or percentiles) of the finite values of sample arrays.
 
@@ -132,7 +132,8 @@ def estimate_range(
     (``sample_indices``); it may be a callable returning such an iterable.
     Percentiles use at most ``max_values`` values, taken with a stride from
     each array. Returns None when no finite value was seen. A constant sample
-    gives (v, v + 1): that value renders black.
+    gives (v, v + 1): that value renders black. ``nodata`` (a GeoTIFF's
+    GDAL_NODATA) is left out, as GDAL leaves it out of its statistics.
     """
     if callable(samples):
         samples = samples()
@@ -142,6 +143,8 @@ def estimate_range(
         values = np.asarray(array).ravel()
         if values.dtype.kind == "f":
             values = values[np.isfinite(values)]
+        if nodata is not None:
+            values = values[values != nodata]
         if not values.size:
             continue
         low, high = min(low, float(values.min())), max(high, float(values.max()))
@@ -164,12 +167,14 @@ def resolve_range(
     option: RangeLike, dtype: Any, *, bits: int | None = None,
     smin: float | Sequence[float] | None = None, smax: float | Sequence[float] | None = None,
     samples: Iterable[np.ndarray] | Callable[[], Iterable[np.ndarray]] | None = None,
+    nodata: float | None = None,
 ) -> Window:
     """The window for one image.
 
     ``smin``/``smax`` are SMinSampleValue/SMaxSampleValue (one value or one per
     sample: the smallest minimum and largest maximum are used). ``samples`` is
-    read only for "auto" without them, and for percentiles. Unsigned samples
+    read only for "auto" without them, and for percentiles, ``nodata`` left out
+    of them (``estimate_range``). Unsigned samples
     of 1 to 8 bits always render with their full range under "auto": their
     values already are display values. Without samples (or none finite) the
     type's full range is used.
@@ -191,7 +196,8 @@ def resolve_range(
         percentiles = None
     else:
         percentiles = (option.low, option.high)
-    estimated = estimate_range(samples, percentiles=percentiles) if samples is not None else None
+    estimated = (estimate_range(samples, percentiles=percentiles, nodata=nodata)
+                 if samples is not None else None)
     return estimated or full_range(dtype, bits)
 
 

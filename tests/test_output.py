@@ -97,6 +97,12 @@ def test_what_is_neither_path_nor_file_is_a_type_error(fp) -> None:
         pillow_streamjpeg.encode(PIXELS, fp)
 
 
+def test_a_text_file_is_refused_naming_binary_mode(tmp_path) -> None:
+    with open(tmp_path / "out.jpg", "w") as text, pytest.raises(TypeError, match="binary mode"):
+        pillow_streamjpeg.encode(PIXELS, text)
+    assert (tmp_path / "out.jpg").read_bytes() == b""
+
+
 def test_progress_that_is_not_callable_is_refused_before_writing() -> None:
     out = io.BytesIO()
     with pytest.raises(TypeError, match="progress must be a function"):

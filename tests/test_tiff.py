@@ -380,3 +380,24 @@ def test_tall_tiff_bounded_memory(tmp_path, kind):
     sof = head.index(b"\xff\xc0")
     assert head[sof + 5:sof + 9] == bytes([60000 >> 8, 60000 & 255, 4000 >> 8, 4000 & 255])
     os.unlink(path)
+
+
+def test_gdal_nodata_is_left_out_of_the_automatic_range(tmp_path) -> None:
+    """A DEM whose border is GDAL_NODATA (-9999): the terrain takes the whole grey scale,
+    as in GDAL and QGIS; the no-data border renders black (below the window). Without the
+    tag (as before 2026-12-02) the border's value pulled the window down and the terrain
+    came out nearly white."""
+    dem = np.linspace(0, 3000, 160 * 200, dtype=np.float32).reshape(160, 200)
+    dem[:24] = -9999
+    dem[:, :24] = -9999
+    tagged, plain = tmp_path / "tagged.tif", tmp_path / "plain.tif"
+    tifffile.imwrite(tagged, dem, extratags=[(42113, "s", 0, "-9999", True)])
+    tifffile.imwrite(plain, dem)
+    for path, darkest in ((tagged, 2), (plain, 150)):
+        out = io.BytesIO()
+        pillow_streamjpeg.encode(path, out)
+        terrain = np.asarray(Image.open(out))[24:, 24:]
+        assert (terrain.min() <= darkest) == (path == tagged) and terrain.max() >= 253
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(tagged, out)
+    assert np.asarray(Image.open(out))[:16, :16].max() <= 2

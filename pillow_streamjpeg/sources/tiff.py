@@ -315,7 +315,8 @@ class TiffSource(Source):
         key = self.keyframe
         smin, smax = key.tags.valueof(340), key.tags.valueof(341)
         return render.resolve_range(self._range, self.dtype, bits=self.bits, smin=smin,
-                                    smax=smax, samples=self._sample_arrays)
+                                    smax=smax, samples=self._sample_arrays,
+                                    nodata=_gdal_nodata(key.tags.valueof(GDAL_NODATA)))
 
     def renderer(self) -> render.Renderer | None:
         """The Renderer of the samples (made once: the range is resolved on first use)."""
@@ -949,3 +950,18 @@ class _PreadRows(DeferredBand):
     def __del__(self) -> None:
         with contextlib.suppress(AttributeError, OSError):
             os.close(self._fd)
+
+
+#: GDAL_NODATA (a GeoTIFF's no-data value, ASCII): left out of the automatic range.
+GDAL_NODATA = 42113
+
+
+def _gdal_nodata(value: object) -> float | None:
+    """The no-data value of a GDAL_NODATA tag ("-9999", "nan", " 0 "), None if absent or unreadable."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    try:
+        number = float(str(value).strip().rstrip("\x00"))
+    except ValueError:
+        return None
+    return number if value is not None and np.isfinite(number) else None
