@@ -369,9 +369,21 @@ class TiffSource(Source):
                 data = np.asarray(array[index])
                 if "S" in axes and axes.index("S") < yi:  # planar: samples first
                     data = np.moveaxis(data, 0, -1)
-                if data.ndim == 3:
-                    data = data[..., :self.colours]
-                yield data
+                yield self._range_values(data)
+
+    def _range_values(self, data: np.ndarray) -> np.ndarray:
+        """The colour values of sampled pixels that the range is taken from: with associated
+        alpha, straight colours (un-premultiplied in sample units, as ``render.Renderer``
+        does; pixels of alpha 0 left out), else the colour channels as they are."""
+        if data.ndim != 3:
+            return data
+        if self.alpha != "associated" or data.shape[2] <= self.colours:
+            return data[..., :self.colours]
+        a = data[..., self.colours].astype(np.float64)
+        bits = self.bits if self.dtype.kind == "u" else None
+        top = render.full_range(self.dtype, bits).high
+        seen = a > 0
+        return data[..., :self.colours][seen] * (top / a[seen])[:, None]
 
     def _pread_sample(self, rows: int = SAMPLE_ROWS) -> Iterator[np.ndarray]:
         """Groups of ``rows`` rows spread over an uncompressed image (``render.sample_indices``),
@@ -385,8 +397,8 @@ class TiffSource(Source):
                 raw = np.empty((count, self.width * self.samples), dtype)
                 _pread_into(fd, memoryview(raw).cast("B"), self._fast + index * rows * file_row,
                             self.name)
-                raw = raw.reshape(count, self.width, self.samples)[..., :self.colours]
-                yield raw.astype(self.dtype.newbyteorder("="))
+                raw = raw.reshape(count, self.width, self.samples)
+                yield self._range_values(raw.astype(self.dtype.newbyteorder("=")))
         finally:
             os.close(fd)
 
