@@ -146,7 +146,8 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
         if isinstance(value, str):
             value = value.rstrip("\0")
         if _valid(tag, value):
-            exif[tag] = value
+            exif[tag] = _text_bytes(value, decoded=isinstance(source, _FirstIfd)) \
+                if isinstance(value, str) else value
     for pointer in (EXIF_IFD, GPS_IFD):
         try:
             ifd = source.get_ifd(pointer)
@@ -218,6 +219,19 @@ def shrunk(meta: Mapping[str, Any], factor: int, size: tuple[int, int]) -> dict[
         else:
             result.pop("exif")
     return result
+
+
+def _text_bytes(value: str, *, decoded: bool) -> bytes:
+    """An ASCII tag's text as the bytes to write: Pillow writes a str as ASCII with "?" for
+    every other character, bytes as they are. Pillow reads a tag's bytes as Latin-1, which
+    gives them back unchanged (UTF-8 from exiftool stays UTF-8); text tifffile decoded
+    (``decoded``: UTF-8, else cp1252), or that a user set, is written as UTF-8."""
+    if not decoded:
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+    return value.encode("utf-8")
 
 
 class _FirstIfd(dict):

@@ -254,3 +254,24 @@ def test_metadata_too_long_for_a_segment_is_dropped(tmp_path):
     with Image.open(tmp_path / "fits.jpg") as im:
         assert metadata.from_pillow(im)["xmp"] == fits
     write_jpeg(tmp_path / "fits_too.jpg", {"xmp": fits}, size=(8, 8))  # encode() takes the longest
+
+
+def test_non_ascii_text_tags_keep_their_characters(tmp_path):
+    """ImageDescription and Artist in UTF-8 (as exiftool writes them): read by exiftool from the
+    JPEG as written ("?" for every non-ASCII character until 2026-12-02), through Pillow's
+    reading of the TIFF and through tifffile's (``_FirstIfd``) alike."""
+    require_tools("exiftool")
+    description, artist = "Pixel 0.25 µm — Zürich", "Dr. Øst"
+    path = tmp_path / "in.tif"
+    tifffile.imwrite(path, np.zeros((16, 16, 3), np.uint8), photometric="rgb", metadata=None,
+                     extratags=[(270, "s", 0, description.encode(), True),
+                                (315, "s", 0, artist.encode(), True)])
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        for exif in (metadata.from_tiff(page)["exif"],
+                     metadata._exif_bytes(metadata._FirstIfd(page), (16, 16), False)):
+            write_jpeg(tmp_path / "out.jpg", {"exif": exif})
+            run = subprocess.run(["exiftool", "-s3", "-ImageDescription", "-Artist",
+                                  str(tmp_path / "out.jpg")], capture_output=True, text=True)
+            assert run.stdout.splitlines() == [description, artist]
+            assert validate(tmp_path / "out.jpg") == []
