@@ -174,9 +174,13 @@ def _check_output(output: str) -> None:
         if sys.stdout.isatty():
             raise ValueError("refusing to write JPEG data to a terminal: redirect standard output")
         return
-    folder = os.path.dirname(os.path.abspath(output))
     if os.path.isdir(output):
         raise IsADirectoryError(f"output is a folder: {output}")
+    if os.path.exists(output) and not os.path.isfile(output):  # a pipe, a device: in place
+        if not os.access(output, os.W_OK):
+            raise PermissionError(f"output is not writable: {output}")
+        return
+    folder = os.path.dirname(os.path.realpath(output))  # a link's target's folder
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -243,17 +247,24 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    for name in _SIGNALS:  # a second one must not interrupt the cleanup
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     raise Terminated(signum)
+
+
+_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 @contextlib.contextmanager
 def _terminations() -> Iterator[None]:
     """SIGTERM and SIGHUP raise ``Terminated`` while the command runs (the main thread's
-    handlers, put back after: ``main`` may be called from a program)."""
+    handlers, put back after: ``main`` may be called from a program). A signal the
+    process was started ignoring (``nohup``) stays ignored."""
     previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in _SIGNALS:
         number = getattr(signal, name, None)
-        if number is not None:
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
             with contextlib.suppress(ValueError, OSError):  # not the main thread
                 previous[number] = signal.signal(number, _terminate)
     try:

@@ -188,18 +188,22 @@ def _exif_tobytes(exif: Image.Exif) -> bytes | None:
 def shrunk(meta: Mapping[str, Any], factor: int, size: tuple[int, int]) -> dict[str, Any]:
     """The metadata of an image shrunk by ``factor`` to ``size``: the same print size.
 
-    The resolution is divided by ``factor`` (dpi, the JFIF density in
-    centimetres rounded, at least 1, and the EXIF's), and the EXIF pixel
+    The resolution is divided by ``factor`` (dpi, and the JFIF density in
+    centimetres made from it by ``resolution``; the EXIF's), and the EXIF pixel
     dimensions become ``size``. Everything else is kept as it is.
     """
     result = dict(meta)
     if factor == 1:
         return result
     if "dpi" in result:
-        x, y = result["dpi"]
-        result["dpi"] = (x / factor, y / factor)
-    if "jfif_density" in result:
-        result["jfif_density"] = tuple(max(1, round(v / factor)) for v in result["jfif_density"])
+        # the whole resolution made again from the dpi (a density rounded twice, or one
+        # clamped, would no longer match it: options._same_resolution)
+        for key in ("dpi", "jfif_unit", "jfif_density"):
+            result.pop(key, None)
+        x, y = meta["dpi"]
+        unit = _RESUNIT_CM if meta.get("jfif_unit") == 2 else _RESUNIT_INCH
+        scale = 2.54 if unit == _RESUNIT_CM else 1.0
+        result.update(resolution(x / factor / scale, y / factor / scale, unit))
     exif_bytes = result.get("exif")
     if exif_bytes:
         try:

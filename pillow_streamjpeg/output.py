@@ -24,9 +24,10 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     a new file; the umask itself is never changed (other threads may be saving).
     A file replaced keeps its permission bits, as ``open(path, "wb")`` keeps them.
     As with ``open(path, "wb")``, a symbolic link is written through (its target
-    replaced, the link kept), and a path that names no regular file (a named
-    pipe, a device) is written in place. A folder, or a path in a missing
-    folder, is refused before any work, naming the path given.
+    replaced, the link kept), a path that names no regular file (a named pipe, a
+    device, ``/dev/stdout``) is written in place, and a file that is not
+    writable is refused. A folder, or a path in a missing folder, is refused
+    before any work, naming the path given.
     """
     if not isinstance(fp, (str, bytes, os.PathLike)):
         if not callable(getattr(fp, "write", None)):
@@ -38,20 +39,28 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         yield fp
         return
     path = os.fspath(fp)
-    target = os.path.realpath(path)
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):
+    if not os.path.basename(path):  # "out.jpg/" names a folder, as open() takes it
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if mode is not None and not stat.S_ISREG(mode):
-        with open(target, "wb") as out:  # a pipe or a device: no file to replace
+    try:
+        # os.stat follows links as open() does, /dev/stdout and /proc/self/fd/N included
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    target = os.path.realpath(path)  # a symbolic link's target is what gets replaced
+    if st is not None and (not stat.S_ISREG(st.st_mode) or not _same(st, target)):
+        # a pipe, a device, or a file only a /proc link reaches (deleted, or a pipe
+        # behind /dev/stdout): written in place, as open(path, "wb") writes it
+        with open(path, "wb") as out:
             yield out
         return
+    if st is not None and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    mode = None if st is None else st.st_mode
     temp, handle, out = "", -1, None
     try:
         # created inside the try, its name known before: an interrupt (SIGINT) that
@@ -62,6 +71,9 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
                 handle = os.open(temp, _FLAGS, FILE_MODE)
             except FileExistsError:  # pragma: no cover - 48 random bits taken
                 temp = ""  # not ours
+            except PermissionError as exc:  # the folder: named by the path given
+                temp = ""
+                raise PermissionError(exc.errno, exc.strerror, path) from None
         if mode is not None:
             with contextlib.suppress(OSError):
                 os.chmod(temp, stat.S_IMODE(mode))
@@ -76,6 +88,15 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
         raise
+
+
+def _same(st: os.stat_result, path: str | bytes) -> bool:
+    """Whether ``path`` is the file ``st`` describes."""
+    try:
+        other = os.stat(path)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
 
 
 #: Flags of the temporary file: created here, never opened before.

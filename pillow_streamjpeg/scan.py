@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,22 +82,34 @@ def write_all(fp: IO[bytes], data: bytes) -> None:
     """``fp.write(data)``, every byte of it.
 
     A raw (unbuffered) file may write part of it, a signal arriving or a pipe
-    full: the rest is written again until none is left. ``None`` from a raw file
-    means that a non-blocking one would block (``BlockingIOError``: the output
-    would be short). Other file objects are taken at their word: a count below
-    the data's length is a partial write, anything else (``None`` included, as
-    many write methods return) all of it.
+    full: the rest is written again until none is left; one that writes nothing
+    raises ``OSError`` (no progress), and ``None`` from a non-blocking file
+    descriptor ``BlockingIOError`` (the output would be short). Other file
+    objects, and raw ones whose write returns anything but a count (``None``,
+    as many adapters return), are taken at their word: all of it.
     """
     written = fp.write(data)
+    if not isinstance(fp, io.RawIOBase):
+        return
     size = len(data)
     rest = memoryview(data)  # the rest without copying it (pieces are megabytes)
-    while written is not None and written < size:
+    while isinstance(written, int) and not isinstance(written, bool) and written < size:
+        if written <= 0:
+            raise OSError(errno.EIO, f"the output took none of {size} bytes")
         rest = rest[written:]
         size = len(rest)
         written = fp.write(rest)
-    if written is None and isinstance(fp, io.RawIOBase):
+    if written is None and _non_blocking(fp):
         raise BlockingIOError(errno.EAGAIN, f"the output took none of {size} bytes: a "
                               "non-blocking file would block (write to a blocking one)")
+
+
+def _non_blocking(fp: IO[bytes]) -> bool:
+    """Whether fp is a file descriptor in non-blocking mode."""
+    try:
+        return not os.get_blocking(fp.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def symbol_counts(settings: Settings, backend: Backend,

@@ -203,3 +203,38 @@ def test_closed_standard_output_is_one_line(work):
     run = subprocess.run(f'"{sys.executable}" -m pillow_streamjpeg in.tif - >&-', shell=True,
                          cwd=work, capture_output=False, stderr=subprocess.PIPE, timeout=300)
     _assert_error(run, "standard output is closed")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_named_pipe_output_is_written_in_place(work):
+    import threading
+
+    os.mkfifo(work / "fifo")
+    received = []
+    reader = threading.Thread(target=lambda: received.append((work / "fifo").read_bytes()),
+                              daemon=True)
+    reader.start()
+    run = streamjpeg("in.tif", "fifo", cwd=work)
+    reader.join(timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert_strictly_valid(received[0])
+    assert sorted(p.name for p in work.iterdir()) == ["fifo", "in.tif"]
+
+
+def test_signals_ignored_at_start_stay_ignored():
+    """``nohup streamjpeg ...``: SIGHUP ignored before stays ignored while the command runs;
+    others are handled, and every handler is put back after."""
+    import signal
+
+    from pillow_streamjpeg import cli
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    term = signal.getsignal(signal.SIGTERM)
+    try:
+        with cli._terminations():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is cli._terminate
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is term
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -275,3 +275,19 @@ def test_non_ascii_text_tags_keep_their_characters(tmp_path):
                                   str(tmp_path / "out.jpg")], capture_output=True, text=True)
             assert run.stdout.splitlines() == [description, artist]
             assert validate(tmp_path / "out.jpg") == []
+
+
+@pytest.mark.parametrize("per_cm, shrink, density", [(5.49, 2, (3, 3)), (51605.49, 2, (25803, 25803)),
+                                                     # clamped to 65535 when read
+                                                     (100000, 3, (21845, 21845))])
+def test_a_shrunk_resolution_in_centimetres_stays_one(tmp_path, per_cm, shrink, density):
+    """``shrink`` divides the whole resolution: the density in centimetres is made again from
+    the dpi, so the two agree (a density rounded twice fell back to inches, or failed the
+    conversion beyond 65535 dpi)."""
+    path = tmp_path / "cm.tif"
+    tifffile.imwrite(path, np.zeros((24, 30, 3), np.uint8), photometric="rgb",
+                     resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(path, out, shrink=shrink)
+    with Image.open(out) as im:
+        assert (im.info["jfif_unit"], im.info["jfif_density"]) == (2, density)

@@ -67,6 +67,10 @@ def test_a_device_is_written_in_place(tmp_path) -> None:
     regression would replace when run as root) stays the device."""
     node = tmp_path / "null"
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    try:
+        node.open("wb").close()
+    except OSError:
+        pytest.skip("device nodes do not open here (a nodev file system)")
     pillow_streamjpeg.encode(PIXELS, node)
     assert stat.S_ISCHR(os.stat(node).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
@@ -142,12 +146,93 @@ def test_partial_writes_are_continued_to_the_last_byte(how: str) -> None:
     assert bytes(raw.data) == _expected()
 
 
+@pytest.mark.skipif(not hasattr(os, "set_blocking"), reason="no non-blocking pipes")
 @pytest.mark.parametrize("how", ["encode", "save"])
-def test_a_raw_file_that_would_block_raises(how: str) -> None:
-    raw = ShortWriter(most=4096, block_after=8192)
-    with pytest.raises(BlockingIOError):
-        _save(raw, how)
-    assert len(raw.data) < len(_expected())
+def test_a_non_blocking_pipe_that_would_block_raises(how: str) -> None:
+    """No reader: the pipe's buffer fills, the raw file's write returns None."""
+    big = np.random.default_rng(6).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        with open(w, "wb", buffering=0, closefd=False) as raw, pytest.raises(BlockingIOError):
+            if how == "encode":
+                pillow_streamjpeg.encode(big, raw)
+            else:
+                Image.fromarray(big).save(raw, format="STREAMJPEG")
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_odd_write_results_are_taken_at_their_word() -> None:
+    """A raw adapter returning None, a file object returning 0 or True (a compressor's count
+    of its own output): all of the data taken, no loop resending it."""
+
+    class RawSink(io.RawIOBase):
+        def __init__(self, result) -> None:
+            self.result, self.data = result, bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b):
+            self.data += bytes(b)
+            return self.result
+
+    class Sink:
+        def __init__(self, result) -> None:
+            self.result, self.data = result, bytearray()
+
+        def write(self, b):
+            self.data += bytes(b)
+            return self.result
+
+    for sink in (RawSink(None), Sink(0), Sink(True), Sink(None)):
+        pillow_streamjpeg.encode(PIXELS, sink)
+        assert bytes(sink.data) == _expected(), sink
+    with pytest.raises(OSError, match="took none"):
+        pillow_streamjpeg.encode(PIXELS, RawSink(0))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc/self/fd")
+def test_proc_fd_links_are_written_in_place(tmp_path) -> None:
+    """/dev/stdout and /proc/self/fd/N: a pipe behind one, and a deleted temporary file (what
+    a parent's stdout=tempfile.TemporaryFile() gives), get the bytes (realpath named a
+    file that does not exist: an error, or the JPEG written beside, until 2026-12-02)."""
+    r, w = os.pipe()
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(os.fdopen(r, "rb").read()),
+                              daemon=True)
+    reader.start()
+    try:
+        pillow_streamjpeg.encode(PIXELS, f"/proc/self/fd/{w}")
+    finally:
+        os.close(w)
+    reader.join(timeout=30)
+    assert received == [_expected()]
+    import tempfile
+    with tempfile.TemporaryFile(dir=tmp_path) as deleted:
+        pillow_streamjpeg.encode(PIXELS, f"/proc/self/fd/{deleted.fileno()}")
+        deleted.seek(0)
+        assert deleted.read() == _expected()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trailing_separator_names_a_folder(tmp_path) -> None:
+    with pytest.raises(IsADirectoryError):
+        pillow_streamjpeg.encode(PIXELS, f"{tmp_path / 'out.jpg'}{os.sep}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes read-only files")
+def test_a_read_only_file_is_refused_as_open_refuses_it(tmp_path) -> None:
+    path = tmp_path / "ro.jpg"
+    path.write_bytes(b"keep")
+    path.chmod(0o444)
+    with pytest.raises(PermissionError):
+        pillow_streamjpeg.encode(PIXELS, path)
+    assert path.read_bytes() == b"keep"
 
 
 def test_a_file_object_returning_none_is_taken_at_its_word() -> None:

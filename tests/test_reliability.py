@@ -315,8 +315,30 @@ def test_hundreds_of_saves_keep_memory_and_files_flat(tmp_path) -> None:
 # Ctrl-C on the command line ------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def big_tiff(tmp_path_factory):
+    """A 6000 x 6000 RGB TIFF (108 MB), written band by band, shared by the signal tests."""
+    tifffile = pytest.importorskip("tifffile")
+    source = tmp_path_factory.mktemp("big") / "big.tif"
+    rng = np.random.default_rng(5)
+    band = rng.integers(0, 256, (500, 6000, 3), dtype=np.uint8)
+    with tifffile.TiffWriter(source) as tif:
+        tif.write(iter([band] * 12), shape=(6000, 6000, 3), dtype=np.uint8,
+                  photometric="rgb", rowsperstrip=500)
+    return source
+
+
+def _default_signals() -> None:
+    """In the child: SIGHUP and SIGTERM as a shell started without nohup has them."""
+    import signal
+
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("name, code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
-def test_signals_during_a_command_line_conversion_leave_nothing(tmp_path, name, code) -> None:
+def test_signals_during_a_command_line_conversion_leave_nothing(tmp_path, big_tiff, name,
+                                                                code) -> None:
     """SIGINT (Ctrl-C), SIGTERM (``timeout``, ``kill``, a batch system's time limit) or SIGHUP
     while strips are being written: exit 128 + the signal promptly, no output, no temporary
     file (SIGTERM and SIGHUP left the temporary file until 2026-12-02)."""
@@ -327,18 +349,12 @@ def test_signals_during_a_command_line_conversion_leave_nothing(tmp_path, name, 
     if not hasattr(signal, name):
         pytest.skip(f"no {name} here")
 
-    tifffile = pytest.importorskip("tifffile")
-    source = tmp_path / "big.tif"
-    rng = np.random.default_rng(5)
-    band = rng.integers(0, 256, (500, 6000, 3), dtype=np.uint8)
-    with tifffile.TiffWriter(source) as tif:  # 6000 x 6000 RGB, written band by band
-        tif.write(iter([band] * 12), shape=(6000, 6000, 3), dtype=np.uint8,
-                  photometric="rgb", rowsperstrip=500)
     target = tmp_path / "out.jpg"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pillow_streamjpeg", str(source), str(target), "--quiet",
+        [sys.executable, "-m", "pillow_streamjpeg", str(big_tiff), str(target), "--quiet",
          "--workers", "2"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_signals if name != "SIGINT" else None,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -349,7 +365,7 @@ def test_signals_during_a_command_line_conversion_leave_nothing(tmp_path, name, 
     if process.poll() is not None:  # too fast to interrupt: then it must have succeeded
         _, stderr = process.communicate(timeout=30)
         assert process.returncode == 0 and stderr == "", stderr
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif", "out.jpg"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jpg"]
         pytest.skip("the conversion finished before it could be interrupted")
     interrupted = time.monotonic()
     process.send_signal(getattr(signal, name))
@@ -357,4 +373,4 @@ def test_signals_during_a_command_line_conversion_leave_nothing(tmp_path, name, 
     assert time.monotonic() - interrupted < 10
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and stderr.count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+    assert list(tmp_path.iterdir()) == []
