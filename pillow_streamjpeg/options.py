@@ -429,7 +429,7 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
     if isinstance(xmp, str):  # XMP is XML text: UTF-8, as metadata.from_pillow reads it
         xmp = xmp.encode()
     if xmp:
-        if not isinstance(xmp, (bytes, bytearray)):
+        if not isinstance(xmp, (bytes, bytearray, memoryview)):
             raise ValueError(f"xmp must be bytes or str, not {type(xmp).__name__}")
         header = b"http://ns.adobe.com/xap/1.0/\x00"
         if len(xmp) > MAX_SEGMENT - len(header):
@@ -437,7 +437,7 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
         segments.append((0xE1, header + bytes(xmp)))
     icc = info.get("icc_profile")
     if icc:
-        if not isinstance(icc, (bytes, bytearray)):
+        if not isinstance(icc, (bytes, bytearray, memoryview)):
             raise ValueError(f"icc_profile must be bytes (an ICC profile, e.g. "
                              f"ImageCms.ImageCmsProfile(...).tobytes()), not {type(icc).__name__}")
         chunk = MAX_SEGMENT - 14
@@ -449,7 +449,7 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
     comment = info.get("comment", image.info.get("comment") if image is not None else None)
     if isinstance(comment, str):
         comment = comment.encode()
-    if comment is not None and not isinstance(comment, (bytes, bytearray)):
+    if comment is not None and not isinstance(comment, (bytes, bytearray, memoryview)):
         raise ValueError(f"comment must be str or bytes, not {type(comment).__name__}")
     comment = bytes(comment or b"")
     if len(comment) > MAX_SEGMENT:

@@ -376,3 +376,21 @@ def test_a_pil_image_encodes_as_its_file_does(tmp_path, mode) -> None:
 def test_a_pil_image_of_a_mode_jpeg_cannot_hold_is_refused() -> None:
     with pytest.raises(OSError, match="LAB"):
         pillow_streamjpeg.encode(Image.new("LAB", (8, 8)), io.BytesIO())
+
+
+def test_a_rendered_pil_image_keeps_its_files_metadata(tmp_path) -> None:
+    """A 16-bit TIFF in centimetres opened with Pillow: the JPEG keeps the centimetres (the
+    unit is in the TIFF's tags, which the rendered 8-bit image does not have), and numpy
+    integers and bytes-like metadata are taken."""
+    import tifffile
+
+    path = tmp_path / "cm16.tif"
+    tifffile.imwrite(path, np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 50,
+                     resolution=(50, 50), resolutionunit="CENTIMETER")
+    out = io.BytesIO()
+    with Image.open(path) as image:
+        assert image.mode == "I;16"
+        pillow_streamjpeg.encode(image, out, shrink=np.int64(1), comment=memoryview(b"made here"))
+    with Image.open(out) as jpeg:
+        assert (jpeg.info["jfif_unit"], jpeg.info["jfif_density"]) == (2, (50, 50))
+        assert jpeg.info["comment"] == b"made here"

@@ -9,6 +9,7 @@ Source.
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any
 
@@ -64,8 +65,11 @@ def as_source(
     if shrink is not None and max_size is not None:
         raise TypeError("give shrink or max_size, not both")
     for name, value in (("shrink", shrink), ("max_size", max_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                  or value < 1):
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    shrink = None if shrink is None else int(shrink)
+    max_size = None if max_size is None else int(max_size)
     if max_size is not None and is_tiff(source) and page is None and level is None:
         pixels = _read(source, page=page, series=series, level=level, size=size, mode=mode,
                        channels=channels, range=range, background=background, strip=strip)
@@ -111,14 +115,14 @@ def _read(
         # as an image file's: palettes applied, 16-bit and float grey rendered
         only("a PIL image", "background", "range")
         return PillowSource(writable(source, render.parse_range(range)), alpha=True,
-                            background=background, carry=not strip)
+                            background=background, carry=not strip, described=source)
     if is_tiff(source):
         only("a TIFF", "page", "series", "level", "range", "background")
         return TiffSource(source, page=page, series=series, level=level, range=range,
-                          background=background, carry=not strip)
+                          background=background, carry=not strip, described=source)
     if isinstance(source, (str, os.PathLike)):
         only("an image file other than TIFF", "range", "background")
-        return open_image(source, background=background, range=range, carry=not strip)
+        return open_image(source, background=background, range=range, carry=not strip, described=source)
     if size is not None and not hasattr(source, "shape") and hasattr(source, "__iter__"):
         only("row bands", "size", "mode", "channels")
         return RowBands(source, size, mode or "RGB", channels)

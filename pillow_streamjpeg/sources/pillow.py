@@ -104,13 +104,14 @@ class PillowSource(Source):
     alpha is dropped, or with ``background`` (a colour for
     ``render.parse_background``) the colours are composited on it. With
     ``carry=True`` the ``metadata`` are the image's (``metadata.from_pillow``):
-    ICC profile, resolution, EXIF and XMP; ``Image.save`` carries none, as
-    Pillow's JPEG writer.
+    ICC profile, resolution, EXIF and XMP, those of ``described`` when given (the
+    image as opened, before ``writable`` converted it: a TIFF's resolution unit is
+    in its tags); ``Image.save`` carries none, as Pillow's JPEG writer.
     """
 
     def __init__(self, image: Image.Image, owned: Image.Image | None = None, *,
                  alpha: bool = False, background: str | tuple[int, int, int] | None = None,
-                 carry: bool = False) -> None:
+                 carry: bool = False, described: Image.Image | None = None) -> None:
         rawmode = RAWMODES.get(image.mode)
         self._renderer: render.Renderer | None = None
         background = render.parse_background(background)
@@ -135,6 +136,7 @@ class PillowSource(Source):
         self.channels = self._samples if self._renderer is None else len(mode)
         self._carry = carry
         self._owned = owned
+        self._described = image if described is None else described
 
     @property
     def metadata(self) -> dict:
@@ -142,7 +144,7 @@ class PillowSource(Source):
         if not self._carry:
             return {}
         try:
-            return metadata_.from_pillow(self.image)
+            return metadata_.from_pillow(self._described, size=self.size)
         except Exception:  # unreadable metadata never stops a conversion
             return {}
 
@@ -228,7 +230,8 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
             if image.mode not in RAWMODES and image.mode not in ALPHA_MODES:
                 raise errors.NotSupported(path, f"images of mode {image.mode}",
                                           supported="the modes Pillow writes as JPEG, alpha, palettes, 16-bit grey")
-            return PillowSource(image, owned=opened, alpha=True, background=background, carry=carry)
+            return PillowSource(image, owned=opened, alpha=True, background=background, carry=carry,
+                                described=opened)
         except (errors.Refused, MemoryError, KeyboardInterrupt):
             raise
         except (ValueError, OSError, SyntaxError, EOFError, IndexError, struct_error) as exc:
