@@ -75,8 +75,9 @@ def convert_all(client, jobs: list[tuple[Path, Path]], options: dict) -> int:
                 source, error = futures[future], f"{type(exc).__name__}: {exc}"
             if error:
                 failures += 1
-                # a refusal names the file itself ("PATH: damaged: ...")
-                _say(bar, f"FAILED {error}" if error.startswith(source) else f"FAILED {source}: {error}")
+                # a refusal names the file itself ("Damaged: PATH: damaged: ..."): once
+                named = error.partition(": ")[2].startswith(source)
+                _say(bar, f"FAILED {error}" if named else f"FAILED {source}: {error}")
             else:
                 total_bytes += size
             if bar is not None:

@@ -25,6 +25,8 @@ Dask array source. (Named so as not to shadow the ``distributed`` package.)
 
 from __future__ import annotations
 
+import numbers
+
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -80,10 +82,15 @@ class DaskBackend:
         if any(np.isnan(n) for n in array.shape):
             raise ValueError(f"cannot encode a dask array of unknown shape {array.shape}; "
                              "call compute_chunk_sizes() first")
-        if max_in_flight is not None and (
-            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
-        ):
-            raise ValueError(f"max_in_flight must be a positive integer, not {max_in_flight!r}")
+        for name, value in (("max_in_flight", max_in_flight), ("band_rows", band_rows)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if client is not None and not (hasattr(client, "compute") and hasattr(client, "nthreads")):
+            raise TypeError(f"client must be a distributed.Client, not {type(client).__name__} "
+                            f"{client!r} (connect first: Client({client!r}))")
+        band_rows = None if band_rows is None else int(band_rows)
+        max_in_flight = None if max_in_flight is None else int(max_in_flight)
         self.array = array
         self.source = ArraySource(array, mode)
         self.client = client

@@ -324,3 +324,20 @@ def test_restart_intervals_on_a_cluster(client, restart) -> None:
     source = da.from_array(image, chunks=(48, 117))
     expected = _local(image, quality=90, **restart)
     assert _dask(source, quality=90, band_rows=24, **restart) == expected
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("band_rows", 0, ValueError), ("band_rows", -8, ValueError), ("band_rows", 3.5, ValueError),
+    ("band_rows", "x", ValueError), ("max_in_flight", 0, ValueError),
+    ("client", "tcp://127.0.0.1:8786", TypeError),
+])
+def test_bad_dask_options_name_the_option(option, value, error) -> None:
+    """Refused before any work, naming the option (band_rows was taken as it was, a client
+    address failed on an attribute, until 2026-12-02); numpy integers are integers."""
+    source = da.from_array(_image(32, 24, 3), chunks=(16, 24, 3))
+    out = io.BytesIO()
+    with pytest.raises(error, match=option):
+        pillow_streamjpeg.encode(source, out, **{option: value})
+    assert out.getvalue() == b""
+    with dask.config.set(scheduler="synchronous"):
+        assert _dask(source, band_rows=np.int64(8)) == _local(_image(32, 24, 3))

@@ -119,10 +119,10 @@ def _read(
     if is_tiff(source):
         only("a TIFF", "page", "series", "level", "range", "background")
         return TiffSource(source, page=page, series=series, level=level, range=range,
-                          background=background, carry=not strip, described=source)
+                          background=background, carry=not strip)
     if isinstance(source, (str, os.PathLike)):
         only("an image file other than TIFF", "range", "background")
-        return open_image(source, background=background, range=range, carry=not strip, described=source)
+        return open_image(source, background=background, range=range, carry=not strip)
     if size is not None and not hasattr(source, "shape") and hasattr(source, "__iter__"):
         only("row bands", "size", "mode", "channels")
         return RowBands(source, size, mode or "RGB", channels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -30,10 +32,10 @@ class RowBands(Source):
             width, height = size
         except (TypeError, ValueError):
             raise TypeError(f"size must be two integers (width, height), not {size!r}") from None
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height)):
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (width, height)):
             raise TypeError(f"size must be two integers (width, height), not {size!r}")
         self.bands = bands
-        self.size = (width, height)
+        self.size = (int(width), int(height))
         self.mode = mode
         if channels is None:
             colour_samples(mode)  # OSError, as Pillow's, for a mode JPEG cannot hold
