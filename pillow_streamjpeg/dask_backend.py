@@ -304,6 +304,11 @@ def _bands_distributed(client: Any, tasks: list, in_flight: int) -> Iterator[byt
         for future in futures:
             future.cancel()
         pending.clear()
+        # a raised exception's traceback keeps this frame: what it holds would stay alive
+        # (finished bands' bytes, futures that keep their tasks on the scheduler)
+        futures.clear()
+        done.clear()
+        future = result = None
 
 
 def _bands_local(tasks: list, in_flight: int) -> Iterator[bytes]:

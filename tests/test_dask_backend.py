@@ -341,3 +341,37 @@ def test_bad_dask_options_name_the_option(option, value, error) -> None:
     assert out.getvalue() == b""
     with dask.config.set(scheduler="synchronous"):
         assert _dask(source, band_rows=np.int64(8)) == _local(_image(32, 24, 3))
+
+
+def _slow_failing_first_chunk():
+    def boom(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 0:
+            import time
+
+            time.sleep(1.0)  # the other bands finish first and wait for this one
+            raise ValueError("boom: the first chunk cannot be read")
+        return block
+
+    return boom
+
+
+def test_a_failure_does_not_keep_finished_bands_alive(client) -> None:
+    """The exception's traceback keeps the band loop's frame: it must hold no bands' bytes
+    and no futures (their tasks stay on the scheduler while a future lives), as a failure
+    with finished bands waiting to be written left up to ~128 MiB alive until 2026-12-02."""
+    image = _image(256, 64, 3, seed=4)
+    source = da.from_array(image, chunks=(32, 64, 3)).map_blocks(_slow_failing_first_chunk(),
+                                                                 dtype=np.uint8)
+    with pytest.raises(ValueError, match="the first chunk") as info:
+        pillow_streamjpeg.encode(source, io.BytesIO(), band_rows=32, restart_marker_rows=4,
+                                 max_in_flight=8)
+    frames = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    loop = [f for f in frames if f.f_code.co_name == "_bands_distributed"]
+    assert loop, [f.f_code.co_name for f in frames]
+    for frame in loop:
+        assert frame.f_locals["done"] == {} and frame.f_locals["futures"] == {}
+        assert frame.f_locals.get("future") is None and frame.f_locals.get("result") is None
