@@ -212,7 +212,9 @@ def _band_blocks(array: da.Array, settings: Settings,
     bounds = band_bounds(array.chunks[0], height, band_rows)
     chunks = (bounds,) + tuple((n,) for n in array.shape[1:])
     banded = array.rechunk(chunks)
-    return bounds, list(banded.to_delayed().ravel()), banded
+    # without per-object graph optimization: it renames and fuses each chunk's task, so a
+    # band's "before" strip (band_tasks) would compute the chunk before again
+    return bounds, list(banded.to_delayed(optimize_graph=False).ravel()), banded
 
 
 def band_tasks(array: da.Array, settings: Settings, invert: bool,
@@ -232,7 +234,7 @@ def band_tasks(array: da.Array, settings: Settings, invert: bool,
         first = top // height
         before = None
         if not settings.starts_interval(first):
-            before = banded[top - height:top].to_delayed().ravel()[0]
+            before = banded[top - height:top].to_delayed(optimize_graph=False).ravel()[0]
         name = f"streamjpeg-band-{top}-{tokenize(block.key, settings, invert)}"
         tasks.append((top, rows, encode(block, settings_key, first, invert, before,
                                         dask_key_name=name)))

@@ -375,3 +375,25 @@ def test_a_failure_does_not_keep_finished_bands_alive(client) -> None:
     for frame in loop:
         assert frame.f_locals["done"] == {} and frame.f_locals["futures"] == {}
         assert frame.f_locals.get("future") is None and frame.f_locals.get("result") is None
+
+
+def test_each_chunk_is_read_once_on_a_local_scheduler() -> None:
+    """Bands of 32 rows, restart intervals of 40: most bands start inside an interval and
+    take the strip before them, from the same chunk key as the band before (per-object
+    graph optimization renamed it, and every such chunk was computed twice)."""
+    import threading
+
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def counted(block, block_info=None):
+        with lock:
+            calls.append(block_info[0]["chunk-location"][0])
+        return block
+
+    image = _image(256, 48, 3, seed=2)
+    source = da.from_array(image, chunks=(32, 48, 3)).map_blocks(counted, dtype=np.uint8)
+    with dask.config.set(scheduler="threads"):
+        data = _dask(source, band_rows=32, restart_marker_rows=5)
+    assert data == _local(image, restart_marker_rows=5)
+    assert sorted(calls) == list(range(8))
