@@ -107,10 +107,18 @@ class DaskBackend:
         total = _tree_sum([counts(block, settings_key, int(first), invert)
                            for block, first in zip(blocks, firsts)])
         client = _client(self.client)
-        if client is not None:
-            yield settings.height, client.compute(total).result()
-        else:
-            yield settings.height, dask.compute(total)[0]
+        try:
+            if client is not None:
+                result = client.compute(total).result()
+            else:
+                result = dask.compute(total)[0]
+        except Exception as exc:
+            # one summed result: the failing band is not known, its pass is
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"while counting the Huffman symbols of image rows "
+                             f"0..{settings.height - 1} (optimize=True) as Dask tasks")
+            raise
+        yield settings.height, result
 
     def pieces(self, settings: Settings) -> Iterator[tuple[int, bytes]]:
         """The bands' bytes in order, as their tasks finish."""

@@ -397,3 +397,13 @@ def test_each_chunk_is_read_once_on_a_local_scheduler() -> None:
         data = _dask(source, band_rows=32, restart_marker_rows=5)
     assert data == _local(image, restart_marker_rows=5)
     assert sorted(calls) == list(range(8))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are 3.11's")
+def test_a_failure_in_the_counting_pass_has_a_note() -> None:
+    """optimize=True: the counting pass's failure says what was being done (it had no note)."""
+    image = _image(256, 64, 3, seed=4)
+    source = da.from_array(image, chunks=(32, 64, 3)).map_blocks(_failing_chunk(2), dtype=np.uint8)
+    with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="boom") as info:
+        pillow_streamjpeg.encode(source, io.BytesIO(), band_rows=32, optimize=True)
+    assert "Huffman symbols of image rows 0..255 (optimize=True)" in " ".join(info.value.__notes__)
