@@ -7,8 +7,10 @@ import contextlib
 import io
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
             "strip by strip, in bounded memory. Without an input, run the demo."
         ),
     )
-    parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any format Pillow opens")
+    parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any "
+                        "format Pillow opens; - for standard input (copied to a temporary file)")
     parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
     parser.add_argument("--quality", type=int, default=100, help="JPEG quality 0..100 (default 100)")
     parser.add_argument("--subsampling", default=None,
@@ -199,8 +202,20 @@ def encoding_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def convert(args: argparse.Namespace) -> int:
-    """Convert args.input to args.output with a progress bar."""
+    """Convert args.input to args.output with a progress bar; input ``-``: standard input,
+    copied to a temporary file first (a TIFF is read by seeking; the copy keeps memory
+    bounded), removed after."""
     _check_output(args.output)
+    if args.input == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValueError("no image on standard input: pipe one in, or give a file")
+        with tempfile.TemporaryDirectory(prefix="streamjpeg-") as folder:
+            copy = os.path.join(folder, "stdin")
+            with open(copy, "wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            if not os.path.getsize(copy):
+                raise ValueError("standard input was empty: no image to convert")
+            return convert(argparse.Namespace(**{**vars(args), "input": copy}))
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"no such file: {args.input}")
     if os.path.isdir(args.input):

@@ -238,3 +238,19 @@ def test_signals_ignored_at_start_stay_ignored():
         assert signal.getsignal(signal.SIGTERM) is term
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_standard_input_as_the_input(work):
+    """``cat in.tif | streamjpeg - out.jpg``: the same JPEG as from the file (a TIFF is read by
+    seeking: standard input is copied to a temporary file, removed after); an empty one is
+    one line."""
+    data = (work / "in.tif").read_bytes()
+    run = streamjpeg("-", "piped.jpg", cwd=work, input=data)
+    assert run.returncode == 0, run.stderr
+    streamjpeg("in.tif", "direct.jpg", cwd=work)
+    assert (work / "piped.jpg").read_bytes() == (work / "direct.jpg").read_bytes()
+    Image.fromarray(_rgb()).save(work / "in.png")
+    run = streamjpeg("-", "-", cwd=work, input=(work / "in.png").read_bytes())
+    assert run.returncode == 0 and Image.open(io.BytesIO(run.stdout)).size == (211, 150)
+    _assert_error(streamjpeg("-", "empty.jpg", cwd=work, input=b""), "standard input was empty")
+    assert sorted(p.name for p in work.iterdir()) == ["direct.jpg", "in.png", "in.tif", "piped.jpg"]
