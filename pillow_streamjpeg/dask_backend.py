@@ -25,8 +25,6 @@ Dask array source. (Named so as not to shadow the ``distributed`` package.)
 
 from __future__ import annotations
 
-import numbers
-
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -41,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "encoding a Dask array needs dask: pip install 'pillow_streamjpeg[dask]'"
     ) from exc
 
-from .options import Settings, available_cpus
+from .options import Settings, available_cpus, whole_number
 from .sources.arrays import ArraySource, as_band
 from .strips import Part, StripCoder
 
@@ -83,14 +81,13 @@ class DaskBackend:
             raise ValueError(f"cannot encode a dask array of unknown shape {array.shape}; "
                              "call compute_chunk_sizes() first")
         for name, value in (("max_in_flight", max_in_flight), ("band_rows", band_rows)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                                      or value < 1):
+            if value is not None and (whole_number(value) or 0) < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
         if client is not None and not (hasattr(client, "compute") and hasattr(client, "nthreads")):
             raise TypeError(f"client must be a distributed.Client, not {type(client).__name__} "
                             f"{client!r} (connect first: Client({client!r}))")
-        band_rows = None if band_rows is None else int(band_rows)
-        max_in_flight = None if max_in_flight is None else int(max_in_flight)
+        band_rows = None if band_rows is None else whole_number(band_rows)
+        max_in_flight = None if max_in_flight is None else whole_number(max_in_flight)
         self.array = array
         self.source = ArraySource(array, mode)
         self.client = client

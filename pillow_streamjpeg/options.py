@@ -197,7 +197,7 @@ def check_size(width: int, height: int) -> None:
         raise ValueError(msg)
 
 
-def _whole(value: Any) -> int | None:
+def whole_number(value: Any) -> int | None:
     """value as an int if it is an integer (Python's or numpy's, not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         return None
@@ -208,7 +208,7 @@ def _int_option(info: dict[str, Any], name: str, low: int, high: int | None, def
     value = info.get(name, default)
     if value is default:
         return value
-    number = _whole(value)
+    number = whole_number(value)
     if number is None or number < low or (high is not None and number > high):
         allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
         msg = f"{name} must be an integer {allowed}, not {value!r}"
@@ -227,7 +227,7 @@ def _workers(info: dict[str, Any]) -> int:
     workers = info.get("workers")
     if workers is None:
         return available_cpus()
-    number = _whole(workers)
+    number = whole_number(workers)
     if number is None or number < 1:
         msg = f"workers must be a positive integer, not {workers!r}"
         raise ValueError(msg)
@@ -336,7 +336,7 @@ def _refine(info: dict[str, Any], default: int) -> int:
         return 0
     if value is True:
         return 1
-    if _whole(value) in REFINE_SWEEPS:
+    if whole_number(value) in REFINE_SWEEPS:
         return int(value)
     msg = (f"refine must be 0 (off), 1 or 2 (sweeps of the decoder-aware quantization), "
            f"True (1), False (0) or None (automatic), not {value!r}")

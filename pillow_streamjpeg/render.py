@@ -239,6 +239,15 @@ def unpremultiply(colour: np.ndarray, alpha: np.ndarray, out: np.ndarray | None 
     return out
 
 
+def unpremultiplied(colour: np.ndarray, alpha: np.ndarray, top: float) -> np.ndarray:
+    """Premultiplied colour samples of any type to straight ones, in sample units (float64):
+    ``colour * top / alpha``, 0 where ``alpha`` is 0 (``top``: alpha's full value).
+    ``colour`` is (..., channels), ``alpha`` the same shape without channels."""
+    a = alpha.astype(np.float64)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a > 0, colour * (top / np.where(a > 0, a, 1)), 0.0)
+
+
 class Renderer:
     """Bands of samples of any type to uint8 bands ready for the JPEG.
 
@@ -341,10 +350,7 @@ class Renderer:
             if self.dtype == np.uint8:
                 colour8 = self._render(unpremultiply(colour, alpha8), self._lut, self.window)
             else:  # un-premultiply in sample units, then apply the range
-                a = band[..., self.colours:self.colours + 1].astype(np.float64)
-                top = self._alpha_window.high
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    straight = np.where(a > 0, colour * (top / np.where(a > 0, a, 1)), 0.0)
+                straight = unpremultiplied(colour, band[..., self.colours], self._alpha_window.high)
                 colour8 = self._map(straight, self.window)
         else:
             colour8 = self._render(colour, self._lut, self.window)

@@ -379,11 +379,10 @@ class TiffSource(Source):
             return data
         if self.alpha != "associated" or data.shape[2] <= self.colours:
             return data[..., :self.colours]
-        a = data[..., self.colours].astype(np.float64)
         bits = self.bits if self.dtype.kind == "u" else None
-        top = render.full_range(self.dtype, bits).high
-        seen = a > 0
-        return data[..., :self.colours][seen] * (top / a[seen])[:, None]
+        straight = render.unpremultiplied(data[..., :self.colours], data[..., self.colours],
+                                          render.full_range(self.dtype, bits).high)
+        return straight[data[..., self.colours] > 0]
 
     def _pread_sample(self, rows: int = SAMPLE_ROWS) -> Iterator[np.ndarray]:
         """Groups of ``rows`` rows spread over an uncompressed image (``render.sample_indices``),
@@ -976,4 +975,4 @@ def _gdal_nodata(value: object) -> float | None:
         number = float(str(value).strip().rstrip("\x00"))
     except ValueError:
         return None
-    return number if value is not None and np.isfinite(number) else None
+    return number if np.isfinite(number) else None  # float("None") failed above
