@@ -53,3 +53,28 @@ def _photo() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut()[..., :3])
+
+
+def chart(width: int = 640, height: int = 480) -> np.ndarray:
+    """Graphics on white, RGB: saturated and black rectangles, discs and lines of 1 to 5
+    pixels, and rows of small glyph-like bars; NumPy only, so the same pixels with every
+    Pillow (no font)."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.full((height, width, 3), 255, np.uint8)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
+               (255, 0, 255), (255, 128, 0), (0, 0, 0)]
+    step = width // len(colours)
+    for i, colour in enumerate(colours):
+        x0 = 20 + step * i
+        pixels[20:120, x0:x0 + 60] = colour
+        pixels[(x - x0 - 30) ** 2 + (y - 180) ** 2 <= 30 ** 2] = colour
+        for k, w in enumerate((1, 2, 3, 5)):  # slanted lines
+            line = (np.abs((y - 240 - 12 * k) - (x - x0) // 2) < w) & (x >= x0) & (x < x0 + 60)
+            pixels[line & (y < height)] = colour
+        for r in range(4):  # glyphs: bars of 1 or 2 pixels, 7 high, in words
+            top = 320 + 30 * r + 4 * (i % 2)
+            for g in range(6):
+                gx = x0 + 9 * g
+                pixels[top:top + 7, gx:gx + 1 + (g + r) % 2] = colour
+                pixels[top + 3 * (g % 3), gx:gx + 6] = colour
+    return pixels
