@@ -209,7 +209,9 @@ def shrunk(meta: Mapping[str, Any], factor: int, size: tuple[int, int]) -> dict[
         try:
             exif = Image.Exif()
             exif.load(exif_bytes)
-            for tag in _RESOLUTION_TAGS[:2]:
+            # the EXIF's resolution only where the image has one: without, it is EXIF's
+            # required filler (72 dpi, ``_exif_bytes``), not a size to keep
+            for tag in _RESOLUTION_TAGS[:2] if "dpi" in meta else ():
                 value = _rational(exif.get(tag))
                 if value:
                     exif[tag] = TiffImagePlugin.IFDRational(value / factor)
@@ -360,7 +362,8 @@ def merged(source: Mapping[str, Any], options: Mapping[str, Any], *,
     """``options`` completed with the source's metadata: the user's options win.
 
     A user's ``dpi`` replaces the source's whole resolution (its JFIF fields
-    too). ``strip=True`` returns ``options`` unchanged (nothing from the source).
+    too, and its EXIF's unless ``exif`` is given too). ``strip=True`` returns
+    ``options`` unchanged (nothing from the source).
     """
     result = dict(options)
     if strip:
@@ -369,4 +372,30 @@ def merged(source: Mapping[str, Any], options: Mapping[str, Any], *,
         if key in ("jfif_unit", "jfif_density") and "dpi" in options:
             continue
         result.setdefault(key, value)
+    if "dpi" in options and "exif" not in options and source.get("exif"):
+        result["exif"] = _with_dpi(source["exif"], options["dpi"])
     return result
+
+
+def _with_dpi(exif_bytes: bytes, dpi: Any) -> bytes:
+    """The source's EXIF with its resolution made the user's ``dpi`` (in inches), so that
+    the file does not say two things; unchanged where ``dpi`` is not two positive finite
+    numbers (the options refuse it then) or the EXIF cannot be rewritten."""
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return exif_bytes
+    if not (0 < x < float("inf") and 0 < y < float("inf")):
+        return exif_bytes
+    try:
+        exif = Image.Exif()
+        exif.load(exif_bytes)
+        if _RESOLUTION_TAGS[0] not in exif:  # not one the source's metadata made
+            return exif_bytes
+        for tag, value in zip(_RESOLUTION_TAGS, (x, y)):
+            exif[tag] = TiffImagePlugin.IFDRational(value)
+        exif[_RESOLUTION_TAGS[2]] = _RESUNIT_INCH
+        data = _exif_tobytes(exif)
+    except Exception:  # kept as it was
+        return exif_bytes
+    return data or exif_bytes

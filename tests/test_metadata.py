@@ -230,6 +230,43 @@ def test_merge_rule():
     assert metadata.merged(source, {})["jfif_density"] == (300, 300)
 
 
+def test_a_given_dpi_is_the_exifs_resolution_too(tmp_path):
+    """``dpi`` replaces the source's resolution in the EXIF as in the JFIF header (it had
+    left the TIFF's 300 x 150 dpi in the EXIF, which viewers reading EXIF show)."""
+    tiff_with_everything(tmp_path / "in.tif")
+    for dpi, expected in (((96, 96), (96, 96)), ((72.5, 300), (72.5, 300))):
+        pillow_streamjpeg.encode(tmp_path / "in.tif", tmp_path / "out.jpg", dpi=dpi)
+        with Image.open(tmp_path / "out.jpg") as im:
+            exif = im.getexif()
+            # JFIF holds whole dots per inch, the EXIF a rational
+            assert np.allclose([float(v) for v in im.info["dpi"]], expected, atol=0.5)
+            assert (float(exif[0x011A]), float(exif[0x011B]), exif[0x0128]) == (*expected, 2)
+            assert exif[0x010F] == "Nikon"  # the rest of the EXIF kept
+        assert validate(tmp_path / "out.jpg") == []
+    for bad in ((float("inf"), 96), "abc"):  # refused as before, not by the EXIF's rewriting
+        with pytest.raises((ValueError, TypeError), match="dpi"):
+            pillow_streamjpeg.encode(tmp_path / "in.tif", tmp_path / "bad.jpg", dpi=bad)
+    assert metadata.merged({"exif": b"Exif"}, {"dpi": (96, 96)})["exif"] == b"Exif"
+
+
+def test_exif_filler_resolution_is_not_shrunk(tmp_path):
+    """Without a resolution (no unit) the EXIF holds the 72 dpi EXIF requires, which a
+    shrink does not divide (it had become 36, then 14.4 at 5); a real one is divided."""
+    tags = [(271, "s", 0, "Nikon", True)]
+    tifffile.imwrite(tmp_path / "none.tif", np.zeros((40, 40), np.uint8), resolution=(1, 1),
+                     resolutionunit="NONE", extratags=tags)
+    tifffile.imwrite(tmp_path / "inch.tif", np.zeros((40, 40), np.uint8), resolution=(300, 300),
+                     resolutionunit="INCH", extratags=tags)
+    for name, expected in (("none", 72.0), ("inch", 60.0)):
+        pillow_streamjpeg.encode(tmp_path / f"{name}.tif", tmp_path / "out.jpg", shrink=5)
+        with Image.open(tmp_path / "out.jpg") as im:
+            exif = im.getexif()
+            assert im.size == (8, 8) and exif[0x010F] == "Nikon"
+            assert (float(exif[0x011A]), float(exif[0x011B]), exif[0x0128]) == (
+                expected, expected, 2)
+            assert ("dpi" in im.info and im.info.get("jfif_unit") == 1) == (name == "inch")
+
+
 def test_broken_exif_is_dropped(tmp_path):
     path = tmp_path / "in.tif"
     tifffile.imwrite(path, np.zeros((8, 8), np.uint8),
