@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from PIL import Image
@@ -74,8 +74,28 @@ def run_demo(output: str, params: dict[str, Any]) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with the command's error format: one line, exit status 1 (argparse
+    prints its usage too and exits with 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _quality(text: str) -> int:
+    """--quality: a whole number 0..100 (the presets and "keep" need a JPEG source)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number 0..100 is needed")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="streamjpeg",
         description=(
             "Convert an image (a TIFF of any size, or anything Pillow opens) to baseline JPEG, "
@@ -85,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any "
                         "format Pillow opens; - for standard input (copied to a temporary file)")
     parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
-    parser.add_argument("--quality", type=int, default=100, help="JPEG quality 0..100 (default 100)")
+    parser.add_argument("--quality", type=_quality, default=100, help="JPEG quality 0..100 (default 100)")
     parser.add_argument("--subsampling", default=None,
                         help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2)")
     parser.add_argument("-w", "--workers", type=int, default=None, help="encoding threads (default: all CPUs)")
@@ -215,7 +235,13 @@ def convert(args: argparse.Namespace) -> int:
                 shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
             if not os.path.getsize(copy):
                 raise ValueError("standard input was empty: no image to convert")
-            return convert(argparse.Namespace(**{**vars(args), "input": copy}))
+            try:
+                return convert(argparse.Namespace(**{**vars(args), "input": copy}))
+            except Exception as exc:  # named as the user gave it, not by the copy's path
+                text = _one_line(exc)
+                if isinstance(exc, BrokenPipeError) or copy not in text:
+                    raise
+                raise ValueError(text.replace(copy, "standard input")) from exc
     if not os.path.exists(args.input):
         raise FileNotFoundError(f"no such file: {args.input}")
     if os.path.isdir(args.input):
@@ -303,7 +329,9 @@ def _joined_negative_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_joined_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    # intermixed: options may come between the input and the output, as in "IN --page 2 OUT"
+    args = parser.parse_intermixed_args(
+        _joined_negative_values(sys.argv[1:] if argv is None else list(argv)))
     # tifffile logs its complaints about odd tags (even as errors); what fails
     # reaches the user as the one-line error below
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
@@ -311,11 +339,19 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser, args)
 
 
+#: Options about reading an input, which the demo's generated image has no use for.
+_INPUT_OPTIONS = ("page", "series", "level", "range", "background", "shrink", "max_size", "strip")
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.demo is not None or args.input is None:
             if args.input is not None:
                 parser.error("--demo takes no input file (its output is --demo OUT)")
+            unused = [f"--{name.replace('_', '-')}" for name in _INPUT_OPTIONS
+                      if getattr(args, name) not in (None, False)]
+            if unused:
+                parser.error(f"--demo takes encoding options only, not {', '.join(unused)}")
             return run_demo(args.demo or DEMO_OUTPUT, encoding_options(args))
         if args.output is None:
             parser.error("an output file (or - for standard output) is needed after the input")

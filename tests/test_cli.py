@@ -103,6 +103,51 @@ def test_errors_are_one_line_and_leave_nothing(work, make, args, words):
     assert sorted(p.name for p in work.rglob("*")) == before
 
 
+@pytest.mark.parametrize(("args", "words"), [
+    (["--quality", "50.5"], ["--quality", "'50.5'", "0..100"]),
+    (["--quality", "keep"], ["--quality", "'keep'", "0..100"]),
+    (["--quality", "101"], ["--quality", "0..100"]),
+    (["--shrink", "abc"], ["--shrink", "abc"]),
+    (["--refine", "3"], ["--refine", "3"]),
+    (["--shrink", "2", "--max-size", "10"], ["--max-size", "--shrink"]),
+    (["--bogus"], ["--bogus"]),
+])
+def test_argument_errors_are_one_line_with_status_1(work, args, words):
+    """What argparse refuses follows the command's format too (it printed its usage and
+    exited with 2)."""
+    run = streamjpeg("in.tif", "out.jpg", *args, cwd=work)
+    _assert_error(run, *words)
+    assert run.returncode == 1 and not (work / "out.jpg").exists()
+
+
+def test_options_between_input_and_output(work):
+    """``IN --page 1 OUT``: options may come between the two files (OUT was refused as an
+    unrecognized argument)."""
+    with tifffile.TiffWriter(work / "pages.tif") as tif:
+        tif.write(_rgb(), photometric="rgb")
+        tif.write(_rgb()[..., 0].copy())
+    run = streamjpeg("pages.tif", "--page", "1", "p.jpg", "-q", cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert Image.open(work / "p.jpg").mode == "L"
+
+
+@pytest.mark.parametrize("option", [["--shrink", "2"], ["--strip"], ["--page", "1"],
+                                    ["--range", "full"], ["--max-size", "100"]])
+def test_demo_refuses_options_about_an_input(work, option):
+    """The demo's generated image has no use for them: refused, not silently ignored."""
+    run = streamjpeg("--demo", "d.jpg", *option, cwd=work)
+    _assert_error(run, "--demo", option[0])
+    assert not (work / "d.jpg").exists()
+
+
+def test_standard_input_errors_name_it(work):
+    """A refusal of standard input's image names it, not the temporary copy's path."""
+    tifffile.imwrite(work / "wide.tif", np.zeros((2, 70000), np.uint8))
+    run = streamjpeg("-", "out.jpg", cwd=work, input=(work / "wide.tif").read_bytes())
+    _assert_error(run, "standard input: not supported: 70000 x 2 pixels")
+    assert "streamjpeg-" not in run.stderr.decode()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_unwritable_folder(work):
     locked = work / "locked"
