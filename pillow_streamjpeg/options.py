@@ -586,7 +586,8 @@ def parse(
     (default: one per component).
     """
     layout = check_mode(mode)
-    if info.get("keep_rgb") and mode in ("RGB", "RGBX"):
+    kept_rgb = bool(info.get("keep_rgb")) and mode in ("RGB", "RGBX")
+    if kept_rgb:
         layout = KEEP_RGB
     layout = replace(layout, channels=channels or len(layout.ids))
     width, height = size
@@ -618,6 +619,10 @@ def parse(
         source = _keep_source(image, "qtables")
         qtables = getattr(source, "quantization", None)
     sampling = SAMPLING[_subsampling(subsampling, image)]
+    if kept_rgb and sampling != (1, 1):
+        # Pillow refuses it too ("would subsample the green and blue channels")
+        raise ValueError(f"keep_rgb=True keeps R, G and B whole: subsampling must be 4:4:4, "
+                         f"not {subsampling!r}")
 
     ncomp = len(layout.ids)
     if qtables is not None:

@@ -6,7 +6,8 @@ tolerance of unknown ones) before anything is written; the encoder, driven by
 rows band by band straight to the file.
 
 Save options are Pillow's JPEG ones (``quality``, ``subsampling``, ``qtables``,
-``optimize``, ...) plus ``workers`` (encoding threads) and ``refine``
+``optimize``, ...) plus ``workers`` (encoding threads), ``progress``
+(``progress(done, total)`` as rows are encoded) and ``refine``
 (decoder-aware quantization: 0 off, 1 or 2 sweeps, True for 1; closer decoded
 pixels for 3 to 11 times the encode time of photos; by default one sweep on small
 images, ``options.auto_refine``, else off): README.md, "Options".
@@ -30,18 +31,21 @@ class StreamJpegEncoder(ImageFile.PyEncoder):
     _pushes_fd = True
 
     def init(self, args: tuple) -> None:
-        self.settings, self.source = args
+        self.settings, self.source, self.progress = args
 
     def encode(self, bufsize: int) -> tuple[int, int, bytes]:
         assert self.fd is not None
-        scan.write_jpeg(self.fd, self.settings, scan.LocalBackend(self.source))
+        scan.write_jpeg(self.fd, self.settings, scan.LocalBackend(self.source), self.progress)
         return 0, 1, b""
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     source = PillowSource(im)
     settings = options.parse(im.mode, im.size, im.encoderinfo, im, channels=source.channels)
-    ImageFile._save(im, fp, [ImageFile._Tile(FORMAT, (0, 0) + im.size, 0, (settings, source))])
+    progress = im.encoderinfo.get("progress")
+    scan.check_progress(progress)
+    ImageFile._save(im, fp, [ImageFile._Tile(FORMAT, (0, 0) + im.size, 0,
+                                             (settings, source, progress))])
 
 
 Image.register_encoder(FORMAT, StreamJpegEncoder)

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import replace
 from itertools import chain, islice
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -193,12 +193,17 @@ def _shifted(data: bytes, bits: int, value: int) -> tuple[bytes, int]:
     return out.tobytes(), int(raw[-1]) & low
 
 
+def check_progress(progress: Any) -> None:
+    """TypeError unless ``progress`` is None or callable (as ``progress(done, total)``)."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function of (done, total), not {progress!r}")
+
+
 class _Meter:
     """Rows done so far, told to ``progress`` with the total after each piece."""
 
     def __init__(self, progress: Progress | None, total: int) -> None:
-        if progress is not None and not callable(progress):
-            raise TypeError(f"progress must be a function of (done, total), not {progress!r}")
+        check_progress(progress)
         self.progress, self.total, self.done = progress, total, 0
 
     def __call__(self, rows: int) -> None:

@@ -188,7 +188,8 @@ def test_luma_fix_is_on_for_subsampled_rgb_at_quality_91_and_below(subsampling) 
     assert not _settings(quality=75, subsampling=subsampling, refine=1).joint_rounding
     assert _settings(quality=75, subsampling=subsampling, refine=None).joint_rounding
     assert not _settings("YCbCr", quality=75, subsampling=subsampling).joint_rounding
-    assert not _settings(quality=75, subsampling=subsampling, keep_rgb=True).joint_rounding
+    with pytest.raises(ValueError, match="keep_rgb"):  # subsampled RGB is refused
+        _settings(quality=75, subsampling=subsampling, keep_rgb=True)
 
 
 def test_luma_fix_small_images_and_custom_tables() -> None:

@@ -277,6 +277,20 @@ def test_cmyk_with_dpi_decodes_the_same_pixels() -> None:
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.parametrize("params", [{"subsampling": 2}, {"subsampling": "4:2:2"},
+                                    {"quality": "web_low"}, {"quality": 90, "subsampling": 1}])
+def test_keep_rgb_with_subsampling_is_refused_as_by_pillow(params) -> None:
+    """R, G and B kept as they are are not subsampled: Pillow refuses it (a codec
+    configuration error), and so does STREAMJPEG, naming the options (it had subsampled G
+    and B in silence)."""
+    image = Image.new("RGB", (32, 32), (10, 200, 30))
+    with pytest.raises(OSError):
+        save(image, "JPEG", keep_rgb=True, **params)
+    with pytest.raises(ValueError, match="keep_rgb=True .* subsampling must be 4:4:4"):
+        save(image, keep_rgb=True, **params)
+    assert save(image, keep_rgb=True, subsampling=0) == save(image, keep_rgb=True)
+
+
 def test_keep_rgb_gets_no_jfif_as_decoders_would_read_ycbcr() -> None:
     """The one departure from Pillow: JFIF beside RGB components makes libjpeg decode
     them as YCbCr (Pillow's own keep_rgb=True, dpi=... output decodes to wrong

@@ -132,3 +132,21 @@ def test_encode_accepts_images_and_arrays_alike() -> None:
     pillow_streamjpeg.encode(image, a)
     pillow_streamjpeg.encode(np.asarray(image), b)
     assert a.getvalue() == b.getvalue()
+
+
+def test_progress_through_image_save(tmp_path) -> None:
+    """``Image.save(..., progress=f)`` calls f(done, total) as ``encode()`` does (it was
+    ignored); one that is not callable is refused before the file is written."""
+    calls = []
+    image = rgb(40, 300)
+    image.save(tmp_path / "a.jpg", format="STREAMJPEG", progress=lambda *a: calls.append(a))
+    assert calls and calls[-1] == (300, 300)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    calls.clear()
+    image.save(io.BytesIO(), format="STREAMJPEG", optimize=True,
+               progress=lambda *a: calls.append(a))
+    assert calls[-1] == (600, 600)  # optimize: each row twice, one total
+    out = io.BytesIO()
+    with pytest.raises(TypeError, match="progress must be a function"):
+        image.save(out, format="STREAMJPEG", progress=5)
+    assert out.getvalue() == b""
