@@ -101,8 +101,9 @@ class DaskBackend:
         invert = self.source.invert
         bounds, blocks, _ = _band_blocks(self.array, settings, self.band_rows)
         firsts = np.cumsum((0,) + bounds[:-1]) // settings.strip_height
-        total = _tree_sum([counts(block, settings_key, int(first), invert)
-                           for block, first in zip(blocks, firsts)])
+        rest = tuple(self.array.shape[1:])
+        total = _tree_sum([counts(block, settings_key, int(first), invert, (rows,) + rest)
+                           for block, first, rows in zip(blocks, firsts, bounds)])
         client = _client(self.client)
         try:
             if client is not None:
@@ -165,16 +166,32 @@ def band_bounds(row_chunks: Sequence[int], strip_height: int, band_rows: int) ->
     return (step,) * full + ((rest,) if rest else ())
 
 
+def _band(block: Any, shape: tuple[int, ...] | None, settings: Settings, first: int,
+          invert: bool) -> np.ndarray:
+    """``as_band`` of a computed chunk, which must be the uint8 ``shape`` its Dask array
+    declares (a chunk that computes to other rows would leave the scan short or long: a
+    corrupt file; other samples would be cast or misread)."""
+    block = np.asarray(block)
+    if shape is not None and (block.shape != tuple(shape) or block.dtype != np.uint8):
+        top = first * settings.strip_height
+        raise ValueError(
+            f"the Dask chunk of image rows {top}..{top + shape[0] - 1} computed to "
+            f"{block.shape} {block.dtype}, not the {tuple(shape)} uint8 its array declares")
+    return as_band(block, invert)
+
+
 def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool,
-                before: np.ndarray | None = None) -> bytes | list[Part]:
+                before: np.ndarray | None = None,
+                shape: tuple[int, ...] | None = None) -> bytes | list[Part]:
     """The compressed bytes of one band whose first strip is strip ``first``.
 
     Runs in a Dask task: the rows packed as ``ArraySource`` packs them, coded
     by the same StripCoder as the local backend. A band that starts inside a
     restart interval gets the rows of the strip before it (``before``), and
     gives Parts that the scan writer joins at bit level (``StripCoder.encode``).
+    ``shape``: the band's as its array declares it, checked (``_band``).
     """
-    band = as_band(block, invert)
+    band = _band(block, shape, settings, first, invert)
     count = -(-block.shape[0] // settings.strip_height)
     task = [(band, 0, first, count)]
     if before is not None:
@@ -182,15 +199,16 @@ def encode_band(block: np.ndarray, settings: Settings, first: int, invert: bool,
     return StripCoder(settings).encode(task)
 
 
-def band_counts(block: np.ndarray, settings: Settings, first: int, invert: bool) -> np.ndarray:
+def band_counts(block: np.ndarray, settings: Settings, first: int, invert: bool,
+                shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Huffman symbol counts of one band's strips from strip ``first``, for optimized tables.
 
     Runs in a Dask task: ``StripCoder.count`` over the band's strips, into
     int64 counts of shape (2 * table sets, 256) (DC then AC of each set).
     Counts of bands add up to those of the image: every strip starts its DC
-    prediction afresh, as a restart interval does.
+    prediction afresh, as a restart interval does. ``shape`` as ``encode_band``'s.
     """
-    band = as_band(block, invert)
+    band = _band(block, shape, settings, first, invert)
     count = -(-block.shape[0] // settings.strip_height)
     return StripCoder(settings).count([(band, 0, first, count)])
 
@@ -242,7 +260,7 @@ def band_tasks(array: da.Array, settings: Settings, invert: bool,
             before = banded[top - height:top].to_delayed(optimize_graph=False).ravel()[0]
         name = f"streamjpeg-band-{top}-{tokenize(block.key, settings, invert)}"
         tasks.append((top, rows, encode(block, settings_key, first, invert, before,
-                                        dask_key_name=name)))
+                                        (rows,) + tuple(array.shape[1:]), dask_key_name=name)))
         top += rows
     return tasks
 

@@ -407,3 +407,21 @@ def test_a_failure_in_the_counting_pass_has_a_note() -> None:
     with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="boom") as info:
         pillow_streamjpeg.encode(source, io.BytesIO(), band_rows=32, optimize=True)
     assert "Huffman symbols of image rows 0..255 (optimize=True)" in " ".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize("lie", ["short", "long", "float"])
+@pytest.mark.parametrize("optimize", [False, True])
+def test_a_chunk_that_is_not_what_its_array_declares_is_refused(tmp_path, lie, optimize):
+    """A chunk that computes to other rows left the scan short or long (a corrupt JPEG,
+    written without an error); one of floats was cast (300 became 44). Now refused,
+    naming the rows, and no file is left."""
+    z = np.full((64, 50, 3), 100, np.uint8)
+    made = {"short": lambda: z[:56], "long": lambda: np.concatenate([z, z[:8]]),
+            "float": lambda: np.full((64, 50, 3), 300.0)}[lie]
+    chunk = da.from_delayed(dask.delayed(made)(), shape=(64, 50, 3), dtype=np.uint8)
+    array = da.concatenate([chunk, da.from_array(z)])
+    out = tmp_path / "x.jpg"
+    with pytest.raises(Exception, match=r"rows 0\.\.|computed to"):
+        with dask.config.set(scheduler="threads"):
+            pillow_streamjpeg.encode(array, out, optimize=optimize)
+    assert list(tmp_path.iterdir()) == []

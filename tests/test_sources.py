@@ -289,3 +289,26 @@ def test_release_rows_refused_by_the_system_keeps_the_rows(monkeypatch):
     band[:] = 5
     sources.release_rows(band, 0, 16)
     assert (band == 5).all()
+
+
+@pytest.mark.parametrize("channels", [1, 2, 5, 2.0, True])
+def test_a_source_declaring_too_few_samples_is_refused(channels):
+    """A Source of the user's with fewer samples per pixel than its mode's colours had the
+    kernels read past each band's end (bytes of other memory in the JPEG, or a crash);
+    it is refused as RowBands and arrays are, naming the count."""
+
+    class Short(pillow_streamjpeg.Source):
+        mode, size = "RGB", (8, 16)
+
+        def read_bands(self, strip_height):
+            yield np.full((16, 8 * 3), 200, np.uint8)
+
+    source = Short()
+    source.channels = channels
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match="samples per pixel as mode RGB"):
+        pillow_streamjpeg.encode(source, out)
+    assert out.getvalue() == b""
+    source.channels = np.int64(3)  # a NumPy integer is a whole number
+    pillow_streamjpeg.encode(source, out)
+    assert out.getvalue()[:2] == b"\xff\xd8"

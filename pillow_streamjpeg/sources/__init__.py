@@ -18,7 +18,7 @@ from PIL import Image
 from .arrays import ArraySource
 from .bands import (BAND_BYTES, BufferPool, DeferredBand, band_rows, leave_rows, rebuffer,
                     release_rows, rows_of)
-from .base import INVERTED_MODES, Source
+from .base import INVERTED_MODES, Source, check_channels
 from .pillow import PillowSource, open_image, writable
 from .. import errors, render, shrink as shrink_
 from .rows import RowBands
