@@ -267,7 +267,7 @@ def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
         rows = band.shape[0]
         if not isinstance(band, DeferredBand) and (
             band.dtype != np.uint8 or band.ndim != 2 or not band.flags.c_contiguous
-        ) or band.shape[1] < row_bytes:
+        ) or band.shape[1] != row_bytes:
             raise ValueError(
                 f"band of shape {band.shape} and dtype {getattr(band, 'dtype', 'uint8')} is not C-contiguous "
                 f"uint8 rows of {row_bytes} bytes"

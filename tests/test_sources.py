@@ -312,3 +312,27 @@ def test_a_source_declaring_too_few_samples_is_refused(channels):
     source.channels = np.int64(3)  # a NumPy integer is a whole number
     pillow_streamjpeg.encode(source, out)
     assert out.getvalue()[:2] == b"\xff\xd8"
+
+
+def test_bands_wider_than_declared_or_in_another_layout_are_refused():
+    """Rows of RGBA from a Source declaring 3 samples (wider than width x 3) and RowBands of
+    (rows, 3, width) had the right bytes or more and encoded as wrong pixels."""
+    rgba = np.zeros((16, 8, 4), np.uint8)
+    rgba[..., 0] = 255
+
+    class Wide(pillow_streamjpeg.Source):
+        mode, size, channels = "RGB", (8, 16), 3
+
+        def read_bands(self, strip_height):
+            yield rgba.reshape(16, 32)
+
+    with pytest.raises(ValueError, match="rows of 24 bytes"):
+        pillow_streamjpeg.encode(Wide(), io.BytesIO())
+    planar = np.ascontiguousarray(rgba[..., :3].transpose(0, 2, 1))  # (rows, 3, width)
+    with pytest.raises(ValueError, match=r"is not \(rows, 8, 3\)"):
+        pillow_streamjpeg.encode(pillow_streamjpeg.RowBands([planar], (8, 16), "RGB"),
+                                 io.BytesIO())
+    good = pillow_streamjpeg.RowBands([np.ascontiguousarray(rgba[..., :3])], (8, 16), "RGB")
+    out = io.BytesIO()
+    pillow_streamjpeg.encode(good, out)
+    assert out.getvalue()[:2] == b"\xff\xd8"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -54,7 +55,19 @@ class RowBands(Source):
             )
         self._used = True
         width, height = self.size
-        bands = rebuffer(self.bands, width * self.channels, strip_height, height)
+        bands = rebuffer(_laid_out(self.bands, width, self.channels), width * self.channels,
+                         strip_height, height)
         if self.mode in INVERTED_MODES:
             return (inverted(band) for band in bands)
         return bands
+
+
+def _laid_out(bands: Any, width: int, channels: int) -> Iterator[Any]:
+    """The bands, each of 3 dimensions checked to be (rows, width, samples): one of the
+    right bytes per row in another layout (rows, samples, width) gave scrambled pixels."""
+    for band in bands:
+        shape = np.shape(band)
+        if len(shape) == 3 and tuple(shape[1:]) != (width, channels):
+            raise ValueError(f"row band of shape {tuple(shape)} is not (rows, {width}, "
+                             f"{channels}): rows of width x samples per pixel")
+        yield band
