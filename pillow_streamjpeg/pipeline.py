@@ -31,7 +31,8 @@ def settings_for(source: sources.Source, params: dict[str, Any], *,
     # a Source of the user's too: fewer samples than the mode's would have the kernels
     # read past each band's end
     sources.check_channels(source.mode, channels, "a source")
-    return options.parse(source.mode, source.size, info, image, channels=channels)
+    return options.parse(source.mode, sources.whole_size(source.size, "a source's size"), info,
+                         image, channels=channels)
 
 
 def encode(

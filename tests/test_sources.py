@@ -336,3 +336,19 @@ def test_bands_wider_than_declared_or_in_another_layout_are_refused():
     out = io.BytesIO()
     pillow_streamjpeg.encode(good, out)
     assert out.getvalue()[:2] == b"\xff\xd8"
+
+
+@pytest.mark.parametrize("size", [(8.0, 16), "8x16", (8, 16, 3), (True, 16)])
+def test_a_source_size_that_is_not_two_integers_is_named(size):
+    """It raised struct.error from the header writer (float sizes) or an unpacking error."""
+
+    class Odd(pillow_streamjpeg.Source):
+        mode, channels = "L", 1
+
+        def read_bands(self, strip_height):
+            yield np.zeros((16, 8), np.uint8)
+
+    source = Odd()
+    source.size = size
+    with pytest.raises(TypeError, match="a source's size must be two integers"):
+        pillow_streamjpeg.encode(source, io.BytesIO())

@@ -18,7 +18,7 @@ from PIL import Image
 from .arrays import ArraySource
 from .bands import (BAND_BYTES, BufferPool, DeferredBand, band_rows, leave_rows, rebuffer,
                     release_rows, rows_of)
-from .base import INVERTED_MODES, Source, check_channels
+from .base import INVERTED_MODES, Source, check_channels, whole_size
 from .pillow import PillowSource, open_image, writable
 from .. import errors, render, shrink as shrink_
 from .rows import RowBands
@@ -89,8 +89,8 @@ def as_source(
 
 def check_size(source: Source, name: Any = "image") -> None:
     """Refuse a source above JPEG's 65500 pixels a side (``errors.too_large``, naming
-    ``--max-size``) before any work."""
-    width, height = source.size
+    ``--max-size``) before any work; TypeError for a size that is not two integers."""
+    width, height = whole_size(source.size, "a source's size")
     if width > shrink_.JPEG_MAX or height > shrink_.JPEG_MAX:
         raise errors.too_large(getattr(source, "name", None) or name, width, height)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,17 @@ class Source(abc.ABC):
 def colour_samples(mode: str) -> int:
     """Samples of a writable mode's colour (its JPEG components); OSError for others."""
     return len(check_mode(mode).ids)
+
+
+def whole_size(size: Any, what: str = "size") -> tuple[int, int]:
+    """``size`` as two ints (width, height); TypeError naming it unless two whole numbers."""
+    try:
+        width, height = size
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be two integers (width, height), not {size!r}") from None
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (width, height)):
+        raise TypeError(f"{what} must be two integers (width, height), not {size!r}")
+    return int(width), int(height)
 
 
 def check_channels(mode: str, channels: int, what: str) -> int:

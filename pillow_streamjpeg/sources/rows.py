@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from .bands import rebuffer
-from .base import INVERTED_MODES, Source, check_channels, colour_samples, inverted
+from .base import INVERTED_MODES, Source, check_channels, colour_samples, inverted, whole_size
 
 
 class RowBands(Source):
@@ -29,14 +28,8 @@ class RowBands(Source):
 
     def __init__(self, bands: Iterable[np.ndarray], size: tuple[int, int], mode: str = "RGB",
                  channels: int | None = None) -> None:
-        try:
-            width, height = size
-        except (TypeError, ValueError):
-            raise TypeError(f"size must be two integers (width, height), not {size!r}") from None
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (width, height)):
-            raise TypeError(f"size must be two integers (width, height), not {size!r}")
         self.bands = bands
-        self.size = (int(width), int(height))
+        self.size = whole_size(size)
         self.mode = mode
         if channels is None:
             colour_samples(mode)  # OSError, as Pillow's, for a mode JPEG cannot hold
@@ -67,7 +60,9 @@ def _laid_out(bands: Any, width: int, channels: int) -> Iterator[Any]:
     right bytes per row in another layout (rows, samples, width) gave scrambled pixels."""
     for band in bands:
         shape = np.shape(band)
-        if len(shape) == 3 and tuple(shape[1:]) != (width, channels):
+        # the right bytes a row in another layout (other shapes: ``rebuffer``'s error)
+        if len(shape) == 3 and shape[1] * shape[2] == width * channels \
+                and tuple(shape[1:]) != (width, channels):
             raise ValueError(f"row band of shape {tuple(shape)} is not (rows, {width}, "
                              f"{channels}): rows of width x samples per pixel")
         yield band
