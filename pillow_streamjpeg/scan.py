@@ -272,11 +272,13 @@ def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
                 f"band of shape {band.shape} and dtype {getattr(band, 'dtype', 'uint8')} is not C-contiguous "
                 f"uint8 rows of {row_bytes} bytes"
             )
-        if rows_seen % height or rows == 0:
+        if rows_seen + rows > settings.height:
+            raise ValueError(f"bands hold more than the image's {settings.height} rows")
+        if rows == 0:
+            raise ValueError(f"a band of no rows after row {rows_seen}")
+        if rows_seen % height:
             raise ValueError(f"bands must hold whole strips of {height} rows before the last")
         rows_seen += rows
-        if rows_seen > settings.height:
-            raise ValueError(f"bands hold more than the image's {settings.height} rows")
         strips = -(-rows // height)
         first = 0
         while first < strips:

@@ -352,3 +352,28 @@ def test_a_source_size_that_is_not_two_integers_is_named(size):
     source.size = size
     with pytest.raises(TypeError, match="a source's size must be two integers"):
         pillow_streamjpeg.encode(source, io.BytesIO())
+
+
+@pytest.mark.parametrize(("bands", "message"), [
+    ([np.full((100, 8), 100, np.uint8), np.full((8, 8), 100, np.uint8)],
+     "more than the image's 100 rows"),
+    ([np.full((96, 8), 100, np.uint8), np.full((8, 8), 100, np.uint8)],
+     "more than the image's 100 rows"),
+    ([np.full((8, 8), 100, np.uint8), np.zeros((0, 8), np.uint8), np.full((92, 8), 1, np.uint8)],
+     "a band of no rows after row 8"),
+    ([np.full((12, 8), 100, np.uint8), np.full((88, 8), 100, np.uint8)],
+     "whole strips of 8 rows"),
+])
+def test_a_source_of_wrong_bands_is_told_what_is_wrong(bands, message):
+    """More rows than the image's were reported as bands not of whole strips (the check
+    of strips came first), and so was an empty band."""
+
+    class Bands(pillow_streamjpeg.Source):
+        mode, size, channels = "L", (8, 100), 1
+
+        def read_bands(self, strip_height):
+            yield from bands
+
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match=message):
+        pillow_streamjpeg.encode(Bands(), out)
