@@ -9,7 +9,6 @@ local thread pool, or Dask tasks for a dask array) into ``output.opened(fp)``.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import sys
 from typing import IO, Any
@@ -25,9 +24,8 @@ def settings_for(source: sources.Source, params: dict[str, Any], *,
     ``strip=True``: none of its metadata)."""
     image = source.image if isinstance(source, sources.PillowSource) else None
     info = metadata.merged(source.metadata, params, strip=strip)
-    channels = source.channels
-    if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
-        channels = int(channels)
+    whole = options.whole_number(source.channels)
+    channels = source.channels if whole is None else whole
     # a Source of the user's too: fewer samples than the mode's would have the kernels
     # read past each band's end
     sources.check_channels(source.mode, channels, "a source")

@@ -9,7 +9,6 @@ Source.
 
 from __future__ import annotations
 
-import numbers
 import os
 from typing import Any
 
@@ -21,6 +20,7 @@ from .bands import (BAND_BYTES, BufferPool, DeferredBand, band_rows, leave_rows,
 from .base import INVERTED_MODES, Source, check_channels, whole_size
 from .pillow import PillowSource, open_image, writable
 from .. import errors, render, shrink as shrink_
+from ..options import whole_number
 from .rows import RowBands
 from .shrunk import ShrunkSource
 from .tiff import TiffSource, is_tiff
@@ -65,8 +65,7 @@ def as_source(
     if shrink is not None and max_size is not None:
         raise TypeError("give shrink or max_size, not both")
     for name, value in (("shrink", shrink), ("max_size", max_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-                                  or value < 1):
+        if value is not None and (whole_number(value) or 0) < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     shrink = None if shrink is None else int(shrink)
     max_size = None if max_size is None else int(max_size)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import abc
-import numbers
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..options import check_mode
+from ..options import check_mode, whole_number
 from .bands import DeferredBand
 
 #: Modes whose samples a JPEG file stores inverted: CMYK, as Adobe, Pillow and
@@ -89,9 +88,10 @@ def whole_size(size: Any, what: str = "size") -> tuple[int, int]:
         width, height = size
     except (TypeError, ValueError):
         raise TypeError(f"{what} must be two integers (width, height), not {size!r}") from None
-    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (width, height)):
+    whole = (whole_number(width), whole_number(height))
+    if None in whole:
         raise TypeError(f"{what} must be two integers (width, height), not {size!r}")
-    return int(width), int(height)
+    return whole
 
 
 def check_channels(mode: str, channels: int, what: str) -> int:

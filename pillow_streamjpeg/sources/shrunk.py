@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import metadata as metadata_
+from ..options import whole_number
 from ..shrink import Shrinker, shrunk_size
 from .bands import rebuffer
 from .base import Source
@@ -24,7 +25,7 @@ class ShrunkSource(Source):
     """
 
     def __init__(self, source: Source, factor: int) -> None:
-        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        if (whole_number(factor) or 0) < 1:
             raise ValueError(f"shrink must be a whole number of at least 1, not {factor!r}")
         self.source = source
         self.factor = int(factor)

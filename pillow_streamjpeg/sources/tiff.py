@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from .. import errors, render
-from ..options import available_cpus
+from ..options import available_cpus, whole_number
 from .. import metadata as metadata_
 from .bands import BufferPool, DeferredBand, band_rows, rebuffer
 from .base import INVERTED_MODES, Source
@@ -154,9 +154,10 @@ def _reading(name: str, what: str) -> Iterator[None]:
 def _index(value: Any, what: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    index = whole_number(value)
+    if index is None or index < 0:
         raise ChoiceError(f"{what} must be a non-negative integer, not {value!r}")
-    return int(value)
+    return index
 
 
 class TiffSource(Source):
