@@ -5,7 +5,10 @@ configuration in interleaved rounds (every configuration once per round, so
 machine noise spreads evenly) and prints a Markdown table of medians: MP/s,
 the ratio to Pillow at the same settings, bytes and PSNR (decoded by Pillow).
 
-    python benchmarks/bench_encode.py [--rounds 5] [--megapixels 25] [--kernels baseline]
+    python benchmarks/bench_encode.py [--rounds 5] [--megapixels 25] [--kernels baseline] [--mode L]
+
+``--mode L`` times the same mosaic converted to greyscale (Pillow's ``convert("L")``), at
+qualities 100, 95, 90 and 75.
 
 ``--kernels baseline`` runs the portable x86-64 build of the kernels instead of the
 one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v3 where it can).
@@ -57,11 +60,19 @@ SETTINGS = (
     ("q75 4:2:0", dict(quality=75, subsampling=2)),
 )
 
+#: The same for greyscale (``--mode L``), where subsampling does not apply.
+SETTINGS_L = (
+    ("q100", dict(quality=100)),
+    ("q95", dict(quality=95)),
+    ("q90", dict(quality=90)),
+    ("q75", dict(quality=75)),
+)
 
-def configurations(workers: int) -> list[tuple[str, str, str, dict]]:
+
+def configurations(workers: int, mode: str = "RGB") -> list[tuple[str, str, str, dict]]:
     """(group, label, format, options); the first of each group is its anchor."""
     configs = []
-    for group, options in SETTINGS:
+    for group, options in SETTINGS_L if mode == "L" else SETTINGS:
         configs += [
             (group, "Pillow JPEG", "JPEG", dict(options)),
             (group, "STREAMJPEG, 1 worker", "STREAMJPEG", dict(options, workers=1)),
@@ -69,15 +80,16 @@ def configurations(workers: int) -> list[tuple[str, str, str, dict]]:
         if workers > 1:
             configs.append((group, f"STREAMJPEG, {workers} workers", "STREAMJPEG",
                             dict(options, workers=workers)))
-    group = "q100 4:4:4 optimize"
+    group = "q100 optimize" if mode == "L" else "q100 4:4:4 optimize"
+    options = dict(quality=100, optimize=True) if mode == "L" else dict(
+        quality=100, subsampling=0, optimize=True)
     configs += [
-        (group, "Pillow JPEG optimize", "JPEG", dict(quality=100, subsampling=0, optimize=True)),
-        (group, "STREAMJPEG optimize, 1 worker", "STREAMJPEG",
-         dict(quality=100, subsampling=0, optimize=True, workers=1)),
+        (group, "Pillow JPEG optimize", "JPEG", dict(options)),
+        (group, "STREAMJPEG optimize, 1 worker", "STREAMJPEG", dict(options, workers=1)),
     ]
     if workers > 1:
         configs.append((group, f"STREAMJPEG optimize, {workers} workers", "STREAMJPEG",
-                        dict(quality=100, subsampling=0, optimize=True, workers=workers)))
+                        dict(options, workers=workers)))
     return configs
 
 
@@ -106,12 +118,16 @@ def main() -> int:
                         help="the 'all workers' count (default: the CPUs this process may use)")
     parser.add_argument("--kernels", choices=sorted(engine.builds()), default=engine.name,
                         help="the kernel build to run (default: the one picked for this CPU)")
+    parser.add_argument("--mode", choices=("RGB", "L"), default="RGB",
+                        help="the mosaic in colour (default) or greyscale")
     args = parser.parse_args()
     engine.name, engine.kernels = args.kernels, engine.builds()[args.kernels]
 
     image = mosaic(args.megapixels)
+    if args.mode == "L":
+        image = image.convert("L")
     megapixels = image.width * image.height / 1e6
-    configs = configurations(args.workers)
+    configs = configurations(args.workers, args.mode)
     times: dict[int, list[float]] = {i: [] for i in range(len(configs))}
     sizes: dict[int, int] = {}
     for _ in range(args.rounds):
@@ -123,9 +139,9 @@ def main() -> int:
             sizes[i] = out.tell()
             if len(times[i]) == 1:
                 configs[i][3]["_psnr"] = psnr(np.asarray(image),
-                                              np.asarray(Image.open(out).convert("RGB")))
+                                              np.asarray(Image.open(out).convert(args.mode)))
 
-    print(f"{image.width} x {image.height} RGB mosaic ({megapixels:.1f} MP), {args.rounds} interleaved "
+    print(f"{image.width} x {image.height} {args.mode} mosaic ({megapixels:.1f} MP), {args.rounds} interleaved "
           f"rounds, medians; {available_cpus()} CPUs, {cpu_model()}, "
           f"Python {platform.python_version()}, pillow_streamjpeg {pillow_streamjpeg.__version__} "
           f"({engine.name} kernels), Pillow {Image.__version__}")
