@@ -26,6 +26,7 @@ source's metadata.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import warnings
@@ -175,13 +176,94 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
     return _exif_tobytes(exif)
 
 
+#: TIFF field types (TIFF 6.0): BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL.
+_BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED, _SRATIONAL = 1, 2, 3, 4, 5, 7, 10
+
+#: The type EXIF 2.32 gives each tag of the EXIF IFD whose type it fixes (Pillow knows
+#: the types of IFD0's and the GPS IFD's tags, of this IFD's only four: the others it
+#: guesses from the value, bytes as BYTE, a positive SRATIONAL as RATIONAL, a small LONG
+#: as SHORT, which ``exiftool -validate`` reports). PixelX/YDimension, SHORT or LONG, are
+#: left to Pillow; so are tags EXIF does not define.
+_EXIF_TYPES = {
+    0x829A: _RATIONAL, 0x829D: _RATIONAL, 0x8822: _SHORT, 0x8824: _ASCII, 0x8827: _SHORT,
+    0x8828: _UNDEFINED, 0x8830: _SHORT, 0x8831: _LONG, 0x8832: _LONG, 0x8833: _LONG,
+    0x8834: _LONG, 0x8835: _LONG, 0x9000: _UNDEFINED, 0x9003: _ASCII, 0x9004: _ASCII,
+    0x9010: _ASCII, 0x9011: _ASCII, 0x9012: _ASCII, _COMPONENTS: _UNDEFINED,
+    0x9102: _RATIONAL, 0x9201: _SRATIONAL, 0x9202: _RATIONAL, 0x9203: _SRATIONAL,
+    0x9204: _SRATIONAL, 0x9205: _RATIONAL, 0x9206: _RATIONAL, 0x9207: _SHORT, 0x9208: _SHORT,
+    0x9209: _SHORT, 0x920A: _RATIONAL, 0x9214: _SHORT, 0x9286: _UNDEFINED, 0x9290: _ASCII,
+    0x9291: _ASCII, 0x9292: _ASCII, 0x9400: _SRATIONAL, 0x9401: _RATIONAL, 0x9402: _RATIONAL,
+    0x9403: _SRATIONAL, 0x9404: _RATIONAL, 0x9405: _SRATIONAL, 0xA000: _UNDEFINED,
+    0xA001: _SHORT, 0xA004: _ASCII, 0xA20B: _RATIONAL, 0xA20C: _UNDEFINED,
+    0xA20E: _RATIONAL, 0xA20F: _RATIONAL, 0xA210: _SHORT, 0xA214: _SHORT, 0xA215: _RATIONAL,
+    0xA217: _SHORT, 0xA300: _UNDEFINED, 0xA301: _UNDEFINED, 0xA302: _UNDEFINED,
+    0xA401: _SHORT, 0xA402: _SHORT, 0xA403: _SHORT, 0xA404: _RATIONAL, 0xA405: _SHORT,
+    0xA406: _SHORT, 0xA407: _SHORT, 0xA408: _SHORT, 0xA409: _SHORT, 0xA40A: _SHORT,
+    0xA40B: _UNDEFINED, 0xA40C: _SHORT, 0xA420: _ASCII, 0xA430: _ASCII, 0xA431: _ASCII,
+    0xA432: _RATIONAL, 0xA433: _ASCII, 0xA434: _ASCII, 0xA435: _ASCII, 0xA460: _SHORT,
+    0xA461: _SHORT, 0xA462: _UNDEFINED, 0xA500: _RATIONAL,
+}
+
+
+def _fits(typ: int, value: Any) -> bool:
+    """Whether Pillow can write ``value`` (one value or a tuple) as a field of type ``typ``."""
+    values = value if isinstance(value, tuple) else (value,)
+    try:
+        if typ in (_UNDEFINED, _ASCII):
+            return all(isinstance(v, (bytes, str)) for v in values)
+        if typ in (_SHORT, _LONG):
+            top = 1 << (16 if typ == _SHORT else 32)
+            return all(isinstance(v, int) and 0 <= v < top for v in values)
+        if typ in (_RATIONAL, _SRATIONAL):
+            return all(isinstance(v, (int, float, TiffImagePlugin.IFDRational))
+                       and math.isfinite(float(v)) and (typ == _SRATIONAL or float(v) >= 0)
+                       for v in values)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    return False
+
+
+def _ifd_bytes(values: Mapping[int, Any], head: bytes, group: int | None,
+               types: Mapping[int, int], offset: int) -> bytes:
+    """One IFD (entries, next-IFD offset 0, then their data) written by Pillow to start at
+    ``offset`` from the TIFF header ``head``, each tag of ``types`` of that type where its
+    value fits it (``_fits``), the others as Pillow types them."""
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(head, group=group)
+    for tag, value in values.items():
+        typ = types.get(tag)
+        if typ is not None and _fits(typ, value):
+            ifd.tagtype[tag] = typ
+        ifd[tag] = value
+    return ifd.tobytes(offset)
+
+
 def _exif_tobytes(exif: Image.Exif) -> bytes | None:
-    """The EXIF's bytes, ComponentsConfiguration typed UNDEFINED; None above one segment."""
-    data = exif.tobytes()
-    # Pillow writes bytes of an unknown tag as BYTE; EXIF wants UNDEFINED (7) here
-    for endian in "<>":
-        entry = struct.pack(endian + "HHL", _COMPONENTS, 1, 4)
-        data = data.replace(entry, struct.pack(endian + "HHL", _COMPONENTS, 7, 4), 1)
+    """The EXIF's bytes (IFD0, then its EXIF and GPS IFDs), the EXIF IFD's tags of the
+    types EXIF gives them (``_EXIF_TYPES``: ``Image.Exif.tobytes`` would guess them);
+    None above one segment."""
+    order = "<" if exif.endian == "<" else ">"
+    head = (b"II\x2a\x00" if order == "<" else b"MM\x00\x2a") + struct.pack(order + "L", 8)
+    subs = {}
+    for pointer in (EXIF_IFD, GPS_IFD):
+        values = {tag: value for tag, value in exif.get_ifd(pointer).items()
+                  if tag != INTEROP_IFD and not isinstance(value, dict)}
+        if values:
+            subs[pointer] = values
+    first = {tag: value for tag, value in exif.items()
+             if tag not in (EXIF_IFD, GPS_IFD) and not isinstance(value, dict)}
+    pointers = dict.fromkeys(subs, 0)
+    pointer_types = dict.fromkeys(subs, _LONG)
+    # IFD0 first with the pointers still 0 (LONGs: its length does not depend on them),
+    # then each sub-IFD after it, then IFD0 again pointing at them
+    offset = 8 + len(_ifd_bytes({**first, **pointers}, head, None, pointer_types, 8))
+    blocks = []
+    for pointer, values in subs.items():
+        pointers[pointer] = offset
+        blocks.append(_ifd_bytes(values, head, pointer,
+                                 _EXIF_TYPES if pointer == EXIF_IFD else {}, offset))
+        offset += len(blocks[-1])
+    data = (b"Exif\x00\x00" + head + _ifd_bytes({**first, **pointers}, head, None,
+                                                  pointer_types, 8) + b"".join(blocks))
     return data if len(data) <= 65533 else None
 
 

@@ -328,3 +328,29 @@ def test_a_shrunk_resolution_in_centimetres_stays_one(tmp_path, per_cm, shrink, 
     pillow_streamjpeg.encode(path, out, shrink=shrink)
     with Image.open(out) as im:
         assert (im.info["jfif_unit"], im.info["jfif_density"]) == (2, density)
+
+
+def test_exif_ifd_tags_keep_the_types_exif_gives_them(tmp_path):
+    """The EXIF IFD's tags that Pillow has no type for are written of EXIF's types, not
+    Pillow's guesses (UserComment, FileSource and SceneType had become BYTE, a positive
+    ShutterSpeedValue RATIONAL, a small RecommendedExposureIndex SHORT: exiftool -validate
+    warned of each), from a TIFF, through a shrink and a dpi given, and from a JPEG."""
+    require_tools("exiftool")
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((48, 64, 3), np.uint8), photometric="rgb")
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-UserComment=hello",
+                    "-FileSource=Digital Camera", "-SceneType=Directly photographed",
+                    "-ShutterSpeedValue=1/125", "-RecommendedExposureIndex=400",
+                    "-ExposureCompensation=0.5", "-FocalLength=35",
+                    str(tmp_path / "in.tif")], check=True)
+    for options in ({}, {"shrink": 2}, {"dpi": (96, 96)}):
+        pillow_streamjpeg.encode(tmp_path / "in.tif", tmp_path / "out.jpg", **options)
+        assert validate(tmp_path / "out.jpg") == [], options
+        with Image.open(tmp_path / "out.jpg") as im:
+            ifd = im.getexif().get_ifd(0x8769)
+        assert ifd[0x9286].endswith(b"hello") and ifd[0xA300] == b"\x03"
+        assert ifd[0x8832] == 400 and float(ifd[0x9201]) == pytest.approx(np.log2(125))
+        assert float(ifd[0x9204]) == 0.5 and float(ifd[0x920A]) == 35
+    pillow_streamjpeg.encode(tmp_path / "out.jpg", tmp_path / "again.jpg")
+    assert validate(tmp_path / "again.jpg") == []
+    with Image.open(tmp_path / "again.jpg") as im:
+        assert im.getexif().get_ifd(0x8769)[0x9286].endswith(b"hello")
