@@ -351,7 +351,9 @@ def _keep_source(image: Image.Image | None, what: str) -> Image.Image:
 
 
 def _subsampling(value: Any, image: Image.Image | None) -> int:
-    if value is None or value == -1:
+    # integers only (a bool or a float equal to one is refused, as Pillow refuses floats)
+    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if value is None or integer and value == -1:
         return 0
     if isinstance(value, str):
         if value == "keep":
@@ -363,8 +365,8 @@ def _subsampling(value: Any, image: Image.Image | None) -> int:
             return 0 if sampling == -1 else sampling
         if value in SUBSAMPLING_NAMES:
             return SUBSAMPLING_NAMES[value]
-    elif not isinstance(value, bool) and value in SAMPLING:
-        return value
+    elif integer and value in SAMPLING:
+        return int(value)
     msg = (
         f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' ('4:1:1' is taken as 4:2:0, "
         f"as in Pillow), 'keep' or a preset name, "
@@ -385,12 +387,18 @@ def _qtables(value: Any, quality: int | None) -> list[list[int]]:
         except ValueError:
             raise ValueError(f"Invalid quantization table: {value[:40]!r}") from None
         value = [numbers[s:s + 64] for s in range(0, len(numbers), 64)]
+    keys = None
     if isinstance(value, dict):
+        keys = list(value)
         value = [value[key] for key in range(len(value)) if key in value]
     if not isinstance(value, (list, tuple)):
         raise ValueError("qtables must be a list, tuple, dict or string of tables, not "
                          f"{type(value).__name__} {reprlib.repr(value)}")
     if not 0 < len(value) < 5:
+        if keys is not None and len(keys) > len(value):
+            # Pillow's reading of a dict: the values of keys 0 .. len - 1 that it has
+            raise ValueError(f"qtables as a dict takes its tables from the keys 0, 1, 2 and 3 "
+                             f"up to its length: keys {reprlib.repr(keys)} give {len(value)}")
         raise ValueError(f"qtables needs 1 to 4 tables, not {len(value)}")
     result = []
     for index, table in enumerate(value):
@@ -419,9 +427,10 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
     exif = info.get("exif", b"")
     if isinstance(exif, Image.Exif):
         exif = exif.tobytes()
+    if exif is not None and not isinstance(exif, (bytes, bytearray)):
+        # an empty list or 0 too: refused, not taken as "no EXIF"
+        raise ValueError(f"exif must be bytes or Image.Exif, not {type(exif).__name__}")
     if exif:
-        if not isinstance(exif, (bytes, bytearray)):
-            raise ValueError(f"exif must be bytes or Image.Exif, not {type(exif).__name__}")
         if len(exif) > MAX_SEGMENT:
             raise ValueError("EXIF data is too long")
         segments.append((0xE1, bytes(exif)))
@@ -607,10 +616,14 @@ def parse(
         quality, subsampling, qtables = -1, preset.get("subsampling", -1), preset.get("quantization")
     elif quality is None or quality == -1:
         quality = -1
-    elif isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= 100:
+    elif (isinstance(quality, bool) or not isinstance(quality, numbers.Integral)
+          or not 0 <= quality <= 100):
         raise ValueError(
-            f"quality must be an integer from 0 to 100, 'keep' or a preset name, not {quality!r}"
+            f"quality must be an integer from 0 to 100, 'keep' or a preset name "
+            f"({', '.join(JpegPresets.presets)}), not {quality!r}"
         )
+    else:
+        quality = int(quality)  # a NumPy integer too, as the other integer options
     if isinstance(subsampling, str) and subsampling in JpegPresets.presets:
         subsampling = JpegPresets.presets[subsampling].get("subsampling", -1)
     if isinstance(qtables, str) and qtables in JpegPresets.presets:

@@ -135,6 +135,26 @@ def test_bad_subsampling_names_the_value() -> None:
         save(photo(), subsampling="4:1:0")
     with pytest.raises(ValueError, match="subsampling"):
         save(photo(), subsampling=3)
+    # floats and bools equal to a valid value are refused too (Pillow refuses floats;
+    # 1.0 had been taken as 4:2:2), NumPy integers taken
+    for bad in (1.0, 2.0, -1.0, True):
+        with pytest.raises(ValueError, match=f"subsampling must be .*, not {bad!r}"):
+            save(photo(), subsampling=bad)
+    assert sof_components(save(photo(), subsampling=np.int64(1)))[0][1:3] == (2, 1)
+
+
+def test_bad_quality_and_tables_say_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match=r"preset name \(web_low, .*maximum\), not 80.0"):
+        save(photo(), quality=80.0)
+    # a NumPy integer is an integer, as for the other integer options
+    assert save(photo(), quality=np.int64(80)) == save(photo(), quality=80)
+    # Pillow reads a dict of tables by the keys 0 .. len - 1: say so when that gives none
+    with pytest.raises(ValueError, match=r"keys 0, 1, 2 and 3 up to its length: keys \[1\] give 0"):
+        save(photo(), qtables={1: [5] * 64})
+    # an EXIF that is neither bytes nor Image.Exif is refused, not taken as none
+    for bad in (0, [], "Exif"):
+        with pytest.raises(ValueError, match=f"exif must be bytes or Image.Exif, not {type(bad).__name__}"):
+            save(photo(), exif=bad)
 
 
 # Modes ---------------------------------------------------------------------------------
