@@ -139,7 +139,9 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
     the pixel dimensions, set to ``size`` (the JPEG's, after any shrink).
     Dates not in EXIF's form and orientations outside 1..8 are dropped.
     """
-    exif = Image.Exif()
+    # plain dicts, not an Image.Exif: Pillow 10.4's get_ifd of an IFD the Exif does not
+    # have returns a new dict each time, which kept nothing set in it
+    first: dict[int, Any] = {}
     for tag in IFD0_TAGS:
         value = source.get(tag)
         if isinstance(value, bytes):
@@ -147,8 +149,9 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
         if isinstance(value, str):
             value = value.rstrip("\0")
         if _valid(tag, value):
-            exif[tag] = _text_bytes(value, decoded=isinstance(source, _FirstIfd)) \
+            first[tag] = _text_bytes(value, decoded=isinstance(source, _FirstIfd)) \
                 if isinstance(value, str) else value
+    subs: dict[int, dict[int, Any]] = {}
     for pointer in (EXIF_IFD, GPS_IFD):
         try:
             ifd = source.get_ifd(pointer)
@@ -158,22 +161,22 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
                 if tag not in (MAKER_NOTE, INTEROP_IFD, 0xA002, 0xA003)
                 and not isinstance(value, dict) and _valid(tag, value)}
         if kept:
-            exif.get_ifd(pointer).update(kept)
-    if not len(exif) and not any(exif.get_ifd(p) for p in (EXIF_IFD, GPS_IFD)):
+            subs[pointer] = kept
+    if not first and not subs:
         return None
     resolution = [source.get(tag) for tag in _RESOLUTION_TAGS]
     if None in resolution or resolution[2] not in (2, 3) or not all(
             (_rational(v) or 0) > 0 for v in resolution[:2]):
         resolution = [TiffImagePlugin.IFDRational(72, 1)] * 2 + [2]
     for tag, value in zip(_RESOLUTION_TAGS, resolution):
-        exif[tag] = value
-    exif[_YCBCR_POSITIONING] = source.get(_YCBCR_POSITIONING) or 1
-    exif_ifd = exif.get_ifd(EXIF_IFD)
+        first[tag] = value
+    first[_YCBCR_POSITIONING] = source.get(_YCBCR_POSITIONING) or 1
+    exif_ifd = subs.setdefault(EXIF_IFD, {})
     for tag, value in _EXIF_REQUIRED.items():
         exif_ifd.setdefault(tag, value)
     exif_ifd.setdefault(_COLOR_SPACE, 0xFFFF if icc else 1)
     exif_ifd[_PIXEL_X], exif_ifd[_PIXEL_Y] = (int(v) for v in size)
-    return _exif_tobytes(exif)
+    return _ifds_tobytes(first, subs, ">")
 
 
 #: TIFF field types (TIFF 6.0): BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL.
@@ -238,19 +241,24 @@ def _ifd_bytes(values: Mapping[int, Any], head: bytes, group: int | None,
 
 
 def _exif_tobytes(exif: Image.Exif) -> bytes | None:
-    """The EXIF's bytes (IFD0, then its EXIF and GPS IFDs), the EXIF IFD's tags of the
-    types EXIF gives them (``_EXIF_TYPES``: ``Image.Exif.tobytes`` would guess them);
-    None above one segment."""
-    order = "<" if exif.endian == "<" else ">"
+    """A loaded EXIF's bytes again (``_ifds_tobytes``), after changes to its tags."""
+    subs = {pointer: dict(exif.get_ifd(pointer)) for pointer in (EXIF_IFD, GPS_IFD)}
+    first = {tag: value for tag, value in exif.items() if tag not in (EXIF_IFD, GPS_IFD)}
+    return _ifds_tobytes(first, subs, "<" if exif.endian == "<" else ">")
+
+
+def _ifds_tobytes(first: Mapping[int, Any], subs: Mapping[int, Mapping[int, Any]],
+                  order: str) -> bytes | None:
+    """EXIF bytes of IFD0's tags ``first`` and the EXIF and GPS IFDs ``subs`` (by pointer
+    tag) in byte order ``order`` ("<" or ">"), the EXIF IFD's tags of the types EXIF gives
+    them (``_EXIF_TYPES``: ``Image.Exif.tobytes`` would guess them); None above one
+    segment."""
     head = (b"II\x2a\x00" if order == "<" else b"MM\x00\x2a") + struct.pack(order + "L", 8)
-    subs = {}
-    for pointer in (EXIF_IFD, GPS_IFD):
-        values = {tag: value for tag, value in exif.get_ifd(pointer).items()
-                  if tag != INTEROP_IFD and not isinstance(value, dict)}
-        if values:
-            subs[pointer] = values
-    first = {tag: value for tag, value in exif.items()
-             if tag not in (EXIF_IFD, GPS_IFD) and not isinstance(value, dict)}
+    subs = {pointer: {tag: value for tag, value in values.items()
+                      if tag != INTEROP_IFD and not isinstance(value, dict)}
+            for pointer, values in subs.items()}
+    subs = {pointer: values for pointer, values in subs.items() if values}
+    first = {tag: value for tag, value in first.items() if not isinstance(value, dict)}
     pointers = dict.fromkeys(subs, 0)
     pointer_types = dict.fromkeys(subs, _LONG)
     # IFD0 first with the pointers still 0 (LONGs: its length does not depend on them),
