@@ -299,3 +299,21 @@ def test_standard_input_as_the_input(work):
     assert run.returncode == 0 and Image.open(io.BytesIO(run.stdout)).size == (211, 150)
     _assert_error(streamjpeg("-", "empty.jpg", cwd=work, input=b""), "standard input was empty")
     assert sorted(p.name for p in work.iterdir()) == ["direct.jpg", "in.png", "in.tif", "piped.jpg"]
+
+
+def test_a_background_for_cmyk_is_refused_for_every_input(work):
+    """CMYK has no alpha to composite: ``--background`` is refused in one line naming the
+    file, for a TIFF and for an image file Pillow reads (it had been ignored there), and
+    ``encode()`` refuses it for a PIL image; nothing is written."""
+    from pillow_streamjpeg import encode
+
+    Image.fromarray(_rgb(20, 30)).convert("CMYK").save(work / "cmyk.jpg")
+    tifffile.imwrite(work / "cmyk.tif", np.zeros((20, 30, 4), np.uint8), photometric="separated")
+    for name in ("cmyk.jpg", "cmyk.tif"):
+        run = streamjpeg(name, "out.jpg", "--background", "white", cwd=work)
+        _assert_error(run, name, "background applies to grey or RGB images, not CMYK")
+        assert not (work / "out.jpg").exists()
+        assert streamjpeg(name, "out.jpg", cwd=work).returncode == 0  # without, converted
+        (work / "out.jpg").unlink()
+    with Image.open(work / "cmyk.jpg") as image, pytest.raises(ValueError, match="not CMYK"):
+        encode(image, io.BytesIO(), background="white")

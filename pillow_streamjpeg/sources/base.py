@@ -15,6 +15,10 @@ from .bands import DeferredBand
 #: Photoshop write it (255 is no ink). Sources hand such rows over inverted.
 INVERTED_MODES = frozenset({"CMYK"})
 
+#: The refusal of a background for CMYK, which has no alpha to composite (TIFFs, image
+#: files and PIL images alike).
+CMYK_BACKGROUND = "a background applies to grey or RGB images, not CMYK"
+
 
 class Source(abc.ABC):
     """An image to encode, read band by band (modelled on jpeg-encoder's ImageBuffer).

@@ -13,7 +13,7 @@ from PIL import Image
 from .. import errors, render
 from .. import metadata as metadata_
 from .bands import DeferredBand, band_rows
-from .base import INVERTED_MODES, Source
+from .base import CMYK_BACKGROUND, INVERTED_MODES, Source
 
 #: Bytes a band of ``read_bands`` aims at (the scan writer reads a strip at a
 #: time on each encoding thread instead: ``read_deferred``).
@@ -115,6 +115,8 @@ class PillowSource(Source):
         rawmode = RAWMODES.get(image.mode)
         self._renderer: render.Renderer | None = None
         background = render.parse_background(background)
+        if background is not None and image.mode == "CMYK":
+            raise ValueError(CMYK_BACKGROUND)
         if rawmode is None and alpha and image.mode in ALPHA_MODES:
             mode, rawmode, kind = ALPHA_MODES[image.mode]
             if kind == "associated" or background is not None or mode == "L":
@@ -224,6 +226,9 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         raise
     except Exception as exc:
         raise errors.classify(exc, path, what="cannot read the image header") from exc
+    if background is not None and opened.mode == "CMYK":  # as a TIFF's (it had been ignored)
+        opened.close()
+        raise ValueError(f"{os.fspath(path)}: {CMYK_BACKGROUND}")
     try:
         try:
             image = writable(opened, range)

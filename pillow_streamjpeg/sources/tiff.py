@@ -57,7 +57,7 @@ from .. import errors, render
 from ..options import available_cpus, whole_number
 from .. import metadata as metadata_
 from .bands import BufferPool, DeferredBand, band_rows, rebuffer
-from .base import INVERTED_MODES, Source
+from .base import CMYK_BACKGROUND, INVERTED_MODES, Source
 
 #: File name endings taken as TIFF without looking inside.
 SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".svs", ".ndpi", ".scn", ".bif", ".qptiff")
@@ -298,7 +298,7 @@ class TiffSource(Source):
             raise errors.NotSupported(name, f"photometric interpretation {pname}",
                                       supported="grey, RGB, palette or CMYK")
         if self.background is not None and self.mode == "CMYK":
-            raise ChoiceError("a background applies to grey or RGB images, not CMYK")
+            raise ChoiceError(f"{self.name}: {CMYK_BACKGROUND}")
         # 8-bit RGB with an alpha to ignore: RGBX rows, passed on without a copy
         passthrough = (dtype == np.uint8 and bits == 8 and not self.invert and self.lut is None
                        and self._range.kind in ("auto", "full")
