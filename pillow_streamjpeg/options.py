@@ -432,7 +432,8 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
         raise ValueError(f"exif must be bytes or Image.Exif, not {type(exif).__name__}")
     if exif:
         if len(exif) > MAX_SEGMENT:
-            raise ValueError("EXIF data is too long")
+            raise ValueError(f"EXIF data is too long: {len(exif)} bytes, at most {MAX_SEGMENT} "
+                             f"in a JPEG segment")
         segments.append((0xE1, bytes(exif)))
     xmp = info.get("xmp")
     if isinstance(xmp, str):  # XMP is XML text: UTF-8, as metadata.from_pillow reads it
@@ -442,7 +443,8 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
             raise ValueError(f"xmp must be bytes or str, not {type(xmp).__name__}")
         header = b"http://ns.adobe.com/xap/1.0/\x00"
         if len(xmp) > MAX_SEGMENT - len(header):
-            raise ValueError("XMP data is too long")
+            raise ValueError(f"XMP data is too long: {len(xmp)} bytes, at most "
+                             f"{MAX_SEGMENT - len(header)} in a JPEG segment")
         segments.append((0xE1, header + bytes(xmp)))
     icc = info.get("icc_profile")
     if icc:
@@ -452,7 +454,8 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
         chunk = MAX_SEGMENT - 14
         chunks = [icc[i:i + chunk] for i in range(0, len(icc), chunk)]
         if len(chunks) > 255:
-            raise ValueError("ICC profile is too long")
+            raise ValueError(f"ICC profile is too long: {len(icc)} bytes, at most "
+                             f"{255 * chunk} (255 segments of {chunk})")
         for number, data in enumerate(chunks, 1):
             segments.append((0xE2, b"ICC_PROFILE\x00" + bytes((number, len(chunks))) + bytes(data)))
     comment = info.get("comment", image.info.get("comment") if image is not None else None)
@@ -462,7 +465,8 @@ def _metadata(info: dict[str, Any], image: Image.Image | None) -> tuple[tuple[tu
         raise ValueError(f"comment must be str or bytes, not {type(comment).__name__}")
     comment = bytes(comment or b"")
     if len(comment) > MAX_SEGMENT:
-        raise ValueError("Comment is too long")
+        raise ValueError(f"Comment is too long: {len(comment)} bytes, at most {MAX_SEGMENT} "
+                         f"in a JPEG segment")
     return tuple(segments), comment
 
 
@@ -663,7 +667,13 @@ def parse(
     segments, comment = _metadata(info, image)
     mcus_per_row = -(-width // (8 * components[0].h))
     restart = restart_interval(info, mcus_per_row, default_interval(width, height, 8 * components[0].v))
-    optimize = bool(info.get("optimize", False))
+    optimize = info.get("optimize", False)
+    if optimize is None:
+        optimize = False
+    if not (isinstance(optimize, numbers.Integral)  # True, False, 0, 1, as Pillow takes
+            or getattr(getattr(optimize, "dtype", None), "kind", "") == "b"):  # NumPy's bool
+        raise ValueError(f"optimize must be True or False, not {optimize!r}")
+    optimize = bool(optimize)
     density, unit = _density(info)
     refine = _refine(info, auto_refine(width, height, components,
                                        ycc_source=mode == "YCbCr" and not layout.convert,

@@ -151,6 +151,10 @@ def test_bad_quality_and_tables_say_what_is_allowed() -> None:
     # Pillow reads a dict of tables by the keys 0 .. len - 1: say so when that gives none
     with pytest.raises(ValueError, match=r"keys 0, 1, 2 and 3 up to its length: keys \[1\] give 0"):
         save(photo(), qtables={1: [5] * 64})
+    # optimize: True or False (0 or 1, a NumPy bool), not any truthy value
+    with pytest.raises(ValueError, match="optimize must be True or False, not 'yes'"):
+        save(photo(), optimize="yes")
+    assert save(photo(), optimize=np.True_) == save(photo(), optimize=True)
     # an EXIF that is neither bytes nor Image.Exif is refused, not taken as none
     for bad in (0, [], "Exif"):
         with pytest.raises(ValueError, match=f"exif must be bytes or Image.Exif, not {type(bad).__name__}"):
@@ -215,7 +219,7 @@ def test_exif_bytes_and_exif_objects() -> None:
     assert decoded.getexif()[0x010F] == "pillow_streamjpeg test camera"
     raw = exif.tobytes()
     assert _roundtrip(exif=raw).info["exif"] == raw
-    with pytest.raises(ValueError, match="EXIF data is too long"):
+    with pytest.raises(ValueError, match="EXIF data is too long: 70006 bytes, at most 65533"):
         save(photo(), exif=b"Exif\0\0" + b"x" * 70000)
 
 
@@ -238,10 +242,13 @@ def test_xmp_and_comments() -> None:
     assert decoded.info["comment"] == b"a comment"
     source = Image.open(io.BytesIO(save(photo(), "JPEG", comment=b"from the source")))
     assert Image.open(io.BytesIO(save(source))).info["comment"] == b"from the source"
-    with pytest.raises(ValueError, match="XMP data is too long"):
+    with pytest.raises(ValueError, match="XMP data is too long: 65533 bytes, at most 65504"):
         save(photo(), xmp=b"x" * 65533)
-    with pytest.raises(ValueError, match="Comment is too long"):
+    with pytest.raises(ValueError, match="Comment is too long: 65534 bytes, at most 65533"):
         save(photo(), comment=b"x" * 65534)
+    with pytest.raises(ValueError, match=r"ICC profile is too long: 16707346 bytes, at most "
+                                         r"16707345 \(255 segments of 65519\)"):
+        save(photo(), icc_profile=b"i" * (255 * 65519 + 1))
 
 
 def test_segment_order_is_pillows() -> None:
