@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -320,7 +321,8 @@ def _joined_negative_values(argv: list[str]) -> list[str]:
     with "-" and is not a plain number for an option."""
     out = []
     for arg in argv:
-        if out and out[-1] == "--range" and arg.startswith("-") and arg[1:2].isdigit():
+        number = arg[1:2].isdigit() or arg[1:2] == "." and arg[2:3].isdigit()  # -420, -.5
+        if out and out[-1] == "--range" and arg.startswith("-") and number:
             out[-1] = f"--range={arg}"
         else:
             out.append(arg)
@@ -335,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     # tifffile logs its complaints about odd tags (even as errors); what fails
     # reaches the user as the one-line error below
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    with _terminations():
+    # and Pillow warns of odd files (corrupt EXIF, large images) as it reads them: the
+    # command's output is the file or its one-line error
+    with _terminations(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         return _run(parser, args)
 
 

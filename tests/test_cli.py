@@ -317,3 +317,35 @@ def test_a_background_for_cmyk_is_refused_for_every_input(work):
         (work / "out.jpg").unlink()
     with Image.open(work / "cmyk.jpg") as image, pytest.raises(ValueError, match="not CMYK"):
         encode(image, io.BytesIO(), background="white")
+
+
+def test_damaged_image_headers_are_damaged_and_pillow_warnings_silent(work):
+    """A file Pillow opens but whose header breaks (a JPEG, a WebP, a PCX cut short) is
+    `FILE: damaged:` in one line, not Pillow's own text ("Truncated File Read", "could not
+    create decoder object", "[Errno 22] Invalid argument"); from standard input too. The
+    warnings Pillow gives as it reads odd files (corrupt EXIF) are not printed."""
+    image = Image.fromarray(_rgb(45, 67))
+    for name, fmt, keep in (("t.jpg", "JPEG", 30), ("t.webp", "WEBP", 100), ("t.pcx", "PCX", 500)):
+        buffer = io.BytesIO()
+        (image.quantize(8) if fmt == "PCX" else image).save(buffer, fmt)
+        (work / name).write_bytes(buffer.getvalue()[:keep])
+        _assert_error(streamjpeg(name, "out.jpg", cwd=work), name, "damaged")
+        assert not (work / "out.jpg").exists()
+    run = subprocess.run([sys.executable, "-m", "pillow_streamjpeg", "-", "out.jpg"], cwd=work,
+                         input=(work / "t.jpg").read_bytes(), capture_output=True)
+    _assert_error(run, "standard input", "damaged")
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "TestMake"
+    image.save(work / "badexif.jpg", exif=exif.tobytes()[:20])  # Pillow warns reading it
+    run = streamjpeg("badexif.jpg", "out.jpg", cwd=work)
+    assert run.returncode == 0 and run.stderr == b"", run.stderr
+
+
+def test_range_takes_a_negative_low_written_with_a_point(work):
+    """``--range -.5,1`` as ``--range=-.5,1`` (argparse had taken "-.5,1" for an option)."""
+    values = np.linspace(-0.5, 1, 24 * 40, dtype=np.float32).reshape(24, 40)
+    tifffile.imwrite(work / "f.tif", values)
+    run = streamjpeg("f.tif", "a.jpg", "--range", "-.5,1", cwd=work)
+    assert run.returncode == 0, run.stderr
+    assert streamjpeg("f.tif", "b.jpg", "--range=-0.5,1", cwd=work).returncode == 0
+    assert (work / "a.jpg").read_bytes() == (work / "b.jpg").read_bytes()

@@ -204,6 +204,11 @@ class PillowSource(Source):
             self._owned = None
 
 
+#: OSErrors of the system, not of a file's bytes: passed on as they are by ``open_image``.
+SYSTEM_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+                 InterruptedError, BlockingIOError, ConnectionError, TimeoutError)
+
+
 def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int] | None = None,
                range: render.RangeLike = None, carry: bool = True) -> PillowSource:
     """An image file opened with Pillow, converted to a writable mode if needed.
@@ -222,10 +227,15 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         opened = Image.open(path)
     except Image.UnidentifiedImageError:
         raise errors.NotSupported(path, "not an image format Pillow or tifffile reads") from None
-    except (OSError, MemoryError):
+    except SYSTEM_ERRORS:
+        raise
+    except MemoryError:
         raise
     except Exception as exc:
-        raise errors.classify(exc, path, what="cannot read the image header") from exc
+        # a plugin's OSError on a file that opened ("Truncated File Read", "could not
+        # create decoder object", a seek to a bad offset) is the file's, not the system's
+        raise errors.classify(exc if not isinstance(exc, OSError) else ValueError(),
+                              path, what="cannot read the image header") from exc
     if background is not None and opened.mode == "CMYK":  # as a TIFF's (it had been ignored)
         opened.close()
         raise ValueError(f"{os.fspath(path)}: {CMYK_BACKGROUND}")
