@@ -135,6 +135,30 @@ def test_row_bands_of_odd_heights(rgb, reference):
     assert _encode((b for b in bands), size=(rgb.shape[1], rgb.shape[0]), mode="RGB") == reference
 
 
+def test_row_bands_from_one_reused_buffer(monkeypatch):
+    """An iterator that fills one buffer again for each band (a readinto loop) gives the
+    image, not its last band repeated: its bands are copied as they come. Bands of whole
+    strips had been passed on as views and coded after the buffer had moved on."""
+    from pillow_streamjpeg import scan
+
+    photo = np.random.default_rng(0).integers(0, 256, (512, 640, 3), dtype=np.uint8)
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(photo, expected, quality=90, workers=1)
+
+    def bands(rows: int):
+        buffer = np.empty((rows, photo.shape[1], 3), np.uint8)
+        for top in range(0, photo.shape[0], rows):
+            buffer[:] = photo[top:top + rows]
+            yield buffer
+
+    monkeypatch.setattr(scan, "TASK_PIXELS", 640 * 8 * 5)  # tasks span bands
+    for rows, workers in ((16, 1), (64, 2), (8, 3)):
+        out = io.BytesIO()
+        pillow_streamjpeg.encode(pillow_streamjpeg.RowBands(bands(rows), size=(640, 512)), out,
+                                 quality=90, workers=workers)
+        assert out.getvalue() == expected.getvalue(), (rows, workers)
+
+
 def test_row_bands_subsampled_and_grey():
     grey = _image(channels=1)
     bands = [grey[i:i + 13] for i in range(0, grey.shape[0], 13)]

@@ -60,7 +60,12 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def read_bands(self, strip_height: int) -> Iterator[np.ndarray]:
-        """A new pass over the image: uint8 bands of whole strips (the last excepted)."""
+        """A new pass over the image: uint8 bands of whole strips (the last excepted).
+
+        A band is coded after later ones have been read (tasks span bands, threads
+        code behind the reading): it must not change until the pass ends, so a
+        source that fills one buffer again hands out copies (``RowBands`` does).
+        """
 
     def read_deferred(self, strip_height: int) -> Iterator[np.ndarray | DeferredBand]:
         """The pass the scan writer makes: ``read_bands``, where a band may be a

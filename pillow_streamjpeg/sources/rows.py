@@ -22,7 +22,8 @@ class RowBands(Source):
     "RGB", 4 for "RGBX" and "CMYK"); give 4 for RGBA rows of an "RGB" image
     (the fourth sample is ignored). Bands of any height are regrouped into whole strips. An iterator
     can be read only once: encoding such a source a second time (or with
-    optimize=True, which reads it twice) raises RuntimeError.
+    optimize=True, which reads it twice) raises RuntimeError. An iterator's bands
+    are copied as they come, so it may fill one buffer again for each band.
     """
 
     def __init__(self, bands: Iterable[np.ndarray], size: tuple[int, int], mode: str = "RGB",
@@ -47,7 +48,14 @@ class RowBands(Source):
             )
         self._used = True
         width, height = self.size
-        bands = rebuffer(_laid_out(self.bands, width, self.channels), width * self.channels,
+        source = self.bands
+        if once:
+            # an iterator may hand out one buffer that it fills again for each band (a
+            # readinto loop): each band is copied as it comes, since the strips of a band
+            # are coded after the iterator has moved on (a task spans bands, and threads
+            # code tasks behind the reading); a list's bands are its own
+            source = (np.array(band, copy=True) for band in source)
+        bands = rebuffer(_laid_out(source, width, self.channels), width * self.channels,
                          strip_height, height)
         if self.mode in INVERTED_MODES:
             return (inverted(band) for band in bands)
