@@ -670,7 +670,7 @@ def parse(
     optimize = info.get("optimize", False)
     if optimize is None:
         optimize = False
-    if not (isinstance(optimize, numbers.Integral)  # True, False, 0, 1, as Pillow takes
+    if not (isinstance(optimize, numbers.Integral) and optimize in (0, 1)  # True, False, 0, 1
             or getattr(getattr(optimize, "dtype", None), "kind", "") == "b"):  # NumPy's bool
         raise ValueError(f"optimize must be True or False, not {optimize!r}")
     optimize = bool(optimize)

@@ -152,8 +152,9 @@ def test_bad_quality_and_tables_say_what_is_allowed() -> None:
     with pytest.raises(ValueError, match=r"keys 0, 1, 2 and 3 up to its length: keys \[1\] give 0"):
         save(photo(), qtables={1: [5] * 64})
     # optimize: True or False (0 or 1, a NumPy bool), not any truthy value
-    with pytest.raises(ValueError, match="optimize must be True or False, not 'yes'"):
-        save(photo(), optimize="yes")
+    for bad in ("yes", 2):
+        with pytest.raises(ValueError, match=f"optimize must be True or False, not {bad!r}"):
+            save(photo(), optimize=bad)
     assert save(photo(), optimize=np.True_) == save(photo(), optimize=True)
     # an EXIF that is neither bytes nor Image.Exif is refused, not taken as none
     for bad in (0, [], "Exif"):

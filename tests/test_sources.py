@@ -159,6 +159,21 @@ def test_row_bands_from_one_reused_buffer(monkeypatch):
         assert out.getvalue() == expected.getvalue(), (rows, workers)
 
 
+def test_an_array_like_whose_rows_are_not_its_dtype_is_refused():
+    """An array-like declaring uint8 whose rows come as another dtype is refused, as the
+    Dask source refuses its chunks (it had been cast, values wrapping)."""
+    pixels = np.zeros((64, 48, 3), np.uint8)
+
+    class Lying:
+        shape, dtype = pixels.shape, np.uint8
+
+        def __getitem__(self, key):
+            return pixels[key].astype(np.uint16) * 3
+
+    with pytest.raises(ValueError, match="came as uint16, not the uint8 it declares"):
+        _encode(Lying())
+
+
 def test_row_bands_subsampled_and_grey():
     grey = _image(channels=1)
     bands = [grey[i:i + 13] for i in range(0, grey.shape[0], 13)]

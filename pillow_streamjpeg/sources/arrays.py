@@ -65,7 +65,10 @@ class ArraySource(Source):
 def as_band(block: Any, invert: bool) -> np.ndarray:
     """Rows of an array (rows, width[, samples]) as a C-contiguous (rows, width * samples)
     uint8 band, inverted for an inverted mode."""
-    band = np.ascontiguousarray(block, dtype=np.uint8).reshape(block.shape[0], -1)
+    band = np.asarray(block)
+    if band.dtype != np.uint8:  # an array-like that declared uint8 (the Dask source checks too)
+        raise ValueError(f"the array's rows came as {band.dtype}, not the uint8 it declares")
+    band = np.ascontiguousarray(band).reshape(band.shape[0], -1)
     return inverted(band) if invert else band
 
 
