@@ -424,7 +424,7 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
     elif info.get("jfif_unit") == 2 and info.get("jfif_density"):
         x, y = info["jfif_density"]
         result.update(resolution(x, y, _RESUNIT_CM))
-    elif info.get("dpi"):
+    elif info.get("dpi") and not _pillow_default_dpi(im):
         try:
             x, y = info["dpi"]
         except (TypeError, ValueError):
@@ -437,6 +437,10 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
             exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
     except Exception:  # unreadable EXIF is dropped
         exif = None
+    if exif and "dpi" in result:
+        # the EXIF's resolution the image's (a PNG's pHYs, a JPEG's JFIF density), not the
+        # 72 dpi filler of an EXIF without one, nor one that says otherwise
+        exif = _with_dpi(exif, result["dpi"])
     if exif:
         result["exif"] = exif
     xmp = info.get("xmp")
@@ -445,6 +449,20 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
     if isinstance(xmp, (bytes, bytearray)) and xmp and len(xmp) <= MAX_XMP:
         result["xmp"] = bytes(xmp)
     return result
+
+
+def _pillow_default_dpi(im: Image.Image) -> bool:
+    """Whether ``im.info["dpi"]`` is Pillow's 72 dpi for a JPEG that has no resolution: no
+    JFIF unit (0: an aspect ratio only) and no XResolution in the EXIF, where Pillow's
+    reader sets (72, 72) anyway."""
+    if im.format != "JPEG" or im.info.get("jfif_unit", 0) != 0:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _RESOLUTION_TAGS[0] not in im.getexif()
+    except Exception:  # an unreadable EXIF: Pillow's fallback too
+        return True
 
 
 def merged(source: Mapping[str, Any], options: Mapping[str, Any], *,

@@ -354,3 +354,31 @@ def test_exif_ifd_tags_keep_the_types_exif_gives_them(tmp_path):
     assert validate(tmp_path / "again.jpg") == []
     with Image.open(tmp_path / "again.jpg") as im:
         assert im.getexif().get_ifd(0x8769)[0x9286].endswith(b"hello")
+
+
+def test_pillow_images_exif_resolution_is_the_images(tmp_path):
+    """A PNG's or JPEG's dpi is the EXIF's resolution too (the EXIF had held the 72 dpi
+    filler of an EXIF without one: JFIF 300 against EXIF 72), a shrink divides both; and a
+    JPEG without a resolution (JFIF unit 0, no XResolution) gets none from Pillow's 72 dpi
+    fallback, its EXIF's required 72 left as it is by a shrink."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "dpi.png", dpi=(300, 300), exif=exif.tobytes())
+    Image.fromarray(pixels).save(tmp_path / "dpi.jpg", dpi=(300, 300), exif=exif.tobytes())
+    Image.fromarray(pixels).save(tmp_path / "none.jpg", exif=exif.tobytes())
+    for name, dpi in (("dpi.png", 300), ("dpi.jpg", 300), ("none.jpg", None)):
+        for shrink in (1, 2):
+            pillow_streamjpeg.encode(tmp_path / name, tmp_path / "out.jpg", shrink=shrink)
+            with Image.open(tmp_path / "out.jpg") as out:
+                ifd0 = out.getexif()
+                assert ifd0[0x0112] == 6
+                if dpi is None:
+                    assert out.info.get("jfif_unit", 0) == 0  # no density written
+                    assert float(ifd0[0x011A]) == 72  # EXIF's filler, not divided
+                else:
+                    assert out.info["jfif_unit"] == 1
+                    assert out.info["jfif_density"] == (dpi // shrink,) * 2
+                    assert float(ifd0[0x011A]) == pytest.approx(dpi / shrink, abs=0.01)
+                    assert ifd0[0x0128] == 2
+            assert validate(tmp_path / "out.jpg") == [], (name, shrink)
