@@ -416,3 +416,19 @@ def test_a_source_of_wrong_bands_is_told_what_is_wrong(bands, message):
     out = io.BytesIO()
     with pytest.raises(ValueError, match=message):
         pillow_streamjpeg.encode(Bands(), out)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_transparent_colour_is_alpha_for_a_background(tmp_path, mode):
+    """A grey or RGB PNG's transparent colour (tRNS) is composited on a background, as a
+    palette's transparency is (it had been ignored); without one the pixels are as they are."""
+    grey = (np.arange(24 * 40).reshape(24, 40) % 200 + 20).astype(np.uint8)
+    grey[:8, :8] = 0
+    pixels = grey if mode == "L" else np.stack([grey] * 3, -1)
+    key = 0 if mode == "L" else (0, 0, 0)
+    Image.fromarray(pixels).save(tmp_path / "keyed.png", transparency=key)
+    Image.fromarray(pixels).save(tmp_path / "plain.png")
+    composited = _decode(_encode(tmp_path / "keyed.png", background="white")).astype(int)
+    assert composited[:8, :8].min() >= 254  # the transparent pixels on white
+    assert np.abs(composited[8:] - pixels[8:]).max() <= 2
+    assert _encode(tmp_path / "keyed.png") == _encode(tmp_path / "plain.png")

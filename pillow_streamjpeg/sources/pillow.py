@@ -257,9 +257,12 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
 
 
 def writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
-    """The image in a mode ``PillowSource`` takes: palettes applied (their transparency as
-    alpha), 16-bit, 32-bit integer and float grey rendered to 8 bits through ``range``
+    """The image in a mode ``PillowSource`` takes: palettes applied and a grey or RGB image's
+    transparent colour made alpha, 16-bit, 32-bit integer and float grey rendered to 8 bits through ``range``
     (its metadata kept); other modes as they are."""
+    if image.mode in ("L", "RGB") and "transparency" in image.info:
+        # a grey or RGB image's transparent colour (a PNG's tRNS) as alpha, as a palette's
+        return image.convert("LA" if image.mode == "L" else "RGBA")
     if image.mode in RAWMODES or image.mode in ALPHA_MODES:
         return image
     if image.mode == "P":
