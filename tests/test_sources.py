@@ -432,3 +432,19 @@ def test_a_transparent_colour_is_alpha_for_a_background(tmp_path, mode):
     assert composited[:8, :8].min() >= 254  # the transparent pixels on white
     assert np.abs(composited[8:] - pixels[8:]).max() <= 2
     assert _encode(tmp_path / "keyed.png") == _encode(tmp_path / "plain.png")
+
+
+def test_an_image_file_too_large_is_refused_from_its_header(tmp_path, monkeypatch):
+    """Without a shrink, an image file above 65500 pixels a side is refused from its header,
+    before Pillow decodes it (a 66000 x 8000 PNG had been decoded whole first: 553 MB); with
+    ``shrink`` it is read."""
+    from pillow_streamjpeg.sources import pillow as pillow_source
+
+    Image.new("L", (65501, 9), 7).save(tmp_path / "wide.png")
+    decoded = []
+    monkeypatch.setattr(pillow_source, "writable", lambda image, *a: decoded.append(1) or image)
+    with pytest.raises(pillow_streamjpeg.NotSupported, match="65501 x 9 pixels.*--shrink 2"):
+        _encode(tmp_path / "wide.png")
+    assert decoded == []
+    monkeypatch.undo()
+    assert Image.open(io.BytesIO(_encode(tmp_path / "wide.png", shrink=2))).size == (32751, 5)

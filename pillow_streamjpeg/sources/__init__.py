@@ -81,7 +81,8 @@ def as_source(
                            background=background, strip=strip)
     else:
         pixels = _read(source, page=page, series=series, level=level, size=size, mode=mode,
-                       channels=channels, range=range, background=background, strip=strip)
+                       channels=channels, range=range, background=background, strip=strip,
+                       fits=shrink is None and max_size is None)
         factor = shrink or (shrink_.factor_for(*pixels.size, max_size) if max_size else 1)
     return ShrunkSource(pixels, factor) if factor > 1 else pixels
 
@@ -96,7 +97,7 @@ def check_size(source: Source, name: Any = "image") -> None:
 
 def _read(
     source: Any, *, page=None, series=None, level=None, size=None, mode=None, channels=None,
-    range=None, background=None, strip=False,
+    range=None, background=None, strip=False, fits=False,
 ) -> Source:
     given = {"page": page, "series": series, "level": level, "size": size, "mode": mode,
              "channels": channels, "range": range, "background": background}
@@ -121,7 +122,10 @@ def _read(
                           background=background, carry=not strip)
     if isinstance(source, (str, os.PathLike)):
         only("an image file other than TIFF", "range", "background")
-        return open_image(source, background=background, range=range, carry=not strip)
+        # without a shrink, an image file too large for JPEG is refused from its header,
+        # before Pillow decodes it whole (``check_size``'s refusal, earlier)
+        return open_image(source, background=background, range=range, carry=not strip,
+                          fits=fits)
     if size is not None and not hasattr(source, "shape") and hasattr(source, "__iter__"):
         only("row bands", "size", "mode", "channels")
         return RowBands(source, size, mode or "RGB", channels)

@@ -210,7 +210,8 @@ SYSTEM_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADire
 
 
 def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int] | None = None,
-               range: render.RangeLike = None, carry: bool = True) -> PillowSource:
+               range: render.RangeLike = None, carry: bool = True,
+               fits: bool = False) -> PillowSource:
     """An image file opened with Pillow, converted to a writable mode if needed.
 
     Alpha is handled as ``PillowSource(alpha=True)`` does (un-premultiplied,
@@ -218,7 +219,8 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
     transparency as alpha), 16-bit, 32-bit integer and float grey (modes I;16,
     I, F) are rendered to 8 bits through ``range`` (``render.resolve_range``:
     by default the image's minimum and maximum; Pillow has loaded it whole). The image's metadata are carried unless ``carry``
-    is False. A file Pillow cannot read is refused (``errors.NotSupported``
+    is False. With ``fits`` (no shrink will follow) an image above JPEG's 65500 pixels a
+    side is refused from its header (``errors.too_large``), before Pillow decodes it. A file Pillow cannot read is refused (``errors.NotSupported``
     for an unknown format or mode, ``errors.Damaged`` for a broken file).
     """
     background = render.parse_background(background)
@@ -236,6 +238,9 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         # create decoder object", a seek to a bad offset) is the file's, not the system's
         raise errors.classify(exc if not isinstance(exc, OSError) else ValueError(),
                               path, what="cannot read the image header") from exc
+    if fits and max(opened.size) > errors.JPEG_MAX:  # ``fits``: no shrink to make it fit
+        opened.close()
+        raise errors.too_large(path, *opened.size)
     if background is not None and opened.mode == "CMYK":  # as a TIFF's (it had been ignored)
         opened.close()
         raise ValueError(f"{os.fspath(path)}: {CMYK_BACKGROUND}")
