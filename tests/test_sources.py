@@ -448,3 +448,18 @@ def test_an_image_file_too_large_is_refused_from_its_header(tmp_path, monkeypatc
     assert decoded == []
     monkeypatch.undo()
     assert Image.open(io.BytesIO(_encode(tmp_path / "wide.png", shrink=2))).size == (32751, 5)
+
+
+def test_a_16_bit_pgm_is_16_bit_for_its_range(tmp_path):
+    """A PGM of 16-bit samples, which Pillow opens as mode I (int32), renders through the
+    16-bit range as the same samples in a 16-bit PNG (I;16) do: ``range="full"`` had
+    spanned int32's and given a flat grey."""
+    y, x = np.mgrid[0:24, 0:40]
+    samples = (1000 + x * 1500 + y * 11).astype(np.uint16)
+    # written by hand: Pillow 10.4 cannot write I;16 as PPM
+    (tmp_path / "g.pgm").write_bytes(b"P5\n40 24\n65535\n" + samples.astype(">u2").tobytes())
+    Image.fromarray(samples).save(tmp_path / "g.png")
+    for window in ("full", None):
+        pgm = _encode(tmp_path / "g.pgm", range=window)
+        assert pgm == _encode(tmp_path / "g.png", range=window), window
+    assert _decode(pgm).std() > 10  # not flat

@@ -277,7 +277,9 @@ def writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         # Pillow holds the image whole already: the range is resolved from all of it
         values = np.asarray(image)
-        bits = 16 if image.mode.startswith("I;16") else None
+        # 16-bit: I;16, and a PGM of more than 8 bits, which Pillow opens as I (int32)
+        bits = 16 if image.mode.startswith("I;16") or (
+            image.mode == "I" and image.format == "PPM") else None
         dtype = np.dtype(np.uint16) if bits else values.dtype
         window = render.resolve_range(range, dtype, bits=bits, samples=[values])
         grey = render.Renderer(window, values.dtype).render(values)
