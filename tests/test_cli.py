@@ -349,3 +349,18 @@ def test_range_takes_a_negative_low_written_with_a_point(work):
     assert run.returncode == 0, run.stderr
     assert streamjpeg("f.tif", "b.jpg", "--range=-0.5,1", cwd=work).returncode == 0
     assert (work / "a.jpg").read_bytes() == (work / "b.jpg").read_bytes()
+
+
+def test_an_empty_or_cut_image_file_is_damaged_not_of_another_format(work):
+    """A file that begins as a PNG does (or is empty) but that Pillow cannot identify is
+    `damaged`, not `not supported: not an image format` (which a text file still is)."""
+    buffer = io.BytesIO()
+    Image.fromarray(_rgb(20, 30)).save(buffer, "PNG")
+    (work / "cut.png").write_bytes(buffer.getvalue()[:40])
+    (work / "empty.png").write_bytes(b"")
+    (work / "text.png").write_bytes(b"hello, not an image\n")
+    _assert_error(streamjpeg("cut.png", "out.jpg", cwd=work), "cut.png: damaged:")
+    _assert_error(streamjpeg("empty.png", "out.jpg", cwd=work), "empty.png: damaged: the file is empty")
+    _assert_error(streamjpeg("text.png", "out.jpg", cwd=work),
+                  "text.png: not supported: not an image format")
+    assert not (work / "out.jpg").exists()

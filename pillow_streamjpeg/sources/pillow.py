@@ -204,6 +204,20 @@ class PillowSource(Source):
             self._owned = None
 
 
+#: How files of the common formats Pillow reads begin (PNG, JPEG, GIF, WebP, BMP): one
+#: that begins so but that Pillow cannot identify is damaged, not of another format.
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF", b"BM")
+
+
+def _head(path: str | os.PathLike) -> bytes:
+    """The first 8 bytes of a file (b"" if it cannot be read)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(8)
+    except OSError:
+        return b""
+
+
 #: OSErrors of the system, not of a file's bytes: passed on as they are by ``open_image``.
 SYSTEM_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
                  InterruptedError, BlockingIOError, ConnectionError, TimeoutError)
@@ -228,6 +242,12 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
     try:
         opened = Image.open(path)
     except Image.UnidentifiedImageError:
+        # a file that starts as one of Pillow's formats does is one Pillow could not parse
+        head = _head(path)
+        if not head:
+            raise errors.Damaged(path, "the file is empty") from None
+        if head.startswith(SIGNATURES):
+            raise errors.Damaged(path, "cannot read the image header") from None
         raise errors.NotSupported(path, "not an image format Pillow or tifffile reads") from None
     except SYSTEM_ERRORS:
         raise
