@@ -352,8 +352,8 @@ def _keep_source(image: Image.Image | None, what: str) -> Image.Image:
 
 def _subsampling(value: Any, image: Image.Image | None) -> int:
     # integers only (a bool or a float equal to one is refused, as Pillow refuses floats)
-    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if value is None or integer and value == -1:
+    number = whole_number(value)
+    if value is None or number == -1:
         return 0
     if isinstance(value, str):
         if value == "keep":
@@ -365,8 +365,8 @@ def _subsampling(value: Any, image: Image.Image | None) -> int:
             return 0 if sampling == -1 else sampling
         if value in SUBSAMPLING_NAMES:
             return SUBSAMPLING_NAMES[value]
-    elif integer and value in SAMPLING:
-        return int(value)
+    elif number in SAMPLING:
+        return number
     msg = (
         f"subsampling must be 0, 1, 2, '4:4:4', '4:2:2', '4:2:0' ('4:1:1' is taken as 4:2:0, "
         f"as in Pillow), 'keep' or a preset name, "
@@ -620,8 +620,7 @@ def parse(
         quality, subsampling, qtables = -1, preset.get("subsampling", -1), preset.get("quantization")
     elif quality is None or quality == -1:
         quality = -1
-    elif (isinstance(quality, bool) or not isinstance(quality, numbers.Integral)
-          or not 0 <= quality <= 100):
+    elif whole_number(quality) is None or not 0 <= quality <= 100:
         raise ValueError(
             f"quality must be an integer from 0 to 100, 'keep' or a preset name "
             f"({', '.join(JpegPresets.presets)}), not {quality!r}"
@@ -670,7 +669,7 @@ def parse(
     optimize = info.get("optimize", False)
     if optimize is None:
         optimize = False
-    if not (isinstance(optimize, numbers.Integral) and optimize in (0, 1)  # True, False, 0, 1
+    if not (isinstance(optimize, bool) or whole_number(optimize) in (0, 1)  # True, False, 0, 1
             or getattr(getattr(optimize, "dtype", None), "kind", "") == "b"):  # NumPy's bool
         raise ValueError(f"optimize must be True or False, not {optimize!r}")
     optimize = bool(optimize)
