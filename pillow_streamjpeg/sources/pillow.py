@@ -249,15 +249,14 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
         if head.startswith(SIGNATURES):
             raise errors.Damaged(path, "cannot read the image header") from None
         raise errors.NotSupported(path, "not an image format Pillow or tifffile reads") from None
-    except SYSTEM_ERRORS:
+    except (*SYSTEM_ERRORS, MemoryError):
         raise
-    except MemoryError:
-        raise
-    except Exception as exc:
+    except OSError as exc:
         # a plugin's OSError on a file that opened ("Truncated File Read", "could not
         # create decoder object", a seek to a bad offset) is the file's, not the system's
-        raise errors.classify(exc if not isinstance(exc, OSError) else ValueError(),
-                              path, what="cannot read the image header") from exc
+        raise errors.Damaged(path, "cannot read the image header") from exc
+    except Exception as exc:
+        raise errors.classify(exc, path, what="cannot read the image header") from exc
     if fits and max(opened.size) > errors.JPEG_MAX:  # ``fits``: no shrink to make it fit
         opened.close()
         raise errors.too_large(path, *opened.size)
