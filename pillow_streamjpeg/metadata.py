@@ -128,12 +128,13 @@ def _valid(tag: int, value: Any) -> bool:
     return True
 
 
-def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes | None:
+def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool,
+                dpi: tuple[float, float] | None = None) -> bytes | None:
     """EXIF of the kept tags of ``source`` (a loaded TIFF IFD or a Pillow image's EXIF).
 
     None when ``source`` has none of ``IFD0_TAGS`` and no EXIF or GPS tag.
     Otherwise the tags EXIF requires of a JPEG are completed: resolution
-    (the source's, else 72 dpi), YCbCrPositioning, and in the EXIF IFD
+    (``dpi`` in inches where given, else the source's, else 72 dpi), YCbCrPositioning, and in the EXIF IFD
     ExifVersion, ComponentsConfiguration, FlashpixVersion, ColorSpace (the
     source's, else uncalibrated with an ICC profile and sRGB without) and
     the pixel dimensions, set to ``size`` (the JPEG's, after any shrink).
@@ -165,7 +166,9 @@ def _exif_bytes(source: Image.Exif, size: tuple[int, int], icc: bool) -> bytes |
     if not first and not subs:
         return None
     resolution = [source.get(tag) for tag in _RESOLUTION_TAGS]
-    if None in resolution or resolution[2] not in (2, 3) or not all(
+    if dpi is not None:  # the image's own (a PNG's pHYs, a JPEG's JFIF density)
+        resolution = [TiffImagePlugin.IFDRational(v) for v in dpi] + [_RESUNIT_INCH]
+    elif None in resolution or resolution[2] not in (2, 3) or not all(
             (_rational(v) or 0) > 0 for v in resolution[:2]):
         resolution = [TiffImagePlugin.IFDRational(72, 1)] * 2 + [2]
     for tag, value in zip(_RESOLUTION_TAGS, resolution):
@@ -434,13 +437,12 @@ def from_pillow(im: Image.Image, *, size: tuple[int, int] | None = None) -> dict
     try:
         with warnings.catch_warnings():  # Pillow warns of odd tags
             warnings.simplefilter("ignore")
-            exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result)
+            # the EXIF's resolution the image's dpi where it has one, not the 72 dpi
+            # filler of an EXIF without one, nor one that says otherwise
+            exif = _exif_bytes(im.getexif(), size or im.size, "icc_profile" in result,
+                               result.get("dpi"))
     except Exception:  # unreadable EXIF is dropped
         exif = None
-    if exif and "dpi" in result:
-        # the EXIF's resolution the image's (a PNG's pHYs, a JPEG's JFIF density), not the
-        # 72 dpi filler of an EXIF without one, nor one that says otherwise
-        exif = _with_dpi(exif, result["dpi"])
     if exif:
         result["exif"] = exif
     xmp = info.get("xmp")
