@@ -258,6 +258,12 @@ class Refinement(NamedTuple):
     #: the image's columns (a strip cut into columns has fewer): libjpeg-turbo's upsampler
     #: depends on them (``refine_group_sub``'s box)
     width: int
+    #: 1: after the search, each block (each MCU of RGB) takes libjpeg-turbo's
+    #: coefficients where they decode closer than the search's (``refine.prefer_libjpeg``,
+    #: ``prefer_libjpeg_rgb``, ``prefer_libjpeg_sub``): images of at most
+    #: REFINE_PLAIN_BLOCKS blocks, which then never decode farther from the source than
+    #: Pillow's file does (subsampled ones: of one MCU, as the default refines them)
+    libjpeg: int = 0
 
     @classmethod
     def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
@@ -267,7 +273,8 @@ class Refinement(NamedTuple):
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
-        ``REFINE_PLAIN_BLOCKS``, no rate term; above (and when not given), the rate
+        ``REFINE_PLAIN_BLOCKS``, no rate term; at most either, libjpeg-turbo's
+        coefficients are kept where they decode closer (``libjpeg``); above (and when not given), the rate
         term and the screen of candidates. ``subsampled``: a component of the
         image is subsampled. ``rgb_error``: the search counts the error of RGB
         pixels (``Frame.rgb_error``), whose rate term is at least ``REFINE_RGB_LAM``
@@ -279,9 +286,9 @@ class Refinement(NamedTuple):
         module = engine.refine if module is None else module
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
-            return cls(module, quant, sweeps, 0.0, tries, 0, width)
+            return cls(module, quant, sweeps, 0.0, tries, 0, width, 1)
         if blocks is not None and blocks <= REFINE_PLAIN_BLOCKS:
-            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width)
+            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width, 1)
         finest = min(min(table) for table in qtables)
         lam = 0.5 * finest * finest if finest > 1 else 0.0
         if rgb_error and (blocks is None or blocks > REFINE_RGB_LAM_BLOCKS):
@@ -359,7 +366,9 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     A strip of RGB pixels that the kernels convert is refined against the RGB
     pixels the decoder gives (``refine_group_rgb`` without subsampling,
     ``refine_group_sub``, after the decoder's upsampling, at 4:2:2 and 4:2:0;
-    both read the band); any other against each component's samples.
+    both read the band); any other against each component's samples. With
+    ``refine.libjpeg``, each block (each MCU of RGB) then keeps
+    libjpeg-turbo's coefficients where they decode closer (not counted).
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
@@ -367,23 +376,32 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
     if frame.rgb_error and hs == vs == 1:
         # RGB converted by the kernels, no subsampling: the RGB error of the decoder's pixels
-        return refine.module.refine_group_rgb(
-            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
-            frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
-            refine.sweeps, refine.lam, refine.tries, refine.screen)
+        layout = (band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows,
+                  mcus, frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp)
+        changed = refine.module.refine_group_rgb(*layout, refine.sweeps, refine.lam,
+                                                 refine.tries, refine.screen)
+        if refine.libjpeg:
+            refine.module.prefer_libjpeg_rgb(*layout)
+        return changed
     if frame.rgb_error:
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
-        return refine.module.refine_group_sub(
-            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
-            vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
-            scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
-            refine.screen)
+        layout = (band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows,
+                  mcus, vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
+                  scratch.strip_coefs, mcus * (hs * vs + 2))
+        changed = refine.module.refine_group_sub(*layout, refine.sweeps, refine.lam,
+                                                 refine.tries, refine.screen)
+        if refine.libjpeg:
+            refine.module.prefer_libjpeg_sub(*layout)
+        return changed
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
-    return refine.module.refine_group(
-        scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
-        frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
-        refine.sweeps, refine.lam, refine.tries, frame.width, nrows, refine.screen)
+    layout = (scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
+              frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1))
+    changed = refine.module.refine_group(*layout, refine.sweeps, refine.lam, refine.tries,
+                                         frame.width, nrows, refine.screen)
+    if refine.libjpeg:
+        refine.module.prefer_libjpeg(*layout, frame.width, nrows)
+    return changed
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,

@@ -90,6 +90,11 @@ import numpy as np
 # pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int)
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
+# pythran export prefer_libjpeg(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, int)
+# pythran export prefer_libjpeg_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int)
+# pythran export libjpeg_block(int32[:], int, int32[:], int32[:])
+# pythran export libjpeg_mcu_sub(int32[:], int, int, int32[:], int32[:])
+# pythran export prefer_libjpeg_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int)
 
 #: Largest magnitude of a dequantized coefficient and of a column-pass output for
 #: which every sum of the IDCT model fits in 32 bits: 8 * 11363 * 23600 + 2**17 < 2**31
@@ -152,6 +157,16 @@ UMASK = SFLAG + 8  # per pixel of the MCU: -1 in the image, 0 past its edge
 UERR = UMASK + 256  # per pixel, its squared RGB error while a chroma block is searched (0 past the edge)
 UWE = UERR + 256  # and its weighted RGB error (``_residuals_sub``)
 SUBWORK = UWE + 256
+
+# Offsets in the work array L of libjpeg's forward path (``prefer_libjpeg``, ``LWORK`` items).
+LS = 0        # a block's level-shifted samples per component, transposed: LS + 64 c + 8 x + y
+LF = 192      # the forward DCT's row pass: LF + 8 y + u
+LF2 = 256     # its outputs (scaled by 8 as libjpeg's are), transposed: LF2 + 8 u + v
+LDIV = 320    # per component c, libjpeg's divisors of coefficient (v, u), transposed: LDIV + 192 c
+              # + 8 u + v (reciprocal), + 64 + 8 u + v (correction), + 128 + 8 u + v (shift)
+LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c - 1) + 16 py + px
+LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
+LWORK = 1664
 
 
 #: Most candidates (``tries``) per sweep: every coefficient.
@@ -904,37 +919,15 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     _tables(S)
     lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
-    yb = group * hs
     masked = -1  # the shape S[MASK:] holds (none yet)
-    sub_width = -(-width // hs)  # a subsampled component's columns and rows of the image
-    sub_rows = -(-rows // vs)
     for c in range(ncomp):
         _quantizers(S, quant, 64 * comp_table[c])
         blocks = gm * hs * vs if c == 0 else gm
         for i in range(blocks):
-            if c == 0:
-                by = i // (gm * hs)
-                bx = i % (gm * hs)
-                j = by * yb + bx
-                src = 8 * by * cw + 8 * bx
-                stride = cw
-                cols_in = width - 8 * bx
-                rows_in = rows - 8 * by
-            elif hs * vs > 1:
-                j = vs * yb + (c - 1) * group + i
-                stride = 8 * group
-                src = chroma + (c - 1) * 64 * group + 8 * i
-                cols_in = sub_width - 8 * i
-                rows_in = sub_rows
-            else:
-                j = c * group + i
-                src = c * plane + 8 * i
-                stride = cw
-                cols_in = width - 8 * i
-                rows_in = rows
+            j, src, stride, cols_in, rows_in = _block_place(c, i, plane, cw, chroma, hs, vs,
+                                                            group, gm, width, rows)
             if cols_in <= 0 or rows_in <= 0:
                 continue  # wholly past the image's edge: not seen
-            j = _size(j)
             shape = min(cols_in, 8) * 16 + min(rows_in, 8)
             if shape != masked:  # most blocks are whole: the mask is rewritten at edges only
                 _mask(S, cols_in, rows_in)
@@ -946,6 +939,219 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 changed += k
                 _scatter(S, coefs, j, nb)
     return changed
+
+
+def _block_place(c, i, plane, cw, chroma, hs, vs, group, gm, width, rows):
+    """Block i of component c of a group (``refine_group``'s layout): its index j in coefs, its samples' offset and row stride, and the image's columns and rows from its first pixel (0 or less: wholly past the edge)."""
+    yb = group * hs
+    if c == 0:
+        by = i // (gm * hs)
+        bx = i % (gm * hs)
+        return (_size(by * yb + bx), 8 * by * cw + 8 * bx, cw, width - 8 * bx, rows - 8 * by)
+    if hs * vs > 1:
+        # a subsampled component's columns and rows of the image are ceil(width / hs) x ceil(rows / vs)
+        return (_size(vs * yb + (c - 1) * group + i), chroma + (c - 1) * 64 * group + 8 * i,
+                8 * group, -(-width // hs) - 8 * i, -(-rows // vs))
+    return (_size(c * group + i), c * plane + 8 * i, cw, width - 8 * i, rows)
+
+
+# libjpeg's own coefficients, kept where they decode closer -------------------------------
+#
+# A greedy search that moves each coefficient by at most one step ends where its start
+# lets it: on a ramp of halfway chroma (which libjpeg rounds down), or where rounding
+# libjpeg's integer DCT happens to suit its integer IDCT, Pillow's file can decode closer
+# than anything the search reaches from ours. On small images (strips.Refinement.libjpeg)
+# each block (each MCU for colour) afterwards takes the coefficients libjpeg-turbo writes
+# for the same source (its RGB -> YCbCr, forward DCT and quantization, bit for bit:
+# Pillow's) where they decode closer than the search's: such images then never decode
+# farther from the source than Pillow's file, nor than the search alone (docs/fidelity.md,
+# "libjpeg's coefficients where they decode closer").
+
+
+def _libjpeg_divisors(S, L, c):
+    """L[LDIV + 192 c:]: libjpeg-turbo's division by 8 q for the quantizers S[Q:] (``compute_reciprocal``, jcdctmgr.c).
+
+    A coefficient F is quantized as sign(F) ((|F| + correction) reciprocal >>
+    shift), which libjpeg-turbo's C and SIMD code compute alike (16-bit
+    DCTELEM): not always a rounded division. Stored transposed, as the
+    DCT's outputs are.
+    """
+    o = LDIV + 192 * _size(c)
+    for n in range(64):
+        d = 8 * int(S[Q + n])
+        b = 0
+        while (2 << b) <= d:
+            b += 1
+        r = 16 + b
+        fq = (1 << r) // d
+        fr = (1 << r) % d
+        corr = d >> 1
+        if fr == 0:  # a power of two: the reciprocal would need 17 bits
+            fq >>= 1
+            r -= 1
+        elif fr <= d >> 1:
+            corr += 1
+        else:
+            fq += 1
+        t = o + 8 * (n & 7) + (n >> 3)
+        L[t] = fq
+        L[t + 64] = corr
+        L[t + 128] = r
+
+
+def _libjpeg_pass(L, src, dst, up, down, shift):
+    """8 one-dimensional passes of ``jpeg_fdct_islow`` (jfdctint.c), side by side.
+
+    Pass i reads d[k] = L[src + 8 k + i] and writes its output k to L[dst + 8 i
+    + k] (transposed, as ``_idct8`` does, so that the loop over the passes
+    vectorizes 8 wide). libjpeg's constants (CONST_BITS 13) and rounding
+    shifts: outputs 0 and 4 are ((sum << up) + rounding) >> down, the others
+    DESCALE(sum, shift); the row pass is up 2 (PASS1_BITS), down 0, shift
+    11, the column pass up 0, down 2, shift 15. Exact in 32 bits for 8-bit
+    samples, as libjpeg's INT32 arithmetic is.
+    """
+    src = _size(src)
+    dst = _size(dst)
+    half = np.int32(1) << (shift - 1)
+    even = (np.int32(1) << down) >> 1
+    for i in range(8):
+        d0 = L[src + i]
+        d1 = L[src + 8 + i]
+        d2 = L[src + 16 + i]
+        d3 = L[src + 24 + i]
+        d4 = L[src + 32 + i]
+        d5 = L[src + 40 + i]
+        d6 = L[src + 48 + i]
+        d7 = L[src + 56 + i]
+        tmp0 = d0 + d7
+        tmp7 = d0 - d7
+        tmp1 = d1 + d6
+        tmp6 = d1 - d6
+        tmp2 = d2 + d5
+        tmp5 = d2 - d5
+        tmp3 = d3 + d4
+        tmp4 = d3 - d4
+        tmp10 = tmp0 + tmp3
+        tmp13 = tmp0 - tmp3
+        tmp11 = tmp1 + tmp2
+        tmp12 = tmp1 - tmp2
+        o = dst + 8 * i
+        L[o] = (((tmp10 + tmp11) << up) + even) >> down
+        L[o + 4] = (((tmp10 - tmp11) << up) + even) >> down
+        z1 = (tmp12 + tmp13) * np.int32(4433)
+        L[o + 2] = (z1 + tmp13 * np.int32(6270) + half) >> shift
+        L[o + 6] = (z1 - tmp12 * np.int32(15137) + half) >> shift
+        z1 = (tmp4 + tmp7) * np.int32(-7373)
+        z2 = (tmp5 + tmp6) * np.int32(-20995)
+        z3 = tmp4 + tmp6
+        z4 = tmp5 + tmp7
+        z5 = (z3 + z4) * np.int32(9633)
+        z3 = z3 * np.int32(-16069) + z5
+        z4 = z4 * np.int32(-3196) + z5
+        L[o + 7] = (tmp4 * np.int32(2446) + z1 + z3 + half) >> shift
+        L[o + 5] = (tmp5 * np.int32(16819) + z2 + z4 + half) >> shift
+        L[o + 3] = (tmp6 * np.int32(25172) + z2 + z3 + half) >> shift
+        L[o + 1] = (tmp7 * np.int32(12299) + z1 + z4 + half) >> shift
+
+
+def _libjpeg_coefs(L, c, S):
+    """S[C:]: libjpeg-turbo's quantized coefficients (natural order) of the samples L[LS + 64 c:] (level-shifted, transposed), with the divisors L[LDIV + 192 c:].
+
+    The product in the quantization stays below 2**31: |F| <= 8192 for 8-bit
+    samples, the correction at most 1021, the reciprocal at most 2**16.
+    """
+    _libjpeg_pass(L, LS + 64 * _size(c), LF, 2, 0, 11)
+    _libjpeg_pass(L, LF, LF2, 0, 2, 15)
+    o = LDIV + 192 * _size(c)
+    for i in range(64):
+        f = L[LF2 + i]
+        t = ((abs(f) + L[o + 64 + i]) * L[o + i]) >> L[o + 128 + i]
+        L[LF + i] = -t if f < 0 else t
+    for u in range(8):
+        for v in range(8):
+            S[C + 8 * v + u] = L[LF + 8 * u + v]
+
+
+def libjpeg_block(pixels, ncomp, quant, out):
+    """out: the quantized coefficients (natural order) libjpeg-turbo writes for one block (grey, ncomp 1) or one 4:4:4 MCU of RGB pixels (ncomp 3).
+
+    pixels: 64 grey samples, or the 64 R, then G, then B values (0..255, row
+    by row); quant: quantizers (natural order), 64 for grey, luma's then
+    chroma's for colour; out: 64 coefficients a component (Y, Cb, Cr). The
+    model ``prefer_libjpeg`` and ``prefer_libjpeg_rgb`` use, for tests.
+    """
+    S = np.zeros(WORK, dtype=np.int32)
+    R = np.zeros(RGBWORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
+    colour = 1 if ncomp == 3 else 0
+    for i in range(64 + 128 * colour):
+        R[RT + i] = pixels[i]
+        L[LS + (i & ~63) + 8 * (i & 7) + ((i >> 3) & 7)] = pixels[i] - 128
+    if colour:
+        _libjpeg_ycc(R, L)
+    for c in range(1 + 2 * colour):
+        for n in range(64):
+            S[Q + n] = quant[64 * min(c, 1) + n]
+        _libjpeg_divisors(S, L, c)
+        _libjpeg_coefs(L, c, S)
+        for n in range(64):
+            out[64 * c + n] = S[C + n]
+
+
+def _kept_or_replaced(S, mine):
+    """After ``_libjpeg_coefs``: 1 if the block's new S[C:] decodes with less error than ``mine`` (``_residuals``), else 0.
+
+    Where libjpeg's coefficients are the ones the block has (most blocks at
+    lower qualities), 0 without decoding them.
+    """
+    if _same_coefs(S) or not _prepare(S):
+        return 0
+    return 1 if _residuals(S) < mine else 0
+
+
+def prefer_libjpeg(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
+                   coefs, nb, width, rows):
+    """Per block of a group (``refine_group``'s arguments), libjpeg-turbo's coefficients in place of ours where they decode closer to the samples.
+
+    libjpeg's for the block's samples as the kernels hold them (its integer
+    DCT and quantization; the kernels replicate the edge past the image's
+    as libjpeg does). Returns the number of blocks replaced.
+    """
+    S = np.zeros(WORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
+    nb = _size(nb)
+    _tables(S)
+    replaced = 0
+    masked = -1
+    for c in range(ncomp):
+        _quantizers(S, quant, 64 * comp_table[c])
+        _libjpeg_divisors(S, L, 0)
+        blocks = gm * hs * vs if c == 0 else gm
+        for i in range(blocks):
+            j, src, stride, cols_in, rows_in = _block_place(c, i, plane, cw, chroma, hs, vs,
+                                                            group, gm, width, rows)
+            if cols_in <= 0 or rows_in <= 0:
+                continue
+            shape = min(cols_in, 8) * 16 + min(rows_in, 8)
+            if shape != masked:
+                _mask(S, cols_in, rows_in)
+                masked = shape
+            _targets(samples, src, stride, S)
+            _gather(coefs, j, nb, S)
+            if not _prepare(S):
+                continue
+            mine = _residuals(S)
+            if mine == 0:
+                continue
+            for n in range(64):
+                # the sample the target holds, as libjpeg reads it (an integer, level-shifted;
+                # transposed, as ``_libjpeg_coefs`` reads it)
+                L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
+            _libjpeg_coefs(L, 0, S)
+            if _kept_or_replaced(S, mine):
+                _scatter(S, coefs, j, nb)
+                replaced += 1
+    return replaced
 
 
 # Colour: the RGB error of the decoder's pixels --------------------------------------------
@@ -1224,6 +1430,120 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
             _scatter(S2, coefs, 2 * mcus + i, nb)
     return changed
 
+
+
+def _rgb_error(R, S):
+    """The squared RGB error of the MCU's decoded samples R[PX:] (``ycc_rgb``) against its pixels R[RT:], over S[MASK:]'s pixels.
+
+    ``ycc_rgb``'s formulas written out without branches, so that g++
+    vectorizes the loop (below 2**31: 64 pixels of at most 3 x 255**2).
+    """
+    s = np.int32(0)
+    half = np.int32(32768)
+    for i in range(64):
+        y = R[PX + i]
+        b = R[PX + 64 + i] - np.int32(128)
+        r = R[PX + 128 + i] - np.int32(128)
+        er = _clamp255(y + ((np.int32(91881) * r + half) >> 16)) - R[RT + i]
+        eg = _clamp255(y + ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16)) - R[RT + 64 + i]
+        eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - R[RT + 128 + i]
+        s += (er * er + eg * eg + eb * eb) & S[MASK + i]
+    return int(s)
+
+
+def _clamp255(v):
+    """v clamped to 0..255 (a scalar function g++ inlines into vectorized loops)."""
+    return min(max(v, np.int32(0)), np.int32(255))
+
+
+def _same_coefs(S):
+    """1 if S[C:] equals the coefficients S[BASE:] that ``_prepare`` kept, else 0."""
+    d = np.int32(0)
+    for n in range(64):
+        d |= S[C + n] ^ S[BASE + n]
+    return 1 if d == 0 else 0
+
+
+def _libjpeg_ycc(R, L):
+    """L[LS:]: the MCU's pixels R[RT:] as libjpeg-turbo's rgb_ycc_convert (jccolor.c) makes them Y, Cb and Cr, level-shifted and transposed (L[LS + 64 c + 8 x + y]).
+
+    Its tables as their formulas: FIX(x) = x 2**16 rounded, Y rounded with
+    ONE_HALF, Cb and Cr with ONE_HALF - 1 (halves round down); the sums stay
+    below 2**24.
+    """
+    for x in range(8):
+        for y in range(8):
+            i = 8 * y + x
+            r = R[RT + i]
+            g = R[RT + 64 + i]
+            b = R[RT + 128 + i]
+            t = LS + 8 * x + y
+            L[t] = ((np.int32(19595) * r + np.int32(38470) * g + np.int32(7471) * b
+                     + np.int32(32768)) >> 16) - np.int32(128)
+            L[t + 64] = ((np.int32(32768) * b - np.int32(11059) * r - np.int32(21709) * g
+                          + np.int32(8421375)) >> 16) - np.int32(128)
+            L[t + 128] = ((np.int32(32768) * r - np.int32(27439) * g - np.int32(5329) * b
+                           + np.int32(8421375)) >> 16) - np.int32(128)
+
+
+def prefer_libjpeg_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
+                       coefs, nb):
+    """Per MCU of a 4:4:4 colour strip (``refine_group_rgb``'s arguments), libjpeg-turbo's coefficients of its three blocks in place of ours where the RGB pixels they decode to come closer.
+
+    libjpeg's from the MCU's RGB pixels (``_libjpeg_ycc``, its DCT and
+    quantization; the edge replicated as libjpeg does). Returns the number
+    of MCUs replaced.
+    """
+    S0 = np.zeros(WORK, dtype=np.int32)
+    S1 = np.zeros(WORK, dtype=np.int32)
+    S2 = np.zeros(WORK, dtype=np.int32)
+    R = np.zeros(RGBWORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
+    nb = _size(nb)
+    mcus = _size(mcus)
+    _colour_work(S0, S1, S2, quant, comp_table, 0)
+    _libjpeg_divisors(S0, L, 0)
+    _libjpeg_divisors(S1, L, 1)
+    _libjpeg_divisors(S2, L, 2)
+    replaced = 0
+    masked = -1
+    for i in range(mcus):
+        cols_in = width - 8 * i
+        if cols_in <= 0 or rows <= 0:
+            continue
+        shape = min(cols_in, 8) * 16 + min(rows, 8)
+        if shape != masked:
+            _mask(S0, cols_in, rows)
+            masked = shape
+        _gather(coefs, i, nb, S0)
+        _gather(coefs, mcus + i, nb, S1)
+        _gather(coefs, 2 * mcus + i, nb, S2)
+        if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
+            continue
+        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
+        _decoded(S0, R, PX, 8)
+        _decoded(S1, R, PX + 64, 8)
+        _decoded(S2, R, PX + 128, 8)
+        mine = _rgb_error(R, S0)
+        if mine == 0:
+            continue
+        _libjpeg_ycc(R, L)
+        _libjpeg_coefs(L, 0, S0)
+        _libjpeg_coefs(L, 1, S1)
+        _libjpeg_coefs(L, 2, S2)
+        if _same_coefs(S0) and _same_coefs(S1) and _same_coefs(S2):
+            continue  # libjpeg's are the MCU's (most MCUs at lower qualities)
+        if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
+            continue
+        _decoded(S0, R, PX, 8)
+        _decoded(S1, R, PX + 64, 8)
+        _decoded(S2, R, PX + 128, 8)
+        if _rgb_error(R, S0) < mine:
+            _scatter(S0, coefs, i, nb)
+            _scatter(S1, coefs, mcus + i, nb)
+            _scatter(S2, coefs, 2 * mcus + i, nb)
+            replaced += 1
+    return replaced
 
 # Subsampled colour: the RGB error after the decoder's upsampling ---------------------------
 
@@ -1533,3 +1853,189 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             changed += moved
             _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
     return changed
+
+
+def _ycc_pixel(r, g, b):
+    """libjpeg-turbo's Y, Cb and Cr (rgb_ycc_convert, jccolor.c; ``_libjpeg_ycc``) of one pixel, not level-shifted."""
+    return (((np.int32(19595) * r + np.int32(38470) * g + np.int32(7471) * b + np.int32(32768)) >> 16),
+            ((np.int32(32768) * b - np.int32(11059) * r - np.int32(21709) * g + np.int32(8421375)) >> 16),
+            ((np.int32(32768) * r - np.int32(27439) * g - np.int32(5329) * b + np.int32(8421375)) >> 16))
+
+
+def _sub_error(R):
+    """The squared RGB error of a subsampled MCU as it decodes (R[UY:], R[UUP:]) against its pixels R[UT:], over R[UMASK:]."""
+    s = np.int32(0)
+    half = np.int32(32768)
+    for i in range(256):
+        y = R[UY + i]
+        b = R[UUP + i] - np.int32(128)
+        r = R[UUP + 256 + i] - np.int32(128)
+        er = _clamp255(y + ((np.int32(91881) * r + half) >> 16)) - R[UT + i]
+        eg = _clamp255(y + ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16)) - R[UT + 256 + i]
+        eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - R[UT + 512 + i]
+        s += (er * er + eg * eg + eb * eb) & R[UMASK + i]
+    return int(s)
+
+
+def _sub_decoded(R, S0, S1, S2, coefs, i, mcus, nb, vs):
+    """R[UY:] and R[UUP:]: MCU i of a subsampled strip as it decodes from coefs (S1, S2: its chroma blocks, gathered and prepared); 0 where the model cannot decode a Y block."""
+    for k in range(2 * vs):
+        bx = k & 1
+        by = k >> 1
+        _gather(coefs, by * 2 * mcus + 2 * i + bx, nb, S0)
+        if not _prepare(S0):
+            return 0
+        _decoded(S0, R, UY + 128 * by + 8 * bx, 16)
+    _decoded(S1, R, UC, 8)
+    _decoded(S2, R, UC + 64, 8)
+    for py in range(8 * vs):
+        _upsample_row(R, 1, py, UUP + 16 * py)
+        _upsample_row(R, 2, py, UUP + 256 + 16 * py)
+    return 1
+
+
+def _libjpeg_sub(R, L, S0, S1, S2, vs):
+    """libjpeg-turbo's coefficients of a subsampled MCU's pixels R[UT:]: its Y blocks' in L[LCO:], its Cb's and Cr's in S1[C:] and S2[C:] (divisors L[LDIV:] for Y, + 192 and + 384 for Cb and Cr).
+
+    Colour converted per pixel, then the chroma downsampled as jcsample.c's
+    h2v1 ((a + b + 0 or 1) >> 1, the bias alternating along the row) or h2v2
+    ((4 samples + 1 or 2) >> 2); the pixels past the image's right edge are
+    its last column repeated (``_rgb_targets``), the chroma rows past its
+    bottom its last chroma row (R[SUB + 2] rows in the MCU), as libjpeg pads.
+    """
+    rows = 8 * vs
+    for py in range(rows):
+        for px in range(16):
+            i = 16 * py + px
+            y, cb, cr = _ycc_pixel(R[UT + i], R[UT + 256 + i], R[UT + 512 + i])
+            # Y block k = 2 (py >> 3) + (px >> 3) at LCO + 64 k, transposed, until its coefficients replace it
+            L[LCO + 64 * (2 * (py >> 3) + (px >> 3)) + 8 * (px & 7) + (py & 7)] = y - np.int32(128)
+            L[LCH + i] = cb
+            L[LCH + 256 + i] = cr
+    for k in range(2 * vs):
+        for n in range(64):
+            L[LS + n] = L[LCO + 64 * k + n]
+        _libjpeg_coefs(L, 0, S0)
+        for n in range(64):
+            L[LCO + 64 * k + n] = S0[C + n]
+    last = _size(R[SUB + 2] - 1)  # the image's last chroma row in the MCU
+    for c in range(2):
+        src = LCH + 256 * c
+        for sy in range(8):
+            # rows past the image's last chroma row repeat it (jcprepct.c pads the downsampled
+            # rows; the full-size rows only to a whole pair)
+            ry = min(sy, last)
+            for sx in range(8):
+                if vs == 2:
+                    o = src + 32 * ry + 2 * sx
+                    v = (L[o] + L[o + 1] + L[o + 16] + L[o + 17] + 1 + (sx & 1)) >> 2
+                else:
+                    o = src + 16 * ry + 2 * sx
+                    v = (L[o] + L[o + 1] + (sx & 1)) >> 1
+                L[LS + 64 * (c + 1) + 8 * sx + sy] = v - np.int32(128)
+    _libjpeg_coefs(L, 1, S1)
+    _libjpeg_coefs(L, 2, S2)
+
+
+def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
+    """out: the quantized coefficients (natural order) libjpeg-turbo writes for one MCU subsampled 2x horizontally and vs (1 or 2) times vertically: its 2 vs Y blocks (by rows), then Cb and Cr.
+
+    pixels: the MCU's R, then G, then B plane, 16 x 16 each, row by row (rows
+    from 8 vs on unused; those past the image's bottom edge, from ``rows``
+    on, its last row repeated); quant: luma's then chroma's quantizers
+    (natural order). The model ``prefer_libjpeg_sub`` uses, for tests.
+    """
+    R = np.zeros(SUBWORK, dtype=np.int32)
+    S0 = np.zeros(WORK, dtype=np.int32)
+    S1 = np.zeros(WORK, dtype=np.int32)
+    S2 = np.zeros(WORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
+    vs = 2 if vs == 2 else 1
+    R[SUB + 2] = -(-min(max(rows, 1), 8 * vs) // vs)
+    for i in range(768):
+        R[UT + i] = pixels[i]
+    for n in range(64):
+        S0[Q + n] = quant[n]
+        S1[Q + n] = quant[64 + n]
+        S2[Q + n] = quant[64 + n]
+    _libjpeg_divisors(S0, L, 0)
+    _libjpeg_divisors(S1, L, 1)
+    _libjpeg_divisors(S2, L, 2)
+    _libjpeg_sub(R, L, S0, S1, S2, vs)
+    blocks = 2 * vs
+    for n in range(64 * blocks):
+        out[n] = L[LCO + n]
+    for n in range(64):
+        out[64 * blocks + n] = S1[C + n]
+        out[64 * blocks + 64 + n] = S2[C + n]
+
+
+def prefer_libjpeg_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
+                       quant, coefs, nb):
+    """``prefer_libjpeg_rgb`` for a strip subsampled 2x horizontally (``refine_group_sub``'s arguments): per MCU, libjpeg-turbo's coefficients of its 2 vs Y, Cb and Cr blocks where the RGB pixels they decode to after the decoder's upsampling come closer.
+
+    Exact for an MCU alone in the image (the automatic default's subsampled
+    images), approximate at edges shared with other MCUs (``_upsample_row``).
+    Returns the number of MCUs replaced.
+    """
+    R = np.zeros(SUBWORK, dtype=np.int32)
+    S0 = np.zeros(WORK, dtype=np.int32)
+    S1 = np.zeros(WORK, dtype=np.int32)
+    S2 = np.zeros(WORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
+    nb = _size(nb)
+    mcus = _size(mcus)
+    vs = 2 if vs == 2 else 1
+    _colour_work(S0, S1, S2, quant, comp_table, 0)
+    _libjpeg_divisors(S0, L, 0)
+    _libjpeg_divisors(S1, L, 1)
+    _libjpeg_divisors(S2, L, 2)
+    R[SUB] = vs
+    R[SUB + 3] = 1 if box else 0
+    replaced = 0
+    masked = -1
+    for i in range(mcus):
+        cols = min(width - 16 * i, 16)
+        if cols <= 0 or rows <= 0:
+            continue
+        if cols != masked:
+            _sub_shape(R, cols, rows)
+            masked = cols
+        _gather(coefs, 2 * vs * mcus + i, nb, S1)
+        _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
+        if not _prepare(S1) or not _prepare(S2) or not _sub_decoded(R, S0, S1, S2, coefs, i,
+                                                                      mcus, nb, vs):
+            continue
+        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R, UT, 16, 8 * vs)
+        mine = _sub_error(R)
+        if mine == 0:
+            continue
+        _libjpeg_sub(R, L, S0, S1, S2, vs)
+        if not _prepare(S1) or not _prepare(S2):
+            continue
+        # the Y blocks' as decoded from libjpeg's (their coefficients at LCO)
+        ok = 1
+        for k in range(2 * vs):
+            for n in range(64):
+                S0[C + n] = L[LCO + 64 * k + n]
+            if not _prepare(S0):
+                ok = 0
+                break
+            _decoded(S0, R, UY + 128 * (k >> 1) + 8 * (k & 1), 16)
+        if not ok:
+            continue
+        _decoded(S1, R, UC, 8)
+        _decoded(S2, R, UC + 64, 8)
+        for py in range(8 * vs):
+            _upsample_row(R, 1, py, UUP + 16 * py)
+            _upsample_row(R, 2, py, UUP + 256 + 16 * py)
+        if _sub_error(R) < mine:
+            for k in range(2 * vs):
+                for n in range(64):
+                    S0[C + n] = L[LCO + 64 * k + n]
+                _scatter(S0, coefs, (k >> 1) * 2 * mcus + 2 * i + (k & 1), nb)
+            _scatter(S1, coefs, 2 * vs * mcus + i, nb)
+            _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
+            replaced += 1
+    return replaced
+

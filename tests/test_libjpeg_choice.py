@@ -1,0 +1,313 @@
+"""libjpeg's coefficients where they decode closer (``refine.prefer_libjpeg``, ``prefer_libjpeg_rgb``).
+
+The images the ``refine`` default searches (at most ``strips.REFINE_PLAIN_BLOCKS``
+blocks, without subsampling) keep, block by block (MCU by MCU for RGB), the
+coefficients libjpeg-turbo writes for the same source where they decode closer than
+the search's (docs/fidelity.md, "libjpeg's coefficients where they decode closer").
+These tests keep its claims true:
+
+- the model (libjpeg-turbo's RGB -> YCbCr, integer forward DCT and quantization) is
+  libjpeg-turbo's bit for bit: its coefficients, written by ``coefjpeg``, decode (djpeg)
+  to the pixels of Pillow's own file;
+- every build chooses what the Python source chooses, on the buffers of real saves;
+- such images never decode (djpeg) farther from the source than Pillow's file, in a
+  sweep of generated contents and qualities and on random ones; and with the choice off,
+  the two floor cases it fixed lose again (the test can fail).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import coefjpeg
+import transpiled
+from generated import content
+from jpegtools import djpeg_decode
+from pillow_streamjpeg import engine, options, refine, strips, tables
+
+PY = transpiled.source("refine")
+
+BUILDS = {"baseline": refine}
+if "x86-64-v3" in engine.builds():
+    from pillow_streamjpeg import refine_v3
+
+    BUILDS["x86-64-v3"] = refine_v3
+
+
+def _model_jpeg(module, pixels: np.ndarray, quality: int) -> bytes:
+    """A JPEG (coefjpeg) of the coefficients ``module.libjpeg_block`` gives for each block
+    (4:4:4 MCU) of the pixels, the edge replicated as libjpeg does."""
+    h, w = pixels.shape[:2]
+    colour = pixels.ndim == 3
+    padding = ((0, -h % 8), (0, -w % 8)) + (((0, 0),) if colour else ())
+    padded = np.pad(pixels, padding, mode="edge")
+    ncomp = 3 if colour else 1
+    qtables = tables.quality_tables(quality)[:2 if colour else 1]
+    quant = np.asarray(qtables, dtype=np.int32).ravel()
+    planes = [np.zeros((padded.shape[0] // 8, padded.shape[1] // 8, 64), np.int32)
+              for _ in range(ncomp)]
+    out = np.zeros(64 * ncomp, np.int32)
+    for by in range(padded.shape[0] // 8):
+        for bx in range(padded.shape[1] // 8):
+            block = padded[8 * by:8 * by + 8, 8 * bx:8 * bx + 8]
+            flat = (block.transpose(2, 0, 1) if colour else block).astype(np.int32).ravel()
+            module.libjpeg_block(flat, ncomp, quant, out)
+            for c in range(ncomp):
+                planes[c][by, bx] = out[64 * c:64 * c + 64]
+    return coefjpeg.write(planes, [list(t) for t in qtables], w, h)
+
+
+def _pillow(pixels: np.ndarray, **params) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", **params)
+    return out.getvalue()
+
+
+def _ours(pixels: np.ndarray, **params) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="STREAMJPEG", workers=1, **params)
+    return out.getvalue()
+
+
+def _sse(pixels: np.ndarray, data: bytes) -> int:
+    """The squared error of the pixels djpeg decodes (integer: ties are ties)."""
+    return int(((djpeg_decode(data).astype(np.int64) - pixels.astype(np.int64)) ** 2).sum())
+
+
+# The model -------------------------------------------------------------------------------
+
+
+def _model_contents(photos) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    ramp = np.linspace(0, 255, 37).round().astype(np.uint8)
+    return {
+        "noise": rng.integers(0, 256, (17, 23, 3), dtype=np.uint8),
+        "ramp": np.ascontiguousarray(np.broadcast_to(ramp[None, :, None], (11, 37, 3))),
+        "saturated": np.array([[[255, 0, 0], [0, 0, 255], [255, 255, 0]] * 5] * 9, np.uint8),
+        "photo": photos["astronaut"][60:84, 200:229],
+    }
+
+
+@pytest.mark.parametrize("quality", [100, 95, 90, 75, 50, 10, 1])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_model_is_libjpeg_turbos(mode, quality, photos) -> None:
+    """The model's coefficients decode to exactly the pixels of Pillow's file, partial
+    blocks included: libjpeg-turbo's colour conversion, DCT and quantization, bit for bit."""
+    for name, pixels in _model_contents(photos).items():
+        if mode == "L":
+            pixels = np.ascontiguousarray(pixels[..., 1])
+        expected = djpeg_decode(_pillow(pixels, quality=quality, subsampling=0))
+        np.testing.assert_array_equal(djpeg_decode(_model_jpeg(PY, pixels, quality)), expected,
+                                      err_msg=name)
+
+
+def test_model_builds_are_the_source() -> None:
+    rng = np.random.default_rng(11)
+    out_py = np.zeros(192, np.int32)
+    out = np.zeros(192, np.int32)
+    for quality in (100, 90, 50, 5):
+        quant = np.asarray(tables.quality_tables(quality), dtype=np.int32).ravel()
+        for ncomp in (1, 3):
+            pixels = rng.integers(0, 256, 64 * ncomp).astype(np.int32)
+            PY.libjpeg_block(pixels, ncomp, quant, out_py)
+            for build, module in BUILDS.items():
+                out[:] = 0
+                module.libjpeg_block(pixels, ncomp, quant, out)
+                np.testing.assert_array_equal(out[:64 * ncomp], out_py[:64 * ncomp],
+                                              err_msg=build)
+
+
+def _model_jpeg_sub(module, pixels: np.ndarray, quality: int, vs: int) -> bytes:
+    """``_model_jpeg`` at 4:2:2 (vs 1) or 4:2:0 (vs 2): ``module.libjpeg_mcu_sub`` per MCU."""
+    h, w = pixels.shape[:2]
+    padded = np.pad(pixels, ((0, -h % (8 * vs)), (0, -w % 16), (0, 0)), mode="edge")
+    qtables = tables.quality_tables(quality)[:2]
+    quant = np.asarray(qtables, dtype=np.int32).ravel()
+    rows, cols = padded.shape[0] // (8 * vs), padded.shape[1] // 16
+    luma = np.zeros((rows * vs, cols * 2, 64), np.int32)
+    chroma = [np.zeros((rows, cols, 64), np.int32) for _ in range(2)]
+    out = np.zeros(64 * (2 * vs + 2), np.int32)
+    for my in range(rows):
+        for mx in range(cols):
+            mcu = np.zeros((16, 16, 3), np.int32)
+            mcu[:8 * vs] = padded[8 * vs * my:8 * vs * (my + 1), 16 * mx:16 * (mx + 1)]
+            module.libjpeg_mcu_sub(mcu.transpose(2, 0, 1).ravel().copy(), vs,
+                                   h - 8 * vs * my, quant, out)
+            for k in range(2 * vs):
+                luma[vs * my + (k >> 1), 2 * mx + (k & 1)] = out[64 * k:64 * (k + 1)]
+            for c in range(2):
+                chroma[c][my, mx] = out[64 * (2 * vs + c):64 * (2 * vs + c + 1)]
+    return coefjpeg.write([luma, *chroma], [list(t) for t in qtables], w, h, hs=2, vs=vs)
+
+
+@pytest.mark.parametrize("quality", [100, 90, 75, 20, 1])
+@pytest.mark.parametrize("subsampling", [1, 2])
+def test_subsampled_model_is_libjpeg_turbos(subsampling, quality, photos) -> None:
+    """The same at 4:2:2 and 4:2:0: libjpeg's downsampling (jcsample.c's alternating bias) too."""
+    contents = _model_contents(photos)
+    contents["tiny"] = contents["noise"][:5, :7].copy()
+    for name, pixels in contents.items():
+        expected = djpeg_decode(_pillow(pixels, quality=quality, subsampling=subsampling))
+        got = djpeg_decode(_model_jpeg_sub(PY, pixels, quality, subsampling))
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def test_subsampled_model_builds_are_the_source() -> None:
+    rng = np.random.default_rng(13)
+    for quality in (100, 75, 5):
+        quant = np.asarray(tables.quality_tables(quality), dtype=np.int32).ravel()
+        for vs in (1, 2):
+            pixels = rng.integers(0, 256, 768).astype(np.int32)
+            expected = np.zeros(384, np.int32)
+            PY.libjpeg_mcu_sub(pixels, vs, 5, quant, expected)
+            for build, module in BUILDS.items():
+                got = np.zeros(384, np.int32)
+                module.libjpeg_mcu_sub(pixels, vs, 5, quant, got)
+                np.testing.assert_array_equal(got, expected, err_msg=build)
+
+
+# The choice, on the buffers of real saves --------------------------------------------------
+
+
+class _Recorder:
+    """A refine module that records each call's arguments (copies) before making it."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.calls: list[tuple[str, list]] = []
+
+    def __getattr__(self, name: str):
+        function = getattr(self.module, name)
+
+        def record(*args):
+            self.calls.append((name, [a.copy() if isinstance(a, np.ndarray) else a for a in args]))
+            return function(*args)
+
+        return record
+
+
+def _recorded_calls(pixels: np.ndarray, quality: int, monkeypatch,
+                    subsampling: int = 0) -> list[tuple[str, list]]:
+    recorder = _Recorder(engine.refine)
+    of = strips.Refinement.of.__func__
+
+    def recording(cls, *args, **kwargs):
+        found = of(cls, *args, **kwargs)
+        return found._replace(module=recorder) if found is not None else None
+
+    monkeypatch.setattr(strips.Refinement, "of", classmethod(recording))
+    _ours(pixels, quality=quality, subsampling=subsampling)
+    monkeypatch.undo()
+    return [(name, args) for name, args in recorder.calls if name.startswith("prefer_libjpeg")]
+
+
+#: subsampled cases whose single MCU takes libjpeg's coefficients (found by a sweep of the
+#: floor's contents at 4:2:2 and 4:2:0, q5 to q100: 3 of 420 saves)
+REPLACED_SUB = {"422": [("checker", 9, 8, 100)],
+                "420": [("photo", 16, 16, 100), ("photo", 9, 9, 75)]}
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "422", "420"])
+def test_builds_choose_what_the_source_chooses(mode, monkeypatch) -> None:
+    """Per strip of small images (the default refines them), each build keeps the blocks the
+    source keeps, on contents and qualities where some blocks are replaced (few are: the
+    search's own coefficients mostly decode closer) and on noise, partial blocks included."""
+    subsampling = {"422": 1, "420": 2}.get(mode, 0)
+    cases = {"L": [("checker", 7, 5, 100), ("photo", 32, 32, 100), ("noise", 13, 17, 95),
+                   ("noise", 9, 9, 20)],
+             "RGB": [("hramp", 16, 16, 100), ("hramp", 7, 5, 95), ("checker", 9, 9, 95),
+                     ("noise", 24, 16, 95), ("noise", 13, 11, 50)],
+             "422": REPLACED_SUB["422"] + [("noise", 13, 8, 75), ("photo", 16, 8, 95)],
+             "420": REPLACED_SUB["420"] + [("noise", 13, 11, 75), ("vignette", 16, 16, 95)]}[mode]
+    if subsampling:
+        mode = "RGB"
+    replaced = 0
+    for kind, width, height, quality in cases:
+        calls = _recorded_calls(content(kind, width, height, mode), quality, monkeypatch,
+                                subsampling)
+        assert calls, "the default did not call prefer_libjpeg on a small image"
+        for name, args in calls:
+            expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            count = getattr(PY, name)(*expected)
+            replaced += count
+            for build, module in BUILDS.items():
+                got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                assert getattr(module, name)(*got) == count, build
+                for a, b in zip(got, expected):
+                    if isinstance(a, np.ndarray):
+                        np.testing.assert_array_equal(a, b, err_msg=build)
+    assert replaced >= (1 if subsampling == 1 else 2)
+
+
+# Never behind Pillow ---------------------------------------------------------------------
+
+KINDS = ["hramp", "vramp", "dramp", "vignette", "checker", "checker4", "noise", "flat",
+         "yellow", "blue", "photo"]
+#: sizes up to the default's limits (RGB 4:4:4: 18 blocks, 6 MCUs; grey: 16 blocks;
+#: subsampled: one MCU)
+SIZES = {"RGB": [(1, 1), (7, 5), (8, 8), (9, 9), (16, 16), (24, 16), (17, 9), (15, 17)],
+         "L": [(1, 1), (7, 5), (9, 9), (16, 16), (17, 9), (15, 17), (32, 32), (32, 16)],
+         "422": [(1, 1), (2, 3), (7, 5), (9, 8), (16, 8)],
+         "420": [(1, 1), (2, 3), (7, 5), (9, 9), (16, 16)]}
+
+
+@pytest.mark.parametrize("quality", [100, 95, 90, 75, 50, 20, 5, 1])
+@pytest.mark.parametrize("mode", ["L", "RGB", "422", "420"])
+def test_small_images_never_decode_farther_than_pillow(mode, quality) -> None:
+    """Every generated image the default refines decodes (djpeg) at least as close to its
+    source as Pillow's file of the same quality and subsampling, in whole squared levels."""
+    behind = []
+    subsampling = {"422": 1, "420": 2}.get(mode, 0)
+    for width, height in SIZES[mode]:
+        pixels = content("noise", width, height, "L" if mode == "L" else "RGB")
+        assert options.auto_refine(width, height, options.parse(
+            Image.fromarray(pixels).mode, (width, height),
+            {"subsampling": subsampling}).components, converted=mode != "L")
+        for kind in KINDS:
+            pixels = content(kind, width, height, "L" if mode == "L" else "RGB")
+            ours = _sse(pixels, _ours(pixels, quality=quality, subsampling=subsampling))
+            theirs = _sse(pixels, _pillow(pixels, quality=quality, subsampling=subsampling))
+            if ours > theirs:
+                behind.append(f"{kind} {width}x{height}: {ours} > {theirs}")
+    assert not behind, "\n".join(behind)
+
+
+@settings(max_examples=60, deadline=None)
+@given(mode=st.sampled_from(["L", "RGB", "422", "420"]), quality=st.integers(1, 100),
+       width=st.integers(1, 16), height=st.integers(1, 16), seed=st.integers(0, 2 ** 32 - 1),
+       levels=st.sampled_from([2, 3, 16, 256]))
+def test_random_small_images_never_decode_farther_than_pillow(mode, quality, width, height,
+                                                              seed, levels) -> None:
+    """The same on random images of up to 2 x 2 blocks (one MCU when subsampled), from
+    few levels (ties, flat areas) to noise."""
+    subsampling = {"422": 1, "420": 2}.get(mode, 0)
+    if subsampling == 1:
+        height = min(height, 8)
+    rng = np.random.default_rng(seed)
+    shape = (height, width) + (() if mode == "L" else (3,))
+    pixels = (rng.integers(0, levels, shape) * (255 // (levels - 1))).astype(np.uint8)
+    assert (_sse(pixels, _ours(pixels, quality=quality, subsampling=subsampling))
+            <= _sse(pixels, _pillow(pixels, quality=quality, subsampling=subsampling)))
+
+
+@pytest.mark.parametrize(("quality", "size"), [(100, (16, 16)), (95, (7, 5))])
+def test_the_fixed_floor_cases_lose_without_the_choice(quality, size, monkeypatch) -> None:
+    """The two floor cases the choice fixed (RGB horizontal ramps, halfway chroma that
+    libjpeg rounds down): ahead of or level with Pillow with it, behind without it."""
+    pixels = content("hramp", *size, "RGB")
+    theirs = _sse(pixels, _pillow(pixels, quality=quality, subsampling=0))
+    assert _sse(pixels, _ours(pixels, quality=quality, subsampling=0)) <= theirs
+    of = strips.Refinement.of.__func__
+
+    def without(cls, *args, **kwargs):
+        found = of(cls, *args, **kwargs)
+        return found._replace(libjpeg=0) if found is not None else None
+
+    monkeypatch.setattr(strips.Refinement, "of", classmethod(without))
+    assert _sse(pixels, _ours(pixels, quality=quality, subsampling=0)) > theirs
