@@ -259,8 +259,8 @@ class Refinement(NamedTuple):
     #: depends on them (``refine_group_sub``'s box)
     width: int
     #: 1: after the search, each block (each MCU of RGB) takes libjpeg-turbo's
-    #: coefficients where they decode closer than the search's (``refine.prefer_libjpeg``,
-    #: ``prefer_libjpeg_rgb``, ``prefer_libjpeg_sub``): images of at most
+    #: coefficients where they decode closer than the search's (``refine.refine_group``'s
+    #: ``libjpeg``, as ``refine_group_rgb``'s and ``refine_group_sub``'s): images of at most
     #: REFINE_PLAIN_BLOCKS blocks, which then never decode farther from the source than
     #: Pillow's file does (subsampled ones: of one MCU, as the default refines them)
     libjpeg: int = 0
@@ -368,7 +368,7 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     ``refine_group_sub``, after the decoder's upsampling, at 4:2:2 and 4:2:0;
     both read the band); any other against each component's samples. With
     ``refine.libjpeg``, each block (each MCU of RGB) then keeps
-    libjpeg-turbo's coefficients where they decode closer (not counted).
+    libjpeg-turbo's coefficients where they decode closer.
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
@@ -376,32 +376,24 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
     if frame.rgb_error and hs == vs == 1:
         # RGB converted by the kernels, no subsampling: the RGB error of the decoder's pixels
-        layout = (band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows,
-                  mcus, frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp)
-        changed = refine.module.refine_group_rgb(*layout, refine.sweeps, refine.lam,
-                                                 refine.tries, refine.screen)
-        if refine.libjpeg:
-            refine.module.prefer_libjpeg_rgb(*layout)
-        return changed
+        return refine.module.refine_group_rgb(
+            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
+            frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
+            refine.sweeps, refine.lam, refine.tries, refine.screen, refine.libjpeg)
     if frame.rgb_error:
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
-        layout = (band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows,
-                  mcus, vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
-                  scratch.strip_coefs, mcus * (hs * vs + 2))
-        changed = refine.module.refine_group_sub(*layout, refine.sweeps, refine.lam,
-                                                 refine.tries, refine.screen)
-        if refine.libjpeg:
-            refine.module.prefer_libjpeg_sub(*layout)
-        return changed
+        return refine.module.refine_group_sub(
+            band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
+            vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
+            scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
+            refine.screen, refine.libjpeg)
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
-    layout = (scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
-              frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1))
-    changed = refine.module.refine_group(*layout, refine.sweeps, refine.lam, refine.tries,
-                                         frame.width, nrows, refine.screen)
-    if refine.libjpeg:
-        refine.module.prefer_libjpeg(*layout, frame.width, nrows)
-    return changed
+    return refine.module.refine_group(
+        scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
+        frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
+        refine.sweeps, refine.lam, refine.tries, frame.width, nrows, refine.screen,
+        refine.libjpeg)
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,

@@ -1,4 +1,4 @@
-"""libjpeg's coefficients where they decode closer (``refine.prefer_libjpeg``, ``prefer_libjpeg_rgb``).
+"""libjpeg's coefficients where they decode closer (the ``libjpeg`` argument of ``refine.refine_group``, ``refine_group_rgb`` and ``refine_group_sub``).
 
 The images the ``refine`` default searches (at most ``strips.REFINE_PLAIN_BLOCKS``
 blocks, without subsampling) keep, block by block (MCU by MCU for RGB), the
@@ -204,7 +204,7 @@ def _recorded_calls(pixels: np.ndarray, quality: int, monkeypatch,
     monkeypatch.setattr(strips.Refinement, "of", classmethod(recording))
     _ours(pixels, quality=quality, subsampling=subsampling)
     monkeypatch.undo()
-    return [(name, args) for name, args in recorder.calls if name.startswith("prefer_libjpeg")]
+    return [(name, args) for name, args in recorder.calls if name.startswith("refine_group")]
 
 
 #: subsampled cases whose single MCU takes libjpeg's coefficients (found by a sweep of the
@@ -231,11 +231,13 @@ def test_builds_choose_what_the_source_chooses(mode, monkeypatch) -> None:
     for kind, width, height, quality in cases:
         calls = _recorded_calls(content(kind, width, height, mode), quality, monkeypatch,
                                 subsampling)
-        assert calls, "the default did not call prefer_libjpeg on a small image"
+        assert calls and all(args[-1] == 1 for _, args in calls), "libjpeg off on a small image"
         for name, args in calls:
             expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             count = getattr(PY, name)(*expected)
-            replaced += count
+            off = [a.copy() if isinstance(a, np.ndarray) else a for a in args[:-1]] + [0]
+            # the count is the search's changes plus the blocks (MCUs) that took libjpeg's
+            replaced += count - getattr(PY, name)(*off)
             for build, module in BUILDS.items():
                 got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
                 assert getattr(module, name)(*got) == count, build

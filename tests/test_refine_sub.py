@@ -196,7 +196,7 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     nb = mcus * (2 * vs + 2)
     refined = coefs.copy()
     screen = int(tries == 6)  # as photos are searched; not with every coefficient a candidate
-    changed = PY.refine_group_sub(*args, refined, nb, 1, lam, tries, screen)
+    changed = PY.refine_group_sub(*args, refined, nb, 1, lam, tries, screen, 0)
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     source = pixels[row0:, :, :3].astype(int)
@@ -205,5 +205,5 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     assert after < before
     for build, module in BUILDS.items():
         other = coefs.copy()
-        assert module.refine_group_sub(*args, other, nb, 1, lam, tries, screen) == changed, build
+        assert module.refine_group_sub(*args, other, nb, 1, lam, tries, screen, 0) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)

@@ -58,6 +58,10 @@ Per block (``_refine_block``):
    ``_limit``) is lower than the old one.
 4. ``sweeps`` sweeps (the rankings are redone at the start of each; the
    search stops early after a sweep that changed nothing).
+5. On small images (the callers' ``libjpeg``), the block then takes the
+   coefficients libjpeg-turbo writes for the same source where they decode
+   closer ("libjpeg's own coefficients", below): such images never decode
+   farther from the source than Pillow's files.
 
 Arithmetic: all integers, int32 where the compiled code vectorizes. Targets
 are the samples times 16, rounded (clamped to 0..4095), so errors are integers (1/256 of a squared
@@ -84,17 +88,15 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
 """
 import numpy as np
 
-# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, int)
+# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, int, int)
 # pythran export idct_islow(int32[:], int32[:], int32[:])
-# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int)
-# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int)
+# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
+# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
-# pythran export prefer_libjpeg(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, int)
-# pythran export prefer_libjpeg_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int)
 # pythran export libjpeg_block(int32[:], int, int32[:], int32[:])
 # pythran export libjpeg_mcu_sub(int32[:], int, int, int32[:], int32[:])
-# pythran export prefer_libjpeg_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int)
+
 
 #: Largest magnitude of a dequantized coefficient and of a column-pass output for
 #: which every sum of the IDCT model fits in 32 bits: 8 * 11363 * 23600 + 2**17 < 2**31
@@ -158,7 +160,7 @@ UERR = UMASK + 256  # per pixel, its squared RGB error while a chroma block is s
 UWE = UERR + 256  # and its weighted RGB error (``_residuals_sub``)
 SUBWORK = UWE + 256
 
-# Offsets in the work array L of libjpeg's forward path (``prefer_libjpeg``, ``LWORK`` items).
+# Offsets in the work array L of libjpeg's forward path (the searches' ``libjpeg``, ``LWORK`` items).
 LS = 0        # a block's level-shifted samples per component, transposed: LS + 64 c + 8 x + y
 LF = 192      # the forward DCT's row pass: LF + 8 y + u
 LF2 = 256     # its outputs (scaled by 8 as libjpeg's are), transposed: LF2 + 8 u + v
@@ -166,7 +168,8 @@ LDIV = 320    # per component c, libjpeg's divisors of coefficient (v, u), trans
               # + 8 u + v (reciprocal), + 64 + 8 u + v (correction), + 128 + 8 u + v (shift)
 LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c - 1) + 16 py + px
 LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
-LWORK = 1664
+LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks)
+LWORK = 2048
 
 
 #: Most candidates (``tries``) per sweep: every coefficient.
@@ -629,10 +632,16 @@ def _prepare(S):
     A block is left as it is when a coefficient lies beyond baseline's range
     (which keeps the products below in 32 bits) or the IDCT model's.
     """
+    for n in range(64):
+        S[BASE + n] = S[C + n]
+    return _decode_coefs(S)
+
+
+def _decode_coefs(S):
+    """Decode the coefficients S[C:] (``_decode``): 1, or 0 beyond baseline's range or the model's."""
     if _largest(S, C) > 2047:
         return 0
     for n in range(64):
-        S[BASE + n] = S[C + n]
         S[D + n] = S[C + n] * S[Q + n]
     return _decode(S)
 
@@ -886,7 +895,7 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
 
 
 def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                 coefs, nb, sweeps, lam, tries, width, rows, screen):
+                 coefs, nb, sweeps, lam, tries, width, rows, screen, libjpeg):
     """Refine the quantized coefficients of gm MCUs of a group in place (see the module doc).
 
     The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
@@ -898,16 +907,19 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     ceil(width / hs) x ceil(rows / vs)). screen: 1 leaves out the candidates
     of larger quantizers predicted to lose more than a quarter step's square
     (``_rank_sweep``), 0 tries the best ``tries`` whatever their prediction.
-    Returns the number of coefficients changed.
+    libjpeg: 1 for each block to take, after its search, libjpeg-turbo's
+    coefficients of its samples where they decode closer (``_libjpeg_closer``).
+    Returns the number of coefficients the search changed, plus the number
+    of blocks that took libjpeg's.
     """
     S = np.zeros(WORK, dtype=np.int32)
     S[SCREEN] = 1 if screen else 0
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                         coefs, nb, sweeps, lam, tries, width, rows, S)
+                         coefs, nb, sweeps, lam, tries, width, rows, libjpeg, S)
 
 
 def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                  coefs, nb, sweeps, lam, tries, width, rows, S):
+                  coefs, nb, sweeps, lam, tries, width, rows, libjpeg, S):
     """``refine_group`` with its work array S (int32, ``WORK`` items)."""
     plane = _size(plane)
     cw = _size(cw)
@@ -916,12 +928,18 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     group = _size(group)
     if sweeps <= 0:
         return 0
+    tries = min(max(tries, 0), MAXTRIES)
+    if tries == 0:
+        return 0
     _tables(S)
+    L = np.zeros(LWORK, dtype=np.int32)
     lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
     masked = -1  # the shape S[MASK:] holds (none yet)
     for c in range(ncomp):
         _quantizers(S, quant, 64 * comp_table[c])
+        if libjpeg:
+            _libjpeg_divisors(S, L, 0)
         blocks = gm * hs * vs if c == 0 else gm
         for i in range(blocks):
             j, src, stride, cols_in, rows_in = _block_place(c, i, plane, cw, chroma, hs, vs,
@@ -934,7 +952,16 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 masked = shape
             _targets(samples, src, stride, S)
             _gather(coefs, j, nb, S)
-            k = _refine_block(S, sweeps, lam16, tries)
+            if not _prepare(S):
+                continue  # beyond the model's range: left as it is
+            k = _search(S, S, -1, sweeps, lam16, tries)
+            if libjpeg:
+                for n in range(64):
+                    # the sample the target holds, as libjpeg reads it (an integer,
+                    # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
+                    L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
+                if _libjpeg_closer(S, L, _residuals(S)):
+                    k += 1
             if k:
                 changed += k
                 _scatter(S, coefs, j, nb)
@@ -1078,7 +1105,7 @@ def libjpeg_block(pixels, ncomp, quant, out):
     pixels: 64 grey samples, or the 64 R, then G, then B values (0..255, row
     by row); quant: quantizers (natural order), 64 for grey, luma's then
     chroma's for colour; out: 64 coefficients a component (Y, Cb, Cr). The
-    model ``prefer_libjpeg`` and ``prefer_libjpeg_rgb`` use, for tests.
+    model ``refine_group`` and ``refine_group_rgb`` use (``libjpeg``), for tests.
     """
     S = np.zeros(WORK, dtype=np.int32)
     R = np.zeros(RGBWORK, dtype=np.int32)
@@ -1098,60 +1125,20 @@ def libjpeg_block(pixels, ncomp, quant, out):
             out[64 * c + n] = S[C + n]
 
 
-def _kept_or_replaced(S, mine):
-    """After ``_libjpeg_coefs``: 1 if the block's new S[C:] decodes with less error than ``mine`` (``_residuals``), else 0.
+def _libjpeg_closer(S, L, mine):
+    """After a block's search (S[C:] its coefficients, ``mine`` their decoded error, ``_residuals``): 1 with S[C:] libjpeg's coefficients of the samples L[LS:] if they decode closer, else 0 with S[C:] as it was.
 
-    Where libjpeg's coefficients are the ones the block has (most blocks at
-    lower qualities), 0 without decoding them.
+    Where libjpeg's coefficients are the block's (most blocks at lower
+    qualities), 0 without decoding them.
     """
-    if _same_coefs(S) or not _prepare(S):
-        return 0
-    return 1 if _residuals(S) < mine else 0
-
-
-def prefer_libjpeg(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                   coefs, nb, width, rows):
-    """Per block of a group (``refine_group``'s arguments), libjpeg-turbo's coefficients in place of ours where they decode closer to the samples.
-
-    libjpeg's for the block's samples as the kernels hold them (its integer
-    DCT and quantization; the kernels replicate the edge past the image's
-    as libjpeg does). Returns the number of blocks replaced.
-    """
-    S = np.zeros(WORK, dtype=np.int32)
-    L = np.zeros(LWORK, dtype=np.int32)
-    nb = _size(nb)
-    _tables(S)
-    replaced = 0
-    masked = -1
-    for c in range(ncomp):
-        _quantizers(S, quant, 64 * comp_table[c])
-        _libjpeg_divisors(S, L, 0)
-        blocks = gm * hs * vs if c == 0 else gm
-        for i in range(blocks):
-            j, src, stride, cols_in, rows_in = _block_place(c, i, plane, cw, chroma, hs, vs,
-                                                            group, gm, width, rows)
-            if cols_in <= 0 or rows_in <= 0:
-                continue
-            shape = min(cols_in, 8) * 16 + min(rows_in, 8)
-            if shape != masked:
-                _mask(S, cols_in, rows_in)
-                masked = shape
-            _targets(samples, src, stride, S)
-            _gather(coefs, j, nb, S)
-            if not _prepare(S):
-                continue
-            mine = _residuals(S)
-            if mine == 0:
-                continue
-            for n in range(64):
-                # the sample the target holds, as libjpeg reads it (an integer, level-shifted;
-                # transposed, as ``_libjpeg_coefs`` reads it)
-                L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
-            _libjpeg_coefs(L, 0, S)
-            if _kept_or_replaced(S, mine):
-                _scatter(S, coefs, j, nb)
-                replaced += 1
-    return replaced
+    for n in range(64):
+        L[LCUR + n] = S[C + n]
+    _libjpeg_coefs(L, 0, S)
+    if not _same_coefs(S, L, LCUR) and _decode_coefs(S) and _residuals(S) < mine:
+        return 1
+    for n in range(64):
+        S[C + n] = L[LCUR + n]
+    return 0
 
 
 # Colour: the RGB error of the decoder's pixels --------------------------------------------
@@ -1368,7 +1355,7 @@ def _colour_work(S0, S1, S2, quant, comp_table, screen):
 
 
 def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
-                     coefs, nb, sweeps, lam, tries, screen):
+                     coefs, nb, sweeps, lam, tries, screen, libjpeg):
     """Refine a 4:4:4 colour strip's quantized coefficients against the RGB pixels the decoder gives.
 
     rgb: the strip's source rows (uint8, ``row_bytes`` apart, from row0,
@@ -1381,18 +1368,27 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     after libjpeg's integer IDCT and YCbCr -> RGB (``ycc_rgb``), the other two
     blocks as they decode so far. lam: rate term in squared levels of one
     component (counted three times: a step of Y moves R, G and B). screen:
-    as ``refine_group``'s. Returns the number of coefficients changed.
+    as ``refine_group``'s. libjpeg: 1 for each MCU to take, after its
+    search, libjpeg-turbo's coefficients of its pixels where the RGB pixels
+    they decode to come closer (``_libjpeg_closer_rgb``). Returns the number
+    of coefficients the search changed, plus the number of MCUs that took
+    libjpeg's.
     """
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
     R = np.zeros(RGBWORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
     tries = min(max(tries, 0), MAXTRIES)
     if sweeps <= 0 or tries == 0:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
     _colour_work(S0, S1, S2, quant, comp_table, screen)
+    if libjpeg:
+        _libjpeg_divisors(S0, L, 0)
+        _libjpeg_divisors(S1, L, 1)
+        _libjpeg_divisors(S2, L, 2)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     S0[ZEROS] = S1[ZEROS] = S2[ZEROS] = ZERO_TRIES if lam3 > 0 else 0
     changed = 0
@@ -1428,6 +1424,11 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         if k:
             changed += k
             _scatter(S2, coefs, 2 * mcus + i, nb)
+        if libjpeg and _libjpeg_closer_rgb(S0, S1, S2, R, L, _rgb_error(R, S0)):
+            changed += 1
+            _scatter(S0, coefs, i, nb)
+            _scatter(S1, coefs, mcus + i, nb)
+            _scatter(S2, coefs, 2 * mcus + i, nb)
     return changed
 
 
@@ -1456,11 +1457,12 @@ def _clamp255(v):
     return min(max(v, np.int32(0)), np.int32(255))
 
 
-def _same_coefs(S):
-    """1 if S[C:] equals the coefficients S[BASE:] that ``_prepare`` kept, else 0."""
+def _same_coefs(S, L, src):
+    """1 if S[C:] equals the 64 coefficients at L[src:], else 0."""
+    src = _size(src)
     d = np.int32(0)
     for n in range(64):
-        d |= S[C + n] ^ S[BASE + n]
+        d |= S[C + n] ^ L[src + n]
     return 1 if d == 0 else 0
 
 
@@ -1486,64 +1488,25 @@ def _libjpeg_ycc(R, L):
                            + np.int32(8421375)) >> 16) - np.int32(128)
 
 
-def prefer_libjpeg_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
-                       coefs, nb):
-    """Per MCU of a 4:4:4 colour strip (``refine_group_rgb``'s arguments), libjpeg-turbo's coefficients of its three blocks in place of ours where the RGB pixels they decode to come closer.
+def _libjpeg_closer_rgb(S0, S1, S2, R, L, mine):
+    """After a 4:4:4 MCU's search (S0, S1, S2: its Y, Cb and Cr blocks; ``mine`` the RGB error of R[PX:], as they decode): 1 with S0..S2[C:] libjpeg's coefficients of its pixels R[RT:] if the RGB pixels they decode to come closer, else 0 (S0..S2[C:] then hold libjpeg's, not to be kept)."""
+    for n in range(64):
+        L[LCUR + n] = S0[C + n]
+        L[LCUR + 64 + n] = S1[C + n]
+        L[LCUR + 128 + n] = S2[C + n]
+    _libjpeg_ycc(R, L)
+    _libjpeg_coefs(L, 0, S0)
+    _libjpeg_coefs(L, 1, S1)
+    _libjpeg_coefs(L, 2, S2)
+    if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
+        return 0  # libjpeg's are the MCU's (most MCUs at lower qualities)
+    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
+        return 0
+    _decoded(S0, R, PX, 8)
+    _decoded(S1, R, PX + 64, 8)
+    _decoded(S2, R, PX + 128, 8)
+    return 1 if _rgb_error(R, S0) < mine else 0
 
-    libjpeg's from the MCU's RGB pixels (``_libjpeg_ycc``, its DCT and
-    quantization; the edge replicated as libjpeg does). Returns the number
-    of MCUs replaced.
-    """
-    S0 = np.zeros(WORK, dtype=np.int32)
-    S1 = np.zeros(WORK, dtype=np.int32)
-    S2 = np.zeros(WORK, dtype=np.int32)
-    R = np.zeros(RGBWORK, dtype=np.int32)
-    L = np.zeros(LWORK, dtype=np.int32)
-    nb = _size(nb)
-    mcus = _size(mcus)
-    _colour_work(S0, S1, S2, quant, comp_table, 0)
-    _libjpeg_divisors(S0, L, 0)
-    _libjpeg_divisors(S1, L, 1)
-    _libjpeg_divisors(S2, L, 2)
-    replaced = 0
-    masked = -1
-    for i in range(mcus):
-        cols_in = width - 8 * i
-        if cols_in <= 0 or rows <= 0:
-            continue
-        shape = min(cols_in, 8) * 16 + min(rows, 8)
-        if shape != masked:
-            _mask(S0, cols_in, rows)
-            masked = shape
-        _gather(coefs, i, nb, S0)
-        _gather(coefs, mcus + i, nb, S1)
-        _gather(coefs, 2 * mcus + i, nb, S2)
-        if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
-            continue
-        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
-        _decoded(S0, R, PX, 8)
-        _decoded(S1, R, PX + 64, 8)
-        _decoded(S2, R, PX + 128, 8)
-        mine = _rgb_error(R, S0)
-        if mine == 0:
-            continue
-        _libjpeg_ycc(R, L)
-        _libjpeg_coefs(L, 0, S0)
-        _libjpeg_coefs(L, 1, S1)
-        _libjpeg_coefs(L, 2, S2)
-        if _same_coefs(S0) and _same_coefs(S1) and _same_coefs(S2):
-            continue  # libjpeg's are the MCU's (most MCUs at lower qualities)
-        if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
-            continue
-        _decoded(S0, R, PX, 8)
-        _decoded(S1, R, PX + 64, 8)
-        _decoded(S2, R, PX + 128, 8)
-        if _rgb_error(R, S0) < mine:
-            _scatter(S0, coefs, i, nb)
-            _scatter(S1, coefs, mcus + i, nb)
-            _scatter(S2, coefs, 2 * mcus + i, nb)
-            replaced += 1
-    return replaced
 
 # Subsampled colour: the RGB error after the decoder's upsampling ---------------------------
 
@@ -1767,7 +1730,7 @@ def _sub_shape(R, cols, rows):
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
-                     quant, coefs, nb, sweeps, lam, tries, screen):
+                     quant, coefs, nb, sweeps, lam, tries, screen, libjpeg):
     """``refine_group_rgb`` for a colour strip subsampled 2x horizontally (vs: 1, 4:2:2, or 2, 4:2:0).
 
     coefs: ``strip_coefs``'s layout (``refine_group``'s with group = gm =
@@ -1776,10 +1739,13 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     2 vs Y blocks in turn, then its Cb and its Cr block, are searched
     (``_search``) against the RGB error of the MCU's pixels after libjpeg's
     integer IDCT, upsampling (``_upsample_row``) and YCbCr -> RGB, the other blocks as
-    they decode so far. screen: as ``refine_group``'s. Returns the number of
-    coefficients changed.
+    they decode so far. screen: as ``refine_group``'s. libjpeg: as
+    ``refine_group_rgb``'s (``_libjpeg_closer_sub``). Returns the number of
+    coefficients the search changed, plus the number of MCUs that took
+    libjpeg's.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
+    L = np.zeros(LWORK, dtype=np.int32)
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
@@ -1790,6 +1756,10 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     mcus = _size(mcus)
     vs = 2 if vs == 2 else 1
     _colour_work(S0, S1, S2, quant, comp_table, screen)
+    if libjpeg:
+        _libjpeg_divisors(S0, L, 0)
+        _libjpeg_divisors(S1, L, 1)
+        _libjpeg_divisors(S2, L, 2)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     R[SUB] = vs
     R[SUB + 3] = 1 if box else 0
@@ -1852,6 +1822,16 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         if moved:
             changed += moved
             _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
+        if libjpeg:
+            _sub_chroma(R, S1, S2, vs)  # the chroma as searched (R[UY:] is already)
+            if _libjpeg_closer_sub(R, L, S0, S1, S2, vs, _sub_error(R)):
+                changed += 1
+                for k in range(2 * vs):
+                    for n in range(64):
+                        S0[C + n] = L[LCO + 64 * k + n]
+                    _scatter(S0, coefs, (k >> 1) * 2 * mcus + 2 * i + (k & 1), nb)
+                _scatter(S1, coefs, 2 * vs * mcus + i, nb)
+                _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
     return changed
 
 
@@ -1875,23 +1855,6 @@ def _sub_error(R):
         eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - R[UT + 512 + i]
         s += (er * er + eg * eg + eb * eb) & R[UMASK + i]
     return int(s)
-
-
-def _sub_decoded(R, S0, S1, S2, coefs, i, mcus, nb, vs):
-    """R[UY:] and R[UUP:]: MCU i of a subsampled strip as it decodes from coefs (S1, S2: its chroma blocks, gathered and prepared); 0 where the model cannot decode a Y block."""
-    for k in range(2 * vs):
-        bx = k & 1
-        by = k >> 1
-        _gather(coefs, by * 2 * mcus + 2 * i + bx, nb, S0)
-        if not _prepare(S0):
-            return 0
-        _decoded(S0, R, UY + 128 * by + 8 * bx, 16)
-    _decoded(S1, R, UC, 8)
-    _decoded(S2, R, UC + 64, 8)
-    for py in range(8 * vs):
-        _upsample_row(R, 1, py, UUP + 16 * py)
-        _upsample_row(R, 2, py, UUP + 256 + 16 * py)
-    return 1
 
 
 def _libjpeg_sub(R, L, S0, S1, S2, vs):
@@ -1943,7 +1906,7 @@ def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
     pixels: the MCU's R, then G, then B plane, 16 x 16 each, row by row (rows
     from 8 vs on unused; those past the image's bottom edge, from ``rows``
     on, its last row repeated); quant: luma's then chroma's quantizers
-    (natural order). The model ``prefer_libjpeg_sub`` uses, for tests.
+    (natural order). The model ``refine_group_sub`` uses (``libjpeg``), for tests.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
     S0 = np.zeros(WORK, dtype=np.int32)
@@ -1970,72 +1933,29 @@ def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
         out[64 * blocks + 64 + n] = S2[C + n]
 
 
-def prefer_libjpeg_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
-                       quant, coefs, nb):
-    """``prefer_libjpeg_rgb`` for a strip subsampled 2x horizontally (``refine_group_sub``'s arguments): per MCU, libjpeg-turbo's coefficients of its 2 vs Y, Cb and Cr blocks where the RGB pixels they decode to after the decoder's upsampling come closer.
+def _libjpeg_closer_sub(R, L, S0, S1, S2, vs, mine):
+    """After a subsampled MCU's search (``mine`` the RGB error of R[UY:] and R[UUP:] as it decodes): 1 with libjpeg-turbo's coefficients of its pixels R[UT:] (its Y blocks' in L[LCO:], its chroma's in S1[C:] and S2[C:]) if the RGB pixels they decode to after upsampling come closer, else 0.
 
     Exact for an MCU alone in the image (the automatic default's subsampled
     images), approximate at edges shared with other MCUs (``_upsample_row``).
-    Returns the number of MCUs replaced.
     """
-    R = np.zeros(SUBWORK, dtype=np.int32)
-    S0 = np.zeros(WORK, dtype=np.int32)
-    S1 = np.zeros(WORK, dtype=np.int32)
-    S2 = np.zeros(WORK, dtype=np.int32)
-    L = np.zeros(LWORK, dtype=np.int32)
-    nb = _size(nb)
-    mcus = _size(mcus)
-    vs = 2 if vs == 2 else 1
-    _colour_work(S0, S1, S2, quant, comp_table, 0)
-    _libjpeg_divisors(S0, L, 0)
-    _libjpeg_divisors(S1, L, 1)
-    _libjpeg_divisors(S2, L, 2)
-    R[SUB] = vs
-    R[SUB + 3] = 1 if box else 0
-    replaced = 0
-    masked = -1
-    for i in range(mcus):
-        cols = min(width - 16 * i, 16)
-        if cols <= 0 or rows <= 0:
-            continue
-        if cols != masked:
-            _sub_shape(R, cols, rows)
-            masked = cols
-        _gather(coefs, 2 * vs * mcus + i, nb, S1)
-        _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
-        if not _prepare(S1) or not _prepare(S2) or not _sub_decoded(R, S0, S1, S2, coefs, i,
-                                                                      mcus, nb, vs):
-            continue
-        _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R, UT, 16, 8 * vs)
-        mine = _sub_error(R)
-        if mine == 0:
-            continue
-        _libjpeg_sub(R, L, S0, S1, S2, vs)
-        if not _prepare(S1) or not _prepare(S2):
-            continue
-        # the Y blocks' as decoded from libjpeg's (their coefficients at LCO)
-        ok = 1
-        for k in range(2 * vs):
-            for n in range(64):
-                S0[C + n] = L[LCO + 64 * k + n]
-            if not _prepare(S0):
-                ok = 0
-                break
-            _decoded(S0, R, UY + 128 * (k >> 1) + 8 * (k & 1), 16)
-        if not ok:
-            continue
-        _decoded(S1, R, UC, 8)
-        _decoded(S2, R, UC + 64, 8)
-        for py in range(8 * vs):
-            _upsample_row(R, 1, py, UUP + 16 * py)
-            _upsample_row(R, 2, py, UUP + 256 + 16 * py)
-        if _sub_error(R) < mine:
-            for k in range(2 * vs):
-                for n in range(64):
-                    S0[C + n] = L[LCO + 64 * k + n]
-                _scatter(S0, coefs, (k >> 1) * 2 * mcus + 2 * i + (k & 1), nb)
-            _scatter(S1, coefs, 2 * vs * mcus + i, nb)
-            _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
-            replaced += 1
-    return replaced
+    _libjpeg_sub(R, L, S0, S1, S2, vs)
+    for k in range(2 * vs):
+        for n in range(64):
+            S0[C + n] = L[LCO + 64 * k + n]
+        if not _decode_coefs(S0):
+            return 0
+        _decoded(S0, R, UY + 128 * (k >> 1) + 8 * (k & 1), 16)
+    if not _decode_coefs(S1) or not _decode_coefs(S2):
+        return 0
+    _sub_chroma(R, S1, S2, vs)
+    return 1 if _sub_error(R) < mine else 0
 
+
+def _sub_chroma(R, S1, S2, vs):
+    """R[UC:] and R[UUP:]: the MCU's chroma as decoded from S1's and S2's row-pass sums, and upsampled."""
+    _decoded(S1, R, UC, 8)
+    _decoded(S2, R, UC + 64, 8)
+    for py in range(8 * vs):
+        _upsample_row(R, 1, py, UUP + 16 * py)
+        _upsample_row(R, 2, py, UUP + 256 + 16 * py)
