@@ -1,5 +1,9 @@
 """Cost of ``refine=1`` on small images: whole saves, refine=1 against refine=0, by size in blocks.
 
+With ``--compare libjpeg``: the cost of the default's choice of libjpeg-turbo's coefficients
+where they decode closer (``options.auto_libjpeg``, images of up to 64 blocks, 48 for RGB),
+the default's saves with it against the same without it.
+
 The ``refine`` option's automatic default (``options.auto_refine``: at most
 ``REFINE_AUTO_BLOCKS_PLANES`` 8x8 blocks for grey, ``REFINE_AUTO_BLOCKS`` for RGB 4:4:4,
 ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for RGB 4:2:2 and 4:2:0) turns one sweep of the
@@ -18,7 +22,7 @@ padded (MCUs x blocks per MCU): what the search visits.
 
     python benchmarks/bench_refine_small.py [--api save|encode] [--modes L,444,422,420]
         [--qualities 100,95,90,75,50] [--contents noise,photo] [--sizes 8,16,24,32,48,64]
-        [--rounds 9] [--batch-ms 10]
+        [--rounds 9] [--batch-ms 10] [--compare refine|libjpeg]
 
 ``--api encode`` times ``pillow_streamjpeg.encode`` of a numpy array instead of
 ``Image.save``. Run it with the machine otherwise idle; every run prints the CPU model.
@@ -70,19 +74,35 @@ def content(kind: str, mode: str, width: int, height: int) -> np.ndarray:
     return array[..., 0] if channels == 1 else array
 
 
-def _saver(api: str, array: np.ndarray, mode: str, quality: int):
+_AUTO_LIBJPEG = options.auto_libjpeg
+
+
+def _no_libjpeg(*args, **kwargs) -> bool:
+    return False
+
+
+def _saver(api: str, array: np.ndarray, mode: str, quality: int, compare: str = "refine"):
+    """A save of the array: ``run(0)`` and ``run(1)`` are refine=0 and refine=1, or with
+    ``compare`` "libjpeg", the default without and with ``Settings.libjpeg_choice``."""
     subsampling = MODES[mode][1]
     params = dict(quality=quality, workers=1)
     if MODES[mode][0] == "RGB":
         params["subsampling"] = subsampling
+
+    def options_of(variant: int) -> dict:
+        if compare == "refine":
+            return {"refine": variant, **params}
+        options.auto_libjpeg = _AUTO_LIBJPEG if variant else _no_libjpeg
+        return params
+
     if api == "save":
         image = Image.fromarray(array)
 
-        def run(refine: int) -> None:
-            image.save(io.BytesIO(), format="STREAMJPEG", refine=refine, **params)
+        def run(variant: int) -> None:
+            image.save(io.BytesIO(), format="STREAMJPEG", **options_of(variant))
     else:
-        def run(refine: int) -> None:
-            pillow_streamjpeg.encode(array, io.BytesIO(), refine=refine, **params)
+        def run(variant: int) -> None:
+            pillow_streamjpeg.encode(array, io.BytesIO(), **options_of(variant))
     return run
 
 
@@ -118,6 +138,9 @@ def main() -> int:
                         help="square sides in pixels, or WxH")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch-ms", type=float, default=10.0, help="CPU time of a batch")
+    parser.add_argument("--compare", choices=("refine", "libjpeg"), default="refine",
+                        help="refine=0 against refine=1 (default), or the default without "
+                             "and with the choice of libjpeg's coefficients")
     args = parser.parse_args()
     modes = args.modes.split(",")
     for mode in modes:
@@ -129,10 +152,12 @@ def main() -> int:
              for s in args.sizes.split(",")]
 
     print(f"CPU: {cpu_model()}; kernels {engine.name}; Python {platform.python_version()}")
+    what = ("refine=0 and 1" if args.compare == "refine" else
+            "the default without (0) and with (1) libjpeg's coefficients where closer")
     print(f"{'Image.save' if args.api == 'save' else 'pillow_streamjpeg.encode(array)'}, "
           f"workers=1, process CPU time; median of {args.rounds} rounds of batches of "
-          f"~{args.batch_ms:g} ms, refine=0 and 1 interleaved; ratio: median of paired ratios")
-    print("| mode | size | blocks | content | q | refine=0 ms | refine=1 ms | 1 / 0 |")
+          f"~{args.batch_ms:g} ms, {what} interleaved; ratio: median of paired ratios")
+    print("| mode | size | blocks | content | q | 0: ms | 1: ms | 1 / 0 |")
     print("|---|---|---:|---|---:|---:|---:|---:|")
     worst: dict[tuple[str, int], float] = {}
     for mode in modes:
@@ -141,7 +166,7 @@ def main() -> int:
             for kind in contents:
                 array = content(kind, mode, width, height)
                 for quality in qualities:
-                    t0, t1, ratio = measure(_saver(args.api, array, mode, quality),
+                    t0, t1, ratio = measure(_saver(args.api, array, mode, quality, args.compare),
                                             args.rounds, args.batch_ms)
                     worst[mode, n] = max(worst.get((mode, n), 0.0), ratio)
                     print(f"| {mode} | {width}x{height} | {n} | {kind} | {quality} | "

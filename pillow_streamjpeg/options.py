@@ -108,6 +108,12 @@ class Settings:
     #: ``_joint_round``; 4:2:0 and 4:2:2: Y corrected for the decoded chroma, ``_luma_fix``),
     #: where ``rounds_jointly`` says, by default (``refine`` absent or None) where the search is off
     joint_rounding: bool = False
+    #: Without the search (``refine`` 0), each block (each MCU of RGB) keeps libjpeg-turbo's
+    #: coefficients where they decode closer than ours (``auto_libjpeg``): by default
+    #: (``refine`` absent or None) on images of up to ``LIBJPEG_AUTO_BLOCKS_PLANES`` or
+    #: ``LIBJPEG_AUTO_BLOCKS`` blocks. (Where the search runs on small images, it does so
+    #: after the search: ``strips.Refinement``.)
+    libjpeg_choice: bool = False
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
@@ -289,6 +295,33 @@ REFINE_AUTO_BLOCKS_PLANES = 16
 #: 16 x 16, 4:2:2 1.21x at 4 blocks; 11:48-11:50 UTC, after the colour search's loops were
 #: vectorized: at most 1.220x and 1.226x for one 4:2:0 MCU, 4:2:2 1.176x (21 rounds).
 REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
+
+
+#: The default's choice of libjpeg-turbo's coefficients where they decode closer, without
+#: the search (``Settings.libjpeg_choice``, ``auto_libjpeg``), for images searched plane by
+#: plane (grey, CMYK, RGB kept as RGB) of at most this many blocks, and for RGB converted
+#: without subsampling of at most ``LIBJPEG_AUTO_BLOCKS`` (16 MCUs): such images then never
+#: decode farther from the source than Pillow's files. It takes the two-step path of the
+#: search (two kernel calls a strip, which is most of its cost on such images) and decodes
+#: both sets of coefficients where they differ. Against the default without it
+#: (``benchmarks/bench_refine_small.py --compare libjpeg``, Image.save, noise and an
+#: astronaut crop at q100, 95, 75, 50 and 5, 21 rounds, 2026-12-02 13:30 UTC, AMD EPYC Zen
+#: 3), the largest ratio was 1.20x for grey at 25 and 32 blocks (1.32x at 64, not taken),
+#: 1.25x for RGB at 45 (33 x 17), 1.22x at 48 (RGB at 192 blocks: 1.34x to 1.44x)
+#: (docs/fidelity.md, "libjpeg's coefficients where they decode closer").
+LIBJPEG_AUTO_BLOCKS_PLANES = 32
+LIBJPEG_AUTO_BLOCKS = 48
+
+
+def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
+                 ycc_source: bool = False, converted: bool = False) -> bool:
+    """Whether the default keeps libjpeg's coefficients where they decode closer
+    (``Settings.libjpeg_choice``): images without subsampling, not YCbCr sources, of at most
+    ``LIBJPEG_AUTO_BLOCKS_PLANES`` blocks (``LIBJPEG_AUTO_BLOCKS`` for RGB the encoder
+    converts)."""
+    whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
+    limit = LIBJPEG_AUTO_BLOCKS if converted and len(components) == 3 else LIBJPEG_AUTO_BLOCKS_PLANES
+    return whole and coded_blocks(width, height, components) <= limit
 
 
 def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> int:
@@ -674,8 +707,8 @@ def parse(
         raise ValueError(f"optimize must be True or False, not {optimize!r}")
     optimize = bool(optimize)
     density, unit = _density(info)
-    refine = _refine(info, auto_refine(width, height, components,
-                                       ycc_source=mode == "YCbCr" and not layout.convert,
+    ycc_source = mode == "YCbCr" and not layout.convert
+    refine = _refine(info, auto_refine(width, height, components, ycc_source=ycc_source,
                                        converted=layout.convert))
     return Settings(
         width=width,
@@ -697,6 +730,8 @@ def parse(
         # to nearest, as before, and refine=1 or 2 searches from there
         joint_rounding=(refine == 0 and info.get("refine") is None
                         and rounds_jointly(layout.convert, components, natural)),
+        libjpeg_choice=(refine == 0 and info.get("refine") is None
+                        and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
     )
 
 

@@ -246,7 +246,7 @@ class Refinement(NamedTuple):
 
     module: ModuleType  #: a build of transpiled/refine.py (``engine.refine``) or its source
     quant: np.ndarray  #: int32 quantizers, natural order, 64 per table
-    sweeps: int  #: 1 or 2
+    sweeps: int  #: 1 or 2; 0: no search, libjpeg's coefficients chosen only (``libjpeg``)
     #: rate term: 0 for images of at most REFINE_PLAIN_BLOCKS blocks, else half the finest
     #: quantizer's square, for RGB error searches of more than REFINE_RGB_LAM_BLOCKS blocks
     #: at least REFINE_RGB_LAM
@@ -268,8 +268,12 @@ class Refinement(NamedTuple):
     @classmethod
     def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
            module: ModuleType | None = None, blocks: int | None = None,
-           subsampled: bool = False, rgb_error: bool = False) -> Refinement | None:
-        """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off).
+           subsampled: bool = False, rgb_error: bool = False,
+           libjpeg: bool = False) -> Refinement | None:
+        """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off) without ``libjpeg``.
+
+        ``libjpeg`` with ``sweeps`` 0: no search, each block only keeps libjpeg's
+        coefficients where they decode closer (``Settings.libjpeg_choice``).
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
@@ -280,10 +284,12 @@ class Refinement(NamedTuple):
         pixels (``Frame.rgb_error``), whose rate term is at least ``REFINE_RGB_LAM``
         above ``REFINE_RGB_LAM_BLOCKS`` blocks (or when ``blocks`` is not given).
         """
-        if not sweeps:
+        if not sweeps and not libjpeg:
             return None
         quant = np.asarray(qtables, dtype=np.int32).ravel()
         module = engine.refine if module is None else module
+        if not sweeps:
+            return cls(module, quant, 0, 0.0, 0, 0, width, 1)
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
             return cls(module, quant, sweeps, 0.0, tries, 0, width, 1)
@@ -481,7 +487,8 @@ class StripCoder:
         self.refine = Refinement.of(
             settings.qtables, settings.refine, settings.width,
             blocks=coded_blocks(settings.width, settings.height, settings.components),
-            subsampled=self.frame.hs * self.frame.vs > 1, rgb_error=self.frame.rgb_error)
+            subsampled=self.frame.hs * self.frame.vs > 1, rgb_error=self.frame.rgb_error,
+            libjpeg=settings.libjpeg_choice)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()

@@ -251,10 +251,12 @@ def test_builds_choose_what_the_source_chooses(mode, monkeypatch) -> None:
 
 KINDS = ["hramp", "vramp", "dramp", "vignette", "checker", "checker4", "noise", "flat",
          "yellow", "blue", "photo"]
-#: sizes up to the default's limits (RGB 4:4:4: 18 blocks, 6 MCUs; grey: 16 blocks;
-#: subsampled: one MCU)
-SIZES = {"RGB": [(1, 1), (7, 5), (8, 8), (9, 9), (16, 16), (24, 16), (17, 9), (15, 17)],
-         "L": [(1, 1), (7, 5), (9, 9), (16, 16), (17, 9), (15, 17), (32, 32), (32, 16)],
+#: sizes up to the default's limits: searched (RGB 4:4:4: 18 blocks, 6 MCUs; grey: 16;
+#: subsampled: one MCU), then libjpeg's chosen without the search (RGB: 48, grey: 32)
+SIZES = {"RGB": [(1, 1), (7, 5), (8, 8), (9, 9), (16, 16), (24, 16), (17, 9), (15, 17),
+                 (33, 17), (32, 32)],
+         "L": [(1, 1), (7, 5), (9, 9), (16, 16), (17, 9), (15, 17), (32, 32), (32, 16),
+               (33, 17), (64, 32), (40, 33)],
          "422": [(1, 1), (2, 3), (7, 5), (9, 8), (16, 8)],
          "420": [(1, 1), (2, 3), (7, 5), (9, 9), (16, 16)]}
 
@@ -267,10 +269,9 @@ def test_small_images_never_decode_farther_than_pillow(mode, quality) -> None:
     behind = []
     subsampling = {"422": 1, "420": 2}.get(mode, 0)
     for width, height in SIZES[mode]:
-        pixels = content("noise", width, height, "L" if mode == "L" else "RGB")
-        assert options.auto_refine(width, height, options.parse(
-            Image.fromarray(pixels).mode, (width, height),
-            {"subsampling": subsampling}).components, converted=mode != "L")
+        settings = options.parse("L" if mode == "L" else "RGB", (width, height),
+                                 {"subsampling": subsampling})
+        assert settings.refine or settings.libjpeg_choice, (width, height)
         for kind in KINDS:
             pixels = content(kind, width, height, "L" if mode == "L" else "RGB")
             ours = _sse(pixels, _ours(pixels, quality=quality, subsampling=subsampling))
@@ -313,3 +314,34 @@ def test_the_fixed_floor_cases_lose_without_the_choice(quality, size, monkeypatc
 
     monkeypatch.setattr(strips.Refinement, "of", classmethod(without))
     assert _sse(pixels, _ours(pixels, quality=quality, subsampling=0)) > theirs
+
+
+def test_the_default_chooses_without_the_search_up_to_its_limits() -> None:
+    """``Settings.libjpeg_choice``: by default on images the search does not run on, without
+    subsampling, up to 32 blocks for grey and 48 for RGB; not with refine=0 given, nor on
+    subsampled images or YCbCr sources."""
+    def parsed(mode, size, **info):
+        return options.parse(mode, size, info)
+
+    assert options.LIBJPEG_AUTO_BLOCKS_PLANES == 32 and options.LIBJPEG_AUTO_BLOCKS == 48
+    for mode, inside, outside in (("L", (64, 32), (64, 40)), ("RGB", (32, 32), (40, 32))):
+        settings = parsed(mode, inside, subsampling=0)
+        assert (settings.refine, settings.libjpeg_choice) == (0, True)
+        assert not parsed(mode, outside, subsampling=0).libjpeg_choice
+        assert not parsed(mode, inside, subsampling=0, refine=0).libjpeg_choice
+    assert parsed("L", (16, 16)).refine == 1  # searched: libjpeg's chosen after the search
+    assert not parsed("RGB", (32, 32), subsampling=2).libjpeg_choice
+    assert not parsed("YCbCr", (32, 32), subsampling=0).libjpeg_choice
+
+
+@pytest.mark.parametrize("kind", ["hramp", "vramp"])
+def test_floor_cases_without_the_search_lose_without_the_choice(kind, monkeypatch) -> None:
+    """The 33 x 17 RGB ramps at q95 (45 blocks: not searched by default), fixed by the
+    choice alone: ahead of or level with Pillow with it, behind without it."""
+    pixels = content(kind, 33, 17, "RGB")
+    params = {"quality": 95, "subsampling": 0}
+    theirs = _sse(pixels, _pillow(pixels, **params))
+    assert _sse(pixels, _ours(pixels, **params)) <= theirs
+    monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
+    assert _sse(pixels, _ours(pixels, **params)) > theirs
+

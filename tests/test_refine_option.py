@@ -635,8 +635,8 @@ def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsa
     plain_of = Refinement.of.__func__
 
     def plain(cls, qtables, sweeps, width, module=None, blocks=None, subsampled=False,
-              rgb_error=False):
-        # as for images of many blocks
+              rgb_error=False, libjpeg=False):
+        # as for images of many blocks (without the choice of libjpeg's coefficients)
         return plain_of(cls, qtables, sweeps, width, module, rgb_error=rgb_error)
 
     monkeypatch.setattr(Refinement, "of", classmethod(plain))

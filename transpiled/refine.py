@@ -679,8 +679,11 @@ def _search(S, R, c, sweeps, lam, tries):
     array, the other blocks' decoded samples in it); c = 3, 4: the Cb or Cr
     block of a subsampled MCU (``refine_group_sub``), its error the RGB error
     of the MCU's pixels after the decoder's upsampling. Each sweep tries the
-    candidates ``_rank_sweep`` lists, in its order.
+    candidates ``_rank_sweep`` lists, in its order. No sweeps (the callers'
+    ``libjpeg`` alone): nothing.
     """
+    if sweeps <= 0 or tries <= 0:
+        return 0
     err = _errors(S, R, c)
     changed = 0
     for sweep in range(sweeps):
@@ -926,10 +929,8 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     chroma = _size(chroma)
     nb = _size(nb)
     group = _size(group)
-    if sweeps <= 0:
-        return 0
     tries = min(max(tries, 0), MAXTRIES)
-    if tries == 0:
+    if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     _tables(S)
     L = np.zeros(LWORK, dtype=np.int32)
@@ -1380,7 +1381,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     R = np.zeros(RGBWORK, dtype=np.int32)
     L = np.zeros(LWORK, dtype=np.int32)
     tries = min(max(tries, 0), MAXTRIES)
-    if sweeps <= 0 or tries == 0:
+    if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
@@ -1750,7 +1751,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
     tries = min(max(tries, 0), MAXTRIES)
-    if sweeps <= 0 or tries == 0:
+    if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
