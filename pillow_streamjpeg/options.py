@@ -108,11 +108,13 @@ class Settings:
     #: ``_joint_round``; 4:2:0 and 4:2:2: Y corrected for the decoded chroma, ``_luma_fix``),
     #: where ``rounds_jointly`` says, by default (``refine`` absent or None) where the search is off
     joint_rounding: bool = False
-    #: Without the search (``refine`` 0), each block (each MCU of RGB) keeps libjpeg-turbo's
-    #: coefficients where they decode closer than ours (``auto_libjpeg``): by default
-    #: (``refine`` absent or None) on images of up to ``LIBJPEG_AUTO_BLOCKS_PLANES`` or
-    #: ``LIBJPEG_AUTO_BLOCKS`` blocks. (Where the search runs on small images, it does so
-    #: after the search: ``strips.Refinement``.)
+    #: Each block (each MCU of RGB) keeps libjpeg-turbo's coefficients where they decode
+    #: closer than ours (``auto_libjpeg``: images of up to ``LIBJPEG_AUTO_BLOCKS_PLANES`` or
+    #: ``LIBJPEG_AUTO_BLOCKS`` blocks, not subsampled), after the search where it runs
+    #: (``refine`` 1 or 2, and the default's on images of up to 16 or 18 blocks), alone
+    #: where it does not (the default's otherwise); not with ``refine=0`` given.
+    #: (``strips.Refinement`` also makes the choice after any search of at most
+    #: ``strips.REFINE_PLAIN_BLOCKS`` blocks.)
     libjpeg_choice: bool = False
 
     @property
@@ -305,7 +307,7 @@ REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
 #: search (two kernel calls a strip, which is most of its cost on such images) and decodes
 #: both sets of coefficients where they differ. Against the default without it
 #: (``benchmarks/bench_refine_small.py --compare libjpeg``, Image.save, noise and an
-#: astronaut crop at q100, 95, 75, 50 and 5, 21 rounds, 2026-12-02 13:30 UTC, AMD EPYC Zen
+#: astronaut crop at q100, 95, 75, 50 and 5, 21 rounds, 2026-12-02 about 13:05 UTC, AMD EPYC Zen
 #: 3), the largest ratio was 1.20x for grey at 25 and 32 blocks (1.32x at 64, not taken),
 #: 1.25x for RGB at 45 (33 x 17), 1.22x at 48 (RGB at 192 blocks: 1.34x to 1.44x)
 #: (docs/fidelity.md, "libjpeg's coefficients where they decode closer").
@@ -730,7 +732,7 @@ def parse(
         # to nearest, as before, and refine=1 or 2 searches from there
         joint_rounding=(refine == 0 and info.get("refine") is None
                         and rounds_jointly(layout.convert, components, natural)),
-        libjpeg_choice=(refine == 0 and info.get("refine") is None
+        libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
     )
 

@@ -100,7 +100,11 @@ def encode(
     for subsampled RGB, at every quality), where it costs about 1.25x a save
     at most, else off; images of at most 18 blocks are searched without the
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
-    candidates (``strips.REFINE_SMALL_BLOCKS``); where it is off by default, RGB
+    candidates (``strips.REFINE_SMALL_BLOCKS``). Images of up to 32 blocks
+    (grey, CMYK, RGB kept as RGB) or 48 (RGB 4:4:4), and those the search
+    covers without a rate term, keep libjpeg-turbo's coefficients where they
+    decode closer, so that they never decode farther from the source than
+    Pillow's files (``options.auto_libjpeg``; not with ``refine=0``); where it is off by default, RGB
     4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
     for the RGB error (about 1.11x the encode time), RGB 4:2:0 and 4:2:2 at quality
     91 and below its Y corrected for the decoded chroma (1.10x to 1.21x;

@@ -30,7 +30,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
+from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, REFINE_AUTO_BLOCKS_SUBSAMPLED,
+                      Settings, coded_blocks)
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -261,8 +262,9 @@ class Refinement(NamedTuple):
     #: 1: after the search, each block (each MCU of RGB) takes libjpeg-turbo's
     #: coefficients where they decode closer than the search's (``refine.refine_group``'s
     #: ``libjpeg``, as ``refine_group_rgb``'s and ``refine_group_sub``'s): images of at most
-    #: REFINE_PLAIN_BLOCKS blocks, which then never decode farther from the source than
-    #: Pillow's file does (subsampled ones: of one MCU, as the default refines them)
+    #: REFINE_PLAIN_BLOCKS blocks and those ``Settings.libjpeg_choice`` names, which then
+    #: never decode farther from the source than Pillow's file does (subsampled ones only
+    #: of one MCU)
     libjpeg: int = 0
 
     @classmethod
@@ -272,8 +274,11 @@ class Refinement(NamedTuple):
            libjpeg: bool = False) -> Refinement | None:
         """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off) without ``libjpeg``.
 
-        ``libjpeg`` with ``sweeps`` 0: no search, each block only keeps libjpeg's
-        coefficients where they decode closer (``Settings.libjpeg_choice``).
+        ``libjpeg`` (``Settings.libjpeg_choice``): with ``sweeps`` 0, no search,
+        each block only keeps libjpeg's coefficients where they decode closer; with
+        a search, it does so after the search, as on images of at most
+        ``REFINE_PLAIN_BLOCKS`` blocks (not on subsampled ones of more than one MCU,
+        whose MCU edges the model approximates).
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
@@ -290,16 +295,21 @@ class Refinement(NamedTuple):
         module = engine.refine if module is None else module
         if not sweeps:
             return cls(module, quant, 0, 0.0, 0, 0, width, 1)
+        # after the search where its model is exact: not subsampled images of more than one
+        # MCU, whose MCUs' edges it approximates (6 blocks is one 4:2:0 MCU, 4 one 4:2:2's)
+        small = blocks is not None and blocks <= REFINE_PLAIN_BLOCKS
+        exact = not subsampled or (blocks is not None and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED)
+        after = int((small or libjpeg) and exact)
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
-            return cls(module, quant, sweeps, 0.0, tries, 0, width, 1)
-        if blocks is not None and blocks <= REFINE_PLAIN_BLOCKS:
-            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width, 1)
+            return cls(module, quant, sweeps, 0.0, tries, 0, width, after)
+        if small:
+            return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width, after)
         finest = min(min(table) for table in qtables)
         lam = 0.5 * finest * finest if finest > 1 else 0.0
         if rgb_error and (blocks is None or blocks > REFINE_RGB_LAM_BLOCKS):
             lam = max(lam, REFINE_RGB_LAM)
-        return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width)
+        return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width, after)
 
 
 class Scratch(NamedTuple):

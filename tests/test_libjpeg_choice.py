@@ -258,24 +258,29 @@ SIZES = {"RGB": [(1, 1), (7, 5), (8, 8), (9, 9), (16, 16), (24, 16), (17, 9), (1
          "L": [(1, 1), (7, 5), (9, 9), (16, 16), (17, 9), (15, 17), (32, 32), (32, 16),
                (33, 17), (64, 32), (40, 33)],
          "422": [(1, 1), (2, 3), (7, 5), (9, 8), (16, 8)],
-         "420": [(1, 1), (2, 3), (7, 5), (9, 9), (16, 16)]}
+         "420": [(1, 1), (2, 3), (7, 5), (9, 9), (16, 16)],
+         "keep_rgb": [(1, 1), (7, 5), (16, 8), (9, 9), (24, 16), (40, 16), (17, 17)]}
 
 
 @pytest.mark.parametrize("quality", [100, 95, 90, 75, 50, 20, 5, 1])
-@pytest.mark.parametrize("mode", ["L", "RGB", "422", "420"])
+@pytest.mark.parametrize("mode", ["L", "RGB", "422", "420", "keep_rgb"])
 def test_small_images_never_decode_farther_than_pillow(mode, quality) -> None:
     """Every generated image the default refines decodes (djpeg) at least as close to its
-    source as Pillow's file of the same quality and subsampling, in whole squared levels."""
+    source as Pillow's file of the same quality and subsampling, in whole squared levels
+    (``keep_rgb``: RGB coded as RGB, plane by plane)."""
     behind = []
     subsampling = {"422": 1, "420": 2}.get(mode, 0)
+    params = {"quality": quality, "subsampling": subsampling}
+    if mode == "keep_rgb":
+        params["keep_rgb"] = True
     for width, height in SIZES[mode]:
         settings = options.parse("L" if mode == "L" else "RGB", (width, height),
-                                 {"subsampling": subsampling})
+                                 {k: v for k, v in params.items() if k != "quality"})
         assert settings.refine or settings.libjpeg_choice, (width, height)
         for kind in KINDS:
             pixels = content(kind, width, height, "L" if mode == "L" else "RGB")
-            ours = _sse(pixels, _ours(pixels, quality=quality, subsampling=subsampling))
-            theirs = _sse(pixels, _pillow(pixels, quality=quality, subsampling=subsampling))
+            ours = _sse(pixels, _ours(pixels, **params))
+            theirs = _sse(pixels, _pillow(pixels, **params))
             if ours > theirs:
                 behind.append(f"{kind} {width}x{height}: {ours} > {theirs}")
     assert not behind, "\n".join(behind)
@@ -318,8 +323,8 @@ def test_the_fixed_floor_cases_lose_without_the_choice(quality, size, monkeypatc
 
 def test_the_default_chooses_without_the_search_up_to_its_limits() -> None:
     """``Settings.libjpeg_choice``: by default on images the search does not run on, without
-    subsampling, up to 32 blocks for grey and 48 for RGB; not with refine=0 given, nor on
-    subsampled images or YCbCr sources."""
+    subsampling, up to 32 blocks for grey and 48 for RGB, and with refine=1 given; not with
+    refine=0 given, nor on subsampled images or YCbCr sources."""
     def parsed(mode, size, **info):
         return options.parse(mode, size, info)
 
@@ -329,6 +334,7 @@ def test_the_default_chooses_without_the_search_up_to_its_limits() -> None:
         assert (settings.refine, settings.libjpeg_choice) == (0, True)
         assert not parsed(mode, outside, subsampling=0).libjpeg_choice
         assert not parsed(mode, inside, subsampling=0, refine=0).libjpeg_choice
+        assert parsed(mode, inside, subsampling=0, refine=1).libjpeg_choice
     assert parsed("L", (16, 16)).refine == 1  # searched: libjpeg's chosen after the search
     assert not parsed("RGB", (32, 32), subsampling=2).libjpeg_choice
     assert not parsed("YCbCr", (32, 32), subsampling=0).libjpeg_choice
@@ -344,4 +350,32 @@ def test_floor_cases_without_the_search_lose_without_the_choice(kind, monkeypatc
     assert _sse(pixels, _ours(pixels, **params)) <= theirs
     monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
     assert _sse(pixels, _ours(pixels, **params)) > theirs
+
+
+@pytest.mark.parametrize(("mode", "size"), [("L", (64, 32)), ("L", (40, 40)),
+                                            ("RGB", (33, 17)), ("RGB", (32, 32))])
+def test_refine_given_keeps_the_defaults_guarantee(mode, size) -> None:
+    """``refine=1`` and ``2`` on images the default only chooses for (above 16 grey or 18 RGB
+    blocks, up to 32 and 48): the choice after the search, so never behind Pillow either
+    (they had been, on noise near mid-grey at q75: grey 64 x 32 7835 against 7799)."""
+    rng = np.random.default_rng(9)
+    shape = size[::-1] + (() if mode == "L" else (3,))
+    pixels = (128 + rng.integers(-3, 4, shape)).astype(np.uint8)
+    for quality in (95, 75, 50):
+        theirs = _sse(pixels, _pillow(pixels, quality=quality, subsampling=0))
+        for refine_ in (1, 2):
+            settings = options.parse(mode, size, {"subsampling": 0, "refine": refine_})
+            assert settings.libjpeg_choice
+            ours = _sse(pixels, _ours(pixels, quality=quality, subsampling=0, refine=refine_))
+            assert ours <= theirs, (quality, refine_)
+
+
+def test_subsampled_images_of_several_mcus_are_not_chosen_for() -> None:
+    """At 4:2:2 and 4:2:0 the model approximates the edges MCUs share, so the choice is made
+    for images of one MCU only (it had lost to the search alone and to Pillow on two)."""
+    qtables = tables.quality_tables(75)
+    one = strips.Refinement.of(qtables, 1, 16, blocks=6, subsampled=True, rgb_error=True)
+    two = strips.Refinement.of(qtables, 1, 32, blocks=8, subsampled=True, rgb_error=True)
+    assert (one.libjpeg, two.libjpeg) == (1, 0)
+    assert strips.Refinement.of(qtables, 1, 32, blocks=12, rgb_error=True).libjpeg == 1
 

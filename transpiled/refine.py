@@ -992,8 +992,9 @@ def _block_place(c, i, plane, cw, chroma, hs, vs, group, gm, width, rows):
 # each block (each MCU for colour) afterwards takes the coefficients libjpeg-turbo writes
 # for the same source (its RGB -> YCbCr, forward DCT and quantization, bit for bit:
 # Pillow's) where they decode closer than the search's: such images then never decode
-# farther from the source than Pillow's file, nor than the search alone (docs/fidelity.md,
-# "libjpeg's coefficients where they decode closer").
+# farther from the source than Pillow's file, nor than the search alone, where the models
+# are exact (not at the shared edges of subsampled MCUs, where the callers do not ask for
+# it; docs/fidelity.md, "libjpeg's coefficients where they decode closer").
 
 
 def _libjpeg_divisors(S, L, c):
