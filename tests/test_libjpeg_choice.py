@@ -379,3 +379,31 @@ def test_subsampled_images_of_several_mcus_are_not_chosen_for() -> None:
     assert (one.libjpeg, two.libjpeg) == (1, 0)
     assert strips.Refinement.of(qtables, 1, 32, blocks=12, rgb_error=True).libjpeg == 1
 
+
+def _sse_cmyk(pixels: np.ndarray, data: bytes) -> int:
+    """``_sse`` for CMYK files, decoded by Pillow (djpeg writes no CMYK PNM): the same
+    libjpeg-turbo IDCT; both encoders write Adobe's inverted CMYK, which Pillow undoes."""
+    with Image.open(io.BytesIO(data)) as decoded:
+        got = np.asarray(decoded.convert("CMYK")).astype(np.int64)
+    return int(((got - pixels.astype(np.int64)) ** 2).sum())
+
+
+@pytest.mark.parametrize("quality", [100, 95, 75, 20])
+def test_small_cmyk_images_never_decode_farther_than_pillow(quality) -> None:
+    """CMYK, coded plane by plane (4 blocks an MCU): searched up to 16 blocks, chosen for up
+    to 32 (8 MCUs), never behind Pillow's file."""
+    behind = []
+    for width, height in [(1, 1), (7, 5), (16, 8), (9, 9), (32, 8), (17, 16)]:
+        settings = options.parse("CMYK", (width, height), {})
+        assert settings.refine or settings.libjpeg_choice, (width, height)
+        for kind in ("hramp", "dramp", "checker4", "noise", "photo"):
+            rgb = content(kind, width, height, "RGB")
+            pixels = np.concatenate([255 - rgb, rgb[..., :1] // 2], axis=-1).astype(np.uint8)
+            image = Image.fromarray(pixels, "CMYK")
+            ours, theirs = io.BytesIO(), io.BytesIO()
+            image.save(ours, format="STREAMJPEG", quality=quality, workers=1)
+            image.save(theirs, format="JPEG", quality=quality)
+            if _sse_cmyk(pixels, ours.getvalue()) > _sse_cmyk(pixels, theirs.getvalue()):
+                behind.append(f"{kind} {width}x{height}")
+    assert not behind, behind
+
