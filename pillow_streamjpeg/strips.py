@@ -30,8 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, REFINE_AUTO_BLOCKS_SUBSAMPLED,
-                      Settings, coded_blocks)
+from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -215,6 +214,9 @@ REFINE_SMALL_BLOCKS = 8
 #: 75 (floor contents), and the default lost three RGB floor cases of 18 blocks at q1;
 #: without it the error never grows.
 REFINE_PLAIN_BLOCKS = max(REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES)
+#: The most blocks of a subsampled image of one MCU: a 4:2:0 MCU is 6 blocks, a 4:2:2 one 4,
+#: two MCUs at least 8 (``Refinement.libjpeg``: the model is exact for one alone).
+SUBSAMPLED_MCU_BLOCKS = 6
 #: ``tries`` on small images, where the search counts one block's error or the RGB error
 #: without subsampling: 16 keeps a save of 8 grey blocks within 1.22x (all 64: 1.27x).
 REFINE_TRIES_SMALL = 16
@@ -296,9 +298,9 @@ class Refinement(NamedTuple):
         if not sweeps:
             return cls(module, quant, 0, 0.0, 0, 0, width, 1)
         # after the search where its model is exact: not subsampled images of more than one
-        # MCU, whose MCUs' edges it approximates (6 blocks is one 4:2:0 MCU, 4 one 4:2:2's)
+        # MCU, whose MCUs' edges it approximates
         small = blocks is not None and blocks <= REFINE_PLAIN_BLOCKS
-        exact = not subsampled or (blocks is not None and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED)
+        exact = not subsampled or (blocks is not None and blocks <= SUBSAMPLED_MCU_BLOCKS)
         after = int((small or libjpeg) and exact)
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL

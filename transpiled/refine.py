@@ -961,7 +961,7 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                     # the sample the target holds, as libjpeg reads it (an integer,
                     # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
                     L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
-                if _libjpeg_closer(S, L, _residuals(S)):
+                if _libjpeg_closer(S, L):
                     k += 1
             if k:
                 changed += k
@@ -1026,6 +1026,13 @@ def _libjpeg_divisors(S, L, c):
         L[t] = fq
         L[t + 64] = corr
         L[t + 128] = r
+
+
+def _colour_divisors(S0, S1, S2, L):
+    """``_libjpeg_divisors`` of a colour MCU's Y, Cb and Cr blocks (their quantizers S0..S2[Q:])."""
+    _libjpeg_divisors(S0, L, 0)
+    _libjpeg_divisors(S1, L, 1)
+    _libjpeg_divisors(S2, L, 2)
 
 
 def _libjpeg_pass(L, src, dst, up, down, shift):
@@ -1127,16 +1134,19 @@ def libjpeg_block(pixels, ncomp, quant, out):
             out[64 * c + n] = S[C + n]
 
 
-def _libjpeg_closer(S, L, mine):
-    """After a block's search (S[C:] its coefficients, ``mine`` their decoded error, ``_residuals``): 1 with S[C:] libjpeg's coefficients of the samples L[LS:] if they decode closer, else 0 with S[C:] as it was.
+def _libjpeg_closer(S, L):
+    """After a block's search (S[C:] its coefficients, S[A:] their decoding): 1 with S[C:] libjpeg's coefficients of the samples L[LS:] if they decode closer, else 0 with S[C:] as it was.
 
     Where libjpeg's coefficients are the block's (most blocks at lower
-    qualities), 0 without decoding them.
+    qualities), 0 without counting either's error.
     """
     for n in range(64):
         L[LCUR + n] = S[C + n]
     _libjpeg_coefs(L, 0, S)
-    if not _same_coefs(S, L, LCUR) and _decode_coefs(S) and _residuals(S) < mine:
+    if _same_coefs(S, L, LCUR):
+        return 0
+    mine = _residuals(S)  # S[A:] still decodes the search's coefficients
+    if _decode_coefs(S) and _residuals(S) < mine:
         return 1
     for n in range(64):
         S[C + n] = L[LCUR + n]
@@ -1388,9 +1398,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     mcus = _size(mcus)
     _colour_work(S0, S1, S2, quant, comp_table, screen)
     if libjpeg:
-        _libjpeg_divisors(S0, L, 0)
-        _libjpeg_divisors(S1, L, 1)
-        _libjpeg_divisors(S2, L, 2)
+        _colour_divisors(S0, S1, S2, L)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     S0[ZEROS] = S1[ZEROS] = S2[ZEROS] = ZERO_TRIES if lam3 > 0 else 0
     changed = 0
@@ -1426,7 +1434,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         if k:
             changed += k
             _scatter(S2, coefs, 2 * mcus + i, nb)
-        if libjpeg and _libjpeg_closer_rgb(S0, S1, S2, R, L, _rgb_error(R, S0)):
+        if libjpeg and _libjpeg_closer_rgb(S0, S1, S2, R, L):
             changed += 1
             _scatter(S0, coefs, i, nb)
             _scatter(S1, coefs, mcus + i, nb)
@@ -1438,20 +1446,28 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
 def _rgb_error(R, S):
     """The squared RGB error of the MCU's decoded samples R[PX:] (``ycc_rgb``) against its pixels R[RT:], over S[MASK:]'s pixels.
 
-    ``ycc_rgb``'s formulas written out without branches, so that g++
-    vectorizes the loop (below 2**31: 64 pixels of at most 3 x 255**2).
+    Below 2**31: 64 pixels of at most 3 x 255**2.
     """
     s = np.int32(0)
-    half = np.int32(32768)
     for i in range(64):
-        y = R[PX + i]
-        b = R[PX + 64 + i] - np.int32(128)
-        r = R[PX + 128 + i] - np.int32(128)
-        er = _clamp255(y + ((np.int32(91881) * r + half) >> 16)) - R[RT + i]
-        eg = _clamp255(y + ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16)) - R[RT + 64 + i]
-        eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - R[RT + 128 + i]
-        s += (er * er + eg * eg + eb * eb) & S[MASK + i]
+        s += _squared_rgb_error(R[PX + i], R[PX + 64 + i], R[PX + 128 + i],
+                                R[RT + i], R[RT + 64 + i], R[RT + 128 + i]) & S[MASK + i]
     return int(s)
+
+
+def _squared_rgb_error(y, cb, cr, red, green, blue):
+    """The squared error of the R, G and B that ``ycc_rgb`` decodes from samples y, cb, cr against red, green, blue.
+
+    Its formulas written out without branches, one int32 returned (a scalar
+    function g++ inlines into the vectorized loops that call it, as ``_channel``).
+    """
+    half = np.int32(32768)
+    b = cb - np.int32(128)
+    r = cr - np.int32(128)
+    er = _clamp255(y + ((np.int32(91881) * r + half) >> 16)) - red
+    eg = _clamp255(y + ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16)) - green
+    eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - blue
+    return er * er + eg * eg + eb * eb
 
 
 def _clamp255(v):
@@ -1469,12 +1485,7 @@ def _same_coefs(S, L, src):
 
 
 def _libjpeg_ycc(R, L):
-    """L[LS:]: the MCU's pixels R[RT:] as libjpeg-turbo's rgb_ycc_convert (jccolor.c) makes them Y, Cb and Cr, level-shifted and transposed (L[LS + 64 c + 8 x + y]).
-
-    Its tables as their formulas: FIX(x) = x 2**16 rounded, Y rounded with
-    ONE_HALF, Cb and Cr with ONE_HALF - 1 (halves round down); the sums stay
-    below 2**24.
-    """
+    """L[LS:]: the MCU's pixels R[RT:] as libjpeg-turbo's rgb_ycc_convert makes them Y, Cb and Cr (``_ycc_pixel``), level-shifted and transposed (L[LS + 64 c + 8 x + y])."""
     for x in range(8):
         for y in range(8):
             i = 8 * y + x
@@ -1482,16 +1493,14 @@ def _libjpeg_ycc(R, L):
             g = R[RT + 64 + i]
             b = R[RT + 128 + i]
             t = LS + 8 * x + y
-            L[t] = ((np.int32(19595) * r + np.int32(38470) * g + np.int32(7471) * b
-                     + np.int32(32768)) >> 16) - np.int32(128)
-            L[t + 64] = ((np.int32(32768) * b - np.int32(11059) * r - np.int32(21709) * g
-                          + np.int32(8421375)) >> 16) - np.int32(128)
-            L[t + 128] = ((np.int32(32768) * r - np.int32(27439) * g - np.int32(5329) * b
-                           + np.int32(8421375)) >> 16) - np.int32(128)
+            luma, cb, cr = _ycc_pixel(r, g, b)
+            L[t] = luma - np.int32(128)
+            L[t + 64] = cb - np.int32(128)
+            L[t + 128] = cr - np.int32(128)
 
 
-def _libjpeg_closer_rgb(S0, S1, S2, R, L, mine):
-    """After a 4:4:4 MCU's search (S0, S1, S2: its Y, Cb and Cr blocks; ``mine`` the RGB error of R[PX:], as they decode): 1 with S0..S2[C:] libjpeg's coefficients of its pixels R[RT:] if the RGB pixels they decode to come closer, else 0 (S0..S2[C:] then hold libjpeg's, not to be kept)."""
+def _libjpeg_closer_rgb(S0, S1, S2, R, L):
+    """After a 4:4:4 MCU's search (S0, S1, S2: its Y, Cb and Cr blocks, R[PX:] their decoded samples): 1 with S0..S2[C:] libjpeg's coefficients of its pixels R[RT:] if the RGB pixels they decode to come closer, else 0 (S0..S2[C:] then hold libjpeg's, not to be kept)."""
     for n in range(64):
         L[LCUR + n] = S0[C + n]
         L[LCUR + 64 + n] = S1[C + n]
@@ -1502,6 +1511,7 @@ def _libjpeg_closer_rgb(S0, S1, S2, R, L, mine):
     _libjpeg_coefs(L, 2, S2)
     if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
         return 0  # libjpeg's are the MCU's (most MCUs at lower qualities)
+    mine = _rgb_error(R, S0)
     if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
         return 0
     _decoded(S0, R, PX, 8)
@@ -1759,9 +1769,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     vs = 2 if vs == 2 else 1
     _colour_work(S0, S1, S2, quant, comp_table, screen)
     if libjpeg:
-        _libjpeg_divisors(S0, L, 0)
-        _libjpeg_divisors(S1, L, 1)
-        _libjpeg_divisors(S2, L, 2)
+        _colour_divisors(S0, S1, S2, L)
     lam3 = int(np.floor(lam * 3.0 + 0.5))
     R[SUB] = vs
     R[SUB + 3] = 1 if box else 0
@@ -1838,7 +1846,12 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
 
 
 def _ycc_pixel(r, g, b):
-    """libjpeg-turbo's Y, Cb and Cr (rgb_ycc_convert, jccolor.c; ``_libjpeg_ycc``) of one pixel, not level-shifted."""
+    """libjpeg-turbo's Y, Cb and Cr (rgb_ycc_convert, jccolor.c) of one pixel (int32 R, G, B), not level-shifted.
+
+    Its tables as their formulas: FIX(x) = x 2**16 rounded, Y rounded with
+    ONE_HALF, Cb and Cr with ONE_HALF - 1 (halves round down); the sums stay
+    below 2**24.
+    """
     return (((np.int32(19595) * r + np.int32(38470) * g + np.int32(7471) * b + np.int32(32768)) >> 16),
             ((np.int32(32768) * b - np.int32(11059) * r - np.int32(21709) * g + np.int32(8421375)) >> 16),
             ((np.int32(32768) * r - np.int32(27439) * g - np.int32(5329) * b + np.int32(8421375)) >> 16))
@@ -1847,15 +1860,9 @@ def _ycc_pixel(r, g, b):
 def _sub_error(R):
     """The squared RGB error of a subsampled MCU as it decodes (R[UY:], R[UUP:]) against its pixels R[UT:], over R[UMASK:]."""
     s = np.int32(0)
-    half = np.int32(32768)
     for i in range(256):
-        y = R[UY + i]
-        b = R[UUP + i] - np.int32(128)
-        r = R[UUP + 256 + i] - np.int32(128)
-        er = _clamp255(y + ((np.int32(91881) * r + half) >> 16)) - R[UT + i]
-        eg = _clamp255(y + ((half - np.int32(22554) * b - np.int32(46802) * r) >> 16)) - R[UT + 256 + i]
-        eb = _clamp255(y + ((np.int32(116130) * b + half) >> 16)) - R[UT + 512 + i]
-        s += (er * er + eg * eg + eb * eb) & R[UMASK + i]
+        s += _squared_rgb_error(R[UY + i], R[UUP + i], R[UUP + 256 + i],
+                                R[UT + i], R[UT + 256 + i], R[UT + 512 + i]) & R[UMASK + i]
     return int(s)
 
 
@@ -1923,9 +1930,7 @@ def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
         S0[Q + n] = quant[n]
         S1[Q + n] = quant[64 + n]
         S2[Q + n] = quant[64 + n]
-    _libjpeg_divisors(S0, L, 0)
-    _libjpeg_divisors(S1, L, 1)
-    _libjpeg_divisors(S2, L, 2)
+    _colour_divisors(S0, S1, S2, L)
     _libjpeg_sub(R, L, S0, S1, S2, vs)
     blocks = 2 * vs
     for n in range(64 * blocks):
