@@ -407,3 +407,28 @@ def test_small_cmyk_images_never_decode_farther_than_pillow(quality) -> None:
                 behind.append(f"{kind} {width}x{height}")
     assert not behind, behind
 
+
+
+@pytest.mark.parametrize("quality", [100, 95, 75, 20])
+def test_small_bilevel_images_never_decode_farther_than_pillow(quality) -> None:
+    """Mode "1" (coded as grey, 0 and 255): searched up to 16 blocks, chosen for up to 32,
+    never behind Pillow's file, on checkers, random bits and a thresholded photo crop."""
+    rng = np.random.default_rng(quality)
+    behind = []
+    for width, height in [(1, 1), (7, 5), (9, 9), (16, 16), (33, 17), (32, 32), (64, 32)]:
+        settings = options.parse("1", (width, height), {"quality": quality})
+        assert settings.refine or settings.libjpeg_choice, (width, height)
+        for kind in ("checker", "checker4", "noise", "photo"):
+            if kind == "noise":
+                bits = rng.integers(0, 2, (height, width)).astype(bool)
+            else:
+                bits = content(kind, width, height, "L") >= 128
+            image = Image.fromarray(bits)  # mode "1"
+            assert image.mode == "1"
+            pixels = bits.astype(np.uint8) * 255
+            ours, theirs = io.BytesIO(), io.BytesIO()
+            image.save(ours, format="STREAMJPEG", quality=quality, workers=1)
+            image.save(theirs, format="JPEG", quality=quality)
+            if _sse(pixels, ours.getvalue()) > _sse(pixels, theirs.getvalue()):
+                behind.append(f"{kind} {width}x{height}")
+    assert not behind, behind
