@@ -514,11 +514,11 @@ def _accept(S, n, delta):
     """Make the change that ``_try_grey``, ``_try`` or ``_try_sub`` evaluated.
 
     Every row's sums change by its workspace change times the column's
-    impulse response, the 8 responses loaded before the stores and each row
-    written out without a test: g++ keeps them in one vector register and
-    each row one multiply-add (with a test per row and a loop storing
-    between loads, the scalar form took 5.8 M instructions of a grey q100
-    save's 118 M: docs/fidelity.md, "The accepted step without branches").
+    impulse response: the 8 responses loaded before the stores and each row
+    written out without a test for a zero change, which g++ vectorizes (with
+    the test and a loop storing between loads it stayed scalar: 5.8 M
+    instructions of a grey q100 save's 118 M in the kernels, now 4.0 M;
+    docs/fidelity.md, "Small images: where the choice's time goes").
     """
     n = _size(n)
     cu = 8 * _size(n & 7)
