@@ -1,7 +1,8 @@
 """Cost of ``refine=1`` on small images: whole saves, refine=1 against refine=0, by size in blocks.
 
 With ``--compare libjpeg``: the cost of the default's choice of libjpeg-turbo's coefficients
-where they decode closer (``options.auto_libjpeg``, images of up to 64 blocks, 48 for RGB),
+where they decode closer (``options.auto_libjpeg``: images of up to 32 blocks, 48 for RGB
+4:4:4; raise ``options.LIBJPEG_AUTO_BLOCKS_PLANES`` and ``LIBJPEG_AUTO_BLOCKS`` to measure beyond),
 the default's saves with it against the same without it.
 
 The ``refine`` option's automatic default (``options.auto_refine``: at most

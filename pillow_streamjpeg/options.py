@@ -321,9 +321,19 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     (``Settings.libjpeg_choice``): images without subsampling, not YCbCr sources, of at most
     ``LIBJPEG_AUTO_BLOCKS_PLANES`` blocks (``LIBJPEG_AUTO_BLOCKS`` for RGB the encoder
     converts)."""
-    whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
-    limit = LIBJPEG_AUTO_BLOCKS if converted and len(components) == 3 else LIBJPEG_AUTO_BLOCKS_PLANES
-    return whole and coded_blocks(width, height, components) <= limit
+    limit = LIBJPEG_AUTO_BLOCKS if _rgb_error(components, converted) else LIBJPEG_AUTO_BLOCKS_PLANES
+    return _whole(components, ycc_source) and coded_blocks(width, height, components) <= limit
+
+
+def _whole(components: tuple[Component, ...], ycc_source: bool) -> bool:
+    """No component subsampled, and not a YCbCr source: the images ``auto_refine`` and
+    ``auto_libjpeg`` take at their 4:4:4 limits."""
+    return all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
+
+
+def _rgb_error(components: tuple[Component, ...], converted: bool) -> bool:
+    """RGB the encoder converts to YCbCr: the search counts the RGB error (``strips.Frame.rgb_error``)."""
+    return bool(converted) and len(components) == 3
 
 
 def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> int:
@@ -354,8 +364,8 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     RGB error", "Subsampled colour" and "Small images: more candidates, no rate term".
     """
     blocks = coded_blocks(width, height, components)
-    whole = all(c.h == 1 and c.v == 1 for c in components) and not ycc_source
-    rgb_error = converted and len(components) == 3
+    whole = _whole(components, ycc_source)
+    rgb_error = _rgb_error(components, converted)
     upsampled = rgb_error and components[0].h == 2
     return int((whole and blocks <= (REFINE_AUTO_BLOCKS if rgb_error else REFINE_AUTO_BLOCKS_PLANES))
                or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED))

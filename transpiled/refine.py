@@ -955,7 +955,7 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     _tables(S)
-    L = np.zeros(LWORK, dtype=np.int32)
+    L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     lam16 = int(np.floor(lam * 256.0 + 0.5))
     changed = 0
     masked = -1  # the shape S[MASK:] holds (none yet)
@@ -1148,8 +1148,7 @@ def libjpeg_block(pixels, ncomp, quant, out):
     if colour:
         _libjpeg_ycc(R, L)
     for c in range(1 + 2 * colour):
-        for n in range(64):
-            S[Q + n] = quant[64 * min(c, 1) + n]
+        _quantizers(S, quant, 64 * min(c, 1))
         _libjpeg_divisors(S, L, c)
         _libjpeg_coefs(L, c, S)
         for n in range(64):
@@ -1412,7 +1411,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
     R = np.zeros(RGBWORK, dtype=np.int32)
-    L = np.zeros(LWORK, dtype=np.int32)
+    L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     tries = min(max(tries, 0), MAXTRIES)
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
@@ -1779,7 +1778,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     libjpeg's.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
-    L = np.zeros(LWORK, dtype=np.int32)
+    L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     S0 = np.zeros(WORK, dtype=np.int32)
     S1 = np.zeros(WORK, dtype=np.int32)
     S2 = np.zeros(WORK, dtype=np.int32)
@@ -1948,10 +1947,9 @@ def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
     R[SUB + 2] = -(-min(max(rows, 1), 8 * vs) // vs)
     for i in range(768):
         R[UT + i] = pixels[i]
-    for n in range(64):
-        S0[Q + n] = quant[n]
-        S1[Q + n] = quant[64 + n]
-        S2[Q + n] = quant[64 + n]
+    _quantizers(S0, quant, 0)
+    _quantizers(S1, quant, 64)
+    _quantizers(S2, quant, 64)
     _colour_divisors(S0, S1, S2, L)
     _libjpeg_sub(R, L, S0, S1, S2, vs)
     blocks = 2 * vs
