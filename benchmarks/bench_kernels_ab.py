@@ -11,7 +11,8 @@ The modules are extension modules built from ``transpiled/kernels.py`` (for
 example with ``python -m pythran.run`` and the flags of meson.build), named by
 their file path; ``installed`` is the package's own build.
 
-    python benchmarks/bench_kernels_ab.py A.so B.so [--quality 100] [--subsampling 0] [--rounds 21]
+    python benchmarks/bench_kernels_ab.py A.so B.so [--quality 100] [--subsampling 0]
+        [--mode RGB|L] [--rounds 21]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from bench_encode import mosaic
+from bench_encode import cpu_model, mosaic
 
 import pillow_streamjpeg  # noqa: F401 (registers STREAMJPEG)
 from pillow_streamjpeg import engine, strips
@@ -49,15 +50,20 @@ def main() -> None:
     parser.add_argument("--subsampling", type=int, default=0, choices=(0, 1, 2))
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--megapixels", type=float, default=25.0)
+    parser.add_argument("--mode", choices=("RGB", "L"), default="RGB",
+                        help="the mosaic in colour (default) or greyscale")
     args = parser.parse_args()
     a, b = load(args.a), load(args.b)
     image = mosaic(args.megapixels)
+    if args.mode == "L":
+        image = image.convert("L")
+    print(f"CPU: {cpu_model()}")
 
     def run(kernels: ModuleType) -> float:
         engine.kernels = strips.engine.kernels = kernels
         start = time.perf_counter()
-        image.save(io.BytesIO(), format="STREAMJPEG", quality=args.quality,
-                   subsampling=args.subsampling, workers=1)
+        image.save(io.BytesIO(), format="STREAMJPEG", quality=args.quality, workers=1,
+                   **({"subsampling": args.subsampling} if args.mode == "RGB" else {}))
         return time.perf_counter() - start
 
     times_a, times_b = [], []
@@ -72,7 +78,7 @@ def main() -> None:
         times_b.append(tb)
     ratios = sorted(tb / ta for ta, tb in zip(times_a, times_b))
     quarter = len(ratios) // 4
-    print(f"q{args.quality} subsampling {args.subsampling}, {args.rounds} rounds, one worker: "
+    print(f"{args.mode} q{args.quality} subsampling {args.subsampling}, {args.rounds} rounds, one worker: "
           f"A {statistics.median(times_a):.3f} s, B {statistics.median(times_b):.3f} s; "
           f"B / A median {statistics.median(ratios):.3f}, quartiles {ratios[quarter]:.3f} "
           f"{ratios[-1 - quarter]:.3f}")
