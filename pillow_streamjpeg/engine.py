@@ -1,10 +1,13 @@
 """The compiled kernels this machine runs: one build of ``transpiled/kernels.py``.
 
-On x86-64 the package holds two builds of the same source: ``kernels`` for any
-x86-64 CPU and ``kernels_v3`` for x86-64-v3 ones (AVX2, FMA, BMI2: Intel
-Haswell and AMD Excavator onwards), picked here at import, as libjpeg-turbo
-picks its SIMD code at run time. Both give the same bytes (no fused
-multiply-adds). ``PILLOW_STREAMJPEG_KERNELS=baseline`` forces the portable one.
+On x86-64 the package holds three builds of the same source: ``kernels`` for any
+x86-64 CPU, ``kernels_v3`` for x86-64-v3 ones (AVX2, FMA, BMI2: Intel Haswell
+and AMD Excavator onwards) and ``kernels_v4`` for x86-64-v4 ones (AVX-512: Intel
+Skylake-SP servers, AMD Zen 4 onwards), the newest this CPU runs picked here at
+import, as libjpeg-turbo picks its SIMD code at run time. All give the same
+bytes (no fused multiply-adds). ``PILLOW_STREAMJPEG_KERNELS=baseline`` (or
+``x86-64-v3``) forces another; valgrind does not run AVX-512 code, so count
+instructions with ``x86-64-v3``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ try:
     from . import kernels_v3, refine_v3
 except ImportError:  # not x86-64, or built without it
     kernels_v3 = refine_v3 = None
+try:
+    from . import kernels_v4
+except ImportError:  # not x86-64, or built without it
+    kernels_v4 = None
 
 #: The x86-64-v3 features, as NumPy names them (numpy 1.x has no X86_V3 entry).
 V3_FEATURES = ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE")
+#: x86-64-v4's: v3's and AVX-512 F, CD, BW, DQ and VL.
+V4_FEATURES = V3_FEATURES + ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL")
 
 
 def cpu_features() -> dict[str, bool]:
@@ -42,6 +51,8 @@ def builds() -> dict[str, ModuleType]:
     features = cpu_features()
     if kernels_v3 is not None and all(features.get(name, False) for name in V3_FEATURES):
         found["x86-64-v3"] = kernels_v3
+        if kernels_v4 is not None and all(features.get(name, False) for name in V4_FEATURES):
+            found["x86-64-v4"] = kernels_v4
     return found
 
 
@@ -55,12 +66,13 @@ def _choose() -> tuple[str, ModuleType]:
                 f"{', '.join(sorted(available))}"
             )
         return wanted, available[wanted]
-    name = "x86-64-v3" if "x86-64-v3" in available else "baseline"
+    name = next(name for name in ("x86-64-v4", "x86-64-v3", "baseline") if name in available)
     return name, available[name]
 
 
 #: The name of the build in use and its module.
 name, kernels = _choose()
 
-#: The decoder-aware quantization (transpiled/refine.py) of the same build.
-refine = refine_v3 if kernels is kernels_v3 else refine_baseline
+#: The decoder-aware quantization (transpiled/refine.py) built for the same CPUs: the
+#: x86-64-v3 build with either newer kernels build (an AVX-512 build of it was not faster).
+refine = refine_baseline if kernels is baseline else refine_v3

@@ -18,7 +18,7 @@ from pillow_streamjpeg.strips import Codes, Frame, Scratch, count_strip, encode_
 # lookup of the lowest set bit), as the compiled ones do.
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
 
-#: The compiled builds this machine runs (the baseline, and x86-64-v3 where it can).
+#: The compiled builds this machine runs (the baseline, and x86-64-v3 and v4 where it can).
 BUILDS = engine.builds()
 
 SOURCE = transpiled.TRANSPILED / "kernels.py"
@@ -43,11 +43,28 @@ def test_reference_is_plain_python(reference, compiled) -> None:
 def test_engine_runs_the_fastest_build(monkeypatch) -> None:
     if os.environ.get("PILLOW_STREAMJPEG_KERNELS"):
         pytest.skip("PILLOW_STREAMJPEG_KERNELS chooses the build")
-    expected = "x86-64-v3" if "x86-64-v3" in BUILDS else "baseline"
+    expected = next(name for name in ("x86-64-v4", "x86-64-v3", "baseline") if name in BUILDS)
     assert engine.name == expected
     assert engine.kernels is BUILDS[expected]
     # without NumPy's feature list, the portable build
     monkeypatch.setattr(engine, "cpu_features", lambda: {})
+    assert sorted(engine.builds()) == ["baseline"]
+
+
+def test_engine_offers_each_build_only_to_cpus_with_all_its_features(monkeypatch) -> None:
+    """x86-64-v4 (AVX-512) needs every v3 feature and its own five; none is enough alone."""
+    v3 = {name: True for name in engine.V3_FEATURES}
+    monkeypatch.setattr(engine, "cpu_features", lambda: v3)
+    assert "x86-64-v4" not in engine.builds()
+    assert ("x86-64-v3" in engine.builds()) == (engine.kernels_v3 is not None)
+    avx512_without_bw = {name: True for name in engine.V4_FEATURES if name != "AVX512BW"}
+    monkeypatch.setattr(engine, "cpu_features", lambda: avx512_without_bw)
+    assert "x86-64-v4" not in engine.builds()
+    v4 = {name: True for name in engine.V4_FEATURES}
+    monkeypatch.setattr(engine, "cpu_features", lambda: v4)
+    assert ("x86-64-v4" in engine.builds()) == (engine.kernels_v4 is not None)
+    no_avx2 = {name: True for name in engine.V4_FEATURES if name != "AVX2"}
+    monkeypatch.setattr(engine, "cpu_features", lambda: no_avx2)
     assert sorted(engine.builds()) == ["baseline"]
 
 
