@@ -11,7 +11,8 @@ the ratio to Pillow at the same settings, bytes and PSNR (decoded by Pillow).
 qualities 100, 95, 90 and 75.
 
 ``--kernels baseline`` runs the portable x86-64 build of the kernels instead of the
-one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v3 where it can).
+one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v4 or v3 where it can);
+``--kernels x86-64-v3`` the AVX2 build on an AVX-512 CPU.
 
 Run it from outside the repository root (or with the package installed), so
 that ``import pillow_streamjpeg`` finds the compiled package.
