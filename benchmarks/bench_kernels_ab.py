@@ -78,8 +78,8 @@ def main() -> None:
         times_b.append(tb)
     ratios = sorted(tb / ta for ta, tb in zip(times_a, times_b))
     quarter = len(ratios) // 4
-    print(f"{args.mode} q{args.quality} subsampling {args.subsampling}, {args.rounds} rounds, one worker: "
-          f"A {statistics.median(times_a):.3f} s, B {statistics.median(times_b):.3f} s; "
+    print(f"{args.mode} q{args.quality} subsampling {args.subsampling}, {args.rounds} rounds, "
+          f"one worker: A {statistics.median(times_a):.3f} s, B {statistics.median(times_b):.3f} s; "
           f"B / A median {statistics.median(ratios):.3f}, quartiles {ratios[quarter]:.3f} "
           f"{ratios[-1 - quarter]:.3f}")
 
