@@ -95,15 +95,23 @@ def configurations(workers: int, mode: str = "RGB") -> list[tuple[str, str, str,
 
 
 def cpu_model() -> str:
-    """The CPU's model name as the kernel reports it (platform.processor() is often empty)."""
+    """The CPU's model name as the kernel reports it (platform.processor() is often empty),
+    with its family and model numbers where the name alone does not tell the generation
+    (a virtual machine's "AMD EPYC" is Zen 3 at family 25, Zen 5 at 26)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's fields
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
