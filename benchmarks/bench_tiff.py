@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model  # noqa: E402
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "tiff.md"
 BEGIN, END = "<!-- bench_tiff begin -->", "<!-- bench_tiff end -->"
 
@@ -173,7 +176,7 @@ def main() -> int:
              "|---|---|---|---|---|---|---|"]
     table += [f"| {label} | {name} | {wall:.2f} | {rss:.0f} | {ratio} | {size / 1e6:.1f} | {count} |"
               for label, name, wall, rss, size, count, ratio in rows]
-    conditions = (f"{os.cpu_count()} CPUs, {platform.python_implementation()} "
+    conditions = (f"{os.cpu_count()} CPUs, {cpu_model()}, {platform.python_implementation()} "
                   f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; quality 100, 4:4:4; "
                   "page cache warm (the file is read once before the runs); medians of the runs")
     text = "\n".join(table) + f"\n\nConditions: {conditions}.\n"
