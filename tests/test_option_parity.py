@@ -10,6 +10,7 @@ factors, ``info["dpi"]``, marker order, the DRI value Pillow writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import os
@@ -207,7 +208,11 @@ def test_keep_needs_a_jpeg_source_like_pillow(keep) -> None:
 # 3. JFIF with the density, CMYK included, in libjpeg's order ----------------------------
 
 
+@functools.cache
 def _icc() -> bytes:
+    """An sRGB profile, made once: LittleCMS stamps a profile with the second it is made, so
+    two made across a second's tick differ (a save's profile then failed to equal one made
+    again to compare with)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
