@@ -32,6 +32,10 @@ V3_FEATURES = ("AVX", "AVX2", "FMA3", "F16C", "BMI", "BMI2", "LZCNT", "MOVBE")
 #: x86-64-v4's: v3's and AVX-512 F, CD, BW, DQ and VL.
 V4_FEATURES = V3_FEATURES + ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL")
 
+#: The builds beyond the baseline, each needing the one before it: name, module (None
+#: where not built) and the features it needs. The last one a CPU runs is the fastest.
+LEVELS = (("x86-64-v3", kernels_v3, V3_FEATURES), ("x86-64-v4", kernels_v4, V4_FEATURES))
+
 
 def cpu_features() -> dict[str, bool]:
     """The CPU features NumPy detected at import (none known if NumPy does not say)."""
@@ -46,13 +50,13 @@ def cpu_features() -> dict[str, bool]:
 
 
 def builds() -> dict[str, ModuleType]:
-    """Every kernel build in this installation that this CPU can run, by name."""
+    """Every kernel build in this installation that this CPU can run, by name, slowest first."""
     found = {"baseline": baseline}
     features = cpu_features()
-    if kernels_v3 is not None and all(features.get(name, False) for name in V3_FEATURES):
-        found["x86-64-v3"] = kernels_v3
-        if kernels_v4 is not None and all(features.get(name, False) for name in V4_FEATURES):
-            found["x86-64-v4"] = kernels_v4
+    for name, module, needed in LEVELS:
+        if module is None or not all(features.get(feature, False) for feature in needed):
+            break
+        found[name] = module
     return found
 
 
@@ -66,7 +70,7 @@ def _choose() -> tuple[str, ModuleType]:
                 f"{', '.join(sorted(available))}"
             )
         return wanted, available[wanted]
-    name = next(name for name in ("x86-64-v4", "x86-64-v3", "baseline") if name in available)
+    name = list(available)[-1]  # the fastest
     return name, available[name]
 
 
