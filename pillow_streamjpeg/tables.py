@@ -108,7 +108,8 @@ def joint_weights(y: Sequence[int], cb: Sequence[int], cr: Sequence[int],
     it, and, with the rate term, beyond that plus ``rate`` q_Y / 2 where the step makes the
     coefficient non-zero, less where it makes it zero: a non-zero coefficient costs ``rate``
     q_Y**2 of squared error. Items, S = ``JOINT_SCALE``: a = 16 S W_YY q_Y, r = 16 S rate
-    q_Y, then b_c = S W_Yc q_c for c = Y, Cb, Cr.
+    q_Y, then b_c = S W_Yc q_c for c = Y, Cb, Cr; coefficient 0's last three items are
+    the DC quantizers of Y, Cb and Cr (the kernels' ``_flat_dc``).
     """
     gram = YCC_TO_RGB.T @ YCC_TO_RGB
     out = np.zeros((64, 8), dtype=np.int64)
@@ -117,6 +118,7 @@ def joint_weights(y: Sequence[int], cb: Sequence[int], cr: Sequence[int],
         out[k, 0] = round(16 * JOINT_SCALE * gram[0, 0] * q[0])
         out[k, 1] = round(16 * JOINT_SCALE * rate * q[0])
         out[k, 2:5] = np.round(JOINT_SCALE * gram[0] * q)
+    out[0, 5:8] = (y[0], cb[0], cr[0])  # the DC quantizers, for flat MCUs (``_flat_dc``)
     return np.ascontiguousarray(out.astype(np.int32).ravel())
 
 

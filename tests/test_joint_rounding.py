@@ -23,7 +23,7 @@ from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 import transpiled
-from jpegtools import psnr
+from jpegtools import djpeg_decode, psnr
 from pillow_streamjpeg import options, strips, tables
 
 #: W = M^T M of the decoder's YCbCr -> RGB: Y's weight 3, Cb's and Cr's cross terms
@@ -77,6 +77,103 @@ def test_each_y_coefficient_is_the_neighbour_of_lower_rgb_error(reference, quali
             assert out[k, 0, j] == best[0], (k, j, x, costs)
             moved += int(best[0] != n[0])
     assert moved > 0  # the case moves some coefficients
+
+
+def _squared_error(pixels: np.ndarray, fmt: str, **options) -> int:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format=fmt, subsampling=0, **options)
+    return int(((djpeg_decode(out.getvalue()).astype(np.int64) - pixels) ** 2).sum())
+
+
+#: (colour, quality) where the linear model had moved a flat colour's Y DC the wrong way:
+#: 64 x 64 of (77, 38, 178) at q70 decoded 45.12 dB against Pillow's and rounding to
+#: nearest's 52.90 (docs/fidelity.md, "Every quality, and flat colours")
+FLAT_LOSSES = [((77, 38, 178), 70), ((77, 38, 178), 29), ((77, 38, 178), 33),
+               ((20, 76, 123), 30), ((159, 148, 230), 70)]
+
+
+@pytest.mark.parametrize("colour,quality", FLAT_LOSSES)
+def test_flat_colour_decodes_as_close_as_pillow(colour, quality) -> None:
+    """A flat MCU whose Y DC the joint rounding moved takes the DC coefficients, each of
+    their two neighbours, that decode closest (``_flat_dc``): on these flat colours of
+    64 x 64 (too large for the small-image search and choice) at least as close as Pillow's
+    file and as rounding to nearest, where the joint rounding alone was not."""
+    pixels = np.ascontiguousarray(np.broadcast_to(np.array(colour, np.uint8), (64, 64, 3)))
+    assert _settings(quality=quality, subsampling=0).joint_rounding
+    ours = _squared_error(pixels, "STREAMJPEG", quality=quality, workers=1)
+    assert ours <= _squared_error(pixels, "JPEG", quality=quality)
+    assert ours <= _squared_error(pixels, "STREAMJPEG", quality=quality, refine=0, workers=1)
+
+
+def test_flat_colours_never_decode_farther_than_rounding_to_nearest() -> None:
+    """40 random flat colours at 61 x 37 (partial MCUs at both edges), qualities 92 to 10:
+    the default (joint rounding, then ``_flat_dc``) never decodes farther from the source than
+    each coefficient rounded to nearest (refine=0), and is closer on some. (Against Pillow's
+    files a few flat colours stay behind by a level in one channel, with refine=0 too: the
+    rounding of our YCbCr and DC against libjpeg's integer ones; not tested here.)"""
+    rng = np.random.default_rng(15)
+    behind, closer = [], 0
+    for colour in rng.integers(0, 256, (40, 3)).astype(np.uint8):
+        pixels = np.ascontiguousarray(np.broadcast_to(colour, (37, 61, 3)))
+        for quality in (92, 85, 70, 50, 30, 10):
+            ours = _squared_error(pixels, "STREAMJPEG", quality=quality, workers=1)
+            nearest = _squared_error(pixels, "STREAMJPEG", quality=quality, refine=0, workers=1)
+            if ours > nearest:
+                behind.append((tuple(colour), quality, ours, nearest))
+            closer += ours < nearest
+    assert not behind
+    assert closer > 0
+
+
+def test_flat_mcus_beside_detail_take_the_closest_dc(reference, monkeypatch) -> None:
+    """The kernel's choice on the flat MCUs of a strip that is not flat (a flat colour whose
+    Y DC the joint rounding moves, beside noise): each flat MCU's DC triple is the best of the
+    8 that take either neighbour of each input, by the RGB the decoder gives (libjpeg's
+    DC-only IDCT, then its integer YCbCr -> RGB: ``refine.ycc_rgb``, checked against djpeg in
+    tests/test_refine.py) against the MCU's pixels; the MCUs of noise are not looked at."""
+    refine = transpiled.source("refine")
+    quality = 70
+    luma, chroma = tables.quality_tables(quality)
+    q = (luma[0], chroma[0], chroma[0])
+    rng = np.random.default_rng(5)
+    pixels = np.empty((8, 40, 3), np.uint8)
+    pixels[:, :24] = (77, 38, 178)  # 3 flat MCUs (FLAT_LOSSES)
+    pixels[:, 24:] = rng.integers(0, 256, (8, 16, 3))  # 2 of noise
+    # tall enough for neither the small-image search nor the choice: the joint rounding
+    settings = options.parse("RGB", (40, 800), {"quality": quality, "subsampling": 0})
+    assert settings.joint_rounding
+    frame = strips.Frame.of(settings)
+    chosen = {}
+    original = reference._flat_dc
+
+    def recorded(Q, j, group, J, vy, vb, vr, *rest):
+        original(Q, j, group, J, vy, vb, vr, *rest)
+        chosen[j] = ((vy, vb, vr), (Q[j], Q[group + j], Q[2 * group + j]))
+
+    monkeypatch.setattr(reference, "_flat_dc", recorded)
+    band = pixels.reshape(8, -1)
+    samples, dct, coefs, _ = reference.scratch_sizes(3, 1, 1, 8)
+    strip_samples, strip_coefs = reference.strip_layout(40, 3, 1, 1)
+    out = np.zeros(strip_coefs, np.int32)
+    mcus = reference.strip_coefs(band.reshape(-1), band.shape[1], 0, 8, *frame,
+                                 np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                                 np.zeros(coefs, np.int32), 8, np.zeros(strip_samples, np.float32),
+                                 out)
+    assert mcus == 5 and sorted(chosen) == [0, 1, 2]  # the flat ones only
+
+    def error(dc, m):
+        levels = [int(np.clip(((4 * n * qc + 16) >> 5) + 128, 0, 255)) for n, qc in zip(dc, q)]
+        rgb = np.array(refine.ycc_rgb(*levels))
+        return int(((pixels[:, 8 * m:8 * m + 8].astype(np.int64) - rgb) ** 2).sum())
+
+    coefficients = out[:64 * 3 * mcus].reshape(64, 3, mcus)
+    for m, (inputs, dc) in chosen.items():
+        floor = [v >> 5 for v in inputs]
+        choices = [(floor[0] + a, floor[1] + b, floor[2] + c)
+                   for a in (0, 1) for b in (0, 1) for c in (0, 1)]
+        assert error(dc, m) == min(error(c, m) for c in choices)
+        assert tuple(coefficients[0, :, m]) == dc
+        assert not coefficients[1:, :, m].any()
 
 
 def _idct() -> np.ndarray:
