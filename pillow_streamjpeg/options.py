@@ -110,7 +110,8 @@ class Settings:
     joint_rounding: bool = False
     #: Each block (each MCU of RGB) keeps libjpeg-turbo's coefficients where they decode
     #: closer than ours (``auto_libjpeg``: images of up to ``LIBJPEG_AUTO_BLOCKS_PLANES`` or
-    #: ``LIBJPEG_AUTO_BLOCKS`` blocks, not subsampled), after the search where it runs
+    #: ``LIBJPEG_AUTO_BLOCKS`` blocks, not subsampled, or RGB at 4:2:2 or 4:2:0 of up to
+    #: ``LIBJPEG_AUTO_BLOCKS_SUBSAMPLED``), after the search where it runs
     #: (``refine`` 1 or 2, and the default's on images of up to 16 or 18 blocks), alone
     #: where it does not (the default's otherwise); not with ``refine=0`` given.
     #: (``strips.Refinement`` also makes the choice after any search of at most
@@ -313,6 +314,16 @@ REFINE_AUTO_BLOCKS_SUBSAMPLED = 6
 #: (docs/fidelity.md, "libjpeg's coefficients where they decode closer").
 LIBJPEG_AUTO_BLOCKS_PLANES = 32
 LIBJPEG_AUTO_BLOCKS = 48
+#: The same for RGB the encoder converts at 4:2:2 and 4:2:0 (``refine_group_sub``'s choice,
+#: MCU by MCU, its model of the decoder's upsampling approximate at the MCUs' shared edges):
+#: images of up to 36 blocks (6 MCUs at 4:2:0, 9 at 4:2:2). The floor's cases at every
+#: quality had 49 small subsampled images of 2 to 6 MCUs behind Pillow by more than 0.25 dB
+#: without it, none with it; of 1,760 saves (small sizes, q100 to q5) 17 decode farther than
+#: Pillow's file by at most 0.06 dB, 216 without it (docs/fidelity.md, "Every quality, and
+#: flat colours"). Cost against the default without it (``bench_refine_small.py --compare
+#: libjpeg``, 15 rounds, two runs, AMD Zen 5): 1.19x at 24 blocks of 4:2:0, 1.25x at 32 of
+#: 4:2:2, 1.23x to 1.25x at 36, 1.26x to 1.28x at 48 (not taken).
+LIBJPEG_AUTO_BLOCKS_SUBSAMPLED = 36
 
 
 def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
@@ -320,9 +331,13 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     """Whether the default keeps libjpeg's coefficients where they decode closer
     (``Settings.libjpeg_choice``): images without subsampling, not YCbCr sources, of at most
     ``LIBJPEG_AUTO_BLOCKS_PLANES`` blocks (``LIBJPEG_AUTO_BLOCKS`` for RGB the encoder
-    converts)."""
+    converts), and RGB the encoder converts at 4:2:2 or 4:2:0 of at most
+    ``LIBJPEG_AUTO_BLOCKS_SUBSAMPLED``."""
     limit = LIBJPEG_AUTO_BLOCKS if _rgb_error(components, converted) else LIBJPEG_AUTO_BLOCKS_PLANES
-    return _whole(components, ycc_source) and coded_blocks(width, height, components) <= limit
+    blocks = coded_blocks(width, height, components)
+    if _rgb_error(components, converted) and components[0].h == 2:
+        return blocks <= LIBJPEG_AUTO_BLOCKS_SUBSAMPLED
+    return _whole(components, ycc_source) and blocks <= limit
 
 
 def _whole(components: tuple[Component, ...], ycc_source: bool) -> bool:

@@ -104,7 +104,8 @@ def encode(
     (grey, CMYK, RGB kept as RGB) or 48 (RGB 4:4:4), and those the search
     covers without a rate term, keep libjpeg-turbo's coefficients where they
     decode closer, so that they never decode farther from the source than
-    Pillow's files (``options.auto_libjpeg``; not with ``refine=0``); where it is off by default, RGB
+    Pillow's files, RGB at 4:2:2 and 4:2:0 of up to 36 blocks too, within 0.1 dB
+    (``options.auto_libjpeg``; not with ``refine=0``); where it is off by default, RGB
     4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
     for the RGB error (about 1.11x the encode time), RGB 4:2:0 and 4:2:2 at quality
     91 and below its Y corrected for the decoded chroma (1.10x to 1.21x;

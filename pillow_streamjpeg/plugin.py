@@ -10,7 +10,7 @@ Save options are Pillow's JPEG ones (``quality``, ``subsampling``, ``qtables``,
 (``progress(done, total)`` as rows are encoded) and ``refine``
 (decoder-aware quantization: 0 off, 1 or 2 sweeps, True for 1; closer decoded
 pixels for 3 to 11 times the encode time of photos; by default one sweep on small
-images, ``options.auto_refine``, else off; images of up to 32 or 48 blocks keep
+images, ``options.auto_refine``, else off; images of up to 32, 36 or 48 blocks keep
 libjpeg-turbo's coefficients where they decode closer, ``options.auto_libjpeg``,
 unless ``refine=0``): README.md, "Options".
 """

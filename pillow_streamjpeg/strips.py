@@ -266,7 +266,8 @@ class Refinement(NamedTuple):
     #: ``libjpeg``, as ``refine_group_rgb``'s and ``refine_group_sub``'s): images of at most
     #: REFINE_PLAIN_BLOCKS blocks and those ``Settings.libjpeg_choice`` names, which then
     #: never decode farther from the source than Pillow's file does (subsampled ones only
-    #: of one MCU)
+    #: of one MCU; those of more, up to ``options.LIBJPEG_AUTO_BLOCKS_SUBSAMPLED`` blocks,
+    #: without a search only, by a model approximate at MCU edges: within 0.1 dB)
     libjpeg: int = 0
 
     @classmethod
