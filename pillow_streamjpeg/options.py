@@ -335,7 +335,7 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     ``LIBJPEG_AUTO_BLOCKS_SUBSAMPLED``."""
     limit = LIBJPEG_AUTO_BLOCKS if _rgb_error(components, converted) else LIBJPEG_AUTO_BLOCKS_PLANES
     blocks = coded_blocks(width, height, components)
-    if _rgb_error(components, converted) and components[0].h == 2:
+    if _upsampled(components, converted):
         return blocks <= LIBJPEG_AUTO_BLOCKS_SUBSAMPLED
     return _whole(components, ycc_source) and blocks <= limit
 
@@ -349,6 +349,12 @@ def _whole(components: tuple[Component, ...], ycc_source: bool) -> bool:
 def _rgb_error(components: tuple[Component, ...], converted: bool) -> bool:
     """RGB the encoder converts to YCbCr: the search counts the RGB error (``strips.Frame.rgb_error``)."""
     return bool(converted) and len(components) == 3
+
+
+def _upsampled(components: tuple[Component, ...], converted: bool) -> bool:
+    """RGB the encoder converts, at 4:2:2 or 4:2:0: the search counts the RGB error after the
+    decoder's upsampling (``refine_group_sub``)."""
+    return _rgb_error(components, converted) and components[0].h == 2
 
 
 def coded_blocks(width: int, height: int, components: tuple[Component, ...]) -> int:
@@ -381,9 +387,8 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     blocks = coded_blocks(width, height, components)
     whole = _whole(components, ycc_source)
     rgb_error = _rgb_error(components, converted)
-    upsampled = rgb_error and components[0].h == 2
     return int((whole and blocks <= (REFINE_AUTO_BLOCKS if rgb_error else REFINE_AUTO_BLOCKS_PLANES))
-               or (upsampled and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED))
+               or (_upsampled(components, converted) and blocks <= REFINE_AUTO_BLOCKS_SUBSAMPLED))
 
 
 def _refine(info: dict[str, Any], default: int) -> int:

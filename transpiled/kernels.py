@@ -1132,7 +1132,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
         _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
     if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
         # flat MCUs' DC inputs kept for ``_flat_dcs``, before ``_joint_round`` rounds them
-        flat = np.zeros(4 * gm, dtype=np.int32)
+        flat = np.zeros(3 * gm, dtype=np.int32)
         _dc_inputs(coefs, group, gm, flat)
         _joint_round(coefs, nb, group, gm, joint)
         _flat_dcs(coefs, nb, group, gm, joint, flat, band, row_bytes, rowidx, width, channels,
@@ -1414,13 +1414,13 @@ def _joint_round(Q, nb, group, gm, J):
 
 
 def _dc_inputs(Q, group, gm, F):
-    """F[gm + j], F[2 gm + j], F[3 gm + j]: MCU j's DC inputs of Y, Cb and Cr (32nds of a quantizer)."""
+    """F[j], F[gm + j], F[2 gm + j]: MCU j's DC inputs of Y, Cb and Cr (32nds of a quantizer)."""
     group = _size(group)
     gm = _size(gm)
     for j in range(gm):
-        F[gm + j] = Q[j]
-        F[2 * gm + j] = Q[group + j]
-        F[3 * gm + j] = Q[2 * group + j]
+        F[j] = Q[j]
+        F[gm + j] = Q[group + j]
+        F[2 * gm + j] = Q[2 * group + j]
 
 
 def _flat_dcs(Q, nb, group, gm, J, F, band, row_bytes, rowidx, width, channels, x0):
@@ -1433,8 +1433,8 @@ def _flat_dcs(Q, nb, group, gm, J, F, band, row_bytes, rowidx, width, channels, 
     rounding of the three samples did not make (a flat (77, 38, 178) at q70: 45.12 dB
     against Pillow's 52.90). Elsewhere the DCs stay as they are. Only the MCUs whose Y DC
     moved or whose DC inputs lie halfway between two values are looked at, each until its
-    first non-zero AC coefficient: a pass over every
-    coefficient (vectorized) cost 8 to 13 % of a save at q90 to q50. band .. x0: the
+    first non-zero AC coefficient: a pass over every coefficient (vectorized) cost 8 to
+    13 % of a save at q90 to q50. band .. x0: the
     strip's pixels, as ``_colour`` reads them, from column x0.
     """
     nb = _size(nb)
@@ -1445,10 +1445,10 @@ def _flat_dcs(Q, nb, group, gm, J, F, band, row_bytes, rowidx, width, channels, 
         # Y's DC moved, or a DC input at a halfway point in 32nds, where rounding the input
         # to 32nds first may have rounded it the wrong way (a flat (105, 121, 223) at q10: Cr
         # one step off, 10.6 levels)
-        doubt = (((F[gm + j] & 31) == half) | ((F[2 * gm + j] & 31) == half)
-                 | ((F[3 * gm + j] & 31) == half))
-        if (Q[j] != (F[gm + j] + half) >> 5 or doubt) and _flat(Q, nb, group, j):
-            _flat_dc(Q, j, group, J, F[gm + j], F[2 * gm + j], F[3 * gm + j], band, row_bytes,
+        doubt = (((F[j] & 31) == half) | ((F[gm + j] & 31) == half)
+                 | ((F[2 * gm + j] & 31) == half))
+        if (Q[j] != (F[j] + half) >> 5 or doubt) and _flat(Q, nb, group, j):
+            _flat_dc(Q, j, group, J, F[j], F[gm + j], F[2 * gm + j], band, row_bytes,
                      rowidx, width - x0 - 8 * j, channels, x0 + 8 * j)
 
 
@@ -1483,8 +1483,9 @@ def _flat_dc(Q, j, group, J, vy, vb, vr, band, row_bytes, rowidx, cols, channels
     the choice that makes sum (N value - sum)**2 smallest is kept, the
     rounding's own where it ties. On a flat colour the linear model of the
     joint rounding had moved Y towards chroma errors that the decoder's
-    rounding of the three samples did not make (docs/fidelity.md, "Flat
-    colours").
+    rounding of the three samples did not make (docs/fidelity.md, "Every
+    quality, and flat colours"). jdcolor's formula is ``refine.ycc_rgb``'s, written
+    again: the two extension modules cannot call each other.
     """
     cols = min(cols, 8)
     if cols <= 0:
