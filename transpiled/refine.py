@@ -167,8 +167,10 @@ LF2 = 256     # its outputs (scaled by 8 as libjpeg's are), transposed: LF2 + 8 
 LDIV = 320    # per component c, libjpeg's divisors of coefficient (v, u), transposed: LDIV + 192 c
               # + 8 u + v (reciprocal), + 64 + 8 u + v (correction), + 128 + 8 u + v (shift)
 LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c - 1) + 16 py + px
-LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
-LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks)
+LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n;
+              # a 4:4:4 MCU's libjpeg coefficients while its own are decoded (``_libjpeg_only_rgb``)
+LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks);
+              # a grey block's libjpeg coefficients at LCUR + 64 while its own are decoded (``_libjpeg_only``)
 LWORK = 2048
 
 
@@ -952,7 +954,8 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     nb = _size(nb)
     group = _size(group)
     tries = min(max(tries, 0), MAXTRIES)
-    if (sweeps <= 0 or tries == 0) and not libjpeg:
+    search = 1 if min(sweeps, tries) > 0 else 0
+    if search == 0 and not libjpeg:
         return 0
     _tables(S)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
@@ -975,16 +978,22 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 masked = shape
             _targets(samples, src, stride, S)
             _gather(coefs, j, nb, S)
-            if not _prepare(S):
-                continue  # beyond the model's range: left as it is
-            k = _search(S, S, -1, sweeps, lam16, tries)
             if libjpeg:
                 for n in range(64):
                     # the sample the target holds, as libjpeg reads it (an integer,
                     # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
                     L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
-                if _libjpeg_closer(S, L):
-                    k += 1
+            if search == 0:
+                # libjpeg's coefficients chosen only: decoded only where they differ
+                if _libjpeg_only(S, L):
+                    changed += 1
+                    _scatter(S, coefs, j, nb)
+                continue
+            if not _prepare(S):
+                continue  # beyond the model's range: left as it is
+            k = _search(S, S, -1, sweeps, lam16, tries)
+            if libjpeg and _libjpeg_closer(S, L):
+                k += 1
             if k:
                 changed += k
                 _scatter(S, coefs, j, nb)
@@ -1153,6 +1162,35 @@ def libjpeg_block(pixels, ncomp, quant, out):
         _libjpeg_coefs(L, c, S)
         for n in range(64):
             out[64 * c + n] = S[C + n]
+
+
+def _libjpeg_only(S, L):
+    """Without a search: 1 with S[C:] libjpeg-turbo's coefficients of the samples L[LS:] if they decode closer than the block's own, else 0 with S[C:] as it came.
+
+    What ``_prepare`` and ``_libjpeg_closer`` give with no sweeps, in the
+    other order: libjpeg's coefficients first, and both sets decoded only
+    where they differ (at lower qualities most blocks' are the same, and a
+    block's two decodings were most of the choice's cost on small images).
+    A block whose own coefficients lie beyond the model's range keeps them.
+    """
+    for n in range(64):
+        L[LCUR + n] = S[C + n]
+    _libjpeg_coefs(L, 0, S)
+    if _same_coefs(S, L, LCUR):
+        return 0
+    for n in range(64):
+        L[LCUR + 64 + n] = S[C + n]
+        S[C + n] = L[LCUR + n]
+    if not _decode_coefs(S):
+        return 0
+    mine = _residuals(S)
+    for n in range(64):
+        S[C + n] = L[LCUR + 64 + n]
+    if _decode_coefs(S) and _residuals(S) < mine:
+        return 1
+    for n in range(64):
+        S[C + n] = L[LCUR + n]
+    return 0
 
 
 def _libjpeg_closer(S, L):
@@ -1413,7 +1451,8 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     R = np.zeros(RGBWORK, dtype=np.int32)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     tries = min(max(tries, 0), MAXTRIES)
-    if (sweeps <= 0 or tries == 0) and not libjpeg:
+    search = 1 if min(sweeps, tries) > 0 else 0
+    if search == 0 and not libjpeg:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
@@ -1437,6 +1476,15 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         _gather(coefs, i, nb, S0)
         _gather(coefs, mcus + i, nb, S1)
         _gather(coefs, 2 * mcus + i, nb, S2)
+        if search == 0:
+            # libjpeg's coefficients chosen only: decoded only where they differ
+            _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
+            if _libjpeg_only_rgb(S0, S1, S2, R, L):
+                changed += 1
+                _scatter(S0, coefs, i, nb)
+                _scatter(S1, coefs, mcus + i, nb)
+                _scatter(S2, coefs, 2 * mcus + i, nb)
+            continue
         if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
             continue
         _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
@@ -1518,6 +1566,54 @@ def _libjpeg_ycc(R, L):
             L[t] = luma - np.int32(128)
             L[t + 64] = cb - np.int32(128)
             L[t + 128] = cr - np.int32(128)
+
+
+def _libjpeg_only_rgb(S0, S1, S2, R, L):
+    """Without a search: 1 with S0..S2[C:] libjpeg-turbo's coefficients of the 4:4:4 MCU's pixels R[RT:] if the RGB pixels they decode to come closer than its own's, else 0 with S0..S2[C:] as they came.
+
+    ``_libjpeg_only`` for colour: what ``_prepare`` and ``_libjpeg_closer_rgb``
+    give with no sweeps, both sets decoded only where libjpeg's differ. An MCU
+    with a block beyond the model's range keeps its own.
+    """
+    for n in range(64):
+        L[LCUR + n] = S0[C + n]
+        L[LCUR + 64 + n] = S1[C + n]
+        L[LCUR + 128 + n] = S2[C + n]
+    _libjpeg_ycc(R, L)
+    _libjpeg_coefs(L, 0, S0)
+    _libjpeg_coefs(L, 1, S1)
+    _libjpeg_coefs(L, 2, S2)
+    if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
+        return 0
+    for n in range(64):
+        # libjpeg's aside (the subsampled path's LCO, unused here), the MCU's own back
+        L[LCO + n] = S0[C + n]
+        L[LCO + 64 + n] = S1[C + n]
+        L[LCO + 128 + n] = S2[C + n]
+        S0[C + n] = L[LCUR + n]
+        S1[C + n] = L[LCUR + 64 + n]
+        S2[C + n] = L[LCUR + 128 + n]
+    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
+        return 0
+    _decoded(S0, R, PX, 8)
+    _decoded(S1, R, PX + 64, 8)
+    _decoded(S2, R, PX + 128, 8)
+    mine = _rgb_error(R, S0)
+    for n in range(64):
+        S0[C + n] = L[LCO + n]
+        S1[C + n] = L[LCO + 64 + n]
+        S2[C + n] = L[LCO + 128 + n]
+    if _decode_coefs(S0) and _decode_coefs(S1) and _decode_coefs(S2):
+        _decoded(S0, R, PX, 8)
+        _decoded(S1, R, PX + 64, 8)
+        _decoded(S2, R, PX + 128, 8)
+        if _rgb_error(R, S0) < mine:
+            return 1
+    for n in range(64):
+        S0[C + n] = L[LCUR + n]
+        S1[C + n] = L[LCUR + 64 + n]
+        S2[C + n] = L[LCUR + 128 + n]
+    return 0
 
 
 def _libjpeg_closer_rgb(S0, S1, S2, R, L):
