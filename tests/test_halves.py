@@ -1,6 +1,6 @@
 """Grey coefficients exactly halfway between two values round away from zero, as libjpeg-turbo's do.
 
-The kernels' column pass rounds grey images' with a sign-dependent offset (``HALVES_AWAY``;
+The kernels' column pass rounds grey images' with a sign-dependent offset (``_column_pass``'s ``away``;
 colour keeps rounding halves up: there the same rule fixed 15 of the every-quality sweep's
 cases at 4:4:4 but lost others, one in the floor's q95 set, and made q100 refine=1 files
 about 0.1 % larger). Exact halves come from synthetic content (flat blocks, checkers, ramps), where

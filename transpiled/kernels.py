@@ -79,11 +79,6 @@ import numpy as np
 # pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
 
 
-#: ``_column_pass``'s offset for negative values that rounds their halves away from zero:
-#: 16384.5 less one float ulp at 16384 (2**-9).
-HALVES_AWAY = np.float32(16384.498046875)
-
-
 def strip_capacity(width, ncomp, hs, vs):
     """Bytes that one strip can need at most (output buffer size).
 
@@ -847,8 +842,8 @@ def _row_pass192(P, p0, rows, pw, used, X, j0, bstride):
             X[d7 + b] = z11 - z4
 
 
-def _column_dct(X, nb, j0, j1, recip, t, Q, below):
-    """``_column_pass`` with a literal nb (see ``_row_dct``); below: its offset for negative values.
+def _column_dct(X, nb, j0, j1, recip, t, Q, away):
+    """``_column_pass`` with a literal nb (see ``_row_dct``); away: 1 for its halves away from zero.
 
     As with the row pass, g++ keeps ``_column_pass`` out of line, and a
     literal argument did not reach its loop: it checked the overlap of
@@ -863,18 +858,19 @@ def _column_dct(X, nb, j0, j1, recip, t, Q, below):
     elif nb == 192:
         _column_pass192(X, j0, j1, recip, t, Q)
     else:
-        _column_pass(X, nb, j0, j1, recip, t, Q, below)
+        _column_pass(X, nb, j0, j1, recip, t, Q, away)
 
 
-def _column_pass(X, nb, j0, j1, recip, t, Q, below):
+def _column_pass(X, nb, j0, j1, recip, t, Q, away):
     """Column pass of the DCT of blocks j0..j1-1 of X, quantized into Q[8 v + u][j] (natural order).
 
     Rounding to nearest is a truncation after an offset that makes every
     value positive; no clamping is needed, as 8-bit samples give
-    coefficients of at most 1024 in magnitude. Halves: up with below =
-    16384.5 (the offset), away from zero as libjpeg rounds them with
-    16384.5 less one float ulp at 16384 (2**-9), ``HALVES_AWAY``, which
-    grey images take (``_group_coefs``).
+    coefficients of at most 1024 in magnitude. Halves: up, or with away
+    (grey images, ``_group_coefs``) away from zero as libjpeg rounds them,
+    the offset of negative values then one float ulp at 16384 (2**-9) short.
+    (That offset passed in as a float32 argument, from a module-level
+    constant, made a grey save 5.5x slower: ``bench_kernels_ab.py``.)
 
     The butterfly is written out here and in ``_row_dct`` on purpose: one
     helper returning the 8 outputs, called from both, kept g++ from
@@ -891,6 +887,7 @@ def _column_pass(X, nb, j0, j1, recip, t, Q, below):
     c1306 = np.float32(1.306562965)
     bias = np.float32(16384.5)
     zero = np.float32(0.0)
+    below = np.float32(16384.498046875) if away else bias
     i16384 = np.int32(16384)
     for u in range(8):
         r0 = recip[tb + u]
@@ -1122,7 +1119,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     # same rule fixed 15 such cases at 4:4:4 but lost others (one in the floor's q95
     # set) and left q100 refine=1 files 0.1 % larger (docs/fidelity.md, "Halves away
     # from zero, for grey")
-    below = HALVES_AWAY if ncomp == 1 else np.float32(16384.5)
+    away = 1 if ncomp == 1 else 0
     # luma corrected for the decoded chroma (``_luma_fix``): the chroma is coded first,
     # Y converted with weights that add the pixel's own share of Z (``_luma_weights``)
     fix = joint.shape[0] > 0 and ncomp == 3 and fused
@@ -1148,12 +1145,12 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
             _row_dct(samples, c * plane, 8, cw, 8 * gm, dct, nb, c * group, group)
     for c in range(1, ncomp):
         j0 = vs * yb + (c - 1) * group
-        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs, below)
+        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs, away)
     if fix:
         _luma_fix(samples, cw, vs, group, gm, coefs, nb, vs * yb, joint)
         _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
     for by in range(vs):
-        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs, below)
+        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs, away)
     if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
         # flat MCUs' DC inputs kept for ``_flat_dcs``, before ``_joint_round`` rounds them
         flat = np.zeros(3 * gm, dtype=np.int32)
