@@ -842,8 +842,8 @@ def _row_pass192(P, p0, rows, pw, used, X, j0, bstride):
             X[d7 + b] = z11 - z4
 
 
-def _column_dct(X, nb, j0, j1, recip, t, Q, away):
-    """``_column_pass`` with a literal nb (see ``_row_dct``); away: 1 for its halves away from zero.
+def _column_dct(X, nb, j0, j1, recip, t, Q):
+    """``_column_pass`` with a literal nb (see ``_row_dct``).
 
     As with the row pass, g++ keeps ``_column_pass`` out of line, and a
     literal argument did not reach its loop: it checked the overlap of
@@ -858,19 +858,15 @@ def _column_dct(X, nb, j0, j1, recip, t, Q, away):
     elif nb == 192:
         _column_pass192(X, j0, j1, recip, t, Q)
     else:
-        _column_pass(X, nb, j0, j1, recip, t, Q, away)
+        _column_pass(X, nb, j0, j1, recip, t, Q)
 
 
-def _column_pass(X, nb, j0, j1, recip, t, Q, away):
+def _column_pass(X, nb, j0, j1, recip, t, Q):
     """Column pass of the DCT of blocks j0..j1-1 of X, quantized into Q[8 v + u][j] (natural order).
 
     Rounding to nearest is a truncation after an offset that makes every
     value positive; no clamping is needed, as 8-bit samples give
-    coefficients of at most 1024 in magnitude. Halves: up, or with away
-    (grey images, ``_group_coefs``) away from zero as libjpeg rounds them,
-    the offset of negative values then one float ulp at 16384 (2**-9) short.
-    (That offset passed in as a float32 argument, from a module-level
-    constant, made a grey save 5.5x slower: ``bench_kernels_ab.py``.)
+    coefficients of at most 1024 in magnitude.
 
     The butterfly is written out here and in ``_row_dct`` on purpose: one
     helper returning the 8 outputs, called from both, kept g++ from
@@ -886,8 +882,6 @@ def _column_pass(X, nb, j0, j1, recip, t, Q, away):
     c541 = np.float32(0.541196100)
     c1306 = np.float32(1.306562965)
     bias = np.float32(16384.5)
-    zero = np.float32(0.0)
-    below = np.float32(16384.498046875) if away else bias
     i16384 = np.int32(16384)
     for u in range(8):
         r0 = recip[tb + u]
@@ -937,22 +931,14 @@ def _column_pass(X, nb, j0, j1, recip, t, Q, away):
             z3 = odd11 * c707
             z11 = tmp7 + z3
             z13 = tmp7 - z3
-            v0 = (tmp10 + tmp11) * r0
-            Q[i0 + j] = np.int32(v0 + (below if v0 < zero else bias)) - i16384
-            v4 = (tmp10 - tmp11) * r4
-            Q[i4 + j] = np.int32(v4 + (below if v4 < zero else bias)) - i16384
-            v2 = (tmp13 + z1) * r2
-            Q[i2 + j] = np.int32(v2 + (below if v2 < zero else bias)) - i16384
-            v6 = (tmp13 - z1) * r6
-            Q[i6 + j] = np.int32(v6 + (below if v6 < zero else bias)) - i16384
-            v5 = (z13 + z2) * r5
-            Q[i5 + j] = np.int32(v5 + (below if v5 < zero else bias)) - i16384
-            v3 = (z13 - z2) * r3
-            Q[i3 + j] = np.int32(v3 + (below if v3 < zero else bias)) - i16384
-            v1 = (z11 + z4) * r1
-            Q[i1 + j] = np.int32(v1 + (below if v1 < zero else bias)) - i16384
-            v7 = (z11 - z4) * r7
-            Q[i7 + j] = np.int32(v7 + (below if v7 < zero else bias)) - i16384
+            Q[i0 + j] = np.int32((tmp10 + tmp11) * r0 + bias) - i16384
+            Q[i4 + j] = np.int32((tmp10 - tmp11) * r4 + bias) - i16384
+            Q[i2 + j] = np.int32((tmp13 + z1) * r2 + bias) - i16384
+            Q[i6 + j] = np.int32((tmp13 - z1) * r6 + bias) - i16384
+            Q[i5 + j] = np.int32((z13 + z2) * r5 + bias) - i16384
+            Q[i3 + j] = np.int32((z13 - z2) * r3 + bias) - i16384
+            Q[i1 + j] = np.int32((z11 + z4) * r1 + bias) - i16384
+            Q[i7 + j] = np.int32((z11 - z4) * r7 + bias) - i16384
 
 
 def _column_pass96(X, j0, j1, recip, t, Q):
@@ -1113,13 +1099,6 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     # averaging at q100 (convert 2 and 4) it made 4:2:0 files 2.5 % bigger
     # (docs/performance.md)
     fused = (convert == 1 or convert == 3) and hs == 2
-    # grey: halves of the DCT away from zero, as libjpeg rounds them (``_column_pass``). On
-    # the floor's repetitive grey content (checkers of 64 x 64, the same block again and
-    # again) halves rounded up had lost to Pillow by up to 6.9 dB (q66); for colour the
-    # same rule fixed 15 such cases at 4:4:4 but lost others (one in the floor's q95
-    # set) and left q100 refine=1 files 0.1 % larger (docs/fidelity.md, "Halves away
-    # from zero, for grey")
-    away = 1 if ncomp == 1 else 0
     # luma corrected for the decoded chroma (``_luma_fix``): the chroma is coded first,
     # Y converted with weights that add the pixel's own share of Z (``_luma_weights``)
     fix = joint.shape[0] > 0 and ncomp == 3 and fused
@@ -1145,12 +1124,12 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
             _row_dct(samples, c * plane, 8, cw, 8 * gm, dct, nb, c * group, group)
     for c in range(1, ncomp):
         j0 = vs * yb + (c - 1) * group
-        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs, away)
+        _column_dct(dct, nb, j0, j0 + gm, recip, comp_table[c], coefs)
     if fix:
         _luma_fix(samples, cw, vs, group, gm, coefs, nb, vs * yb, joint)
         _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
     for by in range(vs):
-        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs, away)
+        _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
     if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
         # flat MCUs' DC inputs kept for ``_flat_dcs``, before ``_joint_round`` rounds them
         flat = np.zeros(3 * gm, dtype=np.int32)
