@@ -167,8 +167,7 @@ LF2 = 256     # its outputs (scaled by 8 as libjpeg's are), transposed: LF2 + 8 
 LDIV = 320    # per component c, libjpeg's divisors of coefficient (v, u), transposed: LDIV + 192 c
               # + 8 u + v (reciprocal), + 64 + 8 u + v (correction), + 128 + 8 u + v (shift)
 LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c - 1) + 16 py + px
-LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n;
-              # a 4:4:4 MCU's libjpeg coefficients while its own are decoded (``_libjpeg_only_rgb``)
+LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
 LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks);
               # a grey block's libjpeg coefficients at LCUR + 64 while its own are decoded (``_libjpeg_only``)
 LWORK = 2048
@@ -1451,8 +1450,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     R = np.zeros(RGBWORK, dtype=np.int32)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     tries = min(max(tries, 0), MAXTRIES)
-    search = 1 if min(sweeps, tries) > 0 else 0
-    if search == 0 and not libjpeg:
+    if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     nb = _size(nb)
     mcus = _size(mcus)
@@ -1476,15 +1474,6 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         _gather(coefs, i, nb, S0)
         _gather(coefs, mcus + i, nb, S1)
         _gather(coefs, 2 * mcus + i, nb, S2)
-        if search == 0:
-            # libjpeg's coefficients chosen only: decoded only where they differ
-            _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
-            if _libjpeg_only_rgb(S0, S1, S2, R, L):
-                changed += 1
-                _scatter(S0, coefs, i, nb)
-                _scatter(S1, coefs, mcus + i, nb)
-                _scatter(S2, coefs, 2 * mcus + i, nb)
-            continue
         if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
             continue
         _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
@@ -1566,54 +1555,6 @@ def _libjpeg_ycc(R, L):
             L[t] = luma - np.int32(128)
             L[t + 64] = cb - np.int32(128)
             L[t + 128] = cr - np.int32(128)
-
-
-def _libjpeg_only_rgb(S0, S1, S2, R, L):
-    """Without a search: 1 with S0..S2[C:] libjpeg-turbo's coefficients of the 4:4:4 MCU's pixels R[RT:] if the RGB pixels they decode to come closer than its own's, else 0 with S0..S2[C:] as they came.
-
-    ``_libjpeg_only`` for colour: what ``_prepare`` and ``_libjpeg_closer_rgb``
-    give with no sweeps, both sets decoded only where libjpeg's differ. An MCU
-    with a block beyond the model's range keeps its own.
-    """
-    for n in range(64):
-        L[LCUR + n] = S0[C + n]
-        L[LCUR + 64 + n] = S1[C + n]
-        L[LCUR + 128 + n] = S2[C + n]
-    _libjpeg_ycc(R, L)
-    _libjpeg_coefs(L, 0, S0)
-    _libjpeg_coefs(L, 1, S1)
-    _libjpeg_coefs(L, 2, S2)
-    if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
-        return 0
-    for n in range(64):
-        # libjpeg's aside (the subsampled path's LCO, unused here), the MCU's own back
-        L[LCO + n] = S0[C + n]
-        L[LCO + 64 + n] = S1[C + n]
-        L[LCO + 128 + n] = S2[C + n]
-        S0[C + n] = L[LCUR + n]
-        S1[C + n] = L[LCUR + 64 + n]
-        S2[C + n] = L[LCUR + 128 + n]
-    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
-        return 0
-    _decoded(S0, R, PX, 8)
-    _decoded(S1, R, PX + 64, 8)
-    _decoded(S2, R, PX + 128, 8)
-    mine = _rgb_error(R, S0)
-    for n in range(64):
-        S0[C + n] = L[LCO + n]
-        S1[C + n] = L[LCO + 64 + n]
-        S2[C + n] = L[LCO + 128 + n]
-    if _decode_coefs(S0) and _decode_coefs(S1) and _decode_coefs(S2):
-        _decoded(S0, R, PX, 8)
-        _decoded(S1, R, PX + 64, 8)
-        _decoded(S2, R, PX + 128, 8)
-        if _rgb_error(R, S0) < mine:
-            return 1
-    for n in range(64):
-        S0[C + n] = L[LCUR + n]
-        S1[C + n] = L[LCUR + 64 + n]
-        S2[C + n] = L[LCUR + 128 + n]
-    return 0
 
 
 def _libjpeg_closer_rgb(S0, S1, S2, R, L):
