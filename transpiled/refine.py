@@ -1163,6 +1163,14 @@ def libjpeg_block(pixels, ncomp, quant, out):
             out[64 * c + n] = S[C + n]
 
 
+def _libjpeg_differ(S, L):
+    """The block's coefficients S[C:] kept at L[LCUR:], libjpeg-turbo's of the samples L[LS:] put in S[C:]: 1 if they differ, else 0."""
+    for n in range(64):
+        L[LCUR + n] = S[C + n]
+    _libjpeg_coefs(L, 0, S)
+    return 1 - _same_coefs(S, L, LCUR)
+
+
 def _libjpeg_only(S, L):
     """Without a search: 1 with S[C:] libjpeg-turbo's coefficients of the samples L[LS:] if they decode closer than the block's own, else 0 with S[C:] as it came.
 
@@ -1172,10 +1180,7 @@ def _libjpeg_only(S, L):
     block's two decodings were most of the choice's cost on small images).
     A block whose own coefficients lie beyond the model's range keeps them.
     """
-    for n in range(64):
-        L[LCUR + n] = S[C + n]
-    _libjpeg_coefs(L, 0, S)
-    if _same_coefs(S, L, LCUR):
+    if not _libjpeg_differ(S, L):
         return 0
     for n in range(64):
         L[LCUR + 64 + n] = S[C + n]
@@ -1198,10 +1203,7 @@ def _libjpeg_closer(S, L):
     Where libjpeg's coefficients are the block's (most blocks at lower
     qualities), 0 without counting either's error.
     """
-    for n in range(64):
-        L[LCUR + n] = S[C + n]
-    _libjpeg_coefs(L, 0, S)
-    if _same_coefs(S, L, LCUR):
+    if not _libjpeg_differ(S, L):
         return 0
     mine = _residuals(S)  # S[A:] still decodes the search's coefficients
     if _decode_coefs(S) and _residuals(S) < mine:
