@@ -117,6 +117,12 @@ class Settings:
     #: (``strips.Refinement`` also makes the choice after any search of at most
     #: ``strips.REFINE_PLAIN_BLOCKS`` blocks.)
     libjpeg_choice: bool = False
+    #: The default (``refine`` absent or None) on images of any size that ``libjpeg_choice``
+    #: would take but for their size (``marked_choice``): the MCUs of repeated or
+    #: one-dimensional content (``refine.choice_marks``: checkers, stripes, ramps along one
+    #: axis) keep libjpeg-turbo's coefficients where they decode closer; strips without such
+    #: MCUs are coded as without it.
+    marked_choice: bool = False
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
@@ -338,6 +344,14 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     if _upsampled(components, converted):
         return blocks <= LIBJPEG_AUTO_BLOCKS_SUBSAMPLED
     return _whole(components, ycc_source) and blocks <= limit
+
+
+def marked_choice(components: tuple[Component, ...], ycc_source: bool = False,
+                  converted: bool = False) -> bool:
+    """Whether the default chooses libjpeg-turbo's coefficients on the MCUs of repeated or
+    one-dimensional content (``Settings.marked_choice``): the images ``auto_libjpeg`` takes
+    but for their size."""
+    return _upsampled(components, converted) or _whole(components, ycc_source)
 
 
 def _whole(components: tuple[Component, ...], ycc_source: bool) -> bool:
@@ -764,6 +778,8 @@ def parse(
                         and rounds_jointly(layout.convert, components, natural)),
         libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
+        marked_choice=(info.get("refine") is None
+                       and marked_choice(components, ycc_source, layout.convert)),
     )
 
 

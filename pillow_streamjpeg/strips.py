@@ -244,6 +244,12 @@ REFINE_RGB_LAM = 1.25
 REFINE_RGB_LAM_BLOCKS = 1024
 
 
+#: ``Refinement.libjpeg`` of the default's choice on marked MCUs only (``Refinement.marked``).
+MARKED = 2
+#: No marks: the refine kernels' ``marks`` where ``Refinement.libjpeg`` is not ``MARKED``.
+NO_MARKS = np.zeros(0, np.uint8)
+
+
 class Refinement(NamedTuple):
     """The decoder-aware quantization's arguments (``refine.refine_group``'s after the strip's)."""
 
@@ -267,8 +273,18 @@ class Refinement(NamedTuple):
     #: REFINE_PLAIN_BLOCKS blocks and those ``Settings.libjpeg_choice`` names, which then
     #: never decode farther from the source than Pillow's file does (subsampled ones only
     #: of one MCU; those of more, up to ``options.LIBJPEG_AUTO_BLOCKS_SUBSAMPLED`` blocks,
-    #: without a search only, by a model approximate at MCU edges: within 0.1 dB)
+    #: without a search only, by a model approximate at MCU edges: within 0.1 dB);
+    #: ``MARKED`` (``Refinement.marked``): no search, and only the MCUs of repeated or
+    #: one-dimensional content (``strip_marks``)
     libjpeg: int = 0
+
+    @classmethod
+    def marked(cls, qtables: Sequence[Sequence[int]], width: int,
+               module: ModuleType | None = None) -> Refinement:
+        """The default's choice of libjpeg-turbo's coefficients on the MCUs of repeated or one-dimensional content (``Settings.marked_choice``), of an image ``width`` columns wide."""
+        quant = np.asarray(qtables, dtype=np.int32).ravel()
+        return cls(engine.refine if module is None else module, quant, 0, 0.0, 0, 0, width,
+                   MARKED)
 
     @classmethod
     def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
@@ -319,7 +335,9 @@ class Scratch(NamedTuple):
     """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output.
 
     With refinement, the strip-sized samples and coefficients of the two-step
-    path too (``kernels.strip_layout``); empty without.
+    path too (``kernels.strip_layout``, in ``strip``); made on first use
+    (``two_step``) without: the default's choice on marked MCUs
+    (``Settings.marked_choice``) needs them only for strips that have some.
     """
 
     samples: np.ndarray
@@ -327,27 +345,40 @@ class Scratch(NamedTuple):
     coefs: np.ndarray
     words: np.ndarray
     out: np.ndarray
-    strip_samples: np.ndarray
-    strip_coefs: np.ndarray
+    strip: list[np.ndarray]  #: [samples, coefs] of the two-step path, or empty
 
     @classmethod
     def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP,
            refine: bool = False) -> Scratch:
         samples, dct, coefs, words = kernels.scratch_sizes(frame.ncomp, frame.hs, frame.vs, group)
         capacity = kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
-        strip_samples, strip_coefs = (
-            kernels.strip_layout(frame.width, frame.ncomp, frame.hs, frame.vs) if refine else (0, 0))
-        return cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
-                   np.empty(coefs, np.int32), np.empty(words, np.uint64),
-                   np.empty(capacity, np.uint8),
-                   np.empty(strip_samples, np.float32), np.empty(strip_coefs, np.int32))
+        scratch = cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
+                      np.empty(coefs, np.int32), np.empty(words, np.uint64),
+                      np.empty(capacity, np.uint8), [])
+        if refine:
+            scratch.two_step(kernels, frame)
+        return scratch
+
+    def two_step(self, kernels: ModuleType, frame: Frame) -> None:
+        """Make the two-step path's strip buffers for this frame's strips, unless they are there."""
+        samples, coefs = kernels.strip_layout(frame.width, frame.ncomp, frame.hs, frame.vs)
+        if not self.strip or self.strip[1].size < coefs or self.strip[0].size < samples:
+            self.strip[:] = [np.empty(samples, np.float32), np.empty(coefs, np.int32)]
+
+    @property
+    def strip_samples(self) -> np.ndarray:
+        return self.strip[0]
+
+    @property
+    def strip_coefs(self) -> np.ndarray:
+        return self.strip[1]
 
 
 def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                  codes: Codes, scratch: Scratch, group: int = MCUS_PER_GROUP,
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
                  pad: bool = True, mcu0: int = 0, interval: int = 0,
-                 refine: Refinement | None = None) -> int:
+                 refine: Refinement | None = None, marks: np.ndarray | None = None) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
     Returns the byte count. The one place that assembles the coding kernels' arguments.
@@ -360,24 +391,45 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     (RSTn) before every later MCU of the strip that starts an interval.
     A ``sources.DeferredBand``'s rows are read first, on this thread. With
     ``refine`` (and ``scratch`` made for it), the coefficients are refined
-    between two kernel calls (``refined_coefs``, then ``kernels.code_coefs``).
+    between two kernel calls (``refined_coefs``, then ``kernels.code_coefs``);
+    a ``Refinement.marked`` one refines only strips with marked MCUs
+    (``strip_marks``, or ``marks`` given: those of the MCUs of a strip's
+    columns, ``encode_columns``), and codes any other in one call.
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
     if carry is None:
         carry = np.zeros(2, np.uint64)
     band, row0 = sources.rows_of(band, row0, nrows)
+    if refine is not None and refine.libjpeg == MARKED and marks is None:
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
+        refine = refine if marks is not None else None
     if refine is None:
         return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
                                     *scratch[:5], group, pred, carry, int(pad), mcu0, interval)
-    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
+    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
 
 
+def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                scratch: Scratch, refine: Refinement) -> np.ndarray | None:
+    """The marks of a whole strip's MCUs for ``Refinement.marked`` (``refine.choice_marks``), None if none is marked.
+
+    Where some are, makes ``scratch``'s two-step buffers for strips of this frame.
+    """
+    marks = np.empty(-(-frame.width // (8 * frame.hs)), np.uint8)
+    if not refine.module.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
+                                      frame.width, nrows, frame.hs, frame.vs, marks):
+        return None
+    scratch.two_step(kernels, frame)
+    return marks
+
+
 def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
-                  scratch: Scratch, refine: Refinement, group: int = MCUS_PER_GROUP) -> int:
+                  scratch: Scratch, refine: Refinement, group: int = MCUS_PER_GROUP,
+                  marks: np.ndarray | None = None) -> int:
     """The strip's coefficients, refined, into scratch.strip_coefs; returns the number changed.
 
     ``kernels.strip_coefs`` leaves the strip's samples and coefficients as one
@@ -387,9 +439,11 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     ``refine_group_sub``, after the decoder's upsampling, at 4:2:2 and 4:2:0;
     both read the band); any other against each component's samples. With
     ``refine.libjpeg``, each block (each MCU of RGB) then keeps
-    libjpeg-turbo's coefficients where they decode closer.
+    libjpeg-turbo's coefficients where they decode closer (``MARKED``: only
+    those of the MCUs ``marks`` names).
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
+    marks = NO_MARKS if marks is None else marks
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                                *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs)
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
@@ -398,21 +452,21 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
         return refine.module.refine_group_rgb(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             frame.comp_table, refine.quant, scratch.strip_coefs, mcus * ncomp,
-            refine.sweeps, refine.lam, refine.tries, refine.screen, refine.libjpeg)
+            refine.sweeps, refine.lam, refine.tries, refine.screen, refine.libjpeg, marks)
     if frame.rgb_error:
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
         return refine.module.refine_group_sub(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
             vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
             scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
-            refine.screen, refine.libjpeg)
+            refine.screen, refine.libjpeg, marks)
     cw = mcus * 8 * hs
     plane = 8 * vs * cw
     return refine.module.refine_group(
         scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
         frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
         refine.sweeps, refine.lam, refine.tries, frame.width, nrows, refine.screen,
-        refine.libjpeg)
+        refine.libjpeg, marks)
 
 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -427,12 +481,22 @@ def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     (``StripCoder.encode``).
     """
     band, row0 = sources.rows_of(band, row0, nrows)
+    marks = None
+    if refine is not None and refine.libjpeg == MARKED:
+        # the marks of the whole strip's MCUs, as encode_strip sees them: the same bytes
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
+        if marks is not None:
+            marks = marks[start:stop].copy()
+            if marks[0] == 2:
+                marks[0] = 1  # its equal neighbour is not in the copy: chosen, not copied
+        if marks is None or not marks.any():
+            refine, marks = None, None
     mcu_width = 8 * frame.hs
     x0, x1 = start * mcu_width, min(stop * mcu_width, frame.width)
     columns = np.ascontiguousarray(
         band[row0:row0 + nrows, x0 * frame.channels:x1 * frame.channels])
     return encode_strip(kernels, columns, 0, nrows, frame._replace(width=x1 - x0), codes,
-                        scratch, group, pred, carry, pad, mcu0 + start, interval, refine)
+                        scratch, group, pred, carry, pad, mcu0 + start, interval, refine, marks)
 
 
 def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -476,11 +540,15 @@ def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     With ``refine``, the symbols of the refined coefficients, which the strip codes.
     """
     band, row0 = sources.rows_of(band, row0, nrows)
+    marks = None
+    if refine is not None and refine.libjpeg == MARKED:
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
+        refine = refine if marks is not None else None
     if refine is None:
         kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                             tables.VALUE_TABLE, *scratch[:3], counts, group)
         return
-    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group)
+    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks)
     kernels.count_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                         frame.comp_table, tables.VALUE_TABLE, counts)
 
@@ -502,6 +570,8 @@ class StripCoder:
             blocks=coded_blocks(settings.width, settings.height, settings.components),
             subsampled=self.frame.hs * self.frame.vs > 1, rgb_error=self.frame.rgb_error,
             libjpeg=settings.libjpeg_choice)
+        if self.refine is None and settings.marked_choice:
+            self.refine = Refinement.marked(settings.qtables, settings.width)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
@@ -514,8 +584,9 @@ class StripCoder:
         """This thread's buffers."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = Scratch.of(engine.kernels, self.frame,
-                                                       refine=self.refine is not None)
+            scratch = self._local.scratch = Scratch.of(
+                engine.kernels, self.frame,
+                refine=self.refine is not None and self.refine.libjpeg != MARKED)
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:

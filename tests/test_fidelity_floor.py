@@ -46,31 +46,22 @@ OPTION_SETS = [
     ("q1", {"quality": 1, "subsampling": 0}),
 ]
 
-# Why each listed case loses (measured, docs/fidelity.md):
-DCT = ("a few blocks decide: rounding the exact DCT or libjpeg's integer one is luck either "
-       "way for the decoder; refine=1 (decoder-aware quantization) fixes it, but the default "
-       "does not refine RGB images of more than 18 blocks or grey ones of more than 16, nor "
-       "choose libjpeg's coefficients where they decode closer in RGB images of more than 48 "
-       "blocks or grey ones of more than 32 (1.34x to 1.44x a save for RGB at 192 blocks, "
-       "1.23x to 1.32x for grey at 64)")
-
-
-#: (option set, mode, kind, width, height): cause; the comments give ours vs Pillow's dB
-#: as measured when listed.
-KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {
-    ('q95', 'RGB', 'hramp', 64, 64): DCT,  # 49.76 vs 50.55
-    ('q95', 'L', 'checker4', 64, 64): DCT,  # 50.63 vs 51.72
-    # q100 RGB hramp 16 x 16 (53.18 vs 53.48), q95 RGB hramp 7 x 5 (47.74 vs 48.13) and
-    # 33 x 17 (47.08 vs 47.52: halfway Cb or Cr that libjpeg rounds down where the kernels
-    # round up, which the decoder happened to favour) and q95 RGB vramp 33 x 17 (DCT, 49.89
-    # vs 50.29): fixed by libjpeg's coefficients where they decode closer (the default's on
-    # images of up to 48 blocks for RGB, 32 for grey: docs/fidelity.md, "libjpeg's
-    # coefficients where they decode closer");
-    # q90-420 RGB dramp 17 x 9 (25.42 vs 25.77), q5-420 RGB hramp 64 x 64 (22.45 vs 23.13),
-    # q90-422 RGB vramp 64 x 64 (48.66 vs 48.92) and dramp 17 x 9 (25.53 vs 25.92): fixed by
-    # the luma correction at 4:2:0 and 4:2:2 (docs/fidelity.md, "Luma corrected for the
-    # decoded chroma")
-}
+#: (option set, mode, kind, width, height): why the case loses (measured,
+#: docs/fidelity.md); a comment gives ours vs Pillow's dB as measured when listed. None
+#: left since 2026-12-03:
+#: q95 RGB hramp 64 x 64 (49.76 vs 50.55) and q95 grey 4-pixel checker 64 x 64 (50.63 vs
+#: 51.72), where a few blocks decide and rounding the exact DCT or libjpeg's integer one is
+#: luck either way for the decoder: fixed by the default's choice of libjpeg's coefficients
+#: on MCUs of repeated or one-dimensional content ("Repeated and one-dimensional MCUs");
+#: q100 RGB hramp 16 x 16 (53.18 vs 53.48), q95 RGB hramp 7 x 5 (47.74 vs 48.13) and
+#: 33 x 17 (47.08 vs 47.52: halfway Cb or Cr that libjpeg rounds down where the kernels
+#: round up, which the decoder happened to favour) and q95 RGB vramp 33 x 17 (49.89 vs
+#: 50.29): fixed by libjpeg's coefficients where they decode closer on small images
+#: ("libjpeg's coefficients where they decode closer");
+#: q90-420 RGB dramp 17 x 9 (25.42 vs 25.77), q5-420 RGB hramp 64 x 64 (22.45 vs 23.13),
+#: q90-422 RGB vramp 64 x 64 (48.66 vs 48.92) and dramp 17 x 9 (25.53 vs 25.92): fixed by
+#: the luma correction at 4:2:0 and 4:2:2 ("Luma corrected for the decoded chroma").
+KNOWN_LOSSES: dict[tuple[str, str, str, int, int], str] = {}
 
 
 def _encode(pixels: np.ndarray, fmt: str, options: dict) -> bytes:

@@ -26,6 +26,7 @@ from jpegtools import djpeg_decode, psnr
 import transpiled
 from generated import ramp
 from pillow_streamjpeg import engine, refine, strips, tables
+from pillow_streamjpeg.strips import NO_MARKS
 
 PY = transpiled.source("refine")
 
@@ -219,7 +220,7 @@ def test_refine_group_equals_refine_block_natural() -> None:
     coefs = natural.T.copy().ravel()
     changed = PY.refine_group(samples.ravel(), 8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1,
                               group, gm, np.zeros(1, dtype=np.int64), q, coefs, nb, 2, 0.0, 6,
-                              8 * group, 8, 0, 0)
+                              8 * group, 8, 0, 0, NO_MARKS)
     expected = 0
     for j in range(group):
         block = natural[j].copy()
@@ -384,7 +385,7 @@ def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -
     args = (band.reshape(-1), band.shape[1], 0, 3, pixels.shape[1], 8, mcus,
             np.array([0, 1, 1], np.int64), q)
     refined = coefs.copy()
-    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, 6, 1, 0)
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, 6, 1, 0, NO_MARKS)
     assert changed == np.count_nonzero(refined != coefs) > 0
     zeroed = np.count_nonzero((np.abs(coefs) == 1) & (refined == 0))
     assert zeroed > 10 * np.count_nonzero((coefs == 0) & (refined != 0))
@@ -395,7 +396,8 @@ def test_rate_term_at_quality_100_trades_error_for_zeros_as_the_source(photos) -
     assert cost(refined) < cost(coefs)
     for build, module in BUILDS.items():
         other = coefs.copy()
-        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, 6, 1, 0) == changed, build
+        assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, 6, 1, 0,
+                                       NO_MARKS) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)
 
 
@@ -437,8 +439,9 @@ def test_compiled_refine_group_equals_the_source_on_a_photo(build, quality, phot
         args = (8 * 8 * group, 8 * group, 8 * 8 * group, 1, 1, 1, group, group,
                 np.zeros(1, dtype=np.int64), q)
         # screened, as photos are searched (``strips.Refinement``)
-        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6, 8 * group, 8, 1, 0)
-        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6, 8 * group, 8, 1, 0)
+        ka = BUILDS[build].refine_group(samples, *args, a, group, 2, lam, 6, 8 * group, 8, 1, 0,
+                                        NO_MARKS)
+        kb = PY.refine_group(samples, *args, b, group, 2, lam, 6, 8 * group, 8, 1, 0, NO_MARKS)
         np.testing.assert_array_equal(a, b)
         assert ka == kb
         total += ka
@@ -564,7 +567,7 @@ def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0
             np.array([0, 1, 1], np.int64), q)
     refined = coefs.copy()
     screen = int(tries == 6)  # as photos are searched; not with every coefficient a candidate
-    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, tries, screen, 0)
+    changed = PY.refine_group_rgb(*args, refined, 3 * mcus, 1, lam, tries, screen, 0, NO_MARKS)
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     strip = pixels[row0:]
@@ -572,7 +575,7 @@ def test_refine_group_rgb_lowers_the_rgb_error_as_the_source(quality, rows, row0
     for build, module in BUILDS.items():
         other = coefs.copy()
         assert module.refine_group_rgb(*args, other, 3 * mcus, 1, lam, tries,
-                                       screen, 0) == changed, build
+                                       screen, 0, NO_MARKS) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)
 
 
@@ -600,12 +603,12 @@ def test_partial_blocks_refine_as_the_source(hs, vs) -> None:
         expected = coefs.copy()
         screen = int(tries == 6)
         changed = PY.refine_group(samples, *args, expected, nb, 1, 0.0, tries, width, rows, screen,
-                                  0)
+                                  0, NO_MARKS)
         assert changed > 0
         for module in BUILDS.values():
             got = coefs.copy()
             assert module.refine_group(samples, *args, got, nb, 1, 0.0, tries, width,
-                                       rows, screen, 0) == changed
+                                       rows, screen, 0, NO_MARKS) == changed
             np.testing.assert_array_equal(got, expected)
     if vs == 2:  # component 0's blocks of the second row past the last column: untouched
         last = (mcus - 1) * hs + hs - 1 + mcus * hs
@@ -712,7 +715,8 @@ def test_refine_group_on_the_kernels_buffers(hs, vs, grey, photos) -> None:
         expected_coefs[np.arange(64) * nb + j] = block
     for name, module in [("source", PY)] + sorted(BUILDS.items()):
         refined = before.copy()
-        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6, 32 * hs, 8 * vs, 0, 0)
+        changed = module.refine_group(*args[:11], refined, nb, 1, 0.0, 6, 32 * hs, 8 * vs, 0, 0,
+                                      NO_MARKS)
         np.testing.assert_array_equal(refined, expected_coefs, err_msg=name)
         assert changed == expected_changed > 0, name
     assert np.abs(expected_coefs.astype(int) - before).max() == 1

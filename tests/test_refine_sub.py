@@ -18,6 +18,7 @@ import coefjpeg
 import transpiled
 from jpegtools import djpeg_decode
 from pillow_streamjpeg import engine, refine, tables
+from pillow_streamjpeg.strips import NO_MARKS
 
 PY = transpiled.source("refine")
 
@@ -196,7 +197,7 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     nb = mcus * (2 * vs + 2)
     refined = coefs.copy()
     screen = int(tries == 6)  # as photos are searched; not with every coefficient a candidate
-    changed = PY.refine_group_sub(*args, refined, nb, 1, lam, tries, screen, 0)
+    changed = PY.refine_group_sub(*args, refined, nb, 1, lam, tries, screen, 0, NO_MARKS)
     assert changed == np.count_nonzero(refined != coefs) > 0
     assert np.abs(refined - coefs).max() == 1
     source = pixels[row0:, :, :3].astype(int)
@@ -205,5 +206,6 @@ def test_refine_group_sub_lowers_the_rgb_error_as_the_source(vs, quality, rows, 
     assert after < before
     for build, module in BUILDS.items():
         other = coefs.copy()
-        assert module.refine_group_sub(*args, other, nb, 1, lam, tries, screen, 0) == changed, build
+        assert module.refine_group_sub(*args, other, nb, 1, lam, tries, screen, 0,
+                                       NO_MARKS) == changed, build
         np.testing.assert_array_equal(other, refined, err_msg=build)

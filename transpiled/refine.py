@@ -88,10 +88,11 @@ Layout of the caller's buffers (the kernels' ``_group_coefs``):
 """
 import numpy as np
 
-# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, int, int)
+# pythran export refine_group(float32[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, int, int, uint8[:])
 # pythran export idct_islow(int32[:], int32[:], int32[:])
-# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
-# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int)
+# pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, uint8[:])
+# pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, uint8[:])
+# pythran export choice_marks(uint8[:], int, int, int, int, int, int, int, uint8[:])
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 # pythran export libjpeg_block(int32[:], int, int32[:], int32[:])
@@ -921,7 +922,7 @@ def refine_block_natural(samples, coefs, quant, sweeps, lam, tries):
 
 
 def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                 coefs, nb, sweeps, lam, tries, width, rows, screen, libjpeg):
+                 coefs, nb, sweeps, lam, tries, width, rows, screen, libjpeg, marks):
     """Refine the quantized coefficients of gm MCUs of a group in place (see the module doc).
 
     The buffers and sizes are the kernels' ``_group_coefs``'s (``coefs[n * nb
@@ -934,18 +935,20 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     of larger quantizers predicted to lose more than a quarter step's square
     (``_rank_sweep``), 0 tries the best ``tries`` whatever their prediction.
     libjpeg: 1 for each block to take, after its search, libjpeg-turbo's
-    coefficients of its samples where they decode closer (``_libjpeg_closer``).
-    Returns the number of coefficients the search changed, plus the number
-    of blocks that took libjpeg's.
+    coefficients of its samples where they decode closer (``_libjpeg_closer``);
+    2, with no search and no subsampling, only the blocks of the MCUs that
+    ``marks`` (``choice_marks``, one item an MCU) names. Returns the number of
+    coefficients the search changed, plus the number of blocks that took
+    libjpeg's.
     """
     S = np.zeros(WORK, dtype=np.int32)
     S[SCREEN] = 1 if screen else 0
     return _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                         coefs, nb, sweeps, lam, tries, width, rows, libjpeg, S)
+                         coefs, nb, sweeps, lam, tries, width, rows, libjpeg, marks, S)
 
 
 def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_table, quant,
-                  coefs, nb, sweeps, lam, tries, width, rows, libjpeg, S):
+                  coefs, nb, sweeps, lam, tries, width, rows, libjpeg, marks, S):
     """``refine_group`` with its work array S (int32, ``WORK`` items)."""
     plane = _size(plane)
     cw = _size(cw)
@@ -956,6 +959,9 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     search = 1 if min(sweeps, tries) > 0 else 0
     if search == 0 and not libjpeg:
         return 0
+    marked = 1 if libjpeg == 2 else 0
+    if marked and (search or hs * vs > 1):
+        return 0  # the marked MCUs' choice is made without a search, on whole components
     _tables(S)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     lam16 = int(np.floor(lam * 256.0 + 0.5))
@@ -971,6 +977,15 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                                                             group, gm, width, rows)
             if cols_in <= 0 or rows_in <= 0:
                 continue  # wholly past the image's edge: not seen
+            if marked:
+                # without subsampling block i of each component is MCU i's
+                if marks[i] == 0:
+                    continue
+                if marks[i] == 2 and i > 0:
+                    # the same pixels as MCU i - 1 (``choice_marks``), whose coefficients
+                    # are chosen: the same choice, copied
+                    changed += _copy_block(coefs, j - 1, j, nb)
+                    continue
             shape = min(cols_in, 8) * 16 + min(rows_in, 8)
             if shape != masked:  # most blocks are whole: the mask is rewritten at edges only
                 _mask(S, cols_in, rows_in)
@@ -1213,6 +1228,101 @@ def _libjpeg_closer(S, L):
     return 0
 
 
+# MCUs of repeated or one-dimensional content: the default's choice on any image -----------
+#
+# Where blocks repeat (checkers, stripes, a ramp along one axis: charts, screenshots, generated
+# images), one block's rounding luck is the whole image's: a block that decodes a little
+# farther from the source than libjpeg's coefficients of it would makes every copy of it
+# do so, and the image falls behind Pillow's file by up to several dB (docs/fidelity.md,
+# "Repeated and one-dimensional MCUs"). In photographs no MCU is either (only flat ones,
+# which the kernels' DC choice serves), so the default chooses libjpeg's coefficients
+# where they decode closer on exactly these MCUs, at the cost of the test below per MCU.
+
+
+def choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
+    """Mark the MCUs of a strip whose coefficients the default chooses for the decoder; returns how many.
+
+    The strip: ``rows`` rows of ``band`` (uint8) from row ``row0``, ``stride``
+    bytes apart, ``width`` pixels of ``channels`` samples; its MCUs are 8 hs x
+    8 vs pixels. marks[i] (at least as many items as MCUs): 1 for a whole MCU,
+    not flat, whose every row equals its first or whose every column equals
+    its first (each channel; ``_mcu_kind``), or whose pixels equal those of
+    the MCU after it; 2 for one whose pixels equal those of the MCU before it
+    (marked too); else 0. Partial MCUs (at the right edge, or a strip of
+    fewer rows) are not marked.
+    """
+    mw = _size(8 * hs)
+    mh = _size(8 * vs)
+    width = _size(width)
+    mcus = (width + mw - 1) // mw
+    for i in range(mcus):
+        marks[i] = 0
+    if rows < mh:
+        return 0
+    whole = width // mw
+    rb = mw * _size(channels)
+    top = _size(row0) * _size(stride)
+    stride = _size(stride)
+    count = 0
+    for i in range(whole):
+        x0 = top + i * rb
+        kind = _mcu_kind(band, x0, stride, rb, mh, _size(channels))
+        if kind == 0:
+            continue  # flat: the kernels choose its DC for the decoder
+        mark = 1 if kind == 1 else 0
+        if i > 0:
+            if _same_mcu(band, x0 - rb, x0, stride, rb, mh):
+                mark = 2
+        if mark == 0 and i + 1 < whole:
+            mark = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
+        marks[i] = mark
+        count += 1 if mark > 0 else 0
+    return count
+
+
+def _mcu_kind(band, x0, stride, rb, mh, channels):
+    """An MCU's pixels (``mh`` rows of ``rb`` bytes from band[x0], ``stride`` apart): 0 flat, 1 one-dimensional (every row the first, or every column the first), 2 neither.
+
+    Returns after the first row that rules out both (the second, in photographs).
+    """
+    rows_same = 1
+    cols_same = 1
+    for y in range(mh):
+        a = x0 + y * stride
+        for b in range(rb):
+            v = band[a + b]
+            if v != band[x0 + b]:
+                rows_same = 0
+            if v != band[a + b % channels]:
+                cols_same = 0
+        if rows_same == 0 and cols_same == 0:
+            return 2
+    return 0 if rows_same + cols_same == 2 else 1
+
+
+def _same_mcu(band, x0, x1, stride, rb, mh):
+    """1 if the MCUs of ``mh`` rows of ``rb`` bytes at band[x0] and band[x1] (rows ``stride`` apart) are the same, else 0 (at their first difference)."""
+    for y in range(mh):
+        a = x0 + y * stride
+        b = x1 + y * stride
+        for k in range(rb):
+            if band[a + k] != band[b + k]:
+                return 0
+    return 1
+
+
+def _copy_block(coefs, src, dst, nb):
+    """coefs[n * nb + dst] = coefs[n * nb + src] for n = 0..63; returns 1 if that changed any, else 0."""
+    src = _size(src)
+    dst = _size(dst)
+    nb = _size(nb)
+    d = np.int32(0)
+    for n in range(64):
+        d |= coefs[n * nb + dst] ^ coefs[n * nb + src]
+        coefs[n * nb + dst] = coefs[n * nb + src]
+    return 1 if d != 0 else 0
+
+
 # Colour: the RGB error of the decoder's pixels --------------------------------------------
 
 
@@ -1427,7 +1537,7 @@ def _colour_work(S0, S1, S2, quant, comp_table, screen):
 
 
 def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_table, quant,
-                     coefs, nb, sweeps, lam, tries, screen, libjpeg):
+                     coefs, nb, sweeps, lam, tries, screen, libjpeg, marks):
     """Refine a 4:4:4 colour strip's quantized coefficients against the RGB pixels the decoder gives.
 
     rgb: the strip's source rows (uint8, ``row_bytes`` apart, from row0,
@@ -1442,8 +1552,9 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     component (counted three times: a step of Y moves R, G and B). screen:
     as ``refine_group``'s. libjpeg: 1 for each MCU to take, after its
     search, libjpeg-turbo's coefficients of its pixels where the RGB pixels
-    they decode to come closer (``_libjpeg_closer_rgb``). Returns the number
-    of coefficients the search changed, plus the number of MCUs that took
+    they decode to come closer (``_libjpeg_closer_rgb``); 2, with no search,
+    only the MCUs ``marks`` names (``choice_marks``). Returns the number of
+    coefficients the search changed, plus the number of MCUs that took
     libjpeg's.
     """
     S0 = np.zeros(WORK, dtype=np.int32)
@@ -1454,6 +1565,9 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     tries = min(max(tries, 0), MAXTRIES)
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
+    marked = 1 if libjpeg == 2 else 0
+    if marked and min(sweeps, tries) > 0:
+        return 0  # the marked MCUs' choice is made without a search
     nb = _size(nb)
     mcus = _size(mcus)
     _colour_work(S0, S1, S2, quant, comp_table, screen)
@@ -1467,6 +1581,15 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         cols_in = width - 8 * i
         if cols_in <= 0 or rows <= 0:
             continue
+        if marked:
+            if marks[i] == 0:
+                continue
+            if marks[i] == 2 and i > 0:
+                # the pixels of MCU i - 1 (``choice_marks``): its choice, copied
+                changed += max(_copy_block(coefs, i - 1, i, nb),
+                               _copy_block(coefs, mcus + i - 1, mcus + i, nb),
+                               _copy_block(coefs, 2 * mcus + i - 1, 2 * mcus + i, nb))
+                continue
         shape = min(cols_in, 8) * 16 + min(rows, 8)
         if shape != masked:
             _mask(S0, cols_in, rows)
@@ -1802,7 +1925,7 @@ def _sub_shape(R, cols, rows):
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
-                     quant, coefs, nb, sweeps, lam, tries, screen, libjpeg):
+                     quant, coefs, nb, sweeps, lam, tries, screen, libjpeg, marks):
     """``refine_group_rgb`` for a colour strip subsampled 2x horizontally (vs: 1, 4:2:2, or 2, 4:2:0).
 
     coefs: ``strip_coefs``'s layout (``refine_group``'s with group = gm =
@@ -1812,9 +1935,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     (``_search``) against the RGB error of the MCU's pixels after libjpeg's
     integer IDCT, upsampling (``_upsample_row``) and YCbCr -> RGB, the other blocks as
     they decode so far. screen: as ``refine_group``'s. libjpeg: as
-    ``refine_group_rgb``'s (``_libjpeg_closer_sub``). Returns the number of
-    coefficients the search changed, plus the number of MCUs that took
-    libjpeg's.
+    ``refine_group_rgb``'s (``_libjpeg_closer_sub``), 2 as its 2 too. Returns
+    the number of coefficients the search changed, plus the number of MCUs
+    that took libjpeg's.
     """
     R = np.zeros(SUBWORK, dtype=np.int32)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
@@ -1824,6 +1947,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     tries = min(max(tries, 0), MAXTRIES)
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
+    marked = 1 if libjpeg == 2 else 0
+    if marked and min(sweeps, tries) > 0:
+        return 0  # the marked MCUs' choice is made without a search
     nb = _size(nb)
     mcus = _size(mcus)
     vs = 2 if vs == 2 else 1
@@ -1839,6 +1965,20 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
             continue
+        if marked:
+            if marks[i] == 0:
+                continue
+            if marks[i] == 2 and i > 0:
+                # the pixels of MCU i - 1 (``choice_marks``): its choice, copied
+                took = 0
+                for k in range(2 * vs):
+                    j = (k >> 1) * 2 * mcus + 2 * i + (k & 1)
+                    took = max(took, _copy_block(coefs, j - 2, j, nb))
+                took = max(took, _copy_block(coefs, 2 * vs * mcus + i - 1, 2 * vs * mcus + i, nb))
+                took = max(took, _copy_block(coefs, (2 * vs + 1) * mcus + i - 1,
+                                             (2 * vs + 1) * mcus + i, nb))
+                changed += took
+                continue
         if cols != masked:  # rows is the strip's: only the last MCU's columns differ
             _sub_shape(R, cols, rows)
             _mask(S1, R[SUB + 1], R[SUB + 2])

@@ -1,0 +1,103 @@
+"""Cost of the default's choice on marked MCUs (``Settings.marked_choice``): saves with it against without.
+
+The default chooses libjpeg-turbo's coefficients where they decode closer on the MCUs
+of repeated or one-dimensional content (``refine.choice_marks``: checkers, stripes,
+ramps along one axis) of images of any size; every strip pays a test of its MCUs, and
+strips with marked MCUs take the two-step path (docs/fidelity.md, "Repeated and
+one-dimensional MCUs"). This script times ``Image.save(format="STREAMJPEG", workers=1)``
+with the default's settings, with the choice and without it (``options.marked_choice``
+patched to answer False), in batches of at least ``--batch-ms`` of process CPU time,
+the two interleaved (their order alternating), for ``--rounds`` rounds; it prints the
+CPU, each case's median times and the median of the rounds' paired ratios.
+
+Cases: photographs (where no MCU is marked: the test's cost alone), a 64 x 64 crop of
+one, and generated content where the choice applies (a 1-pixel checker, a horizontal
+RGB ramp, the tests' chart of graphics on white).
+
+    python benchmarks/bench_marked.py [--rounds 9] [--batch-ms 20] [--qualities 95,75]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
+from pillow_streamjpeg import options
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model, mosaic  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from generated import chart, content  # noqa: E402
+
+MARKED = options.marked_choice
+
+
+def _cases() -> list[tuple[str, Image.Image, int]]:
+    """(name, image, subsampling)."""
+    from skimage import data
+
+    grey = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
+    photo = mosaic(1.0).crop((0, 0, 1000, 1000))
+    crop = Image.fromarray(data.astronaut()[100:164, 200:264])
+    return [("grey photos L 1 MP", Image.fromarray(grey), 0),
+            ("mosaic RGB 1 MP 4:4:4", photo, 0),
+            ("mosaic RGB 1 MP 4:2:0", photo, 2),
+            ("astronaut 64 x 64 RGB 4:4:4", crop, 0),
+            ("astronaut 64 x 64 L", crop.convert("L"), 0),
+            ("checker L 1024 x 1024", Image.fromarray(content("checker", 1024, 1024, "L")), 0),
+            ("horizontal ramp RGB 1024 x 1024", Image.fromarray(content("hramp", 1024, 1024, "RGB")), 0),
+            ("chart RGB 640 x 480 4:4:4", Image.fromarray(chart()), 0),
+            ("chart RGB 640 x 480 4:2:0", Image.fromarray(chart()), 2)]
+
+
+def _batch(image: Image.Image, count: int, **params) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        image.save(io.BytesIO(), format="STREAMJPEG", workers=1, **params)
+    return (time.process_time() - start) / count
+
+
+def _set(on: bool) -> None:
+    options.marked_choice = MARKED if on else (lambda *args, **kwargs: False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batch-ms", type=float, default=20.0)
+    parser.add_argument("--qualities", default="95,75")
+    args = parser.parse_args()
+    print(f"CPU: {cpu_model()}; one worker, process CPU time per save, medians of {args.rounds} "
+          f"interleaved rounds")
+    print("| image | q | without ms | with ms | with / without |")
+    print("|---|---|---:|---:|---:|")
+    for name, image, subsampling in _cases():
+        image.load()
+        for quality in [int(q) for q in args.qualities.split(",")]:
+            params = dict(quality=quality, subsampling=subsampling)
+            _set(True)
+            once = _batch(image, 1, **params)
+            count = max(1, int(args.batch_ms / 1000 / max(once, 1e-6)))
+            times: dict[bool, list[float]] = {False: [], True: []}
+            for r in range(args.rounds):
+                for on in ((False, True) if r % 2 else (True, False)):
+                    _set(on)
+                    times[on].append(_batch(image, count, **params))
+            _set(True)
+            ratio = statistics.median(b / a for a, b in zip(times[False], times[True]))
+            print(f"| {name} | {quality} | {statistics.median(times[False]) * 1e3:.3f} | "
+                  f"{statistics.median(times[True]) * 1e3:.3f} | {ratio:.3f}x |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
