@@ -1,7 +1,7 @@
 """Cost of the default's choice on marked MCUs (``Settings.marked_choice``): saves with it against without.
 
 The default chooses libjpeg-turbo's coefficients where they decode closer on the MCUs
-of repeated or one-dimensional content (``refine.choice_marks``: checkers, stripes,
+of repeated or one-dimensional content (``kernels.choice_marks``: checkers, stripes,
 ramps along one axis) of images of any size; every strip pays a test of its MCUs, and
 strips with marked MCUs take the two-step path (docs/fidelity.md, "Repeated and
 one-dimensional MCUs"). This script times ``Image.save(format="STREAMJPEG", workers=1)``
@@ -47,16 +47,19 @@ def _cases() -> list[tuple[str, Image.Image, int]]:
 
     grey = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
     photo = mosaic(1.0).crop((0, 0, 1000, 1000))
-    crop = Image.fromarray(data.astronaut()[100:164, 200:264])
-    return [("grey photos L 1 MP", Image.fromarray(grey), 0),
-            ("mosaic RGB 1 MP 4:4:4", photo, 0),
-            ("mosaic RGB 1 MP 4:2:0", photo, 2),
-            ("astronaut 64 x 64 RGB 4:4:4", crop, 0),
-            ("astronaut 64 x 64 L", crop.convert("L"), 0),
-            ("checker L 1024 x 1024", Image.fromarray(content("checker", 1024, 1024, "L")), 0),
-            ("horizontal ramp RGB 1024 x 1024", Image.fromarray(content("hramp", 1024, 1024, "RGB")), 0),
-            ("chart RGB 640 x 480 4:4:4", Image.fromarray(chart()), 0),
-            ("chart RGB 640 x 480 4:2:0", Image.fromarray(chart()), 2)]
+    astronaut = Image.fromarray(data.astronaut())
+    cases = [("grey photos L 1 MP", Image.fromarray(grey), 0),
+             ("mosaic RGB 1 MP 4:4:4", photo, 0),
+             ("mosaic RGB 1 MP 4:2:0", photo, 2)]
+    for size in (512, 256, 128, 64):
+        crop = astronaut.crop((512 - size, 0, 512, size))
+        cases += [(f"astronaut {size} x {size} RGB 4:4:4", crop, 0),
+                  (f"astronaut {size} x {size} L", crop.convert("L"), 0)]
+    return cases + [
+        ("checker L 1024 x 1024", Image.fromarray(content("checker", 1024, 1024, "L")), 0),
+        ("horizontal ramp RGB 1024 x 1024", Image.fromarray(content("hramp", 1024, 1024, "RGB")), 0),
+        ("chart RGB 640 x 480 4:4:4", Image.fromarray(chart()), 0),
+        ("chart RGB 640 x 480 4:2:0", Image.fromarray(chart()), 2)]
 
 
 def _batch(image: Image.Image, count: int, **params) -> float:

@@ -117,11 +117,11 @@ class Settings:
     #: (``strips.Refinement`` also makes the choice after any search of at most
     #: ``strips.REFINE_PLAIN_BLOCKS`` blocks.)
     libjpeg_choice: bool = False
-    #: The default (``refine`` absent or None) on images of any size that ``libjpeg_choice``
-    #: would take but for their size (``marked_choice``): the MCUs of repeated or
-    #: one-dimensional content (``refine.choice_marks``: checkers, stripes, ramps along one
-    #: axis) keep libjpeg-turbo's coefficients where they decode closer; strips without such
-    #: MCUs are coded as without it.
+    #: The default (``refine`` absent or None) on images that ``libjpeg_choice`` would take
+    #: but for their size, of up to ``MARKED_CHOICE_MCUS`` MCUs (``marked_choice``): the MCUs
+    #: of repeated or one-dimensional content (``kernels.choice_marks``: checkers, stripes,
+    #: ramps along one axis) keep libjpeg-turbo's coefficients where they decode closer;
+    #: strips without such MCUs are coded as without it.
     marked_choice: bool = False
 
     @property
@@ -346,12 +346,24 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     return _whole(components, ycc_source) and blocks <= limit
 
 
-def marked_choice(components: tuple[Component, ...], ycc_source: bool = False,
-                  converted: bool = False) -> bool:
+#: The default's choice on marked MCUs (``Settings.marked_choice``) on images of at most this
+#: many MCUs (128 x 128 pixels at 4:4:4, 256 x 256 at 4:2:0): every strip's MCUs are tested
+#: in the coding kernel (``kernels.choice_marks``), about 140 instructions an MCU as g++
+#: compiles it (callgrind: grey photos 1 MP at q95 +9.5 % of the kernel's instructions,
+#: RGB 4:4:4 +4.8 %, 4:2:0 +2.3 %), which on images this small is about 1 % of a save,
+#: its Python and headers included (docs/fidelity.md, "Repeated and one-dimensional MCUs").
+MARKED_CHOICE_MCUS = 256
+
+
+def marked_choice(width: int, height: int, components: tuple[Component, ...],
+                  ycc_source: bool = False, converted: bool = False) -> bool:
     """Whether the default chooses libjpeg-turbo's coefficients on the MCUs of repeated or
     one-dimensional content (``Settings.marked_choice``): the images ``auto_libjpeg`` takes
-    but for their size."""
-    return _upsampled(components, converted) or _whole(components, ycc_source)
+    but for their size, of at most ``MARKED_CHOICE_MCUS`` MCUs."""
+    h, v = components[0].h, components[0].v
+    mcus = -(-width // (8 * h)) * -(-height // (8 * v))
+    return mcus <= MARKED_CHOICE_MCUS and (_upsampled(components, converted)
+                                           or _whole(components, ycc_source))
 
 
 def _whole(components: tuple[Component, ...], ycc_source: bool) -> bool:
@@ -778,8 +790,15 @@ def parse(
                         and rounds_jointly(layout.convert, components, natural)),
         libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
+        # not where the luma correction of subsampled colour reads the neighbouring MCUs'
+        # chroma (``joint_rounding`` at 4:2:2 and 4:2:0): there the two-step path codes an
+        # MCU alone (a strip cut at a task's restart boundary, ``strips.last_dc``) otherwise
+        # than in its strip, where the one-call path's groups start at restart boundaries
         marked_choice=(info.get("refine") is None
-                       and marked_choice(components, ycc_source, layout.convert)),
+                       and not (components[0].h > 1 and rounds_jointly(layout.convert,
+                                                                      components, natural))
+                       and marked_choice(width, height, components, ycc_source,
+                                         layout.convert)),
     )
 
 

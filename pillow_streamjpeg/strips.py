@@ -401,12 +401,18 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     if carry is None:
         carry = np.zeros(2, np.uint64)
     band, row0 = sources.rows_of(band, row0, nrows)
-    if refine is not None and refine.libjpeg == MARKED and marks is None:
+    marked = refine is not None and refine.libjpeg == MARKED
+    if refine is None or marked and marks is None:
+        # one call; with a marked refinement, -1 (nothing done) where an MCU is marked
+        n = kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
+                                 *scratch[:5], group, pred, carry, int(pad), mcu0, interval,
+                                 int(marked))
+        if n >= 0:
+            return n
         marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
-        refine = refine if marks is not None else None
-    if refine is None:
-        return kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
-                                    *scratch[:5], group, pred, carry, int(pad), mcu0, interval)
+        if marks is None:  # the kernel's test is choice_marks': not reached
+            return encode_strip(kernels, band, row0, nrows, frame, codes, scratch, group, pred,
+                                carry, pad, mcu0, interval)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
@@ -415,13 +421,13 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
 
 def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                 scratch: Scratch, refine: Refinement) -> np.ndarray | None:
-    """The marks of a whole strip's MCUs for ``Refinement.marked`` (``refine.choice_marks``), None if none is marked.
+    """The marks of a whole strip's MCUs for ``Refinement.marked`` (``kernels.choice_marks``), None if none is marked.
 
     Where some are, makes ``scratch``'s two-step buffers for strips of this frame.
     """
     marks = np.empty(-(-frame.width // (8 * frame.hs)), np.uint8)
-    if not refine.module.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
-                                      frame.width, nrows, frame.hs, frame.vs, marks):
+    if not kernels.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
+                                frame.width, nrows, frame.hs, frame.vs, marks):
         return None
     scratch.two_step(kernels, frame)
     return marks

@@ -231,11 +231,12 @@ def test_builds_choose_what_the_source_chooses(mode, monkeypatch) -> None:
     for kind, width, height, quality in cases:
         calls = _recorded_calls(content(kind, width, height, mode), quality, monkeypatch,
                                 subsampling)
-        assert calls and all(args[-1] == 1 for _, args in calls), "libjpeg off on a small image"
+        # the last two arguments: libjpeg, and marks (``refine_group``'s with libjpeg 2 only)
+        assert calls and all(args[-2] == 1 for _, args in calls), "libjpeg off on a small image"
         for name, args in calls:
             expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             count = getattr(PY, name)(*expected)
-            off = [a.copy() if isinstance(a, np.ndarray) else a for a in args[:-1]] + [0]
+            off = [a.copy() if isinstance(a, np.ndarray) else a for a in args[:-2]] + [0, args[-1]]
             # the count is the search's changes plus the blocks (MCUs) that took libjpeg's
             replaced += count - getattr(PY, name)(*off)
             for build, module in BUILDS.items():
@@ -380,12 +381,14 @@ def test_small_subsampled_images_within_a_tenth_of_a_db_of_pillow(quality) -> No
 @pytest.mark.parametrize("kind", ["hramp", "vramp"])
 def test_floor_cases_without_the_search_lose_without_the_choice(kind, monkeypatch) -> None:
     """The 33 x 17 RGB ramps at q95 (45 blocks: not searched by default), fixed by the
-    choice alone: ahead of or level with Pillow with it, behind without it."""
+    choice alone: ahead of or level with Pillow with it, behind without it (nor the choice on
+    marked MCUs, ``Settings.marked_choice``, which takes their whole MCUs)."""
     pixels = content(kind, 33, 17, "RGB")
     params = {"quality": 95, "subsampling": 0}
     theirs = _sse(pixels, _pillow(pixels, **params))
     assert _sse(pixels, _ours(pixels, **params)) <= theirs
     monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
+    monkeypatch.setattr(options, "marked_choice", lambda *args, **kwargs: False)
     assert _sse(pixels, _ours(pixels, **params)) > theirs
 
 

@@ -69,7 +69,8 @@ Conventions shared with the caller:
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int, int)
+# pythran export choice_marks(uint8[:], int, int, int, int, int, int, int, uint8[:])
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
@@ -1934,6 +1935,160 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, D
                 H[ac] += 1
 
 
+# MCUs of repeated or one-dimensional content: the default's choice on any image ----------
+#
+# Where blocks repeat (checkers, stripes, a ramp along one axis: charts, screenshots, generated
+# images), one block's rounding luck is the whole image's: a block that decodes a little
+# farther from the source than libjpeg's coefficients of it would makes every copy of it
+# do so, and the image falls behind Pillow's file by up to several dB (docs/fidelity.md,
+# "Repeated and one-dimensional MCUs"). In photographs no MCU is either (only flat ones,
+# which the kernels' DC choice serves), so the default chooses libjpeg's coefficients
+# where they decode closer on exactly these MCUs, at the cost of the test below per MCU.
+
+
+def choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
+    """Mark the MCUs of a strip whose coefficients the default chooses for the decoder; returns how many (``_choice_marks``)."""
+    return _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, 0)
+
+
+def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, first):
+    """``choice_marks``; with ``first``, only up to the first marked MCU (1 if there is one, else 0).
+
+    The strip: ``rows`` rows of ``band`` (uint8) from row ``row0``, ``stride``
+    bytes apart, ``width`` pixels of ``channels`` samples; its MCUs are 8 hs x
+    8 vs pixels. marks[i] (at least as many items as MCUs): 1 for a whole MCU,
+    not flat, whose every row equals its first or whose every column equals
+    its first (each channel; ``_mcu_kind``), or whose pixels equal those of
+    the MCU after it; 2 for one whose pixels equal those of the MCU before it
+    (marked too); else 0. Not marked either: partial MCUs (at the right edge,
+    or a strip of fewer rows), and those whose seven sampled pixels are alike
+    in every channel (``_samples_alike``: flat, or nearly; the kernels choose
+    a flat block's DC for the decoder, and a scan of the MCU, to tell, would
+    cost about as much as coding it).
+    """
+    mw = _size(8 * hs)
+    mh = _size(8 * vs)
+    width = _size(width)
+    channels = _size(channels)
+    stride = _size(stride)
+    mcus = (width + mw - 1) // mw
+    for i in range(mcus):
+        marks[i] = 0
+    if rows < mh:
+        return 0
+    whole = width // mw
+    rb = mw * channels
+    top = _size(row0) * stride
+    last = (mh - 1) * stride
+    right = (mw - 1) * channels
+    middle = (mh // 2) * stride
+    column = (mw // 2) * channels
+    # A test of each MCU's first channel first, on seven pixels: its corners, its centre
+    # and the middles of its first row and column, each compared where a mark needs them
+    # alike, and with the MCU before's; no branch, no call. Each kind of mark needs one of
+    # these in every channel, so most MCUs of photographs end here, at about 5 ns an MCU
+    # (docs/fidelity.md, "Repeated and one-dimensional MCUs"; the same test in loops over
+    # the strip's bytes, which g++ left scalar, took 25 to 140 ns)
+    pa = np.int32(-1)  # the MCU before's samples (none: -1, unlike any sample)
+    pb = np.int32(-1)
+    pc = np.int32(-1)
+    pd = np.int32(-1)
+    pm = np.int32(-1)
+    for i in range(whole):
+        o = top + i * rb
+        a = np.int32(band[o])
+        b = np.int32(band[o + right])
+        c = np.int32(band[o + last])
+        d = np.int32(band[o + last + right])
+        e = np.int32(band[o + middle])
+        f = np.int32(band[o + column])
+        m = np.int32(band[o + middle + column])
+        down = (a ^ c) | (b ^ d) | (a ^ e) | (f ^ m)  # every row the first
+        across = (a ^ b) | (c ^ d) | (a ^ f) | (e ^ m)  # every column the first
+        same = (a ^ pa) | (b ^ pb) | (c ^ pc) | (d ^ pd) | (m ^ pm)  # the MCU before
+        marks[i] = (1 if down == 0 else 0) + (2 if across == 0 else 0) + (4 if same == 0 else 0)
+        pa = a
+        pb = b
+        pc = c
+        pd = d
+        pm = m
+    # the bits: ROWS_ALIKE, COLUMNS_ALIKE, SAME_SAMPLES
+    count = 0
+    for i in range(whole):
+        quick = np.int32(marks[i])
+        after = np.int32(marks[i + 1]) if i + 1 < whole else np.int32(0)
+        marks[i] = 0
+        if quick == 0 and (after & SAME_SAMPLES) == 0:
+            continue
+        x0 = top + i * rb
+        if (quick & 3) == 3 and _samples_alike(band, x0, last, right, middle, column, channels):
+            continue  # flat, or nearly
+        kind = _mcu_kind(band, x0, stride, rb, mh, channels)
+        mark = 1 if kind == 1 else 0
+        if kind > 0 and i > 0 and (quick & SAME_SAMPLES) != 0:
+            if _same_mcu(band, x0 - rb, x0, stride, rb, mh):
+                mark = 2
+        if kind > 0 and mark == 0 and (after & SAME_SAMPLES) != 0:
+            mark = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
+        marks[i] = mark
+        count += 1 if mark > 0 else 0
+        if first and count > 0:
+            return 1
+    return count
+
+
+#: ``_choice_marks``' first test's bits: an MCU's sampled pixels of its first channel as
+#: where every row is the first, as where every column is, and the same as the MCU before's
+ROWS_ALIKE = 1
+COLUMNS_ALIKE = 2
+SAME_SAMPLES = 4
+
+
+def _samples_alike(band, x0, last, right, middle, column, channels):
+    """1 if the seven pixels ``_choice_marks`` samples of the MCU at band[x0] are alike in every channel, else 0."""
+    d = np.int32(0)
+    for k in range(channels):
+        a = np.int32(band[x0 + k])
+        d |= ((a ^ np.int32(band[x0 + right + k])) | (a ^ np.int32(band[x0 + last + k]))
+              | (a ^ np.int32(band[x0 + last + right + k])) | (a ^ np.int32(band[x0 + middle + k]))
+              | (a ^ np.int32(band[x0 + column + k]))
+              | (a ^ np.int32(band[x0 + middle + column + k])))
+    return 1 if d == 0 else 0
+
+
+def _mcu_kind(band, x0, stride, rb, mh, channels):
+    """An MCU's pixels (``mh`` rows of ``rb`` bytes from band[x0], ``stride`` apart): 0 flat, 1 one-dimensional (every row the first, or every column the first), 2 neither.
+
+    Returns after the first row that rules out both.
+    """
+    rows_same = 1
+    cols_same = 1
+    pixels = rb // channels
+    for y in range(mh):
+        a = x0 + y * stride
+        for x in range(pixels):
+            for k in range(channels):
+                v = band[a + x * channels + k]
+                if v != band[x0 + x * channels + k]:
+                    rows_same = 0
+                if v != band[a + k]:
+                    cols_same = 0
+        if rows_same == 0 and cols_same == 0:
+            return 2
+    return 0 if rows_same + cols_same == 2 else 1
+
+
+def _same_mcu(band, x0, x1, stride, rb, mh):
+    """1 if the MCUs of ``mh`` rows of ``rb`` bytes at band[x0] and band[x1] (rows ``stride`` apart) are the same, else 0 (at their first difference)."""
+    for y in range(mh):
+        a = x0 + y * stride
+        b = x1 + y * stride
+        for k in range(rb):
+            if band[a + k] != band[b + k]:
+                return 0
+    return 1
+
+
 def _packed(band, row_bytes, channels, coefs):
     """Whether the colour stage may read pixels as int32 words (``_ycc_packed``, ``_unpack3``).
 
@@ -1984,8 +2139,14 @@ def _finish(acc_st, st, out, pos, pad, carry):
 
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                  comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words, out, group,
-                 pred, carry, pad, mcu0, interval):
+                 pred, carry, pad, mcu0, interval, marked):
     """Entropy-coded bytes of one strip into out; returns their count.
+
+    With ``marked``, -1 and nothing done where the strip has an MCU that
+    ``choice_marks`` marks: the default then chooses libjpeg's coefficients
+    on it, on the two-step path (``strips.encode_strip``). The test costs
+    about 1 % of a strip's encoding (docs/fidelity.md, "Repeated and
+    one-dimensional MCUs").
 
     samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
 
@@ -2002,6 +2163,10 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     and the predictors reset. Groups of MCUs are cut at those MCUs, so the
     coding loop itself knows nothing of restarts.
     """
+    if marked:
+        marks = np.zeros((width + 8 * hs - 1) // (8 * hs), dtype=np.uint8)
+        if _choice_marks(band, row_bytes, row0, channels, width, nrows, hs, vs, marks, 1):
+            return -1
     rowidx = _row_index(row0, nrows, 8 * vs)
     packed = _packed(band, row_bytes, channels, coefs)
     nb = group * (hs * vs + ncomp - 1)

@@ -92,7 +92,6 @@ import numpy as np
 # pythran export idct_islow(int32[:], int32[:], int32[:])
 # pythran export refine_group_rgb(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, uint8[:])
 # pythran export refine_group_sub(uint8[:], int, int, int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, float, int, int, int, uint8[:])
-# pythran export choice_marks(uint8[:], int, int, int, int, int, int, int, uint8[:])
 # pythran export ycc_rgb(int, int, int)
 # pythran export refine_block_natural(float32[:], int32[:], int32[:], int, float, int)
 # pythran export libjpeg_block(int32[:], int, int32[:], int32[:])
@@ -937,7 +936,7 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     libjpeg: 1 for each block to take, after its search, libjpeg-turbo's
     coefficients of its samples where they decode closer (``_libjpeg_closer``);
     2, with no search and no subsampling, only the blocks of the MCUs that
-    ``marks`` (``choice_marks``, one item an MCU) names. Returns the number of
+    ``marks`` (``kernels.choice_marks``, one item an MCU) names. Returns the number of
     coefficients the search changed, plus the number of blocks that took
     libjpeg's.
     """
@@ -982,7 +981,7 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 if marks[i] == 0:
                     continue
                 if marks[i] == 2 and i > 0:
-                    # the same pixels as MCU i - 1 (``choice_marks``), whose coefficients
+                    # the same pixels as MCU i - 1 (``kernels.choice_marks``), whose coefficients
                     # are chosen: the same choice, copied
                     changed += _copy_block(coefs, j - 1, j, nb)
                     continue
@@ -1228,87 +1227,7 @@ def _libjpeg_closer(S, L):
     return 0
 
 
-# MCUs of repeated or one-dimensional content: the default's choice on any image -----------
-#
-# Where blocks repeat (checkers, stripes, a ramp along one axis: charts, screenshots, generated
-# images), one block's rounding luck is the whole image's: a block that decodes a little
-# farther from the source than libjpeg's coefficients of it would makes every copy of it
-# do so, and the image falls behind Pillow's file by up to several dB (docs/fidelity.md,
-# "Repeated and one-dimensional MCUs"). In photographs no MCU is either (only flat ones,
-# which the kernels' DC choice serves), so the default chooses libjpeg's coefficients
-# where they decode closer on exactly these MCUs, at the cost of the test below per MCU.
-
-
-def choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
-    """Mark the MCUs of a strip whose coefficients the default chooses for the decoder; returns how many.
-
-    The strip: ``rows`` rows of ``band`` (uint8) from row ``row0``, ``stride``
-    bytes apart, ``width`` pixels of ``channels`` samples; its MCUs are 8 hs x
-    8 vs pixels. marks[i] (at least as many items as MCUs): 1 for a whole MCU,
-    not flat, whose every row equals its first or whose every column equals
-    its first (each channel; ``_mcu_kind``), or whose pixels equal those of
-    the MCU after it; 2 for one whose pixels equal those of the MCU before it
-    (marked too); else 0. Partial MCUs (at the right edge, or a strip of
-    fewer rows) are not marked.
-    """
-    mw = _size(8 * hs)
-    mh = _size(8 * vs)
-    width = _size(width)
-    mcus = (width + mw - 1) // mw
-    for i in range(mcus):
-        marks[i] = 0
-    if rows < mh:
-        return 0
-    whole = width // mw
-    rb = mw * _size(channels)
-    top = _size(row0) * _size(stride)
-    stride = _size(stride)
-    count = 0
-    for i in range(whole):
-        x0 = top + i * rb
-        kind = _mcu_kind(band, x0, stride, rb, mh, _size(channels))
-        if kind == 0:
-            continue  # flat: the kernels choose its DC for the decoder
-        mark = 1 if kind == 1 else 0
-        if i > 0:
-            if _same_mcu(band, x0 - rb, x0, stride, rb, mh):
-                mark = 2
-        if mark == 0 and i + 1 < whole:
-            mark = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
-        marks[i] = mark
-        count += 1 if mark > 0 else 0
-    return count
-
-
-def _mcu_kind(band, x0, stride, rb, mh, channels):
-    """An MCU's pixels (``mh`` rows of ``rb`` bytes from band[x0], ``stride`` apart): 0 flat, 1 one-dimensional (every row the first, or every column the first), 2 neither.
-
-    Returns after the first row that rules out both (the second, in photographs).
-    """
-    rows_same = 1
-    cols_same = 1
-    for y in range(mh):
-        a = x0 + y * stride
-        for b in range(rb):
-            v = band[a + b]
-            if v != band[x0 + b]:
-                rows_same = 0
-            if v != band[a + b % channels]:
-                cols_same = 0
-        if rows_same == 0 and cols_same == 0:
-            return 2
-    return 0 if rows_same + cols_same == 2 else 1
-
-
-def _same_mcu(band, x0, x1, stride, rb, mh):
-    """1 if the MCUs of ``mh`` rows of ``rb`` bytes at band[x0] and band[x1] (rows ``stride`` apart) are the same, else 0 (at their first difference)."""
-    for y in range(mh):
-        a = x0 + y * stride
-        b = x1 + y * stride
-        for k in range(rb):
-            if band[a + k] != band[b + k]:
-                return 0
-    return 1
+# Marked MCUs (``kernels.choice_marks``) copying the choice the MCU before them made -------
 
 
 def _copy_block(coefs, src, dst, nb):
@@ -1553,7 +1472,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     as ``refine_group``'s. libjpeg: 1 for each MCU to take, after its
     search, libjpeg-turbo's coefficients of its pixels where the RGB pixels
     they decode to come closer (``_libjpeg_closer_rgb``); 2, with no search,
-    only the MCUs ``marks`` names (``choice_marks``). Returns the number of
+    only the MCUs ``marks`` names (``kernels.choice_marks``). Returns the number of
     coefficients the search changed, plus the number of MCUs that took
     libjpeg's.
     """
@@ -1585,7 +1504,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
             if marks[i] == 0:
                 continue
             if marks[i] == 2 and i > 0:
-                # the pixels of MCU i - 1 (``choice_marks``): its choice, copied
+                # the pixels of MCU i - 1 (``kernels.choice_marks``): its choice, copied
                 changed += max(_copy_block(coefs, i - 1, i, nb),
                                _copy_block(coefs, mcus + i - 1, mcus + i, nb),
                                _copy_block(coefs, 2 * mcus + i - 1, 2 * mcus + i, nb))
@@ -1969,7 +1888,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             if marks[i] == 0:
                 continue
             if marks[i] == 2 and i > 0:
-                # the pixels of MCU i - 1 (``choice_marks``): its choice, copied
+                # the pixels of MCU i - 1 (``kernels.choice_marks``): its choice, copied
                 took = 0
                 for k in range(2 * vs):
                     j = (k >> 1) * 2 * mcus + 2 * i + (k & 1)
