@@ -768,6 +768,7 @@ def parse(
     ycc_source = mode == "YCbCr" and not layout.convert
     refine = _refine(info, auto_refine(width, height, components, ycc_source=ycc_source,
                                        converted=layout.convert))
+    joint = rounds_jointly(layout.convert, components, natural)
     return Settings(
         width=width,
         height=height,
@@ -786,8 +787,7 @@ def parse(
         refine=refine,
         # the default's rounding where it does not search: refine=0 rounds each coefficient
         # to nearest, as before, and refine=1 or 2 searches from there
-        joint_rounding=(refine == 0 and info.get("refine") is None
-                        and rounds_jointly(layout.convert, components, natural)),
+        joint_rounding=refine == 0 and info.get("refine") is None and joint,
         libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
         # not where the luma correction of subsampled colour reads the neighbouring MCUs'
@@ -795,8 +795,7 @@ def parse(
         # MCU alone (a strip cut at a task's restart boundary, ``strips.last_dc``) otherwise
         # than in its strip, where the one-call path's groups start at restart boundaries
         marked_choice=(info.get("refine") is None
-                       and not (components[0].h > 1 and rounds_jointly(layout.convert,
-                                                                      components, natural))
+                       and not (components[0].h > 1 and joint)
                        and marked_choice(width, height, components, ycc_source,
                                          layout.convert)),
     )
