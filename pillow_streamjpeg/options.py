@@ -790,12 +790,7 @@ def parse(
         joint_rounding=refine == 0 and info.get("refine") is None and joint,
         libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
-        # not where the luma correction of subsampled colour reads the neighbouring MCUs'
-        # chroma (``joint_rounding`` at 4:2:2 and 4:2:0): there the two-step path codes an
-        # MCU alone (a strip cut at a task's restart boundary, ``strips.last_dc``) otherwise
-        # than in its strip, where the one-call path's groups start at restart boundaries
         marked_choice=(info.get("refine") is None
-                       and not (components[0].h > 1 and joint)
                        and marked_choice(width, height, components, ycc_source,
                                          layout.convert)),
     )

@@ -413,7 +413,8 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
         if marks is None:  # the kernel's test is choice_marks': not reached
             return encode_strip(kernels, band, row0, nrows, frame, codes, scratch, group, pred,
                                 carry, pad, mcu0, interval)
-    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks)
+    refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
+                  interval)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
@@ -429,13 +430,18 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     if not kernels.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
                                 frame.width, nrows, frame.hs, frame.vs, marks):
         return None
+    if frame.joint.size and frame.hs * frame.vs > 1:
+        # the luma correction (``_luma_fix``) reads the neighbouring MCUs' chroma: an MCU
+        # equal to the one before it need not have its coefficients, so it is chosen for,
+        # not copied (a copy would also differ where a task's cut starts at it)
+        marks[marks == 2] = 1
     scratch.two_step(kernels, frame)
     return marks
 
 
 def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                   scratch: Scratch, refine: Refinement, group: int = MCUS_PER_GROUP,
-                  marks: np.ndarray | None = None) -> int:
+                  marks: np.ndarray | None = None, mcu0: int = 0, interval: int = 0) -> int:
     """The strip's coefficients, refined, into scratch.strip_coefs; returns the number changed.
 
     ``kernels.strip_coefs`` leaves the strip's samples and coefficients as one
@@ -446,12 +452,14 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
     both read the band); any other against each component's samples. With
     ``refine.libjpeg``, each block (each MCU of RGB) then keeps
     libjpeg-turbo's coefficients where they decode closer (``MARKED``: only
-    those of the MCUs ``marks`` names).
+    those of the MCUs ``marks`` names). ``mcu0`` and ``interval`` as
+    ``encode_strip``'s: the coefficients are those of its groups.
     ``band`` is a 2-D uint8 array (not a DeferredBand).
     """
     marks = NO_MARKS if marks is None else marks
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
-                               *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs)
+                               *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs,
+                               mcu0, interval)
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
     if frame.rgb_error and hs == vs == 1:
         # RGB converted by the kernels, no subsampling: the RGB error of the decoder's pixels
@@ -505,18 +513,39 @@ def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
                         scratch, group, pred, carry, pad, mcu0 + start, interval, refine, marks)
 
 
+def last_group(mcus: int, group: int, mcu0: int, interval: int) -> int:
+    """The first MCU of the last of the groups the kernels cut a strip of ``mcus`` MCUs into.
+
+    Groups of ``group`` MCUs, cut at restarts too (``kernels.encode_strip``'s
+    loop, for a strip whose first MCU is the image's ``mcu0``).
+    """
+    m0 = 0
+    while True:
+        gm = min(group, mcus - m0)
+        if interval > 0:
+            gm = min(gm, interval - (mcu0 + m0) % interval)
+        if m0 + gm >= mcus:
+            return m0
+        m0 += gm
+
+
 def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
             codes: Codes, scratch: Scratch, pred: np.ndarray, group: int = MCUS_PER_GROUP,
-            refine: Refinement | None = None) -> None:
+            refine: Refinement | None = None, mcu0: int = 0, interval: int = 0) -> None:
     """pred[c]: the DC predictors a strip leaves (the quantized DC of its last MCU, refined with refine).
 
-    Computed by the same kernel on a copy of that MCU's columns alone
-    (``encode_columns``). (A kernel export of its own made g++ stop inlining
-    the colour stage into ``encode_strip``: 1.6x to 2.7x more instructions.)
+    Computed by the same kernel on a copy of the columns of the strip's last
+    group of MCUs (``encode_columns``; ``mcu0`` and ``interval`` as
+    ``encode_strip``'s): coded within its group, the last MCU has the
+    coefficients the whole strip codes, as the 4:2:x luma correction
+    (``_luma_fix``) reads its neighbours. (A kernel export of its own made
+    g++ stop inlining the colour stage into ``encode_strip``: 1.6x to 2.7x
+    more instructions.)
     """
     mcus = -(-frame.width // (8 * frame.hs))
     pred[:] = 0
-    encode_columns(kernels, band, row0, nrows, frame, codes, scratch, mcus - 1, mcus, pred,
+    encode_columns(kernels, band, row0, nrows, frame, codes, scratch,
+                   last_group(mcus, group, mcu0, interval), mcus, pred,
                    np.zeros(2, np.uint64), True, 0, 0, group, refine)
 
 
@@ -669,7 +698,8 @@ class StripCoder:
                 if self.settings.starts_interval(first + 1):
                     continue
                 _, rows = next(self._strips(band, row, 1))
-                last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine)
+                last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine,
+                        mcu0=first * per_row, interval=interval)
                 self._hand_back(band, row, rows, first)
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row

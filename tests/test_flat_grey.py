@@ -38,7 +38,7 @@ def _coefficients(pixels: np.ndarray, quality: int) -> np.ndarray:
     for row0 in range(0, height, 8):
         mcus = kernels.strip_coefs(pixels.reshape(-1), width, row0, min(8, height - row0),
                                    *frame, *scratch, group, np.zeros(strip_samples, np.float32),
-                                   out)
+                                   out, 0, 0)
         rows.append(out[:64 * mcus].reshape(64, mcus).T.copy())
     return np.stack(rows)
 

@@ -158,7 +158,7 @@ def test_flat_mcus_beside_detail_take_the_closest_dc(reference, monkeypatch) -> 
     mcus = reference.strip_coefs(band.reshape(-1), band.shape[1], 0, 8, *frame,
                                  np.zeros(samples, np.float32), np.zeros(dct, np.float32),
                                  np.zeros(coefs, np.int32), 8, np.zeros(strip_samples, np.float32),
-                                 out)
+                                 out, 0, 0)
     assert mcus == 5 and sorted(chosen) == [0, 1, 2]  # the flat ones only
 
     def error(dc, m):

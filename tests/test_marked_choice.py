@@ -26,7 +26,7 @@ from PIL import Image
 import transpiled
 from generated import content
 from jpegtools import assert_strictly_valid, djpeg_decode, psnr
-from pillow_streamjpeg import engine, options, scan
+from pillow_streamjpeg import engine, options, scan, strips
 
 PY = transpiled.source("kernels")
 BUILDS = engine.builds()
@@ -93,8 +93,8 @@ def _save(pixels: np.ndarray, fmt: str = "STREAMJPEG", **params) -> bytes:
 
 #: The every-quality sweep's losses to Pillow (more than 0.25 dB, below 60 dB) on 64 x 64
 #: content of repeated or one-dimensional MCUs before the choice (2026-12-03, 58 of the 66
-#: left: not the 4:2:2 and 4:2:0 ones at quality 91 and below, where the luma correction
-#: rules the choice out; docs/fidelity.md): (quality, subsampling, mode, kind).
+#: left; the last five, 4:2:2 and 4:2:0 at quality 91 and below, once the choice was made
+#: where the luma correction runs too; docs/fidelity.md): (quality, subsampling, mode, kind).
 FIXED = [
     (3, 0, "RGB", "hramp"), (7, 0, "RGB", "checker4"), (8, 0, "RGB", "checker4"),
     (9, 0, "L", "checker4"), (17, 0, "RGB", "checker4"), (18, 0, "RGB", "checker4"),
@@ -116,6 +116,8 @@ FIXED = [
     (99, 0, "RGB", "hramp"), (99, 0, "RGB", "vramp"),
     (93, 1, "RGB", "hramp"), (96, 2, "RGB", "vramp"), (98, 2, "RGB", "vramp"),
     (99, 1, "RGB", "vramp"), (99, 2, "RGB", "vramp"),
+    (33, 1, "RGB", "vramp"), (58, 2, "RGB", "vramp"), (59, 2, "RGB", "vramp"),
+    (60, 2, "RGB", "vramp"), (79, 2, "RGB", "vramp"),
 ]
 
 
@@ -152,7 +154,8 @@ def _patterned(width: int = 128, height: int = 96) -> np.ndarray:
 
 
 @pytest.mark.parametrize("mode, subsampling, quality", [("RGB", 0, 63), ("RGB", 2, 95),
-                                                       ("RGB", 1, 95), ("L", 0, 98)])
+                                                       ("RGB", 1, 95), ("L", 0, 98),
+                                                       ("RGB", 2, 75), ("RGB", 1, 60)])
 @pytest.mark.parametrize("restart", [{"restart_marker_blocks": 7}, {"restart_marker_rows": 2},
                                      {"restart_marker_blocks": 0, "restart_marker_rows": 0}])
 def test_same_bytes_across_tasks_and_intervals(monkeypatch, mode, subsampling, quality,
@@ -259,11 +262,46 @@ def test_larger_images_are_not_marked(monkeypatch) -> None:
     assert _save(large, quality=66) == with_choice[1]
 
 
-def test_not_where_the_luma_correction_reads_neighbouring_mcus() -> None:
-    """4:2:2 and 4:2:0 at quality 91 and below (``Settings.joint_rounding``): no choice."""
+def test_also_where_the_luma_correction_reads_neighbouring_mcus() -> None:
+    """4:2:2 and 4:2:0 at quality 91 and below (``Settings.joint_rounding``, the luma
+    correction): the choice too, since the two-step path's groups are the one-call path's
+    (``kernels.strip_coefs``' ``mcu0`` and ``interval``, ``strips.last_group``)."""
     def settings(quality, subsampling):
         return options.parse("RGB", (64, 64), {"quality": quality, "subsampling": subsampling})
 
-    assert settings(75, 2).joint_rounding and not settings(75, 2).marked_choice
-    assert settings(75, 1).joint_rounding and not settings(75, 1).marked_choice
+    assert settings(75, 2).joint_rounding and settings(75, 2).marked_choice
+    assert settings(75, 1).joint_rounding and settings(75, 1).marked_choice
     assert settings(95, 2).marked_choice and settings(75, 0).marked_choice
+
+
+@pytest.mark.parametrize("width, group, mcu0, interval, start", [
+    (10, 32, 0, 0, 0), (40, 32, 0, 0, 32), (64, 32, 0, 0, 32), (65, 32, 0, 0, 64),
+    (10, 32, 0, 7, 7), (10, 32, 5, 7, 9), (40, 32, 3, 20, 37), (40, 32, 0, 40, 32),
+    (1, 32, 9, 4, 0)])
+def test_last_group_is_where_the_kernels_cut(width, group, mcu0, interval, start) -> None:
+    assert strips.last_group(width, group, mcu0, interval) == start
+
+
+@pytest.mark.parametrize("kind, width, subsampling, quality", [
+    ("hramp", 48, 1, 90), ("vramp", 80, 2, 62), ("checker4", 120, 1, 41),
+    ("hramp", 120, 2, 83)])
+def test_last_dc_is_the_strips_with_the_luma_correction(kind, width, subsampling,
+                                                        quality) -> None:
+    """``strips.last_dc`` (a task that starts inside a restart interval) leaves the DC values
+    the whole strip leaves: its last MCU is coded in its group, whose luma correction reads
+    its neighbours and decides the choice (hramp 48 x 16 at q90 4:2:2: not alone)."""
+    pixels = content(kind, width, 16, "RGB")
+    settings = options.parse("RGB", (width, 16), {"quality": quality,
+                                                  "subsampling": subsampling})
+    assert settings.joint_rounding and settings.marked_choice
+    coder = strips.StripCoder(settings)
+    band = np.ascontiguousarray(pixels.reshape(16, -1))
+    rows = 16 if subsampling == 2 else 8
+    scratch = coder._scratch()
+    whole = np.zeros(4, np.int64)
+    strips.encode_strip(engine.kernels, band, 0, rows, coder.frame, coder.codes, scratch,
+                        pred=whole, refine=coder.refine)
+    last = np.zeros(4, np.int64)
+    strips.last_dc(engine.kernels, band, 0, rows, coder.frame, coder.codes, scratch, last,
+                   refine=coder.refine)
+    assert list(last) == list(whole)

@@ -69,7 +69,7 @@ LAYOUTS = [
 def _two_step(module, band, row0, nrows, args, codes, scratch, pred, carry, pad, mcu0, interval):
     """strip_coefs then code_coefs, nothing changed between them."""
     mcus = module.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *args, *scratch[:3],
-                              GROUP, scratch.strip_samples, scratch.strip_coefs)
+                              GROUP, scratch.strip_samples, scratch.strip_coefs, mcu0, interval)
     assert mcus == -(-args.width // (8 * args.hs))
     return module.code_coefs(scratch.strip_coefs, args.width, args.ncomp, args.hs, args.vs,
                              args.comp_table, *codes, scratch.words, scratch.out,
@@ -129,7 +129,7 @@ def test_strip_layout_holds_the_samples_refine_reads(compiled) -> None:
     args = frame(width, 3, 3, 2, 2, 2, 100)  # whole YCbCr values, 4:2:0 from the planes
     scratch = Scratch.of(compiled, args, GROUP, refine=True)
     mcus = compiled.strip_coefs(rgb.reshape(-1), width * 3, 0, 16, *args, *scratch[:3], GROUP,
-                                scratch.strip_samples, scratch.strip_coefs)
+                                scratch.strip_samples, scratch.strip_coefs, 0, 0)
     cw = mcus * 16
     f = np.pad(rgb.astype(np.float64), ((0, 0), (0, cw - width), (0, 0)), mode="edge")
     y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]

@@ -75,7 +75,7 @@ import numpy as np
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
 # pythran export strip_layout(int, int, int, int)
-# pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:])
+# pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:], int, int)
 # pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
 # pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
 
@@ -2305,14 +2305,18 @@ def _store_samples(samples, group, ncomp, hs, vs, m0, gm, out, mcus):
 
 
 def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
-                comp_table, recip, joint, samples, dct, coefs, group, strip_samples, strip_coefs):
+                comp_table, recip, joint, samples, dct, coefs, group, strip_samples, strip_coefs,
+                mcu0, interval):
     """Quantized coefficients and level-shifted samples of one strip; returns its MCU count.
 
     The arguments up to ``coefs`` are ``encode_strip``'s (scratch buffers of
     ``scratch_sizes`` items for ``group``); ``strip_samples`` and
     ``strip_coefs`` (``strip_layout`` items) receive the strip as one group of
     all its MCUs, in ``_group_coefs``'s layout: ``strip_coefs[n * nb + j]``
-    with nb = mcus * (hs * vs + ncomp - 1).
+    with nb = mcus * (hs * vs + ncomp - 1). ``mcu0`` and ``interval`` are
+    ``encode_strip``'s: the groups are cut where it cuts them, at restarts
+    too, so that each MCU's coefficients are the ones it codes (the 4:2:x luma
+    correction, ``_luma_fix``, reads the neighbouring MCUs of a group).
     """
     rowidx = _row_index(row0, nrows, 8 * vs)
     # a bool, as encode_strip passes: the same instantiation of _group_coefs. (An
@@ -2324,8 +2328,11 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     mcus = (width + 8 * hs - 1) // (8 * hs)
     M = np.zeros(group if ncomp == 1 else 0, dtype=np.uint64)  # grey: one block an MCU
     NAT = _natural_order()
-    for m0 in range(0, mcus, group):
+    m0 = 0
+    while m0 < mcus:
         gm = min(group, mcus - m0)
+        if interval > 0:
+            gm = min(gm, interval - (mcu0 + m0) % interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
         if ncomp == 1:  # flat blocks' DC as ``encode_strip`` chooses it
@@ -2334,6 +2341,7 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
                        64 * comp_table[0])
         _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, mcus)
         _move_coefs(coefs, group, 0, strip_coefs, mcus, m0, gm, ncomp, hs, vs)
+        m0 += gm
     return mcus
 
 

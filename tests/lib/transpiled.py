@@ -53,7 +53,7 @@ def colour_strip(kernels: ModuleType, pixels: np.ndarray, quality: int, hs: int 
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, rows, *args,
                                np.zeros(samples, np.float32), np.zeros(dct, np.float32),
                                np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
-                               out)
+                               out, 0, 0)
     return band, out, mcus
 
 
