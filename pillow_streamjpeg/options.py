@@ -117,11 +117,13 @@ class Settings:
     #: (``strips.Refinement`` also makes the choice after any search of at most
     #: ``strips.REFINE_PLAIN_BLOCKS`` blocks.)
     libjpeg_choice: bool = False
-    #: The default (``refine`` absent or None) on images that ``libjpeg_choice`` would take
-    #: but for their size, of up to ``MARKED_CHOICE_MCUS`` MCUs (``marked_choice``): the MCUs
-    #: of repeated or one-dimensional content (``kernels.choice_marks``: checkers, stripes,
-    #: ramps along one axis) keep libjpeg-turbo's coefficients where they decode closer;
-    #: strips without such MCUs are coded as without it.
+    #: On images that ``libjpeg_choice`` would take but for their size, of up to
+    #: ``MARKED_CHOICE_MCUS`` MCUs (``marked_choice``): the MCUs of repeated or
+    #: one-dimensional content (``kernels.choice_marks``: checkers, stripes, ramps along one
+    #: axis) keep libjpeg-turbo's coefficients where they decode closer. By default
+    #: (``refine`` absent or None) strips without such MCUs are coded as without it; with
+    #: ``refine`` 1 or 2 after the search (``strips.Refinement.with_marked``); not with
+    #: ``refine=0`` given.
     marked_choice: bool = False
 
     @property
@@ -790,7 +792,7 @@ def parse(
         joint_rounding=refine == 0 and info.get("refine") is None and joint,
         libjpeg_choice=((refine > 0 or info.get("refine") is None)
                         and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
-        marked_choice=(info.get("refine") is None
+        marked_choice=((refine > 0 or info.get("refine") is None)
                        and marked_choice(width, height, components, ycc_source,
                                          layout.convert)),
     )

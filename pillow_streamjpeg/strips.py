@@ -274,9 +274,21 @@ class Refinement(NamedTuple):
     #: never decode farther from the source than Pillow's file does (subsampled ones only
     #: of one MCU; those of more, up to ``options.LIBJPEG_AUTO_BLOCKS_SUBSAMPLED`` blocks,
     #: without a search only, by a model approximate at MCU edges: within 0.1 dB);
-    #: ``MARKED`` (``Refinement.marked``): no search, and only the MCUs of repeated or
-    #: one-dimensional content (``strip_marks``)
+    #: ``MARKED``: only on the MCUs of repeated or one-dimensional content
+    #: (``strip_marks``), without a search (``Refinement.marked``, the default's) or after
+    #: it (``with_marked``: ``refine`` given on the images ``Settings.marked_choice`` names)
     libjpeg: int = 0
+
+    @property
+    def marked_only(self) -> bool:
+        """No search, libjpeg's coefficients chosen on marked MCUs only: strips without any
+        code in one call (``encode_strip``)."""
+        return self.libjpeg == MARKED and not (self.sweeps > 0 and self.tries > 0)
+
+    def with_marked(self) -> Refinement:
+        """This search, then libjpeg's coefficients chosen on marked MCUs (``MARKED``), unless it
+        already chooses on every block."""
+        return self if self.libjpeg else self._replace(libjpeg=MARKED)
 
     @classmethod
     def marked(cls, qtables: Sequence[Sequence[int]], width: int,
@@ -290,14 +302,19 @@ class Refinement(NamedTuple):
     def of(cls, qtables: Sequence[Sequence[int]], sweeps: int, width: int,
            module: ModuleType | None = None, blocks: int | None = None,
            subsampled: bool = False, rgb_error: bool = False,
-           libjpeg: bool = False) -> Refinement | None:
+           libjpeg: bool = False, plain: bool = False) -> Refinement | None:
         """The refinement of these (natural-order) tables for an image ``width`` columns wide; None for ``sweeps`` 0 (off) without ``libjpeg``.
 
         ``libjpeg`` (``Settings.libjpeg_choice``): with ``sweeps`` 0, no search,
         each block only keeps libjpeg's coefficients where they decode closer; with
         a search, it does so after the search, as on images of at most
         ``REFINE_PLAIN_BLOCKS`` blocks (not on subsampled ones of more than one MCU,
-        whose MCU edges the model approximates).
+        whose MCU edges the model approximates, but for those ``libjpeg`` names).
+        ``plain`` (``Settings.marked_choice``, images of up to
+        ``options.MARKED_CHOICE_MCUS`` MCUs): no rate term and no screen, as for
+        ``REFINE_PLAIN_BLOCKS`` (with them, 57 of 60 every-quality losses to
+        Pillow's files on small content; docs/fidelity.md); the caller then
+        chooses on the marked MCUs (``with_marked``) where not on every block.
 
         ``blocks``: the image's coded blocks; at most ``REFINE_SMALL_BLOCKS``, the
         search tries more candidates and has no rate term; at most
@@ -315,14 +332,15 @@ class Refinement(NamedTuple):
         if not sweeps:
             return cls(module, quant, 0, 0.0, 0, 0, width, 1)
         # after the search where its model is exact: not subsampled images of more than one
-        # MCU, whose MCUs' edges it approximates
+        # MCU, whose MCUs' edges it approximates, but for those the default chooses for
         small = blocks is not None and blocks <= REFINE_PLAIN_BLOCKS
-        exact = not subsampled or (blocks is not None and blocks <= SUBSAMPLED_MCU_BLOCKS)
+        exact = (not subsampled or (blocks is not None and blocks <= SUBSAMPLED_MCU_BLOCKS)
+                 or libjpeg)
         after = int((small or libjpeg) and exact)
         if blocks is not None and blocks <= REFINE_SMALL_BLOCKS:
             tries = REFINE_TRIES_SMALL_SUBSAMPLED if subsampled else REFINE_TRIES_SMALL
             return cls(module, quant, sweeps, 0.0, tries, 0, width, after)
-        if small:
+        if small or plain:
             return cls(module, quant, sweeps, 0.0, REFINE_TRIES, 0, width, after)
         finest = min(min(table) for table in qtables)
         lam = 0.5 * finest * finest if finest > 1 else 0.0
@@ -401,7 +419,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     if carry is None:
         carry = np.zeros(2, np.uint64)
     band, row0 = sources.rows_of(band, row0, nrows)
-    marked = refine is not None and refine.libjpeg == MARKED
+    marked = refine is not None and refine.marked_only
     if refine is None or marked and marks is None:
         # one call; with a marked refinement, -1 (nothing done) where an MCU is marked
         n = kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
@@ -413,6 +431,8 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
         if marks is None:  # the kernel's test is choice_marks': not reached
             return encode_strip(kernels, band, row0, nrows, frame, codes, scratch, group, pred,
                                 carry, pad, mcu0, interval)
+    elif refine.libjpeg == MARKED and marks is None:  # searched, then chosen where marked
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine, True)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
                   interval)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
@@ -421,15 +441,15 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
 
 
 def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
-                scratch: Scratch, refine: Refinement) -> np.ndarray | None:
-    """The marks of a whole strip's MCUs for ``Refinement.marked`` (``kernels.choice_marks``), None if none is marked.
+                scratch: Scratch, refine: Refinement, always: bool = False) -> np.ndarray | None:
+    """The marks of a whole strip's MCUs for a ``MARKED`` refinement (``kernels.choice_marks``), None if none is marked (all zeros with ``always``).
 
     Where some are, makes ``scratch``'s two-step buffers for strips of this frame.
     """
     marks = np.empty(-(-frame.width // (8 * frame.hs)), np.uint8)
     if not kernels.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
                                 frame.width, nrows, frame.hs, frame.vs, marks):
-        return None
+        return marks if always else None
     if frame.joint.size and frame.hs * frame.vs > 1:
         # the luma correction (``_luma_fix``) reads the neighbouring MCUs' chroma: an MCU
         # equal to the one before it need not have its coefficients, so it is chosen for,
@@ -498,12 +518,13 @@ def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     marks = None
     if refine is not None and refine.libjpeg == MARKED:
         # the marks of the whole strip's MCUs, as encode_strip sees them: the same bytes
-        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine,
+                            not refine.marked_only)
         if marks is not None:
             marks = marks[start:stop].copy()
             if marks[0] == 2:
                 marks[0] = 1  # its equal neighbour is not in the copy: chosen, not copied
-        if marks is None or not marks.any():
+        if refine.marked_only and (marks is None or not marks.any()):
             refine, marks = None, None
     mcu_width = 8 * frame.hs
     x0, x1 = start * mcu_width, min(stop * mcu_width, frame.width)
@@ -577,7 +598,8 @@ def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     band, row0 = sources.rows_of(band, row0, nrows)
     marks = None
     if refine is not None and refine.libjpeg == MARKED:
-        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
+        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine,
+                            not refine.marked_only)
         refine = refine if marks is not None else None
     if refine is None:
         kernels.count_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame,
@@ -604,9 +626,10 @@ class StripCoder:
             settings.qtables, settings.refine, settings.width,
             blocks=coded_blocks(settings.width, settings.height, settings.components),
             subsampled=self.frame.hs * self.frame.vs > 1, rgb_error=self.frame.rgb_error,
-            libjpeg=settings.libjpeg_choice)
-        if self.refine is None and settings.marked_choice:
-            self.refine = Refinement.marked(settings.qtables, settings.width)
+            libjpeg=settings.libjpeg_choice, plain=settings.marked_choice)
+        if settings.marked_choice:
+            self.refine = (Refinement.marked(settings.qtables, settings.width)
+                           if self.refine is None else self.refine.with_marked())
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
@@ -621,7 +644,7 @@ class StripCoder:
         if scratch is None:
             scratch = self._local.scratch = Scratch.of(
                 engine.kernels, self.frame,
-                refine=self.refine is not None and self.refine.libjpeg != MARKED)
+                refine=self.refine is not None and not self.refine.marked_only)
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:

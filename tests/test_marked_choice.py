@@ -305,3 +305,88 @@ def test_last_dc_is_the_strips_with_the_luma_correction(kind, width, subsampling
     strips.last_dc(engine.kernels, band, 0, rows, coder.frame, coder.codes, scratch, last,
                    refine=coder.refine)
     assert list(last) == list(whole)
+
+
+#: ``refine=1`` given: cases behind Pillow by more than 0.25 dB (and below 60 dB) at every
+#: quality (the sweep's kinds and sizes, 2026-12-03: 60) before the images the marked choice
+#: takes were searched without the rate term and then chosen for (``Settings.marked_choice``,
+#: ``strips.Refinement.of``'s ``plain``, ``with_marked``): some of each kind, (quality,
+#: subsampling, mode, kind, width, height). The floor's nine option sets had two of them
+#: (q50 grey vertical ramp, q1 RGB horizontal ramp, 64 x 64).
+SEARCHED = [
+    (50, 0, "L", "vramp", 64, 64), (1, 0, "RGB", "hramp", 64, 64),
+    (4, 0, "L", "vignette", 64, 64), (71, 0, "L", "vignette", 64, 64),
+    (9, 0, "L", "dramp", 64, 64), (75, 0, "L", "dramp", 64, 64),
+    (8, 0, "RGB", "flat", 64, 64), (16, 0, "RGB", "dramp", 64, 64),
+    (1, 1, "RGB", "photo", 33, 17), (25, 2, "RGB", "flat", 33, 17),
+    (35, 1, "RGB", "vramp", 9, 9), (48, 2, "RGB", "dramp", 17, 9),
+    (63, 2, "RGB", "vramp", 64, 64), (95, 2, "RGB", "vramp", 64, 64),
+]
+
+
+@pytest.mark.parametrize("refine", [1, 2])
+def test_the_search_on_small_images_is_not_behind_pillow(refine, monkeypatch) -> None:
+    """``refine`` 1 or 2 given on the images the marked choice takes: searched without the
+    rate term, then chosen for (every block where the default chooses for every block, else
+    the marked MCUs; subsampled marked MCUs chosen for only): not behind Pillow's files, as
+    they were before (with the choice and its sizes patched off, most are again)."""
+    def behind(cases) -> list[str]:
+        out = []
+        for quality, subsampling, mode, kind, width, height in cases:
+            pixels = content(kind, width, height, mode)
+            params = dict(quality=quality, subsampling=subsampling)
+            ours = psnr(pixels, djpeg_decode(_save(pixels, refine=refine, **params)))
+            theirs = psnr(pixels, djpeg_decode(_save(pixels, "JPEG", **params)))
+            if ours < min(theirs - 0.25, 60.0):
+                out.append(f"q{quality} {subsampling} {mode} {kind}: {ours:.2f} < {theirs:.2f}")
+        return out
+
+    assert behind(SEARCHED) == []
+    assert options.parse("L", (64, 64), {"refine": refine}).marked_choice
+    assert not options.parse("L", (64, 64), {"refine": 0}).marked_choice
+    if refine == 1:
+        monkeypatch.setattr(options, "marked_choice", lambda *args, **kwargs: False)
+        monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
+        assert len(behind(SEARCHED)) >= len(SEARCHED) // 2
+
+
+def test_small_images_are_searched_without_the_rate_term() -> None:
+    """``plain`` (``Settings.marked_choice``): no rate term, no screen; else as before."""
+    qtables = [[4] * 64, [6] * 64]
+    plain = strips.Refinement.of(qtables, 1, 64, blocks=192, rgb_error=True, plain=True)
+    assert (plain.lam, plain.screen, plain.libjpeg) == (0.0, 0, 0)
+    assert plain.with_marked().libjpeg == strips.MARKED
+    rated = strips.Refinement.of(qtables, 1, 64, blocks=192, rgb_error=True)
+    assert rated.lam > 0 and rated.screen == 1
+    # subsampled images the default chooses every MCU of (``Settings.libjpeg_choice``):
+    # every MCU chosen after its search
+    chosen = strips.Refinement.of(qtables, 1, 64, blocks=24, subsampled=True, libjpeg=True,
+                                  plain=True)
+    assert chosen.libjpeg == 1 and chosen.with_marked() is chosen
+
+
+@pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 2), ("L", 0)])
+def test_searched_and_chosen_bytes_across_tasks(monkeypatch, mode, subsampling) -> None:
+    """refine=1 with the choice: the bytes of one task for tasks of one strip, intervals
+    ending inside strips, 1 and 3 workers; copies (marked 2) are the choices made again."""
+    pixels = _patterned()
+    if mode == "L":
+        pixels = np.ascontiguousarray(pixels[..., 1])
+    params = dict(quality=90, subsampling=subsampling, refine=1, restart_marker_blocks=5)
+    whole = _save(pixels, workers=1, **params)
+    assert_strictly_valid(whole)
+    height = 16 if subsampling == 2 else 8
+    monkeypatch.setattr(scan, "TASK_PIXELS", pixels.shape[1] * height)
+    for workers in (1, 3):
+        assert _save(pixels, workers=workers, **params) == whole
+    marks_of = strips.strip_marks
+
+    def again(*args, **kwargs):
+        marks = marks_of(*args, **kwargs)
+        if marks is not None:
+            marks[marks == 2] = 1
+        return marks
+
+    monkeypatch.setattr(strips, "strip_marks", again)
+    assert _save(pixels, workers=1, **params) == whole
+

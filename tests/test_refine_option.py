@@ -187,6 +187,42 @@ def test_refined_strips_compiled_equal_the_sources(compiled, reference, layout, 
     assert data != unrefined  # the search did change coefficients
 
 
+@pytest.mark.parametrize("layout, quality", [((1, 1, 0, 1, 1), 20), ((3, 3, 1, 1, 1), 85),
+                                             ((3, 3, 1, 2, 2), 100), ((3, 3, 1, 2, 1), 85)])
+def test_searched_and_marked_strips_compiled_equal_the_sources(compiled, reference,
+                                                               layout, quality) -> None:
+    """refine given on a small image (``Refinement.with_marked``): each block searched, then
+    libjpeg's coefficients chosen on the marked MCUs (checkers, ramps along one axis) only;
+    compiled and plain-Python alike, and not the bytes of the search alone (at qualities
+    where libjpeg's decode closer on one of these strips' MCUs)."""
+    channels, ncomp, convert, hs, vs = layout
+    mode = "L" if ncomp == 1 else "RGB"
+    rows = 8 * vs
+    pixels = np.concatenate([content(kind, 24, 2 * rows, mode)
+                             for kind in ("checker", "hramp", "noise", "vramp")], axis=1)
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    width = pixels.shape[1]
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
+    codes = Codes.of(tables.STD_HUFFMAN[:len(qtables)])
+    kernels_py, refine_py = reference
+    results = []
+    for kernels, refine in ((compiled, engine.refine if compiled is engine.kernels else
+                             _matching_refine(compiled)), (kernels_py, refine_py)):
+        searched = Refinement.of(qtables, 1, width, module=refine)
+        assert searched.libjpeg == 0
+        found = []
+        for refinement in (searched.with_marked(), searched):
+            scratch = Scratch.of(kernels, args, GROUP, refine=True)
+            pred = np.zeros(4, np.int64)
+            n = encode_strip(kernels, band, rows, rows, args, codes, scratch, GROUP, pred,
+                             refine=refinement)
+            found.append(bytes(scratch.out[:n]))
+        results.append(found)
+    assert results[0] == results[1]
+    assert results[0][0] != results[0][1]  # marked MCUs took libjpeg's coefficients
+
+
 def _matching_refine(kernels):
     """The refine build that goes with a kernels build (as engine pairs them)."""
     from pillow_streamjpeg import refine as baseline
@@ -635,11 +671,12 @@ def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsa
     plain_of = Refinement.of.__func__
 
     def plain(cls, qtables, sweeps, width, module=None, blocks=None, subsampled=False,
-              rgb_error=False, libjpeg=False):
+              rgb_error=False, libjpeg=False, plain=False):
         # as for images of many blocks (without the choice of libjpeg's coefficients)
         return plain_of(cls, qtables, sweeps, width, module, rgb_error=rgb_error)
 
     monkeypatch.setattr(Refinement, "of", classmethod(plain))
+    monkeypatch.setattr(Refinement, "with_marked", lambda self: self)
     before = psnr(pixels, djpeg_decode(_save(image, **params)))
     monkeypatch.undo()
     pil = io.BytesIO()

@@ -935,10 +935,11 @@ def refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tabl
     (``_rank_sweep``), 0 tries the best ``tries`` whatever their prediction.
     libjpeg: 1 for each block to take, after its search, libjpeg-turbo's
     coefficients of its samples where they decode closer (``_libjpeg_closer``);
-    2, with no search and no subsampling, only the blocks of the MCUs that
-    ``marks`` (``kernels.choice_marks``, one item an MCU) names. Returns the number of
-    coefficients the search changed, plus the number of blocks that took
-    libjpeg's.
+    2, without subsampling, only the blocks of the MCUs that ``marks``
+    (``kernels.choice_marks``, one item an MCU) names, each block still
+    searched (with sweeps; without, the others are left as they are). Returns
+    the number of coefficients the search changed, plus the number of blocks
+    that took libjpeg's.
     """
     S = np.zeros(WORK, dtype=np.int32)
     S[SCREEN] = 1 if screen else 0
@@ -959,8 +960,8 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
     if search == 0 and not libjpeg:
         return 0
     marked = 1 if libjpeg == 2 else 0
-    if marked and (search or hs * vs > 1):
-        return 0  # the marked MCUs' choice is made without a search, on whole components
+    if marked and hs * vs > 1:
+        return 0  # the marked MCUs' choice is made on whole components
     _tables(S)
     L = np.zeros(LWORK if libjpeg else 0, dtype=np.int32)  # libjpeg's forward path only
     lam16 = int(np.floor(lam * 256.0 + 0.5))
@@ -976,13 +977,16 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                                                             group, gm, width, rows)
             if cols_in <= 0 or rows_in <= 0:
                 continue  # wholly past the image's edge: not seen
+            choose = 1 if libjpeg else 0
             if marked:
                 # without subsampling block i of each component is MCU i's
                 if marks[i] == 0:
-                    continue
-                if marks[i] == 2 and i > 0:
+                    if search == 0:
+                        continue
+                    choose = 0  # searched only
+                elif marks[i] == 2 and i > 0:
                     # the same pixels as MCU i - 1 (``kernels.choice_marks``), whose coefficients
-                    # are chosen: the same choice, copied
+                    # are searched and chosen as this block's would be: copied
                     changed += _copy_block(coefs, j - 1, j, nb)
                     continue
             shape = min(cols_in, 8) * 16 + min(rows_in, 8)
@@ -991,7 +995,7 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 masked = shape
             _targets(samples, src, stride, S)
             _gather(coefs, j, nb, S)
-            if libjpeg:
+            if choose:
                 for n in range(64):
                     # the sample the target holds, as libjpeg reads it (an integer,
                     # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
@@ -1005,7 +1009,7 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
             if not _prepare(S):
                 continue  # beyond the model's range: left as it is
             k = _search(S, S, -1, sweeps, lam16, tries)
-            if libjpeg and _libjpeg_closer(S, L):
+            if choose and _libjpeg_closer(S, L):
                 k += 1
             if k:
                 changed += k
@@ -1471,8 +1475,9 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     component (counted three times: a step of Y moves R, G and B). screen:
     as ``refine_group``'s. libjpeg: 1 for each MCU to take, after its
     search, libjpeg-turbo's coefficients of its pixels where the RGB pixels
-    they decode to come closer (``_libjpeg_closer_rgb``); 2, with no search,
-    only the MCUs ``marks`` names (``kernels.choice_marks``). Returns the number of
+    they decode to come closer (``_libjpeg_closer_rgb``); 2, only the MCUs
+    ``marks`` names (``kernels.choice_marks``), each MCU still searched (with
+    sweeps). Returns the number of
     coefficients the search changed, plus the number of MCUs that took
     libjpeg's.
     """
@@ -1485,8 +1490,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     marked = 1 if libjpeg == 2 else 0
-    if marked and min(sweeps, tries) > 0:
-        return 0  # the marked MCUs' choice is made without a search
+    search = 1 if min(sweeps, tries) > 0 else 0
     nb = _size(nb)
     mcus = _size(mcus)
     _colour_work(S0, S1, S2, quant, comp_table, screen)
@@ -1500,10 +1504,13 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         cols_in = width - 8 * i
         if cols_in <= 0 or rows <= 0:
             continue
+        choose = 1 if libjpeg else 0
         if marked:
             if marks[i] == 0:
-                continue
-            if marks[i] == 2 and i > 0:
+                if search == 0:
+                    continue
+                choose = 0  # searched only
+            elif marks[i] == 2 and i > 0:
                 # the pixels of MCU i - 1 (``kernels.choice_marks``): its choice, copied
                 changed += max(_copy_block(coefs, i - 1, i, nb),
                                _copy_block(coefs, mcus + i - 1, mcus + i, nb),
@@ -1536,7 +1543,7 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         if k:
             changed += k
             _scatter(S2, coefs, 2 * mcus + i, nb)
-        if libjpeg and _libjpeg_closer_rgb(S0, S1, S2, R, L):
+        if choose and _libjpeg_closer_rgb(S0, S1, S2, R, L):
             changed += 1
             _scatter(S0, coefs, i, nb)
             _scatter(S1, coefs, mcus + i, nb)
@@ -1854,7 +1861,8 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     (``_search``) against the RGB error of the MCU's pixels after libjpeg's
     integer IDCT, upsampling (``_upsample_row``) and YCbCr -> RGB, the other blocks as
     they decode so far. screen: as ``refine_group``'s. libjpeg: as
-    ``refine_group_rgb``'s (``_libjpeg_closer_sub``), 2 as its 2 too. Returns
+    ``refine_group_rgb``'s (``_libjpeg_closer_sub``), 2 as its 2 but for the
+    marked MCUs, which are chosen for without a search. Returns
     the number of coefficients the search changed, plus the number of MCUs
     that took libjpeg's.
     """
@@ -1867,8 +1875,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     if (sweeps <= 0 or tries == 0) and not libjpeg:
         return 0
     marked = 1 if libjpeg == 2 else 0
-    if marked and min(sweeps, tries) > 0:
-        return 0  # the marked MCUs' choice is made without a search
+    search = 1 if min(sweeps, tries) > 0 else 0
     nb = _size(nb)
     mcus = _size(mcus)
     vs = 2 if vs == 2 else 1
@@ -1884,9 +1891,18 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
             continue
+        choose = 1 if libjpeg else 0
+        steps = sweeps
         if marked:
             if marks[i] == 0:
-                continue
+                if search == 0:
+                    continue
+                choose = 0  # searched only
+            else:
+                # chosen only, not searched: the model's upsampling is approximate at the
+                # MCU's edges, which on such content (vertical ramps) the search optimizes
+                # for wrongly (refine=1 on 64 x 64 ones at 4:2:0: up to 0.8 dB behind Pillow)
+                steps = 0
             if marks[i] == 2 and i > 0:
                 # the pixels of MCU i - 1 (``kernels.choice_marks``): its choice, copied
                 took = 0
@@ -1934,7 +1950,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                     R[RT + 128 + t] = R[UT + 512 + o]
                     R[PX + 64 + t] = R[UUP + o]
                     R[PX + 128 + t] = R[UUP + 256 + o]
-            moved = _search(S0, R, 0, sweeps, lam3, tries)
+            moved = _search(S0, R, 0, steps, lam3, tries)
             if moved:
                 changed += moved
                 _scatter(S0, coefs, j, nb)
@@ -1943,15 +1959,15 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                     R[UY + _size(16 * (8 * by + y) + 8 * bx + x)] = R[PX + 8 * y + x]
         if not ok:
             continue  # a Y block the model cannot decode: the chroma's error is unknown
-        moved = _search(S1, R, 3, sweeps, lam3, tries)
+        moved = _search(S1, R, 3, steps, lam3, tries)
         if moved:
             changed += moved
             _scatter(S1, coefs, 2 * vs * mcus + i, nb)
-        moved = _search(S2, R, 4, sweeps, lam3, tries)
+        moved = _search(S2, R, 4, steps, lam3, tries)
         if moved:
             changed += moved
             _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
-        if libjpeg:
+        if choose:
             _sub_chroma(R, S1, S2, vs)  # the chroma as searched (R[UY:] is already)
             if _libjpeg_closer_sub(R, L, S0, S1, S2, vs, _sub_error(R)):
                 changed += 1
