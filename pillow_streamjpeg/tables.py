@@ -7,6 +7,7 @@ kernels take them in zigzag order.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -70,7 +71,15 @@ def scale_table(base: Sequence[int], quality: int | None) -> list[int]:
 
 def quality_tables(quality: int) -> list[list[int]]:
     """The luminance and chrominance tables for an IJG quality of 1..100."""
-    return [scale_table(STD_LUMINANCE, quality), scale_table(STD_CHROMINANCE, quality)]
+    return [list(table) for table in _quality_tables(quality)]
+
+
+@functools.lru_cache(maxsize=128)
+def _quality_tables(quality: int) -> tuple[tuple[int, ...], ...]:
+    # cached: scaling 128 entries in Python took most of ``options.parse``'s time, about a
+    # fifth of a 64 x 64 save's (docs/performance.md, "Small saves")
+    return (tuple(scale_table(STD_LUMINANCE, quality)),
+            tuple(scale_table(STD_CHROMINANCE, quality)))
 
 
 def _aan_scale() -> np.ndarray:
