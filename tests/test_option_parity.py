@@ -81,6 +81,17 @@ def test_standard_tables_with_a_quality_are_that_quality(quality) -> None:
     assert plain == quantization(save(image, "JPEG", quality=quality))
 
 
+def test_cached_quality_tables_are_fresh_copies() -> None:
+    """``tables.quality_tables`` is cached per quality: each call hands out new lists, equal
+    to scaling the standard tables, so a caller that changes them changes no later save."""
+    first = tables.quality_tables(80)
+    assert first == [tables.scale_table(tables.STD_LUMINANCE, 80),
+                     tables.scale_table(tables.STD_CHROMINANCE, 80)]
+    first[0][0] = 255
+    assert tables.quality_tables(80)[0][0] == tables.scale_table(tables.STD_LUMINANCE, 80)[0]
+    assert tables.quality_tables(80) is not tables.quality_tables(80)
+
+
 def _tables(count: int, low: int, high: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)
     return [rng.integers(low, high + 1, 64).tolist() for _ in range(count)]
