@@ -278,6 +278,15 @@ class Refinement(NamedTuple):
     #: (``strip_marks``), without a search (``Refinement.marked``, the default's) or after
     #: it (``with_marked``: ``refine`` given on the images ``Settings.marked_choice`` names)
     libjpeg: int = 0
+    #: the image's rows (0: not known): with ``width``, whether a subsampled image is one MCU
+    height: int = 0
+
+    def box(self, vs: int) -> int:
+        """``refine_group_sub``'s ``box``: 1 where the image has at most 2 chroma columns
+        (libjpeg-turbo's upsampler then repeats samples), + 2 where it is one MCU (the
+        model exact: the choice counts every pixel, not its inner ones as well)."""
+        alone = self.width <= 16 and 0 < self.height <= 8 * vs
+        return int(-(-self.width // 2) <= 2) + 2 * int(alone)
 
     @property
     def marked_only(self) -> bool:
@@ -491,7 +500,7 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
         # subsampled 4:2:2 or 4:2:0: the same after the decoder's upsampling
         return refine.module.refine_group_sub(
             band.reshape(-1), band.shape[1], row0, frame.channels, frame.width, nrows, mcus,
-            vs, int(-(-refine.width // 2) <= 2), frame.comp_table, refine.quant,
+            vs, refine.box(vs), frame.comp_table, refine.quant,
             scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
             refine.screen, refine.libjpeg, marks)
     cw = mcus * 8 * hs
@@ -630,6 +639,8 @@ class StripCoder:
         if settings.marked_choice:
             self.refine = (Refinement.marked(settings.qtables, settings.width)
                            if self.refine is None else self.refine.with_marked())
+        if self.refine is not None:
+            self.refine = self.refine._replace(height=settings.height)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()

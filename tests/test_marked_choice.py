@@ -118,6 +118,7 @@ FIXED = [
     (99, 1, "RGB", "vramp"), (99, 2, "RGB", "vramp"),
     (33, 1, "RGB", "vramp"), (58, 2, "RGB", "vramp"), (59, 2, "RGB", "vramp"),
     (60, 2, "RGB", "vramp"), (79, 2, "RGB", "vramp"),
+    (77, 2, "RGB", "vramp"),  # since the subsampled choice counts the MCU's inner pixels too
 ]
 
 
@@ -321,6 +322,10 @@ SEARCHED = [
     (1, 1, "RGB", "photo", 33, 17), (25, 2, "RGB", "flat", 33, 17),
     (35, 1, "RGB", "vramp", 9, 9), (48, 2, "RGB", "dramp", 17, 9),
     (63, 2, "RGB", "vramp", 64, 64), (95, 2, "RGB", "vramp", 64, 64),
+    # the five left until the subsampled choice counted the MCU's inner pixels too
+    # (``refine._sub_inner_error``)
+    (77, 2, "RGB", "vramp", 64, 64), (78, 2, "RGB", "vramp", 64, 64),
+    (43, 2, "RGB", "vramp", 15, 17), (43, 2, "RGB", "vramp", 33, 17),
 ]
 
 
@@ -348,6 +353,16 @@ def test_the_search_on_small_images_is_not_behind_pillow(refine, monkeypatch) ->
         monkeypatch.setattr(options, "marked_choice", lambda *args, **kwargs: False)
         monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
         assert len(behind(SEARCHED)) >= len(SEARCHED) // 2
+
+
+def test_box_names_images_of_one_mcu() -> None:
+    """``refine_group_sub``'s ``box``: + 2 only where the image is one MCU (the model exact, the
+    choice counting every pixel); + 1 where it has at most 2 chroma columns."""
+    one = strips.Refinement.marked([[1] * 64] * 2, 16)._replace(height=16)
+    assert one.box(2) == 2 and one.box(1) == 0
+    assert one._replace(width=3).box(2) == 3
+    assert one._replace(width=17).box(2) == 0
+    assert one._replace(height=0).box(2) == 0  # not known: as a larger image
 
 
 def test_small_images_are_searched_without_the_rate_term() -> None:
