@@ -100,12 +100,16 @@ def encode(
     for subsampled RGB, at every quality), where it costs about 1.25x a save
     at most, else off; images of at most 18 blocks are searched without the
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
-    candidates (``strips.REFINE_SMALL_BLOCKS``). Images of up to 32 blocks
+    candidates (``strips.REFINE_SMALL_BLOCKS``); with 1 or 2 given, images of
+    up to 256 MCUs too (``options.MARKED_CHOICE_MCUS``), their MCUs of repeated
+    or one-dimensional content then choosing as by default (below). Images of up to 32 blocks
     (grey, CMYK, RGB kept as RGB) or 48 (RGB 4:4:4), and those the search
     covers without a rate term, keep libjpeg-turbo's coefficients where they
     decode closer, so that they never decode farther from the source than
     Pillow's files, RGB at 4:2:2 and 4:2:0 of up to 36 blocks too, within 0.1 dB
-    (``options.auto_libjpeg``; not with ``refine=0``); where it is off by default, RGB
+    (``options.auto_libjpeg``; not with ``refine=0``), and so do, on images of up
+    to 256 MCUs, the MCUs of repeated or one-dimensional content (checkers,
+    ramps along one axis: ``options.marked_choice``); where it is off by default, RGB
     4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
     for the RGB error (about 1.11x the encode time), RGB 4:2:0 and 4:2:2 at quality
     91 and below its Y corrected for the decoded chroma (1.10x to 1.21x;
