@@ -10,9 +10,10 @@ patched to answer False), in batches of at least ``--batch-ms`` of process CPU t
 the two interleaved (their order alternating), for ``--rounds`` rounds; it prints the
 CPU, each case's median times and the median of the rounds' paired ratios.
 
-Cases: photographs (where no MCU is marked: the test's cost alone), a 64 x 64 crop of
-one, and generated content where the choice applies (a 1-pixel checker, a horizontal
-RGB ramp, the tests' chart of graphics on white).
+Cases: photographs (where no MCU is marked: the test's cost alone, below the size limit),
+crops of one, and generated content where the choice applies to every MCU (a 1-pixel
+checker, horizontal and vertical ramps, within ``options.MARKED_CHOICE_MCUS``), and the
+tests' chart above it.
 
     python benchmarks/bench_marked.py [--rounds 9] [--batch-ms 20] [--qualities 95,75]
 """
@@ -55,11 +56,16 @@ def _cases() -> list[tuple[str, Image.Image, int]]:
         crop = astronaut.crop((512 - size, 0, 512, size))
         cases += [(f"astronaut {size} x {size} RGB 4:4:4", crop, 0),
                   (f"astronaut {size} x {size} L", crop.convert("L"), 0)]
+    # marked content within the choice's size (``options.MARKED_CHOICE_MCUS``): every MCU
+    # marked, the choice's whole cost (above the size nothing is marked)
     return cases + [
-        ("checker L 1024 x 1024", Image.fromarray(content("checker", 1024, 1024, "L")), 0),
-        ("horizontal ramp RGB 1024 x 1024", Image.fromarray(content("hramp", 1024, 1024, "RGB")), 0),
-        ("chart RGB 640 x 480 4:4:4", Image.fromarray(chart()), 0),
-        ("chart RGB 640 x 480 4:2:0", Image.fromarray(chart()), 2)]
+        ("checker L 128 x 128", Image.fromarray(content("checker", 128, 128, "L")), 0),
+        ("horizontal ramp RGB 128 x 128 4:4:4",
+         Image.fromarray(content("hramp", 128, 128, "RGB")), 0),
+        ("vertical ramp RGB 256 x 256 4:2:0",
+         Image.fromarray(content("vramp", 256, 256, "RGB")), 2),
+        ("vertical ramp RGB 64 x 64 4:2:2", Image.fromarray(content("vramp", 64, 64, "RGB")), 1),
+        ("chart RGB 640 x 480 4:2:0 (above the size)", Image.fromarray(chart()), 2)]
 
 
 def _batch(image: Image.Image, count: int, **params) -> float:

@@ -459,11 +459,6 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     if not kernels.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
                                 frame.width, nrows, frame.hs, frame.vs, marks):
         return marks if always else None
-    if frame.joint.size and frame.hs * frame.vs > 1:
-        # the luma correction (``_luma_fix``) reads the neighbouring MCUs' chroma: an MCU
-        # equal to the one before it need not have its coefficients, so it is chosen for,
-        # not copied (a copy would also differ where a task's cut starts at it)
-        marks[marks == 2] = 1
     scratch.two_step(kernels, frame)
     return marks
 

@@ -227,16 +227,19 @@ def test_refine_zero_turns_the_choice_off(monkeypatch) -> None:
     assert _save(pixels, quality=66) == off
 
 
-@pytest.mark.parametrize("mode, subsampling", [("RGB", 0), ("RGB", 2), ("RGB", 1), ("L", 0)])
-def test_copied_choices_are_the_choices_made(monkeypatch, mode, subsampling) -> None:
+@pytest.mark.parametrize("mode, subsampling, quality", [
+    ("RGB", 0, 95), ("RGB", 2, 95), ("RGB", 1, 95), ("L", 0, 95), ("RGB", 2, 75),
+    ("RGB", 1, 75)])
+def test_copied_choices_are_the_choices_made(monkeypatch, mode, subsampling, quality) -> None:
     """An MCU like the one before it takes that one's coefficients (marked 2): the bytes of
-    choosing for it again (every 2 made 1)."""
+    choosing for it again (every 2 made 1). At 4:2:x with the luma correction (q75) only
+    where its coefficients before the choice are that one's too (``refine._same_mcu``)."""
     from pillow_streamjpeg import strips
 
     pixels = _patterned()
     if mode == "L":
         pixels = np.ascontiguousarray(pixels[..., 1])
-    copied = _save(pixels, quality=95, subsampling=subsampling)
+    copied = _save(pixels, quality=quality, subsampling=subsampling)
     marks_of = strips.strip_marks
     seen = []
 
@@ -248,7 +251,7 @@ def test_copied_choices_are_the_choices_made(monkeypatch, mode, subsampling) -> 
         return marks
 
     monkeypatch.setattr(strips, "strip_marks", again)
-    assert _save(pixels, quality=95, subsampling=subsampling) == copied
+    assert _save(pixels, quality=quality, subsampling=subsampling) == copied
     assert sum(seen) > 0
 
 

@@ -2059,33 +2059,44 @@ def _samples_alike(band, x0, last, right, middle, column, channels):
 def _mcu_kind(band, x0, stride, rb, mh, channels):
     """An MCU's pixels (``mh`` rows of ``rb`` bytes from band[x0], ``stride`` apart): 0 flat, 1 one-dimensional (every row the first, or every column the first), 2 neither.
 
-    Returns after the first row that rules out both.
+    Returns after the first row that rules out both. Each row is compared with
+    the first (every row the first) and each pixel with the one before it
+    (every column the first) in loops without exits that OR the differences,
+    on indices known to be non-negative (``_size``): with a test per byte and
+    plain indices, g++ kept them scalar with a wrap-around test per load
+    (about 1.6 us a 4:2:0 MCU for this and ``_same_mcu``).
     """
-    rows_same = 1
-    cols_same = 1
-    pixels = rb // channels
+    x0 = _size(x0)
+    stride = _size(stride)
+    rb = _size(rb)
+    channels = _size(channels)
+    rows_diff = np.int32(0)
+    cols_diff = np.int32(0)
     for y in range(mh):
-        a = x0 + y * stride
-        for x in range(pixels):
-            for k in range(channels):
-                v = band[a + x * channels + k]
-                if v != band[x0 + x * channels + k]:
-                    rows_same = 0
-                if v != band[a + k]:
-                    cols_same = 0
-        if rows_same == 0 and cols_same == 0:
+        a = _size(x0 + y * stride)
+        for j in range(rb):
+            rows_diff |= np.int32(band[a + j]) ^ np.int32(band[x0 + j])
+        for j in range(channels, rb):
+            cols_diff |= np.int32(band[a + j]) ^ np.int32(band[a + j - channels])
+        if rows_diff != 0 and cols_diff != 0:
             return 2
-    return 0 if rows_same + cols_same == 2 else 1
+    return 0 if rows_diff == 0 and cols_diff == 0 else 1
 
 
 def _same_mcu(band, x0, x1, stride, rb, mh):
-    """1 if the MCUs of ``mh`` rows of ``rb`` bytes at band[x0] and band[x1] (rows ``stride`` apart) are the same, else 0 (at their first difference)."""
+    """1 if the MCUs of ``mh`` rows of ``rb`` bytes at band[x0] and band[x1] (rows ``stride`` apart) are the same, else 0 (after the first row that differs; loops as ``_mcu_kind``'s)."""
+    x0 = _size(x0)
+    x1 = _size(x1)
+    stride = _size(stride)
+    rb = _size(rb)
     for y in range(mh):
-        a = x0 + y * stride
-        b = x1 + y * stride
+        a = _size(x0 + y * stride)
+        b = _size(x1 + y * stride)
+        d = np.int32(0)
         for k in range(rb):
-            if band[a + k] != band[b + k]:
-                return 0
+            d |= np.int32(band[a + k]) ^ np.int32(band[b + k])
+        if d != 0:
+            return 0
     return 1
 
 

@@ -1889,6 +1889,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     alone = box & 2
     changed = 0
     masked = -1  # the MCU shape R's and the chroma blocks' masks hold (none yet)
+    # the coefficients of the last marked MCU before its choice (``_keep_mcu``), if ``kept``
+    P = np.zeros(64 * (2 * vs + 2) if marked else 0, dtype=np.int32)
+    kept = 0
     for i in range(mcus):
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
@@ -1897,6 +1900,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         steps = sweeps
         if marked:
             if marks[i] == 0:
+                kept = 0
                 if search == 0:
                     continue
                 choose = 0  # searched only
@@ -1905,8 +1909,10 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 # MCU's edges, which on such content (vertical ramps) the search optimizes
                 # for wrongly (refine=1 on 64 x 64 ones at 4:2:0: up to 0.8 dB behind Pillow)
                 steps = 0
-            if marks[i] == 2 and i > 0:
-                # the pixels of MCU i - 1 (``kernels.choice_marks``): its choice, copied
+            if marks[i] == 2 and i > 0 and kept and _same_mcu(coefs, nb, mcus, vs, i, P):
+                # the pixels of MCU i - 1 (``kernels.choice_marks``) and its coefficients
+                # before its choice (not always: the 4:2:x luma correction, ``_luma_fix``,
+                # reads the neighbouring MCUs' chroma), so its choice, copied
                 took = 0
                 for k in range(2 * vs):
                     j = (k >> 1) * 2 * mcus + 2 * i + (k & 1)
@@ -1916,6 +1922,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                                              (2 * vs + 1) * mcus + i, nb))
                 changed += took
                 continue
+            if marks[i] != 0:
+                _keep_mcu(coefs, nb, mcus, vs, i, P)
+                kept = 1
         if cols != masked:  # rows is the strip's: only the last MCU's columns differ
             _sub_shape(R, cols, rows)
             _mask(S1, R[SUB + 1], R[SUB + 2])
@@ -1981,6 +1990,31 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 _scatter(S1, coefs, 2 * vs * mcus + i, nb)
                 _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
     return changed
+
+
+def _mcu_block(mcus, vs, i, b):
+    """Block b of subsampled MCU i (its 2 vs Y blocks by rows, then Cb, Cr) in ``strip_coefs``' layout."""
+    if b < 2 * vs:
+        return _size((b >> 1) * 2 * mcus + 2 * i + (b & 1))
+    return _size(b * mcus + i)  # Cb: b = 2 vs, Cr: 2 vs + 1
+
+
+def _keep_mcu(coefs, nb, mcus, vs, i, P):
+    """P: the coefficients of subsampled MCU i (``_mcu_block`` order, 64 a block)."""
+    for b in range(2 * vs + 2):
+        j = _mcu_block(mcus, vs, i, b)
+        for n in range(64):
+            P[64 * b + n] = coefs[_size(n * nb + j)]
+
+
+def _same_mcu(coefs, nb, mcus, vs, i, P):
+    """1 if subsampled MCU i's coefficients are those ``_keep_mcu`` kept in P, else 0."""
+    d = np.int32(0)
+    for b in range(2 * vs + 2):
+        j = _mcu_block(mcus, vs, i, b)
+        for n in range(64):
+            d |= coefs[_size(n * nb + j)] ^ P[64 * b + n]
+    return 1 if d == 0 else 0
 
 
 def _ycc_pixel(r, g, b):
