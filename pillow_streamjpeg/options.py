@@ -352,8 +352,10 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
 #: many MCUs (128 x 128 pixels at 4:4:4, 256 x 256 at 4:2:0): every strip's MCUs are tested
 #: in the coding kernel (``kernels.choice_marks``), about 140 instructions an MCU as g++
 #: compiles it (callgrind: grey photos 1 MP at q95 +9.5 % of the kernel's instructions,
-#: RGB 4:4:4 +4.8 %, 4:2:0 +2.3 %), which on images this small is about 1 % of a save,
-#: its Python and headers included (docs/fidelity.md, "Repeated and one-dimensional MCUs").
+#: RGB 4:4:4 +4.8 %, 4:2:0 +2.3 %); on images this small, with the save's own Python, the
+#: test and its Python calls take 0 to 14 % of a save (photo crops of 64 x 64 and 128 x 128
+#: without marked MCUs, ``benchmarks/bench_marked.py``; docs/fidelity.md, "Repeated and
+#: one-dimensional MCUs" and "The choice where the luma correction runs").
 MARKED_CHOICE_MCUS = 256
 
 
