@@ -152,20 +152,14 @@ def test_refined_strips_compiled_equal_the_sources(compiled, reference, layout, 
                                                    photos) -> None:
     """A strip of a photo through the two-step path with refine between: the compiled kernels
     and refine give the bytes, predictors, carried bits and counts of the plain-Python ones."""
-    channels, ncomp, convert, hs, vs = layout
+    channels, ncomp, _, hs, vs = layout
     photo = photos["camera"] if ncomp == 1 else photos["astronaut"]
     pixels = photo[200:200 + 8 * vs + 1, 100:100 + 21 * hs]
     if channels == 4:
         pixels = np.concatenate([pixels, pixels[..., :1]], axis=2)
-    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
-    width = pixels.shape[1]
-    args = frame(width, channels, ncomp, convert, hs, vs, quality)
-    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
-    codes = Codes.of(tables.STD_HUFFMAN[:len(qtables)])
-    kernels_py, refine_py = reference
+    band, width, args, qtables, codes = _strip_args(pixels, layout, quality)
     results = []
-    for kernels, refine in ((compiled, engine.refine if compiled is engine.kernels else
-                             _matching_refine(compiled)), (kernels_py, refine_py)):
+    for kernels, refine in _builds_and_sources(compiled, reference):
         refinement = Refinement.of(qtables, 1, width, module=refine)
         scratch = Scratch.of(kernels, args, GROUP, refine=True)
         pred = np.array([5, -3, 7, 0], np.int64)
@@ -195,20 +189,14 @@ def test_searched_and_marked_strips_compiled_equal_the_sources(compiled, referen
     libjpeg's coefficients chosen on the marked MCUs (checkers, ramps along one axis) only;
     compiled and plain-Python alike, and not the bytes of the search alone (at qualities
     where libjpeg's decode closer on one of these strips' MCUs)."""
-    channels, ncomp, convert, hs, vs = layout
+    _, ncomp, _, _, vs = layout
     mode = "L" if ncomp == 1 else "RGB"
     rows = 8 * vs
     pixels = np.concatenate([content(kind, 24, 2 * rows, mode)
                              for kind in ("checker", "hramp", "noise", "vramp")], axis=1)
-    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
-    width = pixels.shape[1]
-    args = frame(width, channels, ncomp, convert, hs, vs, quality)
-    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
-    codes = Codes.of(tables.STD_HUFFMAN[:len(qtables)])
-    kernels_py, refine_py = reference
+    band, width, args, qtables, codes = _strip_args(pixels, layout, quality)
     results = []
-    for kernels, refine in ((compiled, engine.refine if compiled is engine.kernels else
-                             _matching_refine(compiled)), (kernels_py, refine_py)):
+    for kernels, refine in _builds_and_sources(compiled, reference):
         searched = Refinement.of(qtables, 1, width, module=refine)
         assert searched.libjpeg == 0
         found = []
@@ -221,6 +209,22 @@ def test_searched_and_marked_strips_compiled_equal_the_sources(compiled, referen
         results.append(found)
     assert results[0] == results[1]
     assert results[0][0] != results[0][1]  # marked MCUs took libjpeg's coefficients
+
+
+def _strip_args(pixels: np.ndarray, layout: tuple, quality: int) -> tuple:
+    """A strip's band, width, frame arguments, tables and codes for a layout (``LAYOUTS``)."""
+    channels, ncomp, convert, hs, vs = layout
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    width = pixels.shape[1]
+    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    qtables = tables.quality_tables(quality)[:1 if ncomp == 1 else 2]
+    return band, width, args, qtables, Codes.of(tables.STD_HUFFMAN[:len(qtables)])
+
+
+def _builds_and_sources(compiled, reference) -> list[tuple]:
+    """(kernels, refine): a build's pair, then the plain-Python sources'."""
+    refine = engine.refine if compiled is engine.kernels else _matching_refine(compiled)
+    return [(compiled, refine), reference]
 
 
 def _matching_refine(kernels):
