@@ -430,16 +430,16 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     band, row0 = sources.rows_of(band, row0, nrows)
     marked = refine is not None and refine.marked_only
     if refine is None or marked and marks is None:
-        # one call; with a marked refinement, -1 (nothing done) where an MCU is marked
+        # one call; with a marked refinement, -1 (nothing coded) where the kernel marks an
+        # MCU (``kernels.choice_marks``, into ``found``)
+        found = np.empty(-(-frame.width // (8 * frame.hs)), np.uint8) if marked else NO_MARKS
         n = kernels.encode_strip(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
                                  *scratch[:5], group, pred, carry, int(pad), mcu0, interval,
-                                 int(marked))
+                                 found)
         if n >= 0:
             return n
-        marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine)
-        if marks is None:  # the kernel's test is choice_marks': not reached
-            return encode_strip(kernels, band, row0, nrows, frame, codes, scratch, group, pred,
-                                carry, pad, mcu0, interval)
+        marks = found
+        scratch.two_step(kernels, frame)
     elif refine.libjpeg == MARKED and marks is None:  # searched, then chosen where marked
         marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine, True)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,

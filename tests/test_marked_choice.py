@@ -233,26 +233,32 @@ def test_refine_zero_turns_the_choice_off(monkeypatch) -> None:
 def test_copied_choices_are_the_choices_made(monkeypatch, mode, subsampling, quality) -> None:
     """An MCU like the one before it takes that one's coefficients (marked 2): the bytes of
     choosing for it again (every 2 made 1). At 4:2:x with the luma correction (q75) only
-    where its coefficients before the choice are that one's too (``refine._same_mcu``)."""
-    from pillow_streamjpeg import strips
-
+    where its coefficients before the choice are that one's too (``refine._same_kept``)."""
     pixels = _patterned()
     if mode == "L":
         pixels = np.ascontiguousarray(pixels[..., 1])
     copied = _save(pixels, quality=quality, subsampling=subsampling)
-    marks_of = strips.strip_marks
-    seen = []
-
-    def again(*args, **kwargs):
-        marks = marks_of(*args, **kwargs)
-        if marks is not None:
-            seen.append(int((marks == 2).sum()))
-            marks[marks == 2] = 1
-        return marks
-
-    monkeypatch.setattr(strips, "strip_marks", again)
+    seen = _choose_again(monkeypatch)
     assert _save(pixels, quality=quality, subsampling=subsampling) == copied
     assert sum(seen) > 0
+
+
+def _choose_again(monkeypatch) -> list[int]:
+    """Every copy (mark 2) made a choice (1) where the refine kernels get the marks
+    (``strips.refined_coefs``); returns, as saves run, each strip's count of copies."""
+    seen: list[int] = []
+    refined = strips.refined_coefs
+
+    def again(*args):
+        args = list(args)
+        marks = args[8] if len(args) > 8 else None
+        if marks is not None and marks.size:
+            seen.append(int((marks == 2).sum()))
+            args[8] = np.where(marks == 2, 1, marks).astype(np.uint8)
+        return refined(*args)
+
+    monkeypatch.setattr(strips, "refined_coefs", again)
+    return seen
 
 
 def test_larger_images_are_not_marked(monkeypatch) -> None:
@@ -397,14 +403,7 @@ def test_searched_and_chosen_bytes_across_tasks(monkeypatch, mode, subsampling) 
     monkeypatch.setattr(scan, "TASK_PIXELS", pixels.shape[1] * height)
     for workers in (1, 3):
         assert _save(pixels, workers=workers, **params) == whole
-    marks_of = strips.strip_marks
-
-    def again(*args, **kwargs):
-        marks = marks_of(*args, **kwargs)
-        if marks is not None:
-            marks[marks == 2] = 1
-        return marks
-
-    monkeypatch.setattr(strips, "strip_marks", again)
+    seen = _choose_again(monkeypatch)
     assert _save(pixels, workers=1, **params) == whole
+    assert sum(seen) > 0
 

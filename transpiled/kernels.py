@@ -69,7 +69,7 @@ Conventions shared with the caller:
 """
 import numpy as np
 
-# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int, int)
+# pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int, uint8[:])
 # pythran export choice_marks(uint8[:], int, int, int, int, int, int, int, uint8[:])
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
@@ -1948,11 +1948,11 @@ def _count_blocks(Q, nb, gm, hs, vs, ncomp, group, comp_table, value, pred, M, D
 
 def choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
     """Mark the MCUs of a strip whose coefficients the default chooses for the decoder; returns how many (``_choice_marks``)."""
-    return _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, 0)
+    return _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks)
 
 
-def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, first):
-    """``choice_marks``; with ``first``, only up to the first marked MCU (1 if there is one, else 0).
+def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
+    """``choice_marks`` (also run by ``encode_strip``, which then leaves the marks to its caller).
 
     The strip: ``rows`` rows of ``band`` (uint8) from row ``row0``, ``stride``
     bytes apart, ``width`` pixels of ``channels`` samples; its MCUs are 8 hs x
@@ -2021,7 +2021,8 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, firs
         if quick == 0 and (after & SAME_SAMPLES) == 0:
             continue
         x0 = top + i * rb
-        if (quick & 3) == 3 and _samples_alike(band, x0, last, right, middle, column, channels):
+        if ((quick & (ROWS_ALIKE | COLUMNS_ALIKE)) == ROWS_ALIKE | COLUMNS_ALIKE
+                and _samples_alike(band, x0, last, right, middle, column, channels)):
             continue  # flat, or nearly
         kind = _mcu_kind(band, x0, stride, rb, mh, channels)
         mark = 1 if kind == 1 else 0
@@ -2032,8 +2033,6 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks, firs
             mark = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
         marks[i] = mark
         count += 1 if mark > 0 else 0
-        if first and count > 0:
-            return 1
     return count
 
 
@@ -2150,14 +2149,15 @@ def _finish(acc_st, st, out, pos, pad, carry):
 
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                  comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words, out, group,
-                 pred, carry, pad, mcu0, interval, marked):
+                 pred, carry, pad, mcu0, interval, marks):
     """Entropy-coded bytes of one strip into out; returns their count.
 
-    With ``marked``, -1 and nothing done where the strip has an MCU that
-    ``choice_marks`` marks: the default then chooses libjpeg's coefficients
-    on it, on the two-step path (``strips.encode_strip``). The test costs
-    about 1 % of a strip's encoding (docs/fidelity.md, "Repeated and
-    one-dimensional MCUs").
+    With ``marks`` not empty (an item an MCU), the strip's MCUs are marked
+    first (``choice_marks``); where one is, -1 and nothing coded: the default
+    then chooses libjpeg's coefficients on the marked MCUs, on the two-step
+    path (``strips.encode_strip``), from these marks. The test costs about
+    140 instructions an MCU (docs/fidelity.md, "Repeated and one-dimensional
+    MCUs").
 
     samples, dct, coefs and words are scratch buffers of ``scratch_sizes`` items.
 
@@ -2174,9 +2174,8 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     and the predictors reset. Groups of MCUs are cut at those MCUs, so the
     coding loop itself knows nothing of restarts.
     """
-    if marked:
-        marks = np.zeros((width + 8 * hs - 1) // (8 * hs), dtype=np.uint8)
-        if _choice_marks(band, row_bytes, row0, channels, width, nrows, hs, vs, marks, 1):
+    if marks.shape[0] > 0:
+        if _choice_marks(band, row_bytes, row0, channels, width, nrows, hs, vs, marks):
             return -1
     rowidx = _row_index(row0, nrows, 8 * vs)
     packed = _packed(band, row_bytes, channels, coefs)
