@@ -1909,17 +1909,14 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 # MCU's edges, which on such content (vertical ramps) the search optimizes
                 # for wrongly (refine=1 on 64 x 64 ones at 4:2:0: up to 0.8 dB behind Pillow)
                 steps = 0
-            if marks[i] == 2 and i > 0 and kept and _same_mcu(coefs, nb, mcus, vs, i, P):
+            if marks[i] == 2 and i > 0 and kept and _same_kept(coefs, nb, mcus, vs, i, P):
                 # the pixels of MCU i - 1 (``kernels.choice_marks``) and its coefficients
                 # before its choice (not always: the 4:2:x luma correction, ``_luma_fix``,
                 # reads the neighbouring MCUs' chroma), so its choice, copied
                 took = 0
-                for k in range(2 * vs):
-                    j = (k >> 1) * 2 * mcus + 2 * i + (k & 1)
-                    took = max(took, _copy_block(coefs, j - 2, j, nb))
-                took = max(took, _copy_block(coefs, 2 * vs * mcus + i - 1, 2 * vs * mcus + i, nb))
-                took = max(took, _copy_block(coefs, (2 * vs + 1) * mcus + i - 1,
-                                             (2 * vs + 1) * mcus + i, nb))
+                for b in range(2 * vs + 2):
+                    took = max(took, _copy_block(coefs, _mcu_block(mcus, vs, i - 1, b),
+                                                 _mcu_block(mcus, vs, i, b), nb))
                 changed += took
                 continue
             if marks[i] != 0:
@@ -1986,7 +1983,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 for k in range(2 * vs):
                     for n in range(64):
                         S0[C + n] = L[LCO + 64 * k + n]
-                    _scatter(S0, coefs, (k >> 1) * 2 * mcus + 2 * i + (k & 1), nb)
+                    _scatter(S0, coefs, _mcu_block(mcus, vs, i, k), nb)
                 _scatter(S1, coefs, 2 * vs * mcus + i, nb)
                 _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
     return changed
@@ -2007,7 +2004,7 @@ def _keep_mcu(coefs, nb, mcus, vs, i, P):
             P[64 * b + n] = coefs[_size(n * nb + j)]
 
 
-def _same_mcu(coefs, nb, mcus, vs, i, P):
+def _same_kept(coefs, nb, mcus, vs, i, P):
     """1 if subsampled MCU i's coefficients are those ``_keep_mcu`` kept in P, else 0."""
     d = np.int32(0)
     for b in range(2 * vs + 2):
