@@ -40,6 +40,14 @@ Piece = tuple[np.ndarray, int, int, int]
 #: stay in the first-level caches).
 MCUS_PER_GROUP = 32
 
+#: Band bytes of the strips ``StripCoder`` codes in one kernel call (``encode_strips``):
+#: a call and its Python cost about 4 to 5 us a strip besides the coding, a third of a
+#: 256 x 256 save's time when each of its 32 strips took one; strips of this size or
+#: more take a call each, as before. Rows read for a run are copied once for it (a
+#: Pillow image's) and its output buffer holds the run (docs/performance.md, "Small
+#: saves: strips in one call").
+RUN_BYTES = 256 << 10
+
 
 #: optimize=True counts the Huffman symbols of one strip in this many (the first
 #: of each run), and gives every legal symbol a code: files come within 0.3 % of
@@ -376,9 +384,10 @@ class Scratch(NamedTuple):
 
     @classmethod
     def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP,
-           refine: bool = False) -> Scratch:
+           refine: bool = False, strips: int = 1) -> Scratch:
+        """The buffers of a thread; ``out`` holds ``strips`` strips (``encode_strips``' runs)."""
         samples, dct, coefs, words = kernels.scratch_sizes(frame.ncomp, frame.hs, frame.vs, group)
-        capacity = kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
+        capacity = strips * kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
         scratch = cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
                       np.empty(coefs, np.int32), np.empty(words, np.uint64),
                       np.empty(capacity, np.uint8), [])
@@ -447,6 +456,25 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
+
+
+def encode_strips(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                  codes: Codes, scratch: Scratch, pred: np.ndarray, carry: np.ndarray, pad: bool,
+                  mcu0: int, interval: int, marks: np.ndarray = NO_MARKS,
+                  group: int = MCUS_PER_GROUP) -> tuple[int, int]:
+    """``encode_strip`` of the strips of ``nrows`` rows of a 2-D uint8 array from row0, in one kernel call.
+
+    Returns (byte count in scratch.out, strips coded): ``kernels.encode_strips``,
+    which restarts where intervals end between strips and inside them; with
+    ``marks`` (an item an MCU), it stops before the first strip with a marked
+    MCU, whose marks ``marks`` then holds. ``scratch.out`` must hold that many strips
+    (``Scratch.of``'s ``strips``).
+    """
+    done = np.zeros(1, np.int64)
+    n = kernels.encode_strips(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
+                              *scratch[:5], group, pred, carry, int(pad), mcu0, interval, marks,
+                              done)
+    return n, int(done[0])
 
 
 def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -643,6 +671,10 @@ class StripCoder:
         self._height = settings.strip_height
         self._last = settings.strip_count - 1
         self._interval, self._per_row = settings.restart_interval, settings.mcus_per_row
+        # strips a kernel call codes (``encode_strips``): where no refinement runs but the
+        # default's choice on marked MCUs, whose strips are found by the kernel
+        self._run = (max(1, RUN_BYTES // (self._height * self.row_bytes))
+                     if self.refine is None or self.refine.marked_only else 1)
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -650,7 +682,8 @@ class StripCoder:
         if scratch is None:
             scratch = self._local.scratch = Scratch.of(
                 engine.kernels, self.frame,
-                refine=self.refine is not None and not self.refine.marked_only)
+                refine=self.refine is not None and not self.refine.marked_only,
+                strips=self._run)
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
@@ -736,12 +769,28 @@ class StripCoder:
             if index < 0 and head is None and not self.settings.starts_interval(first):
                 raise ValueError(f"strip {first} starts inside a restart interval: its task "
                                  f"must name the strip before it")
-            for index, (start, rows) in enumerate(self._strips(band, row, count), first):
+            height = self._height
+            done = 0
+            while done < count:
+                index = first + done
+                start = row + done * height
+                rows = min(height, band.shape[0] - start)
                 mcu0 = index * per_row
-                closes = self._closes(index)
                 if head is None and self.settings.starts_interval(index):
                     pred.fill(0)
                     carry.fill(0)
+                run = min(self._run, count - done) if head is None else 1
+                if run > 1:
+                    index = self._encode_run(band, start, index, run, pred, carry, data)
+                    done += run
+                    start = row + (done - 1) * height
+                    rows = min(height, band.shape[0] - start)
+                    closes = self._closes(index)
+                    if closes and index != last:
+                        data.append(markers.rst(self._ending((index + 1) * per_row)))
+                    continue
+                done += 1
+                closes = self._closes(index)
                 if head is not None and head < mcu0 + per_row:  # the head ends inside
                     split = head - mcu0
                     # the strip's rows read once (a DeferredBand's rows are copied or
@@ -767,7 +816,6 @@ class StripCoder:
                         cut(True, self._ending(mcu0 + per_row), index == last)
                     elif index != last:
                         data.append(markers.rst(self._ending(mcu0 + per_row)))
-            height = self._height
             if number == len(task) - 1 and not closes:
                 # the next task reads this strip's last DC values: released when both are done
                 sources.release_rows(band, row, (count - 1) * height)
@@ -779,6 +827,50 @@ class StripCoder:
         if data or carry[0]:
             cut(False, 0, index == last)
         return parts
+
+    def _encode_run(self, band: np.ndarray, start: int, index: int, count: int, pred: np.ndarray,
+                    carry: np.ndarray, data: list[bytes]) -> int:
+        """Code ``count`` strips from strip ``index`` (rows from ``start``) into ``data``; returns the last one's index.
+
+        One kernel call for them (``encode_strips``), which restarts between them
+        where intervals end and pads the last one if it ends one (its RSTn is the
+        caller's); with the default's choice on marked MCUs, the call stops
+        before a strip with a marked MCU, which is coded on the two-step path,
+        and a call codes the rest.
+        """
+        kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
+        height, per_row, interval = self._height, self._per_row, self._interval
+        nrows = min(count * height, band.shape[0] - start)
+        pixels, top = sources.rows_of(band, start, nrows)
+        marks = NO_MARKS if self.refine is None else np.empty(per_row, np.uint8)
+        closes = self._closes(index + count - 1)
+        out = scratch.out
+        coded = 0
+        while coded < count:
+            n, done = encode_strips(kernels, pixels, top + coded * height,
+                                    nrows - coded * height, frame, codes, scratch, pred, carry,
+                                    closes, (index + coded) * per_row, interval, marks)
+            if n:
+                data.append(bytes(out[:n]))
+            coded += done
+            if coded == count:
+                break
+            # strip index + coded has marked MCUs (``marks``): the two-step path
+            strip = index + coded
+            ends = self._closes(strip)
+            scratch.two_step(kernels, frame)
+            n = encode_strip(kernels, pixels, top + coded * height,
+                             min(height, nrows - coded * height), frame, codes, scratch,
+                             MCUS_PER_GROUP, pred, carry, ends, strip * per_row, interval,
+                             self.refine, marks)
+            if n:
+                data.append(bytes(out[:n]))
+            coded += 1
+            if coded < count and ends:
+                data.append(markers.rst(self._ending((strip + 1) * per_row)))
+                pred.fill(0)
+                carry.fill(0)
+        return index + count - 1
 
     def _hand_back(self, band: np.ndarray, row: int, rows: int, index: int) -> None:
         """Release strip ``index``'s rows once both tasks that read them are done with them.

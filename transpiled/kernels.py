@@ -70,6 +70,7 @@ Conventions shared with the caller:
 import numpy as np
 
 # pythran export encode_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int, uint8[:])
+# pythran export encode_strips(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], uint64[:], uint64[:], float32[:], float32[:], int32[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int, uint8[:], int64[:])
 # pythran export choice_marks(uint8[:], int, int, int, int, int, int, int, uint8[:])
 # pythran export count_strip(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], uint64[:], float32[:], float32[:], int32[:], int64[:,:], int)
 # pythran export strip_capacity(int, int, int, int)
@@ -2147,6 +2148,17 @@ def _finish(acc_st, st, out, pos, pad, carry):
     return pos
 
 
+def _restart(acc_st, st, out, pos, carry, pred, ending):
+    """The bits so far padded, then RSTn for interval ``ending`` (n = ending % 8), and the DC predictors reset; returns the next position."""
+    pos = _finish(acc_st, st, out, pos, True, carry)
+    out[pos] = 255
+    out[pos + 1] = 0xD0 + ending % 8
+    pos += 2
+    for c in range(4):
+        pred[c] = 0
+    return pos
+
+
 def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                  comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words, out, group,
                  pred, carry, pad, mcu0, interval, marks):
@@ -2195,12 +2207,7 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         if interval > 0:
             g = mcu0 + m0
             if m0 > 0 and g % interval == 0:  # a restart inside the strip
-                pos = _finish(acc_st, st, out, pos, True, carry)
-                out[pos] = 255
-                out[pos + 1] = 0xD0 + (g // interval - 1) % 8
-                pos += 2
-                for c in range(4):
-                    pred[c] = 0
+                pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
             gm = min(gm, interval - g % interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
@@ -2214,6 +2221,74 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
         m0 += gm
     return _finish(acc_st, st, out, pos, pad, carry)
 
+
+
+def encode_strips(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
+                  comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words, out,
+                  group, pred, carry, pad, mcu0, interval, marks, done):
+    """``encode_strip`` of the consecutive strips of rows row0 .. row0 + nrows - 1 in one call; returns the byte count.
+
+    Strips of 8 vs rows (the last may be shorter), the first one's first MCU
+    the image's ``mcu0``; their bytes are those of ``encode_strip`` called on
+    each in turn with the DC predictors and bits carried from one to the next
+    and each strip that ends a restart interval padded and followed by its
+    RSTn: the restarts inside strips and between them are one rule here
+    (every MCU but the call's first whose index is a multiple of
+    ``interval``), and the bits run on between strips. ``pad`` as
+    ``encode_strip``'s, for the last strip. done[0]: the strips coded.
+    With ``marks`` not empty, each strip's MCUs are marked first
+    (``choice_marks``); at the first strip with a marked MCU the call stops
+    before it, its bits so far left unpadded in carry (``pad`` ignored),
+    done[0] that strip's number in the call and ``marks`` its marks: the
+    caller codes it on the two-step path and calls again for the rest.
+    One call instead of one a strip saves about 2.5 us a strip of the
+    kernel call's fixed costs (its arguments, its arrays, docs/performance.md,
+    "Small saves: strips in one call"), and the caller's Python a strip.
+    """
+    rows = 8 * vs
+    strips = (nrows + rows - 1) // rows
+    mcus = (width + 8 * hs - 1) // (8 * hs)
+    packed = _packed(band, row_bytes, channels, coefs)
+    nb = group * (hs * vs + ncomp - 1)
+    M = np.zeros(nb, dtype=np.uint64)
+    NAT = _natural_order()
+    _position_table(_lowest_bit_table(), NAT, nb, words)
+    st = np.zeros(2, dtype=np.int64)
+    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
+    acc_st = np.zeros(1, dtype=np.uint64)
+    acc_st[0] = carry[1]
+    pos = 0
+    for s in range(strips):
+        top = row0 + s * rows
+        n = min(rows, nrows - s * rows)
+        first = mcu0 + s * mcus
+        if s > 0 and interval > 0 and first % interval == 0:  # a restart between strips
+            pos = _restart(acc_st, st, out, pos, carry, pred, first // interval - 1)
+        if marks.shape[0] > 0:
+            if _choice_marks(band, row_bytes, top, channels, width, n, hs, vs, marks):
+                done[0] = s
+                return _finish(acc_st, st, out, pos, False, carry)
+        rowidx = _row_index(top, n, rows)
+        m0 = 0
+        while m0 < mcus:
+            gm = min(group, mcus - m0)
+            if interval > 0:
+                g = first + m0
+                if m0 > 0 and g % interval == 0:  # a restart inside the strip
+                    pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
+                gm = min(gm, interval - g % interval)
+            _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
+                         comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
+            _ac_masks(coefs, nb, NAT, M)
+            if ncomp == 1:
+                _flat_grey(coefs, M, gm, samples, 8 * group, width - 8 * m0, n, recip,
+                           64 * comp_table[0])
+            end = _code_blocks(coefs, 0, gm, hs, vs, ncomp, group, comp_table, huff, pairs,
+                               value, pred, M, words, st, acc_st)
+            pos = _stuff(words, 64, end, out, pos)
+            m0 += gm
+    done[0] = strips
+    return _finish(acc_st, st, out, pos, pad, carry)
 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                 comp_table, recip, joint, value, samples, dct, coefs, counts, group):
@@ -2384,12 +2459,7 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
         if interval > 0:
             g = mcu0 + m0
             if m0 > 0 and g % interval == 0:  # a restart inside the strip
-                pos = _finish(acc_st, st, out, pos, True, carry)
-                out[pos] = 255
-                out[pos + 1] = 0xD0 + (g // interval - 1) % 8
-                pos += 2
-                for c in range(4):
-                    pred[c] = 0
+                pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
             gm = min(gm, interval - g % interval)
         end = _code_blocks(strip_coefs, m0, gm, hs, vs, ncomp, mcus, comp_table, huff, pairs,
                            value, pred, M, words, st, acc_st)
