@@ -8,8 +8,9 @@ decoders accept and Pillow writes): SOI, APP0 (JFIF), APP14 (Adobe), APP1
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import tables
 
@@ -32,6 +33,21 @@ def app0_jfif(density: tuple[int, int] = (1, 1), unit: int = 0) -> bytes:
     return segment(0xE0, b"JFIF\0" + struct.pack(">BBBHHBB", 1, 1, unit, *density, 0, 0))
 
 
+def _kept(make: Callable[[Sequence], bytes]) -> Callable[[Sequence], bytes]:
+    """``make``, its segments kept for equal tables given as tuples (a save's are): the
+    tables' segments cost about 15 us a save to build, much of a small save's header."""
+    kept = functools.lru_cache(maxsize=32)(make)
+
+    @functools.wraps(make)
+    def segment_of(spec: Sequence) -> bytes:
+        try:
+            return kept(spec)
+        except TypeError:  # lists inside: built each time
+            return make(spec)
+    return segment_of
+
+
+@_kept
 def dqt(qtables: Sequence[Sequence[int]]) -> bytes:
     """One DQT segment holding 8-bit tables 0.. given in natural order."""
     payload = b"".join(
@@ -48,6 +64,7 @@ def sof0(width: int, height: int, components: Sequence[tuple[int, int, int, int]
     return segment(0xC0, payload)
 
 
+@_kept
 def dht(specs: Sequence[tuple[tables.HuffmanSpec, tables.HuffmanSpec]]) -> bytes:
     """One DHT segment with the DC and AC tables of each table set."""
     payload = b""

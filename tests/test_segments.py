@@ -165,3 +165,20 @@ def test_baseline_uses_at_most_two_huffman_tables(mode, count, optimize) -> None
     ours = Image.open(io.BytesIO(data))
     diff = np.abs(np.asarray(ours, np.int16) - np.asarray(theirs, np.int16))
     assert diff.max() <= 8
+
+
+def test_table_segments_kept_for_equal_tables_are_the_ones_built() -> None:
+    """``markers.dqt`` and ``dht`` keep the segments of tables given as tuples: the same bytes
+    as tables given as lists (built each time), for each quality's and after a different one."""
+    from pillow_streamjpeg import markers
+
+    for quality in (100, 75, 75, 10, 75):
+        natural = tables.quality_tables(quality)
+        as_tuples = tuple(tuple(int(v) for v in table) for table in natural)
+        as_lists = [[int(v) for v in table] for table in natural]
+        assert markers.dqt(as_tuples) == markers.dqt(as_lists)
+        assert markers.dqt(as_lists)[4:6] == bytes([0, as_lists[0][0]])
+    specs = tuple(tables.STD_HUFFMAN)
+    lists = [[[list(bits), list(values)] for bits, values in pair] for pair in specs]
+    assert markers.dht(specs) == markers.dht(lists) == markers.dht(specs)
+    assert markers.dht(specs[:1]) != markers.dht(specs)
