@@ -16,7 +16,10 @@ With ``refine`` (the decoder-aware quantization, docs/fidelity.md) a strip is
 coded in two kernel calls with the search between them: ``kernels.strip_coefs``
 (the strip's samples and quantized coefficients), ``refine.refine_group`` on
 them, ``kernels.code_coefs`` (the coding of ``encode_strip``); the optimize
-pass counts the refined coefficients. Without it, one call, as before.
+pass counts the refined coefficients. Without it, one call, and narrow strips
+many to a call (``encode_strips``, ``RUN_BYTES``): the kernel restarts between
+them where intervals end, and, with the default's choice on marked MCUs, stops
+before a strip that has some, which takes the two-step path.
 """
 
 from __future__ import annotations
