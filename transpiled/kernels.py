@@ -2197,43 +2197,15 @@ def encode_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, 
     MCU of the strip whose index is a multiple of interval, the bits are
     padded, RSTn written (n: the index of the interval that ends, modulo 8)
     and the predictors reset. Groups of MCUs are cut at those MCUs, so the
-    coding loop itself knows nothing of restarts.
+    coding loop itself knows nothing of restarts. The work is ``encode_strips``'
+    on one strip: its first 8 vs rows where ``nrows`` is more.
     """
-    if marks.shape[0] > 0:
-        if _choice_marks(band, row_bytes, row0, channels, width, nrows, hs, vs, marks):
-            return -1
-    rowidx = _row_index(row0, nrows, 8 * vs)
-    packed = _packed(band, row_bytes, channels, coefs)
-    nb = group * (hs * vs + ncomp - 1)
-    M = np.zeros(nb, dtype=np.uint64)
-    NAT = _natural_order()
-    _position_table(_lowest_bit_table(), NAT, nb, words)
-    st = np.zeros(2, dtype=np.int64)
-    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
-    acc_st = np.zeros(1, dtype=np.uint64)
-    acc_st[0] = carry[1]
-    mcus = (width + 8 * hs - 1) // (8 * hs)
-    pos = 0
-    m0 = 0
-    while m0 < mcus:
-        gm = min(group, mcus - m0)
-        if interval > 0:
-            g = mcu0 + m0
-            if m0 > 0 and g % interval == 0:  # a restart inside the strip
-                pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
-            gm = min(gm, interval - g % interval)
-        _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
-        _ac_masks(coefs, nb, NAT, M)
-        if ncomp == 1:
-            _flat_grey(coefs, M, gm, samples, 8 * group, width - 8 * m0, nrows, recip,
-                       64 * comp_table[0])
-        end = _code_blocks(coefs, 0, gm, hs, vs, ncomp, group, comp_table, huff, pairs, value,
-                           pred, M, words, st, acc_st)
-        pos = _stuff(words, 64, end, out, pos)
-        m0 += gm
-    return _finish(acc_st, st, out, pos, pad, carry)
-
+    done = np.zeros(1, dtype=np.int64)
+    n = encode_strips(band, row_bytes, row0, min(nrows, 8 * vs), width, channels, ncomp,
+                      convert, hs, vs,
+                      comp_table, recip, joint, huff, pairs, value, samples, dct, coefs, words,
+                      out, group, pred, carry, pad, mcu0, interval, marks, done)
+    return n if done[0] == 1 else -1
 
 
 def encode_strips(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
