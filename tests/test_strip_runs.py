@@ -24,7 +24,8 @@ from pillow_streamjpeg.strips import Codes, Scratch, encode_strip, encode_strips
 sys.path.insert(0, str(Path(__file__).parent / "lib"))
 from generated import content  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:overflow encountered in scalar multiply:RuntimeWarning")
 
 GROUP = 2  # MCUs per kernel group: small, so that strips span several groups
 
@@ -129,7 +130,8 @@ def test_a_run_stops_before_a_strip_with_a_marked_mcu() -> None:
     assert done == 2
     pred2, carry2 = np.zeros(4, np.int64), np.zeros(2, np.uint64)
     expected = one_call_each(kernels, band, 16, args, codes, 0, False, pred2, carry2)
-    assert data == expected and carry.tolist() == carry2.tolist() and pred.tolist() == pred2.tolist()
+    assert data == expected
+    assert carry.tolist() == carry2.tolist() and pred.tolist() == pred2.tolist()
     found = np.empty(4, np.uint8)
     assert kernels.choice_marks(band.reshape(-1), band.shape[1], 16, 1, 32, 8, 1, 1, found)
     assert marks.tolist() == found.tolist() and marks.any()
@@ -162,7 +164,8 @@ OPTIONS = [{}, {"quality": 75}, {"quality": 90, "restart_marker_rows": 1},
            {"quality": 95, "optimize": True}, {"refine": 0, "quality": 60}]
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+@pytest.mark.parametrize("options", OPTIONS,
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
 def test_saves_are_the_same_bytes_with_runs(monkeypatch, options: dict) -> None:
     """Each image saved with runs (all its strips in one, or, with marked MCUs, around them) and
     with one strip a call: the same bytes; the runs were taken."""
@@ -184,4 +187,5 @@ def test_wide_strips_take_a_call_each() -> None:
     wide = options_.parse("RGB", (strips.RUN_BYTES // 32 + 8, 64), {})
     narrow = options_.parse("RGB", (256, 256), {"refine": 0})
     assert strips.StripCoder(wide)._run == 1
-    assert strips.StripCoder(narrow)._run == strips.RUN_BYTES // (8 * 256 * narrow.layout.channels) > 1
+    run = strips.StripCoder(narrow)._run
+    assert run == strips.RUN_BYTES // (8 * 256 * narrow.layout.channels) > 1

@@ -2161,6 +2161,15 @@ def _finish(acc_st, st, out, pos, pad, carry):
     return pos
 
 
+def _group_size(group, left, g, interval):
+    """MCUs of the next group: at most ``group`` and the ``left`` of the strip, cut where the
+    restart interval of the image's MCU g (the group's first) ends (``interval`` MCUs; 0 none)."""
+    gm = min(group, left)
+    if interval > 0:
+        gm = min(gm, interval - g % interval)
+    return gm
+
+
 def _restart(acc_st, st, out, pos, carry, pred, ending):
     """The bits so far padded, then RSTn for interval ``ending`` (n = ending % 8), and the DC predictors reset; returns the next position."""
     pos = _finish(acc_st, st, out, pos, True, carry)
@@ -2256,12 +2265,10 @@ def encode_strips(band, row_bytes, row0, nrows, width, channels, ncomp, convert,
         rowidx = _row_index(top, n, rows)
         m0 = 0
         while m0 < mcus:
-            gm = min(group, mcus - m0)
-            if interval > 0:
-                g = first + m0
-                if m0 > 0 and g % interval == 0:  # a restart inside the strip
-                    pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
-                gm = min(gm, interval - g % interval)
+            g = first + m0
+            if m0 > 0 and interval > 0 and g % interval == 0:  # a restart inside the strip
+                pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
+            gm = _group_size(group, mcus - m0, g, interval)
             _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                          comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
             _ac_masks(coefs, nb, NAT, M)
@@ -2274,6 +2281,7 @@ def encode_strips(band, row_bytes, row0, nrows, width, channels, ncomp, convert,
             m0 += gm
     done[0] = strips
     return _finish(acc_st, st, out, pos, pad, carry)
+
 
 def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
                 comp_table, recip, joint, value, samples, dct, coefs, counts, group):
@@ -2400,9 +2408,7 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     NAT = _natural_order()
     m0 = 0
     while m0 < mcus:
-        gm = min(group, mcus - m0)
-        if interval > 0:
-            gm = min(gm, interval - (mcu0 + m0) % interval)
+        gm = _group_size(group, mcus - m0, mcu0 + m0, interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
         if ncomp == 1:  # flat blocks' DC as ``encode_strip`` chooses it
@@ -2440,12 +2446,10 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
     pos = 0
     m0 = 0
     while m0 < mcus:
-        gm = min(group, mcus - m0)
-        if interval > 0:
-            g = mcu0 + m0
-            if m0 > 0 and g % interval == 0:  # a restart inside the strip
-                pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
-            gm = min(gm, interval - g % interval)
+        g = mcu0 + m0
+        if m0 > 0 and interval > 0 and g % interval == 0:  # a restart inside the strip
+            pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
+        gm = _group_size(group, mcus - m0, g, interval)
         end = _code_blocks(strip_coefs, m0, gm, hs, vs, ncomp, mcus, comp_table, huff, pairs,
                            value, pred, M, words, st, acc_st)
         pos = _stuff(words, 64, end, out, pos)
