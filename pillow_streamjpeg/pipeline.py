@@ -97,8 +97,8 @@ def encode(
     small images (``options.auto_refine``: at most ``REFINE_AUTO_BLOCKS_PLANES``
     blocks of 8x8 for grey, CMYK and RGB kept as RGB, ``REFINE_AUTO_BLOCKS``
     for RGB converted without subsampling, ``REFINE_AUTO_BLOCKS_SUBSAMPLED``
-    for subsampled RGB, at every quality), where it costs about 1.25x a save
-    at most, else off; images of at most 18 blocks are searched without the
+    for subsampled RGB, at every quality), sized for about 1.25x a save at most
+    (more on faster machines: docs/performance.md, "Small saves"), else off; images of at most 18 blocks are searched without the
     rate term (``strips.REFINE_PLAIN_BLOCKS``), of at most 8 with more
     candidates (``strips.REFINE_SMALL_BLOCKS``); with 1 or 2 given, images of
     up to 256 MCUs too (``options.MARKED_CHOICE_MCUS``), their MCUs of repeated
