@@ -537,10 +537,11 @@ def _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
             x0, cw, used, S, packed, P):
     """Level-shifted components of columns x0..x0+used-1 into planes S[c][y][cw].
 
-    ``used``: the columns the later stages read (``_group_coefs``); past the
-    image's edge they repeat its last column. Until 2026-12-03 every group
-    filled all cw columns: a strip of 4 MCUs in a group of 32 spent about 1.5
-    us repeating its edge pixel into the 28 others.
+    ``used``: the columns of the group's MCUs, which the later stages read
+    (``_group_coefs``; ``_downsample`` too); past the image's edge they repeat
+    its last column. Until 2026-12-03 every group filled all cw columns: a
+    strip of 4 MCUs in a group of 32 spent about 1.5 us repeating its edge
+    pixel into the 28 others.
     P: int32 scratch of at least cw items (pixels of 3 bytes, ``_unpack3``).
     """
     row_bytes = _size(row_bytes)
@@ -583,8 +584,8 @@ def _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
                 S[so + x] = last
 
 
-def _downsample(S, plane, cw, hs, vs, dbase, c, whole):
-    """Box-filter average of plane c of S into 8 rows of cw // hs at S[dbase + ...].
+def _downsample(S, plane, cw, used, hs, vs, dbase, c, whole):
+    """Box-filter average of the first ``used`` columns of plane c of S into 8 rows of cw // hs at S[dbase + ...].
 
     ``whole`` (``convert`` 4: the pixels' samples are whole values, and every
     chroma quantizer is 1): the average is
@@ -603,6 +604,7 @@ def _downsample(S, plane, cw, hs, vs, dbase, c, whole):
     cw = _size(cw)
     dbase = _size(dbase)
     dw = _size(cw // hs)
+    uw = _size(used // hs)  # the chroma columns the DCT reads
     quarter = np.float32(0.25)
     half = np.float32(0.5)
     one = np.float32(1.0)
@@ -613,25 +615,25 @@ def _downsample(S, plane, cw, hs, vs, dbase, c, whole):
         if whole:
             # level-shifted whole values: the sums and the floors are exact in float32
             if hs == 2 and vs == 2:
-                for x in range(dw):
+                for x in range(uw):
                     bias = np.float32(1 + (x & 1))
                     S[o + x] = np.floor((((S[a + 2 * x] + S[a + 2 * x + 1]) + (S[b + 2 * x] + S[b + 2 * x + 1]))
                                          + bias) * quarter)
             elif hs == 2:
-                for x in range(dw):
+                for x in range(uw):
                     bias = np.float32(x & 1)
                     S[o + x] = np.floor(((S[a + 2 * x] + S[a + 2 * x + 1]) + bias) * half)
             else:
-                for x in range(dw):
+                for x in range(uw):
                     S[o + x] = np.floor(((S[a + x] + S[b + x]) + one) * half)
         elif hs == 2 and vs == 2:
-            for x in range(dw):
+            for x in range(uw):
                 S[o + x] = ((S[a + 2 * x] + S[a + 2 * x + 1]) + (S[b + 2 * x] + S[b + 2 * x + 1])) * quarter
         elif hs == 2:
-            for x in range(dw):
+            for x in range(uw):
                 S[o + x] = (S[a + 2 * x] + S[a + 2 * x + 1]) * half
         else:
-            for x in range(dw):
+            for x in range(uw):
                 S[o + x] = (S[a + x] + S[b + x]) * half
 
 
@@ -1122,17 +1124,14 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
                     coefs,  # coefs: written by the DCT later
                     kr, kg, kb, convert == 3 and not fix)
     else:
-        # the gm MCUs' columns; the whole group's where ``_downsample`` (which reads it all)
-        # runs
         _colour(band, row_bytes, rowidx, rows, width, channels, ncomp, convert,
-                m0 * mw, cw, cw if hs * vs > 1 and ncomp > 1 else gm * mw, samples, packed,
-                coefs)  # coefs: written by the DCT later
+                m0 * mw, cw, gm * mw, samples, packed, coefs)  # coefs: written by the DCT later
     if not fix:
         _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
     for c in range(1, ncomp):
         if hs * vs > 1:
             if not fused:
-                _downsample(samples, plane, cw, hs, vs, chroma, c, convert == 4)
+                _downsample(samples, plane, cw, gm * mw, hs, vs, chroma, c, convert == 4)
             _row_dct(samples, chroma + (c - 1) * 64 * group, 8, 8 * group, 8 * gm, dct, nb,
                      vs * yb + (c - 1) * group, group)
         else:
