@@ -1927,8 +1927,8 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             _mask(S1, R[SUB + 1], R[SUB + 2])
             _mask(S2, R[SUB + 1], R[SUB + 2])
             masked = cols
-        _gather(coefs, 2 * vs * mcus + i, nb, S1)
-        _gather(coefs, (2 * vs + 1) * mcus + i, nb, S2)
+        _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs), nb, S1)
+        _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb, S2)
         if not _prepare(S1) or not _prepare(S2):
             continue
         _decoded(S1, R, UC, 8)
@@ -1942,7 +1942,7 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             # Y block k of the MCU (row k >> 1, column k & 1), searched with the chroma as it decodes
             bx = k & 1
             by = k >> 1
-            j = by * 2 * mcus + 2 * i + bx
+            j = _mcu_block(mcus, vs, i, k)
             _mask(S0, cols - 8 * bx, rows - 8 * by)
             _gather(coefs, j, nb, S0)
             if not _prepare(S0):
@@ -1970,11 +1970,11 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         moved = _search(S1, R, 3, steps, lam3, tries)
         if moved:
             changed += moved
-            _scatter(S1, coefs, 2 * vs * mcus + i, nb)
+            _scatter(S1, coefs, _mcu_block(mcus, vs, i, 2 * vs), nb)
         moved = _search(S2, R, 4, steps, lam3, tries)
         if moved:
             changed += moved
-            _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
+            _scatter(S2, coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb)
         if choose:
             _sub_chroma(R, S1, S2, vs)  # the chroma as searched (R[UY:] is already)
             if _libjpeg_closer_sub(R, L, S0, S1, S2, vs, _sub_error(R),
@@ -1984,8 +1984,8 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                     for n in range(64):
                         S0[C + n] = L[LCO + 64 * k + n]
                     _scatter(S0, coefs, _mcu_block(mcus, vs, i, k), nb)
-                _scatter(S1, coefs, 2 * vs * mcus + i, nb)
-                _scatter(S2, coefs, (2 * vs + 1) * mcus + i, nb)
+                _scatter(S1, coefs, _mcu_block(mcus, vs, i, 2 * vs), nb)
+                _scatter(S2, coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb)
     return changed
 
 
