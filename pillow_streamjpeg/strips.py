@@ -786,10 +786,9 @@ class StripCoder:
                     carry.fill(0)
                 run = min(self._run, count - done) if head is None else 1
                 if run > 1:
-                    index = self._encode_run(band, start, index, run, pred, carry, data)
+                    self._encode_run(band, start, index, run, pred, carry, data)
                     done += run
-                    start = row + (done - 1) * height
-                    rows = min(height, band.shape[0] - start)
+                    index += run - 1
                     closes = self._closes(index)
                     if closes and index != last:
                         data.append(markers.rst(self._ending((index + 1) * per_row)))
@@ -824,7 +823,8 @@ class StripCoder:
             if number == len(task) - 1 and not closes:
                 # the next task reads this strip's last DC values: released when both are done
                 sources.release_rows(band, row, (count - 1) * height)
-                self._hand_back(band, start, rows, index)
+                start = row + (count - 1) * height
+                self._hand_back(band, start, min(height, band.shape[0] - start), index)
             else:
                 sources.release_rows(band, row, count * height)
         if head is None and not parts and self._closes(index):
@@ -834,8 +834,8 @@ class StripCoder:
         return parts
 
     def _encode_run(self, band: np.ndarray, start: int, index: int, count: int, pred: np.ndarray,
-                    carry: np.ndarray, data: list[bytes]) -> int:
-        """Code ``count`` strips from strip ``index`` (rows from ``start``) into ``data``; returns the last one's index.
+                    carry: np.ndarray, data: list[bytes]) -> None:
+        """Code ``count`` strips from strip ``index`` (rows from ``start``) into ``data``.
 
         One kernel call for them (``encode_strips``), which restarts between them
         where intervals end and pads the last one if it ends one (its RSTn is the
@@ -875,7 +875,6 @@ class StripCoder:
                 data.append(markers.rst(self._ending((strip + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
-        return index + count - 1
 
     def _hand_back(self, band: np.ndarray, row: int, rows: int, index: int) -> None:
         """Release strip ``index``'s rows once both tasks that read them are done with them.
