@@ -19,7 +19,10 @@ them, ``kernels.code_coefs`` (the coding of ``encode_strip``); the optimize
 pass counts the refined coefficients. Without it, one call, and narrow strips
 many to a call (``encode_strips``, ``RUN_BYTES``): the kernel restarts between
 them where intervals end, and, with the default's choice on marked MCUs, stops
-before a strip that has some, which takes the two-step path.
+before a strip that has some, which takes the two-step path. On the two-step
+path, whole narrow strips are laid side by side and coded as one strip
+(``side_by_side``, ``StripCoder._encode_side``): small refined images, and
+marked strips in a row.
 """
 
 from __future__ import annotations
@@ -178,6 +181,11 @@ def _reciprocals32(qtables) -> np.ndarray:
     return tables.kernel_reciprocals(qtables) * np.float32(32)
 
 
+def _quantizers(qtables) -> np.ndarray:
+    """``Refinement.quant``: the tables' quantizers, natural order, 64 per table (int32)."""
+    return np.asarray(qtables, dtype=np.int32).ravel()
+
+
 def _joint_weights(qtables) -> np.ndarray:
     return tables.joint_weights(*qtables, rate=JOINT_RATE)
 
@@ -316,7 +324,7 @@ class Refinement(NamedTuple):
     def marked(cls, qtables: Sequence[Sequence[int]], width: int,
                module: ModuleType | None = None) -> Refinement:
         """The default's choice of libjpeg-turbo's coefficients on the MCUs of repeated or one-dimensional content (``Settings.marked_choice``), of an image ``width`` columns wide."""
-        quant = np.asarray(qtables, dtype=np.int32).ravel()
+        quant = _cached(_quantizers, qtables)
         return cls(engine.refine if module is None else module, quant, 0, 0.0, 0, 0, width,
                    MARKED)
 
@@ -349,7 +357,7 @@ class Refinement(NamedTuple):
         """
         if not sweeps and not libjpeg:
             return None
-        quant = np.asarray(qtables, dtype=np.int32).ravel()
+        quant = _cached(_quantizers, qtables)
         module = engine.refine if module is None else module
         if not sweeps:
             return cls(module, quant, 0, 0.0, 0, 0, width, 1)
@@ -607,6 +615,31 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
                    np.zeros(2, np.uint64), True, 0, 0, group, refine)
 
 
+#: The most MCUs of strips laid side by side (``side_by_side``): the two-step path's
+#: kernels read a strip's coefficients coefficient-major (a block's 64 a stride of the
+#: strip's blocks apart), so a wide strip's gathers leave the first-level cache; at 256
+#: MCUs of 4:2:0 (a 256 x 256 vertical ramp's 16 strips as one) refine_group_sub took 3
+#: times as long an MCU as in strips of 16.
+SIDE_MCUS = 64
+
+
+def side_by_side(settings: Settings, most: int) -> int:
+    """Strips ``StripCoder`` may lay side by side and code as one strip on the two-step path (at most ``most``); 1: none.
+
+    Where every MCU row is whole across (the image's width a multiple of the
+    MCU's, so no strip's last MCU is padded inside the wide strip) and restart
+    intervals end on strip boundaries (none, or whole rows), a wide strip of
+    strips side by side holds their MCUs in the order the scan codes them: the
+    kernels' coefficients, cut into groups at each strip's first MCU, are each
+    strip's own, and each MCU's refinement reads its own pixels (``Refinement``
+    keeps the image's size). Strips of whole MCU rows only (``StripCoder._whole``).
+    """
+    interval, per_row = settings.restart_interval, settings.mcus_per_row
+    if settings.width % (8 * settings.hs) or interval % per_row:
+        return 1
+    return max(1, min(most, SIDE_MCUS // per_row, settings.height // settings.strip_height))
+
+
 class Part(NamedTuple):
     """Coded strips that do not both start and end on restart interval boundaries.
 
@@ -676,10 +709,16 @@ class StripCoder:
         self._height = settings.strip_height
         self._last = settings.strip_count - 1
         self._interval, self._per_row = settings.restart_interval, settings.mcus_per_row
+        self._whole = settings.height // self._height  # strips of whole MCU rows
         # strips a kernel call codes (``encode_strips``): where no refinement runs but the
         # default's choice on marked MCUs, whose strips are found by the kernel
         self._run = (max(1, RUN_BYTES // (self._height * self.row_bytes))
                      if self.refine is None or self.refine.marked_only else 1)
+        # strips the two-step path codes side by side as one (``_encode_side``): where every
+        # strip is refined and laying whole strips side by side keeps the kernels' MCUs,
+        # groups and restarts (``side_by_side``)
+        self._side = (side_by_side(settings, RUN_BYTES // (self._height * self.row_bytes))
+                      if self.refine is not None else 1)
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -688,7 +727,7 @@ class StripCoder:
             scratch = self._local.scratch = Scratch.of(
                 engine.kernels, self.frame,
                 refine=self.refine is not None and not self.refine.marked_only,
-                strips=self._run)
+                strips=max(self._run, self._side))
         return scratch
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
@@ -785,8 +824,14 @@ class StripCoder:
                     pred.fill(0)
                     carry.fill(0)
                 run = min(self._run, count - done) if head is None else 1
-                if run > 1:
-                    self._encode_run(band, start, index, run, pred, carry, data)
+                side = (min(self._side, count - done, self._whole - index)
+                        if head is None and self._run == 1 else 1)
+                if run > 1 or side > 1:
+                    if side > 1:
+                        run = side
+                        self._encode_side(band, start, index, run, pred, carry, data)
+                    else:
+                        self._encode_run(band, start, index, run, pred, carry, data)
                     done += run
                     index += run - 1
                     closes = self._closes(index)
@@ -860,21 +905,82 @@ class StripCoder:
             coded += done
             if coded == count:
                 break
-            # strip index + coded has marked MCUs (``marks``): the two-step path
+            # strip index + coded has marked MCUs (``marks``): the two-step path, with the
+            # strips after it that have some too side by side (``_code_side``): on content
+            # the choice is for (checkers, ramps) every strip has
             strip = index + coded
-            ends = self._closes(strip)
-            scratch.two_step(kernels, frame)
-            n = encode_strip(kernels, pixels, top + coded * height,
-                             min(height, nrows - coded * height), frame, codes, scratch,
-                             MCUS_PER_GROUP, pred, carry, ends, strip * per_row, interval,
-                             self.refine, marks)
-            if n:
-                data.append(bytes(out[:n]))
-            coded += 1
+            found = [marks]
+            while (len(found) < min(self._side, count - coded, self._whole - strip)
+                   and (more := strip_marks(kernels, pixels, top + (coded + len(found)) * height,
+                                            height, frame, scratch, self.refine)) is not None):
+                found.append(more)
+            if len(found) > 1:
+                self._code_side(pixels, top + coded * height, strip, len(found), found, pred,
+                                carry, data)
+                coded += len(found)
+                strip += len(found) - 1
+                ends = self._closes(strip)
+            else:
+                ends = self._closes(strip)
+                scratch.two_step(kernels, frame)
+                n = encode_strip(kernels, pixels, top + coded * height,
+                                 min(height, nrows - coded * height), frame, codes, scratch,
+                                 MCUS_PER_GROUP, pred, carry, ends, strip * per_row, interval,
+                                 self.refine, marks)
+                if n:
+                    data.append(bytes(out[:n]))
+                coded += 1
             if coded < count and ends:
                 data.append(markers.rst(self._ending((strip + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
+
+    def _encode_side(self, band: np.ndarray, start: int, index: int, count: int,
+                     pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:
+        """Code ``count`` whole strips from strip ``index`` (rows from ``start``) into ``data``, side by side.
+
+        The strips' rows are laid side by side into one strip of ``count`` times
+        the MCUs (``side_by_side``) and coded on the two-step path in one set of
+        calls instead of a set a strip (about 14 us of calls and Python a strip,
+        most of the refinement's cost on small images): the MCUs come in the same
+        order, the coefficients are cut into groups at each strip's first MCU as
+        the strips' own calls cut them, and ``kernels.code_coefs`` restarts where
+        intervals end, between strips. Marks are those of each strip
+        (``strip_marks``), as each strip's call finds them. The last strip is
+        padded if it ends an interval (its RSTn is the caller's).
+        """
+        height = self._height
+        pixels, top = sources.rows_of(band, start, count * height)
+        marks = None
+        if self.refine.libjpeg == MARKED:
+            marks = [strip_marks(engine.kernels, pixels, top + s * height, height, self.frame,
+                                 self._scratch(), self.refine, True) for s in range(count)]
+        self._code_side(pixels, top, index, count, marks, pred, carry, data)
+
+    def _code_side(self, pixels: np.ndarray, top: int, index: int, count: int,
+                   marks: list[np.ndarray] | None, pred: np.ndarray, carry: np.ndarray,
+                   data: list[bytes]) -> None:
+        """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks."""
+        kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
+        height, per_row, refine = self._height, self._per_row, self.refine
+        rows = pixels[top:top + count * height, :self.row_bytes]
+        if marks is not None:
+            marks = np.concatenate(marks)
+        wide = np.ascontiguousarray(
+            rows.reshape(count, height, self.row_bytes).transpose(1, 0, 2)
+        ).reshape(height, count * self.row_bytes)
+        side = frame._replace(width=count * frame.width)
+        scratch.two_step(kernels, side)
+        mcu0 = index * per_row
+        # groups cut at every strip's first MCU (``strip_coefs``' interval), as the strips' own calls
+        refined_coefs(kernels, wide, 0, height, side, scratch, refine, MCUS_PER_GROUP, marks, mcu0,
+                      per_row)
+        n = kernels.code_coefs(scratch.strip_coefs, side.width, side.ncomp, side.hs, side.vs,
+                               side.comp_table, *codes, scratch.words, scratch.out,
+                               MCUS_PER_GROUP, pred, carry, int(self._closes(index + count - 1)),
+                               mcu0, self._interval)
+        if n:
+            data.append(bytes(scratch.out[:n]))
 
     def _hand_back(self, band: np.ndarray, row: int, rows: int, index: int) -> None:
         """Release strip ``index``'s rows once both tasks that read them are done with them.

@@ -1,0 +1,162 @@
+"""Strips laid side by side on the two-step path (``strips.side_by_side``, ``StripCoder._encode_side``).
+
+Where every strip is refined (the default's search and libjpeg choice on small images,
+``refine`` given) or the default's marked choice finds strips with marked MCUs in a row,
+whole strips are laid side by side and coded as one strip in one set of kernel calls. The
+bytes must be those of one strip a set of calls (``side_by_side`` patched to 1): the
+same MCUs in the same order, groups cut where each strip's own call cuts them (the 4:2:x
+luma correction reads its group's neighbours), restarts between strips, each strip's
+own marks; and the path must be taken where it applies and not where it cannot keep
+those bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_streamjpeg
+from pillow_streamjpeg import options, strips
+
+sys.path.insert(0, str(Path(__file__).parent / "lib"))
+from generated import content  # noqa: E402
+from jpegtools import assert_strictly_valid, djpeg_decode, psnr  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:overflow encountered in scalar multiply:RuntimeWarning")
+
+SIZES = [(16, 16), (32, 32), (24, 16), (16, 40), (48, 48), (64, 64), (32, 17), (17, 32),
+         (128, 128), (128, 44), (64, 92)]
+KINDS = ["photo", "noise", "dramp", "vramp", "hramp", "checker"]
+OPTIONS = [{}, {"quality": 75}, {"quality": 90, "subsampling": "4:2:0"},
+           {"quality": 80, "subsampling": "4:2:2"}, {"quality": 100, "subsampling": "4:2:0"},
+           {"refine": 1}, {"refine": 1, "quality": 90, "subsampling": "4:2:0"},
+           {"refine": 2, "quality": 60}, {"quality": 95, "restart_marker_rows": 1},
+           {"quality": 85, "restart_marker_blocks": 3},
+           {"refine": 1, "quality": 92, "subsampling": "4:2:2", "restart_marker_rows": 2},
+           {"quality": 50, "optimize": True}, {"quality": 93, "workers": 2}]
+
+
+def _save(image: Image.Image, **kw) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="STREAMJPEG", **kw)
+    return out.getvalue()
+
+
+@pytest.fixture
+def sides(monkeypatch) -> list[int]:
+    """The strip counts ``_code_side`` codes side by side, appended as it is called."""
+    counts: list[int] = []
+    real = strips.StripCoder._code_side
+
+    def counted(self, pixels, top, index, count, *rest):
+        counts.append(count)
+        return real(self, pixels, top, index, count, *rest)
+
+    monkeypatch.setattr(strips.StripCoder, "_code_side", counted)
+    return counts
+
+
+@pytest.mark.parametrize("kw", OPTIONS,
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_side_by_side_codes_the_bytes_of_one_strip_a_call(monkeypatch, sides, kw) -> None:
+    """Every size, content and mode: the same bytes with strips side by side as without."""
+    side_by_side = strips.side_by_side
+    for width, height in SIZES:
+        for kind in KINDS:
+            for mode in ("L", "RGB"):
+                if mode == "L" and "subsampling" in kw:
+                    continue
+                image = Image.fromarray(content(kind, width, height, mode))
+                monkeypatch.setattr(strips, "side_by_side", side_by_side)
+                before = len(sides)
+                wide = _save(image, **kw)
+                monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+                assert _save(image, **kw) == wide, (width, height, kind, mode)
+                if before == len(sides):
+                    continue
+                # taken: only whole strips, never the image's partial last one
+                strip = 16 if mode == "RGB" and kw.get("subsampling") == "4:2:0" else 8
+                assert sum(sides[before:]) <= height // strip
+    assert sides and max(sides) > 1
+
+
+def test_the_path_is_taken_on_small_refined_images(sides) -> None:
+    """The default's search on a 32 x 32 grey image: its 4 strips side by side in one set of calls."""
+    image = Image.fromarray(content("photo", 32, 32, "L"))
+    _save(image, quality=95)
+    assert sides == [4]
+    sides.clear()
+    _save(image, quality=95, refine=0)  # one kernel call of 4 strips (``encode_strips``)
+    assert sides == []
+
+
+def test_marked_strips_in_a_row_go_side_by_side(sides) -> None:
+    """The default's marked choice: a checker's strips, marked every one, side by side, at
+    most ``SIDE_MCUS`` MCUs a call; a photo below a ramp only where the ramp is."""
+    checker = Image.fromarray(content("checker", 128, 128, "L"))
+    _save(checker, quality=95)
+    assert sum(sides) == 16 and max(sides) == strips.SIDE_MCUS // 16 > 1
+    sides.clear()
+    mixed = np.vstack([content("hramp", 64, 32, "RGB"), content("photo", 64, 32, "RGB")])
+    _save(Image.fromarray(mixed), quality=95)
+    assert sides == [4]
+
+
+@pytest.mark.parametrize("size, info, expected", [
+    ((32, 32), {}, 4),                                   # whole MCUs, no restarts
+    ((33, 32), {}, 1),                                   # a partial MCU in every row
+    ((32, 36), {}, 4),                                   # the partial last strip not counted
+    ((32, 32), {"restart_marker_rows": 2}, 4),          # intervals of whole rows
+    ((32, 32), {"restart_marker_blocks": 3}, 1),        # intervals ending inside strips
+    ((512, 64), {}, 1),                                  # 64 MCUs a row: above SIDE_MCUS / 2
+    ((64, 512), {}, 8),                                  # 8 MCUs a row: SIDE_MCUS of them
+])
+def test_side_by_side_counts(size, info, expected) -> None:
+    settings = options.parse("L", size, info)
+    assert strips.side_by_side(settings, 1 << 20) == expected
+    assert strips.side_by_side(settings, 2) == min(2, expected)
+
+
+def test_sources_and_workers_give_the_same_bytes(monkeypatch, tmp_path) -> None:
+    """TIFF strips and tiles (rows read per band), arrays, 2 workers, Dask: the same bytes."""
+    tifffile = pytest.importorskip("tifffile")
+    grey = content("photo", 64, 48, "L")
+    ramp = content("vramp", 128, 128, "RGB")
+    cases = []
+    for name, array in (("grey", grey), ("ramp", ramp)):
+        strip_file, tile_file = tmp_path / f"{name}s.tif", tmp_path / f"{name}t.tif"
+        tifffile.imwrite(strip_file, array, rowsperstrip=8)
+        tifffile.imwrite(tile_file, array, tile=(16, 16))
+        cases += [array, os.fspath(strip_file), os.fspath(tile_file)]
+    side_by_side = strips.side_by_side
+    for source in cases:
+        for kw in ({"workers": 2, "quality": 95}, {"workers": 2, "refine": 1},
+                   {"workers": 2, "quality": 90, "restart_marker_rows": 1}):
+            monkeypatch.setattr(strips, "side_by_side", side_by_side)
+            out = io.BytesIO()
+            pillow_streamjpeg.encode(source, out, **kw)
+            monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+            again = io.BytesIO()
+            pillow_streamjpeg.encode(source, again, **kw)
+            assert out.getvalue() == again.getvalue(), (type(source), kw)
+
+
+def test_side_by_side_files_decode_strictly(sides) -> None:
+    """Files coded side by side, with restarts between their strips and without: valid in
+    djpeg -strict and jpeginfo -c, and as close to the image as refine=0's file."""
+    image = Image.fromarray(content("photo", 48, 48, "RGB"))
+    for kw in ({"quality": 90, "subsampling": "4:2:0", "restart_marker_rows": 1, "refine": 1},
+               {"quality": 95, "refine": 1}):
+        data = _save(image, **kw)
+        assert_strictly_valid(data)
+        plain = _save(image, **{**kw, "refine": 0})
+        assert psnr(djpeg_decode(data), np.asarray(image)) >= \
+            psnr(djpeg_decode(plain), np.asarray(image))
+    assert sides and max(sides) > 1
