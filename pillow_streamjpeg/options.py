@@ -399,8 +399,9 @@ def auto_refine(width: int, height: int, components: tuple[Component, ...],
     """The ``refine`` option's default: 1 (one sweep) or 0 (off).
 
     One sweep where it cost at most 1.25x a save when sized (AMD Zen 3, 2026-12-02; on
-    Zen 5 1.24x to 1.58x since small saves got faster: docs/performance.md, "Small
-    saves: strips in one call") and does not lose to Pillow in the floor sweep, at
+    Zen 5 1.24x to 1.58x since small saves got faster, 1.30x to 1.53x since strips go
+    side by side on the two-step path: docs/performance.md, "Small saves: strips in one
+    call") and does not lose to Pillow in the floor sweep, at
     every quality: images without subsampling of at most
     ``REFINE_AUTO_BLOCKS`` coded blocks (partial ones included) when the search
     counts the RGB error (RGB 4:4:4 the encoder converts), of at most
