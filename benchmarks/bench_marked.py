@@ -15,7 +15,7 @@ crops of one, and generated content where the choice applies to every MCU (a 1-p
 checker, horizontal and vertical ramps, within ``options.MARKED_CHOICE_MCUS``), and the
 tests' chart above it.
 
-    python benchmarks/bench_marked.py [--rounds 9] [--batch-ms 20] [--qualities 95,75]
+    python benchmarks/bench_marked.py [--rounds 9] [--batch-ms 20] [--qualities 95,75] [--one-strip-a-call]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
-from pillow_streamjpeg import options
+from pillow_streamjpeg import options, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model, mosaic  # noqa: E402
@@ -84,7 +84,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch-ms", type=float, default=20.0)
     parser.add_argument("--qualities", default="95,75")
+    parser.add_argument("--one-strip-a-call", action="store_true",
+                        help="the two-step path a strip at a time (strips.side_by_side patched "
+                             "to 1), to compare with strips side by side")
     args = parser.parse_args()
+    if args.one_strip_a_call:
+        strips.side_by_side = lambda settings, most: 1
     print(f"CPU: {cpu_model()}; one worker, process CPU time per save, medians of {args.rounds} "
           f"interleaved rounds")
     print("| image | q | without ms | with ms | with / without |")

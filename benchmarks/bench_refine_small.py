@@ -23,7 +23,7 @@ padded (MCUs x blocks per MCU): what the search visits.
 
     python benchmarks/bench_refine_small.py [--api save|encode] [--modes L,444,422,420]
         [--qualities 100,95,90,75,50] [--contents noise,photo] [--sizes 8,16,24,32,48,64]
-        [--rounds 9] [--batch-ms 10] [--compare refine|libjpeg]
+        [--rounds 9] [--batch-ms 10] [--compare refine|libjpeg] [--one-strip-a-call]
 
 ``--api encode`` times ``pillow_streamjpeg.encode`` of a numpy array instead of
 ``Image.save``. Run it with the machine otherwise idle; every run prints the CPU model.
@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import engine, options
+from pillow_streamjpeg import engine, options, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model  # noqa: E402
@@ -142,7 +142,12 @@ def main() -> int:
     parser.add_argument("--compare", choices=("refine", "libjpeg"), default="refine",
                         help="refine=0 against refine=1 (default), or the default without "
                              "and with the choice of libjpeg's coefficients")
+    parser.add_argument("--one-strip-a-call", action="store_true",
+                        help="the two-step path a strip at a time (strips.side_by_side patched "
+                             "to 1), to compare with strips side by side")
     args = parser.parse_args()
+    if args.one_strip_a_call:
+        strips.side_by_side = lambda settings, most: 1
     modes = args.modes.split(",")
     for mode in modes:
         if mode not in MODES:
