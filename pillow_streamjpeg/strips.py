@@ -20,9 +20,10 @@ pass counts the refined coefficients. Without it, one call, and narrow strips
 many to a call (``encode_strips``, ``RUN_BYTES``): the kernel restarts between
 them where intervals end, and, with the default's choice on marked MCUs, stops
 before a strip that has some, which takes the two-step path. On the two-step
-path, whole narrow strips are laid side by side and coded as one strip
-(``side_by_side``, ``StripCoder._encode_side``): small refined images, and
-marked strips in a row.
+path, whole strips of a narrow image (up to ``SIDE_MCUS`` MCUs in all) are
+laid side by side and coded as one strip (``side_by_side``,
+``StripCoder._encode_side``): images refined on every strip (the default's on
+small images, ``refine`` given), and marked strips in a row.
 """
 
 from __future__ import annotations
@@ -714,9 +715,10 @@ class StripCoder:
         # default's choice on marked MCUs, whose strips are found by the kernel
         self._run = (max(1, RUN_BYTES // (self._height * self.row_bytes))
                      if self.refine is None or self.refine.marked_only else 1)
-        # strips the two-step path codes side by side as one (``_encode_side``): where every
-        # strip is refined and laying whole strips side by side keeps the kernels' MCUs,
-        # groups and restarts (``side_by_side``)
+        # strips the two-step path codes side by side as one, where laying whole strips side
+        # by side keeps the kernels' MCUs, groups and restarts (``side_by_side``): every
+        # strip where every strip is refined (``_encode_side``), marked strips in a row with
+        # the default's choice on marked MCUs (``_encode_run``)
         self._side = (side_by_side(settings, RUN_BYTES // (self._height * self.row_bytes))
                       if self.refine is not None else 1)
 
@@ -823,15 +825,16 @@ class StripCoder:
                 if head is None and self.settings.starts_interval(index):
                     pred.fill(0)
                     carry.fill(0)
-                run = min(self._run, count - done) if head is None else 1
-                side = (min(self._side, count - done, self._whole - index)
-                        if head is None and self._run == 1 else 1)
-                if run > 1 or side > 1:
-                    if side > 1:
-                        run = side
-                        self._encode_side(band, start, index, run, pred, carry, data)
-                    else:
+                run = 1
+                if head is None and self._run > 1:
+                    run = min(self._run, count - done)
+                    if run > 1:
                         self._encode_run(band, start, index, run, pred, carry, data)
+                elif head is None and self._side > 1:
+                    run = max(1, min(self._side, count - done, self._whole - index))
+                    if run > 1:
+                        self._encode_side(band, start, index, run, pred, carry, data)
+                if run > 1:
                     done += run
                     index += run - 1
                     closes = self._closes(index)
@@ -919,18 +922,16 @@ class StripCoder:
                                 carry, data)
                 coded += len(found)
                 strip += len(found) - 1
-                ends = self._closes(strip)
             else:
-                ends = self._closes(strip)
                 scratch.two_step(kernels, frame)
                 n = encode_strip(kernels, pixels, top + coded * height,
                                  min(height, nrows - coded * height), frame, codes, scratch,
-                                 MCUS_PER_GROUP, pred, carry, ends, strip * per_row, interval,
-                                 self.refine, marks)
+                                 MCUS_PER_GROUP, pred, carry, self._closes(strip),
+                                 strip * per_row, interval, self.refine, marks)
                 if n:
                     data.append(bytes(out[:n]))
                 coded += 1
-            if coded < count and ends:
+            if coded < count and self._closes(strip):
                 data.append(markers.rst(self._ending((strip + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
@@ -963,7 +964,7 @@ class StripCoder:
         """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks."""
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         height, per_row, refine = self._height, self._per_row, self.refine
-        rows = pixels[top:top + count * height, :self.row_bytes]
+        rows = pixels[top:top + count * height]
         if marks is not None:
             marks = np.concatenate(marks)
         wide = np.ascontiguousarray(

@@ -32,13 +32,14 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:overflow encountered in scalar multiply:RuntimeWarning")
 
 SIZES = [(16, 16), (32, 32), (24, 16), (16, 40), (48, 48), (64, 64), (32, 17), (17, 32),
-         (128, 128), (128, 44), (64, 92)]
+         (128, 128), (128, 44), (64, 92), (288, 32)]
 KINDS = ["photo", "noise", "dramp", "vramp", "hramp", "checker"]
 OPTIONS = [{}, {"quality": 75}, {"quality": 90, "subsampling": "4:2:0"},
            {"quality": 80, "subsampling": "4:2:2"}, {"quality": 100, "subsampling": "4:2:0"},
            {"refine": 1}, {"refine": 1, "quality": 90, "subsampling": "4:2:0"},
            {"refine": 2, "quality": 60}, {"quality": 95, "restart_marker_rows": 1},
            {"quality": 85, "restart_marker_blocks": 3},
+           {"quality": 80, "subsampling": "4:2:2", "restart_marker_blocks": 5},
            {"refine": 1, "quality": 92, "subsampling": "4:2:2", "restart_marker_rows": 2},
            {"quality": 50, "optimize": True}, {"quality": 93, "workers": 2}]
 
@@ -124,8 +125,41 @@ def test_side_by_side_counts(size, info, expected) -> None:
     assert strips.side_by_side(settings, 2) == min(2, expected)
 
 
+@pytest.mark.parametrize("mode", ["YCbCr", "CMYK", "RGBX"])
+def test_other_modes_give_the_same_bytes(monkeypatch, sides, mode) -> None:
+    """Several components searched plane by plane (YCbCr sources, CMYK) and 4 samples a pixel."""
+    side_by_side = strips.side_by_side
+    for kind in ("photo", "hramp", "checker"):
+        image = Image.fromarray(content(kind, 32, 48, "RGB")).convert(mode)
+        for kw in ({}, {"quality": 90}, {"refine": 1, "quality": 75},
+                   {"quality": 90, "subsampling": "4:2:0"}):
+            monkeypatch.setattr(strips, "side_by_side", side_by_side)
+            wide = _save(image, **kw)
+            monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+            assert _save(image, **kw) == wide, (kind, kw)
+    assert sides and max(sides) > 1
+
+
+@pytest.mark.parametrize("size, kind, kw", [
+    ((64, 4104), "photo", {"refine": 1, "workers": 2}),
+    ((64, 4104), "photo", {"refine": 1, "workers": 3, "restart_marker_rows": 5}),
+    ((128, 2056), "vramp", {"refine": 1, "workers": 2, "quality": 90, "subsampling": "4:2:0"}),
+    ((128, 2056), "checker", {"refine": 2, "workers": 2, "restart_marker_blocks": 0}),
+])
+def test_images_of_several_tasks_give_the_same_bytes(monkeypatch, sides, size, kind,
+                                                      kw) -> None:
+    """Images the scan writer cuts into several tasks (some starting inside an interval), with
+    ``refine`` given (the marked choice's images, of at most 256 MCUs, are one task)."""
+    width, height = size
+    image = Image.fromarray(content(kind, width, height, "L" if kind != "vramp" else "RGB"))
+    wide = _save(image, **kw)
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    assert _save(image, **kw) == wide
+    assert sides and max(sides) > 1
+
+
 def test_sources_and_workers_give_the_same_bytes(monkeypatch, tmp_path) -> None:
-    """TIFF strips and tiles (rows read per band), arrays, 2 workers, Dask: the same bytes."""
+    """TIFF strips and tiles (rows read per band), arrays and Dask arrays, 2 workers: the same bytes."""
     tifffile = pytest.importorskip("tifffile")
     grey = content("photo", 64, 48, "L")
     ramp = content("vramp", 128, 128, "RGB")
@@ -135,6 +169,12 @@ def test_sources_and_workers_give_the_same_bytes(monkeypatch, tmp_path) -> None:
         tifffile.imwrite(strip_file, array, rowsperstrip=8)
         tifffile.imwrite(tile_file, array, tile=(16, 16))
         cases += [array, os.fspath(strip_file), os.fspath(tile_file)]
+    try:
+        import dask.array as da
+    except ImportError:  # the Dask backend's own tests say so
+        da = None
+    if da is not None:
+        cases += [da.from_array(grey, chunks=(16, 32)), da.from_array(ramp, chunks=(64, 64, 3))]
     side_by_side = strips.side_by_side
     for source in cases:
         for kw in ({"workers": 2, "quality": 95}, {"workers": 2, "refine": 1},
