@@ -428,7 +428,8 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                  codes: Codes, scratch: Scratch, group: int = MCUS_PER_GROUP,
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
                  pad: bool = True, mcu0: int = 0, interval: int = 0,
-                 refine: Refinement | None = None, marks: np.ndarray | None = None) -> int:
+                 refine: Refinement | None = None, marks: np.ndarray | None = None,
+                 row_mcus: int = 0) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
     Returns the byte count. The one place that assembles the coding kernels' arguments.
@@ -445,6 +446,10 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     a ``Refinement.marked`` one refines only strips with marked MCUs
     (``strip_marks``, or ``marks`` given: those of the MCUs of a strip's
     columns, ``encode_columns``), and codes any other in one call.
+    ``row_mcus``: the strip is strips of that many MCUs side by side
+    (``StripCoder._code_side``, intervals of whole strips), whose
+    coefficients' groups are cut at each one's first MCU, as their own calls
+    cut them; refined only.
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
@@ -466,7 +471,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     elif refine.libjpeg == MARKED and marks is None:  # searched, then chosen where marked
         marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine, True)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
-                  interval)
+                  row_mcus or interval)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
@@ -972,14 +977,9 @@ class StripCoder:
         ).reshape(height, count * self.row_bytes)
         side = frame._replace(width=count * frame.width)
         scratch.two_step(kernels, side)
-        mcu0 = index * per_row
-        # groups cut at every strip's first MCU (``strip_coefs``' interval), as the strips' own calls
-        refined_coefs(kernels, wide, 0, height, side, scratch, refine, MCUS_PER_GROUP, marks, mcu0,
-                      per_row)
-        n = kernels.code_coefs(scratch.strip_coefs, side.width, side.ncomp, side.hs, side.vs,
-                               side.comp_table, *codes, scratch.words, scratch.out,
-                               MCUS_PER_GROUP, pred, carry, int(self._closes(index + count - 1)),
-                               mcu0, self._interval)
+        n = encode_strip(kernels, wide, 0, height, side, codes, scratch, MCUS_PER_GROUP, pred,
+                         carry, self._closes(index + count - 1), index * per_row,
+                         self._interval, refine, marks, row_mcus=per_row)
         if n:
             data.append(bytes(scratch.out[:n]))
 
