@@ -28,6 +28,7 @@ small images, ``refine`` given), and marked strips in a row.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from collections.abc import Iterator, Sequence
@@ -429,7 +430,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
                  pad: bool = True, mcu0: int = 0, interval: int = 0,
                  refine: Refinement | None = None, marks: np.ndarray | None = None,
-                 row_mcus: int = 0) -> int:
+                 row_mcus: int = 0, copies: tuple[int, ...] | None = None) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
     Returns the byte count. The one place that assembles the coding kernels' arguments.
@@ -449,7 +450,9 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     ``row_mcus``: the strip is strips of that many MCUs side by side
     (``StripCoder._code_side``, intervals of whole strips), whose
     coefficients' groups are cut at each one's first MCU, as their own calls
-    cut them; refined only.
+    cut them; refined only. ``copies`` (with ``row_mcus``): the strips coded,
+    each the index of the band's strip whose refined coefficients it takes
+    (``copy_coefs``): strips repeated in a side-by-side run are refined once.
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
@@ -472,9 +475,50 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
         marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine, True)
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
                   row_mcus or interval)
+    if copies is not None:
+        frame = copy_coefs(scratch.strip_coefs, frame, row_mcus, copies)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
+
+
+def copy_coefs(coefs: np.ndarray, frame: Frame, row_mcus: int, copies: tuple[int, ...]) -> Frame:
+    """Lay out the coefficients of strips side by side again, strip ``copies[k]``'s as strip k's; returns their frame.
+
+    ``coefs`` holds ``kernels.strip_coefs``' layout of a strip of ``frame``
+    (strips of ``row_mcus`` MCUs side by side), coefficient n of block j at
+    ``n * nb + j``. The strips' coefficients are a function of their pixels
+    alone (groups cut at each strip's first MCU, each MCU refined from its own
+    pixels), so a strip the same as another takes its coefficients.
+    """
+    ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
+    mcus = frame.width // (8 * hs)
+    laid = coefs[:64 * mcus * (hs * vs + ncomp - 1)].reshape(64, -1)[
+        :, _copied_blocks(mcus, ncomp, hs, vs, row_mcus, copies)]
+    coefs[:laid.size] = laid.ravel()
+    return frame._replace(width=len(copies) * row_mcus * 8 * frame.hs)
+
+
+@functools.lru_cache(maxsize=64)
+def _copied_blocks(mcus: int, ncomp: int, hs: int, vs: int, row_mcus: int,
+                   copies: tuple[int, ...]) -> np.ndarray:
+    """``copy_coefs``' block of the strip of ``mcus`` MCUs for each block of the strips it lays out.
+
+    ``kernels.strip_coefs``' layout: component 0's blocks by rows of ``mcus *
+    hs`` (``vs`` rows), then each other component's ``mcus`` blocks.
+    """
+    take = (np.asarray(copies)[:, None] * row_mcus + np.arange(row_mcus)).ravel()
+    luma = np.arange(mcus * hs * vs).reshape(vs, mcus, hs)[:, take]
+    chroma = mcus * hs * vs + np.arange(mcus * (ncomp - 1)).reshape(ncomp - 1, mcus)[:, take]
+    return np.concatenate([luma.ravel(), chroma.ravel()])
+
+
+def _same_rows(pixels: np.ndarray, one: int, other: int, count: int) -> bool:
+    """Whether ``count`` rows of a 2-D array from row ``one`` are those from row ``other``."""
+    # the first rows first: strips that differ mostly differ there (bytes compared: a
+    # tenth of np.array_equal's time on a strip of a small image)
+    return (pixels[one].tobytes() == pixels[other].tobytes()
+            and pixels[one:one + count].tobytes() == pixels[other:other + count].tobytes())
 
 
 def encode_strips(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -915,16 +959,27 @@ class StripCoder:
                 break
             # strip index + coded has marked MCUs (``marks``): the two-step path, with the
             # strips after it that have some too side by side (``_code_side``): on content
-            # the choice is for (checkers, ramps) every strip has
+            # the choice is for (checkers, ramps) every strip has. A strip the same as the
+            # one before has its marks and takes its coefficients (refined once): it does not
+            # count against ``self._side`` (the refined strip's width), only the run's
             strip = index + coded
-            found = [marks]
-            while (len(found) < min(self._side, count - coded, self._whole - strip)
-                   and (more := strip_marks(kernels, pixels, top + (coded + len(found)) * height,
-                                            height, frame, scratch, self.refine)) is not None):
+            found, same, distinct = [marks], [False], 1
+            limit = min(count - coded, self._whole - strip) if self._side > 1 else 1
+            while len(found) < limit:
+                row = top + (coded + len(found)) * height
+                if _same_rows(pixels, row, row - height, height):
+                    found.append(found[-1])
+                    same.append(True)
+                    continue
+                if distinct == self._side or (more := strip_marks(
+                        kernels, pixels, row, height, frame, scratch, self.refine)) is None:
+                    break
                 found.append(more)
+                same.append(False)
+                distinct += 1
             if len(found) > 1:
-                self._code_side(pixels, top + coded * height, strip, len(found), found, pred,
-                                carry, data)
+                self._code_side(pixels, top + coded * height, strip, len(found), found, same,
+                                pred, carry, data)
                 coded += len(found)
                 strip += len(found) - 1
             else:
@@ -957,29 +1012,46 @@ class StripCoder:
         """
         height = self._height
         pixels, top = sources.rows_of(band, start, count * height)
+        same = [s > 0 and _same_rows(pixels, top + s * height, top + (s - 1) * height, height)
+                for s in range(count)]
         marks = None
         if self.refine.libjpeg == MARKED:
-            marks = [strip_marks(engine.kernels, pixels, top + s * height, height, self.frame,
-                                 self._scratch(), self.refine, True) for s in range(count)]
-        self._code_side(pixels, top, index, count, marks, pred, carry, data)
+            marks = []
+            for s in range(count):
+                marks.append(marks[-1] if same[s] else strip_marks(
+                    engine.kernels, pixels, top + s * height, height, self.frame,
+                    self._scratch(), self.refine, True))
+        self._code_side(pixels, top, index, count, marks, same, pred, carry, data)
 
     def _code_side(self, pixels: np.ndarray, top: int, index: int, count: int,
-                   marks: list[np.ndarray] | None, pred: np.ndarray, carry: np.ndarray,
-                   data: list[bytes]) -> None:
-        """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks."""
+                   marks: list[np.ndarray] | None, same: list[bool], pred: np.ndarray,
+                   carry: np.ndarray, data: list[bytes]) -> None:
+        """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks.
+
+        ``same``: whether each strip is the same as the one before (``_same_rows``);
+        only the others are laid side by side and refined, the coefficients then
+        laid out for every strip (``copy_coefs``): ramps along rows and
+        checkers repeat every strip.
+        """
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         height, per_row, refine = self._height, self._per_row, self.refine
-        rows = pixels[top:top + count * height]
+        rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
+        copies = None
+        if any(same):
+            distinct = [s for s in range(count) if not same[s]]
+            # each strip's: that of the last distinct strip up to it
+            copies = tuple(bisect.bisect_right(distinct, k) - 1 for k in range(count))
+            rows = rows[distinct]
+            if marks is not None:
+                marks = [marks[s] for s in distinct]
         if marks is not None:
             marks = np.concatenate(marks)
-        wide = np.ascontiguousarray(
-            rows.reshape(count, height, self.row_bytes).transpose(1, 0, 2)
-        ).reshape(height, count * self.row_bytes)
-        side = frame._replace(width=count * frame.width)
-        scratch.two_step(kernels, side)
-        n = encode_strip(kernels, wide, 0, height, side, codes, scratch, MCUS_PER_GROUP, pred,
-                         carry, self._closes(index + count - 1), index * per_row,
-                         self._interval, refine, marks, row_mcus=per_row)
+        wide = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(height, -1)
+        scratch.two_step(kernels, frame._replace(width=count * frame.width))
+        n = encode_strip(kernels, wide, 0, height, frame._replace(width=len(rows) * frame.width),
+                         codes, scratch, MCUS_PER_GROUP, pred, carry,
+                         self._closes(index + count - 1), index * per_row, self._interval,
+                         refine, marks, row_mcus=per_row, copies=copies)
         if n:
             data.append(bytes(scratch.out[:n]))
 

@@ -64,6 +64,20 @@ def sides(monkeypatch) -> list[int]:
     return counts
 
 
+@pytest.fixture
+def copies(monkeypatch) -> list[tuple[int, ...]]:
+    """The ``copies`` of each ``copy_coefs`` call (repeated strips side by side)."""
+    calls: list[tuple[int, ...]] = []
+    real = strips.copy_coefs
+
+    def recorded(coefs, frame, row_mcus, copies):
+        calls.append(copies)
+        return real(coefs, frame, row_mcus, copies)
+
+    monkeypatch.setattr(strips, "copy_coefs", recorded)
+    return calls
+
+
 @pytest.mark.parametrize("kw", OPTIONS,
                          ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
 def test_side_by_side_codes_the_bytes_of_one_strip_a_call(monkeypatch, sides, kw) -> None:
@@ -98,16 +112,50 @@ def test_the_path_is_taken_on_small_refined_images(sides) -> None:
     assert sides == []
 
 
-def test_marked_strips_in_a_row_go_side_by_side(sides) -> None:
-    """The default's marked choice: a checker's strips, marked every one, side by side, at
-    most ``SIDE_MCUS`` MCUs a call; a photo below a ramp only where the ramp is."""
-    checker = Image.fromarray(content("checker", 128, 128, "L"))
-    _save(checker, quality=95)
+def test_marked_strips_in_a_row_go_side_by_side(sides, copies) -> None:
+    """The default's marked choice: a vertical ramp's strips, marked every one and each
+    unlike the one before, side by side, at most ``SIDE_MCUS`` MCUs a call; a checker's,
+    each the same as the one before, in one call, refined once; a photo below a ramp only
+    where the ramp is."""
+    ramp = Image.fromarray(content("vramp", 128, 128, "L"))
+    _save(ramp, quality=95)
     assert sum(sides) == 16 and max(sides) == strips.SIDE_MCUS // 16 > 1
+    assert copies == []
     sides.clear()
+    _save(Image.fromarray(content("checker", 128, 128, "L")), quality=95)
+    assert sides == [16] and copies == [(0,) * 16]
+    sides.clear()
+    copies.clear()
     mixed = np.vstack([content("hramp", 64, 32, "RGB"), content("photo", 64, 32, "RGB")])
     _save(Image.fromarray(mixed), quality=95)
-    assert sides == [4]
+    assert sides == [4] and copies == [(0, 0, 0, 0)]
+
+
+def _tiled(block: np.ndarray, width: int) -> np.ndarray:
+    """A strip of 8 x 8 ``block`` repeated across: every MCU the same as the one after it (marked)."""
+    return np.tile(block, (1, width // 8))
+
+
+@pytest.mark.parametrize("kw", [{}, {"quality": 75}, {"quality": 90, "restart_marker_rows": 2},
+                                {"quality": 85, "optimize": True}, {"workers": 2}])
+def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> None:
+    """Strips the same as the one before take its marks and refined coefficients
+    (``_same_rows``, ``copy_coefs``): the bytes of one strip a call, with repeats beyond
+    ``SIDE_MCUS`` MCUs in one call, and a strip whose first row only is the one before's
+    refined anew."""
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 256, (2, 8, 8), dtype=np.uint8)
+    c = a.copy()
+    c[1:] = 255 - c[1:]  # a's first row, the rest not
+    width = 128  # 16 MCUs a strip: 4 distinct strips a call at most
+    order = [a, a, b, b, a, c, c, a, a, a, b, c, b, a, c, c]
+    image = Image.fromarray(np.vstack([_tiled(block, width) for block in order]))
+    wide = _save(image, **kw)
+    assert sum(sides) == 16
+    assert [len(k) for k in copies] == sides
+    assert sum(copies, ()) == (0, 0, 1, 1, 2, 3, 3, 0, 0, 0, 1, 2, 3, 0, 1, 1)
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    assert _save(image, **kw) == wide
 
 
 @pytest.mark.parametrize("size, info, expected", [
@@ -200,3 +248,17 @@ def test_side_by_side_files_decode_strictly(sides) -> None:
         assert psnr(djpeg_decode(data), np.asarray(image)) >= \
             psnr(djpeg_decode(plain), np.asarray(image))
     assert sides and max(sides) > 1
+
+
+def test_repeated_strips_refined_on_every_strip_are_refined_once(monkeypatch, sides,
+                                                                 copies) -> None:
+    """``refine`` given (``_encode_side``, every strip refined): strips the same as the one
+    before in a call of ``side_by_side`` strips take its coefficients; the same bytes."""
+    rng = np.random.default_rng(8)
+    a, b = rng.integers(0, 256, (2, 8, 8), dtype=np.uint8)
+    order = [a, a, b, b, b, a, a, a]
+    image = Image.fromarray(np.vstack([_tiled(block, 128) for block in order]))
+    wide = _save(image, quality=90, refine=1)
+    assert sides == [4, 4] and copies == [(0, 0, 1, 1), (0, 1, 1, 1)]
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    assert _save(image, quality=90, refine=1) == wide
