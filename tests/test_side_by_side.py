@@ -154,6 +154,10 @@ def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> Non
     assert sum(sides) == 16
     assert [len(k) for k in copies] == sides
     assert sum(copies, ()) == (0, 0, 1, 1, 2, 3, 3, 0, 0, 0, 1, 2, 3, 0, 1, 1)
+    assert_strictly_valid(wide)
+    plain = _save(image, **kw, refine=0)  # the choice keeps the closer of two per MCU
+    assert psnr(djpeg_decode(wide), np.asarray(image)) >= \
+        psnr(djpeg_decode(plain), np.asarray(image))
     monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
     assert _save(image, **kw) == wide
 
