@@ -23,7 +23,9 @@ before a strip that has some, which takes the two-step path. On the two-step
 path, whole strips of a narrow image (up to ``SIDE_MCUS`` MCUs in all) are
 laid side by side and coded as one strip (``side_by_side``,
 ``StripCoder._encode_side``): images refined on every strip (the default's on
-small images, ``refine`` given), and marked strips in a row.
+small images, ``refine`` given), and marked strips in a row. A strip the same as
+the one before it there is refined once (``copy_coefs``): its copies do not count
+against ``SIDE_MCUS`` on the marked strips' runs.
 """
 
 from __future__ import annotations
