@@ -495,8 +495,10 @@ def copy_coefs(coefs: np.ndarray, frame: Frame, row_mcus: int, copies: tuple[int
     """
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
     mcus = frame.width // (8 * hs)
-    laid = coefs[:64 * mcus * (hs * vs + ncomp - 1)].reshape(64, -1)[
-        :, _copied_blocks(mcus, ncomp, hs, vs, row_mcus, copies)]
+    # np.take, C-ordered (an index on the second axis, ``[:, blocks]``, gave the transposed
+    # order, whose copy back took 2.5 times as long: 40 against 18 us, 4:2:0, 64 MCUs)
+    laid = np.take(coefs[:64 * mcus * (hs * vs + ncomp - 1)].reshape(64, -1),
+                   _copied_blocks(mcus, ncomp, hs, vs, row_mcus, copies), axis=1)
     coefs[:laid.size] = laid.ravel()
     return frame._replace(width=len(copies) * row_mcus * 8 * frame.hs)
 
