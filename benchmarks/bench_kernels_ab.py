@@ -20,15 +20,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
-from bench_encode import cpu_model, mosaic
-
 import pillow_streamjpeg  # noqa: F401 (registers STREAMJPEG)
 from pillow_streamjpeg import engine, strips
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model, mosaic  # noqa: E402
 
 
 def load(path: str) -> ModuleType:
