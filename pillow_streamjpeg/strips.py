@@ -514,7 +514,9 @@ def _copied_blocks(mcus: int, ncomp: int, hs: int, vs: int, row_mcus: int,
     take = (np.asarray(copies)[:, None] * row_mcus + np.arange(row_mcus)).ravel()
     luma = np.arange(mcus * hs * vs).reshape(vs, mcus, hs)[:, take]
     chroma = mcus * hs * vs + np.arange(mcus * (ncomp - 1)).reshape(ncomp - 1, mcus)[:, take]
-    return np.concatenate([luma.ravel(), chroma.ravel()])
+    blocks = np.concatenate([luma.ravel(), chroma.ravel()])
+    blocks.setflags(write=False)  # kept and shared by every thread, as ``_cached``'s arrays
+    return blocks
 
 
 def _same_rows(pixels: np.ndarray, one: int, other: int, count: int) -> bool:
