@@ -657,11 +657,12 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
 #: Joint rounding (``rounds_jointly``) where every quantizer is at least this.
 JOINT_MIN_QUANTIZER = 2
 #: At 4:2:0 and 4:2:2, the luma correction (``rounds_jointly``) where the chroma
-#: tables' quantizers average at least this too: IJG quality 91 and below. At q92
-#: (13.9) the retina photo lost 0.04 dB at 4:2:0 against rounding to nearest, and
-#: more at smaller dampings; at 4:2:2 it gained 0.007 dB there, still 0.010 behind
-#: Pillow (docs/fidelity.md, "Luma corrected for the decoded chroma").
-LUMA_FIX_MIN_CHROMA_MEAN = 15
+#: tables' quantizers average at least this too: IJG quality 92 (13.9) and below (q93
+#: and up have a quantizer of 1). At q92 it gains 0.13 to 0.29 dB over Pillow on 7 of 8
+#: photos and 0.01 dB on retina (measured 2026-12-03); at q93 to q97 (with the fused
+#: conversion it needs) it lost up to 0.9 dB on retina, whose chroma the decoder's
+#: rounding dominates there (docs/fidelity.md, "The luma correction at quality 92").
+LUMA_FIX_MIN_CHROMA_MEAN = 13
 
 
 def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
