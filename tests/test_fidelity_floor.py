@@ -24,6 +24,7 @@ from PIL import Image
 
 from generated import chart, content, ramp
 from jpegtools import djpeg_decode, psnr
+from pillow_streamjpeg.options import parse
 
 MARGIN_DB = 0.25
 ENOUGH_DB = 60.0
@@ -266,3 +267,19 @@ def test_wide_grey_ramps_at_every_quality_are_as_close_as_pillow(kind) -> None:
         if not holds(ours, theirs):
             behind.append((quality, round(ours, 2), round(theirs, 2)))
     assert behind == []
+
+
+@pytest.mark.parametrize("subsampling", [1, 2])
+def test_floor_at_quality_92_where_the_luma_correction_begins(subsampling: int) -> None:
+    """The floor's RGB cases at quality 92, the highest quality the default's luma correction
+    runs at (``options.LUMA_FIX_MIN_CHROMA_MEAN``, 2026-12-03): none behind Pillow by more
+    than this module's margin, as at the option sets' qualities (none of 448 at q91 and
+    q92 when measured)."""
+    options = {"quality": 92, "subsampling": subsampling}
+    assert parse("RGB", (64, 64), options).joint_rounding  # the correction is on here
+    losses = []
+    for mode, kind, width, height in cases("q90-420"):  # RGB only, with the wide ramps
+        ours, theirs = compare(content(kind, width, height, mode), options)
+        if not holds(ours, theirs):
+            losses.append(f"{kind} {width}x{height}: ours {ours:.2f} dB, Pillow {theirs:.2f} dB")
+    assert not losses, "\n".join(losses)
