@@ -14,7 +14,7 @@ against refine=0, medians of ``--rounds`` interleaved rounds on 3 x 3 tiles of a
 (1536 x 1536), with the CPU model.
 
     python benchmarks/bench_joint.py [--photos astronaut,rocket] [--qualities 92,90,75,50,25]
-    python benchmarks/bench_joint.py --subsampling 2 --qualities 91,90,75,50,25
+    python benchmarks/bench_joint.py --subsampling 2 --qualities 92,90,75,50,25
     python benchmarks/bench_joint.py --time [--subsampling 2] [--rounds 9]
 """
 
