@@ -9,12 +9,17 @@ size against Pillow's, for STREAMJPEG's default and for refine=0 (each coefficie
 nearest, Y as converted); and the default against Pillow's PSNR at the default's size
 (Pillow's saves at q20 to q95, interpolated in log size).
 
+``--force`` (4:2:2 and 4:2:0): the luma correction forced on at any quality (with the fused
+conversion it is built into, which quality 93 and up do not use), against the default; the
+experiment of docs/fidelity.md, "The luma correction at quality 92, and above it tried".
+
 ``--time``: process CPU time of ``Image.save(format="STREAMJPEG", workers=1)``, default
 against refine=0, medians of ``--rounds`` interleaved rounds on 3 x 3 tiles of astronaut
 (1536 x 1536), with the CPU model.
 
     python benchmarks/bench_joint.py [--photos astronaut,rocket] [--qualities 92,90,75,50,25]
     python benchmarks/bench_joint.py --subsampling 2 --qualities 92,90,75,50,25
+    python benchmarks/bench_joint.py --subsampling 2 --qualities 93,95,97 --force
     python benchmarks/bench_joint.py --time [--subsampling 2] [--rounds 9]
 """
 
@@ -31,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
+from pillow_streamjpeg import options as _options
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model, psnr  # noqa: E402
@@ -56,12 +62,36 @@ def _pillow_at_size(image: Image.Image, px: np.ndarray, subsampling: int):
     return lambda size: float(np.interp(np.log(size), sizes, values))
 
 
-def gain(photos: list[str], qualities: list[int], subsampling: int) -> None:
+def _forced(on: bool) -> None:
+    """The luma correction on at every quality (``on``), or as the encoder decides."""
+    _options.LUMA_FIX_MIN_CHROMA_MEAN = 0 if on else _LUMA_MEAN
+    _options.JOINT_MIN_QUANTIZER = 1 if on else _JOINT_MIN
+    _options.averages_rounded_chroma = (lambda tables: False) if on else _AVERAGES
+
+
+_LUMA_MEAN, _JOINT_MIN = _options.LUMA_FIX_MIN_CHROMA_MEAN, _options.JOINT_MIN_QUANTIZER
+_AVERAGES = _options.averages_rounded_chroma
+
+
+def _ours(image: Image.Image, quality: int, subsampling: int, force: bool,
+          **options) -> tuple[int, np.ndarray]:
+    _forced(force)
+    try:
+        return _save(image, format="STREAMJPEG", quality=quality, subsampling=subsampling,
+                     **options)
+    finally:
+        _forced(False)
+
+
+def gain(photos: list[str], qualities: list[int], subsampling: int, force: bool = False) -> None:
+    """The table; with ``force``, the forced correction against the default (in the
+    refine=0 columns' place)."""
     import skimage.data
 
     print(f"{LABELS[subsampling]}; decoded by Pillow (libjpeg-turbo, islow)")
-    print("| photo | q | default dB vs Pillow | size vs Pillow | refine=0 dB vs Pillow | size "
-          "vs Pillow | gain dB | size vs refine=0 | default vs Pillow at its size |")
+    new, old = ("forced", "default") if force else ("default", "refine=0")
+    print(f"| photo | q | {new} dB vs Pillow | size vs Pillow | {old} dB vs Pillow | size "
+          f"vs Pillow | gain dB | size vs {old} | {new} vs Pillow at its size |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in photos:
         px = getattr(skimage.data, name)()
@@ -69,8 +99,8 @@ def gain(photos: list[str], qualities: list[int], subsampling: int) -> None:
         pillow_at = _pillow_at_size(image, px, subsampling)
         for q in qualities:
             size_p, dec_p = _save(image, format="JPEG", quality=q, subsampling=subsampling)
-            size_0, dec_0 = _save(image, format="STREAMJPEG", quality=q, subsampling=subsampling, refine=0)
-            size_j, dec_j = _save(image, format="STREAMJPEG", quality=q, subsampling=subsampling)
+            size_0, dec_0 = _ours(image, q, subsampling, False, **({} if force else {"refine": 0}))
+            size_j, dec_j = _ours(image, q, subsampling, force)
             base = psnr(dec_p, px)
             print(f"| {name} | {q} | {psnr(dec_j, px) - base:+.3f} | {size_j / size_p:.4f}x "
                   f"| {psnr(dec_0, px) - base:+.3f} | {size_0 / size_p:.4f}x "
@@ -107,12 +137,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9, help="rounds for --time")
     parser.add_argument("--subsampling", type=int, default=0, choices=sorted(LABELS),
                         help="Pillow's subsampling: 0 4:4:4, 1 4:2:2, 2 4:2:0")
+    parser.add_argument("--force", action="store_true",
+                        help="4:2:2 and 4:2:0: the luma correction forced on, against the default")
     args = parser.parse_args()
+    if args.force and (args.time or args.subsampling == 0):
+        parser.error("--force compares the subsampled gain: give --subsampling 1 or 2, not --time")
     qualities = [int(q) for q in args.qualities.split(",")]
     if args.time:
         timing(qualities, args.rounds, args.subsampling)
     else:
-        gain(args.photos.split(","), qualities, args.subsampling)
+        gain(args.photos.split(","), qualities, args.subsampling, args.force)
 
 
 if __name__ == "__main__":
