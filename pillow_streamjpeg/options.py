@@ -660,8 +660,9 @@ JOINT_MIN_QUANTIZER = 2
 #: tables' quantizers average at least this too: IJG quality 92 (13.9) and below (q93
 #: and up have a quantizer of 1). At q92 it gains 0.13 to 0.29 dB over Pillow on 7 of 8
 #: photos and 0.01 dB on retina (measured 2026-12-03); at q93 to q97 (with the fused
-#: conversion it needs) it lost up to 0.9 dB on retina, whose chroma the decoder's
-#: rounding dominates there (docs/fidelity.md, "The luma correction at quality 92").
+#: conversion it needs) it lost up to 0.9 dB on retina, a JPEG once saved with subsampled
+#: chroma, where it only moved Y off whole values (docs/fidelity.md, "The luma correction
+#: at quality 92, and above it tried").
 LUMA_FIX_MIN_CHROMA_MEAN = 13
 
 
