@@ -62,15 +62,16 @@ def _pillow_at_size(image: Image.Image, px: np.ndarray, subsampling: int):
     return lambda size: float(np.interp(np.log(size), sizes, values))
 
 
+#: the encoder's own thresholds, which ``_forced`` sets aside and puts back
+_LUMA_MEAN, _JOINT_MIN = _options.LUMA_FIX_MIN_CHROMA_MEAN, _options.JOINT_MIN_QUANTIZER
+_AVERAGES = _options.averages_rounded_chroma
+
+
 def _forced(on: bool) -> None:
     """The luma correction on at every quality (``on``), or as the encoder decides."""
     _options.LUMA_FIX_MIN_CHROMA_MEAN = 0 if on else _LUMA_MEAN
     _options.JOINT_MIN_QUANTIZER = 1 if on else _JOINT_MIN
     _options.averages_rounded_chroma = (lambda tables: False) if on else _AVERAGES
-
-
-_LUMA_MEAN, _JOINT_MIN = _options.LUMA_FIX_MIN_CHROMA_MEAN, _options.JOINT_MIN_QUANTIZER
-_AVERAGES = _options.averages_rounded_chroma
 
 
 def _ours(image: Image.Image, quality: int, subsampling: int, force: bool,
