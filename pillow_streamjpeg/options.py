@@ -141,8 +141,8 @@ class Settings:
             return 0
         if not self.round_samples:
             return 1
-        if not averages_rounded_chroma(self.qtables):
-            return 3
+        if not averages_rounded_chroma(self.qtables) or self.joint_rounding and self.hs > 1:
+            return 3  # the luma correction is built into the fused conversion (kernels)
         chroma = [self.qtables[c.table] for c in self.components[1:]]
         return 4 if rounds_averaged_chroma(chroma) else 2
 
@@ -657,12 +657,14 @@ def rounds_averaged_chroma(chroma_tables) -> bool:
 #: Joint rounding (``rounds_jointly``) where every quantizer is at least this.
 JOINT_MIN_QUANTIZER = 2
 #: At 4:2:0 and 4:2:2, the luma correction (``rounds_jointly``) where the chroma
-#: tables' quantizers average at least this too: IJG quality 92 (13.9) and below (q93
-#: and up have a quantizer of 1). At q92 it gains 0.13 to 0.29 dB over Pillow on 7 of 8
-#: photos and 0.01 dB on retina (measured 2026-12-03); at q93 to q97 (with the fused
-#: conversion it needs) it lost up to 0.9 dB on retina, a JPEG once saved with subsampled
-#: chroma, where it only moved Y off whole values (docs/fidelity.md, "The luma correction
-#: at quality 92, and above it tried").
+#: tables' quantizers average at least this too (IJG quality 92, 13.9, and below), or where
+#: the luma table has a quantizer of 1 and the chroma's are at least ``JOINT_MIN_QUANTIZER``
+#: (q93 to q95), gated there by the chroma's detail (``strips.LUMA_FIX_DETAIL``). At q92 it
+#: gains 0.13 to 0.29 dB over Pillow on 7 of 8 photos and 0.01 dB on retina (measured
+#: 2026-12-03); at q93 to q97, ungated, it lost up to 0.9 dB on retina, a JPEG once saved
+#: with subsampled chroma, where it only moved Y off whole values (docs/fidelity.md, "The
+#: luma correction at quality 92, and above it tried", and "The luma correction gated by
+#: the chroma's detail").
 LUMA_FIX_MIN_CHROMA_MEAN = 13
 
 
@@ -680,11 +682,14 @@ def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) 
     sampling = (components[0].h, components[0].v)
     if sampling not in ((1, 1), (2, 1), (2, 2)):
         return False
-    if min(min(qtables[t]) for t in {c.table for c in components}) < JOINT_MIN_QUANTIZER:
-        return False
     if sampling == (1, 1):
-        return True
-    chroma = [qtables[c.table] for c in components[1:]]  # each table summed as a whole: 9 -> 3 us
+        return min(min(qtables[t]) for t in {c.table for c in components}) >= JOINT_MIN_QUANTIZER
+    chroma = [qtables[c.table] for c in components[1:]]
+    if min(map(min, chroma)) < JOINT_MIN_QUANTIZER:
+        return False
+    if min(qtables[components[0].table]) < JOINT_MIN_QUANTIZER:
+        return True  # a luma quantizer of 1: the correction gated by the chroma's detail
+    # each table summed as a whole: 9 -> 3 us
     return sum(map(sum, chroma)) >= LUMA_FIX_MIN_CHROMA_MEAN * sum(map(len, chroma))
 
 

@@ -199,7 +199,7 @@ def _triangle(plane: np.ndarray, axis: int) -> np.ndarray:
 @pytest.mark.parametrize("vs,gm,group,quality", [(2, 3, 4, 75), (1, 4, 4, 50), (2, 1, 2, 90)])
 def test_y_less_k_times_the_upsampled_decoded_z(reference, vs, gm, group, quality) -> None:
     _, chroma = tables.quality_tables(quality)
-    J = strips._luma_fix_weights((chroma, chroma, chroma))
+    J = strips._luma_fix_weights(((chroma, chroma, chroma), vs))
     k = J[128] / 256 / GRAM[0, 0]
     rng = np.random.default_rng(vs * 100 + gm)
     yb = 2 * group
@@ -234,7 +234,7 @@ def test_y_weights_add_k_times_the_pixels_own_z(reference) -> None:
     """``_luma_weights``: BT.601's Y weights, plus k times Z's weights of R, G, B (the kernels'
     ``Z_RGB``: Z of the pixel's Cb and Cr); they sum to 1 and none is negative, so Y stays
     within 0..255; without the correction, BT.601's."""
-    J = strips._luma_fix_weights(tables.quality_tables(75) + tables.quality_tables(75)[1:])
+    J = strips._luma_fix_weights((tables.quality_tables(75) + tables.quality_tables(75)[1:], 2))
     k = J[128] / 256 / GRAM[0, 0]
     z_rgb = GRAM[0, 1] * RGB_TO_YCC[1] + GRAM[0, 2] * RGB_TO_YCC[2]
     expected = RGB_TO_YCC[0] + k * z_rgb
@@ -242,6 +242,107 @@ def test_y_weights_add_k_times_the_pixels_own_z(reference) -> None:
     assert np.allclose(got, expected, atol=2e-5)
     assert abs(got.sum() - 1) < 1e-5 and (got > 0).all()
     assert np.allclose(reference._luma_weights(J, False), RGB_TO_YCC[0], atol=1e-6)
+
+
+def _z_detail_band(rng, width: int, rows: int, amplitude: float) -> np.ndarray:
+    """RGB rows whose chroma cells (2 x 2) are flat but for Z detail of about this amplitude:
+    each cell's pixels one grey-ish colour, then blue moved by +-a within the cell."""
+    cells = rng.integers(40, 216, (rows // 2, width // 2, 3))
+    px = np.repeat(np.repeat(cells, 2, 0), 2, 1).astype(np.int64)
+    sign = np.where((np.arange(rows)[:, None] + np.arange(width)[None, :]) % 2, -1, 1)
+    px[..., 2] += np.round(amplitude * sign).astype(np.int64)
+    return np.clip(px, 0, 255).astype(np.uint8)
+
+
+def _model_detail(px: np.ndarray, vs: int) -> float:
+    """``_luma_gate``'s measure in float64 with Z's exact weights: the mean square of Z about
+    each chroma cell's mean, over every other cell of the first chroma row."""
+    z = px[: 2 if vs == 2 else 1].astype(np.float64) @ np.asarray(Z_RGB)
+    cells = z.reshape(z.shape[0], -1, 2)[:, ::2]  # every other cell
+    return float(((cells - cells.mean(axis=(0, 2), keepdims=True)) ** 2).mean())
+
+
+#: the kernels' Z of a pixel's R, G, B (``Z_RGB``): Z = 1.428 Cb + 0.688 Cr
+Z_RGB = GRAM[0, 1] * RGB_TO_YCC[1] + GRAM[0, 2] * RGB_TO_YCC[2]
+
+
+@pytest.mark.parametrize("vs", [2, 1])
+def test_gate_passes_groups_whose_chroma_has_detail_within_its_cells(reference, vs) -> None:
+    """``_luma_gate``: with the threshold J[129] / 256 (``strips.LUMA_FIX_DETAIL``), True where
+    the source's Z has that mean square about its chroma cells' means (4:2:0: 2 x 2 cells of
+    pixel rows 0 and 1; 4:2:2: 2 x 1 cells of row 0), False where it has less; always True
+    where not gated (J[129] = 0); False for a group of no whole cell."""
+    luma, chroma = tables.quality_tables(95)
+    J = strips._luma_fix_weights(((luma, chroma, chroma), vs))
+    threshold = J[129] / 256
+    assert threshold == pytest.approx(strips.LUMA_FIX_DETAIL[vs], abs=0.01) and threshold > 0
+    rng = np.random.default_rng(vs)
+    width, rows = 512, 16
+    rowidx = np.arange(16, dtype=np.int64)
+    seen = set()
+    for amplitude in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 6.0):
+        px = _z_detail_band(rng, width, rows, amplitude)
+        if vs == 1:  # 2 x 1 cells: rows alike in pairs, the sign alternating along the row
+            px[1::2] = px[0::2]
+        band = px.reshape(-1)
+        got = reference._luma_gate(band, 3 * width, rowidx, width, 3, vs, 0, width, J)
+        measure = _model_detail(px, vs)
+        if abs(measure - threshold) > 0.1 * threshold:  # the kernel's Z weights are rounded
+            assert got == (measure >= threshold), (amplitude, measure)
+            seen.add(got)
+        J0 = J.copy()
+        J0[129] = 0
+        assert reference._luma_gate(band, 3 * width, rowidx, width, 3, vs, 0, width, J0)
+        # the group's columns inside the image only: one pixel, no whole cell
+        assert not reference._luma_gate(band, 3 * width, rowidx, 1, 3, vs, 0, width, J)
+    assert seen == {True, False}  # both sides of the threshold were met
+
+
+def test_ungated_groups_are_coded_as_without_the_correction() -> None:
+    """At q95 4:2:0 (gated), a strip of two groups of 32 MCUs: the one with chroma detail takes
+    the correction's coefficients (those with the gate off), the one without takes those of
+    ``refine=0`` (no correction, chroma averaged from the rounded pixels), MCU for MCU."""
+    from pillow_streamjpeg import engine
+
+    rng = np.random.default_rng(5)
+    width, rows = 1024, 16
+    detailed = rng.integers(0, 256, (rows, width // 2, 3)).astype(np.uint8)
+    flat = _z_detail_band(rng, width // 2, rows, 0.0)
+    px = np.ascontiguousarray(np.concatenate([detailed, flat], axis=1))
+
+    def coefs(settings) -> np.ndarray:
+        frame = strips.Frame.of(settings)
+        kernels = engine.kernels
+        samples, dct, coefs_, _ = kernels.scratch_sizes(3, 2, 2, strips.MCUS_PER_GROUP)
+        strip_samples, strip_coefs = kernels.strip_layout(width, 3, 2, 2)
+        out = np.zeros(strip_coefs, np.int32)
+        mcus = kernels.strip_coefs(px.reshape(-1), 3 * width, 0, rows, *frame,
+                                   np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                                   np.zeros(coefs_, np.int32), strips.MCUS_PER_GROUP,
+                                   np.zeros(strip_samples, np.float32), out, 0, 0)
+        assert mcus == 64
+        # coefficient n of block j at n * nb + j: Y's blocks by rows of 2 * mcus, then Cb's
+        # and Cr's mcus each; as [64, component (Y rows 0 and 1, Cb, Cr), MCU, block]
+        c = out[:64 * 6 * mcus].reshape(64, 6 * mcus)
+        y = c[:, :4 * mcus].reshape(64, 2, mcus, 2)
+        chroma = c[:, 4 * mcus:].reshape(64, 2, mcus, 1)
+        return np.concatenate([y, np.repeat(chroma, 2, axis=3)], axis=1)
+
+    size = (width, rows)
+    gated = coefs(options.parse("RGB", size, {"quality": 95, "subsampling": 2}))
+    plain = coefs(options.parse("RGB", size, {"quality": 95, "subsampling": 2, "refine": 0}))
+    keep = strips.LUMA_FIX_DETAIL[2]
+    try:
+        strips.LUMA_FIX_DETAIL[2] = 0.0  # the gate off: the correction on every group
+        strips._cached_build.cache_clear()
+        corrected = coefs(options.parse("RGB", size, {"quality": 95, "subsampling": 2}))
+    finally:
+        strips.LUMA_FIX_DETAIL[2] = keep
+        strips._cached_build.cache_clear()
+    assert np.array_equal(gated[:, :, :32], corrected[:, :, :32])  # detail: corrected
+    assert np.array_equal(gated[:, :, 32:], plain[:, :, 32:])  # none: as refine=0
+    assert not np.array_equal(corrected[:, :2, :32], plain[:, :2, :32])  # Y corrected there
+    assert not np.array_equal(corrected[:, :2, 32:], plain[:, :2, 32:])  # and would be here
 
 
 def _settings(mode="RGB", **info):
@@ -276,11 +377,17 @@ def test_frame_carries_the_weights_and_scaled_multipliers() -> None:
 
 
 @pytest.mark.parametrize("subsampling", [2, 1])
-def test_luma_fix_is_on_for_subsampled_rgb_at_quality_92_and_below(subsampling) -> None:
-    for quality in (92, 91, 75, 5):  # q92: chroma mean 13.9
-        assert _settings(quality=quality, subsampling=subsampling).joint_rounding
-    assert not _settings(quality=93, subsampling=subsampling).joint_rounding  # a quantizer of 1
-    assert not _settings(quality=95, subsampling=subsampling).joint_rounding
+def test_luma_fix_is_on_for_subsampled_rgb_at_quality_95_and_below(subsampling) -> None:
+    for quality in (95, 94, 93, 92, 91, 75, 5):  # q92: chroma mean 13.9; q93 to q95 gated
+        settings = _settings(quality=quality, subsampling=subsampling)
+        assert settings.joint_rounding and settings.convert == 3  # with the fused conversion
+        gate = strips.Frame.of(settings).joint[129]
+        # gated where the luma table has a quantizer of 1: q93 and up
+        vs = 2 if subsampling == 2 else 1
+        assert gate == (round(256 * strips.LUMA_FIX_DETAIL[vs]) if quality >= 93 else 0)
+    for quality in (96, 100):  # a chroma quantizer of 1
+        assert not _settings(quality=quality, subsampling=subsampling).joint_rounding
+    assert _settings(quality=95, subsampling=subsampling, refine=0).convert == 2  # as before
     assert not _settings(quality=75, subsampling=subsampling, refine=0).joint_rounding
     assert not _settings(quality=75, subsampling=subsampling, refine=1).joint_rounding
     assert _settings(quality=75, subsampling=subsampling, refine=None).joint_rounding
@@ -299,7 +406,10 @@ def test_luma_fix_small_images_and_custom_tables() -> None:
     assert not fine.joint_rounding
     ones = options.parse("RGB", (64, 48), {"qtables": [[16] * 63 + [1], [40] * 64],
                                            "subsampling": 2})
-    assert not ones.joint_rounding  # a quantizer of 1
+    assert ones.joint_rounding and strips.Frame.of(ones).joint[129] > 0  # luma's 1: gated
+    chroma_one = options.parse("RGB", (64, 48), {"qtables": [[16] * 64, [40] * 63 + [1]],
+                                                 "subsampling": 2})
+    assert not chroma_one.joint_rounding  # a chroma quantizer of 1
 
 
 def test_frame_carries_the_chroma_tables_and_the_damping() -> None:
@@ -310,6 +420,7 @@ def test_frame_carries_the_chroma_tables_and_the_damping() -> None:
     assert len(off.joint) == 0
     assert list(on.joint[:64]) == list(chroma) and list(on.joint[64:128]) == list(chroma)
     assert on.joint[128] == round(256 * strips.LUMA_DAMP)
+    assert on.joint[129] == 0  # no quantizer of 1: not gated
     assert np.array_equal(on.recip, off.recip)  # not scaled: no joint rounding here
     assert on.convert == off.convert == 3  # the fused conversion, as without it
 

@@ -65,16 +65,22 @@ def test_quality_100_subsampled_is_level_with_pillow(photos, name, subsampling) 
 
 
 @pytest.mark.parametrize(("quality", "subsampling", "convert"), [
-    (100, 2, 4), (100, 1, 4), (100, 0, 4), (99, 2, 2), (95, 2, 2), (90, 2, 3), (50, 0, 3)])
+    (100, 2, 4), (100, 1, 4), (100, 0, 4), (99, 2, 2), (97, 2, 2), (95, 2, 3), (95, 1, 3),
+    (90, 2, 3), (50, 0, 3)])
 def test_chroma_is_rounded_after_averaging_where_every_chroma_quantizer_is_1(
         quality, subsampling, convert) -> None:
     """``Settings.convert``: 4 (the averages rounded as libjpeg rounds them) only where every
     quantizer of the chroma table is 1; 2 where some quantizer is 1, 3 elsewhere; custom
-    tables decide the same way."""
+    tables decide the same way. At 4:2:0 and 4:2:2 where only the luma table has a quantizer
+    of 1 (q93 to q95), 3 by default: the luma correction's fused conversion, which groups
+    without chroma detail leave for 2 in the kernels (``_luma_gate``); 2 with ``refine=0``."""
     from pillow_streamjpeg import options
 
     settings = options.parse("RGB", (32, 32), {"quality": quality, "subsampling": subsampling})
     assert settings.convert == convert
+    if quality == 95 and subsampling:
+        assert options.parse("RGB", (32, 32), {"quality": quality, "subsampling": subsampling,
+                                               "refine": 0}).convert == 2
     ones = [[1] * 64, [1] * 64]
     assert options.parse("RGB", (32, 32), {"qtables": ones, "subsampling": 2}).convert == 4
     assert options.parse("RGB", (32, 32), {"qtables": [[1] * 64, [2] + [1] * 63],

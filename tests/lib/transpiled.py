@@ -36,7 +36,7 @@ def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
     if ncomp == 1:
         qtables = qtables[:1]
     return Frame(width, channels, ncomp, convert, hs, vs, comp_table,
-                 *strips.rounding_arrays(qtables, comp_table, joint, hs))
+                 *strips.rounding_arrays(qtables, comp_table, joint, hs, vs))
 
 
 def colour_strip(kernels: ModuleType, pixels: np.ndarray, quality: int, hs: int = 1, vs: int = 1,
