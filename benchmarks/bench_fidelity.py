@@ -15,7 +15,7 @@ Encoders:
 ``ours`` is the default encoder: the decoder-aware quantization (transpiled/refine.py,
 the ``refine`` option) is off on images of this size by default and is measured by
 ``benchmarks/bench_refine.py``; docs/fidelity.md gives its figures. At q92 and below its
-colour coefficients are rounded jointly (``benchmarks/bench_joint.py``).
+4:4:4 colour coefficients are rounded jointly (``benchmarks/bench_joint.py``).
 
 ``--rounding`` measures the YCbCr rounding instead (``Settings.round_samples``):
 for the colour photos, STREAMJPEG with YCbCr kept in floating point and rounded

@@ -9,9 +9,11 @@ size against Pillow's, for STREAMJPEG's default and for refine=0 (each coefficie
 nearest, Y as converted); and the default against Pillow's PSNR at the default's size
 (Pillow's saves at q20 to q95, interpolated in log size).
 
-``--force`` (4:2:2 and 4:2:0): the luma correction forced on at any quality (with the fused
-conversion it is built into, which quality 93 and up do not use), against the default; the
-experiment of docs/fidelity.md, "The luma correction at quality 92, and above it tried".
+``--force`` (4:2:2 and 4:2:0): the luma correction forced on at any quality and on every
+group of MCUs (with the fused conversion it is built into, which quality 96 and up do not
+use; at q93 to q95 the default gates it by the chroma's detail), against the default; the
+experiments of docs/fidelity.md, "The luma correction at quality 92, and above it tried" and
+"The luma correction gated by the chroma's detail".
 
 ``--time``: process CPU time of ``Image.save(format="STREAMJPEG", workers=1)``, default
 against refine=0, medians of ``--rounds`` interleaved rounds on 3 x 3 tiles of astronaut
@@ -37,6 +39,7 @@ from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import options as _options
+from pillow_streamjpeg import strips as _strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model, psnr  # noqa: E402
@@ -65,13 +68,17 @@ def _pillow_at_size(image: Image.Image, px: np.ndarray, subsampling: int):
 #: the encoder's own thresholds, which ``_forced`` sets aside and puts back
 _LUMA_MEAN, _JOINT_MIN = _options.LUMA_FIX_MIN_CHROMA_MEAN, _options.JOINT_MIN_QUANTIZER
 _AVERAGES = _options.averages_rounded_chroma
+_DETAIL = dict(_strips.LUMA_FIX_DETAIL)
 
 
 def _forced(on: bool) -> None:
-    """The luma correction on at every quality (``on``), or as the encoder decides."""
+    """The luma correction on at every quality and not gated (``on``), or as the encoder
+    decides."""
     _options.LUMA_FIX_MIN_CHROMA_MEAN = 0 if on else _LUMA_MEAN
     _options.JOINT_MIN_QUANTIZER = 1 if on else _JOINT_MIN
     _options.averages_rounded_chroma = (lambda tables: False) if on else _AVERAGES
+    _strips.LUMA_FIX_DETAIL.update({1: 0.0, 2: 0.0} if on else _DETAIL)
+    _strips._cached_build.cache_clear()  # the kernels' weights, which hold the gate
 
 
 def _ours(image: Image.Image, quality: int, subsampling: int, force: bool,

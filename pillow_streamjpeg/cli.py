@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{options.REFINE_AUTO_BLOCKS} (RGB 4:4:4) or "
                              f"{options.REFINE_AUTO_BLOCKS_SUBSAMPLED} (RGB 4:2:2, 4:2:0), "
                              "else 0; 0 also rounds RGB 4:4:4 to nearest at quality 92 and below "
-                             "and converts RGB 4:2:0 and 4:2:2 Y as is at 92 and below, where "
+                             "and converts RGB 4:2:0 and 4:2:2 Y as is at 95 and below, where "
                              "the default has Y take up part of the chroma's error)")
     parser.add_argument("--range", default=None, metavar="RANGE",
                         help="TIFF samples that are not 8-bit: auto (default: SMin/SMaxSampleValue, "

@@ -670,13 +670,16 @@ LUMA_FIX_MIN_CHROMA_MEAN = 13
 
 def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
     """Whether Y takes up part of the chroma's error (``Settings.joint_rounding``):
-    for RGB the kernels convert to YCbCr, with tables whose every quantizer is at
-    least ``JOINT_MIN_QUANTIZER``. Without subsampling each frequency's Y, Cb and Cr
+    for RGB the kernels convert to YCbCr. Without subsampling, with tables whose every
+    quantizer is at least ``JOINT_MIN_QUANTIZER``, each frequency's Y, Cb and Cr
     coefficients are rounded together (kernels' ``_joint_round``); at 4:2:0 and
-    4:2:2, where also the chroma quantizers average at least
-    ``LUMA_FIX_MIN_CHROMA_MEAN``, Y is corrected for the chroma the decoder will
-    upsample (``_luma_fix``: 1.10x to 1.15x the encode time at 4:2:0, 1.13x to
-    1.21x at 4:2:2, where it costs the same per chroma block over half the pixels)."""
+    4:2:2, where the chroma's quantizers are at least that and average at least
+    ``LUMA_FIX_MIN_CHROMA_MEAN`` and the luma's are at least that too, Y is corrected
+    for the chroma the decoder will upsample (``_luma_fix``: 1.10x to 1.15x the encode
+    time at 4:2:0, 1.13x to 1.21x at 4:2:2, where it costs the same per chroma block
+    over half the pixels); where the luma table has a quantizer of 1 instead (IJG
+    quality 93 to 95), only on groups of MCUs whose source chroma has detail within the
+    subsampling cells (``_luma_gate``, ``strips.LUMA_FIX_DETAIL``: 1.09x to 1.20x)."""
     if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components[1:]):
         return False
     sampling = (components[0].h, components[0].v)

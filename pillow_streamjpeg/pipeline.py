@@ -112,8 +112,9 @@ def encode(
     ramps along one axis: ``options.marked_choice``); where it is off by default, RGB
     4:4:4 at quality 92 and below has each Y coefficient rounded with the chroma
     for the RGB error (about 1.11x the encode time), RGB 4:2:0 and 4:2:2 at quality
-    92 and below its Y corrected for the decoded chroma (1.10x to 1.23x;
-    ``options.rounds_jointly``), which 0 turns off too (docs/fidelity.md).
+    95 and below its Y corrected for the decoded chroma (1.10x to 1.23x; at q93 to q95
+    only where the chroma has detail, ``kernels._luma_gate``; ``options.rounds_jointly``),
+    which 0 turns off too (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 

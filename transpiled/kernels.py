@@ -55,7 +55,9 @@ Conventions shared with the caller:
   coefficient), with ``recip`` then 32 times the multipliers: each Y
   coefficient rounded with its frequency's Cb and Cr for the RGB error; at
   4:2:0 and 4:2:2 those of ``_luma_fix`` (Cb's and Cr's
-  quantizers, a damping): Y corrected for the chroma the decoder upsamples.
+  quantizers, a damping, and ``_luma_gate``'s threshold, 0 for none): Y
+  corrected for the chroma the decoder upsamples, with ``convert`` 3; a
+  group the gate stops is converted with ``convert`` 2 and not corrected.
 - ``huff``, 512 entries per table set t: the DC symbols at 512 t + s, the AC
   symbols at 512 t + 256 + s; an entry is ``(code << (6 + extra)) | length``,
   where length counts the code and the symbol's extra bits.
@@ -1395,9 +1397,10 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
     first chroma row (pixel rows 0 and 1 at 4:2:0, 2 x 2 cells; row 0 at
     4:2:2, 2 x 1 cells), whole cells inside the image: a group is 32 MCUs,
     enough to tell (every cell of every row told no better on photos), and
-    the test costs a save about 3 % (a gate per MCU on every pixel cost 1.2x,
-    docs/fidelity.md). Integers (Z about 64 times, ``Z_RGB_64``; int64 sums):
-    exact in the compiled kernels and their Python source alike.
+    the test costs a save about 3 % where no group passes (a gate per MCU on
+    every pixel cost 1.2x, docs/fidelity.md). Integers (Z about 64 times,
+    ``Z_RGB_64``; int64 sums): exact in the compiled kernels and their Python
+    source alike.
     """
     if J.shape[0] < 130 or J[129] <= 0:
         return True
