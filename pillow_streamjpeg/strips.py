@@ -210,8 +210,8 @@ LUMA_DAMP = 0.75
 #: cancel) has at least this mean square about each chroma cell's mean, at 4:2:0 (2 x 2 cells;
 #: key 2) and 4:2:2 (2 x 1; key 1). Elsewhere the group is converted as without it. Ungated,
 #: retina (a photograph once saved with subsampled chroma) lost 0.2 to 0.8 dB there; gated so,
-#: it stays within 0.03 dB of before and 7 photos gain 0.1 to 0.35 dB (docs/fidelity.md, "The
-#: luma correction gated by the chroma's detail").
+#: it stays within 0.05 dB of before and six photos gain 0.09 to 0.35 dB (docs/fidelity.md,
+#: "The luma correction gated by the chroma's detail").
 LUMA_FIX_DETAIL = {2: 1.0, 1: 0.4}
 
 

@@ -1120,10 +1120,12 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     if fix and not _luma_gate(band, row_bytes, rowidx, width, channels, vs, m0 * mw, gm * mw,
                               joint):
         # gated, and too little chroma detail in the group for the correction: converted as
-        # without it (chroma averaged from the rounded pixels, ``convert`` 2)
+        # without it (rounded samples: chroma averaged from the rounded pixels, ``convert``
+        # 2; float ones averaged, 1)
         fix = False
         fused = False
-        convert = 2
+        if convert == 3:
+            convert = 2
     kr, kg, kb = _luma_weights(joint, fix)
     if fused:
         # Y corrected in floating point (rounding it, then correcting: retina q90 4:2:0
