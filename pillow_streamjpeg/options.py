@@ -679,7 +679,7 @@ def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) 
     time at 4:2:0, 1.13x to 1.21x at 4:2:2, where it costs the same per chroma block
     over half the pixels); where the luma table has a quantizer of 1 instead (IJG
     quality 93 to 95), only on groups of MCUs whose source chroma has detail within the
-    subsampling cells (``_luma_gate``, ``strips.LUMA_FIX_DETAIL``: 1.09x to 1.20x)."""
+    subsampling cells (``_luma_gate``, ``strips.LUMA_FIX_DETAIL``: 1.09x to 1.23x)."""
     if not converted or len(components) != 3 or any(c.h != 1 or c.v != 1 for c in components[1:]):
         return False
     sampling = (components[0].h, components[0].v)

@@ -207,12 +207,12 @@ LUMA_DAMP = 0.75
 #: Where the luma table has a quantizer of 1 (IJG quality 93 to 95: ``options.rounds_jointly``)
 #: the luma correction is gated, group by group of MCUs, by the source's chroma detail
 #: (kernels' ``_luma_gate``): it runs where Z (the chroma's share of the RGB error that Y can
-#: cancel) has at least this mean square about each chroma cell's mean, at 4:2:0 (2 x 2 cells;
-#: key 2) and 4:2:2 (2 x 1; key 1). Elsewhere the group is converted as without it. Ungated,
-#: retina (a photograph once saved with subsampled chroma) lost 0.2 to 0.8 dB there; gated so,
-#: it stays within 0.05 dB of before and six photos gain 0.09 to 0.35 dB (docs/fidelity.md,
-#: "The luma correction gated by the chroma's detail").
-LUMA_FIX_DETAIL = {2: 1.0, 1: 0.4}
+#: cancel) has at least this mean square about the means of 2 x 2 cells, at 4:2:0 (key 2) and
+#: 4:2:2 (key 1). Elsewhere the group is converted as without it. Ungated, retina (a
+#: photograph once saved with subsampled chroma) lost 0.2 to 0.8 dB there; gated so, it stays
+#: within 0.05 dB of before and six photos gain 0.1 to 0.35 dB (docs/fidelity.md, "The luma
+#: correction gated by the chroma's detail").
+LUMA_FIX_DETAIL = {2: 1.0, 1: 0.7}
 
 
 def _luma_fix_weights(spec) -> np.ndarray:

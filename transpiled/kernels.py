@@ -1390,14 +1390,15 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
     Always where it is not gated (J[129], if there, is 0). Gated (J[129] > 0:
     where the luma table has a quantizer of 1, IJG quality 93 to 95), only
     where the source's Z (``Z_RGB``: the chroma's share of the RGB error that
-    Y can cancel) has detail within the chroma cells: its mean square about
-    each cell's mean at least J[129] / 256. Without such detail (a photo once
+    Y can cancel) has detail within 2 x 2 cells: its mean square about each
+    cell's mean at least J[129] / 256. Without such detail (a photo once
     saved with subsampled chroma) the decoder's own rounding is most of the
     chroma's error, which the correction's model does not see: it then only
     moves Y off whole values (docs/fidelity.md, "The luma correction gated by
-    the chroma's detail"). Sampled: every other chroma cell of the group's
-    first chroma row (pixel rows 0 and 1 at 4:2:0, 2 x 2 cells; row 0 at
-    4:2:2, 2 x 1 cells), whole cells inside the image: a group is 32 MCUs,
+    the chroma's detail"). Sampled: every other 2 x 2 cell of the group's
+    pixel rows 0 and 1, whole cells inside the image; at 4:2:2 too, whose
+    chroma cells are 2 x 1 (their detail alone told a photo once subsampled
+    from others less well: chelsea kept half the gain). A group is 32 MCUs,
     enough to tell (every cell of every row told no better on photos), and
     the test costs a save about 3 % where no group passes (a gate per MCU on
     every pixel cost 1.2x, docs/fidelity.md). Integers (Z about 64 times,
@@ -1411,7 +1412,7 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
         return False
     c = channels
     a = rowidx[0] * row_bytes + x0 * c
-    b = rowidx[1] * row_bytes + x0 * c if vs == 2 else a
+    b = rowidx[1] * row_bytes + x0 * c
     wr = np.int32(Z_RGB_64[0])
     wg = np.int32(Z_RGB_64[1])
     wb = np.int32(Z_RGB_64[2])
@@ -1419,26 +1420,21 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
     sampled = (cells + 1) // 2
     for i in range(sampled):
         p = a + 4 * c * i
+        q = b + 4 * c * i
         z0 = wr * np.int32(band[p]) + wg * np.int32(band[p + 1]) + wb * np.int32(band[p + 2])
         z1 = (wr * np.int32(band[p + c]) + wg * np.int32(band[p + c + 1])
               + wb * np.int32(band[p + c + 2]))
-        if vs == 2:
-            q = b + 4 * c * i
-            z2 = wr * np.int32(band[q]) + wg * np.int32(band[q + 1]) + wb * np.int32(band[q + 2])
-            z3 = (wr * np.int32(band[q + c]) + wg * np.int32(band[q + c + 1])
-                  + wb * np.int32(band[q + c + 2]))
-            # 4 times the squares about the mean of four: 4 times their squares less
-            # their sum's square (up to 2.5e9: int64)
-            s = np.int64(z0 + z1 + z2 + z3)
-            total += np.int64(4) * (np.int64(z0) * z0 + np.int64(z1) * z1 + np.int64(z2) * z2
-                                    + np.int64(z3) * z3) - s * s
-        else:
-            d = np.int64(z0 - z1)
-            total += d * d  # twice the squares about the mean of two
+        z2 = wr * np.int32(band[q]) + wg * np.int32(band[q + 1]) + wb * np.int32(band[q + 2])
+        z3 = (wr * np.int32(band[q + c]) + wg * np.int32(band[q + c + 1])
+              + wb * np.int32(band[q + c + 2]))
+        # 4 times the squares about the mean of four: 4 times their squares less their
+        # sum's square (up to 2.5e9: int64)
+        s = np.int64(z0 + z1 + z2 + z3)
+        total += np.int64(4) * (np.int64(z0) * z0 + np.int64(z1) * z1 + np.int64(z2) * z2
+                                + np.int64(z3) * z3) - s * s
     # the mean square per pixel, Z about 64 times (4096 its square), at least J[129] / 256:
-    # 4:2:0, total / (4 x 4 x 4096 x sampled) >= J / 256; 4:2:2, total / (2 x 2 x 4096 x
-    # sampled) >= J / 256
-    return total >= np.int64(J[129]) * np.int64(256 if vs == 2 else 64) * np.int64(sampled)
+    # total / (4 x 4 x 4096 x sampled) >= J / 256
+    return total >= np.int64(J[129]) * np.int64(256) * np.int64(sampled)
 
 
 #: ``joint``'s items per coefficient (``_joint_round``)
