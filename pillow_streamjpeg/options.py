@@ -668,6 +668,13 @@ JOINT_MIN_QUANTIZER = 2
 LUMA_FIX_MIN_CHROMA_MEAN = 13
 
 
+def luma_fix_gated(luma_table) -> bool:
+    """Whether the 4:2:0 and 4:2:2 luma correction (``rounds_jointly``) runs gated by the
+    chroma's detail (kernels' ``_luma_gate``): where the luma table has a quantizer below
+    ``JOINT_MIN_QUANTIZER``, a 1 (IJG quality 93 to 95)."""
+    return min(luma_table) < JOINT_MIN_QUANTIZER
+
+
 def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
     """Whether Y takes up part of the chroma's error (``Settings.joint_rounding``):
     for RGB the kernels convert to YCbCr. Without subsampling, with tables whose every
@@ -690,7 +697,7 @@ def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) 
     chroma = [qtables[c.table] for c in components[1:]]
     if min(map(min, chroma)) < JOINT_MIN_QUANTIZER:
         return False
-    if min(qtables[components[0].table]) < JOINT_MIN_QUANTIZER:
+    if luma_fix_gated(qtables[components[0].table]):
         return True  # a luma quantizer of 1: the correction gated by the chroma's detail
     # each table summed as a whole: 9 -> 3 us
     return sum(map(sum, chroma)) >= LUMA_FIX_MIN_CHROMA_MEAN * sum(map(len, chroma))

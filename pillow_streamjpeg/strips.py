@@ -40,7 +40,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks
+from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks,
+                      luma_fix_gated)
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -218,9 +219,9 @@ LUMA_FIX_DETAIL = {2: 1.0, 1: 0.7}
 def _luma_fix_weights(spec) -> np.ndarray:
     """``_luma_fix``'s J for ``(tables used, vs)``: Cb's quantizers, Cr's (natural order), 256
     times ``LUMA_DAMP``, and ``_luma_gate``'s threshold: 256 times ``LUMA_FIX_DETAIL`` where
-    the luma table has a quantizer of 1, else 0 (not gated)."""
+    the correction is gated (``options.luma_fix_gated``), else 0."""
     (luma, cb, cr), vs = spec
-    gate = round(256 * LUMA_FIX_DETAIL[vs]) if min(luma) <= 1 else 0
+    gate = round(256 * LUMA_FIX_DETAIL[vs]) if luma_fix_gated(luma) else 0
     return np.array(list(cb) + list(cr) + [round(256 * LUMA_DAMP), gate], dtype=np.int32)
 
 

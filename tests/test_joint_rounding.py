@@ -283,16 +283,16 @@ def test_gate_passes_groups_whose_chroma_has_detail_within_its_cells(reference, 
     for amplitude in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 6.0):
         px = _z_detail_band(rng, width, rows, amplitude)
         band = px.reshape(-1)
-        got = reference._luma_gate(band, 3 * width, rowidx, width, 3, vs, 0, width, J)
+        got = reference._luma_gate(band, 3 * width, rowidx, width, 3, 0, width, J)
         measure = _model_detail(px)
         if abs(measure - threshold) > 0.1 * threshold:  # the kernel's Z weights are rounded
             assert got == (measure >= threshold), (amplitude, measure)
             seen.add(got)
         J0 = J.copy()
         J0[129] = 0
-        assert reference._luma_gate(band, 3 * width, rowidx, width, 3, vs, 0, width, J0)
+        assert reference._luma_gate(band, 3 * width, rowidx, width, 3, 0, width, J0)
         # the group's columns inside the image only: one pixel, no whole cell
-        assert not reference._luma_gate(band, 3 * width, rowidx, 1, 3, vs, 0, width, J)
+        assert not reference._luma_gate(band, 3 * width, rowidx, 1, 3, 0, width, J)
     assert seen == {True, False}  # both sides of the threshold were met
 
 

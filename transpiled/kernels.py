@@ -1117,8 +1117,7 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
     # luma corrected for the decoded chroma (``_luma_fix``): the chroma is coded first,
     # Y converted with weights that add the pixel's own share of Z (``_luma_weights``)
     fix = joint.shape[0] > 0 and ncomp == 3 and fused
-    if fix and not _luma_gate(band, row_bytes, rowidx, width, channels, vs, m0 * mw, gm * mw,
-                              joint):
+    if fix and not _luma_gate(band, row_bytes, rowidx, width, channels, m0 * mw, gm * mw, joint):
         # gated, and too little chroma detail in the group for the correction: converted as
         # without it (rounded samples: chroma averaged from the rounded pixels, ``convert``
         # 2; float ones averaged, 1)
@@ -1384,7 +1383,12 @@ def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
 Z_RGB_64 = (7, -49, 42)
 
 
-def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
+def _z64(band, p, wr, wg, wb):
+    """``_luma_gate``'s Z of the pixel at band[p], about 64 times (``Z_RGB_64``)."""
+    return wr * np.int32(band[p]) + wg * np.int32(band[p + 1]) + wb * np.int32(band[p + 2])
+
+
+def _luma_gate(band, row_bytes, rowidx, width, channels, x0, n, J):
     """Whether the luma correction runs on the group of pixel columns x0 .. x0 + n - 1.
 
     Always where it is not gated (J[129], if there, is 0). Gated (J[129] > 0:
@@ -1400,10 +1404,10 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
     chroma cells are 2 x 1 (their detail alone told a photo once subsampled
     from others less well: chelsea kept half the gain). A group is 32 MCUs,
     enough to tell (every cell of every row told no better on photos), and
-    the test costs a save 3 % (4:2:0) to 4 % (4:2:2) where no group passes (a
-    gate per MCU on every pixel cost 1.2x, docs/fidelity.md). Integers (Z about 64 times,
-    ``Z_RGB_64``; int64 sums): exact in the compiled kernels and their Python
-    source alike.
+    the test costs a save 3 % (4:2:0) to 4 % (4:2:2) where no group passes
+    (a gate per MCU on every pixel cost 1.2x, docs/fidelity.md). Integers (Z
+    about 64 times, ``Z_RGB_64``; int64 sums): exact in the compiled kernels
+    and their Python source alike.
     """
     if J.shape[0] < 130 or J[129] <= 0:
         return True
@@ -1421,12 +1425,10 @@ def _luma_gate(band, row_bytes, rowidx, width, channels, vs, x0, n, J):
     for i in range(sampled):
         p = a + 4 * c * i
         q = b + 4 * c * i
-        z0 = wr * np.int32(band[p]) + wg * np.int32(band[p + 1]) + wb * np.int32(band[p + 2])
-        z1 = (wr * np.int32(band[p + c]) + wg * np.int32(band[p + c + 1])
-              + wb * np.int32(band[p + c + 2]))
-        z2 = wr * np.int32(band[q]) + wg * np.int32(band[q + 1]) + wb * np.int32(band[q + 2])
-        z3 = (wr * np.int32(band[q + c]) + wg * np.int32(band[q + c + 1])
-              + wb * np.int32(band[q + c + 2]))
+        z0 = _z64(band, p, wr, wg, wb)
+        z1 = _z64(band, p + c, wr, wg, wb)
+        z2 = _z64(band, q, wr, wg, wb)
+        z3 = _z64(band, q + c, wr, wg, wb)
         # 4 times the squares about the mean of four: 4 times their squares less their
         # sum's square (up to 2.5e9: int64)
         s = np.int64(z0 + z1 + z2 + z3)
