@@ -2,7 +2,9 @@
 
 At 4:4:4, the joint rounding of each frequency's coefficients (kernels' ``_joint_round``):
 - the kernel's choice of each Y coefficient is the one of its two neighbours with the lower
-  RGB error by the linear YCbCr -> RGB (a brute-force check in float64), rate term included.
+  RGB error by the linear YCbCr -> RGB (a brute-force check in float64), rate term included;
+  a chroma input halfway between two values (in the kernel's 32nds) takes the one whose error
+  has the sign opposite to Y's rounded to nearest (their cross term in the RGB error negative).
 At 4:2:0 and 4:2:2, the luma correction for the decoded chroma (kernels' ``_luma_fix``):
 - the kernel's Y equals a float64 model: less k times the Z = 1.428 Cb + 0.688 Cr of the chroma
   the decoder will output (the dequantized coefficients' IDCT, upsampled with libjpeg's
@@ -23,6 +25,7 @@ from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 import transpiled
+from generated import content
 from jpegtools import djpeg_decode, psnr
 from pillow_streamjpeg import options, strips, tables
 
@@ -56,14 +59,28 @@ def test_each_y_coefficient_is_the_neighbour_of_lower_rgb_error(reference, quali
     reference._joint_round(Q, nb, GROUP, GROUP, weights)
     out = Q.reshape(64, 3, GROUP)
     near = np.floor(inputs + 0.5)
-    assert np.array_equal(out[:, 1:], near[:, 1:])  # chroma rounded to nearest
+    halfway = inputs[:, 1:] - np.floor(inputs[:, 1:]) == 0.5
+    assert halfway.sum() > 4  # the case has halfway chroma inputs
+    # chroma rounded to nearest, but where halfway: at either neighbour (checked below)
+    assert np.array_equal(out[:, 1:][~halfway], near[:, 1:][~halfway])
+    assert np.all(np.abs(out[:, 1:] - inputs[:, 1:]) <= 0.5)
     assert np.all(np.abs(out[:, 0] - inputs[:, 0]) < 1)  # Y at one of its two neighbours
-    moved = 0
+    moved = lowered = 0
     for k in range(64):
         q = np.array([luma[k], chroma[k], chroma[k]], dtype=np.float64)
         for j in range(GROUP):
             x = inputs[k, :, j]
-            n = near[k, :, j]
+            n = near[k, :, j].copy()
+            for c in (1, 2):  # halfway chroma: its error's sign opposite to Y's (rounded to
+                if halfway[k, c - 1, j]:  # nearest), which lowers the cross terms W_Yc > 0
+                    down = n.copy()
+                    down[c] -= 1
+                    assert out[k, c, j] == (down if n[0] > x[0] else n)[c], (k, j, x)
+                    if n[0] != x[0]:
+                        cross = [GRAM[0, c] * (n[0] - x[0]) * (v[c] - x[c]) for v in (n, down)]
+                        assert cross[int(out[k, c, j] < n[c])] < 0
+                    lowered += int(out[k, c, j] < n[c])
+                    n[c] = out[k, c, j]
             other = n.copy()
             other[0] += 1 if n[0] <= x[0] else -1
             costs = []
@@ -77,6 +94,21 @@ def test_each_y_coefficient_is_the_neighbour_of_lower_rgb_error(reference, quali
             assert out[k, 0, j] == best[0], (k, j, x, costs)
             moved += int(best[0] != n[0])
     assert moved > 0  # the case moves some coefficients
+    assert lowered > 0  # and some halfway chroma down
+
+
+@pytest.mark.parametrize("quality", [65, 64])
+def test_halfway_chroma_of_a_diagonal_ramp(quality) -> None:
+    """The floor sweep's RGB diagonal ramp of 64 x 64 (``generated.content``): at q65 a Cb
+    input of -0.506 quantizers came to 32nds as halfway, was rounded up and Y moved for it,
+    0.29 dB behind Pillow and rounding to nearest (39.55 dB against 39.84); its halfway chroma
+    now rounded for the cross terms, within 0.02 dB of both, and ahead of them at q64."""
+    pixels = content("dramp", 64, 64, "RGB")
+    assert _settings(quality=quality, subsampling=0).joint_rounding
+    ours = _squared_error(pixels, "STREAMJPEG", quality=quality, workers=1)
+    pillow = _squared_error(pixels, "JPEG", quality=quality)
+    nearest = _squared_error(pixels, "STREAMJPEG", quality=quality, refine=0, workers=1)
+    assert ours <= 1.005 * min(pillow, nearest), (ours, pillow, nearest)  # 0.02 dB
 
 
 def _squared_error(pixels: np.ndarray, fmt: str, **options) -> int:
