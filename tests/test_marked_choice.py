@@ -84,6 +84,63 @@ def test_compiled_marks_equal_the_source(build, mode, hs, vs) -> None:
     assert expected[0] > 0
 
 
+def _model_marks(pixels: np.ndarray, hs: int, vs: int) -> tuple[int, list[int]]:
+    """``choice_marks``' marks by their definition, in NumPy (a strip from its first row)."""
+    mh, mw = 8 * vs, 8 * hs
+    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+    marks = [0] * -(-pixels.shape[1] // mw)
+    if pixels.shape[0] < mh:
+        return 0, marks
+    mcus = [pixels[:mh, i * mw:(i + 1) * mw] for i in range(pixels.shape[1] // mw)]
+    spots = [(0, 0), (0, mw - 1), (mh - 1, 0), (mh - 1, mw - 1), (mh // 2, 0), (0, mw // 2),
+             (mh // 2, mw // 2)]
+    for i, mcu in enumerate(mcus):
+        if all((mcu[spot] == mcu[0, 0]).all() for spot in spots):
+            continue  # flat, or nearly: left to the kernels' DC choice
+        rows, columns = (mcu == mcu[:1]).all(), (mcu == mcu[:, :1]).all()
+        kind = 0 if rows and columns else 1 if rows or columns else 2
+        if kind == 1:
+            marks[i] = 1
+        if kind and i > 0 and np.array_equal(mcus[i - 1], mcu):
+            marks[i] = 2
+        elif kind and not marks[i] and i + 1 < len(mcus) and np.array_equal(mcu, mcus[i + 1]):
+            marks[i] = 1
+    return sum(mark > 0 for mark in marks), marks
+
+
+@pytest.mark.parametrize("hs, vs", [(1, 1), (2, 1), (2, 2)])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_marks_of_random_runs_of_mcus_are_their_definition(hs, vs, channels) -> None:
+    """Strips of MCUs drawn from a few (noise, flat, nearly flat, rows alike, columns alike,
+    and twins of noise and rows alike that the kernel's seven samples cannot tell from them),
+    so that MCUs repeat in runs: the source and every build mark them as ``_model_marks``
+    says (the kernel hands a comparison with the MCU after on, and takes the kind of an MCU
+    the same as the one before from it)."""
+    rng = np.random.default_rng(hs * 10 + vs + channels)
+    mh, mw = 8 * vs, 8 * hs
+    pool = [rng.integers(0, 256, (mh, mw, channels), dtype=np.uint8),
+            np.full((mh, mw, channels), 77, np.uint8),
+            np.repeat(rng.integers(0, 256, (mh, 1, channels), dtype=np.uint8), mw, 1),
+            np.repeat(rng.integers(0, 256, (1, mw, channels), dtype=np.uint8), mh, 0)]
+    nearly = pool[1].copy()
+    nearly[1, 2, 0] = 78
+    pool.append(nearly)
+    for k in (0, 2):  # noise and rows alike, one pixel the kernel's samples do not see changed
+        twin = pool[k].copy()
+        twin[1, 1, 0] ^= 1
+        pool.append(twin)
+    marked = 0
+    for _ in range(60):
+        strip = np.concatenate([pool[k] for k in rng.integers(0, len(pool), 9)], 1)
+        strip = np.ascontiguousarray(strip[..., 0] if channels == 1 else strip)
+        expected = _model_marks(strip, hs, vs)
+        assert _marks(PY, strip, hs, vs) == expected
+        for build in BUILDS.values():
+            assert _marks(build, strip, hs, vs) == expected
+        marked += expected[0]
+    assert marked > 100
+
+
 def _save(pixels: np.ndarray, fmt: str = "STREAMJPEG", **params) -> bytes:
     """The file ``Image.save`` writes (ours, or Pillow's with ``fmt="JPEG"``)."""
     out = io.BytesIO()

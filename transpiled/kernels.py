@@ -2107,9 +2107,18 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
         pm = m
     # the bits: ROWS_ALIKE, COLUMNS_ALIKE, SAME_SAMPLES
     count = 0
+    # An MCU the same as the one before is of its kind: the comparison first, where it
+    # can spare the scan of ``_mcu_kind``, and never made twice (an MCU compared with the
+    # one after it hands that on): one scan an MCU of a vertical ramp instead of three
+    kind = -1  # the kind of the MCU before (-1: not scanned)
+    same_next = -1  # whether it is the same as this one (-1: not compared)
     for i in range(whole):
         quick = np.int32(marks[i])
         after = np.int32(marks[i + 1]) if i + 1 < whole else np.int32(0)
+        kind_before = kind
+        same = same_next if i > 0 and (quick & SAME_SAMPLES) != 0 else 0
+        kind = -1
+        same_next = -1
         marks[i] = 0
         if quick == 0 and (after & SAME_SAMPLES) == 0:
             continue
@@ -2117,13 +2126,18 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
         if ((quick & (ROWS_ALIKE | COLUMNS_ALIKE)) == ROWS_ALIKE | COLUMNS_ALIKE
                 and _samples_alike(band, x0, last, right, middle, column, channels)):
             continue  # flat, or nearly
-        kind = _mcu_kind(band, x0, stride, rb, mh, channels)
+        if same < 0 and kind_before >= 0:
+            same = _same_mcu(band, x0 - rb, x0, stride, rb, mh)
+        kind = kind_before if same == 1 else _mcu_kind(band, x0, stride, rb, mh, channels)
         mark = 1 if kind == 1 else 0
-        if kind > 0 and i > 0 and (quick & SAME_SAMPLES) != 0:
-            if _same_mcu(band, x0 - rb, x0, stride, rb, mh):
+        if kind > 0 and same != 0:
+            if same < 0:
+                same = _same_mcu(band, x0 - rb, x0, stride, rb, mh)
+            if same == 1:
                 mark = 2
         if kind > 0 and mark == 0 and (after & SAME_SAMPLES) != 0:
-            mark = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
+            same_next = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
+            mark = same_next
         marks[i] = mark
         count += 1 if mark > 0 else 0
     return count
