@@ -1488,8 +1488,8 @@ def _joint_round(Q, nb, group, gm, J):
             # W_YCb and W_YCr are positive, so that lowers the cross terms, and its own term
             # is the same either way (inputs not halfway round the same with 15 or 16). A
             # 64 x 64 diagonal ramp at q65: Cb's -0.506 came to 32nds as halfway, rounded up
-            # and Y moved for it, 0.29 dB behind Pillow. One compare
-            # and select a coefficient (the cross terms' sign in full: 7 % more instructions)
+            # and Y moved for it, 0.29 dB behind Pillow. One compare and select a
+            # coefficient (the cross terms' sign in full: 7 % more instructions)
             h = np.int32(15) if ey > 0 else np.int32(16)
             nb_ = (Q[c0 + j] + h) >> 5
             nr = (Q[k0 + j] + h) >> 5
@@ -2109,7 +2109,8 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
     count = 0
     # An MCU the same as the one before is of its kind: the comparison first, where it
     # can spare the scan of ``_mcu_kind``, and never made twice (an MCU compared with the
-    # one after it hands that on): one scan an MCU of a vertical ramp instead of three
+    # one after it hands that on): a vertical ramp's MCU is compared with the one before
+    # only, not also scanned whole by ``_mcu_kind``
     kind = -1  # the kind of the MCU before (-1: not scanned)
     same_next = -1  # whether it is the same as this one (-1: not compared)
     for i in range(whole):
