@@ -2107,10 +2107,11 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
         pm = m
     # the bits: ROWS_ALIKE, COLUMNS_ALIKE, SAME_SAMPLES
     count = 0
-    # An MCU the same as the one before is of its kind: the comparison first, where it
-    # can spare the scan of ``_mcu_kind``, and never made twice (an MCU compared with the
-    # one after it hands that on): a vertical ramp's MCU is compared with the one before
-    # only, not also scanned whole by ``_mcu_kind``
+    # An MCU the same as the one before is of its kind: the comparison first, so that it
+    # spares the scan of ``_mcu_kind``, and never made twice (an MCU compared with the one
+    # after it hands that on): a vertical ramp's MCU is compared with the one before only,
+    # not also scanned whole. (No MCU that gets to the scans is flat: a flat one's samples
+    # are alike; and one the same as the one before had that one scanned.)
     kind = -1  # the kind of the MCU before (-1: not scanned)
     same_next = -1  # whether it is the same as this one (-1: not compared)
     for i in range(whole):
@@ -2127,16 +2128,11 @@ def _choice_marks(band, stride, row0, channels, width, rows, hs, vs, marks):
         if ((quick & (ROWS_ALIKE | COLUMNS_ALIKE)) == ROWS_ALIKE | COLUMNS_ALIKE
                 and _samples_alike(band, x0, last, right, middle, column, channels)):
             continue  # flat, or nearly
-        if same < 0 and kind_before >= 0:
+        if same < 0:
             same = _same_mcu(band, x0 - rb, x0, stride, rb, mh)
         kind = kind_before if same == 1 else _mcu_kind(band, x0, stride, rb, mh, channels)
-        mark = 1 if kind == 1 else 0
-        if kind > 0 and same != 0:
-            if same < 0:
-                same = _same_mcu(band, x0 - rb, x0, stride, rb, mh)
-            if same == 1:
-                mark = 2
-        if kind > 0 and mark == 0 and (after & SAME_SAMPLES) != 0:
+        mark = 2 if same == 1 else 1 if kind == 1 else 0
+        if mark == 0 and (after & SAME_SAMPLES) != 0:
             same_next = _same_mcu(band, x0, x0 + rb, stride, rb, mh)
             mark = same_next
         marks[i] = mark
