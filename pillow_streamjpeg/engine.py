@@ -17,11 +17,12 @@ from types import ModuleType
 
 from . import refine as refine_baseline
 from . import kernels as baseline
+from . import smooth as smooth_baseline
 
 try:
-    from . import kernels_v3, refine_v3
+    from . import kernels_v3, refine_v3, smooth_v3
 except ImportError:  # not x86-64, or built without it
-    kernels_v3 = refine_v3 = None
+    kernels_v3 = refine_v3 = smooth_v3 = None
 try:
     from . import kernels_v4
 except ImportError:  # not x86-64, or built without it
@@ -80,3 +81,6 @@ name, kernels = _choose()
 #: The decoder-aware quantization (transpiled/refine.py) built for the same CPUs: the
 #: x86-64-v3 build with either newer kernels build (an AVX-512 build of it was not faster).
 refine = refine_baseline if kernels is baseline else refine_v3
+
+#: The choice on smooth blocks (transpiled/smooth.py), built as ``refine`` is.
+smooth = smooth_baseline if kernels is baseline else smooth_v3

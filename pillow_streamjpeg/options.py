@@ -125,6 +125,12 @@ class Settings:
     #: ``refine`` 1 or 2 after the search (``strips.Refinement.with_marked``); not with
     #: ``refine=0`` given.
     marked_choice: bool = False
+    #: Components coded as they are, without subsampling (grey, CMYK, RGB kept as RGB):
+    #: blocks whose samples span 1 to this many levels keep whichever of their coefficients
+    #: and libjpeg's decodes closer, in windows where half the blocks are so
+    #: (transpiled/smooth.py, ``strips.Smoothing``), by default (``refine`` absent or None)
+    #: where no search or other choice runs, where ``smooth_levels`` says; 0 off
+    smooth_levels: int = 0
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
@@ -675,6 +681,22 @@ def luma_fix_gated(luma_table) -> bool:
     return min(luma_table) < JOINT_MIN_QUANTIZER
 
 
+#: ``smooth_levels``: the most levels a smooth block's samples span (docs/fidelity.md,
+#: "Smooth blocks").
+SMOOTH_LEVELS = 2
+
+
+def smooth_levels(converted: bool, components: tuple[Component, ...], qtables) -> int:
+    """``Settings.smooth_levels``: ``SMOOTH_LEVELS`` for components the kernels take as they
+    are, none subsampled, with a quantizer of 1 in a table they use (IJG quality 93 and
+    above: below, ramps and vignettes gained at most 0.05 dB); else 0."""
+    if converted or any(c.h != 1 or c.v != 1 for c in components):
+        return 0
+    if min(min(qtables[c.table]) for c in components) > 1:
+        return 0
+    return SMOOTH_LEVELS
+
+
 def rounds_jointly(converted: bool, components: tuple[Component, ...], qtables) -> bool:
     """Whether Y takes up part of the chroma's error (``Settings.joint_rounding``):
     for RGB the kernels convert to YCbCr. Without subsampling, with tables whose every
@@ -793,6 +815,11 @@ def parse(
     refine = _refine(info, auto_refine(width, height, components, ycc_source=ycc_source,
                                        converted=layout.convert))
     joint = rounds_jointly(layout.convert, components, natural)
+    given = info.get("refine")
+    libjpeg = ((refine > 0 or given is None)
+               and auto_libjpeg(width, height, components, ycc_source, layout.convert))
+    marked = ((refine > 0 or given is None)
+              and marked_choice(width, height, components, ycc_source, layout.convert))
     return Settings(
         width=width,
         height=height,
@@ -812,11 +839,10 @@ def parse(
         # the default's rounding where it does not search: refine=0 rounds each coefficient
         # to nearest, as before, and refine=1 or 2 searches from there
         joint_rounding=refine == 0 and info.get("refine") is None and joint,
-        libjpeg_choice=((refine > 0 or info.get("refine") is None)
-                        and auto_libjpeg(width, height, components, ycc_source, layout.convert)),
-        marked_choice=((refine > 0 or info.get("refine") is None)
-                       and marked_choice(width, height, components, ycc_source,
-                                         layout.convert)),
+        libjpeg_choice=libjpeg,
+        marked_choice=marked,
+        smooth_levels=(smooth_levels(layout.convert, components, natural)
+                       if refine == 0 and given is None and not (libjpeg or marked) else 0),
     )
 
 

@@ -26,6 +26,12 @@ laid side by side and coded as one strip (``side_by_side``,
 small images, ``refine`` given), and marked strips in a row. A strip the same as
 the one before it there is refined once (``copy_coefs``): its copies do not count
 against ``SIDE_MCUS`` on the marked strips' runs.
+
+With the default's choice on smooth blocks (``Smoothing``: grey and other images
+coded plane by plane, without subsampling, at qualities with a quantizer of 1),
+the strips in which ``smooth.smooth_screen`` finds smooth windows take the
+two-step path too, with ``smooth.smooth_strip`` between the kernels' two calls
+(``smoothed_coefs``); the others are coded in one call as before.
 """
 
 from __future__ import annotations
@@ -400,6 +406,46 @@ class Refinement(NamedTuple):
         return cls(module, quant, sweeps, lam, REFINE_TRIES, 1, width, after)
 
 
+class Smoothing(NamedTuple):
+    """The default's choice on smooth blocks (``Settings.smooth_levels``): ``smooth.smooth_strip``'s tables.
+
+    Blocks whose samples span 1 to ``levels`` levels keep whichever of their
+    coefficients and libjpeg-turbo's decode closer, in windows where at least half
+    the blocks are so (transpiled/smooth.py; docs/fidelity.md, "Smooth blocks in a
+    module of their own").
+    """
+
+    module: ModuleType  #: a build of transpiled/smooth.py (``engine.smooth``) or its source
+    table: np.ndarray  #: int32: the levels, then each table's quantizers and libjpeg's divisors
+
+    @classmethod
+    def of(cls, qtables: Sequence[Sequence[int]], levels: int,
+           module: ModuleType | None = None) -> Smoothing | None:
+        """The choice for these (natural-order) tables; None for ``levels`` 0 (off)."""
+        if levels <= 0:
+            return None
+        return cls(engine.smooth if module is None else module,
+                   _cached(_smooth_array, (int(levels), tuple(tuple(t) for t in qtables))))
+
+    def clean(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
+              interval: int, group: int = MCUS_PER_GROUP) -> int:
+        """How many strips of the 2-D uint8 band's ``nrows`` rows from row0 come before the
+        first with a window ``smooth_strip`` may decide (``smooth.smooth_screen``): they
+        code in one call, unchanged. ``mcu0``: the image's index of the first one's
+        first MCU; ``interval`` and ``group`` as ``encode_strip``'s."""
+        return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
+                                         frame.width, frame.channels, frame.ncomp,
+                                         int(self.table[0]), group, mcu0, interval)
+
+
+def _smooth_array(spec) -> np.ndarray:
+    levels, qtables = spec
+    parts = [np.array([levels], dtype=np.int32)]
+    for table in qtables:
+        parts += [np.asarray(table, dtype=np.int32), tables.libjpeg_divisors(table)]
+    return np.concatenate(parts)
+
+
 class Scratch(NamedTuple):
     """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output.
 
@@ -415,6 +461,8 @@ class Scratch(NamedTuple):
     words: np.ndarray
     out: np.ndarray
     strip: list[np.ndarray]  #: [samples, coefs] of the two-step path, or empty
+    #: [SB, SF, todo, keys] of ``smoothed_coefs`` (SB with the cache of choices), or empty
+    smooth: list[np.ndarray]
 
     @classmethod
     def of(cls, kernels: ModuleType, frame: Frame, group: int = MCUS_PER_GROUP,
@@ -424,7 +472,7 @@ class Scratch(NamedTuple):
         capacity = strips * kernels.strip_capacity(frame.width, frame.ncomp, frame.hs, frame.vs)
         scratch = cls(np.empty(samples, np.float32), np.empty(dct, np.float32),
                       np.empty(coefs, np.int32), np.empty(words, np.uint64),
-                      np.empty(capacity, np.uint8), [])
+                      np.empty(capacity, np.uint8), [], [])
         if refine:
             scratch.two_step(kernels, frame)
         return scratch
@@ -434,6 +482,19 @@ class Scratch(NamedTuple):
         samples, coefs = kernels.strip_layout(frame.width, frame.ncomp, frame.hs, frame.vs)
         if not self.strip or self.strip[1].size < coefs or self.strip[0].size < samples:
             self.strip[:] = [np.empty(samples, np.float32), np.empty(coefs, np.int32)]
+
+    def smooth_buffers(self, smooth: Smoothing, group: int, blocks: int) -> list[np.ndarray]:
+        """``smoothed_coefs``' scratch for windows of ``group`` MCUs and strips of ``blocks``
+        blocks, made (the cache emptied) on first use and kept: the cache's choices are
+        exact, whatever the strips it saw before."""
+        sb, sf, todo, keys = smooth.module.smooth_scratch(group, blocks)
+        if not self.smooth:
+            self.smooth[:] = [np.empty(sb, np.int32), np.empty(sf, np.float32),
+                              np.empty(todo, np.int32), np.empty(keys, np.int32)]
+            smooth.module.smooth_clear(self.smooth[0])
+        elif self.smooth[2].size < todo:
+            self.smooth[2:] = [np.empty(todo, np.int32), np.empty(keys, np.int32)]
+        return self.smooth
 
     @property
     def strip_samples(self) -> np.ndarray:
@@ -449,7 +510,8 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
                  pad: bool = True, mcu0: int = 0, interval: int = 0,
                  refine: Refinement | None = None, marks: np.ndarray | None = None,
-                 row_mcus: int = 0, copies: tuple[int, ...] | None = None) -> int:
+                 row_mcus: int = 0, copies: tuple[int, ...] | None = None,
+                 smooth: Smoothing | None = None) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
     Returns the byte count. The one place that assembles the coding kernels' arguments.
@@ -472,12 +534,21 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     cut them; refined only. ``copies`` (with ``row_mcus``): the strips coded,
     each the index of the band's strip whose refined coefficients it takes
     (``copy_coefs``): strips repeated in a side-by-side run are refined once.
+    With ``smooth`` (and no ``refine``), a strip with smooth windows
+    (``Smoothing.clean``) takes the two-step path with the choice on its smooth
+    blocks (``smoothed_coefs``).
     """
     if pred is None:
         pred = np.zeros(4, np.int64)
     if carry is None:
         carry = np.zeros(2, np.uint64)
     band, row0 = sources.rows_of(band, row0, nrows)
+    if (refine is None and smooth is not None
+            and smooth.clean(band, row0, nrows, frame, mcu0, interval, group) == 0):
+        smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0, interval)
+        return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs,
+                                  frame.vs, frame.comp_table, *codes, scratch.words, scratch.out,
+                                  group, pred, carry, int(pad), mcu0, interval)
     marked = refine is not None and refine.marked_only
     if refine is None or marked and marks is None:
         # one call; with a marked refinement, -1 (nothing coded) where the kernel marks an
@@ -577,6 +648,36 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     return marks
 
 
+def smoothed_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                   scratch: Scratch, smooth: Smoothing, group: int = MCUS_PER_GROUP,
+                   mcu0: int = 0, interval: int = 0) -> int:
+    """The strip's coefficients, with the choice on its smooth blocks, into scratch.strip_coefs; returns the blocks changed.
+
+    ``kernels.strip_coefs``, then on its samples and coefficients the smooth
+    module's three steps (transpiled/smooth.py): the blocks to decide
+    (``smooth_candidates``; windows: the kernels' groups, cut as ``encode_strip``
+    cuts them by ``mcu0`` and ``interval``), those whose pattern was decided before
+    (``smooth_lookup``), the others (``smooth_decide``). ``band`` is a 2-D uint8
+    array (not a DeferredBand).
+    """
+    scratch.two_step(kernels, frame)
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
+                               *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs,
+                               mcu0, interval)
+    module, samples, coefs = smooth.module, scratch.strip_samples, scratch.strip_coefs
+    sb, sf, todo, keys = scratch.smooth_buffers(smooth, group, mcus * frame.ncomp)
+    width, ncomp, comp_table, rows = frame.width, frame.ncomp, frame.comp_table, min(nrows, 8)
+    count = module.smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth.table, sb,
+                                     sf, group, mcu0, interval, todo)
+    if count:
+        count = module.smooth_lookup(samples, coefs, width, rows, ncomp, comp_table,
+                                     smooth.table, sb, todo, count, keys)
+    if not count:
+        return 0
+    return module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, smooth.table,
+                                sb, sf, todo, count, keys)
+
+
 def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                   scratch: Scratch, refine: Refinement, group: int = MCUS_PER_GROUP,
                   marks: np.ndarray | None = None, mcu0: int = 0, interval: int = 0) -> int:
@@ -624,7 +725,8 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
 def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                    codes: Codes, scratch: Scratch, start: int, stop: int, pred: np.ndarray,
                    carry: np.ndarray, pad: bool, mcu0: int, interval: int,
-                   group: int = MCUS_PER_GROUP, refine: Refinement | None = None) -> int:
+                   group: int = MCUS_PER_GROUP, refine: Refinement | None = None,
+                   smooth: Smoothing | None = None) -> int:
     """``encode_strip`` of MCUs start .. stop - 1 of a strip alone (whose first MCU is ``mcu0``).
 
     The kernel runs on a copy of those MCUs' columns: every MCU's coefficients
@@ -649,7 +751,8 @@ def encode_columns(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     columns = np.ascontiguousarray(
         band[row0:row0 + nrows, x0 * frame.channels:x1 * frame.channels])
     return encode_strip(kernels, columns, 0, nrows, frame._replace(width=x1 - x0), codes,
-                        scratch, group, pred, carry, pad, mcu0 + start, interval, refine, marks)
+                        scratch, group, pred, carry, pad, mcu0 + start, interval, refine, marks,
+                        smooth=smooth)
 
 
 def last_group(mcus: int, group: int, mcu0: int, interval: int) -> int:
@@ -670,7 +773,8 @@ def last_group(mcus: int, group: int, mcu0: int, interval: int) -> int:
 
 def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
             codes: Codes, scratch: Scratch, pred: np.ndarray, group: int = MCUS_PER_GROUP,
-            refine: Refinement | None = None, mcu0: int = 0, interval: int = 0) -> None:
+            refine: Refinement | None = None, mcu0: int = 0, interval: int = 0,
+            smooth: Smoothing | None = None) -> None:
     """pred[c]: the DC predictors a strip leaves (the quantized DC of its last MCU, refined with refine).
 
     Computed by the same kernel on a copy of the columns of the strip's last
@@ -685,7 +789,7 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
     pred[:] = 0
     encode_columns(kernels, band, row0, nrows, frame, codes, scratch,
                    last_group(mcus, group, mcu0, interval), mcus, pred,
-                   np.zeros(2, np.uint64), True, 0, 0, group, refine)
+                   np.zeros(2, np.uint64), True, 0, 0, group, refine, smooth)
 
 
 #: The most MCUs of strips laid side by side (``side_by_side``): the two-step path's
@@ -733,12 +837,20 @@ class Part(NamedTuple):
 
 def count_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                 scratch: Scratch, counts: np.ndarray, group: int = MCUS_PER_GROUP,
-                refine: Refinement | None = None) -> None:
+                refine: Refinement | None = None, smooth: Smoothing | None = None) -> None:
     """Add the Huffman symbols the strip would use to counts[2 t (+1), symbol].
 
-    With ``refine``, the symbols of the refined coefficients, which the strip codes.
+    With ``refine``, the symbols of the refined coefficients, which the strip codes;
+    with ``smooth``, of those ``smoothed_coefs`` chooses (a strip counted alone: its
+    windows are those of a strip starting an interval).
     """
     band, row0 = sources.rows_of(band, row0, nrows)
+    if refine is None and smooth is not None and smooth.clean(band, row0, nrows, frame, 0, 0,
+                                                              group) == 0:
+        smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group)
+        kernels.count_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
+                            frame.comp_table, tables.VALUE_TABLE, counts)
+        return
     marks = None
     if refine is not None and refine.libjpeg == MARKED:
         marks = strip_marks(kernels, band, row0, nrows, frame, scratch, refine,
@@ -775,6 +887,9 @@ class StripCoder:
                            if self.refine is None else self.refine.with_marked())
         if self.refine is not None:
             self.refine = self.refine._replace(height=settings.height)
+        # the choice on smooth blocks, where no other choice or search runs
+        self.smooth = (Smoothing.of(settings.qtables, settings.smooth_levels)
+                       if self.refine is None else None)
         self._local = threading.local()
         self._handed: set[int] = set()  # strips one of their two readers is done with
         self._lock = threading.Lock()
@@ -820,7 +935,7 @@ class StripCoder:
             for index, (start, rows) in enumerate(self._strips(band, row, count), first):
                 if index % every == 0:
                     count_strip(engine.kernels, band, start, rows, self.frame, scratch, counts,
-                                refine=self.refine)
+                                refine=self.refine, smooth=self.smooth)
             sources.release_rows(band, row, count * self.settings.strip_height)
         return counts
 
@@ -879,7 +994,7 @@ class StripCoder:
                     continue
                 _, rows = next(self._strips(band, row, 1))
                 last_dc(kernels, band, row, rows, frame, codes, scratch, pred, refine=refine,
-                        mcu0=first * per_row, interval=interval)
+                        mcu0=first * per_row, interval=interval, smooth=self.smooth)
                 self._hand_back(band, row, rows, first)
                 mcu = (first + 1) * per_row
                 head = (mcu // interval + 1) * interval if interval else last * per_row + per_row
@@ -921,18 +1036,19 @@ class StripCoder:
                     # decoded on read) for the two calls
                     pixels, top = sources.rows_of(band, start, rows)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, 0,
-                                       split, pred, carry, False, mcu0, interval, refine=refine)
+                                       split, pred, carry, False, mcu0, interval, refine=refine,
+                                       smooth=self.smooth)
                     if n:
                         data.append(bytes(out[:n]))
                     cut(True, self._ending(head), False)
                     n = encode_columns(kernels, pixels, top, rows, frame, codes, scratch, split,
                                        per_row, pred, carry, closes, mcu0, interval,
-                                       refine=refine)
+                                       refine=refine, smooth=self.smooth)
                 else:
                     n = encode_strip(kernels, band, start, rows, frame, codes, scratch,
                                      MCUS_PER_GROUP, pred, carry,
                                      head is None and closes, mcu0, interval,
-                                     refine)
+                                     refine, smooth=self.smooth)
                 if n:
                     data.append(bytes(out[:n]))
                 if closes:
@@ -967,6 +1083,9 @@ class StripCoder:
         height, per_row, interval = self._height, self._per_row, self._interval
         nrows = min(count * height, band.shape[0] - start)
         pixels, top = sources.rows_of(band, start, nrows)
+        if self.smooth is not None:
+            self._encode_smooth_run(pixels, top, index, count, nrows, pred, carry, data)
+            return
         marks = NO_MARKS if self.refine is None else np.empty(per_row, np.uint8)
         closes = self._closes(index + count - 1)
         out = scratch.out
@@ -1016,6 +1135,38 @@ class StripCoder:
                 coded += 1
             if coded < count and self._closes(strip):
                 data.append(markers.rst(self._ending((strip + 1) * per_row)))
+                pred.fill(0)
+                carry.fill(0)
+
+    def _encode_smooth_run(self, pixels: np.ndarray, top: int, index: int, count: int, nrows: int,
+                           pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:
+        """``_encode_run`` with the choice on smooth blocks: the strips before the first with
+        smooth windows (``Smoothing.clean``) in one kernel call, that one on the two-step
+        path (``encode_strip``), and so on; an interval that ends between them padded and
+        followed by its RSTn (the run's last strip's is the caller's)."""
+        kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
+        height, per_row, interval = self._height, self._per_row, self._interval
+        coded = 0
+        while coded < count:
+            row, first = top + coded * height, index + coded
+            left = nrows - coded * height
+            clean = min(count - coded, self.smooth.clean(pixels, row, left, frame,
+                                                         first * per_row, interval))
+            if clean:
+                last = first + clean - 1
+                n, _ = encode_strips(kernels, pixels, row, min(clean * height, left), frame,
+                                     codes, scratch, pred, carry, self._closes(last),
+                                     first * per_row, interval)
+            else:
+                last = first
+                n = encode_strip(kernels, pixels, row, min(height, left), frame, codes, scratch,
+                                 MCUS_PER_GROUP, pred, carry, self._closes(last),
+                                 first * per_row, interval, smooth=self.smooth)
+            if n:
+                data.append(bytes(scratch.out[:n]))
+            coded = last + 1 - index
+            if coded < count and self._closes(last):
+                data.append(markers.rst(self._ending((last + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
 

@@ -98,6 +98,29 @@ def kernel_reciprocals(qtables: Sequence[Sequence[int]]) -> np.ndarray:
     return np.ascontiguousarray((1.0 / divisors).astype(np.float32).ravel())
 
 
+def libjpeg_divisors(qtable: Sequence[int]) -> np.ndarray:
+    """libjpeg-turbo's division of its integer DCT's outputs by 8 q (``compute_reciprocal``,
+    jcdctmgr.c) for a table (natural order): int32 reciprocals, corrections and shifts, 64
+    each. A coefficient F is quantized as sign(F) ((|F| + corr) recip >> shift), which is
+    what libjpeg-turbo computes (its C and SIMD code alike), not a rounded division."""
+    out = np.zeros((3, 64), dtype=np.int32)
+    for n, q in enumerate(qtable):
+        d = 8 * int(q)
+        b = d.bit_length() - 1
+        r = 16 + b
+        fq, fr = divmod(1 << r, d)
+        c = d >> 1
+        if fr == 0:  # a power of two
+            fq >>= 1
+            r -= 1
+        elif fr <= d >> 1:
+            c += 1
+        else:
+            fq += 1
+        out[:, n] = fq, c, r
+    return out.ravel()
+
+
 #: The decoder's YCbCr -> RGB (JFIF, jdcolor.c): d(R, G, B) / d(Y, Cb, Cr).
 YCC_TO_RGB = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]])
 

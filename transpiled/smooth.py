@@ -1,0 +1,838 @@
+"""Smooth blocks: the better of two roundings, for the decoder's integer IDCT.
+
+Status: compiled as its own extension module, ``pillow_streamjpeg.smooth`` (and
+``smooth_v3`` for x86-64-v3, as ``refine``), called by the encoder by default on
+images the kernels code plane by plane without subsampling (grey, CMYK, RGB kept
+as RGB) at qualities with a quantizer of 1 (``options.smooth_levels``):
+``strips.smoothed_coefs`` runs ``smooth_candidates``, ``smooth_lookup`` and
+``smooth_decide`` on a strip between the kernels' ``strip_coefs`` and
+``code_coefs``, for the strips ``smooth_screen`` finds smooth windows in; every
+other strip is coded by the fused ``encode_strips`` as before (docs/fidelity.md,
+"Smooth blocks in a module of their own"). tests/test_smooth_blocks.py runs this
+file as plain Python and checks that the builds choose the same coefficients.
+
+Three exports called in turn, not one: Pythran types each function for its
+callers' argument types, and g++ instantiates those types; one function calling
+all of these (as ``_group_coefs`` did inside transpiled/kernels.py, or a
+``_smooth_blocks`` here) made g++ need over 8 GB even at -O0 (24 GB at -O3: out
+of memory), 96 % of it template instantiation. Called from Python, each export
+is typed once, for its signature.
+
+On smooth content (a staircase of 1 or 2 levels a block: ramps, skies, vignettes)
+rounding the exact DCT is not always what the decoder's integer IDCT reconstructs
+best, and libjpeg's own integer DCT (jfdctint.c, which Pillow's libjpeg-turbo
+runs) can happen to suit it better: issue 15's 1024 x 768 ramp decodes at 64.6 dB
+from the first and 68.5 from the second at quality 100, while a 512 x 512 ramp
+goes the other way (78.2 against 66.1). Each block whose samples span 1 to
+``smooth[0]`` levels keeps whichever of its coefficients and libjpeg's decodes
+closer to its samples under libjpeg's integer IDCT (jidctint.c), both decoded
+exactly; libjpeg's only where strictly closer.
+
+Windows: a strip's blocks are taken in the kernels' groups (``MCUS_PER_GROUP``
+MCUs, cut at restart intervals as ``kernels.strip_coefs`` cuts them), and a
+window's blocks of a component are decided only where at least half of them
+span 1 to ``smooth[0]`` levels (``SMOOTH_GROUP_EIGHTHS``): smooth content rather
+than a photo's few scattered smooth blocks, whose gain was +0.00 to +0.05 dB. So
+every path that codes an MCU (a whole strip, a strip cut at a restart, the last
+group for the DC predictors) decides it alike, and ``smooth_screen``, from the
+pixels, finds every strip in which some window is decided.
+
+Every step runs on a chunk of up to SVG blocks side by side, item r of block b at
+V[r SVG + b]: loops over b that g++ vectorizes 8 blocks wide. Choices are cached
+by pattern of levels (``_smooth_cached``: exact, so the bytes do not depend on
+which strips a thread coded before).
+
+``smooth``: smooth[0] the most levels a block's samples may span (at least 1 to
+search), then for each table set t at 1 + SMOOTH_ITEMS t, in natural order: the
+64 quantizers, and libjpeg-turbo's division of its DCT's outputs by 8 q as
+``compute_reciprocal`` (jcdctmgr.c) sets it up: 64 reciprocals, 64 corrections,
+64 shifts (``tables.libjpeg_divisors``, ``strips.smooth_array``).
+"""
+import numpy as np
+
+# pythran export smooth_scratch(int, int)
+# pythran export smooth_clear(int32[:])
+# pythran export smooth_candidates(float32[:], int32[:], int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:])
+# pythran export smooth_lookup(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
+# pythran export smooth_decide(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
+# pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int)
+
+
+def _size(n):
+    """n clamped to 0..2**40, which lets Pythran index with it without a sign check."""
+    return min(max(n, 0), 1 << 40)
+
+
+def _group_size(group, left, g, interval):
+    """MCUs of the next window: at most ``group`` and the ``left`` of the strip, cut where
+    the restart interval of the image's MCU g (the window's first) ends (``interval`` MCUs;
+    0 none): ``kernels._group_size``, the kernels' groups."""
+    gm = min(group, left)
+    if interval > 0:
+        gm = min(gm, interval - g % interval)
+    return gm
+
+
+def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, group, mcu0,
+                  interval):
+    """How many strips of 8 rows of a band, from row row0 (nrows rows), come before the
+    first in which ``smooth_candidates`` may find blocks to decide; all of them if none.
+
+    From the pixels: component c of pixel x of band row r at band[r row_bytes + x channels
+    + c]; a strip's first MCU is the image's mcu0 + s mcus (s the strip's number here).
+    A window is decided only where at least half its blocks span 1 to ``levels`` levels
+    and pass a screen of their AC energy, which every block spanning that few passes
+    (``smooth_candidates``): counting the spans alone, a strip found here may have no window
+    decided, but every strip with one is found. The spans are those of the kernels'
+    samples: past the image's edge they repeat its last column and row.
+    """
+    mcus = (width + 7) // 8
+    strips = (nrows + 7) // 8
+    lo = np.empty(8 * mcus, dtype=np.uint8)
+    hi = np.empty(8 * mcus, dtype=np.uint8)
+    span = np.empty(mcus, dtype=np.int32)
+    row_bytes_ = _size(row_bytes)
+    channels_ = _size(channels)
+    width_ = _size(width)
+    for s in range(strips):
+        top = row0 + 8 * s
+        n = min(8, nrows - 8 * s)
+        first = mcu0 + s * mcus
+        for c in range(ncomp):
+            o = _size(top * row_bytes_ + c)
+            for x in range(width_):
+                v = band[o + x * channels_]
+                lo[x] = v
+                hi[x] = v
+            for y in range(1, n):
+                o = _size((top + y) * row_bytes_ + c)
+                for x in range(width_):
+                    v = band[o + x * channels_]
+                    lo[x] = v if v < lo[x] else lo[x]
+                    hi[x] = v if v > hi[x] else hi[x]
+            for x in range(width_, 8 * mcus):  # the last column repeated
+                lo[x] = lo[width_ - 1]
+                hi[x] = hi[width_ - 1]
+            for b in range(mcus):
+                least = np.int32(255)
+                most = np.int32(0)
+                for x in range(8 * b, 8 * b + 8):
+                    least = least if least < lo[x] else np.int32(lo[x])
+                    most = most if most > hi[x] else np.int32(hi[x])
+                d = most - least
+                span[b] = np.int32(1) if d > 0 and d <= levels else np.int32(0)
+            m0 = 0
+            while m0 < mcus:
+                gm = _group_size(group, mcus - m0, first + m0, interval)
+                count = 0
+                for b in range(m0, m0 + gm):
+                    count += span[b]
+                if 8 * count >= SMOOTH_GROUP_EIGHTHS * gm:
+                    return s
+                m0 += gm
+    return strips
+
+
+SMOOTH_ITEMS = 256
+# Rows of the work array V (int32, SB's first items): item r of block b of a chunk of at most
+# SVG blocks at V[r SVG + b]. SVG a literal: every row's offset a constant, g++ proves the
+# rows apart and vectorizes the loops over b (with the group's block count as the stride,
+# the same loops stayed scalar: about 8,400 instructions a smooth block)
+SVG = 32
+SV_T = 0        # the samples - 128 as integers: row 8 y + x
+SV_R = 64       # libjpeg's DCT's row pass (row 8 y + u), then the IDCT's workspace (8 y + u)
+SV_L = 128      # libjpeg's quantized coefficients: row n (natural order)
+SV_O = 192      # the kernels' own, copied: row n
+SV_SEL = 256    # -1 for a block to decide, else 0
+SV_OURS = 257   # squared error of the decoded pixels: the kernels' coefficients
+SV_THEIRS = 258  # and libjpeg's
+SV_LEFT = 259   # the image's columns from the block's first
+SV_DIFF = 260   # -1 for a block whose two roundings differ (and were decoded), else 0
+SV_DLO = 261    # the fewest and most levels the two decodes output, before the range limit
+SV_DHI = 262
+SV_ROWS = 263
+# The rest of the int32 scratch SB (V is its first SV_ROWS SVG items): the choices made,
+# by pattern (``_smooth_cached``): SMOOTH_SLOTS entries of SMOOTH_ENTRY int32 from SB_C,
+# kept from call to call: at +0 the table set's offset + 1 (0: empty), +1 to +4 the
+# pattern's key, +5 the fewest level (- 128) of the block it was decided on, +6 and +7 the
+# shifts of level it holds for (the decodes inside the range limit), +8 and +9 that block's
+# DC (the kernels', libjpeg's), +10 1 where libjpeg's coefficients were chosen, and from +16
+# those 64 (natural order)
+SB_C = SV_ROWS * SVG
+SMOOTH_SLOTS = 64
+SMOOTH_ENTRY = 80
+# then g items each for a window of g blocks (``smooth_candidates``): E the screen's AC
+# energy, then (at SB_E + g and SB_E + 2 g) each block's fewest and most levels
+SB_E = SB_C + SMOOTH_SLOTS * SMOOTH_ENTRY
+# A block's pattern and level (``_smooth_key``): KEY items of the int32 ``keys``
+KEY = 6
+# A window's blocks are decided only where at least this share of them (out of 8) are smooth:
+# smooth content (ramps, vignettes, skies) rather than a photo's few scattered smooth blocks
+SMOOTH_GROUP_EIGHTHS = 4
+# The float32 scratch SF: SVG blocks' samples copied together (8 rows of 8 SVG), then each
+# column's fewest and most levels (8 g items each, ``_smooth_spans``)
+SF_MIN = 64 * SVG
+
+
+def _lower(a, b):
+    """The smaller of two int32 (a conditional expression: Pythran's ``min`` keeps a loop scalar)."""
+    return a if a < b else b
+
+
+def _higher(a, b):
+    """The larger of two int32 (see ``_lower``)."""
+    return a if a > b else b
+
+
+def _smooth_rows(P, p0, cw, n, V):
+    """The row pass of ``jpeg_fdct_islow`` (jfdctint.c) on the n (at most SVG) blocks of the
+    plane P[p0:] (8 rows of cw samples - 128, block b at column 8 b), into V's rows SV_R +
+    8 y + u; the samples as integers into SV_T + 8 y + x.
+
+    libjpeg's constants and rounding (outputs scaled up by 2**PASS1_BITS = 4, or descaled by
+    CONST_BITS - PASS1_BITS = 11 bits), so the integers are its own.
+    """
+    p0_ = _size(p0)
+    cw_ = _size(cw)
+    n_ = _size(min(n, SVG))
+    for y in range(8):
+        s = p0_ + y * cw_
+        t = (SV_T + 8 * y) * SVG
+        r = (SV_R + 8 * y) * SVG
+        for b in range(n_):
+            i = s + 8 * b
+            d0 = np.int32(P[i])
+            d1 = np.int32(P[i + 1])
+            d2 = np.int32(P[i + 2])
+            d3 = np.int32(P[i + 3])
+            d4 = np.int32(P[i + 4])
+            d5 = np.int32(P[i + 5])
+            d6 = np.int32(P[i + 6])
+            d7 = np.int32(P[i + 7])
+            V[t + b] = d0
+            V[t + SVG + b] = d1
+            V[t + 2 * SVG + b] = d2
+            V[t + 3 * SVG + b] = d3
+            V[t + 4 * SVG + b] = d4
+            V[t + 5 * SVG + b] = d5
+            V[t + 6 * SVG + b] = d6
+            V[t + 7 * SVG + b] = d7
+            tmp0 = d0 + d7
+            tmp7 = d0 - d7
+            tmp1 = d1 + d6
+            tmp6 = d1 - d6
+            tmp2 = d2 + d5
+            tmp5 = d2 - d5
+            tmp3 = d3 + d4
+            tmp4 = d3 - d4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            V[r + b] = (tmp10 + tmp11) << 2
+            V[r + 4 * SVG + b] = (tmp10 - tmp11) << 2
+            z1 = (tmp12 + tmp13) * np.int32(4433)
+            V[r + 2 * SVG + b] = (z1 + tmp13 * np.int32(6270) + np.int32(1024)) >> 11
+            V[r + 6 * SVG + b] = (z1 - tmp12 * np.int32(15137) + np.int32(1024)) >> 11
+            z1 = tmp4 + tmp7
+            z2 = tmp5 + tmp6
+            z3 = tmp4 + tmp6
+            z4 = tmp5 + tmp7
+            z5 = (z3 + z4) * np.int32(9633)
+            z1 = z1 * np.int32(-7373)
+            z2 = z2 * np.int32(-20995)
+            z3 = z3 * np.int32(-16069) + z5
+            z4 = z4 * np.int32(-3196) + z5
+            V[r + 7 * SVG + b] = (tmp4 * np.int32(2446) + z1 + z3 + np.int32(1024)) >> 11
+            V[r + 5 * SVG + b] = (tmp5 * np.int32(16819) + z2 + z4 + np.int32(1024)) >> 11
+            V[r + 3 * SVG + b] = (tmp6 * np.int32(25172) + z2 + z3 + np.int32(1024)) >> 11
+            V[r + SVG + b] = (tmp7 * np.int32(12299) + z1 + z4 + np.int32(1024)) >> 11
+
+
+def _libjpeg_quantize(f, recip, corr, shift):
+    """libjpeg-turbo's ``quantize`` (jcdctmgr.c) of its DCT's output f: sign(f) ((|f| + corr) recip >> shift)."""
+    a = f if f >= 0 else -f
+    m = ((a + corr) * recip) >> shift
+    return m if f >= 0 else -m
+
+
+def _smooth_columns(V, n, smooth, tq):
+    """The column pass of ``jpeg_fdct_islow`` on V's rows SV_R (``_smooth_rows``) of n
+    blocks, quantized as libjpeg-turbo quantizes with the divisors smooth[tq + 64:], into
+    rows SV_L + 8 v + u.
+
+    The DC and frequency 4 descaled by PASS1_BITS = 2 bits, the others by CONST_BITS +
+    PASS1_BITS = 15. Outputs are at most 8 x 1024 in magnitude and the products with the
+    reciprocals (at most 2**16) stay below 2**31.
+    """
+    n_ = _size(min(n, SVG))
+    tq_ = _size(tq)
+    for u in range(8):
+        r = (SV_R + u) * SVG
+        o = (SV_L + u) * SVG
+        rc0 = smooth[tq_ + 64 + u]
+        rc1 = smooth[tq_ + 72 + u]
+        rc2 = smooth[tq_ + 80 + u]
+        rc3 = smooth[tq_ + 88 + u]
+        rc4 = smooth[tq_ + 96 + u]
+        rc5 = smooth[tq_ + 104 + u]
+        rc6 = smooth[tq_ + 112 + u]
+        rc7 = smooth[tq_ + 120 + u]
+        co0 = smooth[tq_ + 128 + u]
+        co1 = smooth[tq_ + 136 + u]
+        co2 = smooth[tq_ + 144 + u]
+        co3 = smooth[tq_ + 152 + u]
+        co4 = smooth[tq_ + 160 + u]
+        co5 = smooth[tq_ + 168 + u]
+        co6 = smooth[tq_ + 176 + u]
+        co7 = smooth[tq_ + 184 + u]
+        sh0 = smooth[tq_ + 192 + u]
+        sh1 = smooth[tq_ + 200 + u]
+        sh2 = smooth[tq_ + 208 + u]
+        sh3 = smooth[tq_ + 216 + u]
+        sh4 = smooth[tq_ + 224 + u]
+        sh5 = smooth[tq_ + 232 + u]
+        sh6 = smooth[tq_ + 240 + u]
+        sh7 = smooth[tq_ + 248 + u]
+        for b in range(n_):
+            d0 = V[r + b]
+            d1 = V[r + 8 * SVG + b]
+            d2 = V[r + 16 * SVG + b]
+            d3 = V[r + 24 * SVG + b]
+            d4 = V[r + 32 * SVG + b]
+            d5 = V[r + 40 * SVG + b]
+            d6 = V[r + 48 * SVG + b]
+            d7 = V[r + 56 * SVG + b]
+            tmp0 = d0 + d7
+            tmp7 = d0 - d7
+            tmp1 = d1 + d6
+            tmp6 = d1 - d6
+            tmp2 = d2 + d5
+            tmp5 = d2 - d5
+            tmp3 = d3 + d4
+            tmp4 = d3 - d4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            f0 = (tmp10 + tmp11 + np.int32(2)) >> 2
+            f4 = (tmp10 - tmp11 + np.int32(2)) >> 2
+            z1 = (tmp12 + tmp13) * np.int32(4433)
+            f2 = (z1 + tmp13 * np.int32(6270) + np.int32(16384)) >> 15
+            f6 = (z1 - tmp12 * np.int32(15137) + np.int32(16384)) >> 15
+            z1 = tmp4 + tmp7
+            z2 = tmp5 + tmp6
+            z3 = tmp4 + tmp6
+            z4 = tmp5 + tmp7
+            z5 = (z3 + z4) * np.int32(9633)
+            z1 = z1 * np.int32(-7373)
+            z2 = z2 * np.int32(-20995)
+            z3 = z3 * np.int32(-16069) + z5
+            z4 = z4 * np.int32(-3196) + z5
+            f7 = (tmp4 * np.int32(2446) + z1 + z3 + np.int32(16384)) >> 15
+            f5 = (tmp5 * np.int32(16819) + z2 + z4 + np.int32(16384)) >> 15
+            f3 = (tmp6 * np.int32(25172) + z2 + z3 + np.int32(16384)) >> 15
+            f1 = (tmp7 * np.int32(12299) + z1 + z4 + np.int32(16384)) >> 15
+            V[o + b] = _libjpeg_quantize(f0, rc0, co0, sh0)
+            V[o + 8 * SVG + b] = _libjpeg_quantize(f1, rc1, co1, sh1)
+            V[o + 16 * SVG + b] = _libjpeg_quantize(f2, rc2, co2, sh2)
+            V[o + 24 * SVG + b] = _libjpeg_quantize(f3, rc3, co3, sh3)
+            V[o + 32 * SVG + b] = _libjpeg_quantize(f4, rc4, co4, sh4)
+            V[o + 40 * SVG + b] = _libjpeg_quantize(f5, rc5, co5, sh5)
+            V[o + 48 * SVG + b] = _libjpeg_quantize(f6, rc6, co6, sh6)
+            V[o + 56 * SVG + b] = _libjpeg_quantize(f7, rc7, co7, sh7)
+
+
+def _pixel_error(o, t, seen):
+    """Squared error of a decoded pixel against its sample t (both - 128), 0 where not seen.
+
+    o: the row pass's output after its shift. libjpeg's range limit (jdmaster.c's table,
+    centred on 128) maps o & 1023 below 512 to min(o, 127) and from 512 to max(o - 1024,
+    -128): wrapping into -512..511, then clamping.
+    """
+    w = ((o + np.int32(512)) & np.int32(1023)) - np.int32(512)
+    d = _higher(_lower(w, np.int32(127)), np.int32(-128)) - t
+    return d * d if seen else np.int32(0)
+
+
+def _smooth_decode(V, src, n, smooth, tq, rows, dst):
+    """Squared error, into V's row dst, of each of n blocks' pixels (x < V's row SV_LEFT,
+    y < rows) that ``jpeg_idct_islow`` (jidctint.c) decodes from its coefficients in V's rows
+    src + n (natural order) and the quantizers smooth[tq:], against V's samples (rows
+    SV_T); rows SV_R are its workspace.
+
+    Blocks not selected (row SV_SEL 0) are decoded from zeros: only the coefficients of
+    smooth blocks are sure to keep the model's sums in 32 bits, and the others are not
+    looked at. libjpeg's shortcut for columns without AC coefficients gives the same
+    integers.
+    """
+    n_ = _size(min(n, SVG))
+    tq_ = _size(tq)
+    src_ = _size(src)
+    dst_ = _size(dst)
+    for u in range(8):
+        q0 = smooth[tq_ + u]
+        q1 = smooth[tq_ + 8 + u]
+        q2 = smooth[tq_ + 16 + u]
+        q3 = smooth[tq_ + 24 + u]
+        q4 = smooth[tq_ + 32 + u]
+        q5 = smooth[tq_ + 40 + u]
+        q6 = smooth[tq_ + 48 + u]
+        q7 = smooth[tq_ + 56 + u]
+        c = (src_ + u) * SVG
+        w = (SV_R + u) * SVG
+        for b in range(n_):
+            m = V[SV_SEL * SVG + b]
+            z0 = (V[c + b] * q0) & m
+            z1 = (V[c + 8 * SVG + b] * q1) & m
+            z2 = (V[c + 16 * SVG + b] * q2) & m
+            z3 = (V[c + 24 * SVG + b] * q3) & m
+            z4 = (V[c + 32 * SVG + b] * q4) & m
+            z5 = (V[c + 40 * SVG + b] * q5) & m
+            z6 = (V[c + 48 * SVG + b] * q6) & m
+            z7 = (V[c + 56 * SVG + b] * q7) & m
+            e = (z2 + z6) * np.int32(4433)
+            tmp2 = e - z6 * np.int32(15137)
+            tmp3 = e + z2 * np.int32(6270)
+            tmp0 = (z0 + z4) * np.int32(8192)
+            tmp1 = (z0 - z4) * np.int32(8192)
+            tmp10 = tmp0 + tmp3 + np.int32(1024)
+            tmp13 = tmp0 - tmp3 + np.int32(1024)
+            tmp11 = tmp1 + tmp2 + np.int32(1024)
+            tmp12 = tmp1 - tmp2 + np.int32(1024)
+            a1 = (z7 + z1) * np.int32(-7373)
+            a2 = (z5 + z3) * np.int32(-20995)
+            a3 = z7 + z3
+            a4 = z5 + z1
+            a5 = (a3 + a4) * np.int32(9633)
+            a3 = a3 * np.int32(-16069) + a5
+            a4 = a4 * np.int32(-3196) + a5
+            tmp0 = z7 * np.int32(2446) + a1 + a3
+            tmp1 = z5 * np.int32(16819) + a2 + a4
+            tmp2 = z3 * np.int32(25172) + a2 + a3
+            tmp3 = z1 * np.int32(12299) + a1 + a4
+            V[w + b] = (tmp10 + tmp3) >> 11
+            V[w + 56 * SVG + b] = (tmp10 - tmp3) >> 11
+            V[w + 8 * SVG + b] = (tmp11 + tmp2) >> 11
+            V[w + 48 * SVG + b] = (tmp11 - tmp2) >> 11
+            V[w + 16 * SVG + b] = (tmp12 + tmp1) >> 11
+            V[w + 40 * SVG + b] = (tmp12 - tmp1) >> 11
+            V[w + 24 * SVG + b] = (tmp13 + tmp0) >> 11
+            V[w + 32 * SVG + b] = (tmp13 - tmp0) >> 11
+    e = dst_ * SVG
+    for b in range(n_):
+        V[e + b] = np.int32(0)
+    for y in range(_size(min(rows, 8))):
+        w = (SV_R + 8 * y) * SVG
+        t = (SV_T + 8 * y) * SVG
+        for b in range(n_):
+            z0 = V[w + b]
+            z1 = V[w + SVG + b]
+            z2 = V[w + 2 * SVG + b]
+            z3 = V[w + 3 * SVG + b]
+            z4 = V[w + 4 * SVG + b]
+            z5 = V[w + 5 * SVG + b]
+            z6 = V[w + 6 * SVG + b]
+            z7 = V[w + 7 * SVG + b]
+            e1 = (z2 + z6) * np.int32(4433)
+            tmp2 = e1 - z6 * np.int32(15137)
+            tmp3 = e1 + z2 * np.int32(6270)
+            tmp0 = (z0 + z4) * np.int32(8192)
+            tmp1 = (z0 - z4) * np.int32(8192)
+            tmp10 = tmp0 + tmp3 + np.int32(131072)
+            tmp13 = tmp0 - tmp3 + np.int32(131072)
+            tmp11 = tmp1 + tmp2 + np.int32(131072)
+            tmp12 = tmp1 - tmp2 + np.int32(131072)
+            a1 = (z7 + z1) * np.int32(-7373)
+            a2 = (z5 + z3) * np.int32(-20995)
+            a3 = z7 + z3
+            a4 = z5 + z1
+            a5 = (a3 + a4) * np.int32(9633)
+            a3 = a3 * np.int32(-16069) + a5
+            a4 = a4 * np.int32(-3196) + a5
+            tmp0 = z7 * np.int32(2446) + a1 + a3
+            tmp1 = z5 * np.int32(16819) + a2 + a4
+            tmp2 = z3 * np.int32(25172) + a2 + a3
+            tmp3 = z1 * np.int32(12299) + a1 + a4
+            left = V[SV_LEFT * SVG + b]
+            o0 = (tmp10 + tmp3) >> 18
+            o1 = (tmp11 + tmp2) >> 18
+            o2 = (tmp12 + tmp1) >> 18
+            o3 = (tmp13 + tmp0) >> 18
+            o4 = (tmp13 - tmp0) >> 18
+            o5 = (tmp12 - tmp1) >> 18
+            o6 = (tmp11 - tmp2) >> 18
+            o7 = (tmp10 - tmp3) >> 18
+            V[e + b] += (_pixel_error(o0, V[t + b], 0 < left)
+                         + _pixel_error(o1, V[t + SVG + b], 1 < left)
+                         + _pixel_error(o2, V[t + 2 * SVG + b], 2 < left)
+                         + _pixel_error(o3, V[t + 3 * SVG + b], 3 < left)
+                         + _pixel_error(o4, V[t + 4 * SVG + b], 4 < left)
+                         + _pixel_error(o5, V[t + 5 * SVG + b], 5 < left)
+                         + _pixel_error(o6, V[t + 6 * SVG + b], 6 < left)
+                         + _pixel_error(o7, V[t + 7 * SVG + b], 7 < left))
+            # the decoded range before the range limit, for the cache (``_smooth_remember``)
+            least = _lower(_lower(_lower(o0, o1), _lower(o2, o3)), _lower(_lower(o4, o5), _lower(o6, o7)))
+            most = _higher(_higher(_higher(o0, o1), _higher(o2, o3)), _higher(_higher(o4, o5), _higher(o6, o7)))
+            V[SV_DLO * SVG + b] = _lower(V[SV_DLO * SVG + b], least)
+            V[SV_DHI * SVG + b] = _higher(V[SV_DHI * SVG + b], most)
+
+
+def _smooth_spans(P, p0, cw, gm, SF, fmax, SB, lo, hi):
+    """SB[lo + b], SB[hi + b]: the fewest and most levels among the samples of block b of
+    the plane P[p0:] (8 rows of cw samples - 128), for b < gm (SF[SF_MIN:] and SF[fmax:]:
+    scratch).
+
+    The 8 rows' minimum and maximum column by column first, in loops over the plane's
+    columns that g++ vectorizes, then each block's 8 columns.
+    """
+    p0_ = _size(p0)
+    cw_ = _size(cw)
+    gm_ = _size(gm)
+    fmax_ = _size(fmax)
+    lo_ = _size(lo)
+    hi_ = _size(hi)
+    width = 8 * gm_
+    for x in range(width):
+        v = P[p0_ + x]
+        SF[SF_MIN + x] = v
+        SF[fmax_ + x] = v
+    for y in range(1, 8):
+        s = p0_ + y * cw_
+        for x in range(width):
+            v = P[s + x]
+            SF[SF_MIN + x] = v if v < SF[SF_MIN + x] else SF[SF_MIN + x]
+            SF[fmax_ + x] = v if v > SF[fmax_ + x] else SF[fmax_ + x]
+    for b in range(gm_):
+        i = SF_MIN + 8 * b
+        least = _lower(_lower(_lower(SF[i], SF[i + 1]), _lower(SF[i + 2], SF[i + 3])),
+                       _lower(_lower(SF[i + 4], SF[i + 5]), _lower(SF[i + 6], SF[i + 7])))
+        i = fmax_ + 8 * b
+        most = _higher(_higher(_higher(SF[i], SF[i + 1]), _higher(SF[i + 2], SF[i + 3])),
+                       _higher(_higher(SF[i + 4], SF[i + 5]), _higher(SF[i + 6], SF[i + 7])))
+        SB[lo_ + b] = np.int32(least)
+        SB[hi_ + b] = np.int32(most)
+
+
+def smooth_scratch(group, blocks):
+    """Items of the int32 and float32 scratch SB and SF of windows of at most ``group``
+    blocks, and of the int32 ``todo`` and ``keys`` of strips of ``blocks`` blocks."""
+    return SB_E + 3 * group, SF_MIN + 16 * group, blocks, KEY * blocks
+
+
+def smooth_clear(SB):
+    """The cache of choices in a new scratch SB emptied."""
+    for e in range(SMOOTH_SLOTS):  # the tag and the numbers compared (no garbage level: 8 s in int32)
+        for k in range(16):
+            SB[SB_C + e * SMOOTH_ENTRY + k] = np.int32(0)
+
+
+def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, group, mcu0,
+                      interval, todo):
+    """The strip's blocks to decide into ``todo``, component by component; returns their count.
+
+    ``samples`` and ``coefs``: the strip as ``kernels.strip_coefs`` leaves it (one group
+    of all its MCUs; components without subsampling: block m of component c at
+    coefs[n nb + c mcus + m], nb = mcus ncomp, its samples - 128 at
+    samples[c plane + 8 m + y cw + x], cw = 8 mcus, plane = 8 cw); ``width``: the image's
+    columns in the strip. ``comp_table`` and ``smooth``: each component's table set, the
+    tables (``strips.smooth_array``). SB and SF: ``smooth_scratch(group)`` items.
+    ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``' (windows are its
+    groups). A block to decide spans 1 to smooth[0] levels, in a window of a component
+    where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
+    index c mcus + m.
+
+    Screened first by part of their AC energy (a block spanning at most L levels has an
+    AC energy of at most 16 L**2 in the exact DCT, by Parseval, and a coefficient rounded
+    away from 0 is at most twice its exact value, so at most 64 L**2 here, and so has each
+    part of it, each term clamped to 255**2), then, where enough passed, by the span of
+    their samples (``_smooth_spans``).
+    """
+    mcus = (width + 7) // 8
+    cw = _size(8 * mcus)
+    plane = 8 * cw
+    nb = _size(mcus * ncomp)
+    window = _size(group)
+    levels = np.int32(smooth[0])
+    most = np.int32(64) * levels * levels + np.int32(64)  # and a margin for the float DCT's rounding
+    lo = SB_E + window
+    hi = SB_E + 2 * window
+    count = 0
+    for c in range(ncomp):
+        tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
+        m0 = 0
+        while m0 < mcus:
+            gm = _size(_group_size(group, mcus - m0, mcu0 + m0, interval))
+            j0 = _size(c * mcus + m0)
+            for b in range(gm):
+                SB[SB_E + b] = np.int32(0)
+            for k in (1, 8, 16, 9, 2):  # the first five AC coefficients in zigzag order
+                q = smooth[tq + k]
+                o = _size(k * nb + j0)
+                for b in range(gm):
+                    v = coefs[o + b]
+                    a = _lower((v if v >= 0 else -v) * q, np.int32(255))
+                    SB[SB_E + b] += a * a
+            screened = 0
+            for b in range(gm):
+                screened += 1 if SB[SB_E + b] <= most else 0
+            if 8 * screened >= SMOOTH_GROUP_EIGHTHS * gm:
+                _smooth_spans(samples, _size(c * plane + 8 * m0), cw, gm, SF,
+                              SF_MIN + 8 * window, SB, lo, hi)
+                found = 0
+                for b in range(gm):
+                    span = SB[hi + b] - SB[lo + b]
+                    if SB[SB_E + b] <= most and span <= levels and span > 0:
+                        todo[count + found] = np.int32(j0 + b)
+                        found += 1
+                if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
+                    count += found
+            m0 += gm
+    return count
+
+
+def _smooth_key(P, p, cw, keys, o):
+    """The pattern of the block of samples P[p:] (8 rows of cw, - 128) into keys[o:o + KEY]:
+    its rows' levels above its fewest read as numbers in base 3 (x the digit of 3**x, 0 to
+    6560: levels 0 to 2 above the fewest), two rows to an int32 (13 bits a row), then the
+    sum of its samples and its fewest level. Integers, exact."""
+    least = np.int32(255)
+    total = np.int32(0)
+    for y in range(8):
+        for x in range(8):
+            v = np.int32(P[p + y * cw + x])
+            least = v if v < least else least
+            total += v
+    for w in range(4):
+        word = np.int32(0)
+        for h in range(2):
+            row = np.int32(0)
+            digit = np.int32(1)
+            for x in range(8):
+                row += (np.int32(P[p + (2 * w + h) * cw + x]) - least) * digit
+                digit *= np.int32(3)
+            word |= row << np.int32(13 * h)
+        keys[o + w] = word
+    keys[o + 4] = total
+    keys[o + 5] = least
+
+
+def _smooth_slot(k0, k1, k2, k3):
+    """The cache entry of a pattern's key (``_smooth_cached``)."""
+    h = k0 ^ (k1 * np.int32(7)) ^ (k2 * np.int32(13)) ^ (k3 * np.int32(31))
+    return _size((h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)) & np.int32(SMOOTH_SLOTS - 1))
+
+
+def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
+    """1 where block j (its pattern at keys[o:], ``_smooth_key``; its coefficients at
+    coefs[n nb + j]) was decided from the cache, its coefficients then set; else 0.
+
+    A block's choice depends only on the pattern of its levels above the fewest: a shift
+    of s levels adds 8 s to its samples' sum, so 8 s / q to the DC of both roundings (the
+    kernels' float DCT and libjpeg's integer one take the AC from differences of the
+    samples alone), and s to every decoded pixel (libjpeg's IDCT adds the DC's 8 s q / q
+    << 18 bits before its final shift of 18) unless the range limit clamps one. So an
+    entry holds for this block where the keys and the table set are the same, 8 s is a
+    multiple of the DC's quantizer q, both DCs are the entry's + 8 s / q (the kernels' and
+    libjpeg's rounding of a DC halfway between two multiples can depend on its sign or
+    parity; libjpeg's DC is computed here from the samples' sum, as ``_smooth_columns``
+    does) and the decodes stay inside the range limit.
+    """
+    k0 = keys[o]
+    k1 = keys[o + 1]
+    k2 = keys[o + 2]
+    k3 = keys[o + 3]
+    e = _size(SB_C + _smooth_slot(k0, k1, k2, k3) * SMOOTH_ENTRY)
+    shift = keys[o + 5] - SB[e + 5]
+    q = smooth[tq]
+    same = (SB[e] == tq + 1) & (SB[e + 1] == k0) & (SB[e + 2] == k1) & (SB[e + 3] == k2)
+    same = same & (SB[e + 4] == k3) & (shift >= SB[e + 6]) & (shift <= SB[e + 7])
+    same = same & ((8 * shift) % q == 0)
+    d = (8 * shift) // q
+    theirs = _libjpeg_quantize(keys[o + 4], smooth[tq + 64], smooth[tq + 128], smooth[tq + 192])
+    same = same & (coefs[j] == SB[e + 8] + d) & (theirs == SB[e + 9] + d)
+    if same and SB[e + 10] != 0:  # libjpeg's: its AC as the entry's, its DC as computed
+        coefs[j] = theirs
+        for k in range(1, 64):
+            coefs[k * nb + j] = SB[e + 16 + k]
+    return np.int32(1) if same else np.int32(0)
+
+
+def _smooth_remember(SB, keys, o, tq, v):
+    """The choice made for the block of pattern keys[o:] (``_smooth_key``), item v of the
+    work array V (SB's first rows), into the cache (``_smooth_cached``), where both decodes
+    stayed inside the range limit or were not needed (the roundings the same)."""
+    lo = np.int32(-1 << 20)
+    hi = np.int32(1 << 20)
+    if SB[SV_DIFF * SVG + v] != 0:
+        lo = np.int32(-128) - SB[SV_DLO * SVG + v]
+        hi = np.int32(127) - SB[SV_DHI * SVG + v]
+    if lo <= 0 and hi >= 0:  # not clamped where it was decided
+        k0 = keys[o]
+        k1 = keys[o + 1]
+        k2 = keys[o + 2]
+        k3 = keys[o + 3]
+        e = _size(SB_C + _smooth_slot(k0, k1, k2, k3) * SMOOTH_ENTRY)
+        SB[e] = np.int32(tq + 1)
+        SB[e + 1] = k0
+        SB[e + 2] = k1
+        SB[e + 3] = k2
+        SB[e + 4] = k3
+        SB[e + 5] = keys[o + 5]
+        SB[e + 6] = lo
+        SB[e + 7] = hi
+        SB[e + 8] = SB[SV_O * SVG + v]
+        SB[e + 9] = SB[SV_L * SVG + v]
+        chosen = SB[SV_SEL * SVG + v] != 0
+        SB[e + 10] = np.int32(1) if chosen else np.int32(0)
+        if chosen:
+            for k in range(64):
+                SB[e + 16 + k] = SB[(SV_L + k) * SVG + v]
+
+
+def _cacheable(smooth, width, rows, m):
+    """Whether block m's choice may come from the cache and go into it: whole (8 columns and
+    rows of the image), patterns of at most 3 levels (``_smooth_key``'s base 3)."""
+    return smooth[0] <= 2 and rows >= 8 and width - 8 * m >= 8
+
+
+def smooth_lookup(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
+    """The blocks todo[:count] (``smooth_candidates``) whose pattern was decided before take
+    that choice (``_smooth_cached``); the others stay in todo, their patterns at
+    keys[KEY i] (the cacheable ones, ``_cacheable``); returns their count. ``rows``: the
+    strip's rows in the image."""
+    mcus = (width + 7) // 8
+    cw = _size(8 * mcus)
+    plane = 8 * cw
+    nb = _size(mcus * ncomp)
+    left = 0
+    for i in range(count):
+        j = _size(np.int64(todo[i]))
+        c = j // mcus
+        m = j - c * mcus
+        hit = np.int32(0)
+        if _cacheable(smooth, width, rows, m):
+            _smooth_key(samples, _size(c * plane + 8 * m), cw, keys, KEY * left)
+            hit = _smooth_cached(SB, keys, KEY * left, 1 + SMOOTH_ITEMS * _size(comp_table[c]),
+                                 smooth, coefs, nb, j)
+        if hit == 0:
+            todo[left] = np.int32(j)
+            left += 1
+    return left
+
+
+def smooth_decide(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, SF, todo, count,
+                  keys):
+    """Each block todo[:count] keeps the closer of its coefficients and libjpeg's (libjpeg's
+    only where strictly closer), decided SVG blocks of a component at a time side by side;
+    the choices of cacheable blocks (patterns at keys[KEY i], ``smooth_lookup``) go into the
+    cache. Returns the blocks changed.
+
+    Runs of a component's blocks are read in place (smooth images); scattered ones
+    (photos' few) copied together first.
+    """
+    mcus = (width + 7) // 8
+    cw = _size(8 * mcus)
+    plane = 8 * cw
+    nb = _size(mcus * ncomp)
+    changed = 0
+    k0 = 0
+    while k0 < count:
+        c = todo[k0] // mcus
+        n = 1
+        while n < SVG and k0 + n < count and todo[k0 + n] // mcus == c:
+            n += 1
+        tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
+        j0 = _size(c * mcus)
+        p0 = _size(c * plane)
+        start = _size(np.int64(todo[k0]))
+        run = todo[k0 + n - 1] - todo[k0] == n - 1  # a run of the component's blocks
+        _smooth_gather(samples, p0, cw, width, coefs, nb, j0, SB, SF, todo, k0, n, run, start)
+        _smooth_columns(SB, n, smooth, tq)
+        differ = _smooth_differ(SB, n)
+        picked = 0
+        if differ > 0:
+            _smooth_decode(SB, SV_O, n, smooth, tq, rows, SV_OURS)
+            _smooth_decode(SB, SV_L, n, smooth, tq, rows, SV_THEIRS)
+            picked = _smooth_pick(SB, n)
+        for b in range(n):
+            if _cacheable(smooth, width, rows, todo[k0 + b] - j0):
+                _smooth_remember(SB, keys, KEY * (k0 + b), tq, b)
+        if picked > 0:
+            _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start)
+        changed += picked
+        k0 += n
+    return changed
+
+
+def _smooth_gather(samples, p0, cw, width, coefs, nb, j0, SB, SF, todo, k0, n, run, start):
+    """The n blocks todo[k0:] (of the component whose first block is j0, its samples from
+    p0) into V: their samples and libjpeg's row pass (``_smooth_rows``), their
+    coefficients, their columns left; ``run``: they are blocks start .. start + n - 1."""
+    for b in range(n):
+        SB[SV_SEL * SVG + b] = np.int32(-1)
+        SB[SV_LEFT * SVG + b] = np.int32(width - 8 * (todo[k0 + b] - j0))
+    if run:
+        _smooth_rows(samples, p0 + 8 * (start - j0), cw, n, SB)
+        for k in range(64):
+            o = _size(k * nb + start)
+            for b in range(n):
+                SB[(SV_O + k) * SVG + b] = coefs[o + b]
+    else:
+        for b in range(n):
+            src = _size(p0 + 8 * (todo[k0 + b] - j0))
+            for y in range(8):
+                for x in range(8):
+                    SF[y * 8 * SVG + 8 * b + x] = samples[src + y * cw + x]
+        _smooth_rows(SF, 0, 8 * SVG, n, SB)
+        for b in range(n):
+            j = _size(np.int64(todo[k0 + b]))
+            for k in range(64):
+                SB[(SV_O + k) * SVG + b] = coefs[k * nb + j]
+
+
+def _smooth_differ(SB, n):
+    """The chunk's blocks whose two roundings differ selected (rows SV_SEL, SV_DIFF), their
+    decoded ranges emptied; returns their count."""
+    for b in range(n):
+        SB[SV_OURS * SVG + b] = np.int32(0)  # coefficients that differ, for now
+        SB[SV_DLO * SVG + b] = np.int32(1 << 20)
+        SB[SV_DHI * SVG + b] = np.int32(-1 << 20)
+    for k in range(64):
+        for b in range(n):
+            differ = SB[(SV_L + k) * SVG + b] != SB[(SV_O + k) * SVG + b]
+            SB[SV_OURS * SVG + b] += np.int32(1) if differ else np.int32(0)
+    left = 0
+    for b in range(n):
+        keep = SB[SV_OURS * SVG + b] > 0
+        SB[SV_SEL * SVG + b] = np.int32(-1) if keep else np.int32(0)
+        SB[SV_DIFF * SVG + b] = np.int32(-1) if keep else np.int32(0)
+        left += 1 if keep else 0
+    return left
+
+
+def _smooth_pick(SB, n):
+    """After both decodes: SV_SEL -1 where libjpeg's rounding decodes strictly closer; returns their count."""
+    left = 0
+    for b in range(n):
+        ours = SB[SV_OURS * SVG + b]
+        better = SB[SV_SEL * SVG + b] != 0 and ours > 0 and SB[SV_THEIRS * SVG + b] < ours
+        SB[SV_SEL * SVG + b] = np.int32(-1) if better else np.int32(0)
+        left += 1 if better else 0
+    return left
+
+
+def _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start):
+    """libjpeg's coefficients of the chunk's selected blocks into coefs."""
+    if run:
+        for k in range(64):
+            o = _size(k * nb + start)
+            for b in range(n):
+                coefs[o + b] = (SB[(SV_L + k) * SVG + b] if SB[SV_SEL * SVG + b] != 0
+                                else SB[(SV_O + k) * SVG + b])
+    else:
+        for b in range(n):
+            if SB[SV_SEL * SVG + b] != 0:
+                j = _size(np.int64(todo[k0 + b]))
+                for k in range(64):
+                    coefs[k * nb + j] = SB[(SV_L + k) * SVG + b]
