@@ -427,6 +427,15 @@ class Smoothing(NamedTuple):
         return cls(engine.smooth if module is None else module,
                    _cached(_smooth_array, (int(levels), tuple(tuple(t) for t in qtables))))
 
+    def buffers(self, group: int, blocks: int) -> list[np.ndarray]:
+        """New scratch of ``smooth_blocks`` for windows of ``group`` MCUs and strips of
+        ``blocks`` blocks: [SB, SF, todo, keys], the cache of choices (in SB) empty."""
+        sb, sf, todo, keys = self.module.smooth_scratch(group, blocks)
+        made = [np.empty(sb, np.int32), np.empty(sf, np.float32), np.empty(todo, np.int32),
+                np.empty(keys, np.int32)]
+        self.module.smooth_clear(made[0])
+        return made
+
     def clean(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
               interval: int, group: int = MCUS_PER_GROUP) -> int:
         """How many strips of the 2-D uint8 band's ``nrows`` rows from row0 come before the
@@ -487,13 +496,10 @@ class Scratch(NamedTuple):
         """``smoothed_coefs``' scratch for windows of ``group`` MCUs and strips of ``blocks``
         blocks, made (the cache emptied) on first use and kept: the cache's choices are
         exact, whatever the strips it saw before."""
-        sb, sf, todo, keys = smooth.module.smooth_scratch(group, blocks)
         if not self.smooth:
-            self.smooth[:] = [np.empty(sb, np.int32), np.empty(sf, np.float32),
-                              np.empty(todo, np.int32), np.empty(keys, np.int32)]
-            smooth.module.smooth_clear(self.smooth[0])
-        elif self.smooth[2].size < todo:
-            self.smooth[2:] = [np.empty(todo, np.int32), np.empty(keys, np.int32)]
+            self.smooth[:] = smooth.buffers(group, blocks)
+        elif self.smooth[2].size < blocks:
+            self.smooth[2:] = smooth.buffers(group, blocks)[2:]
         return self.smooth
 
     @property
@@ -545,10 +551,8 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     band, row0 = sources.rows_of(band, row0, nrows)
     if (refine is None and smooth is not None
             and smooth.clean(band, row0, nrows, frame, mcu0, interval, group) == 0):
-        smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0, interval)
-        return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs,
-                                  frame.vs, frame.comp_table, *codes, scratch.words, scratch.out,
-                                  group, pred, carry, int(pad), mcu0, interval)
+        return code_smoothed(kernels, band, row0, nrows, frame, codes, scratch, smooth, group,
+                             pred, carry, pad, mcu0, interval)
     marked = refine is not None and refine.marked_only
     if refine is None or marked and marks is None:
         # one call; with a marked refinement, -1 (nothing coded) where the kernel marks an
@@ -648,6 +652,16 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
     return marks
 
 
+def code_smoothed(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
+                  codes: Codes, scratch: Scratch, smooth: Smoothing, group: int,
+                  pred: np.ndarray, carry: np.ndarray, pad: bool, mcu0: int, interval: int) -> int:
+    """``encode_strip`` of a strip with the choice on its smooth blocks (``smoothed_coefs``, then ``kernels.code_coefs``)."""
+    smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0, interval)
+    return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
+                              frame.comp_table, *codes, scratch.words, scratch.out, group, pred,
+                              carry, int(pad), mcu0, interval)
+
+
 def smoothed_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                    scratch: Scratch, smooth: Smoothing, group: int = MCUS_PER_GROUP,
                    mcu0: int = 0, interval: int = 0) -> int:
@@ -664,18 +678,31 @@ def smoothed_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                                *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs,
                                mcu0, interval)
-    module, samples, coefs = smooth.module, scratch.strip_samples, scratch.strip_coefs
-    sb, sf, todo, keys = scratch.smooth_buffers(smooth, group, mcus * frame.ncomp)
-    width, ncomp, comp_table, rows = frame.width, frame.ncomp, frame.comp_table, min(nrows, 8)
-    count = module.smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth.table, sb,
-                                     sf, group, mcu0, interval, todo)
+    return smooth_blocks(smooth, scratch.smooth_buffers(smooth, group, mcus * frame.ncomp),
+                         scratch.strip_samples, scratch.strip_coefs, frame.width, min(nrows, 8),
+                         frame.ncomp, frame.comp_table, group, mcu0, interval)
+
+
+def smooth_blocks(smooth: Smoothing, buffers: list[np.ndarray], samples: np.ndarray,
+                  coefs: np.ndarray, width: int, rows: int, ncomp: int, comp_table: np.ndarray,
+                  group: int = MCUS_PER_GROUP, mcu0: int = 0, interval: int = 0) -> int:
+    """The smooth module's three steps on a strip as ``kernels.strip_coefs`` leaves it (``samples``, ``coefs``, changed in place); returns the blocks changed.
+
+    ``buffers``: ``Smoothing.buffers``' (its cache of choices kept from strip to
+    strip); ``width``: the image's columns in the strip, ``rows`` its rows (at most 8);
+    ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``'.
+    """
+    module, table = smooth.module, smooth.table
+    sb, sf, todo, keys = buffers
+    count = module.smooth_candidates(samples, coefs, width, ncomp, comp_table, table, sb, sf,
+                                     group, mcu0, interval, todo, keys)
     if count:
-        count = module.smooth_lookup(samples, coefs, width, rows, ncomp, comp_table,
-                                     smooth.table, sb, todo, count, keys)
+        count = module.smooth_lookup(coefs, width, rows, ncomp, comp_table, table, sb, todo,
+                                     count, keys)
     if not count:
         return 0
-    return module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, smooth.table,
-                                sb, sf, todo, count, keys)
+    return module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, table, sb, sf,
+                                todo, count, keys)
 
 
 def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -1158,10 +1185,10 @@ class StripCoder:
                                      codes, scratch, pred, carry, self._closes(last),
                                      first * per_row, interval)
             else:
-                last = first
-                n = encode_strip(kernels, pixels, row, min(height, left), frame, codes, scratch,
-                                 MCUS_PER_GROUP, pred, carry, self._closes(last),
-                                 first * per_row, interval, smooth=self.smooth)
+                last = first  # a strip with smooth windows (found by ``clean``)
+                n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes, scratch,
+                                  self.smooth, MCUS_PER_GROUP, pred, carry, self._closes(last),
+                                  first * per_row, interval)
             if n:
                 data.append(bytes(scratch.out[:n]))
             coded = last + 1 - index

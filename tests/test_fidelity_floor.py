@@ -127,19 +127,10 @@ def rgb_gradient(width: int, height: int) -> np.ndarray:
                      np.full_like(x, 128)], -1).astype(np.uint8)
 
 
-_RAMP_FIX = ("the exact DCT rounded; libjpeg's integer DCT happens to suit this staircase "
-             "(refine=1: 85.75 dB at q100, 59.88 at q95; not the default on 12288 blocks; "
-             "smooth blocks keeping the better of both roundings: 68.59 dB but 1.2x to 1.36x "
-             "on grey photos, 2.5x to 4.2x on ramps inside the fused kernels, 1.8x to 2.7x vectorized "
-             "across blocks, docs/fidelity.md 'Smooth blocks')")
-
-
 #: Issue 15's table (its images as bench_fidelity.py --cases defines them).
 @pytest.mark.parametrize("make, options", [
-    pytest.param(lambda: ramp(1024, 768), {"quality": 100}, id="ramp1024x768-q100",
-                 marks=pytest.mark.xfail(strict=True, reason=_RAMP_FIX)),
-    pytest.param(lambda: ramp(1024, 768), {"quality": 95}, id="ramp1024x768-q95",
-                 marks=pytest.mark.xfail(strict=True, reason=_RAMP_FIX)),
+    pytest.param(lambda: ramp(1024, 768), {"quality": 100}, id="ramp1024x768-q100"),
+    pytest.param(lambda: ramp(1024, 768), {"quality": 95}, id="ramp1024x768-q95"),
     pytest.param(lambda: ramp(4097, 11), {"quality": 95}, id="ramp4097x11-q95"),
     pytest.param(lambda: rgb_gradient(9, 9), {"quality": 90, "subsampling": 1}, id="rgb9x9-q90-422"),
     pytest.param(lambda: rgb_gradient(8, 8), {"quality": 90, "subsampling": 2}, id="rgb8x8-q90-420"),

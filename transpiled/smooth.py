@@ -52,8 +52,8 @@ import numpy as np
 
 # pythran export smooth_scratch(int, int)
 # pythran export smooth_clear(int32[:])
-# pythran export smooth_candidates(float32[:], int32[:], int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:])
-# pythran export smooth_lookup(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
+# pythran export smooth_candidates(float32[:], int32[:], int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:], int32[:])
+# pythran export smooth_lookup(int32[:], int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
 # pythran export smooth_decide(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
 # pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int)
 
@@ -90,7 +90,6 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
     strips = (nrows + 7) // 8
     lo = np.empty(8 * mcus, dtype=np.uint8)
     hi = np.empty(8 * mcus, dtype=np.uint8)
-    span = np.empty(mcus, dtype=np.int32)
     row_bytes_ = _size(row_bytes)
     channels_ = _size(channels)
     width_ = _size(width)
@@ -99,34 +98,41 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
         n = min(8, nrows - 8 * s)
         first = mcu0 + s * mcus
         for c in range(ncomp):
-            o = _size(top * row_bytes_ + c)
-            for x in range(width_):
-                v = band[o + x * channels_]
-                lo[x] = v
-                hi[x] = v
-            for y in range(1, n):
-                o = _size((top + y) * row_bytes_ + c)
-                for x in range(width_):
-                    v = band[o + x * channels_]
-                    lo[x] = v if v < lo[x] else lo[x]
-                    hi[x] = v if v > hi[x] else hi[x]
-            for x in range(width_, 8 * mcus):  # the last column repeated
-                lo[x] = lo[width_ - 1]
-                hi[x] = hi[width_ - 1]
-            for b in range(mcus):
-                least = np.int32(255)
-                most = np.int32(0)
-                for x in range(8 * b, 8 * b + 8):
-                    least = least if least < lo[x] else np.int32(lo[x])
-                    most = most if most > hi[x] else np.int32(hi[x])
-                d = most - least
-                span[b] = np.int32(1) if d > 0 and d <= levels else np.int32(0)
+            # window by window, so that a strip of smooth content is found at its first
             m0 = 0
             while m0 < mcus:
                 gm = _group_size(group, mcus - m0, first + m0, interval)
+                x0 = _size(8 * m0)
+                x1 = _size(min(8 * (m0 + gm), width_))
+                for y in range(n):
+                    o = _size((top + y) * row_bytes_ + c)
+                    if channels_ == 1:  # contiguous: loops g++ vectorizes
+                        if y == 0:
+                            for x in range(x0, x1):
+                                lo[x] = band[o + x]
+                                hi[x] = band[o + x]
+                        else:
+                            for x in range(x0, x1):
+                                v = band[o + x]
+                                lo[x] = v if v < lo[x] else lo[x]
+                                hi[x] = v if v > hi[x] else hi[x]
+                    else:
+                        for x in range(x0, x1):
+                            v = band[o + x * channels_]
+                            lo[x] = v if y == 0 or v < lo[x] else lo[x]
+                            hi[x] = v if y == 0 or v > hi[x] else hi[x]
+                for x in range(x1, _size(8 * (m0 + gm))):  # the last column repeated
+                    lo[x] = lo[x1 - 1]
+                    hi[x] = hi[x1 - 1]
                 count = 0
                 for b in range(m0, m0 + gm):
-                    count += span[b]
+                    least = np.int32(255)
+                    most = np.int32(0)
+                    for x in range(8 * b, 8 * b + 8):
+                        least = least if least < lo[x] else np.int32(lo[x])
+                        most = most if most > hi[x] else np.int32(hi[x])
+                    d = most - least
+                    count += 1 if d > 0 and d <= levels else 0
                 if 8 * count >= SMOOTH_GROUP_EIGHTHS * gm:
                     return s
                 m0 += gm
@@ -161,6 +167,9 @@ SV_ROWS = 263
 SB_C = SV_ROWS * SVG
 SMOOTH_SLOTS = 64
 SMOOTH_ENTRY = 80
+# Entries a pattern may take, from its slot on: with one (direct-mapped), issue 15's ramp's
+# 11 patterns collided, 2,339 of its 12,288 blocks decided again
+PROBES = 4
 # then g items each for a window of g blocks (``smooth_candidates``): E the screen's AC
 # energy, then (at SB_E + g and SB_E + 2 g) each block's fewest and most levels
 SB_E = SB_C + SMOOTH_SLOTS * SMOOTH_ENTRY
@@ -169,6 +178,12 @@ KEY = 6
 # A window's blocks are decided only where at least this share of them (out of 8) are smooth:
 # smooth content (ramps, vignettes, skies) rather than a photo's few scattered smooth blocks
 SMOOTH_GROUP_EIGHTHS = 4
+# ... and where those have at most this many patterns between them (``_smooth_repeats``):
+# where patterns repeat, most choices come from the cache. Windows of 32 blocks: issue 15's
+# ramps 7 or 8, ramps of other slopes 11 to 15; vignettes 8 to 32 (about 90 % over 16), a
+# photo's few smooth windows 16 to 20, where each block decided costs about 600 ns and
+# gained +0.0 to +0.3 dB
+SMOOTH_PATTERNS = 16
 # The float32 scratch SF: SVG blocks' samples copied together (8 rows of 8 SVG), then each
 # column's fewest and most levels (8 g items each, ``_smooth_spans``)
 SF_MIN = 64 * SVG
@@ -528,7 +543,7 @@ def smooth_clear(SB):
 
 
 def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, group, mcu0,
-                      interval, todo):
+                      interval, todo, keys):
     """The strip's blocks to decide into ``todo``, component by component; returns their count.
 
     ``samples`` and ``coefs``: the strip as ``kernels.strip_coefs`` leaves it (one group
@@ -540,7 +555,7 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
     ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``' (windows are its
     groups). A block to decide spans 1 to smooth[0] levels, in a window of a component
     where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
-    index c mcus + m.
+    index j = c mcus + m, its pattern at keys[KEY j] (``_smooth_keys``).
 
     Screened first by part of their AC energy (a block spanning at most L levels has an
     AC energy of at most 16 L**2 in the exact DCT, by Parseval, and a coefficient rounded
@@ -586,41 +601,100 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
                         todo[count + found] = np.int32(j0 + b)
                         found += 1
                 if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
-                    count += found
+                    _smooth_keys(samples, _size(c * plane + 8 * m0), cw, gm, SB, lo, keys, j0)
+                    if _smooth_repeats(todo, count, found, keys, SB):
+                        count += found
             m0 += gm
     return count
 
 
-def _smooth_key(P, p, cw, keys, o):
-    """The pattern of the block of samples P[p:] (8 rows of cw, - 128) into keys[o:o + KEY]:
-    its rows' levels above its fewest read as numbers in base 3 (x the digit of 3**x, 0 to
-    6560: levels 0 to 2 above the fewest), two rows to an int32 (13 bits a row), then the
-    sum of its samples and its fewest level. Integers, exact."""
-    least = np.int32(255)
-    total = np.int32(0)
+def _smooth_repeats(todo, first, found, keys, SB):
+    """Whether the ``found`` blocks todo[first:] have at most ``SMOOTH_PATTERNS`` patterns
+    (keys[KEY j:KEY j + 4]) between them; SB[SB_E:]: scratch (the patterns seen)."""
+    seen = 0
+    for i in range(found):
+        o = KEY * _size(np.int64(todo[first + i]))
+        new = True
+        for t in range(seen):
+            r = KEY * _size(np.int64(SB[SB_E + t]))
+            if (keys[r] == keys[o]) & (keys[r + 1] == keys[o + 1]) & (keys[r + 2] == keys[o + 2]) & (keys[r + 3] == keys[o + 3]):
+                new = False
+                break
+        if new:
+            if seen == SMOOTH_PATTERNS:
+                return False
+            SB[SB_E + seen] = todo[first + i]
+            seen += 1
+    return True
+
+
+def _smooth_keys(P, p0, cw, gm, SB, lo, keys, j0):
+    """The pattern of each block b < gm of the plane P[p0:] (8 rows of cw samples - 128;
+    its fewest level at SB[lo + b], ``_smooth_spans``) into keys[KEY (j0 + b):]: its rows'
+    levels above its fewest read as numbers in base 3 (x the digit of 3**x, 0 to 6560:
+    levels 0 to 2 above the fewest), two rows to an int32 (13 bits a row), then the sum of
+    its samples and its fewest level. Integers, exact; each row's number computed for the
+    gm blocks side by side (loops g++ vectorizes), as ``_smooth_rows`` does."""
+    for b in range(gm):
+        o = KEY * (j0 + b)
+        keys[o] = np.int32(0)
+        keys[o + 1] = np.int32(0)
+        keys[o + 2] = np.int32(0)
+        keys[o + 3] = np.int32(0)
+        keys[o + 4] = np.int32(0)
+        keys[o + 5] = SB[lo + b]
     for y in range(8):
-        for x in range(8):
-            v = np.int32(P[p + y * cw + x])
-            least = v if v < least else least
-            total += v
-    for w in range(4):
-        word = np.int32(0)
-        for h in range(2):
-            row = np.int32(0)
-            digit = np.int32(1)
-            for x in range(8):
-                row += (np.int32(P[p + (2 * w + h) * cw + x]) - least) * digit
-                digit *= np.int32(3)
-            word |= row << np.int32(13 * h)
-        keys[o + w] = word
-    keys[o + 4] = total
-    keys[o + 5] = least
+        s = p0 + y * cw
+        w = y // 2
+        up = np.int32(13 * (y % 2))
+        for b in range(gm):
+            i = s + 8 * b
+            d0 = np.int32(P[i])
+            d1 = np.int32(P[i + 1])
+            d2 = np.int32(P[i + 2])
+            d3 = np.int32(P[i + 3])
+            d4 = np.int32(P[i + 4])
+            d5 = np.int32(P[i + 5])
+            d6 = np.int32(P[i + 6])
+            d7 = np.int32(P[i + 7])
+            row = (d0 + np.int32(3) * d1 + np.int32(9) * d2 + np.int32(27) * d3
+                   + np.int32(81) * d4 + np.int32(243) * d5 + np.int32(729) * d6
+                   + np.int32(2187) * d7 - np.int32(3280) * SB[lo + b])
+            o = KEY * (j0 + b)
+            keys[o + w] |= row << up
+            keys[o + 4] += d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7
 
 
 def _smooth_slot(k0, k1, k2, k3):
     """The cache entry of a pattern's key (``_smooth_cached``)."""
     h = k0 ^ (k1 * np.int32(7)) ^ (k2 * np.int32(13)) ^ (k3 * np.int32(31))
     return _size((h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)) & np.int32(SMOOTH_SLOTS - 1))
+
+
+def _smooth_same(SB, e, keys, o, tq):
+    """Whether cache entry e holds the pattern keys[o:] of table set tq."""
+    return ((SB[e] == tq + 1) & (SB[e + 1] == keys[o]) & (SB[e + 2] == keys[o + 1])
+            & (SB[e + 3] == keys[o + 2]) & (SB[e + 4] == keys[o + 3]))
+
+
+def _smooth_entry(SB, keys, o, tq, placing):
+    """The cache entry of the pattern keys[o:] of table set tq: of the PROBES entries from
+    its slot (``_smooth_slot``) on, the one that holds it; else, ``placing``, the first
+    empty one, and where none is, the one the pattern's last key bits name (an old choice
+    forgotten: every entry is exact, whichever stays); else its slot's."""
+    first = _smooth_slot(keys[o], keys[o + 1], keys[o + 2], keys[o + 3])
+    found = -1
+    empty = -1
+    for t in range(PROBES):
+        e = SB_C + ((first + t) & (SMOOTH_SLOTS - 1)) * SMOOTH_ENTRY
+        if found < 0 and _smooth_same(SB, e, keys, o, tq):
+            found = e
+        if empty < 0 and SB[e] == 0:
+            empty = e
+    if found < 0 and placing:
+        found = (empty if empty >= 0 else
+                 SB_C + ((first + (keys[o + 3] & (PROBES - 1))) & (SMOOTH_SLOTS - 1)) * SMOOTH_ENTRY)
+    return _size(SB_C + first * SMOOTH_ENTRY if found < 0 else found)
 
 
 def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
@@ -638,15 +712,10 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
     parity; libjpeg's DC is computed here from the samples' sum, as ``_smooth_columns``
     does) and the decodes stay inside the range limit.
     """
-    k0 = keys[o]
-    k1 = keys[o + 1]
-    k2 = keys[o + 2]
-    k3 = keys[o + 3]
-    e = _size(SB_C + _smooth_slot(k0, k1, k2, k3) * SMOOTH_ENTRY)
+    e = _smooth_entry(SB, keys, o, tq, 0)
     shift = keys[o + 5] - SB[e + 5]
     q = smooth[tq]
-    same = (SB[e] == tq + 1) & (SB[e + 1] == k0) & (SB[e + 2] == k1) & (SB[e + 3] == k2)
-    same = same & (SB[e + 4] == k3) & (shift >= SB[e + 6]) & (shift <= SB[e + 7])
+    same = _smooth_same(SB, e, keys, o, tq) & (shift >= SB[e + 6]) & (shift <= SB[e + 7])
     same = same & ((8 * shift) % q == 0)
     d = (8 * shift) // q
     theirs = _libjpeg_quantize(keys[o + 4], smooth[tq + 64], smooth[tq + 128], smooth[tq + 192])
@@ -668,16 +737,12 @@ def _smooth_remember(SB, keys, o, tq, v):
         lo = np.int32(-128) - SB[SV_DLO * SVG + v]
         hi = np.int32(127) - SB[SV_DHI * SVG + v]
     if lo <= 0 and hi >= 0:  # not clamped where it was decided
-        k0 = keys[o]
-        k1 = keys[o + 1]
-        k2 = keys[o + 2]
-        k3 = keys[o + 3]
-        e = _size(SB_C + _smooth_slot(k0, k1, k2, k3) * SMOOTH_ENTRY)
+        e = _smooth_entry(SB, keys, o, tq, 1)
         SB[e] = np.int32(tq + 1)
-        SB[e + 1] = k0
-        SB[e + 2] = k1
-        SB[e + 3] = k2
-        SB[e + 4] = k3
+        SB[e + 1] = keys[o]
+        SB[e + 2] = keys[o + 1]
+        SB[e + 3] = keys[o + 2]
+        SB[e + 4] = keys[o + 3]
         SB[e + 5] = keys[o + 5]
         SB[e + 6] = lo
         SB[e + 7] = hi
@@ -696,14 +761,11 @@ def _cacheable(smooth, width, rows, m):
     return smooth[0] <= 2 and rows >= 8 and width - 8 * m >= 8
 
 
-def smooth_lookup(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
+def smooth_lookup(coefs, width, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
     """The blocks todo[:count] (``smooth_candidates``) whose pattern was decided before take
-    that choice (``_smooth_cached``); the others stay in todo, their patterns at
-    keys[KEY i] (the cacheable ones, ``_cacheable``); returns their count. ``rows``: the
-    strip's rows in the image."""
+    that choice (``_smooth_cached``, the cacheable ones, ``_cacheable``); the others stay
+    in todo; returns their count. ``rows``: the strip's rows in the image."""
     mcus = (width + 7) // 8
-    cw = _size(8 * mcus)
-    plane = 8 * cw
     nb = _size(mcus * ncomp)
     left = 0
     for i in range(count):
@@ -712,8 +774,7 @@ def smooth_lookup(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, to
         m = j - c * mcus
         hit = np.int32(0)
         if _cacheable(smooth, width, rows, m):
-            _smooth_key(samples, _size(c * plane + 8 * m), cw, keys, KEY * left)
-            hit = _smooth_cached(SB, keys, KEY * left, 1 + SMOOTH_ITEMS * _size(comp_table[c]),
+            hit = _smooth_cached(SB, keys, KEY * j, 1 + SMOOTH_ITEMS * _size(comp_table[c]),
                                  smooth, coefs, nb, j)
         if hit == 0:
             todo[left] = np.int32(j)
@@ -757,7 +818,7 @@ def smooth_decide(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, SF
             picked = _smooth_pick(SB, n)
         for b in range(n):
             if _cacheable(smooth, width, rows, todo[k0 + b] - j0):
-                _smooth_remember(SB, keys, KEY * (k0 + b), tq, b)
+                _smooth_remember(SB, keys, KEY * todo[k0 + b], tq, b)
         if picked > 0:
             _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start)
         changed += picked

@@ -1,0 +1,129 @@
+"""Cost and gain of smooth blocks' better of two roundings (docs/fidelity.md, "Smooth blocks").
+
+Grey images (and others coded plane by plane) are saved by default with each block whose
+samples span 1 or 2 levels keeping the better of its coefficients and libjpeg's
+(``Settings.smooth_levels``). This compares the default with the same save without it.
+
+``--time``: process CPU time of one-worker saves, medians of ``--rounds`` interleaved
+rounds, of scikit-image's grey photos camera, moon, brick and grass side by side twice
+over (2048 x 2048), issue 15's 1024 x 768 ramp and a 2048 x 2048 vignette; the CPU and
+the ratios printed.
+
+``--gain`` (the default): PSNR (decoded by ``djpeg``, islow, and ``djpeg -dct float``)
+and size of scikit-image's grey photos and the two smooth images, with and without,
+and Pillow's.
+
+    python benchmarks/bench_smooth.py [--time] [--rounds 15] [--qualities 100,95,90,75,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
+from pillow_streamjpeg import engine, pipeline, scan, sources
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_encode import cpu_model  # noqa: E402
+from bench_fidelity import GREY, _decode, _pillow, _psnr, ramp  # noqa: E402
+
+
+def vignette(size: int) -> np.ndarray:
+    """A grey disc darkening to its edge: 255 at the centre, 64 in the corners, rounded."""
+    y, x = np.mgrid[:size, :size] - (size - 1) / 2
+    r = np.hypot(x, y) / (size / np.sqrt(2))
+    return np.round(255 - 191 * r**2).astype(np.uint8)
+
+
+def _save(image: Image.Image, quality: int, smooth: bool) -> bytes:
+    source = sources.PillowSource(image)
+    settings = pipeline.settings_for(source, {"quality": quality, "workers": 1})
+    if not smooth:
+        settings = dataclasses.replace(settings, smooth_levels=0)
+    out = io.BytesIO()
+    scan.write_jpeg(out, settings, scan.LocalBackend(source))
+    return out.getvalue()
+
+
+def _images(timing: bool) -> list[tuple[str, Image.Image]]:
+    from skimage import data
+
+    smooth = [("ramp 1024x768", Image.fromarray(ramp(1024, 768))),
+              ("ramp 3000x2000", Image.fromarray(ramp(3000, 2000))),
+              ("vignette 2048", Image.fromarray(vignette(2048)))]
+    if timing:
+        grey = np.tile(np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]]),
+                       (2, 2))
+        return [("grey photos 2048", Image.fromarray(grey)), *smooth]
+    return [(name, Image.fromarray(getattr(data, name)())) for name in GREY] + smooth
+
+
+def timing(qualities: list[int], rounds: int) -> None:
+    print(f"CPU: {cpu_model()}; kernels {engine.name}; one worker, process CPU seconds, "
+          f"median of {rounds} interleaved rounds")
+    print("| image | q | without s | default s | Pillow s | default / without | default / Pillow |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, image in _timing_images_loaded():
+        for q in qualities:
+            times: dict[str, list[float]] = {"without": [], "default": [], "Pillow": []}
+            for _ in range(rounds):
+                for kind in times:
+                    start = time.process_time()
+                    if kind == "Pillow":
+                        _pillow(image, q)
+                    else:
+                        _save(image, q, kind == "default")
+                    times[kind].append(time.process_time() - start)
+            off, on, theirs = (statistics.median(times[k]) for k in ("without", "default", "Pillow"))
+            print(f"| {name} | {q} | {off:.4f} | {on:.4f} | {theirs:.4f} | {on / off:.3f} | "
+                  f"{on / theirs:.3f} |", flush=True)
+
+
+def _timing_images_loaded() -> list[tuple[str, Image.Image]]:
+    images = _images(timing=True)
+    for _, image in images:
+        image.load()
+    return images
+
+
+def gain(qualities: list[int]) -> None:
+    print("PSNR islow / float (dB) and bytes; Δ: default against Pillow (islow)")
+    print("| image | q | without | default | Pillow | Δ dB | size / Pillow |")
+    print("|---|---:|---|---|---|---:|---:|")
+    for name, image in _images(timing=False):
+        pixels = np.asarray(image)
+        for q in qualities:
+            row = []
+            for data in (_save(image, q, False), _save(image, q, True), _pillow(image, q)):
+                islow = _psnr(_decode(data, "int"), pixels)
+                row.append((islow, _psnr(_decode(data, "float"), pixels), len(data)))
+            cells = " | ".join(f"{a:6.2f} / {b:6.2f} {n:8d}" for a, b, n in row)
+            print(f"| {name} | {q} | {cells} | {row[1][0] - row[2][0]:+.2f} | "
+                  f"{row[1][2] / row[2][2]:.3f} |", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time", action="store_true", help="measure the cost, not the gain")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--qualities", default="100,95,90,75,50")
+    args = parser.parse_args()
+    qualities = [int(q) for q in args.qualities.split(",")]
+    if args.time:
+        timing(qualities, args.rounds)
+    else:
+        gain(qualities)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
