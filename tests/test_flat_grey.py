@@ -24,22 +24,25 @@ from pillow_streamjpeg import engine, options, strips, tables
 
 def _coefficients(pixels: np.ndarray, quality: int) -> np.ndarray:
     """The compiled kernels' quantized coefficients of a grey image: (block rows, block
-    columns, 64), natural order, strip by strip as the encoder makes them."""
+    columns, 64), natural order, strip by strip as the encoder makes them (with the
+    default's choice on smooth blocks, ``strips.smoothed_coefs``, where it applies)."""
     height, width = pixels.shape
     settings = options.parse("L", (width, height), {"quality": quality})
     frame = strips.Frame.of(settings)
+    smooth = strips.Smoothing.of(settings.qtables, settings.smooth_levels)
     kernels = engine.kernels
-    group = strips.MCUS_PER_GROUP
-    samples, dct, coefs, _ = kernels.scratch_sizes(1, 1, 1, group)
-    strip_samples, strip_coefs = kernels.strip_layout(width, 1, 1, 1)
-    scratch = [np.zeros(samples, np.float32), np.zeros(dct, np.float32), np.zeros(coefs, np.int32)]
-    out = np.zeros(strip_coefs, np.int32)
+    scratch = strips.Scratch.of(kernels, frame, refine=True)
+    mcus = -(-width // 8)
     rows = []
     for row0 in range(0, height, 8):
-        mcus = kernels.strip_coefs(pixels.reshape(-1), width, row0, min(8, height - row0),
-                                   *frame, *scratch, group, np.zeros(strip_samples, np.float32),
-                                   out, 0, 0)
-        rows.append(out[:64 * mcus].reshape(64, mcus).T.copy())
+        nrows = min(8, height - row0)
+        if smooth is not None:
+            strips.smoothed_coefs(kernels, pixels, row0, nrows, frame, scratch, smooth)
+        else:
+            kernels.strip_coefs(pixels.reshape(-1), width, row0, nrows, *frame, *scratch[:3],
+                                strips.MCUS_PER_GROUP, scratch.strip_samples,
+                                scratch.strip_coefs, 0, 0)
+        rows.append(scratch.strip_coefs[:64 * mcus].reshape(64, mcus).T.copy())
     return np.stack(rows)
 
 
