@@ -339,17 +339,18 @@ def test_compiled_smooth_blocks_equal_the_source(build, quality) -> None:
 
 
 def _mixed(seed: int) -> np.ndarray:
-    """Strips of a ramp, of noise and of a ramp beside noise, in a random order: 23 rows
-    of 8 and a last of 5, 419 columns."""
+    """Strips of ramps (blocks of 1 or 2 levels, or all of 2), of noise and of a ramp beside
+    noise, in a random order: 23 rows of 8 and a last of 5, 419 columns."""
     rng = np.random.default_rng(seed)
-    smooth = ramp(1600, 1200)[:, :419]
-    noise = rng.integers(0, 256, smooth.shape).astype(np.uint8)
+    gentle, steep = ramp(1600, 1200)[:, :419], ramp(1000, 750)[:, :419]
+    noise = rng.integers(0, 256, gentle.shape).astype(np.uint8)
     image = np.empty((189, 419), np.uint8)
     for s in range(24):
-        kind = rng.integers(0, 3)
+        kind = rng.integers(0, 4)
         rows = slice(8 * s, 8 * s + 8)
-        image[rows] = (smooth[rows] if kind == 0 else noise[rows] if kind == 1
-                       else np.where(np.arange(419) < 200, smooth[rows], noise[rows]))[:189 - 8 * s]
+        image[rows] = (gentle[rows] if kind == 0 else steep[rows] if kind == 1
+                       else noise[rows] if kind == 2
+                       else np.where(np.arange(419) < 200, gentle[rows], noise[rows]))[:189 - 8 * s]
     return image
 
 
