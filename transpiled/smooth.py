@@ -612,18 +612,24 @@ def _smooth_repeats(todo, first, found, keys, SB):
     """Whether the ``found`` blocks todo[first:] have at most ``SMOOTH_PATTERNS`` patterns
     (keys[KEY j:KEY j + 4]) between them; SB[SB_E:]: scratch (the patterns seen)."""
     seen = 0
+    last = 0  # the pattern the block before had: first compared (neighbours repeat)
     for i in range(found):
         o = KEY * _size(np.int64(todo[first + i]))
         new = True
-        for t in range(seen):
+        for u in range(seen):
+            t = (last + u) % seen
             r = KEY * _size(np.int64(SB[SB_E + t]))
-            if (keys[r] == keys[o]) & (keys[r + 1] == keys[o + 1]) & (keys[r + 2] == keys[o + 2]) & (keys[r + 3] == keys[o + 3]):
+            # short-circuit: most patterns differ in their first word
+            if (keys[r] == keys[o] and keys[r + 1] == keys[o + 1] and keys[r + 2] == keys[o + 2]
+                    and keys[r + 3] == keys[o + 3]):
                 new = False
+                last = t
                 break
         if new:
             if seen == SMOOTH_PATTERNS:
                 return False
             SB[SB_E + seen] = todo[first + i]
+            last = seen
             seen += 1
     return True
 
@@ -673,8 +679,8 @@ def _smooth_slot(k0, k1, k2, k3):
 
 def _smooth_same(SB, e, keys, o, tq):
     """Whether cache entry e holds the pattern keys[o:] of table set tq."""
-    return ((SB[e] == tq + 1) & (SB[e + 1] == keys[o]) & (SB[e + 2] == keys[o + 1])
-            & (SB[e + 3] == keys[o + 2]) & (SB[e + 4] == keys[o + 3]))
+    return (SB[e + 1] == keys[o] and SB[e + 2] == keys[o + 1] and SB[e + 3] == keys[o + 2]
+            and SB[e + 4] == keys[o + 3] and SB[e] == tq + 1)
 
 
 def _smooth_entry(SB, keys, o, tq, placing):
