@@ -414,7 +414,8 @@ def test_issue_ramp_behind_pillow_without_the_choice(quality) -> None:
 
 @pytest.mark.parametrize("mode, size, params, levels", [
     ("L", (640, 480), {"quality": 100}, options.SMOOTH_LEVELS),
-    ("L", (640, 480), {"quality": 93}, options.SMOOTH_LEVELS),
+    ("L", (640, 480), {"quality": 94}, options.SMOOTH_LEVELS),  # 4 quantizers of 1
+    ("L", (640, 480), {"quality": 93}, 0),                      # 1
     ("L", (640, 480), {"quality": 92}, 0),                      # finest quantizer 2
     ("L", (640, 480), {"quality": 100, "refine": 0}, 0),        # off
     ("L", (640, 480), {"quality": 100, "refine": 1}, 0),        # the search instead

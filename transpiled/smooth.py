@@ -80,16 +80,19 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
 
     From the pixels: component c of pixel x of band row r at band[r row_bytes + x channels
     + c]; a strip's first MCU is the image's mcu0 + s mcus (s the strip's number here).
-    A window is decided only where at least half its blocks span 1 to ``levels`` levels
-    and pass a screen of their AC energy, which every block spanning that few passes
-    (``smooth_candidates``): counting the spans alone, a strip found here may have no window
-    decided, but every strip with one is found. The spans are those of the kernels'
-    samples: past the image's edge they repeat its last column and row.
+    The windows' gates of ``smooth_candidates``, from the pixels: at least half a window's
+    blocks span 1 to ``levels`` levels and those have at most ``SMOOTH_PATTERNS`` patterns
+    (``_pixel_patterns_repeat``). Its screen of AC energy only leaves windows these gates
+    leave too, so a strip not found here has no block to decide, and is coded in one
+    fused call. The spans and patterns are those of the kernels' samples: past the image's
+    edge they repeat its last column and row.
     """
     mcus = (width + 7) // 8
     strips = (nrows + 7) // 8
     lo = np.empty(8 * mcus, dtype=np.uint8)
     hi = np.empty(8 * mcus, dtype=np.uint8)
+    least_of = np.empty(mcus, dtype=np.int32)
+    seen = np.empty(4 * SMOOTH_PATTERNS, dtype=np.int32)
     row_bytes_ = _size(row_bytes)
     channels_ = _size(channels)
     width_ = _size(width)
@@ -132,11 +135,61 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                         least = least if least < lo[x] else np.int32(lo[x])
                         most = most if most > hi[x] else np.int32(hi[x])
                     d = most - least
-                    count += 1 if d > 0 and d <= levels else 0
-                if 8 * count >= SMOOTH_GROUP_EIGHTHS * gm:
+                    smooth = d > 0 and d <= levels
+                    count += 1 if smooth else 0
+                    least_of[b] = least if smooth else np.int32(-1)
+                if 8 * count >= SMOOTH_GROUP_EIGHTHS * gm and _pixel_patterns_repeat(
+                        band, row_bytes_, top, n, c, channels_, width_, m0, gm, least_of, seen):
                     return s
                 m0 += gm
     return strips
+
+
+def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, seen):
+    """``_smooth_repeats`` from the pixels: whether the blocks m0 .. m0 + gm - 1 of the
+    strip's component c (band rows top .. top + n - 1) with least_of[b] >= 0 (their fewest
+    level) have at most ``SMOOTH_PATTERNS`` patterns between them. A block's pattern is
+    ``_smooth_keys``' words, from the kernels' samples: past the image's edge its last
+    column and row repeat. (seen: int32 scratch of 4 SMOOTH_PATTERNS.)"""
+    count = 0
+    for b in range(m0, m0 + gm):
+        least = least_of[b]
+        if least < 0:
+            continue
+        w0 = np.int32(0)
+        w1 = np.int32(0)
+        w2 = np.int32(0)
+        w3 = np.int32(0)
+        for y in range(8):
+            o = _size((top + min(y, n - 1)) * row_bytes + c)
+            row = np.int32(0)
+            digit = np.int32(1)
+            for x in range(8):
+                row += (np.int32(band[o + min(8 * b + x, width - 1) * channels]) - least) * digit
+                digit *= np.int32(3)
+            if y < 2:
+                w0 |= row << np.int32(13 * y)
+            elif y < 4:
+                w1 |= row << np.int32(13 * (y - 2))
+            elif y < 6:
+                w2 |= row << np.int32(13 * (y - 4))
+            else:
+                w3 |= row << np.int32(13 * (y - 6))
+        new = True
+        for t in range(count):
+            if (seen[4 * t] == w0 and seen[4 * t + 1] == w1 and seen[4 * t + 2] == w2
+                    and seen[4 * t + 3] == w3):
+                new = False
+                break
+        if new:
+            if count == SMOOTH_PATTERNS:
+                return False
+            seen[4 * count] = w0
+            seen[4 * count + 1] = w1
+            seen[4 * count + 2] = w2
+            seen[4 * count + 3] = w3
+            count += 1
+    return True
 
 
 SMOOTH_ITEMS = 256
@@ -557,11 +610,12 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
     where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
     index j = c mcus + m, its pattern at keys[KEY j] (``_smooth_keys``).
 
-    Screened first by part of their AC energy (a block spanning at most L levels has an
-    AC energy of at most 16 L**2 in the exact DCT, by Parseval, and a coefficient rounded
-    away from 0 is at most twice its exact value, so at most 64 L**2 here, and so has each
-    part of it, each term clamped to 255**2), then, where enough passed, by the span of
-    their samples (``_smooth_spans``).
+    A window is screened first by part of its blocks' AC energy (a block spanning at most
+    L levels has an AC energy of at most 16 L**2 in the exact DCT, by Parseval, and a
+    coefficient rounded away from 0 is at most twice its exact value, so at most 64 L**2
+    here, and so has each part of it, each term clamped to 255**2): where fewer than the
+    share pass, fewer span so few levels. The blocks to decide are then those whose samples
+    span so few (``_smooth_spans``), as ``smooth_screen`` finds them from the pixels.
     """
     mcus = (width + 7) // 8
     cw = _size(8 * mcus)
@@ -597,7 +651,7 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
                 found = 0
                 for b in range(gm):
                     span = SB[hi + b] - SB[lo + b]
-                    if SB[SB_E + b] <= most and span <= levels and span > 0:
+                    if span <= levels and span > 0:
                         todo[count + found] = np.int32(j0 + b)
                         found += 1
                 if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
