@@ -1,8 +1,10 @@
-"""Cost and gain of smooth blocks' better of two roundings (docs/fidelity.md, "Smooth blocks").
+"""Cost and gain of smooth blocks' better of two roundings (docs/fidelity.md, "Smooth blocks in a module of their own").
 
-Grey images (and others coded plane by plane) are saved by default with each block whose
-samples span 1 or 2 levels keeping the better of its coefficients and libjpeg's
-(``Settings.smooth_levels``). This compares the default with the same save without it.
+Grey images (and others coded plane by plane) at quality 94 and above are saved by default
+with each block whose samples span 1 or 2 levels, in groups of smooth content whose
+patterns repeat, keeping the better of its coefficients and libjpeg's
+(``Settings.smooth_levels``, transpiled/smooth.py). This compares the default with the same
+save without it (at qualities where it is off, the two are the same save).
 
 ``--time``: process CPU time of one-worker saves, medians of ``--rounds`` interleaved
 rounds, of scikit-image's grey photos camera, moon, brick and grass side by side twice
