@@ -376,6 +376,50 @@ def test_screened_strips_give_the_bytes_of_every_strip_smoothed(params, monkeypa
     assert_strictly_valid(data)
 
 
+@pytest.mark.parametrize("mode, params", [
+    ("CMYK", {"quality": 100}),
+    ("RGB", {"quality": 95, "keep_rgb": True, "restart_marker_blocks": 29}),
+], ids=["cmyk-q100", "rgb-kept-q95-rst29"])
+def test_screened_strips_of_several_components(mode, params, monkeypatch) -> None:
+    """As above for images of several components coded as they are: each component's
+    windows screened from its own samples of the interleaved pixels."""
+    rng = np.random.default_rng(5)
+    channels = 4 if mode == "CMYK" else 3
+    planes = [_mixed(int(rng.integers(1000))) for _ in range(channels)]
+    pixels = np.ascontiguousarray(np.stack(planes, -1))
+    image = Image.fromarray(pixels, mode)
+    data = _save_image(image, **params)
+    with monkeypatch.context() as patch:
+        patch.setattr(strips.Smoothing, "clean", lambda self, *args, **kwargs: 0)
+        assert _save_image(image, **params) == data
+    assert _save_image(image, refine=0, **params) != data
+    assert_strictly_valid(data)
+
+
+def test_dask_bands_give_the_local_bytes() -> None:
+    """Dask's tasks (bands starting inside restart intervals: the strip before coded for its
+    DC predictors, ``last_dc``) give the bytes of the local encoder on smooth content."""
+    da = pytest.importorskip("dask.array")
+    dask = pytest.importorskip("dask")
+    import pillow_streamjpeg
+
+    pixels = _mixed(11)
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(pixels, expected, quality=100, restart_marker_blocks=45)
+    for scheduler in ("threads", "synchronous"):
+        with dask.config.set(scheduler=scheduler):
+            out = io.BytesIO()
+            pillow_streamjpeg.encode(da.from_array(pixels, chunks=(40, 419)), out, quality=100,
+                                     restart_marker_blocks=45, band_rows=24)
+            assert out.getvalue() == expected.getvalue(), scheduler
+
+
+def _save_image(image: Image.Image, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="STREAMJPEG", **params)
+    return out.getvalue()
+
+
 def _save(pixels: np.ndarray, fmt: str, **params) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format=fmt, **params)
