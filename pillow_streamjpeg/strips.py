@@ -28,9 +28,9 @@ the one before it there is refined once (``copy_coefs``): its copies do not coun
 against ``SIDE_MCUS`` on the marked strips' runs.
 
 With the default's choice on smooth blocks (``Smoothing``: grey and other images
-coded plane by plane, without subsampling, at qualities with a quantizer of 1),
+coded plane by plane, without subsampling, at quality 94 and above),
 the strips in which ``smooth.smooth_screen`` finds smooth windows take the
-two-step path too, with ``smooth.smooth_strip`` between the kernels' two calls
+two-step path too, with the smooth module's three steps between the kernels' two calls
 (``smoothed_coefs``); the others are coded in one call as before.
 """
 
@@ -407,7 +407,7 @@ class Refinement(NamedTuple):
 
 
 class Smoothing(NamedTuple):
-    """The default's choice on smooth blocks (``Settings.smooth_levels``): ``smooth.smooth_strip``'s tables.
+    """The default's choice on smooth blocks (``Settings.smooth_levels``): the smooth module and its tables (``smooth_blocks``).
 
     Blocks whose samples span 1 to ``levels`` levels keep whichever of their
     coefficients and libjpeg-turbo's decode closer, in windows where at least half

@@ -46,7 +46,7 @@ which strips a thread coded before).
 search), then for each table set t at 1 + SMOOTH_ITEMS t, in natural order: the
 64 quantizers, and libjpeg-turbo's division of its DCT's outputs by 8 q as
 ``compute_reciprocal`` (jcdctmgr.c) sets it up: 64 reciprocals, 64 corrections,
-64 shifts (``tables.libjpeg_divisors``, ``strips.smooth_array``).
+64 shifts (``tables.libjpeg_divisors``, ``strips.Smoothing``).
 """
 import numpy as np
 
@@ -604,7 +604,7 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
     coefs[n nb + c mcus + m], nb = mcus ncomp, its samples - 128 at
     samples[c plane + 8 m + y cw + x], cw = 8 mcus, plane = 8 cw); ``width``: the image's
     columns in the strip. ``comp_table`` and ``smooth``: each component's table set, the
-    tables (``strips.smooth_array``). SB and SF: ``smooth_scratch(group)`` items.
+    tables (``strips.Smoothing``). SB and SF: ``smooth_scratch(group, blocks)``' first two.
     ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``' (windows are its
     groups). A block to decide spans 1 to smooth[0] levels, in a window of a component
     where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
