@@ -221,7 +221,7 @@ SB_C = SV_ROWS * SVG
 SMOOTH_SLOTS = 64
 SMOOTH_ENTRY = 80
 # Entries a pattern may take, from its slot on: with one (direct-mapped), issue 15's ramp's
-# 11 patterns collided, 2,339 of its 12,288 blocks decided again. A pattern may hold several,
+# 11 patterns collided, 2,468 of its 12,288 blocks decided. A pattern may hold several,
 # one for each range of levels decided (a 3000 x 2000 ramp's strips run through every
 # level: with one entry a pattern, replaced, 5,031 of its 66,970 smooth blocks decided)
 PROBES = 4
