@@ -254,6 +254,78 @@ def _higher(a, b):
     return a if a > b else b
 
 
+def _fdct8(d0, d1, d2, d3, d4, d5, d6, d7, up, down, shift):
+    """One pass of ``jpeg_fdct_islow`` (jfdctint.c) on 8 int32 inputs: its 8 outputs in order.
+
+    libjpeg's constants (CONST_BITS 13) and rounding: outputs 0 and 4 are ((sum << up) +
+    rounding) >> down, the others DESCALE(sum, shift); the row pass is up 2 (PASS1_BITS),
+    down 0, shift 11, the column pass up 0, down 2, shift 15 (refine.py's
+    ``_libjpeg_pass``, for 8 passes side by side). Exact in 32 bits for 8-bit samples.
+    """
+    half = np.int32(1) << (shift - 1)
+    even = (np.int32(1) << down) >> 1
+    tmp0 = d0 + d7
+    tmp7 = d0 - d7
+    tmp1 = d1 + d6
+    tmp6 = d1 - d6
+    tmp2 = d2 + d5
+    tmp5 = d2 - d5
+    tmp3 = d3 + d4
+    tmp4 = d3 - d4
+    tmp10 = tmp0 + tmp3
+    tmp13 = tmp0 - tmp3
+    tmp11 = tmp1 + tmp2
+    tmp12 = tmp1 - tmp2
+    z1 = (tmp12 + tmp13) * np.int32(4433)
+    f2 = (z1 + tmp13 * np.int32(6270) + half) >> shift
+    f6 = (z1 - tmp12 * np.int32(15137) + half) >> shift
+    z1 = tmp4 + tmp7
+    z2 = tmp5 + tmp6
+    z3 = tmp4 + tmp6
+    z4 = tmp5 + tmp7
+    z5 = (z3 + z4) * np.int32(9633)
+    z1 = z1 * np.int32(-7373)
+    z2 = z2 * np.int32(-20995)
+    z3 = z3 * np.int32(-16069) + z5
+    z4 = z4 * np.int32(-3196) + z5
+    return ((((tmp10 + tmp11) << up) + even) >> down,
+            (tmp7 * np.int32(12299) + z1 + z4 + half) >> shift,
+            f2,
+            (tmp6 * np.int32(25172) + z2 + z3 + half) >> shift,
+            (((tmp10 - tmp11) << up) + even) >> down,
+            (tmp5 * np.int32(16819) + z2 + z4 + half) >> shift,
+            f6,
+            (tmp4 * np.int32(2446) + z1 + z3 + half) >> shift)
+
+
+def _idct8(z0, z1, z2, z3, z4, z5, z6, z7, bias):
+    """One pass of ``jpeg_idct_islow`` (jidctint.c) on 8 int32 inputs: its 8 outputs in
+    order, before the pass's final shift (11 for the column pass, 18 for the row pass),
+    ``bias`` its rounding (1024, 131072) added."""
+    e = (z2 + z6) * np.int32(4433)
+    tmp2 = e - z6 * np.int32(15137)
+    tmp3 = e + z2 * np.int32(6270)
+    tmp0 = (z0 + z4) * np.int32(8192)
+    tmp1 = (z0 - z4) * np.int32(8192)
+    tmp10 = tmp0 + tmp3 + bias
+    tmp13 = tmp0 - tmp3 + bias
+    tmp11 = tmp1 + tmp2 + bias
+    tmp12 = tmp1 - tmp2 + bias
+    a1 = (z7 + z1) * np.int32(-7373)
+    a2 = (z5 + z3) * np.int32(-20995)
+    a3 = z7 + z3
+    a4 = z5 + z1
+    a5 = (a3 + a4) * np.int32(9633)
+    a3 = a3 * np.int32(-16069) + a5
+    a4 = a4 * np.int32(-3196) + a5
+    tmp0 = z7 * np.int32(2446) + a1 + a3
+    tmp1 = z5 * np.int32(16819) + a2 + a4
+    tmp2 = z3 * np.int32(25172) + a2 + a3
+    tmp3 = z1 * np.int32(12299) + a1 + a4
+    return (tmp10 + tmp3, tmp11 + tmp2, tmp12 + tmp1, tmp13 + tmp0,
+            tmp13 - tmp0, tmp12 - tmp1, tmp11 - tmp2, tmp10 - tmp3)
+
+
 def _smooth_rows(P, p0, cw, n, V):
     """The row pass of ``jpeg_fdct_islow`` (jfdctint.c) on the n (at most SVG) blocks of the
     plane P[p0:] (8 rows of cw samples - 128, block b at column 8 b), into V's rows SV_R +
@@ -287,36 +359,16 @@ def _smooth_rows(P, p0, cw, n, V):
             V[t + 5 * SVG + b] = d5
             V[t + 6 * SVG + b] = d6
             V[t + 7 * SVG + b] = d7
-            tmp0 = d0 + d7
-            tmp7 = d0 - d7
-            tmp1 = d1 + d6
-            tmp6 = d1 - d6
-            tmp2 = d2 + d5
-            tmp5 = d2 - d5
-            tmp3 = d3 + d4
-            tmp4 = d3 - d4
-            tmp10 = tmp0 + tmp3
-            tmp13 = tmp0 - tmp3
-            tmp11 = tmp1 + tmp2
-            tmp12 = tmp1 - tmp2
-            V[r + b] = (tmp10 + tmp11) << 2
-            V[r + 4 * SVG + b] = (tmp10 - tmp11) << 2
-            z1 = (tmp12 + tmp13) * np.int32(4433)
-            V[r + 2 * SVG + b] = (z1 + tmp13 * np.int32(6270) + np.int32(1024)) >> 11
-            V[r + 6 * SVG + b] = (z1 - tmp12 * np.int32(15137) + np.int32(1024)) >> 11
-            z1 = tmp4 + tmp7
-            z2 = tmp5 + tmp6
-            z3 = tmp4 + tmp6
-            z4 = tmp5 + tmp7
-            z5 = (z3 + z4) * np.int32(9633)
-            z1 = z1 * np.int32(-7373)
-            z2 = z2 * np.int32(-20995)
-            z3 = z3 * np.int32(-16069) + z5
-            z4 = z4 * np.int32(-3196) + z5
-            V[r + 7 * SVG + b] = (tmp4 * np.int32(2446) + z1 + z3 + np.int32(1024)) >> 11
-            V[r + 5 * SVG + b] = (tmp5 * np.int32(16819) + z2 + z4 + np.int32(1024)) >> 11
-            V[r + 3 * SVG + b] = (tmp6 * np.int32(25172) + z2 + z3 + np.int32(1024)) >> 11
-            V[r + SVG + b] = (tmp7 * np.int32(12299) + z1 + z4 + np.int32(1024)) >> 11
+            f0, f1, f2, f3, f4, f5, f6, f7 = _fdct8(d0, d1, d2, d3, d4, d5, d6, d7,
+                                                    np.int32(2), np.int32(0), np.int32(11))
+            V[r + b] = f0
+            V[r + SVG + b] = f1
+            V[r + 2 * SVG + b] = f2
+            V[r + 3 * SVG + b] = f3
+            V[r + 4 * SVG + b] = f4
+            V[r + 5 * SVG + b] = f5
+            V[r + 6 * SVG + b] = f6
+            V[r + 7 * SVG + b] = f7
 
 
 def _libjpeg_quantize(f, recip, corr, shift):
@@ -373,36 +425,8 @@ def _smooth_columns(V, n, smooth, tq):
             d5 = V[r + 40 * SVG + b]
             d6 = V[r + 48 * SVG + b]
             d7 = V[r + 56 * SVG + b]
-            tmp0 = d0 + d7
-            tmp7 = d0 - d7
-            tmp1 = d1 + d6
-            tmp6 = d1 - d6
-            tmp2 = d2 + d5
-            tmp5 = d2 - d5
-            tmp3 = d3 + d4
-            tmp4 = d3 - d4
-            tmp10 = tmp0 + tmp3
-            tmp13 = tmp0 - tmp3
-            tmp11 = tmp1 + tmp2
-            tmp12 = tmp1 - tmp2
-            f0 = (tmp10 + tmp11 + np.int32(2)) >> 2
-            f4 = (tmp10 - tmp11 + np.int32(2)) >> 2
-            z1 = (tmp12 + tmp13) * np.int32(4433)
-            f2 = (z1 + tmp13 * np.int32(6270) + np.int32(16384)) >> 15
-            f6 = (z1 - tmp12 * np.int32(15137) + np.int32(16384)) >> 15
-            z1 = tmp4 + tmp7
-            z2 = tmp5 + tmp6
-            z3 = tmp4 + tmp6
-            z4 = tmp5 + tmp7
-            z5 = (z3 + z4) * np.int32(9633)
-            z1 = z1 * np.int32(-7373)
-            z2 = z2 * np.int32(-20995)
-            z3 = z3 * np.int32(-16069) + z5
-            z4 = z4 * np.int32(-3196) + z5
-            f7 = (tmp4 * np.int32(2446) + z1 + z3 + np.int32(16384)) >> 15
-            f5 = (tmp5 * np.int32(16819) + z2 + z4 + np.int32(16384)) >> 15
-            f3 = (tmp6 * np.int32(25172) + z2 + z3 + np.int32(16384)) >> 15
-            f1 = (tmp7 * np.int32(12299) + z1 + z4 + np.int32(16384)) >> 15
+            f0, f1, f2, f3, f4, f5, f6, f7 = _fdct8(d0, d1, d2, d3, d4, d5, d6, d7,
+                                                    np.int32(0), np.int32(2), np.int32(15))
             V[o + b] = _libjpeg_quantize(f0, rc0, co0, sh0)
             V[o + 8 * SVG + b] = _libjpeg_quantize(f1, rc1, co1, sh1)
             V[o + 16 * SVG + b] = _libjpeg_quantize(f2, rc2, co2, sh2)
@@ -461,34 +485,16 @@ def _smooth_decode(V, src, n, smooth, tq, rows, dst):
             z5 = (V[c + 40 * SVG + b] * q5) & m
             z6 = (V[c + 48 * SVG + b] * q6) & m
             z7 = (V[c + 56 * SVG + b] * q7) & m
-            e = (z2 + z6) * np.int32(4433)
-            tmp2 = e - z6 * np.int32(15137)
-            tmp3 = e + z2 * np.int32(6270)
-            tmp0 = (z0 + z4) * np.int32(8192)
-            tmp1 = (z0 - z4) * np.int32(8192)
-            tmp10 = tmp0 + tmp3 + np.int32(1024)
-            tmp13 = tmp0 - tmp3 + np.int32(1024)
-            tmp11 = tmp1 + tmp2 + np.int32(1024)
-            tmp12 = tmp1 - tmp2 + np.int32(1024)
-            a1 = (z7 + z1) * np.int32(-7373)
-            a2 = (z5 + z3) * np.int32(-20995)
-            a3 = z7 + z3
-            a4 = z5 + z1
-            a5 = (a3 + a4) * np.int32(9633)
-            a3 = a3 * np.int32(-16069) + a5
-            a4 = a4 * np.int32(-3196) + a5
-            tmp0 = z7 * np.int32(2446) + a1 + a3
-            tmp1 = z5 * np.int32(16819) + a2 + a4
-            tmp2 = z3 * np.int32(25172) + a2 + a3
-            tmp3 = z1 * np.int32(12299) + a1 + a4
-            V[w + b] = (tmp10 + tmp3) >> 11
-            V[w + 56 * SVG + b] = (tmp10 - tmp3) >> 11
-            V[w + 8 * SVG + b] = (tmp11 + tmp2) >> 11
-            V[w + 48 * SVG + b] = (tmp11 - tmp2) >> 11
-            V[w + 16 * SVG + b] = (tmp12 + tmp1) >> 11
-            V[w + 40 * SVG + b] = (tmp12 - tmp1) >> 11
-            V[w + 24 * SVG + b] = (tmp13 + tmp0) >> 11
-            V[w + 32 * SVG + b] = (tmp13 - tmp0) >> 11
+            o0, o1, o2, o3, o4, o5, o6, o7 = _idct8(z0, z1, z2, z3, z4, z5, z6, z7,
+                                                     np.int32(1024))
+            V[w + b] = o0 >> 11
+            V[w + 8 * SVG + b] = o1 >> 11
+            V[w + 16 * SVG + b] = o2 >> 11
+            V[w + 24 * SVG + b] = o3 >> 11
+            V[w + 32 * SVG + b] = o4 >> 11
+            V[w + 40 * SVG + b] = o5 >> 11
+            V[w + 48 * SVG + b] = o6 >> 11
+            V[w + 56 * SVG + b] = o7 >> 11
     e = dst_ * SVG
     for b in range(n_):
         V[e + b] = np.int32(0)
@@ -504,35 +510,17 @@ def _smooth_decode(V, src, n, smooth, tq, rows, dst):
             z5 = V[w + 5 * SVG + b]
             z6 = V[w + 6 * SVG + b]
             z7 = V[w + 7 * SVG + b]
-            e1 = (z2 + z6) * np.int32(4433)
-            tmp2 = e1 - z6 * np.int32(15137)
-            tmp3 = e1 + z2 * np.int32(6270)
-            tmp0 = (z0 + z4) * np.int32(8192)
-            tmp1 = (z0 - z4) * np.int32(8192)
-            tmp10 = tmp0 + tmp3 + np.int32(131072)
-            tmp13 = tmp0 - tmp3 + np.int32(131072)
-            tmp11 = tmp1 + tmp2 + np.int32(131072)
-            tmp12 = tmp1 - tmp2 + np.int32(131072)
-            a1 = (z7 + z1) * np.int32(-7373)
-            a2 = (z5 + z3) * np.int32(-20995)
-            a3 = z7 + z3
-            a4 = z5 + z1
-            a5 = (a3 + a4) * np.int32(9633)
-            a3 = a3 * np.int32(-16069) + a5
-            a4 = a4 * np.int32(-3196) + a5
-            tmp0 = z7 * np.int32(2446) + a1 + a3
-            tmp1 = z5 * np.int32(16819) + a2 + a4
-            tmp2 = z3 * np.int32(25172) + a2 + a3
-            tmp3 = z1 * np.int32(12299) + a1 + a4
+            s0, s1, s2, s3, s4, s5, s6, s7 = _idct8(z0, z1, z2, z3, z4, z5, z6, z7,
+                                                     np.int32(131072))
             left = V[SV_LEFT * SVG + b]
-            o0 = (tmp10 + tmp3) >> 18
-            o1 = (tmp11 + tmp2) >> 18
-            o2 = (tmp12 + tmp1) >> 18
-            o3 = (tmp13 + tmp0) >> 18
-            o4 = (tmp13 - tmp0) >> 18
-            o5 = (tmp12 - tmp1) >> 18
-            o6 = (tmp11 - tmp2) >> 18
-            o7 = (tmp10 - tmp3) >> 18
+            o0 = s0 >> 18
+            o1 = s1 >> 18
+            o2 = s2 >> 18
+            o3 = s3 >> 18
+            o4 = s4 >> 18
+            o5 = s5 >> 18
+            o6 = s6 >> 18
+            o7 = s7 >> 18
             V[e + b] += (_pixel_error(o0, V[t + b], 0 < left)
                          + _pixel_error(o1, V[t + SVG + b], 1 < left)
                          + _pixel_error(o2, V[t + 2 * SVG + b], 2 < left)
