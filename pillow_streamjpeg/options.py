@@ -845,7 +845,7 @@ def parse(
         refine=refine,
         # the default's rounding where it does not search: refine=0 rounds each coefficient
         # to nearest, as before, and refine=1 or 2 searches from there
-        joint_rounding=refine == 0 and info.get("refine") is None and joint,
+        joint_rounding=refine == 0 and given is None and joint,
         libjpeg_choice=libjpeg,
         marked_choice=marked,
         smooth_levels=(smooth_levels(layout.convert, components, natural)

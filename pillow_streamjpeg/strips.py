@@ -439,7 +439,7 @@ class Smoothing(NamedTuple):
     def clean(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
               interval: int, group: int = MCUS_PER_GROUP) -> int:
         """How many strips of the 2-D uint8 band's ``nrows`` rows from row0 come before the
-        first with a window ``smooth_strip`` may decide (``smooth.smooth_screen``): they
+        first with a window ``smooth_blocks`` may decide (``smooth.smooth_screen``): they
         code in one call, unchanged. ``mcu0``: the image's index of the first one's
         first MCU; ``interval`` and ``group`` as ``encode_strip``'s."""
         return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
