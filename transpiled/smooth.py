@@ -91,6 +91,8 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
     strips = (nrows + 7) // 8
     lo = np.empty(8 * mcus, dtype=np.uint8)
     hi = np.empty(8 * mcus, dtype=np.uint8)
+    lo2 = np.empty(8 * mcus, dtype=np.uint8)
+    hi2 = np.empty(8 * mcus, dtype=np.uint8)
     least_of = np.empty(mcus, dtype=np.int32)
     seen = np.empty(4 * SMOOTH_PATTERNS, dtype=np.int32)
     cols = np.empty(8 * mcus, dtype=np.int32)
@@ -128,13 +130,29 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                 for x in range(x1, _size(8 * (m0 + gm))):  # the last column repeated
                     lo[x] = lo[x1 - 1]
                     hi[x] = hi[x1 - 1]
+                # each block's fewest and most levels: of neighbouring columns' (into lo2,
+                # hi2), then of those 2 apart (back into lo, hi: 4 columns from x), then
+                # lo[8 b] against lo[8 b + 4]: loops along the window that g++ vectorizes
+                # (a block's 8 columns compared one by one cost a 2048 x 2048 photo 0.3 ms)
+                xe = _size(8 * (m0 + gm))
+                for x in range(x0, xe - 1):
+                    u = lo[x]
+                    v = lo[x + 1]
+                    lo2[x] = u if u < v else v
+                    u = hi[x]
+                    v = hi[x + 1]
+                    hi2[x] = u if u > v else v
+                for x in range(x0, xe - 3):
+                    u = lo2[x]
+                    v = lo2[x + 2]
+                    lo[x] = u if u < v else v
+                    u = hi2[x]
+                    v = hi2[x + 2]
+                    hi[x] = u if u > v else v
                 count = 0
                 for b in range(m0, m0 + gm):
-                    least = np.int32(255)
-                    most = np.int32(0)
-                    for x in range(8 * b, 8 * b + 8):
-                        least = least if least < lo[x] else np.int32(lo[x])
-                        most = most if most > hi[x] else np.int32(hi[x])
+                    least = _lower(np.int32(lo[8 * b]), np.int32(lo[8 * b + 4]))
+                    most = _higher(np.int32(hi[8 * b]), np.int32(hi[8 * b + 4]))
                     d = most - least
                     smooth = d > 0 and d <= levels
                     count += 1 if smooth else 0
@@ -224,8 +242,11 @@ SV_ROWS = 263
 # kept from call to call: at +0 the table set's offset + 1 (0: empty), +1 to +4 the
 # pattern's key, +5 the fewest level (- 128) of the block it was decided on, +6 and +7 the
 # shifts of level it holds for (the decodes inside the range limit), +8 and +9 that block's
-# DC (the kernels', libjpeg's), +10 1 where libjpeg's coefficients were chosen, and from +16
-# those 64 (natural order)
+# DC (the kernels', libjpeg's), +10 1 where libjpeg's coefficients were chosen, and then at
+# +11 the number of its AC coefficients that differ from the kernels' and from +16 those, as
+# 256 value + their index k (natural order, 1 to 63): the kernels' AC are the same for every
+# block of the pattern (``_smooth_cached``), so a hit writes those few, not all 63 (a
+# strided store each: half of ``smooth_lookup``'s instructions on issue 15's ramp)
 SB_C = SV_ROWS * SVG
 SMOOTH_SLOTS = 64
 SMOOTH_ENTRY = 80
@@ -782,9 +803,14 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
     libjpeg's rounding of a DC halfway between two multiples can depend on its sign or
     parity; libjpeg's DC is computed here from the samples' sum, as ``_smooth_columns``
     does) and the decodes stay inside the range limit. The first of the PROBES entries
-    from the pattern's slot on that holds is taken.
+    from the pattern's slot on that holds is taken. (The kernels' AC, for the same
+    reason, are the entry's: exactly, their float DCT's sums of integer samples are
+    exact and every AC output is formed from their differences, where the shift cancels;
+    so only libjpeg's AC that differ from them are stored and written.)
     """
     first = _smooth_slot(keys[o], keys[o + 1], keys[o + 2], keys[o + 3])
+    j_ = _size(j)
+    nb_ = _size(nb)
     q = smooth[tq]
     theirs = _libjpeg_quantize(keys[o + 4], smooth[tq + 64], smooth[tq + 128], smooth[tq + 192])
     for t in range(PROBES):
@@ -793,11 +819,12 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
         if (_smooth_same(SB, e, keys, o, tq) and shift >= SB[e + 6] and shift <= SB[e + 7]
                 and (8 * shift) % q == 0):
             d = (8 * shift) // q
-            if coefs[j] == SB[e + 8] + d and theirs == SB[e + 9] + d:
-                if SB[e + 10] != 0:  # libjpeg's: its AC as the entry's, its DC as computed
-                    coefs[j] = theirs
-                    for k in range(1, 64):
-                        coefs[k * nb + j] = SB[e + 16 + k]
+            if coefs[j_] == SB[e + 8] + d and theirs == SB[e + 9] + d:
+                if SB[e + 10] != 0:  # libjpeg's: its AC where they differ, its DC as computed
+                    coefs[j_] = theirs
+                    for i in range(_size(SB[e + 11])):
+                        w = SB[e + 16 + i]
+                        coefs[_size((w & np.int32(255)) * nb_ + j_)] = w >> np.int32(8)
                 return np.int32(1)
     return np.int32(0)
 
@@ -826,8 +853,13 @@ def _smooth_remember(SB, keys, o, tq, v):
         chosen = SB[SV_SEL * SVG + v] != 0
         SB[e + 10] = np.int32(1) if chosen else np.int32(0)
         if chosen:
-            for k in range(64):
-                SB[e + 16 + k] = SB[(SV_L + k) * SVG + v]
+            nd = 0
+            for k in range(1, 64):
+                theirs = SB[(SV_L + k) * SVG + v]
+                if theirs != SB[(SV_O + k) * SVG + v]:
+                    SB[e + 16 + nd] = theirs * np.int32(256) + np.int32(k)
+                    nd += 1
+            SB[e + 11] = np.int32(nd)
 
 
 def _cacheable(smooth, width, rows, m):
