@@ -442,9 +442,19 @@ class Smoothing(NamedTuple):
         first with a window ``smooth_blocks`` may decide (``smooth.smooth_screen``): they
         code in one call, unchanged. ``mcu0``: the image's index of the first one's
         first MCU; ``interval`` and ``group`` as ``encode_strip``'s."""
+        return self._screen(band, row0, nrows, frame, mcu0, interval, group, 0)
+
+    def smooth_strips(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
+                      interval: int, group: int = MCUS_PER_GROUP) -> int:
+        """How many strips of the band's ``nrows`` rows from row0 come before the first
+        without a window ``smooth_blocks`` may decide (``clean``'s converse)."""
+        return self._screen(band, row0, nrows, frame, mcu0, interval, group, 1)
+
+    def _screen(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
+                interval: int, group: int, smooth: int) -> int:
         return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
                                          frame.width, frame.channels, frame.ncomp,
-                                         int(self.table[0]), group, mcu0, interval)
+                                         int(self.table[0]), group, mcu0, interval, smooth)
 
 
 def _smooth_array(spec) -> np.ndarray:
@@ -699,10 +709,16 @@ def smooth_blocks(smooth: Smoothing, buffers: list[np.ndarray], samples: np.ndar
     if count:
         count = module.smooth_lookup(coefs, width, rows, ncomp, comp_table, table, sb, todo,
                                      count, keys)
-    if not count:
-        return 0
-    return module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, table, sb, sf,
-                                todo, count, keys)
+    changed = done = 0
+    while done < count:  # the blocks left decided SMOOTH_DECIDE_BLOCKS at a time
+        n = min(count - done, SMOOTH_DECIDE_BLOCKS)
+        changed += module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, table,
+                                        sb, sf, todo[done:], n, keys)
+        done += n
+        if done < count:  # the rest looked up again: the choices just made serve them
+            count = done + module.smooth_lookup(coefs, width, rows, ncomp, comp_table, table,
+                                                sb, todo[done:], count - done, keys)
+    return changed
 
 
 def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -825,10 +841,20 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
 #: MCUs of 4:2:0 (a 256 x 256 vertical ramp's 16 strips as one) refine_group_sub took 3
 #: times as long an MCU as in strips of 16.
 SIDE_MCUS = 64
+#: The most MCUs of smooth strips laid side by side on the smooth choice's two-step path
+#: (``StripCoder._code_smooth_side``): a set of calls for several strips instead of one
+#: each (about 10 us of calls and Python a strip). 512 grey MCUs: 32 KB of pixels, whose
+#: float samples and coefficients (128 KB each) stay in a core's L2 between the calls.
+SMOOTH_SIDE_MCUS = 512
+#: Blocks ``smooth_blocks`` has ``smooth_decide`` decide a call, the rest then looked up
+#: again: the choices it remembers serve a strip's later blocks of the same patterns (with
+#: every lookup of a strip before its decisions, issue 15's ramp's first strip decided 128
+#: blocks of its 11 patterns, and its first 4 strips side by side 512)
+SMOOTH_DECIDE_BLOCKS = 64
 
 
-def side_by_side(settings: Settings, most: int) -> int:
-    """Strips ``StripCoder`` may lay side by side and code as one strip on the two-step path (at most ``most``); 1: none.
+def side_by_side(settings: Settings, most: int, mcus: int = SIDE_MCUS) -> int:
+    """Strips ``StripCoder`` may lay side by side and code as one strip on the two-step path (at most ``most``, of at most ``mcus`` MCUs between them); 1: none.
 
     Where every MCU row is whole across (the image's width a multiple of the
     MCU's, so no strip's last MCU is padded inside the wide strip) and restart
@@ -841,7 +867,7 @@ def side_by_side(settings: Settings, most: int) -> int:
     interval, per_row = settings.restart_interval, settings.mcus_per_row
     if settings.width % (8 * settings.hs) or interval % per_row:
         return 1
-    return max(1, min(most, SIDE_MCUS // per_row, settings.height // settings.strip_height))
+    return max(1, min(most, mcus // per_row, settings.height // settings.strip_height))
 
 
 class Part(NamedTuple):
@@ -935,6 +961,9 @@ class StripCoder:
         # the default's choice on marked MCUs (``_encode_run``)
         self._side = (side_by_side(settings, RUN_BYTES // (self._height * self.row_bytes))
                       if self.refine is not None else 1)
+        # smooth strips in a row side by side, with the choice on smooth blocks (within a run)
+        self._smooth_side = (side_by_side(settings, self._run, SMOOTH_SIDE_MCUS)
+                             if self.smooth is not None else 1)
 
     def _scratch(self) -> Scratch:
         """This thread's buffers."""
@@ -1184,11 +1213,18 @@ class StripCoder:
                 n, _ = encode_strips(kernels, pixels, row, min(clean * height, left), frame,
                                      codes, scratch, pred, carry, self._closes(last),
                                      first * per_row, interval)
-            else:
-                last = first  # a strip with smooth windows (found by ``clean``)
-                n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes, scratch,
-                                  self.smooth, MCUS_PER_GROUP, pred, carry, self._closes(last),
-                                  first * per_row, interval)
+            else:  # a strip with smooth windows (found by ``clean``), and those after it
+                side = min(self._smooth_side, count - coded, left // height)
+                if side > 1:
+                    side = self.smooth.smooth_strips(pixels, row, side * height, frame,
+                                                     first * per_row, interval)
+                last = first + max(side, 1) - 1
+                if side > 1:
+                    n = self._code_smooth_side(pixels, row, first, side, pred, carry)
+                else:
+                    n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes,
+                                      scratch, self.smooth, MCUS_PER_GROUP, pred, carry,
+                                      self._closes(last), first * per_row, interval)
             if n:
                 data.append(bytes(scratch.out[:n]))
             coded = last + 1 - index
@@ -1196,6 +1232,26 @@ class StripCoder:
                 data.append(markers.rst(self._ending((last + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
+
+    def _code_smooth_side(self, pixels: np.ndarray, top: int, index: int, count: int,
+                          pred: np.ndarray, carry: np.ndarray) -> int:
+        """``code_smoothed`` of ``count`` whole strips of a 2-D array's rows from ``top`` (strip
+        ``index`` first) laid side by side as one (``_code_side``'s layout: the same MCUs in
+        the same order, windows cut at each strip's first MCU as the strips' own calls cut
+        them, restarts where intervals end between strips); returns the byte count in
+        scratch.out, the last strip padded if it ends an interval."""
+        kernels, frame, scratch = engine.kernels, self.frame, self._scratch()
+        height, per_row = self._height, self._per_row
+        rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
+        wide = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(height, -1)
+        frame = frame._replace(width=count * frame.width)
+        smoothed_coefs(kernels, wide, 0, height, frame, scratch, self.smooth, MCUS_PER_GROUP,
+                       index * per_row, per_row)
+        return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs,
+                                  frame.vs, frame.comp_table, *self.codes, scratch.words,
+                                  scratch.out, MCUS_PER_GROUP, pred, carry,
+                                  int(self._closes(index + count - 1)), index * per_row,
+                                  self._interval)
 
     def _encode_side(self, band: np.ndarray, start: int, index: int, count: int,
                      pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:

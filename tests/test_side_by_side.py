@@ -92,7 +92,7 @@ def test_side_by_side_codes_the_bytes_of_one_strip_a_call(monkeypatch, sides, kw
                 monkeypatch.setattr(strips, "side_by_side", side_by_side)
                 before = len(sides)
                 wide = _save(image, **kw)
-                monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+                monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
                 assert _save(image, **kw) == wide, (width, height, kind, mode)
                 if before == len(sides):
                     continue
@@ -158,7 +158,7 @@ def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> Non
     plain = _save(image, **kw, refine=0)  # the choice keeps the closer of two per MCU
     assert psnr(djpeg_decode(wide), np.asarray(image)) >= \
         psnr(djpeg_decode(plain), np.asarray(image))
-    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
     assert _save(image, **kw) == wide
 
 
@@ -187,7 +187,7 @@ def test_other_modes_give_the_same_bytes(monkeypatch, sides, mode) -> None:
                    {"quality": 90, "subsampling": "4:2:0"}):
             monkeypatch.setattr(strips, "side_by_side", side_by_side)
             wide = _save(image, **kw)
-            monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+            monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
             assert _save(image, **kw) == wide, (kind, kw)
     assert sides and max(sides) > 1
 
@@ -205,7 +205,7 @@ def test_images_of_several_tasks_give_the_same_bytes(monkeypatch, sides, size, k
     width, height = size
     image = Image.fromarray(content(kind, width, height, "L" if kind != "vramp" else "RGB"))
     wide = _save(image, **kw)
-    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
     assert _save(image, **kw) == wide
     assert sides and max(sides) > 1
 
@@ -234,7 +234,7 @@ def test_sources_and_workers_give_the_same_bytes(monkeypatch, tmp_path) -> None:
             monkeypatch.setattr(strips, "side_by_side", side_by_side)
             out = io.BytesIO()
             pillow_streamjpeg.encode(source, out, **kw)
-            monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+            monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
             again = io.BytesIO()
             pillow_streamjpeg.encode(source, again, **kw)
             assert out.getvalue() == again.getvalue(), (type(source), kw)
@@ -264,5 +264,5 @@ def test_repeated_strips_refined_on_every_strip_are_refined_once(monkeypatch, si
     image = Image.fromarray(np.vstack([_tiled(block, 128) for block in order]))
     wide = _save(image, quality=90, refine=1)
     assert sides == [4, 4] and copies == [(0, 0, 1, 1), (0, 1, 1, 1)]
-    monkeypatch.setattr(strips, "side_by_side", lambda settings, most: 1)
+    monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
     assert _save(image, quality=90, refine=1) == wide

@@ -376,6 +376,36 @@ def test_screened_strips_give_the_bytes_of_every_strip_smoothed(params, monkeypa
     assert_strictly_valid(data)
 
 
+@pytest.mark.parametrize("params", [
+    {"quality": 100},
+    {"quality": 95, "workers": 2},
+    {"quality": 100, "restart_marker_rows": 2},      # intervals ending between strips of a run
+    {"quality": 100, "restart_marker_blocks": 104},  # whole rows as blocks: 2 rows
+    {"quality": 95, "optimize": True},
+], ids=["q100", "q95-2workers", "rst-rows2", "rst-blocks104", "q95-optimize"])
+def test_smooth_strips_side_by_side_give_the_bytes_of_their_own_calls(params, monkeypatch) -> None:
+    """Smooth strips in a row are coded side by side as one strip (``_code_smooth_side``,
+    up to ``SMOOTH_SIDE_MCUS``): the same bytes as each strip on its own; runs stop at a
+    strip without smooth windows (``Smoothing.smooth_strips``); the file is valid."""
+    pixels = _mixed(7)[:184, :416]  # whole strips and MCUs: strips may go side by side
+    calls = []
+    code_side = strips.StripCoder._code_smooth_side
+
+    def counted(self, pixels, top, index, count, pred, carry):
+        calls.append(count)
+        return code_side(self, pixels, top, index, count, pred, carry)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(strips.StripCoder, "_code_smooth_side", counted)
+        data = _save(pixels, "STREAMJPEG", **params)
+    assert calls and max(calls) > 1 and sum(calls) < 23, calls  # some runs, not every strip
+    with monkeypatch.context() as patch:
+        patch.setattr(strips, "SMOOTH_SIDE_MCUS", 0)  # every strip its own calls
+        assert _save(pixels, "STREAMJPEG", **params) == data
+    assert _save(pixels, "STREAMJPEG", refine=0, **params) != data
+    assert_strictly_valid(data)
+
+
 @pytest.mark.parametrize("mode, params", [
     ("CMYK", {"quality": 100}),
     ("RGB", {"quality": 95, "keep_rgb": True, "restart_marker_blocks": 29}),

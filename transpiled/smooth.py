@@ -55,7 +55,7 @@ import numpy as np
 # pythran export smooth_candidates(float32[:], int32[:], int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:], int32[:])
 # pythran export smooth_lookup(int32[:], int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
 # pythran export smooth_decide(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
-# pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int)
+# pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int, int)
 
 
 def _size(n):
@@ -74,9 +74,10 @@ def _group_size(group, left, g, interval):
 
 
 def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, group, mcu0,
-                  interval):
+                  interval, smooth_run):
     """How many strips of 8 rows of a band, from row row0 (nrows rows), come before the
-    first in which ``smooth_candidates`` may find blocks to decide; all of them if none.
+    first in which ``smooth_candidates`` may find blocks to decide (``smooth_run`` 0), or
+    before the first in which it finds none (``smooth_run`` 1); all of them if none.
 
     From the pixels: component c of pixel x of band row r at band[r row_bytes + x channels
     + c]; a strip's first MCU is the image's mcu0 + s mcus (s the strip's number here).
@@ -103,10 +104,11 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
         top = row0 + 8 * s
         n = min(8, nrows - 8 * s)
         first = mcu0 + s * mcus
+        found = False
         for c in range(ncomp):
             # window by window, so that a strip of smooth content is found at its first
             m0 = 0
-            while m0 < mcus:
+            while m0 < mcus and not found:
                 gm = _group_size(group, mcus - m0, first + m0, interval)
                 x0 = _size(8 * m0)
                 x1 = _size(min(8 * (m0 + gm), width_))
@@ -157,10 +159,11 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                     smooth = d > 0 and d <= levels
                     count += 1 if smooth else 0
                     least_of[b] = least if smooth else np.int32(-1)
-                if 8 * count >= SMOOTH_GROUP_EIGHTHS * gm and _pixel_patterns_repeat(
-                        band, row_bytes_, top, n, c, channels_, width_, m0, gm, least_of, seen, cols):
-                    return s
+                found = 8 * count >= SMOOTH_GROUP_EIGHTHS * gm and _pixel_patterns_repeat(
+                    band, row_bytes_, top, n, c, channels_, width_, m0, gm, least_of, seen, cols)
                 m0 += gm
+        if found != (smooth_run != 0):
+            return s
     return strips
 
 
