@@ -31,7 +31,9 @@ With the default's choice on smooth blocks (``Smoothing``: grey and other images
 coded plane by plane, without subsampling, at quality 94 and above),
 the strips in which ``smooth.smooth_screen`` finds smooth windows take the
 two-step path too, with the smooth module's three steps between the kernels' two calls
-(``smoothed_coefs``); the others are coded in one call as before.
+(``smoothed_coefs``); the others are coded in one call as before. Such strips in a row
+go side by side as one (``StripCoder._code_smooth_side``, up to ``SMOOTH_SIDE_MCUS``
+MCUs, where ``side_by_side`` allows).
 """
 
 from __future__ import annotations
@@ -843,9 +845,10 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
 SIDE_MCUS = 64
 #: The most MCUs of smooth strips laid side by side on the smooth choice's two-step path
 #: (``StripCoder._code_smooth_side``): a set of calls for several strips instead of one
-#: each (about 10 us of calls and Python a strip). 512 grey MCUs: 32 KB of pixels, whose
-#: float samples and coefficients (128 KB each) stay in a core's L2 between the calls.
-SMOOTH_SIDE_MCUS = 512
+#: each (about 10 us of calls and Python a strip). 1024 grey MCUs: 64 KB of pixels, whose
+#: float samples and coefficients (256 KB each) fit a core's L2 between the calls (AMD
+#: Zen 4, 15 rounds: 512 and 2048 within 3 to 6 % of it, 2048 the faster)
+SMOOTH_SIDE_MCUS = 1024
 #: Blocks ``smooth_blocks`` has ``smooth_decide`` decide a call, the rest then looked up
 #: again: the choices it remembers serve a strip's later blocks of the same patterns (with
 #: every lookup of a strip before its decisions, issue 15's ramp's first strip decided 128
