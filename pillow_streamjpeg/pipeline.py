@@ -116,8 +116,8 @@ def encode(
     only where the chroma has detail, ``kernels._luma_gate``; ``options.rounds_jointly``),
     and larger grey images (CMYK, RGB kept as RGB) at quality 94 and above keep
     libjpeg-turbo's coefficients on blocks of 1 or 2 levels where they decode closer,
-    on smooth content whose patterns repeat (``options.smooth_levels``: about 1.04x on
-    photos, 3x on ramps), which 0 turns off too (docs/fidelity.md).
+    on smooth content whose patterns repeat (``options.smooth_levels``: about 1.05x on
+    photos, 2x on ramps and vignettes), which 0 turns off too (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
     counts every row twice: one pass for statistics, one for coding).
 
