@@ -261,7 +261,7 @@ PROBES = 4
 # then g items each for a window of g blocks (``smooth_candidates``): E the screen's AC
 # energy, then (at SB_E + g and SB_E + 2 g) each block's fewest and most levels
 SB_E = SB_C + SMOOTH_SLOTS * SMOOTH_ENTRY
-# A block's pattern and level (``_smooth_key``): KEY items of the int32 ``keys``
+# A block's pattern and level (``_smooth_keys``): KEY items of the int32 ``keys``
 KEY = 6
 # A window's blocks are decided only where at least this share of them (out of 8) are smooth:
 # smooth content (ramps, vignettes, skies) rather than a photo's few scattered smooth blocks
@@ -787,7 +787,7 @@ def _smooth_place(SB, keys, o):
 
 
 def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
-    """1 where block j (its pattern at keys[o:], ``_smooth_key``; its coefficients at
+    """1 where block j (its pattern at keys[o:], ``_smooth_keys``; its coefficients at
     coefs[n nb + j]) was decided from the cache, its coefficients then set; else 0.
 
     A block's choice depends only on the pattern of its levels above the fewest: a shift
@@ -837,7 +837,7 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
 
 
 def _smooth_remember(SB, keys, o, tq, v):
-    """The choice made for the block of pattern keys[o:] (``_smooth_key``), item v of the
+    """The choice made for the block of pattern keys[o:] (``_smooth_keys``), item v of the
     work array V (SB's first rows), into the cache (``_smooth_cached``), where both decodes
     stayed inside the range limit or were not needed (the roundings the same)."""
     lo = np.int32(-1 << 20)
@@ -871,7 +871,7 @@ def _smooth_remember(SB, keys, o, tq, v):
 
 def _cacheable(smooth, width, rows, m):
     """Whether block m's choice may come from the cache and go into it: whole (8 columns and
-    rows of the image), patterns of at most 3 levels (``_smooth_key``'s base 3)."""
+    rows of the image), patterns of at most 3 levels (``_smooth_keys``' base 3)."""
     return smooth[0] <= 2 and rows >= 8 and width - 8 * m >= 8
 
 
