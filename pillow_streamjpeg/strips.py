@@ -453,10 +453,10 @@ class Smoothing(NamedTuple):
         return self._screen(band, row0, nrows, frame, mcu0, interval, group, 1)
 
     def _screen(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
-                interval: int, group: int, smooth: int) -> int:
+                interval: int, group: int, smooth_run: int) -> int:
         return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
                                          frame.width, frame.channels, frame.ncomp,
-                                         int(self.table[0]), group, mcu0, interval, smooth)
+                                         int(self.table[0]), group, mcu0, interval, smooth_run)
 
 
 def _smooth_array(spec) -> np.ndarray:

@@ -137,20 +137,8 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                 # lo[8 b] against lo[8 b + 4]: loops along the window that g++ vectorizes
                 # (a block's 8 columns compared one by one cost a 2048 x 2048 photo 0.3 ms)
                 xe = _size(8 * (m0 + gm))
-                for x in range(x0, xe - 1):
-                    u = lo[x]
-                    v = lo[x + 1]
-                    lo2[x] = u if u < v else v
-                    u = hi[x]
-                    v = hi[x + 1]
-                    hi2[x] = u if u > v else v
-                for x in range(x0, xe - 3):
-                    u = lo2[x]
-                    v = lo2[x + 2]
-                    lo[x] = u if u < v else v
-                    u = hi2[x]
-                    v = hi2[x + 2]
-                    hi[x] = u if u > v else v
+                _pair_extremes(lo, hi, lo2, hi2, x0, xe - 1, 1)
+                _pair_extremes(lo2, hi2, lo, hi, x0, xe - 3, 2)
                 count = 0
                 for b in range(m0, m0 + gm):
                     least = _lower(np.int32(lo[8 * b]), np.int32(lo[8 * b + 4]))
@@ -165,6 +153,18 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
         if found != (smooth_run != 0):
             return s
     return strips
+
+
+def _pair_extremes(lo, hi, lo_out, hi_out, x0, x1, step):
+    """lo_out[x] and hi_out[x], x0 <= x < x1: the lesser of lo[x] and lo[x + step] and the
+    greater of hi[x] and hi[x + step] (``smooth_screen``'s blocks' ranges)."""
+    for x in range(x0, x1):
+        u = lo[x]
+        v = lo[x + step]
+        lo_out[x] = u if u < v else v
+        u = hi[x]
+        v = hi[x + step]
+        hi_out[x] = u if u > v else v
 
 
 def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, seen,
