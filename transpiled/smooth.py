@@ -824,15 +824,17 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
         if SB[e + 1] != k0 or SB[e + 2] != k1 or SB[e + 3] != k2 or SB[e + 4] != k3 or SB[e] != tag:
             continue
         shift = keys[o_ + 5] - SB[e + 5]
-        if shift >= SB[e + 6] and shift <= SB[e + 7] and (8 * shift) % q == 0:
-            d = (8 * shift) // q
-            if coefs[j_] == SB[e + 8] + d and theirs == SB[e + 9] + d:
-                if SB[e + 10] != 0:  # libjpeg's: its AC where they differ, its DC as computed
-                    coefs[j_] = theirs
-                    for i in range(_size(SB[e + 11])):
-                        w = SB[e + 16 + i]
-                        coefs[_size((w & np.int32(255)) * nb_ + j_)] = w >> np.int32(8)
-                return np.int32(1)
+        # both DCs the entry's + d with d q = 8 shift: 8 shift a multiple of q, d = 8 shift
+        # / q, checked without a division
+        d = coefs[j_] - SB[e + 8]
+        if (shift >= SB[e + 6] and shift <= SB[e + 7] and d * q == 8 * shift
+                and theirs - SB[e + 9] == d):
+            if SB[e + 10] != 0:  # libjpeg's: its AC where they differ, its DC as computed
+                coefs[j_] = theirs
+                for i in range(_size(SB[e + 11])):
+                    w = SB[e + 16 + i]
+                    coefs[_size((w & np.int32(255)) * nb_ + j_)] = w >> np.int32(8)
+            return np.int32(1)
     return np.int32(0)
 
 
