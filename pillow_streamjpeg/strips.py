@@ -666,9 +666,15 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
 
 def code_smoothed(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                   codes: Codes, scratch: Scratch, smooth: Smoothing, group: int,
-                  pred: np.ndarray, carry: np.ndarray, pad: bool, mcu0: int, interval: int) -> int:
-    """``encode_strip`` of a strip with the choice on its smooth blocks (``smoothed_coefs``, then ``kernels.code_coefs``)."""
-    smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0, interval)
+                  pred: np.ndarray, carry: np.ndarray, pad: bool, mcu0: int, interval: int,
+                  row_mcus: int = 0) -> int:
+    """``encode_strip`` of a strip with the choice on its smooth blocks (``smoothed_coefs``, then ``kernels.code_coefs``).
+
+    ``row_mcus``: the strip is strips of that many MCUs side by side
+    (``StripCoder._code_smooth_side``), whose windows are cut at each one's first MCU.
+    """
+    smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0,
+                   row_mcus or interval)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out, group, pred,
                               carry, int(pad), mcu0, interval)
@@ -871,6 +877,11 @@ def side_by_side(settings: Settings, most: int, mcus: int = SIDE_MCUS) -> int:
     if settings.width % (8 * settings.hs) or interval % per_row:
         return 1
     return max(1, min(most, mcus // per_row, settings.height // settings.strip_height))
+
+
+def laid_side_by_side(rows: np.ndarray) -> np.ndarray:
+    """Strips (count, height, row bytes) laid side by side: one strip of their rows joined (``side_by_side``)."""
+    return np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(rows.shape[1], -1)
 
 
 class Part(NamedTuple):
@@ -1218,13 +1229,14 @@ class StripCoder:
                                      first * per_row, interval)
             else:  # a strip with smooth windows (found by ``clean``), and those after it
                 side = min(self._smooth_side, count - coded, left // height)
+                if side > 1:  # it, and the smooth strips that follow it
+                    side = 1 + self.smooth.smooth_strips(pixels, row + height, (side - 1) * height,
+                                                         frame, (first + 1) * per_row, interval)
                 if side > 1:
-                    side = self.smooth.smooth_strips(pixels, row, side * height, frame,
-                                                     first * per_row, interval)
-                last = first + max(side, 1) - 1
-                if side > 1:
+                    last = first + side - 1
                     n = self._code_smooth_side(pixels, row, first, side, pred, carry)
                 else:
+                    last = first
                     n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes,
                                       scratch, self.smooth, MCUS_PER_GROUP, pred, carry,
                                       self._closes(last), first * per_row, interval)
@@ -1243,18 +1255,14 @@ class StripCoder:
         the same order, windows cut at each strip's first MCU as the strips' own calls cut
         them, restarts where intervals end between strips); returns the byte count in
         scratch.out, the last strip padded if it ends an interval."""
-        kernels, frame, scratch = engine.kernels, self.frame, self._scratch()
         height, per_row = self._height, self._per_row
         rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
-        wide = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(height, -1)
-        frame = frame._replace(width=count * frame.width)
-        smoothed_coefs(kernels, wide, 0, height, frame, scratch, self.smooth, MCUS_PER_GROUP,
-                       index * per_row, per_row)
-        return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs,
-                                  frame.vs, frame.comp_table, *self.codes, scratch.words,
-                                  scratch.out, MCUS_PER_GROUP, pred, carry,
-                                  int(self._closes(index + count - 1)), index * per_row,
-                                  self._interval)
+        wide = laid_side_by_side(rows)
+        return code_smoothed(engine.kernels, wide, 0, height,
+                             self.frame._replace(width=count * self.frame.width), self.codes,
+                             self._scratch(), self.smooth, MCUS_PER_GROUP, pred, carry,
+                             self._closes(index + count - 1), index * per_row, self._interval,
+                             row_mcus=per_row)
 
     def _encode_side(self, band: np.ndarray, start: int, index: int, count: int,
                      pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:
@@ -1306,7 +1314,7 @@ class StripCoder:
                 marks = [marks[s] for s in distinct]
         if marks is not None:
             marks = np.concatenate(marks)
-        wide = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(height, -1)
+        wide = laid_side_by_side(rows)
         scratch.two_step(kernels, frame._replace(width=count * frame.width))
         n = encode_strip(kernels, wide, 0, height, frame._replace(width=len(rows) * frame.width),
                          codes, scratch, MCUS_PER_GROUP, pred, carry,
