@@ -187,7 +187,8 @@ def test_halfway_chroma_of_saturated_colours_decodes_exactly(options: dict) -> N
     "where B or R is clamped at 0 the chroma's error there costs nothing, and moving Y for "
     "it moves the others (108,064 against Pillow's 98,080, 0.4 dB; refine=0 is level; "
     "a chart on white gains 0.17 to 0.27 dB: docs/fidelity.md, 'Luma corrected for the "
-    "decoded chroma')"))
+    "decoded chroma'; the move counting the clamp fixes it but cost 4x to 9x a save: "
+    "'The luma correction at the decoder's clamp', branch clamp-fix)"))
 def test_saturated_palette_at_420_by_default_as_close_as_pillow() -> None:
     pixels = _saturated_palette()
     options = {"quality": 90, "subsampling": 2}
