@@ -1217,21 +1217,37 @@ class StripCoder:
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         height, per_row, interval = self._height, self._per_row, self._interval
         coded = 0
+        # what the last screen found of the strips from ``first``: ``known`` strips
+        # without smooth windows (where a side run stopped), or that the first has some
+        # (where ``clean`` stopped): each strip screened once
+        known, smooth_next = 0, False
         while coded < count:
             row, first = top + coded * height, index + coded
             left = nrows - coded * height
-            clean = min(count - coded, self.smooth.clean(pixels, row, left, frame,
-                                                         first * per_row, interval))
+            if smooth_next:
+                clean = 0
+            else:
+                clean = known + self.smooth.clean(pixels, row + known * height,
+                                                  left - known * height, frame,
+                                                  (first + known) * per_row, interval)
+                smooth_next = clean < count - coded
+                clean = min(count - coded, clean)
+            known = 0
             if clean:
                 last = first + clean - 1
                 n, _ = encode_strips(kernels, pixels, row, min(clean * height, left), frame,
                                      codes, scratch, pred, carry, self._closes(last),
                                      first * per_row, interval)
             else:  # a strip with smooth windows (found by ``clean``), and those after it
+                smooth_next = False
                 side = min(self._smooth_side, count - coded, left // height)
                 if side > 1:  # it, and the smooth strips that follow it
-                    side = 1 + self.smooth.smooth_strips(pixels, row + height, (side - 1) * height,
-                                                         frame, (first + 1) * per_row, interval)
+                    smooth = self.smooth.smooth_strips(pixels, row + height, (side - 1) * height,
+                                                       frame, (first + 1) * per_row, interval)
+                    # stopped before the last: the strip it stopped at has no smooth window,
+                    # and the next ``clean`` need not screen it again
+                    known = 1 if smooth < side - 1 else 0
+                    side = 1 + smooth
                 if side > 1:
                     last = first + side - 1
                     n = self._code_smooth_side(pixels, row, first, side, pred, carry)

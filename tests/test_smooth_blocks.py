@@ -386,19 +386,31 @@ def test_screened_strips_give_the_bytes_of_every_strip_smoothed(params, monkeypa
 def test_smooth_strips_side_by_side_give_the_bytes_of_their_own_calls(params, monkeypatch) -> None:
     """Smooth strips in a row are coded side by side as one strip (``_code_smooth_side``,
     up to ``SMOOTH_SIDE_MCUS``): the same bytes as each strip on its own; runs stop at a
-    strip without smooth windows (``Smoothing.smooth_strips``); the file is valid."""
+    strip without smooth windows (``Smoothing.smooth_strips``), which is not screened
+    again (each strip screened once); the file is valid."""
     pixels = _mixed(7)[:184, :416]  # whole strips and MCUs: strips may go side by side
     calls = []
+    screened = []  # the first MCU of each strip a screen looked at
     code_side = strips.StripCoder._code_smooth_side
+    screen = strips.Smoothing._screen
 
     def counted(self, pixels, top, index, count, pred, carry):
         calls.append(count)
         return code_side(self, pixels, top, index, count, pred, carry)
 
+    def recorded(self, band, row0, nrows, frame, mcu0, interval, group, smooth_run):
+        found = screen(self, band, row0, nrows, frame, mcu0, interval, group, smooth_run)
+        mcus = -(-frame.width // 8)
+        screened.extend(mcu0 + s * mcus for s in range(min(found + 1, -(-nrows // 8))))
+        return found
+
     with monkeypatch.context() as patch:
         patch.setattr(strips.StripCoder, "_code_smooth_side", counted)
+        patch.setattr(strips.Smoothing, "_screen", recorded)
         data = _save(pixels, "STREAMJPEG", **params)
     assert calls and max(calls) > 1 and sum(calls) < 23, calls  # some runs, not every strip
+    if not params.get("optimize"):  # (optimize's counting pass screens each strip again)
+        assert len(set(screened)) == len(screened), sorted(screened)
     with monkeypatch.context() as patch:
         patch.setattr(strips, "SMOOTH_SIDE_MCUS", 0)  # every strip its own calls
         assert _save(pixels, "STREAMJPEG", **params) == data
