@@ -251,7 +251,10 @@ SV_ROWS = 263
 # block of the pattern (``_smooth_cached``), so a hit writes those few, not all 63 (a
 # strided store each: half of ``smooth_lookup``'s instructions on issue 15's ramp)
 SB_C = SV_ROWS * SVG
-SMOOTH_SLOTS = 64
+# 256 entries (80 KB): with 64, issue 15's ramp decided twice as many blocks (``smooth_decide``
+# 0.86 M instructions against 0.43 M) and the 1024 vignette 0.30 M more; 1024 gained
+# 0.01 M more on the vignette
+SMOOTH_SLOTS = 256
 SMOOTH_ENTRY = 80
 # Entries a pattern may take, from its slot on: with one (direct-mapped), issue 15's ramp's
 # 11 patterns collided, 2,468 of its 12,288 blocks decided. A pattern may hold several,
