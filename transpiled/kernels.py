@@ -640,7 +640,7 @@ def _downsample(S, plane, cw, used, hs, vs, dbase, c, whole):
 
 
 def _row_dct(P, p0, rows, pw, used, X, nb, j0, bstride):
-    """``_row_pass`` with a literal nb for 4:4:4 and 4:2:0 of three components (groups of 32).
+    """``_row_pass`` with a literal nb for grey, and 4:4:4 and 4:2:0 of three components (groups of 32).
 
     Both DCT passes store to 8 rows of a buffer, nb apart: with nb a
     literal, g++ knows these rows do not overlap and drops the run-time
@@ -648,9 +648,15 @@ def _row_dct(P, p0, rows, pw, used, X, nb, j0, bstride):
     8 samples of a row of blocks in this pass; the two passes 19.5 to 12.8
     instructions per pixel at 4:4:4, measured alone). g++ keeps the row
     pass out of line, so a literal argument would not reach its loops:
-    ``_row_pass96`` and ``_row_pass192`` are copies with nb set inside.
+    ``_row_pass32``, ``_row_pass96`` and ``_row_pass192`` are copies with nb set
+    inside. Grey's (nb 32, groups of 32 blocks) since 2026-12-04: callgrind
+    (x86-64-v3, q100, docs/performance.md, "Grey's DCT with a literal nb"): issue
+    15's 1024 x 768 ramp 12.16 -> 10.75 M instructions a save, a 1024 x 1024
+    vignette 14.99 -> 13.16 M, camera and moon side by side 15.9 -> 15.0 M.
     """
-    if nb == 96:
+    if nb == 32:
+        _row_pass32(P, p0, rows, pw, used, X, j0, bstride)
+    elif nb == 96:
         _row_pass96(P, p0, rows, pw, used, X, j0, bstride)
     elif nb == 192:
         _row_pass192(P, p0, rows, pw, used, X, j0, bstride)
@@ -668,6 +674,71 @@ def _row_pass(P, p0, rows, pw, used, X, nb, j0, bstride):
     rows = _size(rows)
     pw = _size(pw)
     nb = _size(nb)
+    j0 = _size(j0)
+    bstride = _size(bstride)
+    bpr = _size(used // 8)
+    c707 = np.float32(0.707106781)
+    c382 = np.float32(0.382683433)
+    c541 = np.float32(0.541196100)
+    c1306 = np.float32(1.306562965)
+    for y in range(rows):
+        s = p0 + y * pw
+        d0 = (y % 8) * 8 * nb + j0 + (y // 8) * bstride
+        d1 = d0 + nb
+        d2 = d1 + nb
+        d3 = d2 + nb
+        d4 = d3 + nb
+        d5 = d4 + nb
+        d6 = d5 + nb
+        d7 = d6 + nb
+        for b in range(bpr):
+            i = s + 8 * b
+            x0 = P[i]
+            x1 = P[i + 1]
+            x2 = P[i + 2]
+            x3 = P[i + 3]
+            x4 = P[i + 4]
+            x5 = P[i + 5]
+            x6 = P[i + 6]
+            x7 = P[i + 7]
+            tmp0 = x0 + x7
+            tmp7 = x0 - x7
+            tmp1 = x1 + x6
+            tmp6 = x1 - x6
+            tmp2 = x2 + x5
+            tmp5 = x2 - x5
+            tmp3 = x3 + x4
+            tmp4 = x3 - x4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            z1 = (tmp12 + tmp13) * c707
+            odd10 = tmp4 + tmp5
+            odd11 = tmp5 + tmp6
+            odd12 = tmp6 + tmp7
+            z5 = (odd10 - odd12) * c382
+            z2 = c541 * odd10 + z5
+            z4 = c1306 * odd12 + z5
+            z3 = odd11 * c707
+            z11 = tmp7 + z3
+            z13 = tmp7 - z3
+            X[d0 + b] = tmp10 + tmp11
+            X[d4 + b] = tmp10 - tmp11
+            X[d2 + b] = tmp13 + z1
+            X[d6 + b] = tmp13 - z1
+            X[d5 + b] = z13 + z2
+            X[d3 + b] = z13 - z2
+            X[d1 + b] = z11 + z4
+            X[d7 + b] = z11 - z4
+
+
+def _row_pass32(P, p0, rows, pw, used, X, j0, bstride):
+    """``_row_pass`` for nb 32 (grey, and any one component, in groups of 32), nb a literal here."""
+    p0 = _size(p0)
+    rows = _size(rows)
+    pw = _size(pw)
+    nb = 32
     j0 = _size(j0)
     bstride = _size(bstride)
     bpr = _size(used // 8)
@@ -868,7 +939,9 @@ def _column_dct(X, nb, j0, j1, recip, t, Q):
     4:4:4 (``encode_strip`` 58.6 to 56.7; q90 4:4:4 35.7 to 33.8, q90
     4:2:0 22.4 to 21.7, q75 4:2:0 16.5 to 15.8).
     """
-    if nb == 96:
+    if nb == 32:
+        _column_pass32(X, j0, j1, recip, t, Q)
+    elif nb == 96:
         _column_pass96(X, j0, j1, recip, t, Q)
     elif nb == 192:
         _column_pass192(X, j0, j1, recip, t, Q)
@@ -889,6 +962,76 @@ def _column_pass(X, nb, j0, j1, recip, t, Q):
     24 % at 90).
     """
     nb = _size(nb)
+    j0 = _size(j0)
+    j1 = _size(j1)
+    tb = 64 * _size(t)
+    c707 = np.float32(0.707106781)
+    c382 = np.float32(0.382683433)
+    c541 = np.float32(0.541196100)
+    c1306 = np.float32(1.306562965)
+    bias = np.float32(16384.5)
+    i16384 = np.int32(16384)
+    for u in range(8):
+        r0 = recip[tb + u]
+        r1 = recip[tb + 8 + u]
+        r2 = recip[tb + 16 + u]
+        r3 = recip[tb + 24 + u]
+        r4 = recip[tb + 32 + u]
+        r5 = recip[tb + 40 + u]
+        r6 = recip[tb + 48 + u]
+        r7 = recip[tb + 56 + u]
+        i0 = u * nb
+        i1 = (8 + u) * nb
+        i2 = (16 + u) * nb
+        i3 = (24 + u) * nb
+        i4 = (32 + u) * nb
+        i5 = (40 + u) * nb
+        i6 = (48 + u) * nb
+        i7 = (56 + u) * nb
+        for j in range(j0, j1):
+            x0 = X[i0 + j]
+            x1 = X[i1 + j]
+            x2 = X[i2 + j]
+            x3 = X[i3 + j]
+            x4 = X[i4 + j]
+            x5 = X[i5 + j]
+            x6 = X[i6 + j]
+            x7 = X[i7 + j]
+            tmp0 = x0 + x7
+            tmp7 = x0 - x7
+            tmp1 = x1 + x6
+            tmp6 = x1 - x6
+            tmp2 = x2 + x5
+            tmp5 = x2 - x5
+            tmp3 = x3 + x4
+            tmp4 = x3 - x4
+            tmp10 = tmp0 + tmp3
+            tmp13 = tmp0 - tmp3
+            tmp11 = tmp1 + tmp2
+            tmp12 = tmp1 - tmp2
+            z1 = (tmp12 + tmp13) * c707
+            odd10 = tmp4 + tmp5
+            odd11 = tmp5 + tmp6
+            odd12 = tmp6 + tmp7
+            z5 = (odd10 - odd12) * c382
+            z2 = c541 * odd10 + z5
+            z4 = c1306 * odd12 + z5
+            z3 = odd11 * c707
+            z11 = tmp7 + z3
+            z13 = tmp7 - z3
+            Q[i0 + j] = np.int32((tmp10 + tmp11) * r0 + bias) - i16384
+            Q[i4 + j] = np.int32((tmp10 - tmp11) * r4 + bias) - i16384
+            Q[i2 + j] = np.int32((tmp13 + z1) * r2 + bias) - i16384
+            Q[i6 + j] = np.int32((tmp13 - z1) * r6 + bias) - i16384
+            Q[i5 + j] = np.int32((z13 + z2) * r5 + bias) - i16384
+            Q[i3 + j] = np.int32((z13 - z2) * r3 + bias) - i16384
+            Q[i1 + j] = np.int32((z11 + z4) * r1 + bias) - i16384
+            Q[i7 + j] = np.int32((z11 - z4) * r7 + bias) - i16384
+
+
+def _column_pass32(X, j0, j1, recip, t, Q):
+    """``_column_pass`` for nb 32 (grey, and any one component, in groups of 32), nb a literal here."""
+    nb = 32
     j0 = _size(j0)
     j1 = _size(j1)
     tb = 64 * _size(t)
