@@ -85,14 +85,19 @@ def _two_step(module, band, row0, nrows, args, codes, scratch, pred, carry, pad,
     carry_bits=st.integers(0, 7),
     interval=st.sampled_from([0, 1, 2, 3, 5]),
     pad=st.booleans(),
+    joint=st.booleans(),
 )
 def test_two_steps_code_the_bytes_of_encode_strip(compiled, layout, width, quality, seed,
-                                                   carry_bits, interval, pad):
+                                                   carry_bits, interval, pad, joint):
+    """Without subsampling ``strip_coefs`` makes the strip in one group (its groups cut
+    nowhere): the same coefficients as ``encode_strip``'s groups, with the default's
+    joint rounding of colour (``joint``: Y rounded with the chroma at 4:4:4, the luma
+    correction at 4:2:x) too."""
     channels, ncomp, convert, hs, vs = layout
     rng = np.random.default_rng(seed)
     band = rng.integers(0, 256, (8 * vs + 3, width * channels), dtype=np.uint8)
     band[:, : width * channels // 2] //= 9  # smoother half: runs of zeros too
-    args = frame(width, channels, ncomp, convert, hs, vs, quality)
+    args = frame(width, channels, ncomp, convert, hs, vs, quality, joint=joint and ncomp == 3)
     codes = Codes.of(tables.STD_HUFFMAN[:len(args.recip) // 64])
     start_pred = rng.integers(-300, 300, 4).astype(np.int64)
     start_bits = int(rng.integers(0, 1 << carry_bits))
@@ -117,7 +122,11 @@ def test_two_steps_code_the_bytes_of_encode_strip(compiled, layout, width, quali
     (one, *rest1), (two, *rest2) = results
     assert one == two
     assert rest1[:2] == rest2[:2]
-    assert np.array_equal(rest1[2], rest2[2])
+    if not (joint and hs * vs > 1 and interval):
+        # (count_strip cuts no group at restarts: with the luma correction, which reads
+        # a group's neighbouring MCUs, its counts are then of other coefficients; counts
+        # are statistics of sampled strips, every legal symbol gets a code)
+        assert np.array_equal(rest1[2], rest2[2])
     assert len(one) > 0
 
 
