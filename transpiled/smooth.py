@@ -198,18 +198,21 @@ def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, 
     # (distinct bits are at most distinct words, at most distinct patterns), so more than
     # SMOOTH_PATTERNS bits set is more than that many patterns: a vignette's windows
     # (about 90 % of them over 16 patterns) fail here, not after searching the patterns
-    # seen for each of their blocks
+    # seen for each of their blocks. In uint32, with shifts and xors only: the numbers of a
+    # block that is not smooth (its bit not set) may wrap, which unsigned shifts define
+    # (int32 products would overflow)
     bits = np.uint64(0)
     for b in range(m0, m0 + gm):
         least = least_of[b]
         base = np.int32(3280) * least
         i = 8 * b
-        w0 = (cols[i] - base) | ((cols[i + 1] - base) << np.int32(13))
-        w1 = (cols[i + 2] - base) | ((cols[i + 3] - base) << np.int32(13))
-        w2 = (cols[i + 4] - base) | ((cols[i + 5] - base) << np.int32(13))
-        w3 = (cols[i + 6] - base) | ((cols[i + 7] - base) << np.int32(13))
-        h = w0 ^ (w1 * np.int32(7)) ^ (w2 * np.int32(13)) ^ (w3 * np.int32(31))  # below 2**31
-        h = (h ^ (h >> np.int32(6)) ^ (h >> np.int32(12)) ^ (h >> np.int32(18))) & np.int32(63)
+        w0 = np.uint32(cols[i] - base) | (np.uint32(cols[i + 1] - base) << np.uint32(13))
+        w1 = np.uint32(cols[i + 2] - base) | (np.uint32(cols[i + 3] - base) << np.uint32(13))
+        w2 = np.uint32(cols[i + 4] - base) | (np.uint32(cols[i + 5] - base) << np.uint32(13))
+        w3 = np.uint32(cols[i + 6] - base) | (np.uint32(cols[i + 7] - base) << np.uint32(13))
+        h = w0 ^ (w1 << np.uint32(3)) ^ (w2 << np.uint32(7)) ^ (w3 << np.uint32(11))
+        h = (h ^ (h >> np.uint32(6)) ^ (h >> np.uint32(12)) ^ (h >> np.uint32(18))
+             ^ (h >> np.uint32(24))) & np.uint32(63)
         bits |= (np.uint64(1) << np.uint64(h)) if least >= 0 else np.uint64(0)
     # the bits counted (without a multiplication, which would wrap in the plain-Python run)
     bits = bits - ((bits >> np.uint64(1)) & np.uint64(0x5555555555555555))
