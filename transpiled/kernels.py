@@ -2586,10 +2586,10 @@ def _move_coefs(src, sgroup, sm0, dst, dgroup, dm0, gm, ncomp, hs, vs):
 
 
 def _store_samples(samples, group, ncomp, hs, vs, m0, gm, out, mcus):
-    """The samples of a group's gm MCUs (``_group_coefs``'s layout) into a group of mcus MCUs at MCU m0.
+    """The samples of a subsampled group's gm MCUs (``_group_coefs``'s layout) into a group of mcus MCUs at MCU m0.
 
-    Only the planes the DCT reads: every component's without subsampling,
-    component 0's and the subsampled chroma's with it.
+    Only the planes the DCT reads: component 0's and the subsampled chroma's
+    (without subsampling ``strip_coefs`` writes the strip buffers directly).
     """
     rows = 8 * vs
     mw = 8 * hs
@@ -2598,21 +2598,18 @@ def _store_samples(samples, group, ncomp, hs, vs, m0, gm, out, mcus):
     plane = rows * cw
     oplane = rows * ow
     n = _size(gm * mw)
-    planes = ncomp if hs * vs == 1 else 1
-    for c in range(planes):
-        for y in range(rows):
-            s = _size(c * plane + y * cw)
-            d = _size(c * oplane + y * ow + m0 * mw)
+    for y in range(rows):
+        s = _size(y * cw)
+        d = _size(y * ow + m0 * mw)
+        for x in range(n):
+            out[d + x] = samples[s + x]
+    n = _size(8 * gm)
+    for c in range(1, ncomp):
+        for y in range(8):
+            s = _size(ncomp * plane + (c - 1) * 64 * group + y * 8 * group)
+            d = _size(ncomp * oplane + (c - 1) * 64 * mcus + y * 8 * mcus + 8 * m0)
             for x in range(n):
                 out[d + x] = samples[s + x]
-    if hs * vs > 1:
-        n = _size(8 * gm)
-        for c in range(1, ncomp):
-            for y in range(8):
-                s = _size(ncomp * plane + (c - 1) * 64 * group + y * 8 * group)
-                d = _size(ncomp * oplane + (c - 1) * 64 * mcus + y * 8 * mcus + 8 * m0)
-                for x in range(n):
-                    out[d + x] = samples[s + x]
 
 
 def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, hs, vs,
@@ -2658,16 +2655,11 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
             _flat_grey(strip_coefs, W, mcus, strip_samples, 8 * mcus, width, nrows, recip,
                        64 * comp_table[0])
         return mcus
-    M = np.zeros(group if ncomp == 1 else 0, dtype=np.uint64)  # grey: one block an MCU
-    m0 = 0
+    m0 = 0  # subsampled (so not grey): group by group, copied into the strip buffers
     while m0 < mcus:
         gm = _group_size(group, mcus - m0, mcu0 + m0, interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
-        if ncomp == 1:  # flat blocks' DC as ``encode_strip`` chooses it
-            _ac_masks(coefs, group, NAT, M)
-            _flat_grey(coefs, M, gm, samples, 8 * group, width - 8 * m0, nrows, recip,
-                       64 * comp_table[0])
         _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, mcus)
         _move_coefs(coefs, group, 0, strip_coefs, mcus, m0, gm, ncomp, hs, vs)
         m0 += gm
