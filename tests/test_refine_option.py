@@ -684,9 +684,9 @@ def test_small_image_search_beats_the_plain_one(mode, kind, size, quality, subsa
     plain_of = Refinement.of.__func__
 
     def plain(cls, qtables, sweeps, width, module=None, blocks=None, subsampled=False,
-              rgb_error=False, libjpeg=False, plain=False):
+              rgb_error=False, libjpeg=False, plain=False, height=0):
         # as for images of many blocks (without the choice of libjpeg's coefficients)
-        return plain_of(cls, qtables, sweeps, width, module, rgb_error=rgb_error)
+        return plain_of(cls, qtables, sweeps, width, module, rgb_error=rgb_error, height=height)
 
     monkeypatch.setattr(Refinement, "of", classmethod(plain))
     monkeypatch.setattr(Refinement, "with_marked", lambda self: self)
