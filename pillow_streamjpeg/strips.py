@@ -589,35 +589,42 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
                   row_mcus or interval)
     if copies is not None:
-        frame = copy_coefs(scratch.strip_coefs, frame, row_mcus, copies)
+        frame = copy_coefs(kernels, scratch.strip_coefs, frame, row_mcus, copies)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
 
 
-def copy_coefs(coefs: np.ndarray, frame: Frame, row_mcus: int, copies: tuple[int, ...]) -> Frame:
+def copy_coefs(kernels: ModuleType, coefs: np.ndarray, frame: Frame, row_mcus: int,
+               copies: tuple[int, ...]) -> Frame:
     """Lay out the coefficients of strips side by side again, strip ``copies[k]``'s as strip k's; returns their frame.
 
     ``coefs`` holds ``kernels.strip_coefs``' layout of a strip of ``frame``
     (strips of ``row_mcus`` MCUs side by side), coefficient n of block j at
-    ``n * nb + j``. The strips' coefficients are a function of their pixels
+    ``n * nb + j`` (nb: ``kernels.strip_group``'s MCUs times the blocks of
+    one). The strips' coefficients are a function of their pixels
     alone (groups cut at each strip's first MCU, each MCU refined from its own
     pixels), so a strip the same as another takes its coefficients.
     """
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
-    mcus = frame.width // (8 * hs)
+    per_mcu = hs * vs + ncomp - 1
+    lay = kernels.strip_group(frame.width // (8 * hs), ncomp)
+    laid_mcus = len(copies) * row_mcus
     # np.take, C-ordered (an index on the second axis, ``[:, blocks]``, gave the transposed
     # order, whose copy back took 2.5 times as long: 40 against 18 us, 4:2:0, 64 MCUs)
-    laid = np.take(coefs[:64 * mcus * (hs * vs + ncomp - 1)].reshape(64, -1),
-                   _copied_blocks(mcus, ncomp, hs, vs, row_mcus, copies), axis=1)
-    coefs[:laid.size] = laid.ravel()
-    return frame._replace(width=len(copies) * row_mcus * 8 * frame.hs)
+    laid = np.take(coefs[:64 * lay * per_mcu].reshape(64, -1),
+                   _copied_blocks(lay, ncomp, hs, vs, row_mcus, copies), axis=1)
+    # into the layout of the strips laid out; strip_group pads grey strips only, whose
+    # blocks are their MCUs: the padding follows them
+    out = coefs[:64 * kernels.strip_group(laid_mcus, ncomp) * per_mcu].reshape(64, -1)
+    out[:, :laid.shape[1]] = laid
+    return frame._replace(width=laid_mcus * 8 * frame.hs)
 
 
 @functools.lru_cache(maxsize=64)
 def _copied_blocks(mcus: int, ncomp: int, hs: int, vs: int, row_mcus: int,
                    copies: tuple[int, ...]) -> np.ndarray:
-    """``copy_coefs``' block of the strip of ``mcus`` MCUs for each block of the strips it lays out.
+    """``copy_coefs``' block of the strip laid out as a group of ``mcus`` MCUs (``kernels.strip_group``'s) for each block of the strips it lays out.
 
     ``kernels.strip_coefs``' layout: component 0's blocks by rows of ``mcus *
     hs`` (``vs`` rows), then each other component's ``mcus`` blocks.
@@ -703,36 +710,40 @@ def smoothed_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int,
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], row0, nrows, *frame,
                                *scratch[:3], group, scratch.strip_samples, scratch.strip_coefs,
                                mcu0, interval)
-    return smooth_blocks(smooth, scratch.smooth_buffers(smooth, group, mcus * frame.ncomp),
+    lay = kernels.strip_group(mcus, frame.ncomp)  # the layout's MCUs (grey strips padded)
+    return smooth_blocks(smooth, scratch.smooth_buffers(smooth, group, lay * frame.ncomp),
                          scratch.strip_samples, scratch.strip_coefs, frame.width, min(nrows, 8),
-                         frame.ncomp, frame.comp_table, group, mcu0, interval)
+                         frame.ncomp, frame.comp_table, group, mcu0, interval, lay)
 
 
 def smooth_blocks(smooth: Smoothing, buffers: list[np.ndarray], samples: np.ndarray,
                   coefs: np.ndarray, width: int, rows: int, ncomp: int, comp_table: np.ndarray,
-                  group: int = MCUS_PER_GROUP, mcu0: int = 0, interval: int = 0) -> int:
+                  group: int = MCUS_PER_GROUP, mcu0: int = 0, interval: int = 0,
+                  lay: int = 0) -> int:
     """The smooth module's three steps on a strip as ``kernels.strip_coefs`` leaves it (``samples``, ``coefs``, changed in place); returns the blocks changed.
 
     ``buffers``: ``Smoothing.buffers``' (its cache of choices kept from strip to
     strip); ``width``: the image's columns in the strip, ``rows`` its rows (at most 8);
-    ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``'.
+    ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``'; ``lay``: the MCUs
+    of its layout (``kernels.strip_group``; 0: the strip's, unpadded).
     """
     module, table = smooth.module, smooth.table
     sb, sf, todo, keys = buffers
-    count = module.smooth_candidates(samples, coefs, width, ncomp, comp_table, table, sb, sf,
-                                     group, mcu0, interval, todo, keys)
+    lay = lay or -(-width // 8)
+    count = module.smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, table, sb,
+                                     sf, group, mcu0, interval, todo, keys)
     if count:
-        count = module.smooth_lookup(coefs, width, rows, ncomp, comp_table, table, sb, todo,
-                                     count, keys)
+        count = module.smooth_lookup(coefs, width, lay, rows, ncomp, comp_table, table, sb,
+                                     todo, count, keys)
     changed = done = 0
     while done < count:  # the blocks left decided SMOOTH_DECIDE_BLOCKS at a time
         n = min(count - done, SMOOTH_DECIDE_BLOCKS)
-        changed += module.smooth_decide(samples, coefs, width, rows, ncomp, comp_table, table,
-                                        sb, sf, todo[done:], n, keys)
+        changed += module.smooth_decide(samples, coefs, width, lay, rows, ncomp, comp_table,
+                                        table, sb, sf, todo[done:], n, keys)
         done += n
         if done < count:  # the rest looked up again: the choices just made serve them
-            count = done + module.smooth_lookup(coefs, width, rows, ncomp, comp_table, table,
-                                                sb, todo[done:], count - done, keys)
+            count = done + module.smooth_lookup(coefs, width, lay, rows, ncomp, comp_table,
+                                                table, sb, todo[done:], count - done, keys)
     return changed
 
 
@@ -771,11 +782,12 @@ def refined_coefs(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
             vs, refine.box(vs), frame.comp_table, refine.quant,
             scratch.strip_coefs, mcus * (hs * vs + 2), refine.sweeps, refine.lam, refine.tries,
             refine.screen, refine.libjpeg, marks)
-    cw = mcus * 8 * hs
+    lay = kernels.strip_group(mcus, ncomp)  # the layout's MCUs (grey strips padded)
+    cw = lay * 8 * hs
     plane = 8 * vs * cw
     return refine.module.refine_group(
-        scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, mcus, mcus,
-        frame.comp_table, refine.quant, scratch.strip_coefs, mcus * (hs * vs + ncomp - 1),
+        scratch.strip_samples, plane, cw, ncomp * plane, ncomp, hs, vs, lay, mcus,
+        frame.comp_table, refine.quant, scratch.strip_coefs, lay * (hs * vs + ncomp - 1),
         refine.sweeps, refine.lam, refine.tries, frame.width, nrows, refine.screen,
         refine.libjpeg, marks)
 

@@ -42,7 +42,8 @@ def _coefficients(pixels: np.ndarray, quality: int) -> np.ndarray:
             kernels.strip_coefs(pixels.reshape(-1), width, row0, nrows, *frame, *scratch[:3],
                                 strips.MCUS_PER_GROUP, scratch.strip_samples,
                                 scratch.strip_coefs, 0, 0)
-        rows.append(scratch.strip_coefs[:64 * mcus].reshape(64, mcus).T.copy())
+        lay = kernels.strip_group(mcus, 1)  # the layout's MCUs (grey strips padded)
+        rows.append(scratch.strip_coefs[:64 * lay].reshape(64, lay)[:, :mcus].T.copy())
     return np.stack(rows)
 
 

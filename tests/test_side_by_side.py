@@ -70,9 +70,9 @@ def copies(monkeypatch) -> list[tuple[int, ...]]:
     calls: list[tuple[int, ...]] = []
     real = strips.copy_coefs
 
-    def recorded(coefs, frame, row_mcus, copies):
+    def recorded(kernels, coefs, frame, row_mcus, copies):
         calls.append(copies)
-        return real(coefs, frame, row_mcus, copies)
+        return real(kernels, coefs, frame, row_mcus, copies)
 
     monkeypatch.setattr(strips, "copy_coefs", recorded)
     return calls

@@ -78,6 +78,7 @@ import numpy as np
 # pythran export strip_capacity(int, int, int, int)
 # pythran export scratch_sizes(int, int, int, int)
 # pythran export strip_layout(int, int, int, int)
+# pythran export strip_group(int, int)
 # pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:], int, int)
 # pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
 # pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
@@ -2559,11 +2560,33 @@ def count_strip(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
 def strip_layout(width, ncomp, hs, vs):
     """Items of the strip-sized buffers of ``strip_coefs``: float32 samples, int32 coefficients.
 
-    They hold one group of all the strip's MCUs (``scratch_sizes`` with group = mcus).
+    They hold one group of all the strip's MCUs (``scratch_sizes`` with group =
+    ``strip_group``'s).
     """
     mcus = (width + 8 * hs - 1) // (8 * hs)
-    samples, _, coefs, _ = scratch_sizes(ncomp, hs, vs, mcus)
+    samples, _, coefs, _ = scratch_sizes(ncomp, hs, vs, strip_group(mcus, ncomp))
     return samples, coefs
+
+
+def strip_group(mcus, ncomp):
+    """MCUs of the group a strip of ``mcus`` MCUs is laid out as in the strip buffers (``strip_layout``).
+
+    ``mcus``, but for grey strips of a multiple of 64 blocks (widths of 512 x
+    k pixels): 16 more, unused. The layout's 64 rows of coefficients, and of
+    the whole-strip DCT's outputs (``strip_coefs``), lie nb items apart;
+    with nb a multiple of 64 int32 or float32 items (256 bytes) they fell in
+    1 to 4 of the 64 sets of a first-level cache of 64-byte lines and evicted
+    one another in every pass down a block's 64 coefficients: on grey strips
+    of 1024 blocks ``strip_coefs`` took 39 ns a block against 25 at 1008 or
+    1040, ``code_coefs`` 79 against 69 (AMD Zen 4; 2048 blocks alike). With
+    16 more the rows lie an odd number of lines apart, each in a set of its
+    own. Colour and CMYK strips are not padded: ``refine_group_rgb``,
+    ``refine_group_sub`` and the smooth module index their blocks by
+    component as c mcus + m.
+    """
+    if ncomp == 1 and mcus % 64 == 0:
+        return mcus + 16
+    return mcus
 
 
 def _move_coefs(src, sgroup, sm0, dst, dgroup, dm0, gm, ncomp, hs, vs):
@@ -2621,7 +2644,8 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     ``scratch_sizes`` items for ``group``); ``strip_samples`` and
     ``strip_coefs`` (``strip_layout`` items) receive the strip as one group of
     all its MCUs, in ``_group_coefs``'s layout: ``strip_coefs[n * nb + j]``
-    with nb = mcus * (hs * vs + ncomp - 1). ``mcu0`` and ``interval`` are
+    with nb = lay * (hs * vs + ncomp - 1), lay = ``strip_group(mcus, ncomp)``
+    (the group's MCUs past the strip's unused). ``mcu0`` and ``interval`` are
     ``encode_strip``'s: at 4:2:x the groups are cut where it cuts them, at
     restarts too, so that each MCU's coefficients are the ones it codes (the
     luma correction, ``_luma_fix``, reads the neighbouring MCUs of a group);
@@ -2635,6 +2659,7 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     # code_coefs 18.8 -> 10.5 M instructions; encode_strip the same within 0.4 %.)
     packed = _packed(band, row_bytes, channels, coefs)
     mcus = (width + 8 * hs - 1) // (8 * hs)
+    lay = strip_group(mcus, ncomp)
     NAT = _natural_order()
     if hs * vs == 1:
         # Without subsampling no stage reads another MCU's samples or coefficients (the
@@ -2644,15 +2669,15 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
         # (``_store_samples``, ``_move_coefs``) cost about 210 instructions a block
         # (callgrind, issue 15's 1024 x 768 ramp at q100: strip_coefs 9.2 M of which 2.6 M
         # copies).
-        nb = mcus * ncomp
+        nb = lay * ncomp
         wide = np.empty(64 * nb, dtype=np.float32)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
-                     comp_table, recip, joint, mcus, 0, mcus, strip_samples, wide,
+                     comp_table, recip, joint, lay, 0, mcus, strip_samples, wide,
                      strip_coefs, packed)
         if ncomp == 1:  # flat blocks' DC as ``encode_strip`` chooses it
-            W = np.zeros(mcus, dtype=np.uint64)
-            _ac_masks(strip_coefs, mcus, NAT, W)
-            _flat_grey(strip_coefs, W, mcus, strip_samples, 8 * mcus, width, nrows, recip,
+            W = np.zeros(nb, dtype=np.uint64)
+            _ac_masks(strip_coefs, nb, NAT, W)  # the unused blocks' masks too: not read
+            _flat_grey(strip_coefs, W, mcus, strip_samples, 8 * lay, width, nrows, recip,
                        64 * comp_table[0])
         return mcus
     m0 = 0  # subsampled (so not grey): group by group, copied into the strip buffers
@@ -2660,8 +2685,8 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
         gm = _group_size(group, mcus - m0, mcu0 + m0, interval)
         _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, vs,
                      comp_table, recip, joint, group, m0, gm, samples, dct, coefs, packed)
-        _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, mcus)
-        _move_coefs(coefs, group, 0, strip_coefs, mcus, m0, gm, ncomp, hs, vs)
+        _store_samples(samples, group, ncomp, hs, vs, m0, gm, strip_samples, lay)
+        _move_coefs(coefs, group, 0, strip_coefs, lay, m0, gm, ncomp, hs, vs)
         m0 += gm
     return mcus
 
@@ -2679,7 +2704,8 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
     a block less.
     """
     mcus = (width + 8 * hs - 1) // (8 * hs)
-    nb = mcus * (hs * vs + ncomp - 1)
+    lay = strip_group(mcus, ncomp)
+    nb = lay * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     NAT = _natural_order()
     _position_table(_lowest_bit_table(), NAT, nb, words)
@@ -2695,7 +2721,7 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
         if m0 > 0 and interval > 0 and g % interval == 0:  # a restart inside the strip
             pos = _restart(acc_st, st, out, pos, carry, pred, g // interval - 1)
         gm = _group_size(group, mcus - m0, g, interval)
-        end = _code_blocks(strip_coefs, m0, gm, hs, vs, ncomp, mcus, comp_table, huff, pairs,
+        end = _code_blocks(strip_coefs, m0, gm, hs, vs, ncomp, lay, comp_table, huff, pairs,
                            value, pred, M, words, st, acc_st)
         pos = _stuff(words, 64, end, out, pos)
         m0 += gm
@@ -2710,13 +2736,14 @@ def count_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, value, counts):
     """
     pred = np.zeros(4, dtype=np.int64)
     mcus = (width + 8 * hs - 1) // (8 * hs)
-    nb = mcus * (hs * vs + ncomp - 1)
+    lay = strip_group(mcus, ncomp)
+    nb = lay * (hs * vs + ncomp - 1)
     M = np.zeros(nb, dtype=np.uint64)
     DB = _lowest_bit_table()
     NAT = _natural_order()
     H = np.zeros(counts.shape[0] * 256, dtype=np.int64)
     _ac_masks(strip_coefs, nb, NAT, M)
-    _count_blocks(strip_coefs, nb, mcus, hs, vs, ncomp, mcus, comp_table, value, pred, M, DB,
+    _count_blocks(strip_coefs, nb, mcus, hs, vs, ncomp, lay, comp_table, value, pred, M, DB,
                   NAT, H)
     for r in range(counts.shape[0]):
         for s in range(256):

@@ -52,9 +52,9 @@ import numpy as np
 
 # pythran export smooth_scratch(int, int)
 # pythran export smooth_clear(int32[:])
-# pythran export smooth_candidates(float32[:], int32[:], int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:], int32[:])
-# pythran export smooth_lookup(int32[:], int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
-# pythran export smooth_decide(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
+# pythran export smooth_candidates(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:], int32[:])
+# pythran export smooth_lookup(int32[:], int, int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
+# pythran export smooth_decide(float32[:], int32[:], int, int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
 # pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int, int)
 
 
@@ -672,20 +672,20 @@ def smooth_clear(SB):
             SB[SB_C + e * SMOOTH_ENTRY + k] = np.int32(0)
 
 
-def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, group, mcu0,
-                      interval, todo, keys):
+def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB, SF, group,
+                      mcu0, interval, todo, keys):
     """The strip's blocks to decide into ``todo``, component by component; returns their count.
 
     ``samples`` and ``coefs``: the strip as ``kernels.strip_coefs`` leaves it (one group
-    of all its MCUs; components without subsampling: block m of component c at
-    coefs[n nb + c mcus + m], nb = mcus ncomp, its samples - 128 at
-    samples[c plane + 8 m + y cw + x], cw = 8 mcus, plane = 8 cw); ``width``: the image's
-    columns in the strip. ``comp_table`` and ``smooth``: each component's table set, the
+    of ``lay`` MCUs, ``kernels.strip_group``'s, the strip's first; components without
+    subsampling: block m of component c at coefs[n nb + c lay + m], nb = lay ncomp, its
+    samples - 128 at samples[c plane + 8 m + y cw + x], cw = 8 lay, plane = 8 cw); ``width``:
+    the image's columns in the strip. ``comp_table`` and ``smooth``: each component's table set, the
     tables (``strips.Smoothing``). SB and SF: ``smooth_scratch(group, blocks)``' first two.
     ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``' (windows are its
     groups). A block to decide spans 1 to smooth[0] levels, in a window of a component
     where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
-    index j = c mcus + m, its pattern at keys[KEY j] (``_smooth_keys``).
+    index j = c lay + m, its pattern at keys[KEY j] (``_smooth_keys``).
 
     A window is screened first by part of its blocks' AC energy (a block spanning at most
     L levels has an AC energy of at most 16 L**2 in the exact DCT, by Parseval, and a
@@ -695,9 +695,9 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
     span so few (``_smooth_spans``), as ``smooth_screen`` finds them from the pixels.
     """
     mcus = (width + 7) // 8
-    cw = _size(8 * mcus)
+    cw = _size(8 * lay)
     plane = 8 * cw
-    nb = _size(mcus * ncomp)
+    nb = _size(lay * ncomp)
     window = _size(group)
     levels = np.int32(smooth[0])
     most = np.int32(64) * levels * levels + np.int32(64)  # and a margin for the float DCT's rounding
@@ -709,7 +709,7 @@ def smooth_candidates(samples, coefs, width, ncomp, comp_table, smooth, SB, SF, 
         m0 = 0
         while m0 < mcus:
             gm = _size(_group_size(group, mcus - m0, mcu0 + m0, interval))
-            j0 = _size(c * mcus + m0)
+            j0 = _size(c * lay + m0)
             for b in range(gm):
                 SB[SB_E + b] = np.int32(0)
             for k in (1, 8, 16, 9, 2):  # the first five AC coefficients in zigzag order
@@ -941,19 +941,19 @@ def _cacheable(smooth, width, rows, m):
     return smooth[0] <= 2 and rows >= 8 and width - 8 * m >= 8
 
 
-def smooth_lookup(coefs, width, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
+def smooth_lookup(coefs, width, lay, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
     """The blocks todo[:count] (``smooth_candidates``) whose pattern was decided before take
     that choice (``_smooth_cached``, the cacheable ones, ``_cacheable``); the others stay
-    in todo; returns their count. ``rows``: the strip's rows in the image."""
-    mcus = (width + 7) // 8
-    nb = _size(mcus * ncomp)
+    in todo; returns their count. ``rows``: the strip's rows in the image; ``lay``:
+    ``smooth_candidates``'."""
+    nb = _size(lay * ncomp)
     left = 0
     for i in range(count):
         j = _size(np.int64(todo[i]))
         c = 0
-        while j >= (c + 1) * mcus:  # j // mcus, of at most 4 components: no division
+        while j >= (c + 1) * lay:  # j // lay, of at most 4 components: no division
             c += 1
-        m = j - c * mcus
+        m = j - c * lay
         hit = np.int32(0)
         if _cacheable(smooth, width, rows, m):
             hit = _smooth_cached(SB, keys, KEY * j, 1 + SMOOTH_ITEMS * _size(comp_table[c]),
@@ -964,29 +964,28 @@ def smooth_lookup(coefs, width, rows, ncomp, comp_table, smooth, SB, todo, count
     return left
 
 
-def smooth_decide(samples, coefs, width, rows, ncomp, comp_table, smooth, SB, SF, todo, count,
-                  keys):
+def smooth_decide(samples, coefs, width, lay, rows, ncomp, comp_table, smooth, SB, SF, todo,
+                  count, keys):
     """Each block todo[:count] keeps the closer of its coefficients and libjpeg's (libjpeg's
     only where strictly closer), decided SVG blocks of a component at a time side by side;
     the choices of cacheable blocks (patterns at keys[KEY i], ``smooth_lookup``) go into the
     cache. Returns the blocks changed.
 
     Runs of a component's blocks are read in place (smooth images); scattered ones
-    (photos' few) copied together first.
+    (photos' few) copied together first. ``lay``: ``smooth_candidates``'.
     """
-    mcus = (width + 7) // 8
-    cw = _size(8 * mcus)
+    cw = _size(8 * lay)
     plane = 8 * cw
-    nb = _size(mcus * ncomp)
+    nb = _size(lay * ncomp)
     changed = 0
     k0 = 0
     while k0 < count:
-        c = todo[k0] // mcus
+        c = todo[k0] // lay
         n = 1
-        while n < SVG and k0 + n < count and todo[k0 + n] // mcus == c:
+        while n < SVG and k0 + n < count and todo[k0 + n] // lay == c:
             n += 1
         tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
-        j0 = _size(c * mcus)
+        j0 = _size(c * lay)
         p0 = _size(c * plane)
         start = _size(np.int64(todo[k0]))
         run = todo[k0 + n - 1] - todo[k0] == n - 1  # a run of the component's blocks
