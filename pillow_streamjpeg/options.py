@@ -292,6 +292,11 @@ REFINE_SWEEPS = (0, 1, 2)
 #: 15 rounds), 12 blocks 1.16-1.20x, 27 blocks 1.244x (with the rate term): 18 taken (one
 #: floor loss fixed, q95 RGB 15 x 17 vertical ramp; with the rate term at 17 and 18 blocks
 #: the floor lost three cases at q1).
+#: Re-measured 2026-12-05 00:45 UTC (AMD Zen 4, saves about 1.3x faster than on the Zen 3)
+#: after the two-step path's Python was trimmed: at most 1.22x at 1 to 3 blocks, 1.27x to
+#: 1.34x at 4 to 12 (``bench_refine_small.py --modes L,444,422,420 --sizes 8,16,24
+#: --qualities 95,75 --rounds 9``), over 1.25x on this CPU: limits not changed (docs/
+#: performance.md, "Small saves' two-step path trimmed in Python").
 REFINE_AUTO_BLOCKS = 18
 
 #: The same for images searched plane by plane (grey, CMYK, RGB kept as RGB: each block
