@@ -2580,9 +2580,10 @@ def strip_group(mcus, ncomp):
     of 1024 blocks ``strip_coefs`` took 39 ns a block against 25 at 1008 or
     1040, ``code_coefs`` 79 against 69 (AMD Zen 4; 2048 blocks alike). With
     16 more the rows lie an odd number of lines apart, each in a set of its
-    own. Colour and CMYK strips are not padded: ``refine_group_rgb``,
-    ``refine_group_sub`` and the smooth module index their blocks by
-    component as c mcus + m.
+    own. Colour and CMYK strips are not padded: ``refine_group_rgb`` and
+    ``refine_group_sub`` index their blocks by component as c mcus + m, and
+    so does ``strips.copy_coefs`` where it lays strips out again (the smooth
+    module and ``refine_group`` take the layout's MCUs as an argument).
     """
     if ncomp == 1 and mcus % 64 == 0:
         return mcus + 16
