@@ -138,3 +138,20 @@ def test_padded_layout_saves_the_bytes_of_the_unpadded_one(source, monkeypatch, 
         assert with_padding == without, name
         assert _save((engine.kernels, engine.refine, engine.smooth), pixels, options) == without, name
     assert padded > 0  # the padded layout was read
+
+
+@pytest.mark.parametrize("options", [{"quality": 100}, {"quality": 90, "refine": 1}],
+                         ids=["default", "refine=1"])
+def test_padded_layout_on_threads(options) -> None:
+    """Each thread's scratch holds the padded layout: two workers (and restarts, so that the
+    image's strips are tasks of their own) give one worker's bytes, 1024 pixels wide (three
+    tasks of ``scan.TASK_PIXELS``)."""
+    y, x = np.mgrid[:768, :1024]
+    for pixels in (((x + y) * 255 // 1790).astype(np.uint8),
+                   (x * 255 // 1023).astype(np.uint8)):
+        kernels = (engine.kernels, engine.refine, engine.smooth)
+        one = _save(kernels, pixels, {**options, "restart_marker_rows": 2})
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format="STREAMJPEG", workers=2,
+                                     restart_marker_rows=2, **options)
+        assert out.getvalue() == one

@@ -677,8 +677,8 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
     """The strip's blocks to decide into ``todo``, component by component; returns their count.
 
     ``samples`` and ``coefs``: the strip as ``kernels.strip_coefs`` leaves it (one group
-    of ``lay`` MCUs, ``kernels.strip_group``'s, the strip's first; components without
-    subsampling: block m of component c at coefs[n nb + c lay + m], nb = lay ncomp, its
+    of ``lay`` MCUs, ``kernels.strip_group``'s: the strip's MCUs, then any unused; components
+    without subsampling: block m of component c at coefs[n nb + c lay + m], nb = lay ncomp, its
     samples - 128 at samples[c plane + 8 m + y cw + x], cw = 8 lay, plane = 8 cw); ``width``:
     the image's columns in the strip. ``comp_table`` and ``smooth``: each component's table set, the
     tables (``strips.Smoothing``). SB and SF: ``smooth_scratch(group, blocks)``' first two.
