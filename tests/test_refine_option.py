@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -87,6 +87,14 @@ def _two_step(module, band, row0, nrows, args, codes, scratch, pred, carry, pad,
     pad=st.booleans(),
     joint=st.booleans(),
 )
+# grey strips of 64 x k blocks, laid out as a group of 16 more MCUs (``kernels.strip_group``;
+# tests/test_strip_layout.py), one of 1020 pixels beside them unpadded
+@example(layout=LAYOUTS[0], width=512, quality=100, seed=1, carry_bits=3, interval=37,
+         pad=True, joint=False)
+@example(layout=LAYOUTS[0], width=1024, quality=75, seed=2, carry_bits=0, interval=0,
+         pad=False, joint=False)
+@example(layout=LAYOUTS[0], width=1020, quality=75, seed=3, carry_bits=5, interval=37,
+         pad=True, joint=False)
 def test_two_steps_code_the_bytes_of_encode_strip(compiled, layout, width, quality, seed,
                                                    carry_bits, interval, pad, joint):
     """Without subsampling ``strip_coefs`` makes the strip in one group (its groups cut

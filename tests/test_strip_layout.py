@@ -5,8 +5,8 @@ fall in distinct sets of a first-level cache (an odd number of 64-byte lines apa
 - ``strip_group`` pads exactly those strips, and the rows then lie an odd number of lines
   apart;
 - at such widths ``strip_coefs`` + ``code_coefs`` (and ``count_coefs``) give the bytes and
-  counts of ``encode_strip`` (the fused path, which has no such layout), compiled and as
-  plain Python;
+  counts of ``encode_strip`` (the fused path, which has no such layout): the examples of
+  tests/test_refine_option.py's ``test_two_steps_code_the_bytes_of_encode_strip``;
 - every reader of the layout (the search, the choice on smooth blocks, repeated strips'
   copies, optimize's counts) gives the same files with the layout padded as unpadded: the
   plain-Python kernels saved both ways, and the compiled ones against them.
@@ -22,8 +22,7 @@ from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 import transpiled
-from pillow_streamjpeg import engine, tables
-from pillow_streamjpeg.strips import Codes, Scratch, count_strip, encode_strip
+from pillow_streamjpeg import engine
 
 # The plain-Python kernels multiply uint64 scalars that wrap on purpose (as test_engine).
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply:RuntimeWarning")
@@ -50,41 +49,6 @@ def test_grey_strips_of_64_blocks_are_padded(name) -> None:
         assert kernels.strip_group(mcus, 1) == mcus
     for ncomp in (3, 4):  # colour and CMYK: indexed by component as c mcus + m, not padded
         assert kernels.strip_group(1024, ncomp) == 1024
-
-
-@pytest.mark.parametrize("width", [512, 1024, 1020])
-@pytest.mark.parametrize("quality", [100, 75])
-@pytest.mark.parametrize("interval", [0, 37])
-def test_padded_two_step_strips_code_the_bytes_of_encode_strip(source, width, quality,
-                                                                interval) -> None:
-    rng = np.random.default_rng(width + quality)
-    band = rng.integers(0, 256, (11, width), dtype=np.uint8)
-    band[:, : width // 2] //= 9  # smoother half: runs of zeros too
-    args = transpiled.frame(width, 1, 1, 0, 1, 1, quality)
-    codes = Codes.of(tables.STD_HUFFMAN[:1])
-    for kernels in [source[0], *BUILDS.values()]:
-        results = []
-        for two_step in (False, True):
-            scratch = Scratch.of(kernels, args, refine=two_step)
-            pred = np.array([17, 0, 0, 0], np.int64)
-            carry = np.array([3, 5], np.uint64)
-            counts = np.zeros((2, 256), np.int64)
-            if two_step:
-                kernels.strip_coefs(band.reshape(-1), width, 2, 8, *args, *scratch[:3], 32,
-                                    scratch.strip_samples, scratch.strip_coefs, 5, interval)
-                n = kernels.code_coefs(scratch.strip_coefs, width, 1, 1, 1, args.comp_table,
-                                       *codes, scratch.words, scratch.out, 32, pred, carry, 1,
-                                       5, interval)
-                kernels.count_coefs(scratch.strip_coefs, width, 1, 1, 1, args.comp_table,
-                                    tables.VALUE_TABLE, counts)
-            else:
-                n = encode_strip(kernels, band, 2, 8, args, codes, scratch, 32, pred, carry,
-                                 True, 5, interval)
-                count_strip(kernels, band, 2, 8, args, scratch, counts, 32)
-            results.append((bytes(scratch.out[:n]), pred.tolist(), carry.tolist(),
-                            counts.tolist()))
-        assert results[0] == results[1]
-        assert len(results[0][0]) > 0
 
 
 def _images(width: int) -> dict[str, np.ndarray]:
