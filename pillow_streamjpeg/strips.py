@@ -870,10 +870,15 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
 SIDE_MCUS = 64
 #: The most MCUs of smooth strips laid side by side on the smooth choice's two-step path
 #: (``StripCoder._code_smooth_side``): a set of calls for several strips instead of one
-#: each (about 10 us of calls and Python a strip). 1024 grey MCUs: 64 KB of pixels, whose
-#: float samples and coefficients (256 KB each) fit a core's L2 between the calls (AMD
-#: Zen 4, 15 rounds: 512 and 2048 within 3 to 6 % of it, 2048 the faster)
-SMOOTH_SIDE_MCUS = 1024
+#: each (about 10 us of calls and Python a set, and with threads the Python runs one at a
+#: time). 4096 grey MCUs are a run's ``RUN_BYTES`` of grey pixels, so the run bounds the
+#: strips side by side (float samples 1 MB, coefficients 0.5 MB a thread's scratch). AMD
+#: Zen 4, 9 interleaved rounds, against 1024 (the limit until 2026-12-05, when the
+#: coefficients of 8 strips of 1024 pixels side by side evicted one another: see
+#: ``kernels.strip_group``): issue 15's ramp 0.95x the time, a 3000 x 2000 ramp 0.91x,
+#: a 2048 x 1536 ramp with two workers 0.78x; the 2048 vignette, RGB kept and CMYK
+#: ramps (their runs of fewer MCUs) 1.00x; 8192 and 16384 no faster
+SMOOTH_SIDE_MCUS = 4096
 #: Blocks ``smooth_blocks`` has ``smooth_decide`` decide a call, the rest then looked up
 #: again: the choices it remembers serve a strip's later blocks of the same patterns (with
 #: every lookup of a strip before its decisions, issue 15's ramp's first strip decided 128
