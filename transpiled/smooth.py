@@ -305,7 +305,7 @@ SMOOTH_GROUP_EIGHTHS = 4
 # gained +0.0 to +0.3 dB
 SMOOTH_PATTERNS = 16
 # The float32 scratch SF: SVG blocks' samples copied together (8 rows of 8 SVG), then each
-# column's fewest and most levels (8 g items each, ``_smooth_spans``)
+# column's fewest and most levels, number and sum (8 g items each, ``_smooth_spans``)
 SF_MIN = 64 * SVG
 
 
@@ -601,20 +601,27 @@ def _smooth_decode(V, src, n, smooth, tq, rows, dst):
             V[SV_DHI * SVG + b] = _higher(V[SV_DHI * SVG + b], most)
 
 
-def _smooth_spans(P, p0, cw, gm, SF, fmax, SB, lo, hi):
+def _smooth_spans(P, p0, cw, gm, SF, fmax, fnum, fsum, SB, lo, hi):
     """SB[lo + b], SB[hi + b]: the fewest and most levels among the samples of block b of
     the plane P[p0:] (8 rows of cw samples - 128), for b < gm (SF[SF_MIN:] and SF[fmax:]:
-    scratch).
+    scratch); SF[fnum + x] and SF[fsum + x], x < 8 gm: each column's number and sum for
+    ``_smooth_keys``.
 
     The 8 rows' minimum and maximum column by column first, in one loop over the plane's
     columns that g++ vectorizes (the 8 rows' samples loaded together: a loop a row, each
     storing and loading the minima and maxima again, cost 0.4 M instructions more on
-    issue 15's ramp), then each block's 8 columns.
+    issue 15's ramp), then each block's 8 columns. The keys' numbers and sums come from
+    the same loads (a loop of their own loaded the rows again: 0.14 M instructions more on
+    issue 15's ramp, 3 % of its save's time; a window whose spans then fail the gate wastes
+    them, a photo's few: 0.006 M on camera and moon).
     """
     p0_ = _size(p0)
     cw_ = _size(cw)
     gm_ = _size(gm)
     fmax_ = _size(fmax)
+    fnum_ = _size(fnum)
+    fsum_ = _size(fsum)
+    three = np.float32(3.0)
     lo_ = _size(lo)
     hi_ = _size(hi)
     width = 8 * gm_
@@ -648,6 +655,9 @@ def _smooth_spans(P, p0, cw, gm, SF, fmax, SB, lo, hi):
         b03 = b01 if b01 > b23 else b23
         b47 = b45 if b45 > b67 else b67
         SF[fmax_ + x] = b03 if b03 > b47 else b47
+        SF[fnum_ + x] = ((((((v7 * three + v6) * three + v5) * three + v4) * three + v3) * three
+                          + v2) * three + v1) * three + v0
+        SF[fsum_ + x] = ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7))
     for b in range(gm_):
         i = SF_MIN + 8 * b
         least = _lower(_lower(_lower(SF[i], SF[i + 1]), _lower(SF[i + 2], SF[i + 3])),
@@ -662,7 +672,7 @@ def _smooth_spans(P, p0, cw, gm, SF, fmax, SB, lo, hi):
 def smooth_scratch(group, blocks):
     """Items of the int32 and float32 scratch SB and SF of windows of at most ``group``
     blocks, and of the int32 ``todo`` and ``keys`` of strips of ``blocks`` blocks."""
-    return SB_E + 3 * group, SF_MIN + 16 * group, blocks, KEY * blocks
+    return SB_E + 3 * group, SF_MIN + 32 * group, blocks, KEY * blocks
 
 
 def smooth_clear(SB):
@@ -724,7 +734,8 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
                 screened += 1 if SB[SB_E + b] <= most else 0
             if 8 * screened >= SMOOTH_GROUP_EIGHTHS * gm:
                 _smooth_spans(samples, _size(c * plane + 8 * m0), cw, gm, SF,
-                              SF_MIN + 8 * window, SB, lo, hi)
+                              SF_MIN + 8 * window, SF_MIN + 16 * window, SF_MIN + 24 * window,
+                              SB, lo, hi)
                 found = 0
                 for b in range(gm):
                     span = SB[hi + b] - SB[lo + b]
@@ -732,8 +743,8 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
                         todo[count + found] = np.int32(j0 + b)
                         found += 1
                 if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
-                    _smooth_keys(samples, _size(c * plane + 8 * m0), cw, gm, SB, lo, keys, j0,
-                                 SF, SF_MIN, SF_MIN + 8 * window)
+                    _smooth_keys(gm, SB, lo, keys, j0, SF, SF_MIN + 16 * window,
+                                 SF_MIN + 24 * window)
                     if _smooth_repeats(todo, count, found, keys, SB):
                         count += found
             m0 += gm
@@ -749,7 +760,8 @@ def _smooth_repeats(todo, first, found, keys, SB):
         o = KEY * _size(np.int64(todo[first + i]))
         new = True
         for u in range(seen):
-            t = (last + u) % seen
+            t = last + u  # (last + u) % seen, without a division a comparison
+            t = t - seen if t >= seen else t
             r = KEY * _size(np.int64(SB[SB_E + t]))
             # short-circuit: most patterns differ in their first word
             if (keys[r] == keys[o] and keys[r + 1] == keys[o + 1] and keys[r + 2] == keys[o + 2]
@@ -766,47 +778,23 @@ def _smooth_repeats(todo, first, found, keys, SB):
     return True
 
 
-def _smooth_keys(P, p0, cw, gm, SB, lo, keys, j0, SF, a, s):
-    """The pattern of each block b < gm of the plane P[p0:] (8 rows of cw samples - 128;
-    its fewest level at SB[lo + b], ``_smooth_spans``) into keys[KEY (j0 + b):]: its
-    columns' levels above its fewest read as numbers in base 3 (row y the digit of 3**y,
-    0 to 6560: levels 0 to 2 above the fewest), two columns to an int32 (13 bits a
-    column), then the sum of its samples and its fewest level. SF[a:] and SF[s:]: scratch
-    of 8 gm items (the plane's columns' numbers and sums).
+def _smooth_keys(gm, SB, lo, keys, j0, SF, a, s):
+    """The pattern of each block b < gm of a window (its fewest level at SB[lo + b], its
+    columns' numbers and sums at SF[a:] and SF[s:], ``_smooth_spans``) into
+    keys[KEY (j0 + b):]: its columns' levels above its fewest read as numbers in base 3
+    (row y the digit of 3**y, 0 to 6560: levels 0 to 2 above the fewest), two columns to
+    an int32 (13 bits a column), then the sum of its samples and its fewest level.
 
     Column by column, so that the numbers of all the window's columns are made in one
     loop along the plane's columns, their 8 rows loaded together, which g++ vectorizes (by
     rows, each block's 8 samples of a row were strided loads: 60 ns a block of a 3000 x
     2000 ramp's 5.7 ms of ``smooth_candidates``; a loop a row, adding into the numbers
-    stored, 0.4 M instructions more on issue 15's ramp than one loop). Float sums of
-    integers below 3280 x 128 < 2**24: exact (any order, fused or not), and so the
-    words, which ``smooth_screen`` computes alike.
+    stored, 0.4 M instructions more on issue 15's ramp than one loop): ``_smooth_spans``'
+    loop. Float sums of integers below 3280 x 128 < 2**24: exact (any order, fused or
+    not), and so the words, which ``smooth_screen`` computes alike.
     """
-    p0_ = _size(p0)
-    cw_ = _size(cw)
     a_ = _size(a)
     s_ = _size(s)
-    width = _size(8 * gm)
-    r1 = p0_ + cw_
-    r2 = p0_ + 2 * cw_
-    r3 = p0_ + 3 * cw_
-    r4 = p0_ + 4 * cw_
-    r5 = p0_ + 5 * cw_
-    r6 = p0_ + 6 * cw_
-    r7 = p0_ + 7 * cw_
-    three = np.float32(3.0)
-    for x in range(width):  # the 8 rows loaded together, as ``_smooth_spans``
-        v0 = P[p0_ + x]
-        v1 = P[r1 + x]
-        v2 = P[r2 + x]
-        v3 = P[r3 + x]
-        v4 = P[r4 + x]
-        v5 = P[r5 + x]
-        v6 = P[r6 + x]
-        v7 = P[r7 + x]
-        SF[a_ + x] = ((((((v7 * three + v6) * three + v5) * three + v4) * three + v3) * three
-                       + v2) * three + v1) * three + v0
-        SF[s_ + x] = ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7))
     for b in range(gm):
         i = a_ + 8 * b
         base = np.int32(3280) * SB[lo + b]
