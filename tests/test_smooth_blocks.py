@@ -418,6 +418,42 @@ def test_smooth_strips_side_by_side_give_the_bytes_of_their_own_calls(params, mo
     assert_strictly_valid(data)
 
 
+@pytest.mark.parametrize("first", [1, 37, 1 << 30])
+def test_blocks_looked_up_first_give_the_bytes_of_any_split(first, monkeypatch) -> None:
+    """``smooth_blocks`` looks up a strip's first ``SMOOTH_FIRST_BLOCKS`` blocks to decide,
+    deciding their misses, before looking up the others (a thread's first strip, its cache
+    empty, would otherwise look up all its misses again after each decision): any split
+    gives the bytes of the default's, on strips side by side with more blocks to decide
+    than the split (the calls recorded), with the cache empty at the start of each save;
+    and the choice runs."""
+    pixels = np.ascontiguousarray(ramp(1024, 768)[:96])  # issue 15's ramp's first 12 strips
+    data = _save(pixels, "STREAMJPEG", quality=100)
+    found, parts = [], []  # a strip's blocks to decide, those its first lookup was given
+
+    class Recorded:
+        def __getattr__(self, name):
+            return getattr(module, name)
+
+        def smooth_candidates(self, *args):
+            found.append(module.smooth_candidates(*args))
+            parts.append(None)  # the strip's first lookup comes next
+            return found[-1]
+
+        def smooth_lookup(self, *args):
+            if parts and parts[-1] is None:
+                parts[-1] = args[9]
+            return module.smooth_lookup(*args)
+
+    module = engine.smooth
+    with monkeypatch.context() as patch:
+        patch.setattr(strips, "SMOOTH_FIRST_BLOCKS", first)
+        patch.setattr(engine, "smooth", Recorded())
+        assert _save(pixels, "STREAMJPEG", quality=100) == data
+    # the 12 strips side by side as one: 1536 blocks, all smooth
+    assert found == [1536] and parts == [min(first, 1536)], (found, parts)
+    assert _save(pixels, "STREAMJPEG", quality=100, refine=0) != data
+
+
 @pytest.mark.parametrize("mode, params", [
     ("CMYK", {"quality": 100}),
     ("RGB", {"quality": 95, "keep_rgb": True, "restart_marker_blocks": 29}),
