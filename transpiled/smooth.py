@@ -291,8 +291,12 @@ SMOOTH_ENTRY = 80
 # level: with one entry a pattern, replaced, 5,031 of its 66,970 smooth blocks decided)
 PROBES = 4
 # then g items each for a window of g blocks (``smooth_candidates``): E the screen's AC
-# energy, then (at SB_E + g and SB_E + 2 g) each block's fewest and most levels
+# energy, then (at SB_E + g and SB_E + 2 g) each block's fewest and most levels, then (at
+# SB_E + 3 g) the REPEAT_SLOTS slots of the patterns seen (``_smooth_repeats``)
 SB_E = SB_C + SMOOTH_SLOTS * SMOOTH_ENTRY
+# Slots of ``_smooth_repeats``' table of the patterns seen in a window (at most
+# SMOOTH_PATTERNS of them, so at most a quarter full: a probe or two a block)
+REPEAT_SLOTS = 64
 # A block's pattern and level (``_smooth_keys``): KEY items of the int32 ``keys``
 KEY = 6
 # A window's blocks are decided only where at least this share of them (out of 8) are smooth:
@@ -672,7 +676,7 @@ def _smooth_spans(P, p0, cw, gm, SF, fmax, fnum, fsum, SB, lo, hi):
 def smooth_scratch(group, blocks):
     """Items of the int32 and float32 scratch SB and SF of windows of at most ``group``
     blocks, and of the int32 ``todo`` and ``keys`` of strips of ``blocks`` blocks."""
-    return SB_E + 3 * group, SF_MIN + 32 * group, blocks, KEY * blocks
+    return SB_E + 3 * group + REPEAT_SLOTS, SF_MIN + 32 * group, blocks, KEY * blocks
 
 
 def smooth_clear(SB):
@@ -745,36 +749,50 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
                 if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
                     _smooth_keys(gm, SB, lo, keys, j0, SF, SF_MIN + 16 * window,
                                  SF_MIN + 24 * window)
-                    if _smooth_repeats(todo, count, found, keys, SB):
+                    if _smooth_repeats(todo, count, found, keys, SB, SB_E + 3 * window):
                         count += found
             m0 += gm
     return count
 
 
-def _smooth_repeats(todo, first, found, keys, SB):
+def _smooth_repeats(todo, first, found, keys, SB, table):
     """Whether the ``found`` blocks todo[first:] have at most ``SMOOTH_PATTERNS`` patterns
-    (keys[KEY j:KEY j + 4]) between them; SB[SB_E:]: scratch (the patterns seen)."""
+    (keys[KEY j:KEY j + 4]) between them; SB[table:table + REPEAT_SLOTS]: scratch.
+
+    The patterns seen are kept in a table of REPEAT_SLOTS slots (each -1 or the index j of
+    a block of that pattern), a pattern's slot from its words' hash (``_smooth_slot``'s,
+    in int64), the next slots on collisions: a probe or two a block. (A search of the patterns seen,
+    in the order seen, from the block before's: 4 comparisons a block on issue 15's ramp,
+    whose neighbours' patterns differ along its diagonal; 0.96 M instructions of
+    ``smooth_candidates``' 2.96 M there.)
+    """
+    t_ = _size(table)
+    for t in range(REPEAT_SLOTS):
+        SB[t_ + t] = np.int32(-1)
     seen = 0
-    last = 0  # the pattern the block before had: first compared (neighbours repeat)
     for i in range(found):
-        o = KEY * _size(np.int64(todo[first + i]))
-        new = True
-        for u in range(seen):
-            t = last + u  # (last + u) % seen, without a division a comparison
-            t = t - seen if t >= seen else t
-            r = KEY * _size(np.int64(SB[SB_E + t]))
-            # short-circuit: most patterns differ in their first word
-            if (keys[r] == keys[o] and keys[r + 1] == keys[o + 1] and keys[r + 2] == keys[o + 2]
-                    and keys[r + 3] == keys[o + 3]):
-                new = False
-                last = t
+        j = todo[first + i]
+        o = KEY * _size(np.int64(j))
+        k0 = keys[o]
+        k1 = keys[o + 1]
+        k2 = keys[o + 2]
+        k3 = keys[o + 3]
+        # in int64: any levels' words (``smooth[0]`` above 2 too) without overflow
+        h = (np.int64(k0) ^ (np.int64(k1) * 7) ^ (np.int64(k2) * 13)
+             ^ (np.int64(k3) * 31))
+        slot = _size((h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)) & (REPEAT_SLOTS - 1))
+        while True:
+            r = SB[t_ + slot]
+            if r < 0:  # a pattern not seen before
+                if seen == SMOOTH_PATTERNS:
+                    return False
+                SB[t_ + slot] = j
+                seen += 1
                 break
-        if new:
-            if seen == SMOOTH_PATTERNS:
-                return False
-            SB[SB_E + seen] = todo[first + i]
-            last = seen
-            seen += 1
+            u = KEY * _size(np.int64(r))
+            if keys[u] == k0 and keys[u + 1] == k1 and keys[u + 2] == k2 and keys[u + 3] == k3:
+                break
+            slot = (slot + 1) & (REPEAT_SLOTS - 1)
     return True
 
 
