@@ -760,8 +760,8 @@ def _smooth_repeats(todo, first, found, keys, SB, table):
     (keys[KEY j:KEY j + 4]) between them; SB[table:table + REPEAT_SLOTS]: scratch.
 
     The patterns seen are kept in a table of REPEAT_SLOTS slots (each -1 or the index j of
-    a block of that pattern), a pattern's slot from its words' hash (``_smooth_slot``'s,
-    in int64), the next slots on collisions: a probe or two a block. (A search of the patterns seen,
+    a block of that pattern), a pattern's slot from its words' hash (``_pattern_hash``),
+    the next slots on collisions: a probe or two a block. (A search of the patterns seen,
     in the order seen, from the block before's: 4 comparisons a block on issue 15's ramp,
     whose neighbours' patterns differ along its diagonal; 0.96 M instructions of
     ``smooth_candidates``' 2.96 M there.)
@@ -777,10 +777,7 @@ def _smooth_repeats(todo, first, found, keys, SB, table):
         k1 = keys[o + 1]
         k2 = keys[o + 2]
         k3 = keys[o + 3]
-        # in int64: any levels' words (``smooth[0]`` above 2 too) without overflow
-        h = (np.int64(k0) ^ (np.int64(k1) * 7) ^ (np.int64(k2) * 13)
-             ^ (np.int64(k3) * 31))
-        slot = _size((h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)) & (REPEAT_SLOTS - 1))
+        slot = _size(_pattern_hash(k0, k1, k2, k3) & (REPEAT_SLOTS - 1))
         while True:
             r = SB[t_ + slot]
             if r < 0:  # a pattern not seen before
@@ -836,10 +833,17 @@ def _smooth_keys(gm, SB, lo, keys, j0, SF, a, s):
         keys[o + 5] = SB[lo + b]
 
 
+def _pattern_hash(k0, k1, k2, k3):
+    """A pattern's 4 words (``_smooth_keys``) mixed into one number, whose low bits pick
+    its slot in the cache of choices (``_smooth_slot``) and in ``_smooth_repeats``' table.
+    In int64: words of any levels (``smooth[0]`` above 2 too) without overflow."""
+    h = np.int64(k0) ^ (np.int64(k1) * 7) ^ (np.int64(k2) * 13) ^ (np.int64(k3) * 31)
+    return h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)
+
+
 def _smooth_slot(k0, k1, k2, k3):
     """The cache entry of a pattern's key (``_smooth_cached``)."""
-    h = k0 ^ (k1 * np.int32(7)) ^ (k2 * np.int32(13)) ^ (k3 * np.int32(31))
-    return _size((h ^ (h >> 6) ^ (h >> 12) ^ (h >> 18)) & np.int32(SMOOTH_SLOTS - 1))
+    return _size(_pattern_hash(k0, k1, k2, k3) & (SMOOTH_SLOTS - 1))
 
 
 def _smooth_place(SB, keys, o):
