@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import pillow_streamjpeg
 from pillow_streamjpeg import options, scan
 from pillow_streamjpeg.sources import DeferredBand, PillowSource, rows_of
 from pillow_streamjpeg.sources import pillow as pillow_source
+from codingthreads import CodingThreads
 
 
 def _pixels(height: int = 77, width: int = 61, channels: int = 4, seed: int = 3) -> np.ndarray:
@@ -89,8 +89,8 @@ def test_the_same_bytes_for_1_2_and_5_workers(mode, subsampling) -> None:
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
 def test_rows_read_by_the_encoding_threads_give_the_arrays_bytes(monkeypatch, mode) -> None:
-    """The bytes of the same pixels as an array; with 2 workers no row is copied on the
-    calling thread (it only schedules and writes), and tasks are several strips."""
+    """The bytes of the same pixels as an array; with 1, 2 and 5 workers every row is copied
+    inside the task that codes it (none read ahead), and tasks are several strips."""
     monkeypatch.setattr(scan, "TASK_PIXELS", 61 * 16 * 2)  # 2 strips a task, 3 tasks
     image = _image(mode)
     array = np.asarray(image)
@@ -100,18 +100,18 @@ def test_rows_read_by_the_encoding_threads_give_the_arrays_bytes(monkeypatch, mo
     real = pillow_source._copy_rows
 
     def spy(image, top, out, mapped=None):
-        threads.append(threading.current_thread())
+        threads.append(coders.coding())
         return real(image, top, out, mapped)
 
     monkeypatch.setattr(pillow_source, "_copy_rows", spy)
+    coders = CodingThreads().watch(monkeypatch)
     for workers in (1, 2, 5):
         threads.clear()
         out = io.BytesIO()
         image.save(out, format="STREAMJPEG", quality=95, optimize=True, workers=workers)
         assert out.getvalue() == expected.getvalue()
         assert threads, "rows were not copied by _copy_rows"
-        if workers > 1:
-            assert threading.main_thread() not in threads
+        assert all(threads), "rows copied outside the task that codes them"
 
 
 def test_a_deferred_band_must_hold_whole_rows() -> None:

@@ -13,6 +13,7 @@ import pillow_streamjpeg
 from pillow_streamjpeg import errors
 from pillow_streamjpeg.sources import DeferredBand, TiffSource
 from pillow_streamjpeg.sources import tiff as tiff_source
+from codingthreads import CodingThreads
 
 tifffile = pytest.importorskip("tifffile")
 pytest.importorskip("imagecodecs")
@@ -93,9 +94,9 @@ def test_the_same_bytes_as_bands_read_ahead_for_1_2_and_5_workers(tmp_path, monk
 
 
 def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, monkeypatch) -> None:
-    """With 2 workers no segment is decoded on the calling thread, and a band waits for the
-    previous band's buffer instead of taking another (decoding ahead meanwhile, up to
-    STAGE_BYTES): one band's samples in memory."""
+    """With 2 and 5 workers every segment is decoded by a thread that codes tasks (none read
+    ahead for them), and a band waits for the previous band's buffer instead of taking
+    another (decoding ahead meanwhile, up to STAGE_BYTES): one band's samples in memory."""
     from pillow_streamjpeg import scan
 
     monkeypatch.setattr(tiff_source, "BUFFER_WAIT", 600.0)  # a missed give-back fails below
@@ -106,19 +107,23 @@ def test_segments_are_decoded_by_the_encoding_threads_into_one_buffer(tmp_path, 
     real_decode = tiff_source._Segments.decode
 
     def decode(self, data, index):
-        threads.append(threading.current_thread())
+        threads.append((threading.current_thread(), coders.coding()))
         return real_decode(self, data, index)
 
     blocks = _count_blocks(monkeypatch)
     monkeypatch.setattr(tiff_source._Segments, "decode", decode)
+    coders = CodingThreads().watch(monkeypatch)
     expected = _encode(path, workers=1)
     assert len(blocks) == 4 and len(set(blocks)) == 1
     for workers in (2, 5):
         threads.clear()
         blocks.clear()
+        coders.clear()
         assert _encode(path, workers=workers) == expected
         assert len(threads) == 16 * 4  # 16 tile rows of 4 tiles, each decoded once
-        assert threading.main_thread() not in threads
+        # every segment decoded inside a task, by a thread that codes tasks
+        assert all(inside for _, inside in threads)
+        assert {t for t, _ in threads} <= set(coders.threads)
         assert len(blocks) == 4 and len(set(blocks)) == 1
 
 
@@ -210,19 +215,19 @@ def test_uncompressed_strips_are_read_by_offset_on_the_encoding_threads(tmp_path
     real = tiff_source._pread_into
 
     def spy(fd, buffer, offset, name):
-        threads.append(threading.current_thread())
+        threads.append(coders.coding())
         return real(fd, buffer, offset, name)
 
     with monkeypatch.context() as patch:  # the bands read ahead by read_bands
         patch.setattr(TiffSource, "read_deferred", lambda self, height: self.read_bands(height))
         expected = _encode(path, workers=2, subsampling="4:2:0", range=range_)
     monkeypatch.setattr(tiff_source, "_pread_into", spy)
+    coders = CodingThreads().watch(monkeypatch)
     for workers in (1, 2, 5):
         threads.clear()
         assert _encode(path, workers=workers, subsampling="4:2:0", range=range_) == expected
         assert len(threads) >= H // 16
-        if workers > 1:
-            assert threading.main_thread() not in threads
+        assert all(threads), "rows read outside the task that codes them"
 
 
 def test_band_heights_that_are_not_whole_strips_are_read_ahead(tmp_path) -> None:
