@@ -37,15 +37,16 @@ from bench_encode import cpu_model  # noqa: E402
 WIDTH = 1024
 
 #: (label, content, options): grey and colour, light and heavy tasks; "ramp" is a diagonal
-#: grey ramp (the default's choice on smooth blocks), the others crops of a photo mosaic
+#: grey ramp (the default's choice on smooth blocks), the others crops of a photo mosaic.
+#: Subsampling is given where it is STREAMJPEG's default (4:4:4), which is not Pillow's
 SETTINGS = (
     ("L q90", "L", dict(quality=90)),
     ("L q100", "L", dict(quality=100)),
     ("L q90 refine=1", "L", dict(quality=90, refine=1)),
     ("L ramp q100", "ramp", dict(quality=100)),
     ("RGB q75 4:2:0", "RGB", dict(quality=75, subsampling=2)),
-    ("RGB q100", "RGB", dict(quality=100)),
-    ("RGB q90 refine=1", "RGB", dict(quality=90, refine=1)),
+    ("RGB q100", "RGB", dict(quality=100, subsampling=0)),
+    ("RGB q90 refine=1", "RGB", dict(quality=90, subsampling=0, refine=1)),
 )
 
 
