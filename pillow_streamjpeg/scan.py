@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
-from . import markers, tables
+from . import engine, markers, tables
 from .options import INTERVAL_PIXELS, Settings
 from .sources import DeferredBand, Source
 from .strips import Part, Piece, StripCoder
@@ -180,17 +180,13 @@ def _put_byte(out: bytearray, byte: int) -> None:
 def _shifted(data: bytes, bits: int, value: int) -> tuple[bytes, int]:
     """Stuffed bytes preceded by ``bits`` bits of value: (whole stuffed bytes, the last bits' value).
 
-    The same number of bits is left over (data holds whole bytes).
+    The same number of bits is left over (data holds whole bytes). In one pass
+    of the kernels (``shift_stuffed``).
     """
     stuffed = np.frombuffer(data, np.uint8)
-    raw = np.delete(stuffed, np.flatnonzero(stuffed[:-1] == 0xFF) + 1).astype(np.uint16)
-    before = np.empty_like(raw)
-    before[0] = value
-    before[1:] = raw[:-1]
-    low = (1 << bits) - 1
-    out = (((before & low) << (8 - bits)) | (raw >> bits)).astype(np.uint8)
-    out = np.insert(out, np.flatnonzero(out == 0xFF) + 1, 0)
-    return out.tobytes(), int(raw[-1]) & low
+    out = np.empty(2 * stuffed.size, np.uint8)  # every byte 0xFF at most, each stuffed
+    count, rest = engine.kernels.shift_stuffed(stuffed, stuffed.size, bits, value, out)
+    return out[:count].tobytes(), rest
 
 
 def check_progress(progress: Any) -> None:

@@ -296,3 +296,50 @@ def test_continued_strips_equal_plain_python(compiled, reference, layout, width,
                 assert carry[0] < 8 and carry[1] < (1 << int(carry[0]))
         results.append(out)
     assert results[0] == results[1]
+
+
+def _stuff(raw: bytes) -> bytes:
+    return raw.replace(b"\xff", b"\xff\x00")
+
+
+def _shifted_bits(raw: bytes, bits: int, value: int) -> tuple[bytes, int]:
+    """The model of ``shift_stuffed``: ``bits`` bits of value, then raw's bits, as one
+    integer; its first 8 len(raw) bits as bytes (stuffed), the last ``bits`` left over."""
+    whole = (value << (8 * len(raw))) | int.from_bytes(raw, "big")  # bits + 8 len(raw) bits
+    head = whole >> bits
+    return _stuff(head.to_bytes(len(raw), "big")), whole & ((1 << bits) - 1)
+
+
+def _run_shift(module, data: bytes, bits: int, value: int) -> tuple[bytes, int]:
+    stuffed = np.frombuffer(data, np.uint8)
+    out = np.full(2 * len(data) + 1, 7, np.uint8)
+    count, rest = module.shift_stuffed(stuffed, len(data), bits, value, out)
+    return out[:count].tobytes(), int(rest)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=64) | st.lists(st.sampled_from([0, 0xFF, 0xFE, 0x7F, 0x80, 1]),
+                                             max_size=64).map(bytes),
+       bits=st.integers(1, 7), value=st.integers(0, 127))
+def test_shift_stuffed_moves_the_bit_stream(raw, bits, value) -> None:
+    """The scan writer's join of parts (``scan.Joiner``): every build and the source give
+    the bits of value then the data's, stuffed as JPEG stuffs them (bytes with 0xFF in
+    them, runs of 0xFF, values with bits above ``bits`` that must be ignored)."""
+    data = _stuff(raw)
+    expected = _shifted_bits(raw, bits, value & ((1 << bits) - 1))
+    for module in (*BUILDS.values(), transpiled.source("kernels")):
+        assert _run_shift(module, data, bits, value) == expected
+
+
+def test_shift_stuffed_on_coded_strips(compiled, reference) -> None:
+    """On a strip's real coded bytes (0xFF bytes in them), at every shift."""
+    band = np.zeros((8, 64 * 4), np.uint8)
+    band[:, ::8] = 255
+    args = frame(64, 4, 3, 1, 1, 1, 100)
+    data, _ = run_both(compiled, reference, band, 0, 8, args)
+    assert b"\xff\x00" in data
+    raw = data.replace(b"\xff\x00", b"\xff")
+    for bits in range(1, 8):
+        expected = _shifted_bits(raw, bits, 5 & ((1 << bits) - 1))
+        assert _run_shift(compiled, data, bits, 5) == expected
+        assert _run_shift(reference, data, bits, 5) == expected

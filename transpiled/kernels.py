@@ -82,6 +82,7 @@ import numpy as np
 # pythran export strip_coefs(uint8[:], int, int, int, int, int, int, int, int, int, int64[:], float32[:], int32[:], float32[:], float32[:], int32[:], int, float32[:], int32[:], int, int)
 # pythran export code_coefs(int32[:], int, int, int, int, int64[:], uint64[:], uint64[:], uint64[:], uint64[:], uint8[:], int, int64[:], uint64[:], int, int, int)
 # pythran export count_coefs(int32[:], int, int, int, int, int64[:], uint64[:], int64[:,:])
+# pythran export shift_stuffed(uint8[:], int, int, int, uint8[:])
 
 
 def strip_capacity(width, ncomp, hs, vs):
@@ -2750,3 +2751,34 @@ def count_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, value, counts):
         for s in range(256):
             counts[r, s] += H[256 * r + s]
     return 0
+
+
+def shift_stuffed(data, n, bits, value, out):
+    """Entropy-coded bytes moved by ``bits`` bits (1 to 7): the scan writer's join of a part that follows another mid-byte.
+
+    ``data[:n]`` are whole stuffed bytes (a 0 after each 0xFF that codes
+    data); ``value``'s low ``bits`` bits come first. Writes the whole bytes of
+    that bit stream, stuffed, into ``out`` (at most 2 n bytes) and returns
+    (bytes written, the value of the ``bits`` bits left over): the stream holds
+    as many whole bytes as ``data`` unstuffed. One pass, where unstuffing,
+    shifting and stuffing again with numpy took seven over the data (about 45 ms
+    of a 25 MP save at q100 without restart markers).
+    """
+    low = (1 << bits) - 1
+    up = 8 - bits
+    prev = value & low
+    i = 0
+    j = 0
+    while i < n:
+        b = int(data[i])
+        i += 1
+        if b == 255 and i < n:  # the stuffed 0 after a coded 0xFF
+            i += 1
+        o = ((prev & low) << up) | (b >> bits)
+        out[j] = o
+        j += 1
+        if o == 255:
+            out[j] = 0
+            j += 1
+        prev = b
+    return j, prev & low
