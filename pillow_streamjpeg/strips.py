@@ -1116,8 +1116,13 @@ class StripCoder:
                     pred.fill(0)
                     carry.fill(0)
                 run = 1
-                if head is None and self._run > 1:
+                if self._run > 1:
                     run = min(self._run, count - done)
+                    if head is not None:
+                        # in the head, the strips before the one where it ends (or the
+                        # image's last): they end no interval, so a run codes them
+                        # unpadded, continuing pred and carry, as their own calls would
+                        run = min(run, min((head - 1) // per_row, last) - index)
                     if run > 1:
                         self._encode_run(band, start, index, run, pred, carry, data)
                 elif head is None and self._side > 1:

@@ -180,6 +180,40 @@ def test_saves_are_the_same_bytes_with_runs(monkeypatch, options: dict) -> None:
     assert calls
 
 
+HEAD_OPTIONS = [{"restart_marker_blocks": 0, "restart_marker_rows": 0},
+                {"quality": 90, "restart_marker_rows": 7},
+                {"quality": 100, "restart_marker_blocks": 0, "workers": 2},
+                {"quality": 75, "restart_marker_blocks": 1000}]
+
+
+@pytest.mark.parametrize("options", HEAD_OPTIONS,
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_tasks_inside_intervals_run_their_heads(monkeypatch, options: dict) -> None:
+    """Tasks of three strips inside longer restart intervals (parts, joined at bit level): the
+    strips of a task's head before the one where the interval (or the image) ends are coded
+    as a run, and every image saves to the bytes of one strip a call."""
+    from pillow_streamjpeg import scan
+
+    heads = []
+    real = strips.StripCoder._encode_run
+
+    def spy(coder, band, start, index, count, *args):
+        if not coder.settings.starts_interval(index):
+            heads.append((index, count))
+        return real(coder, band, start, index, count, *args)
+
+    monkeypatch.setattr(strips.StripCoder, "_encode_run", spy)
+    images = _images() + [("grey diagonal ramp 256 x 200 (the smooth choice)",
+                           Image.fromarray(content("dramp", 256, 200, "L")), 0)]
+    for name, image, subsampling in images:
+        monkeypatch.setattr(scan, "TASK_PIXELS", 3 * image.width * (16 if subsampling else 8))
+        with_runs = _save(image, subsampling=subsampling, **options)
+        monkeypatch.setattr(strips, "RUN_BYTES", 0)
+        assert _save(image, subsampling=subsampling, **options) == with_runs, name
+        monkeypatch.setattr(strips, "RUN_BYTES", 256 << 10)
+    assert heads and all(count > 1 for _, count in heads)
+
+
 def test_wide_strips_take_a_call_each() -> None:
     """A strip of RUN_BYTES or more is not put in a run: the output buffer holds one strip."""
     from pillow_streamjpeg import options as options_
