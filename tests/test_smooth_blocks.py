@@ -134,8 +134,10 @@ def _plane() -> np.ndarray:
 def test_smooth_blocks_keep_the_closer_rounding(quality, monkeypatch) -> None:
     """Each smooth block decodes no worse than with either rounding, strictly better where
     libjpeg's was taken; blocks outside 1..levels are left as they are. (One window of
-    ramps of two slopes, of more patterns than a window may have: that gate lifted.)"""
+    ramps of two slopes, of more patterns than a window may have, and of noise blocks:
+    those gates lifted.)"""
     monkeypatch.setattr(PY, "SMOOTH_PATTERNS", 1 << 20)
+    monkeypatch.setattr(PY, "SMOOTH_WINDOW_LEVELS", 1 << 20)
     q = np.asarray(tables.quality_tables(quality)[0], dtype=np.int32)
     plane = _plane()
     chosen, rounded = _choose(PY, plane, quality)
@@ -266,19 +268,42 @@ def test_cached_choices_are_the_choices(quality, levels, monkeypatch) -> None:
     assert hits > (lookups // 2 if 8 % dc_quantizer == 0 else 0)
 
 
-@pytest.mark.parametrize("rest", ["noise", "flat"])
-def test_windows_of_few_smooth_blocks_left_as_rounded(rest) -> None:
+def test_windows_of_few_smooth_blocks_left_as_rounded() -> None:
     """Where fewer than ``SMOOTH_GROUP_EIGHTHS`` eighths of a window's blocks are smooth
-    (a photo's few), none is decided; at that share they are. The others noise (the
-    screen of AC energy leaves them) or flat (it does not; their span does)."""
+    (a photo's few), none is decided; at that share they are (the others flat)."""
     ramps = ramp(1024, 768)[:8, :256]
-    others = (np.random.default_rng(2).integers(0, 256, (8, 256)).astype(np.uint8)
-              if rest == "noise" else np.full((8, 256), 40, np.uint8))
+    others = np.full((8, 256), 40, np.uint8)
     share = PY.SMOOTH_GROUP_EIGHTHS * 32 // 8
     for smooth, decided in ((share - 1, False), (share, True)):
         plane = np.concatenate([ramps[:, :8 * smooth], others[:, :8 * (32 - smooth)]], 1)
         chosen, rounded = _choose(PY, plane, 100, group=32)
         assert np.array_equal(chosen, rounded) != decided, smooth
+
+
+@pytest.mark.parametrize("build", ["source", *sorted(BUILDS)])
+def test_windows_with_blocks_of_detail_left_as_rounded(build) -> None:
+    """Where a block of a window spans more than ``SMOOTH_WINDOW_LEVELS`` levels (a photo's
+    smooth patch among detail), none is decided, however many are smooth; at that span
+    they are. ``smooth_screen`` finds the strip exactly where a window is decided."""
+    module = PY if build == "source" else BUILDS[build]
+    ramps = ramp(1024, 768)[:8, :256]
+    share = PY.SMOOTH_GROUP_EIGHTHS * 32 // 8
+    noise = np.random.default_rng(2).integers(0, 256, (8, 256)).astype(np.uint8)
+    for smooth in (share, 31):
+        for rest, decided in ((PY.SMOOTH_WINDOW_LEVELS, True),
+                              (PY.SMOOTH_WINDOW_LEVELS + 1, False), ("noise", False)):
+            if rest == "noise":
+                others = noise
+            else:  # flat blocks but one, one pixel of its ``rest`` levels higher
+                others = np.full((8, 256), 40, np.uint8)
+                others[3, 8 * (31 - smooth) + 5] = 40 + rest
+            plane = np.ascontiguousarray(
+                np.concatenate([ramps[:, :8 * smooth], others[:, :8 * (32 - smooth)]], 1))
+            chosen, rounded = _choose(module, plane, 100, group=32)
+            assert np.array_equal(chosen, rounded) != decided, (smooth, rest)
+            found = module.smooth_screen(plane.ravel(), 256, 0, 8, 256, 1, 1,
+                                         options.SMOOTH_LEVELS, 32, 0, 0, 0)
+            assert found == (0 if decided else 1), (smooth, rest)
 
 
 def _patterned(count: int) -> np.ndarray:

@@ -31,8 +31,9 @@ exactly; libjpeg's only where strictly closer.
 Windows: a strip's blocks are taken in the kernels' groups (``MCUS_PER_GROUP``
 MCUs, cut at restart intervals as ``kernels.strip_coefs`` cuts them), and a
 window's blocks of a component are decided only where at least half of them
-span 1 to ``smooth[0]`` levels (``SMOOTH_GROUP_EIGHTHS``): smooth content rather
-than a photo's few scattered smooth blocks, whose gain was +0.00 to +0.05 dB. So
+span 1 to ``smooth[0]`` levels (``SMOOTH_GROUP_EIGHTHS``) and none spans more than
+``SMOOTH_WINDOW_LEVELS``: smooth content rather than a photo's few scattered smooth
+blocks, whose gain was +0.00 to +0.05 dB, or its smooth patches among detail. So
 every path that codes an MCU (a whole strip, a strip cut at a restart, the last
 group for the DC predictors) decides it alike, and ``smooth_screen``, from the
 pixels, finds every strip in which some window is decided.
@@ -82,8 +83,8 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
     From the pixels: component c of pixel x of band row r at band[r row_bytes + x channels
     + c]; a strip's first MCU is the image's mcu0 + s mcus (s the strip's number here).
     The windows' gates of ``smooth_candidates``, from the pixels: at least half a window's
-    blocks span 1 to ``levels`` levels and those have at most ``SMOOTH_PATTERNS`` patterns
-    (``_pixel_patterns_repeat``). Its screen of AC energy only leaves windows these gates
+    blocks span 1 to ``levels`` levels, none more than ``SMOOTH_WINDOW_LEVELS``, and those
+    have at most ``SMOOTH_PATTERNS`` patterns (``_pixel_patterns_repeat``). Its screen of AC energy only leaves windows these gates
     leave too, so a strip not found here has no block to decide, and is coded in one
     fused call. The spans and patterns are those of the kernels' samples: past the image's
     edge they repeat its last column and row.
@@ -140,15 +141,18 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                 _pair_extremes(lo, hi, lo2, hi2, x0, xe - 1, 1)
                 _pair_extremes(lo2, hi2, lo, hi, x0, xe - 3, 2)
                 count = 0
+                wide = 0
                 for b in range(m0, m0 + gm):
                     least = _lower(np.int32(lo[8 * b]), np.int32(lo[8 * b + 4]))
                     most = _higher(np.int32(hi[8 * b]), np.int32(hi[8 * b + 4]))
                     d = most - least
                     smooth = d > 0 and d <= levels
                     count += 1 if smooth else 0
+                    wide += 1 if d > SMOOTH_WINDOW_LEVELS else 0
                     least_of[b] = least if smooth else np.int32(-1)
-                found = 8 * count >= SMOOTH_GROUP_EIGHTHS * gm and _pixel_patterns_repeat(
-                    band, row_bytes_, top, n, c, channels_, width_, m0, gm, least_of, seen, cols)
+                found = (wide == 0 and 8 * count >= SMOOTH_GROUP_EIGHTHS * gm
+                         and _pixel_patterns_repeat(band, row_bytes_, top, n, c, channels_,
+                                                    width_, m0, gm, least_of, seen, cols))
                 m0 += gm
         if found != (smooth_run != 0):
             return s
@@ -302,6 +306,15 @@ KEY = 6
 # A window's blocks are decided only where at least this share of them (out of 8) are smooth:
 # smooth content (ramps, vignettes, skies) rather than a photo's few scattered smooth blocks
 SMOOTH_GROUP_EIGHTHS = 4
+# ... and where none of its blocks spans more than this many levels: the other blocks of
+# a ramp's or a vignette's windows are flat or span a level or two more (issue 15's ramps
+# at most 2, vignettes of 1024 to 4096 pixels 3 or 4), a photo's smooth windows (a sky's
+# or a dark ground's, about half their blocks smooth) hold blocks of detail (of the 25 MP
+# grey mosaic's 172 windows, 156 a block spanning 5 levels or more, 135 of them 20 or
+# more). On that mosaic such windows sent 149 of its 500 strips to the two-step path, for
+# 625 blocks changed and +0.002 dB, 1.15x (q100) and 1.21x (q95) the save's time without
+# the choice (docs/fidelity.md, "Smooth windows without blocks of detail")
+SMOOTH_WINDOW_LEVELS = 4
 # ... and where those have at most this many patterns between them (``_smooth_repeats``):
 # where patterns repeat, most choices come from the cache. Windows of 32 blocks: issue 15's
 # ramps 7 or 8, ramps of other slopes 11 to 15; vignettes 8 to 32 (about 90 % over 16), a
@@ -698,7 +711,8 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
     tables (``strips.Smoothing``). SB and SF: ``smooth_scratch(group, blocks)``' first two.
     ``group``, ``mcu0`` and ``interval``: ``kernels.strip_coefs``' (windows are its
     groups). A block to decide spans 1 to smooth[0] levels, in a window of a component
-    where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do; todo[i]: its
+    where at least ``SMOOTH_GROUP_EIGHTHS`` eighths of the blocks do and none spans more
+    than ``SMOOTH_WINDOW_LEVELS``; todo[i]: its
     index j = c lay + m, its pattern at keys[KEY j] (``_smooth_keys``).
 
     A window is screened first by part of its blocks' AC energy (a block spanning at most
@@ -741,12 +755,14 @@ def smooth_candidates(samples, coefs, width, lay, ncomp, comp_table, smooth, SB,
                               SF_MIN + 8 * window, SF_MIN + 16 * window, SF_MIN + 24 * window,
                               SB, lo, hi)
                 found = 0
+                wide = 0
                 for b in range(gm):
                     span = SB[hi + b] - SB[lo + b]
+                    wide += 1 if span > SMOOTH_WINDOW_LEVELS else 0
                     if span <= levels and span > 0:
                         todo[count + found] = np.int32(j0 + b)
                         found += 1
-                if 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
+                if wide == 0 and 8 * found >= SMOOTH_GROUP_EIGHTHS * gm:
                     _smooth_keys(gm, SB, lo, keys, j0, SF, SF_MIN + 16 * window,
                                  SF_MIN + 24 * window)
                     if _smooth_repeats(todo, count, found, keys, SB, SB_E + 3 * window):
