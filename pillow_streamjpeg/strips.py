@@ -38,7 +38,6 @@ MCUs, where ``side_by_side`` allows).
 
 from __future__ import annotations
 
-import bisect
 import functools
 import threading
 from collections.abc import Iterator, Sequence
@@ -140,6 +139,11 @@ class Codes(NamedTuple):
         if ids is not None:
             huffman = tuple(huffman[i] for i in ids)
         return cls(*_cached(_code_tables, huffman), tables.VALUE_TABLE)
+
+
+#: Strips ``_repeats`` compares in one numpy comparison from this many on (fewer: strip by
+#: strip, a bytes comparison each; the two ties at about 8 strips of 64 x 8 grey pixels)
+REPEATS_AT_ONCE = 8
 
 
 #: Table sets kept by ``_cached``: a save's tables are built once, then reused
@@ -608,41 +612,51 @@ def copy_coefs(kernels: ModuleType, coefs: np.ndarray, frame: Frame, row_mcus: i
     """
     ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
     per_mcu = hs * vs + ncomp - 1
-    lay = kernels.strip_group(frame.width // (8 * hs), ncomp)
+    mcus = frame.width // (8 * hs)
+    lay = kernels.strip_group(mcus, ncomp)
+    distinct = mcus // row_mcus
+    index = np.array(copies, dtype=np.intp)
+    src = coefs[:64 * lay * per_mcu].reshape(64, -1)
+    # component 0's blocks by rows of ``lay * hs`` (``vs`` rows), then each other component's
+    # ``lay``: each strip's blocks of a row or component are ``row_mcus * hs`` in a row, so
+    # the strips laid out are a take along the strips' axis, chunks of a row's blocks
+    # (np.take of each block by its index took 3 to 3.5 times as long: 12.7 against 7.3 us
+    # on a 128 x 128 grey checker, 42 against 13 us on an RGB one at 4:4:4)
+    luma = np.take(src[:, :vs * lay * hs].reshape(64, vs, lay * hs)[:, :, :mcus * hs]
+                   .reshape(64, vs, distinct, row_mcus * hs), index, axis=2).reshape(64, -1)
+    chroma = None
+    if ncomp > 1:
+        chroma = np.take(src[:, vs * lay * hs:(vs * hs + ncomp - 1) * lay]
+                         .reshape(64, ncomp - 1, lay)[:, :, :mcus]
+                         .reshape(64, ncomp - 1, distinct, row_mcus), index, axis=2)
+    # into the layout of the strips laid out (both taken first: the buffer is the same);
+    # strip_group pads grey strips only, whose blocks are their MCUs: the padding follows
     laid_mcus = len(copies) * row_mcus
-    # np.take, C-ordered (an index on the second axis, ``[:, blocks]``, gave the transposed
-    # order, whose copy back took 2.5 times as long: 40 against 18 us, 4:2:0, 64 MCUs)
-    laid = np.take(coefs[:64 * lay * per_mcu].reshape(64, -1),
-                   _copied_blocks(lay, ncomp, hs, vs, row_mcus, copies), axis=1)
-    # into the layout of the strips laid out; strip_group pads grey strips only, whose
-    # blocks are their MCUs: the padding follows them
     out = coefs[:64 * kernels.strip_group(laid_mcus, ncomp) * per_mcu].reshape(64, -1)
-    out[:, :laid.shape[1]] = laid
-    return frame._replace(width=laid_mcus * 8 * frame.hs)
+    out[:, :luma.shape[1]] = luma
+    if chroma is not None:
+        out[:, luma.shape[1]:luma.shape[1] + chroma[0].size] = chroma.reshape(64, -1)
+    # tuple.__new__, not _replace, as ``Frame.wider``
+    return tuple.__new__(Frame, (laid_mcus * 8 * hs, *frame[1:]))
 
 
-@functools.lru_cache(maxsize=64)
-def _copied_blocks(mcus: int, ncomp: int, hs: int, vs: int, row_mcus: int,
-                   copies: tuple[int, ...]) -> np.ndarray:
-    """``copy_coefs``' block of the strip laid out as a group of ``mcus`` MCUs (``kernels.strip_group``'s) for each block of the strips it lays out.
-
-    ``kernels.strip_coefs``' layout: component 0's blocks by rows of ``mcus *
-    hs`` (``vs`` rows), then each other component's ``mcus`` blocks.
-    """
-    take = (np.asarray(copies)[:, None] * row_mcus + np.arange(row_mcus)).ravel()
-    luma = np.arange(mcus * hs * vs).reshape(vs, mcus, hs)[:, take]
-    chroma = mcus * hs * vs + np.arange(mcus * (ncomp - 1)).reshape(ncomp - 1, mcus)[:, take]
-    blocks = np.concatenate([luma.ravel(), chroma.ravel()])
-    blocks.setflags(write=False)  # kept and shared by every thread, as ``_cached``'s arrays
-    return blocks
-
-
-def _same_rows(pixels: np.ndarray, one: int, other: int, count: int) -> bool:
-    """Whether ``count`` rows of a 2-D array from row ``one`` are those from row ``other``."""
-    # the first rows first: strips that differ mostly differ there (bytes compared: a
-    # tenth of np.array_equal's time on a strip of a small image)
-    return (pixels[one].tobytes() == pixels[other].tobytes()
-            and pixels[one:one + count].tobytes() == pixels[other:other + count].tobytes())
+def _repeats(pixels: np.ndarray, top: int, height: int, count: int) -> list[bool]:
+    """Whether each of ``count`` strips of ``height`` rows of a 2-D array from row ``top`` is the same as the one before it (the first: False)."""
+    if count < REPEATS_AT_ONCE:
+        # strip by strip, their first rows' bytes first (strips that differ mostly differ
+        # there): 0.7 us for a 16 x 16 grey image's two strips, against 2 us for numpy's
+        # comparison and its calls
+        return [s > 0 and pixels[top + s * height].tobytes()
+                == pixels[top + (s - 1) * height].tobytes()
+                and pixels[top + s * height:top + (s + 1) * height].tobytes()
+                == pixels[top + (s - 1) * height:top + s * height].tobytes()
+                for s in range(count)]
+    # every strip's bytes against the one before's in one comparison: 3.6 against 12.4 us
+    # for the 16 strips of a 128 x 128 grey checker (3.4 against 5.0 on noise). The strips
+    # compared are a small image's (the marked choice's, of at most ``MARKED_CHOICE_MCUS``
+    # MCUs) or a refined run's, whose search costs far more.
+    whole = pixels[top:top + count * height].reshape(count, -1)
+    return [False, *(whole[1:] == whole[:-1]).all(axis=1).tolist()]
 
 
 def encode_strips(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
@@ -1198,6 +1212,10 @@ class StripCoder:
         closes = self._closes(index + count - 1)
         out = scratch.out
         coded = 0
+        # whether each strip from strip ``index + seen`` on is the one before's: compared once
+        # for the run's whole strips where a first strip has marks, read by every side set
+        repeats: list[bool] = []
+        seen = 0
         while coded < count:
             n, done = encode_strips(kernels, pixels, top + coded * height,
                                     nrows - coded * height, frame, codes, scratch, pred, carry,
@@ -1213,21 +1231,23 @@ class StripCoder:
             # one before has its marks and takes its coefficients (refined once): it does not
             # count against ``self._side`` (the refined strip's width), only the run's
             strip = index + coded
-            found, same, distinct = [marks], [False], 1
+            found, distinct = [marks], 1
             limit = min(count - coded, self._whole - strip) if self._side > 1 else 1
+            if limit > 1 and not repeats:
+                seen = coded
+                repeats = _repeats(pixels, top + coded * height, height, limit)
             while len(found) < limit:
-                row = top + (coded + len(found)) * height
-                if _same_rows(pixels, row, row - height, height):
+                if repeats[coded - seen + len(found)]:
                     found.append(found[-1])
-                    same.append(True)
                     continue
+                row = top + (coded + len(found)) * height
                 if distinct == self._side or (more := strip_marks(
                         kernels, pixels, row, height, frame, scratch, self.refine)) is None:
                     break
                 found.append(more)
-                same.append(False)
                 distinct += 1
             if len(found) > 1:
+                same = [False, *repeats[coded - seen + 1:coded - seen + len(found)]]
                 self._code_side(pixels, top + coded * height, strip, len(found), found, same,
                                 pred, carry, data)
                 coded += len(found)
@@ -1334,8 +1354,7 @@ class StripCoder:
         """
         height = self._height
         pixels, top = sources.rows_of(band, start, count * height)
-        same = [s > 0 and _same_rows(pixels, top + s * height, top + (s - 1) * height, height)
-                for s in range(count)]
+        same = _repeats(pixels, top, height, count)
         marks = None
         if self.refine.libjpeg == MARKED:
             marks = []
@@ -1350,7 +1369,7 @@ class StripCoder:
                    carry: np.ndarray, data: list[bytes]) -> None:
         """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks.
 
-        ``same``: whether each strip is the same as the one before (``_same_rows``);
+        ``same``: whether each strip is the same as the one before (``_repeats``);
         only the others are laid side by side and refined, the coefficients then
         laid out for every strip (``copy_coefs``): ramps along rows and
         checkers repeat every strip.
@@ -1361,8 +1380,13 @@ class StripCoder:
         copies = None
         if any(same):
             distinct = [s for s in range(count) if not same[s]]
-            # each strip's: that of the last distinct strip up to it
-            copies = tuple(bisect.bisect_right(distinct, k) - 1 for k in range(count))
+            # each strip's: that of the last distinct strip up to it (a running count: a
+            # bisection a strip took 3 times as long)
+            last, taken = -1, []
+            for repeat in same:
+                last += not repeat
+                taken.append(last)
+            copies = tuple(taken)
             rows = rows[distinct]
             if marks is not None:
                 marks = [marks[s] for s in distinct]

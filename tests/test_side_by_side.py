@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import options, strips
+from pillow_streamjpeg import engine, options, strips
 
 sys.path.insert(0, str(Path(__file__).parent / "lib"))
 from generated import content  # noqa: E402
@@ -140,7 +140,7 @@ def _tiled(block: np.ndarray, width: int) -> np.ndarray:
                                 {"quality": 85, "optimize": True}, {"workers": 2}])
 def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> None:
     """Strips the same as the one before take its marks and refined coefficients
-    (``_same_rows``, ``copy_coefs``): the bytes of one strip a call, with repeats beyond
+    (``_repeats``, ``copy_coefs``): the bytes of one strip a call, with repeats beyond
     ``SIDE_MCUS`` MCUs in one call, and a strip whose first row only is the one before's
     refined anew."""
     rng = np.random.default_rng(7)
@@ -266,3 +266,41 @@ def test_repeated_strips_refined_on_every_strip_are_refined_once(monkeypatch, si
     assert sides == [4, 4] and copies == [(0, 0, 1, 1), (0, 1, 1, 1)]
     monkeypatch.setattr(strips, "side_by_side", lambda settings, most, mcus=0: 1)
     assert _save(image, quality=90, refine=1) == wide
+
+
+@pytest.mark.parametrize("ncomp, hs, vs", [(1, 1, 1), (3, 1, 1), (3, 2, 1), (3, 2, 2)])
+@pytest.mark.parametrize("row_mcus, copies", [(4, (0, 0, 1, 1, 1, 2)), (16, (0, 0, 0, 0)),
+                                               (8, (0, 1, 1, 2, 3, 3, 3, 4))])
+def test_copy_coefs_lays_out_each_strips_blocks(ncomp, hs, vs, row_mcus, copies) -> None:
+    """``copy_coefs`` against a model of the layout block by block: strip k of the strips
+    laid out takes strip ``copies[k]``'s coefficients, each block where
+    ``kernels.strip_coefs`` puts it (component 0's by rows of the group's MCUs times ``hs``,
+    ``vs`` rows, then each other component's), grey strips padded (``strip_group``)."""
+    kernels = engine.kernels
+    distinct = max(copies) + 1
+    mcus, laid = distinct * row_mcus, len(copies) * row_mcus
+    per_mcu = hs * vs + ncomp - 1
+    lay_in, lay_out = kernels.strip_group(mcus, ncomp), kernels.strip_group(laid, ncomp)
+    frame = strips.Frame(8 * hs * mcus, ncomp, ncomp, 0, hs, vs, np.zeros(ncomp, np.int64),
+                         np.zeros(1, np.float32))
+    size = 64 * max(lay_in, lay_out) * per_mcu
+    coefs = np.random.default_rng(5).integers(-999, 999, size, dtype=np.int32)
+
+    def block(lay: int, mcu: int, part: int) -> int:
+        """The block of ``part`` of an MCU: luma row v, column h (v * hs + h), then chroma."""
+        if part < hs * vs:
+            return (part // hs) * lay * hs + mcu * hs + part % hs
+        return hs * vs * lay + (part - hs * vs) * lay + mcu
+
+    source = coefs[:64 * lay_in * per_mcu].reshape(64, -1).copy()
+    want = np.empty((64, lay_out * per_mcu), np.int32)
+    for k, c in enumerate(copies):
+        for m in range(row_mcus):
+            for part in range(per_mcu):
+                want[:, block(lay_out, k * row_mcus + m, part)] = \
+                    source[:, block(lay_in, c * row_mcus + m, part)]
+    wider = strips.copy_coefs(kernels, coefs, frame, row_mcus, copies)
+    assert wider.width == 8 * hs * laid
+    got = coefs[:64 * lay_out * per_mcu].reshape(64, -1)
+    used = [block(lay_out, mcu, part) for mcu in range(laid) for part in range(per_mcu)]
+    np.testing.assert_array_equal(got[:, used], want[:, used])
