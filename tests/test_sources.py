@@ -353,6 +353,32 @@ def test_a_source_declaring_too_few_samples_is_refused(channels):
     assert out.getvalue()[:2] == b"\xff\xd8"
 
 
+@pytest.mark.parametrize("mode, channels, allowed", [
+    ("L", 3, "expected 1, or 2 with the last ignored"), ("L", 4, "expected 1, or 2"),
+    ("1", 3, "expected 1, or 2"), ("CMYK", 3, "expected 4$"), ("RGB", 2, "expected 3, or 4")])
+def test_arrays_of_more_or_fewer_samples_than_the_mode_are_refused(mode, channels, allowed):
+    """An RGB array given mode "L" (or "1") came out as its red channel, silently: a mode
+    takes its colour samples and at most one more, ignored (alpha or padding); anything
+    else is refused naming the count and what the mode takes, and nothing is written."""
+    rgb = np.zeros((16, 16, channels), np.uint8)
+    rgb[..., -1] = 255  # blue (the last): the red channel alone would be black
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match=f"{channels} samples per pixel as mode {mode}; {allowed}"):
+        pillow_streamjpeg.encode(rgb, out, mode=mode)
+    assert out.getvalue() == b""
+
+
+def test_an_array_of_grey_and_alpha_is_its_grey():
+    """Mode "L" takes a (height, width, 2) array's first sample, the second ignored, as
+    mode "RGB" does an RGBA array's fourth."""
+    grey = _image(channels=1)
+    la = np.dstack([grey, np.full_like(grey, 7)])
+    with_alpha, alone = io.BytesIO(), io.BytesIO()
+    pillow_streamjpeg.encode(la, with_alpha, mode="L")
+    pillow_streamjpeg.encode(grey, alone)
+    assert with_alpha.getvalue() == alone.getvalue()
+
+
 def test_bands_wider_than_declared_or_in_another_layout_are_refused():
     """Rows of RGBA from a Source declaring 3 samples (wider than width x 3) and RowBands of
     (rows, 3, width) had the right bytes or more and encoded as wrong pixels."""

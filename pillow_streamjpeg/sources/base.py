@@ -104,13 +104,21 @@ def whole_size(size: Any, what: str = "size") -> tuple[int, int]:
 
 
 def check_channels(mode: str, channels: int, what: str) -> int:
-    """``channels`` checked against the mode: at least its colour samples, at most 4."""
+    """``channels`` checked against the mode: its colour samples, or one more (alpha or
+    padding, ignored), at most 4.
+
+    More are refused, not read as the mode's first samples: an RGB array given mode "L"
+    would come out as its red channel (convert it first, e.g. Pillow's ``convert("L")``).
+    """
+    colour = colour_samples(mode)
     if isinstance(channels, bool) or not isinstance(channels, int) or not (
-        colour_samples(mode) <= channels <= 4
+        colour <= channels <= min(colour + 1, 4)
     ):
+        allowed = (f"{colour}" if colour == 4 else
+                   f"{colour}, or {colour + 1} with the last ignored (alpha or padding)")
         raise ValueError(
             f"cannot encode {what} with {channels!r} samples per pixel as mode {mode}; "
-            f"expected {colour_samples(mode)} to 4"
+            f"expected {allowed}"
         )
     return channels
 
