@@ -364,3 +364,27 @@ def test_an_empty_or_cut_image_file_is_damaged_not_of_another_format(work):
     _assert_error(streamjpeg("text.png", "out.jpg", cwd=work),
                   "text.png: not supported: not an image format")
     assert not (work / "out.jpg").exists()
+
+
+def test_a_tiff_of_no_rows_is_damaged(work):
+    """A TIFF whose ImageLength entry has a corrupt count (tifffile drops the tag and reads
+    0 rows) was refused as `cannot write empty image as JPEG (20x0)`, no file named, and
+    ``encode()`` raised a plain ValueError: it is `FILE: damaged:` in one line, and
+    ``errors.Damaged`` from ``encode()``; nothing is written."""
+    import struct
+
+    from pillow_streamjpeg import encode, errors
+
+    path = work / "rows.tif"
+    tifffile.imwrite(path, np.zeros((10, 20, 3), np.uint8), photometric="rgb", metadata=None)
+    with tifffile.TiffFile(path) as tif:
+        entry = tif.pages[0].tags["ImageLength"].offset  # the 12-byte IFD entry
+    data = bytearray(path.read_bytes())
+    data[entry + 4:entry + 8] = struct.pack("<I", 0x96000001)  # its count
+    path.write_bytes(data)
+    _assert_error(streamjpeg("rows.tif", "out.jpg", cwd=work),
+                  "rows.tif: damaged: an image of 20x0 pixels")
+    assert not (work / "out.jpg").exists()
+    with pytest.raises(errors.Damaged, match="rows.tif: damaged: an image of 20x0 pixels"):
+        encode(path, work / "out.jpg")
+    assert not (work / "out.jpg").exists()

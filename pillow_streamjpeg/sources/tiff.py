@@ -245,6 +245,10 @@ class TiffSource(Source):
         self.height = self.shape[axes.index("Y")]
         self.width = self.shape[axes.index("X")]
         self.size = (self.width, self.height)
+        if not (self.width and self.height):
+            # an image of no rows or columns: a broken dimension tag, which tifffile drops
+            # (an ImageLength of a corrupt count reads as 0 rows)
+            raise errors.Damaged(self.name, f"an image of {self.width}x{self.height} pixels")
 
     def _check_samples(self) -> None:
         key = self.keyframe
