@@ -522,6 +522,11 @@ def _qtables(value: Any, quality: int | None) -> list[list[int]]:
         try:
             values = list(array.array("H", table))
         except (TypeError, OverflowError, ValueError):
+            rows = getattr(table, "ndim", 1) > 1 or (
+                isinstance(table, (list, tuple)) and any(isinstance(r, (list, tuple)) for r in table))
+            if rows:  # an 8 x 8 table (Pillow refuses it too): said so, not "values must be"
+                raise ValueError(f"Invalid quantization table {index}: 64 values in one "
+                                 "sequence, not rows (flatten an 8 x 8 table)") from None
             raise ValueError(
                 f"Invalid quantization table {index}: values must be integers from 0 to 65535"
             ) from None

@@ -88,10 +88,18 @@ def test_one_qtable_serves_every_component() -> None:
     ([[1] * 63], "64"), ([[256] * 64], "1 to 255"), ([[-1] * 64], "0 to 65535"),
     ([], "1 to 4"), ([[1] * 64] * 5, "1 to 4"), ("1 2 x", "Invalid quantization table"),
     (42, "qtables"), ([["a"] * 64], "integers"),
+    ([np.arange(1, 65).reshape(8, 8)], "64 values in one sequence, not rows"),
+    ([[list(range(1, 9))] * 8], "64 values in one sequence, not rows"),
 ])
 def test_bad_qtables_raise_value_error(value, message) -> None:
+    """A ValueError whose message names what is wrong: an 8 x 8 table (which Pillow
+    refuses too, "Invalid quantization table") is rows where one sequence of 64 is due,
+    not "values must be integers"."""
     with pytest.raises(ValueError, match=message):
         save(photo(), qtables=value)
+    if "rows" in message:
+        with pytest.raises(ValueError, match="Invalid quantization table"):
+            save(photo(), "JPEG", qtables=value)
 
 
 def test_keep_reuses_tables_and_sampling_of_a_jpeg() -> None:
