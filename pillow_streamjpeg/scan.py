@@ -264,10 +264,12 @@ def _tasks(bands: Iterable[np.ndarray | DeferredBand], settings: Settings,
         if not isinstance(band, DeferredBand) and (
             band.dtype != np.uint8 or band.ndim != 2 or not band.flags.c_contiguous
         ) or band.shape[1] != row_bytes:
-            raise ValueError(
-                f"band of shape {band.shape} and dtype {getattr(band, 'dtype', 'uint8')} is not C-contiguous "
-                f"uint8 rows of {row_bytes} bytes"
-            )
+            dtype = getattr(band, "dtype", np.dtype(np.uint8))
+            rows_ok = len(band.shape) == 2 and band.shape[1] == row_bytes and dtype == np.uint8
+            flaw = ("strided rows (a view: pass np.ascontiguousarray of it)" if rows_ok
+                    else f"of shape {band.shape} and dtype {dtype}")
+            raise ValueError(f"a band must be C-contiguous uint8 rows of {row_bytes} bytes "
+                             f"(rows, width x samples per pixel), not {flaw}")
         if rows_seen + rows > settings.height:
             raise ValueError(f"bands hold more than the image's {settings.height} rows")
         if rows == 0:

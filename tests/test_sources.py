@@ -379,6 +379,28 @@ def test_an_array_of_grey_and_alpha_is_its_grey():
     assert with_alpha.getvalue() == alone.getvalue()
 
 
+@pytest.mark.parametrize("band, flaw", [
+    (np.zeros((16, 8, 3), np.uint8), r"not of shape \(16, 8, 3\) and dtype uint8"),
+    (np.zeros((16, 24), np.uint16), r"not of shape \(16, 24\) and dtype uint16"),
+    (np.zeros((24, 16), np.uint8).T, r"not strided rows \(a view"),
+])
+def test_a_sources_band_of_another_layout_is_refused_saying_what_it_is(band, flaw):
+    """A Source's band that is 3-D, of another dtype or a strided view is refused naming
+    the rows expected and what the band is (a C-contiguous 3-D band was told it was "not
+    C-contiguous")."""
+
+    class Other(pillow_streamjpeg.Source):
+        mode, size, channels = "RGB", (8, 16), 3
+
+        def read_bands(self, strip_height):
+            yield band
+
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match="a band must be C-contiguous uint8 rows of 24 bytes "
+                                         r"\(rows, width x samples per pixel\), " + flaw):
+        pillow_streamjpeg.encode(Other(), out)
+
+
 def test_bands_wider_than_declared_or_in_another_layout_are_refused():
     """Rows of RGBA from a Source declaring 3 samples (wider than width x 3) and RowBands of
     (rows, 3, width) had the right bytes or more and encoded as wrong pixels."""
