@@ -52,7 +52,7 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     if st is not None and (not stat.S_ISREG(st.st_mode) or not _same(st, target)):
         # a pipe, a device, or a file only a /proc link reaches (deleted, or a pipe
         # behind /dev/stdout): written in place, as open(path, "wb") writes it
-        with open(path, "wb") as out:
+        with _named(path), open(path, "wb") as out:
             yield out
         return
     if st is not None and not os.access(path, os.W_OK):
@@ -77,7 +77,7 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         if mode is not None:
             with contextlib.suppress(OSError):
                 os.chmod(temp, stat.S_IMODE(mode))
-        with os.fdopen(handle, "wb") as out:
+        with _named(path), os.fdopen(handle, "wb") as out:
             yield out
         os.replace(temp, target)
     except BaseException:
@@ -87,6 +87,22 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         if temp:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+        raise
+
+
+#: Errors only a write raises (a full disk or quota, a file too large): named by the output's
+#: path where the write's own error names no file ("[Errno 28] No space left on device")
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextlib.contextmanager
+def _named(path: str | bytes) -> Iterator[None]:
+    """Writes' errors of no file name named by ``path`` (the output given)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno in _WRITE_ERRNOS:
+            raise OSError(exc.errno, exc.strerror, path) from exc
         raise
 
 

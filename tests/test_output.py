@@ -248,3 +248,32 @@ def test_a_file_object_returning_none_is_taken_at_its_word() -> None:
     sink = Sink()
     pillow_streamjpeg.encode(PIXELS, sink)
     assert b"".join(sink.parts) == _expected()
+
+
+def test_a_full_disk_names_the_output(tmp_path, monkeypatch) -> None:
+    """A write's ENOSPC names no file ("[Errno 28] No space left on device", the command
+    printed it so): the error names the output given, for a file written through its
+    temporary file (removed, nothing left) and for a device written in place."""
+    import errno
+
+    from pillow_streamjpeg import scan
+
+    real = scan.write_all
+    calls = []
+
+    def full(fp, data):
+        calls.append(len(data))
+        if len(calls) > 1:  # the headers written, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fp, data)
+
+    monkeypatch.setattr(scan, "write_all", full)
+    path = tmp_path / "out.jpg"
+    with pytest.raises(OSError, match=r"No space left on device: '.*out\.jpg'") as caught:
+        pillow_streamjpeg.encode(PIXELS, path)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(scan, "write_all", real)
+    if os.path.exists("/dev/full"):
+        with pytest.raises(OSError, match="No space left on device: '/dev/full'"):
+            pillow_streamjpeg.encode(PIXELS, "/dev/full")
