@@ -52,6 +52,17 @@ def mosaic(megapixels: float) -> Image.Image:
     return image
 
 
+def grey_photos(height: int = 1024, width: int = 1024) -> np.ndarray:
+    """scikit-image's grey photos camera, moon, brick and grass, 512 x 512 each, side by side
+    (camera and moon above brick and grass), tiled over ``height`` x ``width`` and cut to it:
+    the grey content of bench_marked, bench_refine, bench_smooth and bench_workers."""
+    from skimage import data
+
+    tile = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]))
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+
+
 #: (settings label, Pillow's options) of every measured setting: our default (q100 4:4:4),
 #: q90 with and without subsampling, and Pillow's default (q75 4:2:0).
 SETTINGS = (

@@ -34,7 +34,7 @@ import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import options, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_encode import cpu_model, mosaic  # noqa: E402
+from bench_encode import cpu_model, grey_photos, mosaic  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 from generated import chart, content  # noqa: E402
@@ -46,7 +46,7 @@ def _cases() -> list[tuple[str, Image.Image, int]]:
     """(name, image, subsampling)."""
     from skimage import data
 
-    grey = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
+    grey = grey_photos()
     photo = mosaic(1.0).crop((0, 0, 1000, 1000))
     astronaut = Image.fromarray(data.astronaut())
     cases = [("grey photos L 1 MP", Image.fromarray(grey), 0),

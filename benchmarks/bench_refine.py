@@ -39,7 +39,7 @@ import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import engine, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_encode import cpu_model, mosaic  # noqa: E402
+from bench_encode import cpu_model, grey_photos, mosaic  # noqa: E402
 from bench_fidelity import COLOUR, GREY, _decode, _images, _pillow, _psnr  # noqa: E402
 
 SETTINGS = (
@@ -65,7 +65,7 @@ def _cpu(image: Image.Image, **params) -> float:
 def _timing_images() -> list[tuple[str, Image.Image]]:
     from skimage import data
 
-    grey = np.tile(np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]]), (2, 2))
+    grey = grey_photos(2048, 2048)
     return [("mosaic crop RGB 2.5 MP", mosaic(6.25).crop((0, 0, 2500, 1000))),
             ("retina RGB 2.0 MP", Image.fromarray(data.retina()[..., :3])),
             ("grey photos L 4.2 MP", Image.fromarray(grey))]

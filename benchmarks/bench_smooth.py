@@ -35,7 +35,7 @@ import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import engine, pipeline, scan, sources
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_encode import cpu_model  # noqa: E402
+from bench_encode import cpu_model, grey_photos  # noqa: E402
 from bench_fidelity import GREY, _decode, _pillow, _psnr, ramp  # noqa: E402
 
 
@@ -63,8 +63,7 @@ def _images(timing: bool) -> list[tuple[str, Image.Image]]:
               ("ramp 3000x2000", Image.fromarray(ramp(3000, 2000))),
               ("vignette 2048", Image.fromarray(vignette(2048)))]
     if timing:
-        grey = np.tile(np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]]),
-                       (2, 2))
+        grey = grey_photos(2048, 2048)
         return [("grey photos 2048", Image.fromarray(grey)), *smooth]
     return [(name, Image.fromarray(getattr(data, name)())) for name in GREY] + smooth
 

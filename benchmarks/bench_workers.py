@@ -32,7 +32,7 @@ from pillow_streamjpeg import scan
 from pillow_streamjpeg.options import available_cpus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_encode import cpu_model  # noqa: E402
+from bench_encode import cpu_model, grey_photos  # noqa: E402
 
 WIDTH = 1024
 
@@ -56,10 +56,7 @@ def content(kind: str, height: int) -> Image.Image:
     if kind == "ramp":
         y, x = np.mgrid[0:height, 0:WIDTH]
         return Image.fromarray(((x + y) * 255 // (WIDTH + height - 2)).astype(np.uint8))
-    from skimage import data
-
-    tile = np.block([[data.camera(), data.moon()], [data.brick(), data.grass()]])
-    grey = np.tile(tile, (-(-height // tile.shape[0]), -(-WIDTH // tile.shape[1])))[:height, :WIDTH]
+    grey = grey_photos(height, WIDTH)
     if kind == "L":
         return Image.fromarray(np.ascontiguousarray(grey))
     return Image.fromarray(np.ascontiguousarray(np.dstack([grey, grey[::-1], grey[:, ::-1]])))
