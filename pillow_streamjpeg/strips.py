@@ -628,14 +628,15 @@ def copy_coefs(kernels: ModuleType, coefs: np.ndarray, frame: Frame, row_mcus: i
     if ncomp > 1:
         chroma = np.take(src[:, vs * lay * hs:(vs * hs + ncomp - 1) * lay]
                          .reshape(64, ncomp - 1, lay)[:, :, :mcus]
-                         .reshape(64, ncomp - 1, distinct, row_mcus), index, axis=2)
+                         .reshape(64, ncomp - 1, distinct, row_mcus),
+                         index, axis=2).reshape(64, -1)
     # into the layout of the strips laid out (both taken first: the buffer is the same);
     # strip_group pads grey strips only, whose blocks are their MCUs: the padding follows
     laid_mcus = len(copies) * row_mcus
     out = coefs[:64 * kernels.strip_group(laid_mcus, ncomp) * per_mcu].reshape(64, -1)
     out[:, :luma.shape[1]] = luma
     if chroma is not None:
-        out[:, luma.shape[1]:luma.shape[1] + chroma[0].size] = chroma.reshape(64, -1)
+        out[:, luma.shape[1]:luma.shape[1] + chroma.shape[1]] = chroma
     # tuple.__new__, not _replace, as ``Frame.wider``
     return tuple.__new__(Frame, (laid_mcus * 8 * hs, *frame[1:]))
 
@@ -1379,13 +1380,14 @@ class StripCoder:
         rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
         copies = None
         if any(same):
-            distinct = [s for s in range(count) if not same[s]]
-            # each strip's: that of the last distinct strip up to it (a running count: a
-            # bisection a strip took 3 times as long)
-            last, taken = -1, []
-            for repeat in same:
-                last += not repeat
-                taken.append(last)
+            # the distinct strips, and each strip's copy: that of the last distinct strip up
+            # to it (counted as they come: a bisection a strip took 3 times as long)
+            distinct: list[int] = []
+            taken = []
+            for s, repeat in enumerate(same):
+                if not repeat:
+                    distinct.append(s)
+                taken.append(len(distinct) - 1)
             copies = tuple(taken)
             rows = rows[distinct]
             if marks is not None:
