@@ -9,15 +9,19 @@ listed in README.md ("Options").
 from __future__ import annotations
 
 import array
+import inspect
 import numbers
+import operator
 import os
 import reprlib
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from PIL import Image, JpegPresets
 
-from . import tables
+from . import memo, tables
+
+T = TypeVar("T")
 
 #: Largest width or height: libjpeg-turbo refuses anything above this.
 MAX_DIMENSION = 65500
@@ -758,8 +762,27 @@ def parse(
 
     ``image`` is the source image when there is one: "keep" and the default
     comment read it. ``channels``: samples per pixel of the source's rows
-    (default: one per component).
+    (default: one per component). The Settings of recent saves are kept and
+    returned again for the same mode, size, options and default comment
+    (``memo``), while this module's functions and constants stay the same.
     """
+    comment = image.info.get("comment") if image is not None and "comment" not in info else None
+    key = memo.key_of(mode, size, info, comment, channels)
+    if key is not None and info.get("workers") is None:
+        # the default's workers follow the CPUs the process may run on now
+        key = (key, available_cpus())
+    return _PARSED.get(key, lambda: _parse(mode, size, info, image, channels))
+
+
+def derived(settings: Settings, name: str, build: Callable[[Settings], T]) -> T:
+    """``build(settings)``, kept with Settings that ``parse`` keeps (``memo.Parsed.derived``):
+    the header, the kernels' frame and code tables of a save."""
+    return _PARSED.derived(settings, name, build)
+
+
+def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.Image | None,
+           channels: int | None) -> Settings:
+    """``parse``, each time."""
     layout = check_mode(mode)
     kept_rgb = bool(info.get("keep_rgb")) and mode in ("RGB", "RGBX")
     if kept_rgb:
@@ -894,3 +917,16 @@ def restart_interval(info: dict[str, Any], mcus_per_row: int, default_rows: int)
     if rows:
         return min(rows * mcus_per_row, 65535)
     return blocks
+
+
+def _policy_names() -> list[str]:
+    """The names of this module's functions and constants, which decide a save's Settings."""
+    return sorted(name for name, value in globals().items()
+                  if name.isupper() or inspect.isfunction(value) and value.__module__ == __name__)
+
+
+#: This module's functions and constants as they are now (a test or benchmark may patch
+#: them): the Settings ``parse`` kept are dropped when they change.
+_policy = operator.itemgetter(*_policy_names())
+
+_PARSED = memo.Parsed(lambda: _policy(globals()))

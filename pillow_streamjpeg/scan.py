@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from . import engine, markers, tables
-from .options import INTERVAL_PIXELS, Settings
+from .options import INTERVAL_PIXELS, Settings, derived
 from .sources import DeferredBand, Source
 from .strips import Part, Piece, StripCoder
 
@@ -65,7 +65,7 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
     if settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
-    write_all(fp, markers.header(settings))
+    write_all(fp, derived(settings, "header", markers.header))
     joiner = Joiner()
     with closing(backend.pieces(settings)) as pieces:
         for rows, data in pieces:

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks,
+from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks, derived,
                       luma_fix_gated)
 
 #: A run of strips of one band: (band, its first row in the band, the image's
@@ -139,6 +139,11 @@ class Codes(NamedTuple):
         if ids is not None:
             huffman = tuple(huffman[i] for i in ids)
         return cls(*_cached(_code_tables, huffman), tables.VALUE_TABLE)
+
+    @classmethod
+    def of_settings(cls, settings: Settings) -> Codes:
+        """The tables of a save's table sets (``of``)."""
+        return cls.of(settings.huffman, settings.huffman_ids)
 
 
 #: Strips ``_repeats`` compares in one numpy comparison from this many on (fewer: strip by
@@ -991,8 +996,9 @@ class StripCoder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.row_bytes = settings.width * settings.layout.channels
-        self.frame = Frame.of(settings)
-        self.codes = Codes.of(settings.huffman, settings.huffman_ids)
+        # kept with the Settings ``options.parse`` keeps for the next save of the same options
+        self.frame = derived(settings, "frame", Frame.of)
+        self.codes = derived(settings, "codes", Codes.of_settings)
         self.refine = Refinement.of(
             settings.qtables, settings.refine, settings.width,
             blocks=coded_blocks(settings.width, settings.height, settings.components),

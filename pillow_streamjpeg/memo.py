@@ -1,0 +1,98 @@
+"""Saves' settings kept for the next save of the same mode, size and options, with what is derived from them.
+
+A save's setup (``options.parse``, the header, the kernels' frame and code tables)
+cost a 256 x 256 tile about 60 to 100 us of its 160 to 350 (docs/performance.md,
+"A save's setup kept for the next save"): a tile writer saves thousands of images of
+one size with the same options. ``Parsed`` keeps the Settings of recent option sets,
+keyed by the options' values and their types; ``derived`` keeps values computed from
+one of those Settings objects with it. A Settings object not kept (made by
+``dataclasses.replace``, or unpickled by a Dask worker) has its values computed
+each time, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
+
+#: Option sets kept (the least recently used dropped first).
+PARSED_KEPT = 64
+
+#: Types of option values a key holds as they are (with their type: True and 1, or 90
+#: and 90.0, are different keys); any other value (lists, arrays, NumPy scalars,
+#: ``Image.Exif``) leaves the options unkept, parsed each time.
+PLAIN = frozenset({int, bool, float, str, bytes, type(None)})
+
+T = TypeVar("T")
+
+
+def key_of(mode: str, size: tuple[int, int], info: Mapping[str, Any],
+           comment: Any, channels: int | None) -> Hashable | None:
+    """The key of an image's mode, size, options and default comment; None where they are
+    not kept: a value of another type than ``PLAIN`` or tuples of numbers, or ``"keep"``
+    (which reads the source image)."""
+    items = []
+    for name, value in info.items():
+        kind = type(value)
+        if kind in PLAIN:
+            if value == "keep":
+                return None
+            items.append((name, kind, value))
+        elif kind is tuple and all(type(v) in (int, float) for v in value):
+            items.append((name, tuple(map(type, value)), value))  # dpi
+        else:
+            return None
+    if type(comment) not in PLAIN or any(type(n) is not int for n in size):
+        return None
+    return mode, size, channels, type(comment), comment, tuple(items)
+
+
+class Parsed:
+    """Settings made by ``build`` kept by key (``key_of``), while ``policy()`` (the
+    module's functions and constants that decide the settings) stays the same: a policy
+    changed (a test or benchmark patching it) empties the store."""
+
+    def __init__(self, policy: Callable[[], tuple]) -> None:
+        self._policy = policy
+        self._seen: tuple | None = None
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self._derived: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable | None, build: Callable[[], T]) -> T:
+        """The settings kept for ``key``, else ``build()`` (kept unless key is None)."""
+        if key is None:
+            return build()
+        policy = self._policy()
+        with self._lock:
+            if policy != self._seen:
+                self._kept.clear()
+                self._derived.clear()
+                self._seen = policy
+            settings = self._kept.get(key)
+            if settings is not None:
+                self._kept.move_to_end(key)
+                return settings
+        settings = build()
+        with self._lock:
+            if self._seen == policy and key not in self._kept:
+                self._kept[key] = settings
+                self._derived[id(settings)] = (settings, {})
+                if len(self._kept) > PARSED_KEPT:
+                    _, dropped = self._kept.popitem(last=False)
+                    self._derived.pop(id(dropped), None)
+        return settings
+
+    def derived(self, settings: Any, name: str, build: Callable[[Any], T]) -> T:
+        """``build(settings)``, kept with ``settings`` if it is a kept Settings object
+        (the same object, not an equal one), else computed each time."""
+        entry = self._derived.get(id(settings))
+        if entry is None or entry[0] is not settings:
+            return build(settings)
+        values = entry[1]
+        value = values.get(name)
+        if value is None:
+            value = values[name] = build(settings)
+        return value

@@ -1,0 +1,129 @@
+"""Saves' settings kept for the next save (pillow_streamjpeg/memo.py): the same files, and
+the same errors, as parsing every save afresh."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pillow_streamjpeg import memo, options, scan, sources, strips
+
+
+def _fresh(mode, size, info, image=None, channels=None):
+    return options._parse(mode, size, info, image, channels)
+
+
+def _save(image: Image.Image, **info) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="STREAMJPEG", workers=1, **info)
+    return out.getvalue()
+
+
+def _image(mode: str = "RGB", size: tuple[int, int] = (40, 24), seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("info", [
+    {"quality": 90}, {"quality": 75, "subsampling": 2}, {"quality": 95, "subsampling": "4:2:2"},
+    {}, {"quality": 80, "optimize": True, "dpi": (72, 72)}, {"quality": 85, "comment": "a"},
+    {"quality": 70, "restart_marker_rows": 1}, {"refine": 0}, {"refine": 1, "quality": 92},
+])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_kept_settings_are_those_parsed_afresh(mode, info):
+    """The second save with the same options takes the kept Settings object (and its
+    header, frame and code tables), equal to parsing afresh; the files are the same."""
+    image = _image(mode)
+    channels = sources.PillowSource(image).channels  # Image.save's: RGB as RGBX rows
+    first = options.parse(image.mode, image.size, info, image, channels=channels)
+    again = options.parse(image.mode, image.size, dict(info), image, channels=channels)
+    assert again is first
+    assert again == _fresh(image.mode, image.size, info, image, channels)
+    built = options.derived(first, "frame", strips.Frame.of)
+    assert options.derived(again, "frame", strips.Frame.of) is built
+    a, b = _save(image, **info), _save(image, **info)
+    assert a == b
+    # a Settings object not kept (equal, another object): computed, not taken
+    copy = dataclasses.replace(first)
+    assert copy == first and options.derived(copy, "frame", strips.Frame.of) is not built
+    out = io.BytesIO()
+    scan.write_jpeg(out, copy, scan.LocalBackend(sources.PillowSource(image)))
+    assert out.getvalue() == a
+
+
+def test_values_of_another_type_are_another_key():
+    """True is not 1 and 90.0 is not 90 for the store: each is parsed (and refused) as it
+    would be without it, after a save with the other."""
+    image = _image("L")
+    _save(image, quality=90)
+    with pytest.raises(ValueError, match="quality must be an integer"):
+        _save(image, quality=90.0)
+    with pytest.raises(ValueError, match="quality must be an integer"):
+        _save(image, quality=True)
+    assert memo.key_of("L", (8, 8), {"optimize": True}, None, None) != memo.key_of(
+        "L", (8, 8), {"optimize": 1}, None, None)
+    with pytest.raises(ValueError, match="refine"):
+        _save(image, quality=90, refine=3)
+
+
+def test_unkept_values_parse_each_time():
+    """Lists, arrays, NumPy numbers and "keep" leave the options unkept: parsed every save."""
+    tables = [[2] * 64, [3] * 64]
+    for info in ({"qtables": tables}, {"qtables": np.full((2, 64), 2)},
+                 {"quality": np.int64(90)}, {"quality": "keep"}):
+        assert memo.key_of("RGB", (8, 8), info, None, None) is None
+    image = _image("RGB")
+    kept = options.parse("RGB", image.size, {"qtables": tables}, image)
+    assert options.parse("RGB", image.size, {"qtables": tables}, image) is not kept
+    tables[0][0] = 4  # the caller's list changed between saves: the new values are used
+    assert options.parse("RGB", image.size, {"qtables": tables}, image).qtables[0][0] == 4
+
+
+def test_the_image_comment_is_part_of_the_key():
+    """The default comment is the image's own: two images of the same size and options
+    but different comments get their own."""
+    a, b = _image("L"), _image("L")
+    a.info["comment"] = b"first"
+    b.info["comment"] = b"second"
+    assert options.parse("L", a.size, {}, a).comment == b"first"
+    assert options.parse("L", b.size, {}, b).comment == b"second"
+    assert b"second" in _save(b) and b"first" not in _save(b)
+
+
+def test_a_patched_policy_drops_the_kept_settings(monkeypatch):
+    """A test or benchmark patching the options module's functions or constants gets
+    settings made with the patch, not those kept from before it."""
+    image = _image("RGB", (16, 16))
+    before = options.parse("RGB", image.size, {}, image)
+    assert before.marked_choice or before.libjpeg_choice or before.refine
+    monkeypatch.setattr(options, "INTERVAL_PIXELS", 64)
+    monkeypatch.setattr(options, "marked_choice", lambda *args, **kwargs: False)
+    monkeypatch.setattr(options, "auto_libjpeg", lambda *args, **kwargs: False)
+    monkeypatch.setattr(options, "auto_refine", lambda *args, **kwargs: 0)
+    after = options.parse("RGB", image.size, {}, image)
+    assert after is not before
+    assert not (after.marked_choice or after.libjpeg_choice or after.refine)
+    assert after.restart_interval == after.mcus_per_row and before.restart_interval == 0
+    monkeypatch.undo()
+    assert options.parse("RGB", image.size, {}, image) == before
+
+
+def test_the_store_keeps_the_most_recent(monkeypatch):
+    """At most ``PARSED_KEPT`` option sets, the least recently used dropped with what was
+    derived from them."""
+    monkeypatch.setattr(memo, "PARSED_KEPT", 3)
+    store = memo.Parsed(lambda: ())
+    made = {q: store.get(("q", q), lambda q=q: _fresh("L", (8, 8), {"quality": q}))
+            for q in (10, 20, 30)}
+    store.get(("q", 10), lambda: None)  # 10 used again: 20 is the least recent
+    listed = store.derived(made[20], "n", lambda s: [s.qtables])
+    assert store.derived(made[20], "n", lambda s: [s.qtables]) is listed
+    store.get(("q", 40), lambda: _fresh("L", (8, 8), {"quality": 40}))  # 20 dropped
+    assert store.derived(made[20], "n", lambda s: [s.qtables]) is not listed
+    assert store.get(("q", 20), lambda: "parsed again") == "parsed again"
+    assert store.get(("q", 10), lambda: "parsed again") is made[10]
