@@ -481,6 +481,17 @@ def _smooth_array(spec) -> np.ndarray:
     return np.concatenate(parts)
 
 
+#: A thread's buffers (``Scratch``) of at most this many bytes are left, when its coder's
+#: call is done, to the thread's next coder of the same sizes (a tile writer's next save):
+#: made afresh, the output buffer of a run of 256-pixel-wide RGB strips (about 1.5 MB) is
+#: mapped and faulted in anew a save (docs/performance.md, "A save's setup kept for the
+#: next save"). Larger ones are freed with their coder.
+IDLE_SCRATCH_BYTES = 8 << 20
+
+#: ``left``: (``StripCoder._scratch_key``, Scratch) the thread's last coder left, or None
+_idle = threading.local()
+
+
 class Scratch(NamedTuple):
     """One thread's kernel buffers: samples, dct, coefs and words (``scratch_sizes``), and one strip's output.
 
@@ -529,6 +540,11 @@ class Scratch(NamedTuple):
         elif self.smooth[2].size < blocks:
             self.smooth[2:] = smooth.buffers(group, blocks)[2:]
         return self.smooth
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the kernels' buffers and the two-step path's (not the smooth cache's)."""
+        return sum(a.nbytes for a in self[:5]) + sum(a.nbytes for a in self.strip)
 
     @property
     def strip_samples(self) -> np.ndarray:
@@ -1034,14 +1050,37 @@ class StripCoder:
                              if self.smooth is not None else 1)
 
     def _scratch(self) -> Scratch:
-        """This thread's buffers."""
+        """This thread's buffers: made on its first call, or those the thread's last coder
+        of the same sizes left (``IDLE_SCRATCH_BYTES``), and kept for its next calls."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = Scratch.of(
-                engine.kernels, self.frame,
-                refine=self.refine is not None and not self.refine.marked_only,
-                strips=max(self._run, self._side))
+            key = self._scratch_key()
+            left = getattr(_idle, "left", None)
+            if left is not None and left[0] == key:
+                _idle.left = None
+                # the cache of the choice on smooth blocks stays the other coder's own
+                scratch = left[1]._replace(smooth=[])
+            else:
+                scratch = Scratch.of(
+                    engine.kernels, self.frame,
+                    refine=self.refine is not None and not self.refine.marked_only,
+                    strips=max(self._run, self._side))
+            self._local.scratch = scratch
         return scratch
+
+    def _scratch_key(self) -> tuple:
+        """What a thread's buffers' sizes follow (``Scratch.of``)."""
+        frame = self.frame
+        return (engine.kernels, frame.width, frame.ncomp, frame.hs, frame.vs,
+                self.refine is not None and not self.refine.marked_only,
+                max(self._run, self._side))
+
+    def _leave_scratch(self) -> None:
+        """Leave this thread's buffers, if not too large, to the thread's next coder of the
+        same sizes (they stay this coder's too: a thread runs one call at a time)."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is not None and scratch.nbytes <= IDLE_SCRATCH_BYTES:
+            _idle.left = (self._scratch_key(), scratch)
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
         """(row, rows) of each of ``count`` strips of the band from ``row``."""
@@ -1052,6 +1091,12 @@ class StripCoder:
 
     def count(self, task: list[Piece]) -> np.ndarray:
         """Huffman symbol counts of the sampled strips of a task (``count_every``)."""
+        try:
+            return self._count(task)
+        finally:
+            self._leave_scratch()
+
+    def _count(self, task: list[Piece]) -> np.ndarray:
         counts = np.zeros((2 * len(self.settings.qtables), 256), dtype=np.int64)
         scratch = self._scratch()
         every = count_every(self.settings.strip_count)
@@ -1073,6 +1118,13 @@ class StripCoder:
         return mcu // interval - 1 if interval else 0
 
     def encode(self, task: list[Piece]) -> bytes | list[Part]:
+        """The entropy-coded strips of a task: bytes if they are whole restart intervals (``_encode``)."""
+        try:
+            return self._encode(task)
+        finally:
+            self._leave_scratch()
+
+    def _encode(self, task: list[Piece]) -> bytes | list[Part]:
         """The entropy-coded strips of a task: bytes if they are whole restart intervals.
 
         Else a list of Parts for ``scan.Joiner``. A task that starts inside an

@@ -127,3 +127,51 @@ def test_the_store_keeps_the_most_recent(monkeypatch):
     assert store.derived(made[20], "n", lambda s: [s.qtables]) is not listed
     assert store.get(("q", 20), lambda: "parsed again") == "parsed again"
     assert store.get(("q", 10), lambda: "parsed again") is made[10]
+
+
+def _ramp(size: int = 160) -> Image.Image:
+    y, x = np.mgrid[:size, :size]
+    return Image.fromarray(((x + y) * 255 // (2 * size - 2)).astype(np.uint8))
+
+
+def test_a_threads_buffers_serve_its_next_coder(monkeypatch):
+    """A coder's buffers are left to the thread's next coder of the same sizes (the smooth
+    choice's cache excepted, each coder's own), and the files are those of buffers made
+    afresh: saves of smooth grey content at qualities whose tables differ, in turn."""
+    made = []
+    real = strips.Scratch.of
+
+    def counted(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(strips.Scratch, "of", counted)
+    image = _ramp()
+    assert options.parse("L", image.size, {"quality": 94}).smooth_levels > 0
+    saves = [(q, _save(image, quality=q)) for q in (100, 95, 100, 94, 95)]
+    assert len(made) <= 1  # the first save's (or one left by an earlier test)
+    coders = []
+    for _ in range(2):
+        settings = options.parse("L", image.size, {"quality": 100, "workers": 1}, image)
+        coder = strips.StripCoder(settings)
+        coders.append(coder._scratch())
+        coder._leave_scratch()
+    assert coders[0].samples is coders[1].samples and coders[0].out is coders[1].out
+    assert coders[0].smooth is not coders[1].smooth
+    monkeypatch.setattr(strips, "IDLE_SCRATCH_BYTES", -1)  # none left: each save makes its own
+    strips._idle.left = None
+    for q, data in saves:
+        assert _save(image, quality=q) == data
+    assert len(made) > 5
+
+
+def test_large_buffers_are_not_left(monkeypatch):
+    """Buffers above ``IDLE_SCRATCH_BYTES`` go with their coder."""
+    image = _image("RGB", (64, 16))
+    monkeypatch.setattr(strips, "IDLE_SCRATCH_BYTES", 1000)
+    strips._idle.left = None
+    _save(image, quality=90)
+    assert strips._idle.left is None
+    monkeypatch.setattr(strips, "IDLE_SCRATCH_BYTES", 8 << 20)
+    _save(image, quality=90)
+    assert strips._idle.left is not None and strips._idle.left[1].nbytes > 1000
