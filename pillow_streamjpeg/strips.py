@@ -1059,7 +1059,8 @@ class StripCoder:
             if left is not None and left[0] == key:
                 _idle.left = None
                 # the cache of the choice on smooth blocks stays the other coder's own
-                scratch = left[1]._replace(smooth=[])
+                # (tuple.__new__, not _replace: 0.4 against 1.5 us)
+                scratch = tuple.__new__(Scratch, (*left[1][:6], []))
             else:
                 scratch = Scratch.of(
                     engine.kernels, self.frame,

@@ -175,3 +175,24 @@ def test_large_buffers_are_not_left(monkeypatch):
     monkeypatch.setattr(strips, "IDLE_SCRATCH_BYTES", 8 << 20)
     _save(image, quality=90)
     assert strips._idle.left is not None and strips._idle.left[1].nbytes > 1000
+
+
+def test_a_threads_rows_buffer_serves_its_next_read():
+    """Rows read other than a strip at a time go into the thread's kept buffer, which the next
+    read of the same shape takes, of another image too; an image of the same row bytes but
+    another width (grey 4 times as wide as RGB) gets its own: the files are each image's."""
+    from pillow_streamjpeg.sources import pillow as pillow_source
+
+    grey = _image("L", (256, 40), seed=1)
+    rgb = _image("RGB", (64, 40), seed=2)
+    other = _image("RGB", (64, 40), seed=3)
+    expected = {}
+    for name, image in (("grey", grey), ("rgb", rgb), ("other", other)):
+        pillow_source._rows_kept.__dict__.clear()
+        expected[name] = _save(image, quality=90)
+    kept = []
+    for name, image in (("grey", grey), ("rgb", rgb), ("other", other), ("grey", grey)):
+        assert _save(image, quality=90) == expected[name]
+        kept.append(pillow_source._rows_kept.kept)
+    assert kept[1] is not kept[0] and kept[2] is kept[1] and kept[3] is not kept[2]
+    assert kept[0][1].mode == "L" and kept[1][1].mode == "RGBX"

@@ -64,6 +64,33 @@ def _copy_rows(image: Image.Image, top: int, out: np.ndarray,
     mapped.im.paste(image.im, (0, -top, width, height - top))
 
 
+#: A thread's buffer for rows read other than a strip at a time (a run of strips, a small
+#: image whole) of at most this many bytes is kept, with a Pillow image on it, for the
+#: thread's next read of that shape, of this image or another (a tile writer's next save):
+#: mapping a new one (``_mapped``) cost 3.4 of a 256 x 256 grey tile's 9 us of reading
+#: (docs/performance.md, "A save's setup kept for the next save").
+KEPT_ROWS_BYTES = 1 << 20
+
+#: ``kept``: (buffer, Pillow image on it) of the thread's last such read, or absent
+_rows_kept = threading.local()
+
+
+def _thread_buffer(shape: tuple[int, int], width: int) -> tuple[np.ndarray, Image.Image]:
+    """A buffer of this shape for the calling thread, and a Pillow image on it
+    (``_mapped``): the one its last read of this shape used, or a new one, kept if it is
+    at most ``KEPT_ROWS_BYTES``. (A DeferredBand's read may return a buffer of the calling
+    thread that its next read overwrites: each thread codes what it read before it reads
+    again.)"""
+    kept = getattr(_rows_kept, "kept", None)
+    if kept is not None and kept[0].shape == shape and kept[1].size[0] == width:
+        return kept  # (the width too: 256 RGBX pixels a row take the bytes of 1024 grey)
+    buffer = np.empty(shape, np.uint8)
+    made = (buffer, _mapped(buffer, width))
+    if buffer.nbytes <= KEPT_ROWS_BYTES:
+        _rows_kept.kept = made
+    return made
+
+
 class _ImageRows(DeferredBand):
     """A PillowSource's rows, copied by the thread that encodes them into its own buffer."""
 
@@ -80,7 +107,11 @@ class _ImageRows(DeferredBand):
                            and source._renderer is None)
 
     def read(self, top: int, rows: int) -> np.ndarray:
-        if rows != self._stored[0]:  # the image's last strip (or a caller's own count)
+        if rows != self._stored[0]:  # a run of strips, the image's last (or a caller's count)
+            if self._as_stored:
+                buffer, mapped = _thread_buffer((rows, self._stored[1]), self.source.size[0])
+                _copy_rows(self.source.image, top, buffer, mapped)
+                return buffer
             return self.source.rows(top, rows)
         target = getattr(self._local, "target", None)
         if target is None:  # this thread's buffer, and a Pillow image on it (made once)
