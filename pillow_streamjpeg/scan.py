@@ -60,21 +60,28 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
 
     With ``optimize``, a first pass counts the Huffman symbols of every strip
     (in the memory of a normal save), and the tables built from the counts
-    code the second. ``progress`` gets one total for both passes.
+    code the second. ``progress`` gets one total for both passes. The header
+    goes out with the first coded piece: a first band the scan writer refuses
+    (or a source that fails before it) leaves nothing in the file.
     """
     report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
     if settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
-    write_all(fp, derived(settings, "header", markers.header))
+    header: bytes | None = derived(settings, "header", markers.header)
     joiner = Joiner()
     with closing(backend.pieces(settings)) as pieces:
         for rows, data in pieces:
+            if header is not None:
+                write_all(fp, header)
+                header = None
             if isinstance(data, list):  # Parts of restart intervals
                 for part in data:
                     write_all(fp, joiner.join(part))
             else:
                 write_all(fp, data)
             report(rows)
+    if header is not None:  # (no pieces: a backend's own)
+        write_all(fp, header)
     write_all(fp, markers.EOI)
 
 

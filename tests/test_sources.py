@@ -399,6 +399,7 @@ def test_a_sources_band_of_another_layout_is_refused_saying_what_it_is(band, fla
     with pytest.raises(ValueError, match="a band must be C-contiguous uint8 rows of 24 bytes "
                                          r"\(rows, width x samples per pixel\), " + flaw):
         pillow_streamjpeg.encode(Other(), out)
+    assert out.getvalue() == b""  # refused before the header went out
 
 
 def test_bands_wider_than_declared_or_in_another_layout_are_refused():
