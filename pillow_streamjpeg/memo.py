@@ -25,7 +25,19 @@ PARSED_KEPT = 64
 #: ``Image.Exif``) leaves the options unkept, parsed each time.
 PLAIN = frozenset({int, bool, float, str, bytes, type(None)})
 
+#: Options whose bytes and strings hold more than this are parsed each time, not kept:
+#: each photo's own EXIF or ICC profile would never be asked for again, and the store
+#: would hold three copies of each (the key, the Settings' segments, the header).
+KEPT_VALUE_BYTES = 16 << 10
+
+#: Options naming one of Pillow's ``JpegPresets`` (a dict its users may change) are parsed
+#: each time.
+PRESET_OPTIONS = ("quality", "subsampling", "qtables")
+
 T = TypeVar("T")
+
+#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``'), kept as other strings are not
+SAMPLING_NAMES = frozenset({"4:4:4", "4:2:2", "4:2:0", "4:1:1"})
 
 
 def key_of(mode: str, size: tuple[int, int], info: Mapping[str, Any],
@@ -34,25 +46,35 @@ def key_of(mode: str, size: tuple[int, int], info: Mapping[str, Any],
     not kept: a value of another type than ``PLAIN`` or tuples of numbers, or ``"keep"``
     (which reads the source image)."""
     items = []
+    held = 0
     for name, value in info.items():
         kind = type(value)
         if kind in PLAIN:
-            if value == "keep":
+            if kind is str and (value == "keep" or name in PRESET_OPTIONS
+                                and value not in SAMPLING_NAMES):
                 return None
+            if kind is bytes or kind is str:
+                held += len(value)
             items.append((name, kind, value))
         elif kind is tuple and all(type(v) in (int, float) for v in value):
             items.append((name, tuple(map(type, value)), value))  # dpi
         else:
             return None
-    if type(comment) not in PLAIN or any(type(n) is not int for n in size):
+    if (type(comment) not in PLAIN or type(size) is not tuple
+            or any(type(n) is not int for n in size)):
+        return None
+    if type(comment) in (bytes, str):
+        held += len(comment)
+    if held > KEPT_VALUE_BYTES:
         return None
     return mode, size, channels, type(comment), comment, tuple(items)
 
 
 class Parsed:
     """Settings made by ``build`` kept by key (``key_of``), while ``policy()`` (the
-    module's functions and constants that decide the settings) stays the same: a policy
-    changed (a test or benchmark patching it) empties the store."""
+    modules' functions and constants that decide the settings) stays the same: a policy
+    changed (a test or benchmark rebinding one of them) empties the store. (A constant
+    changed in place, a dict's item, is not seen: patch by rebinding.)"""
 
     def __init__(self, policy: Callable[[], tuple]) -> None:
         self._policy = policy
@@ -76,8 +98,9 @@ class Parsed:
                 self._kept.move_to_end(key)
                 return settings
         settings = build()
+        after = self._policy()  # not kept if the policy changed while it was built
         with self._lock:
-            if self._seen == policy and key not in self._kept:
+            if after == policy and self._seen == policy and key not in self._kept:
                 self._kept[key] = settings
                 self._derived[id(settings)] = (settings, {})
                 if len(self._kept) > PARSED_KEPT:

@@ -14,6 +14,7 @@ import numbers
 import operator
 import os
 import reprlib
+import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, TypeVar
 
@@ -919,14 +920,15 @@ def restart_interval(info: dict[str, Any], mcus_per_row: int, default_rows: int)
     return blocks
 
 
-def _policy_names() -> list[str]:
-    """The names of this module's functions and constants, which decide a save's Settings."""
-    return sorted(name for name, value in globals().items()
-                  if name.isupper() or inspect.isfunction(value) and value.__module__ == __name__)
+def _policy_names(module: Any) -> list[str]:
+    """The names of a module's functions and constants, which decide a save's Settings."""
+    return sorted(name for name, value in vars(module).items()
+                  if name.isupper() or inspect.isfunction(value)
+                  and value.__module__ == module.__name__)
 
 
-#: This module's functions and constants as they are now (a test or benchmark may patch
-#: them): the Settings ``parse`` kept are dropped when they change.
-_policy = operator.itemgetter(*_policy_names())
-
-_PARSED = memo.Parsed(lambda: _policy(globals()))
+#: This module's and the tables module's functions and constants as they are now (a test or
+#: benchmark may rebind them): the Settings ``parse`` kept are dropped when they change.
+_policy = operator.itemgetter(*_policy_names(sys.modules[__name__]))
+_tables_policy = operator.itemgetter(*_policy_names(tables))
+_PARSED = memo.Parsed(lambda: (_policy(globals()), _tables_policy(vars(tables))))

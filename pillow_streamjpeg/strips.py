@@ -1061,6 +1061,8 @@ class StripCoder:
                 # the cache of the choice on smooth blocks stays the other coder's own
                 # (tuple.__new__, not _replace: 0.4 against 1.5 us)
                 scratch = tuple.__new__(Scratch, (*left[1][:6], []))
+                if key[5]:  # the two-step path's buffers as ``Scratch.of`` sizes them
+                    scratch.two_step(engine.kernels, self.frame.wider(key[6]))
             else:
                 scratch = Scratch.of(
                     engine.kernels, self.frame,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pillow_streamjpeg import memo, options, scan, sources, strips
+from pillow_streamjpeg import memo, options, scan, sources, strips, tables
 
 
 def _fresh(mode, size, info, image=None, channels=None):
@@ -72,16 +72,24 @@ def test_values_of_another_type_are_another_key():
 
 
 def test_unkept_values_parse_each_time():
-    """Lists, arrays, NumPy numbers and "keep" leave the options unkept: parsed every save."""
-    tables = [[2] * 64, [3] * 64]
-    for info in ({"qtables": tables}, {"qtables": np.full((2, 64), 2)},
-                 {"quality": np.int64(90)}, {"quality": "keep"}):
+    """Lists, arrays, NumPy numbers, "keep", Pillow's preset names (a dict its users may
+    change) and large bytes or strings leave the options unkept: parsed every save."""
+    given = [[2] * 64, [3] * 64]
+    big = b"x" * (memo.KEPT_VALUE_BYTES + 1)
+    for info in ({"qtables": given}, {"qtables": np.full((2, 64), 2)},
+                 {"quality": np.int64(90)}, {"quality": "keep"}, {"quality": "web_high"},
+                 {"subsampling": "web_low"}, {"qtables": "web_maximum"}, {"icc_profile": big},
+                 {"comment": big.decode()}):
         assert memo.key_of("RGB", (8, 8), info, None, None) is None
+    assert memo.key_of("RGB", (8, 8), {"subsampling": "4:2:0"}, None, None) is not None
+    assert memo.key_of("RGB", (8, 8), {}, big, None) is None  # the image's own comment
+    assert memo.key_of("RGB", [8, 8], {}, None, None) is None  # a list: parsed, as before
+    assert options.parse("RGB", [8, 8], {}).width == 8
     image = _image("RGB")
-    kept = options.parse("RGB", image.size, {"qtables": tables}, image)
-    assert options.parse("RGB", image.size, {"qtables": tables}, image) is not kept
-    tables[0][0] = 4  # the caller's list changed between saves: the new values are used
-    assert options.parse("RGB", image.size, {"qtables": tables}, image).qtables[0][0] == 4
+    kept = options.parse("RGB", image.size, {"qtables": given}, image)
+    assert options.parse("RGB", image.size, {"qtables": given}, image) is not kept
+    given[0][0] = 4  # the caller's list changed between saves: the new values are used
+    assert options.parse("RGB", image.size, {"qtables": given}, image).qtables[0][0] == 4
 
 
 def test_the_image_comment_is_part_of_the_key():
@@ -111,6 +119,12 @@ def test_a_patched_policy_drops_the_kept_settings(monkeypatch):
     assert after.restart_interval == after.mcus_per_row and before.restart_interval == 0
     monkeypatch.undo()
     assert options.parse("RGB", image.size, {}, image) == before
+    # the tables module's functions and constants decide Settings too
+    kept = options.parse("RGB", image.size, {"quality": 90}, image)
+    monkeypatch.setattr(tables, "quality_tables", lambda quality: ([[1] * 64] * 2))
+    assert options.parse("RGB", image.size, {"quality": 90}, image).qtables[0][5] == 1
+    monkeypatch.undo()
+    assert options.parse("RGB", image.size, {"quality": 90}, image) == kept
 
 
 def test_the_store_keeps_the_most_recent(monkeypatch):
