@@ -36,15 +36,17 @@ PRESET_OPTIONS = ("quality", "subsampling", "qtables")
 
 T = TypeVar("T")
 
-#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``'), kept as other strings are not
+#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``' keys): kept, where the other
+#: strings of ``PRESET_OPTIONS`` (preset names) are not
 SAMPLING_NAMES = frozenset({"4:4:4", "4:2:2", "4:2:0", "4:1:1"})
 
 
 def key_of(mode: str, size: tuple[int, int], info: Mapping[str, Any],
            comment: Any, channels: int | None) -> Hashable | None:
     """The key of an image's mode, size, options and default comment; None where they are
-    not kept: a value of another type than ``PLAIN`` or tuples of numbers, or ``"keep"``
-    (which reads the source image)."""
+    not kept: a value of another type than ``PLAIN`` or tuples of numbers, ``"keep"``
+    (which reads the source image), a preset's name, more than ``KEPT_VALUE_BYTES`` of
+    bytes and text, a size that is not a tuple of ints."""
     items = []
     held = 0
     for name, value in info.items():
