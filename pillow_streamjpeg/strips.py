@@ -47,8 +47,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import engine, markers, sources, tables
-from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks, derived,
-                      luma_fix_gated)
+from .options import (REFINE_AUTO_BLOCKS, REFINE_AUTO_BLOCKS_PLANES, Settings, coded_blocks,
+                      derived, luma_fix_gated)
 
 #: A run of strips of one band: (band, its first row in the band, the image's
 #: index of its first strip, strip count).
@@ -488,7 +488,8 @@ def _smooth_array(spec) -> np.ndarray:
 #: next save"). Larger ones are freed with their coder.
 IDLE_SCRATCH_BYTES = 8 << 20
 
-#: ``left``: (``StripCoder._scratch_key``, Scratch) the thread's last coder left, or None
+#: ``left``: (the key of sizes ``StripCoder._scratch`` made them for, Scratch) the thread's
+#: last coder left, or None
 _idle = threading.local()
 
 
@@ -1054,36 +1055,32 @@ class StripCoder:
         of the same sizes left (``IDLE_SCRATCH_BYTES``), and kept for its next calls."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
-            key = self._scratch_key()
+            kernels, frame = engine.kernels, self.frame
+            refine = self.refine is not None and not self.refine.marked_only
+            strips = max(self._run, self._side)
+            # what the buffers' sizes follow (``Scratch.of``), kept with them for
+            # ``_leave_scratch``
+            key = (kernels, frame.width, frame.ncomp, frame.hs, frame.vs, refine, strips)
             left = getattr(_idle, "left", None)
             if left is not None and left[0] == key:
                 _idle.left = None
                 # the cache of the choice on smooth blocks stays the other coder's own
                 # (tuple.__new__, not _replace: 0.4 against 1.5 us)
                 scratch = tuple.__new__(Scratch, (*left[1][:6], []))
-                if key[5]:  # the two-step path's buffers as ``Scratch.of`` sizes them
-                    scratch.two_step(engine.kernels, self.frame.wider(key[6]))
+                if refine:  # the two-step path's buffers as ``Scratch.of`` sizes them
+                    scratch.two_step(kernels, frame.wider(strips))
             else:
-                scratch = Scratch.of(
-                    engine.kernels, self.frame,
-                    refine=self.refine is not None and not self.refine.marked_only,
-                    strips=max(self._run, self._side))
+                scratch = Scratch.of(kernels, frame, refine=refine, strips=strips)
             self._local.scratch = scratch
+            self._local.key = key
         return scratch
-
-    def _scratch_key(self) -> tuple:
-        """What a thread's buffers' sizes follow (``Scratch.of``)."""
-        frame = self.frame
-        return (engine.kernels, frame.width, frame.ncomp, frame.hs, frame.vs,
-                self.refine is not None and not self.refine.marked_only,
-                max(self._run, self._side))
 
     def _leave_scratch(self) -> None:
         """Leave this thread's buffers, if not too large, to the thread's next coder of the
         same sizes (they stay this coder's too: a thread runs one call at a time)."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is not None and scratch.nbytes <= IDLE_SCRATCH_BYTES:
-            _idle.left = (self._scratch_key(), scratch)
+            _idle.left = (self._local.key, scratch)
 
     def _strips(self, band: np.ndarray, row: int, count: int) -> Iterator[tuple[int, int]]:
         """(row, rows) of each of ``count`` strips of the band from ``row``."""

@@ -1500,23 +1500,22 @@ def _luma_fix(S, cw, vs, group, gm, Q, nb, jc, J):
     if vs == 2:
         _luma_fix_420(S, cw, R, rw, used)
         return
-    # V[1 + i]: the upsampled row's chroma sample i at the pixel row's height;
+    # 4:2:2: each pixel row's chroma row is its own. V[1 + i]: the row's chroma sample i
+    # (3/4 and 1/4 of it, the weights 4:2:0 blends rows down with, as the files have them);
     # V[0] and V[used + 1] repeat the group's edge samples
     V = np.empty(rw + 2, dtype=np.float32)
-    for py in range(8 * vs):
-        cy = py >> 1 if vs == 2 else py
-        cn = cy if vs == 1 else (min(cy + 1, 7) if py & 1 else max(cy - 1, 0))
-        a0 = _size(cy * rw)
-        a1 = _size(cn * rw)
+    for py in range(8):
+        a0 = _size(py * rw)
         for i in range(used):
-            V[1 + i] = three * R[a0 + i] + one * R[a1 + i]
+            V[1 + i] = three * R[a0 + i] + one * R[a0 + i]
         V[0] = V[1]
         V[used + 1] = V[used]
         r = _size(py * cw)
         # the row's two pixels of each chroma sample taken in the loop that upsamples it
         # across: an upsampled row stored (U[2 i], U[2 i + 1]) and read back in a loop of
-        # its own cost 4 % more of a q90 4:2:0 save's instructions (callgrind, x86-64-v3:
-        # 99.9 against 95.8 M, the same arithmetic, the same files). Clamped as "s if s >
+        # its own cost 4 % more of a q90 4:2:0 save's instructions when this loop served
+        # 4:2:0 too (callgrind, x86-64-v3: 99.9 against 95.8 M, the same arithmetic, the
+        # same files). Clamped as "s if s >
         # lo else lo", which g++ makes one vmaxps (and vminps): min(max(...)) (Pythran's
         # max_element) or "lo if s < lo else s" became compares and blends, 0.1 M
         # instructions more on a 512 x 512 save

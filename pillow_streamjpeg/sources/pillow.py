@@ -107,23 +107,27 @@ class _ImageRows(DeferredBand):
                            and source._renderer is None)
 
     def read(self, top: int, rows: int) -> np.ndarray:
-        if rows != self._stored[0]:  # a run of strips, the image's last (or a caller's count)
-            if self._as_stored:
-                buffer, mapped = _thread_buffer((rows, self._stored[1]), self.source.size[0])
-                _copy_rows(self.source.image, top, buffer, mapped)
-                return buffer
-            return self.source.rows(top, rows)
+        # a strip's rows into this thread's strip buffer; others (a run of strips, the
+        # image's last, a caller's count) into the thread's kept one (``_thread_buffer``)
+        strip = rows == self._stored[0]
+        if self._as_stored:
+            buffer, mapped = (self._strip_target() if strip else
+                              _thread_buffer((rows, self._stored[1]), self.source.size[0]))
+            _copy_rows(self.source.image, top, buffer, mapped)
+            return buffer
+        if strip:
+            return self.source.rows(top, rows, *self._strip_target())
+        return self.source.rows(top, rows)
+
+    def _strip_target(self) -> tuple[np.ndarray, Image.Image | None]:
+        """This thread's buffer of a strip, and a Pillow image on it (made once)."""
         target = getattr(self._local, "target", None)
-        if target is None:  # this thread's buffer, and a Pillow image on it (made once)
+        if target is None:
             buffer = np.empty(self._stored, np.uint8)
             copied = self.source.image.mode in COPIED_MODES
             target = (buffer, _mapped(buffer, self.source.size[0]) if copied else None)
             self._local.target = target
-        if self._as_stored:
-            buffer, mapped = target
-            _copy_rows(self.source.image, top, buffer, mapped)
-            return buffer
-        return self.source.rows(top, rows, *target)
+        return target
 
 
 class PillowSource(Source):
