@@ -36,8 +36,9 @@ PRESET_OPTIONS = ("quality", "subsampling", "qtables")
 
 T = TypeVar("T")
 
-#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``' keys): kept, where the other
-#: strings of ``PRESET_OPTIONS`` (preset names) are not
+#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``' keys, copied: options imports
+#: this module; tests/test_memo.py checks the two agree): kept, where the other strings of
+#: ``PRESET_OPTIONS`` (preset names) are not
 SAMPLING_NAMES = frozenset({"4:4:4", "4:2:2", "4:2:0", "4:1:1"})
 
 

@@ -92,6 +92,15 @@ def test_unkept_values_parse_each_time():
     assert options.parse("RGB", image.size, {"qtables": given}, image).qtables[0][0] == 4
 
 
+def test_kept_subsampling_names_are_the_parsers():
+    """The subsampling names ``key_of`` keeps are exactly those ``options`` parses (a copy:
+    memo cannot import options): a name added to one alone would parse each save, or keep
+    a key for a preset's name."""
+    assert memo.SAMPLING_NAMES == frozenset(options.SUBSAMPLING_NAMES)
+    for name in options.SUBSAMPLING_NAMES:
+        assert memo.key_of("RGB", (8, 8), {"subsampling": name}, None, None) is not None
+
+
 def test_the_image_comment_is_part_of_the_key():
     """The default comment is the image's own: two images of the same size and options
     but different comments get their own."""
