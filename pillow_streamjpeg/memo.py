@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Container, Hashable, Mapping
 from typing import Any, TypeVar
 
 #: Option sets kept (the least recently used dropped first).
@@ -36,25 +36,20 @@ PRESET_OPTIONS = ("quality", "subsampling", "qtables")
 
 T = TypeVar("T")
 
-#: Pillow's names of subsampling (``options.SUBSAMPLING_NAMES``' keys, copied: options imports
-#: this module; tests/test_memo.py checks the two agree): kept, where the other strings of
-#: ``PRESET_OPTIONS`` (preset names) are not
-SAMPLING_NAMES = frozenset({"4:4:4", "4:2:2", "4:2:0", "4:1:1"})
-
-
 def key_of(mode: str, size: tuple[int, int], info: Mapping[str, Any],
-           comment: Any, channels: int | None) -> Hashable | None:
+           comment: Any, channels: int | None, names: Container[str]) -> Hashable | None:
     """The key of an image's mode, size, options and default comment; None where they are
     not kept: a value of another type than ``PLAIN`` or tuples of numbers, ``"keep"``
-    (which reads the source image), a preset's name, more than ``KEPT_VALUE_BYTES`` of
-    bytes and text, a size that is not a tuple of ints."""
+    (which reads the source image), a string of ``PRESET_OPTIONS`` other than ``names``
+    (the caller's: Pillow's subsampling names; the others name presets), more than
+    ``KEPT_VALUE_BYTES`` of bytes and text, a size that is not a tuple of ints."""
     items = []
     held = 0
     for name, value in info.items():
         kind = type(value)
         if kind in PLAIN:
             if kind is str and (value == "keep" or name in PRESET_OPTIONS
-                                and value not in SAMPLING_NAMES):
+                                and value not in names):
                 return None
             if kind is bytes or kind is str:
                 held += len(value)

@@ -768,7 +768,7 @@ def parse(
     (``memo``), while this module's functions and constants stay the same.
     """
     comment = image.info.get("comment") if image is not None and "comment" not in info else None
-    key = memo.key_of(mode, size, info, comment, channels)
+    key = memo.key_of(mode, size, info, comment, channels, SUBSAMPLING_NAMES)
     if key is not None and info.get("workers") is None:
         # the default's workers follow the CPUs the process may run on now
         key = (key, available_cpus())

@@ -12,6 +12,9 @@ from PIL import Image
 
 from pillow_streamjpeg import memo, options, scan, sources, strips, tables
 
+#: ``options.parse``'s strings kept (``memo.key_of``)
+NAMES = options.SUBSAMPLING_NAMES
+
 
 def _fresh(mode, size, info, image=None, channels=None):
     return options._parse(mode, size, info, image, channels)
@@ -65,8 +68,8 @@ def test_values_of_another_type_are_another_key():
         _save(image, quality=90.0)
     with pytest.raises(ValueError, match="quality must be an integer"):
         _save(image, quality=True)
-    assert memo.key_of("L", (8, 8), {"optimize": True}, None, None) != memo.key_of(
-        "L", (8, 8), {"optimize": 1}, None, None)
+    assert memo.key_of("L", (8, 8), {"optimize": True}, None, None, NAMES) != memo.key_of(
+        "L", (8, 8), {"optimize": 1}, None, None, NAMES)
     with pytest.raises(ValueError, match="refine"):
         _save(image, quality=90, refine=3)
 
@@ -80,10 +83,10 @@ def test_unkept_values_parse_each_time():
                  {"quality": np.int64(90)}, {"quality": "keep"}, {"quality": "web_high"},
                  {"subsampling": "web_low"}, {"qtables": "web_maximum"}, {"icc_profile": big},
                  {"comment": big.decode()}):
-        assert memo.key_of("RGB", (8, 8), info, None, None) is None
-    assert memo.key_of("RGB", (8, 8), {"subsampling": "4:2:0"}, None, None) is not None
-    assert memo.key_of("RGB", (8, 8), {}, big, None) is None  # the image's own comment
-    assert memo.key_of("RGB", [8, 8], {}, None, None) is None  # a list: parsed, as before
+        assert memo.key_of("RGB", (8, 8), info, None, None, NAMES) is None
+    assert memo.key_of("RGB", (8, 8), {"subsampling": "4:2:0"}, None, None, NAMES) is not None
+    assert memo.key_of("RGB", (8, 8), {}, big, None, NAMES) is None  # the image's own comment
+    assert memo.key_of("RGB", [8, 8], {}, None, None, NAMES) is None  # a list: parsed, as before
     assert options.parse("RGB", [8, 8], {}).width == 8
     image = _image("RGB")
     kept = options.parse("RGB", image.size, {"qtables": given}, image)
@@ -92,13 +95,16 @@ def test_unkept_values_parse_each_time():
     assert options.parse("RGB", image.size, {"qtables": given}, image).qtables[0][0] == 4
 
 
-def test_kept_subsampling_names_are_the_parsers():
-    """The subsampling names ``key_of`` keeps are exactly those ``options`` parses (a copy:
-    memo cannot import options): a name added to one alone would parse each save, or keep
-    a key for a preset's name."""
-    assert memo.SAMPLING_NAMES == frozenset(options.SUBSAMPLING_NAMES)
+def test_kept_subsampling_names_are_the_parsers(monkeypatch):
+    """Every subsampling name ``options`` parses keeps its settings, a name added to its
+    table too: ``options.parse`` hands ``key_of`` its own names, not a copy (presets' names
+    are not kept: ``test_unkept_values_parse_each_time``)."""
     for name in options.SUBSAMPLING_NAMES:
-        assert memo.key_of("RGB", (8, 8), {"subsampling": name}, None, None) is not None
+        info = {"subsampling": name}
+        assert options.parse("RGB", (8, 8), info) is options.parse("RGB", (8, 8), info)
+    info = {"subsampling": "4:4:4 alias"}
+    monkeypatch.setitem(options.SUBSAMPLING_NAMES, "4:4:4 alias", 0)
+    assert options.parse("RGB", (8, 8), info) is options.parse("RGB", (8, 8), info)
 
 
 def test_the_image_comment_is_part_of_the_key():
