@@ -135,7 +135,8 @@ LAYOUTS = [
     width=st.integers(1, 40),
     rows=st.integers(1, 16),
     quality=st.sampled_from([1, 25, 50, 90, 95, 100]),  # 95: the luma correction gated
-    content=st.sampled_from(["noise", "extreme", "flat", "ramp"]),
+    # saturated: B at 0 and R at 255 in places (colours the decoder clamps)
+    content=st.sampled_from(["noise", "extreme", "flat", "ramp", "saturated"]),
     seed=st.integers(0, 1000),
 )
 def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, quality, content, seed):
@@ -149,6 +150,11 @@ def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, 
         band = (rng.integers(0, 2, shape, dtype=np.uint8) * 255).astype(np.uint8)
     elif content == "flat":
         band = np.full(shape, rng.integers(0, 256), np.uint8)
+    elif content == "saturated":
+        band = rng.integers(0, 256, shape, dtype=np.uint8)
+        if channels > 1:
+            band[:, 2::channels] = 0
+            band[:, 0:width * channels // 2:channels] = 255
     else:
         band = (np.arange(shape[0] * shape[1]) * 7 % 256).astype(np.uint8).reshape(shape)
     nrows = min(rows, 8 * vs)
@@ -246,6 +252,25 @@ def test_halfway_chroma_codes_as_the_python_source(compiled, reference, channels
     for convert in (1, 2, 3, 4):
         data, _ = run_both(compiled, reference, band, 0, rows, frame(width, channels, 3, convert, hs, vs, 100))
         assert data
+
+
+@pytest.mark.parametrize("channels, hs, vs", [(3, 2, 2), (4, 2, 2), (3, 2, 1), (4, 2, 1)])
+@pytest.mark.parametrize("quality", [70, 85, 92])
+@pytest.mark.parametrize("width", [1, 17, 300])
+def test_saturated_colours_code_as_the_python_source(compiled, reference, channels, hs, vs,
+                                                     quality, width) -> None:
+    """The luma correction (4:2:0 and 4:2:2) on saturated colours (B at 0, R at 255 in the
+    left half, G and the rest noise: the cells a clamp rule would single out, docs/fidelity.md,
+    "Saturated colours at a clamp marked by cells") codes alike in the compiled builds and the
+    plain-Python source, partial MCUs too."""
+    rng = np.random.default_rng(width + quality)
+    rows = 8 * vs
+    band = rng.integers(0, 256, (rows, width * channels), dtype=np.uint8)
+    band[:, 2::channels] = 0
+    band[:, 0:width * channels // 2:channels] = 255
+    data, _ = run_both(compiled, reference, band, 0, rows,
+                       frame(width, channels, 3, 3, hs, vs, quality, joint=True))
+    assert data
 
 
 def test_read_only_band_is_accepted(compiled) -> None:
