@@ -129,6 +129,13 @@ LAYOUTS = [
 ]
 
 
+def _saturate(band: np.ndarray, width: int, channels: int) -> None:
+    """Rows of colour pixels made saturated in place: B at 0, and R at 255 in the left half
+    (colours the decoder clamps)."""
+    band[:, 2::channels] = 0
+    band[:, 0:width * channels // 2:channels] = 255
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     layout=st.sampled_from(LAYOUTS),
@@ -153,8 +160,7 @@ def test_compiled_equals_plain_python(compiled, reference, layout, width, rows, 
     elif content == "saturated":
         band = rng.integers(0, 256, shape, dtype=np.uint8)
         if channels > 1:
-            band[:, 2::channels] = 0
-            band[:, 0:width * channels // 2:channels] = 255
+            _saturate(band, width, channels)
     else:
         band = (np.arange(shape[0] * shape[1]) * 7 % 256).astype(np.uint8).reshape(shape)
     nrows = min(rows, 8 * vs)
@@ -266,8 +272,7 @@ def test_saturated_colours_code_as_the_python_source(compiled, reference, channe
     rng = np.random.default_rng(width + quality)
     rows = 8 * vs
     band = rng.integers(0, 256, (rows, width * channels), dtype=np.uint8)
-    band[:, 2::channels] = 0
-    band[:, 0:width * channels // 2:channels] = 255
+    _saturate(band, width, channels)
     data, _ = run_both(compiled, reference, band, 0, rows,
                        frame(width, channels, 3, 3, hs, vs, quality, joint=True))
     assert data
