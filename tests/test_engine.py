@@ -278,6 +278,26 @@ def test_saturated_colours_code_as_the_python_source(compiled, reference, channe
     assert data
 
 
+@pytest.mark.parametrize("hs, vs", [(2, 2), (2, 1)])
+@pytest.mark.parametrize("quality", [37, 85])
+@pytest.mark.parametrize("width", [61, 64])
+def test_flat_colours_code_as_the_python_source(compiled, reference, hs, vs, quality,
+                                                width) -> None:
+    """Subsampled MCUs of one colour each, saturated and not, one with a pixel off, and a
+    partial MCU at the image's edge (width 61): the DCs chosen for them (``_flat_sub``) code
+    alike in the compiled builds and the plain-Python source."""
+    rng = np.random.default_rng(width + quality)
+    rows = 8 * vs
+    colours = np.array([(255, 40, 0), (30, 255, 90), (0, 90, 200), (77, 77, 77)], dtype=np.uint8)
+    pixels = np.repeat(colours[rng.integers(0, 4, 4)], 16, 0)[None].repeat(rows, 0)
+    pixels = np.concatenate([pixels, np.full((rows, 64, 1), 255, np.uint8)], 2)[:, :width]
+    pixels[1, 20, :3] = (1, 2, 3)
+    band = np.ascontiguousarray(pixels.reshape(rows, -1))
+    data, _ = run_both(compiled, reference, band, 0, rows,
+                       frame(width, 4, 3, 3, hs, vs, quality, joint=True))
+    assert data
+
+
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = frame(32, 4, 3, 1, 1, 1, 90)

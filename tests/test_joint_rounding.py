@@ -509,3 +509,76 @@ def test_gated_correction_stays_level_on_a_photo_once_saved_with_subsampled_chro
     size_j, dec_j = _save(image, format="STREAMJPEG", **kw)
     assert psnr(dec_j, px) >= psnr(dec_0, px) - 0.06
     assert size_j <= 1.001 * size_0
+
+
+def _flat_decoded(n: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The RGB that libjpeg decodes on every pixel of a flat MCU with DCs n (Y, Cb, Cr) and DC
+    quantizers q: jidctint.c's DC-only block, (4 n q + 16) >> 5 around 128, then jdcolor.c's
+    integer YCbCr -> RGB (FIX(1.402), FIX(0.34414), FIX(0.71414), FIX(1.772)), clamped."""
+    y, cb, cr = np.clip(((4 * n.astype(np.int64) * q + 16) >> 5) + 128, 0, 255) - [0, 128, 128]
+    rgb = [y + ((91881 * cr + 32768) >> 16), y + ((-22554 * cb - 46802 * cr + 32768) >> 16),
+           y + ((116130 * cb + 32768) >> 16)]
+    return np.clip(rgb, 0, 255)
+
+
+@pytest.mark.parametrize("channels", [4, 3])
+@pytest.mark.parametrize("vs", [2, 1])
+def test_flat_subsampled_mcus_take_the_dcs_that_decode_closest(reference, vs, channels) -> None:
+    """``_flat_sub``: an MCU whose seen pixels are one colour and whose chroma blocks have no
+    AC coefficient takes, among the 27 neighbours of its DCs (Y's the rounded mean of its
+    blocks'), DCs that libjpeg decodes closest to that colour, in every Y block, with Y's AC
+    coefficients zero; an MCU with one pixel off, one with a chroma AC coefficient and the
+    group's MCUs past gm keep theirs. The last MCU is cut by the image's edge: its pixels
+    past it are not looked at."""
+    group, gm = 5, 4
+    nb = group * (2 * vs + 2)
+    yb = 2 * group
+    rng = np.random.default_rng(vs * 10 + channels)
+    Q = rng.integers(-30, 31, 64 * nb).astype(np.int32)
+    jb = vs * yb + np.arange(group)  # Cb's blocks; Cr's group further
+    for f in range(1, 64):
+        Q[f * nb + jb] = 0
+        Q[f * nb + jb + group] = 0
+    Q[63 * nb + jb[2] + group] = 1  # MCU 2: flat pixels, but a chroma AC coefficient
+    before = Q.copy()
+    width = 16 * gm - 5
+    colours = [(255, 40, 0), (10, 20, 30), (30, 255, 90), (0, 90, 200)]
+    pixels = np.zeros((8 * vs, 16 * group, channels), dtype=np.uint8)
+    for m, colour in enumerate(colours):
+        pixels[:, 16 * m:16 * m + 16, :3] = colour
+    pixels[3, 16 + 5, 1] = 21  # MCU 1: one pixel off
+    pixels[:, width:, :3] = 77  # past the image's edge: not seen
+    band = pixels.reshape(-1)
+    row_bytes = 16 * group * channels
+    rowidx = np.minimum(np.arange(16), 8 * vs - 1).astype(np.int64)
+    quantizers = np.array([6, 9, 7])
+    recip = np.zeros(192, dtype=np.float32)
+    recip[[0, 64, 128]] = 1 / (8 * quantizers)
+    comp_table = np.array([0, 1, 2], dtype=np.int64)
+    reference._flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, width,
+                        channels, 0)
+    Qb, Qa = before.reshape(64, nb), Q.reshape(64, nb)
+
+    def blocks(m):
+        ys = [by * yb + 2 * m + bx for by in range(vs) for bx in range(2)]
+        return ys, jb[m], jb[m] + group
+
+    for m in (1, 2, 4):  # untouched
+        ys, b, r = blocks(m)
+        assert (Qa[:, ys + [b, r]] == Qb[:, ys + [b, r]]).all(), m
+    for m in (0, 3):
+        ys, b, r = blocks(m)
+        assert (Qa[1:, ys] == 0).all() and (Qa[0, ys] == Qa[0, ys[0]]).all()
+        y0 = int(np.floor(Qb[0, ys].mean() + 0.5))
+        start = np.array([y0, Qb[0, b], Qb[0, r]])
+        offsets = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
+        errors = [((_flat_decoded(start + d, quantizers) - colours[m]) ** 2).sum() for d in offsets]
+        chosen = np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]])
+        assert ((_flat_decoded(chosen, quantizers) - colours[m]) ** 2).sum() == min(errors)
+        assert np.abs(chosen - start).max() <= 1
+    # the saturated colour: the chosen DCs decode closer than the ones it had
+    ys, b, r = blocks(0)
+    had = ((_flat_decoded(np.array([Qb[0, ys].mean().round(), Qb[0, b], Qb[0, r]]).astype(int),
+                          quantizers) - colours[0]) ** 2).sum()
+    assert ((_flat_decoded(np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]]), quantizers)
+             - colours[0]) ** 2).sum() < had

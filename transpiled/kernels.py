@@ -1299,6 +1299,9 @@ def _group_coefs(band, row_bytes, rowidx, width, channels, ncomp, convert, hs, v
         _row_dct(samples, 0, rows, cw, gm * mw, dct, nb, 0, yb)
     for by in range(vs):
         _column_dct(dct, nb, by * yb, by * yb + gm * hs, recip, comp_table[0], coefs)
+    if joint.shape[0] > 0 and ncomp == 3 and hs == 2:
+        _flat_sub(coefs, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, width,
+                  channels, m0 * mw)
     if joint.shape[0] > 0 and ncomp == 3 and hs * vs == 1:
         # flat MCUs' DC inputs kept for ``_flat_dcs``, before ``_joint_round`` rounds them
         flat = np.zeros(3 * gm, dtype=np.int32)
@@ -1819,6 +1822,132 @@ def _flat_dc(Q, j, group, J, vy, vb, vr, band, row_bytes, rowidx, cols, channels
             Q[y0] = ny
             Q[c0] = nb_
             Q[k0] = nr
+
+
+def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, width,
+              channels, x0):
+    """Subsampled RGB (4:2:0, 4:2:2): each MCU of the group whose pixels are all one colour
+    takes the DC coefficients that decode closest to it, Y's alike in its blocks and every
+    AC coefficient zero.
+
+    The luma correction (``_luma_fix``) moves Y for the chroma's error with a linear model
+    that the decoder's clamps break: on saturated colours (a channel at 0 or 255) it moved
+    them off, and a palette of flat 16 x 16 colours was 0.10 to 1.03 dB behind Pillow at
+    q71 to q92 and 0.28 to 0.35 dB at q36 to q39 (docs/fidelity.md, "Flat subsampled
+    MCUs"). On a flat MCU the decoder gives every pixel the same YCbCr but where the chroma
+    is upsampled with a neighbour's (the MCU's edge pixels): the choice is ``_flat_dc``'s,
+    among the neighbours of the DCs (Y's the mean of its blocks'), by ``_flat_error`` (jdcolor's
+    integer YCbCr -> RGB with its clamps), the neighbours' chroma left out. Only MCUs
+    whose chroma blocks have no AC coefficient are looked at (each until its first
+    non-zero one), and their pixels until the first that differs from the first.
+    band .. x0: the strip's pixels, as ``_colour_sub`` reads them, from column x0.
+    """
+    nb = _size(nb)
+    group = _size(group)
+    gm = _size(gm)
+    row_bytes = _size(row_bytes)
+    channels = _size(channels)
+    yb = 2 * group
+    qy = _dc_quantizer(recip, comp_table[0])
+    qb = _dc_quantizer(recip, comp_table[1])
+    qr = _dc_quantizer(recip, comp_table[2])
+    for m in range(gm):
+        jb = _size(vs * yb + m)
+        x = _size(x0 + 16 * m)
+        cols = min(width - x, 16)
+        if cols > 0 and _flat_chroma(Q, nb, group, jb):
+            count = _one_colour(band, row_bytes, rowidx, 8 * vs, x, cols, channels)
+            if count > 0:
+                _flat_sub_dc(Q, group, m, vs, qy, qb, qr, count, band,
+                             _size(rowidx[0]) * row_bytes + x * channels)
+                # every AC coefficient of Y zero (the chroma's are)
+                for f in range(1, 64):
+                    o = _size(f * nb + 2 * m)
+                    Q[o] = 0
+                    Q[o + 1] = 0
+                    if vs == 2:
+                        Q[o + yb] = 0
+                        Q[o + yb + 1] = 0
+
+
+def _dc_quantizer(recip, t):
+    """The DC quantizer of table t, from its multiplier recip[64 t] = 1 / (8 q)."""
+    return np.int32(np.float32(1.0) / (np.float32(8.0) * recip[_size(64 * t)]) + np.float32(0.5))
+
+
+def _flat_chroma(Q, nb, group, jb):
+    """1 if every AC coefficient of the chroma blocks jb (Cb) and jb + group (Cr) is zero, else
+    0 (stops at the first non-zero)."""
+    o = _size(nb + jb)
+    k = 1
+    while k < 64 and (Q[o] | Q[o + group]) == 0:
+        o += nb
+        k += 1
+    return 1 if k == 64 else 0
+
+
+def _one_colour(band, row_bytes, rowidx, rows, x, cols, channels):
+    """The number of the MCU's seen pixels (``cols`` columns from x, ``rows`` rows as rowidx
+    repeats them) if they all have its first pixel's R, G and B, else 0 (stops at the first
+    that differs)."""
+    first = _size(rowidx[0]) * row_bytes + x * channels
+    r = band[first]
+    g = band[first + 1]
+    b = band[first + 2]
+    count = 0
+    for y in range(rows):
+        if y == 0 or rowidx[y] != rowidx[y - 1]:  # rows past the image repeat the last one
+            src = _size(rowidx[y]) * row_bytes + x * channels
+            for i in range(cols):
+                o = src + i * channels
+                if band[o] != r or band[o + 1] != g or band[o + 2] != b:
+                    return 0
+            count += cols
+    return count
+
+
+def _flat_sub_dc(Q, group, m, vs, qy, qb, qr, count, band, first):
+    """``_flat_sub``'s choice for MCU m: Y's DC (the rounded mean of its blocks'), Cb's and
+    Cr's each kept or moved by one, the 27 choices tried in that order and the first of the
+    least error kept; set in every Y block."""
+    yb = _size(2 * group)
+    m = _size(m)
+    jb = _size(vs * yb + m)
+    jr = jb + _size(group)
+    total = int(Q[2 * m]) + int(Q[2 * m + 1])
+    blocks = 2
+    if vs == 2:
+        total += int(Q[yb + 2 * m]) + int(Q[yb + 2 * m + 1])
+        blocks = 4
+    cy = (2 * total + blocks) // (2 * blocks)
+    cb = int(Q[jb])
+    cr = int(Q[jr])
+    sr = count * int(band[first])
+    sg = count * int(band[first + 1])
+    sb = count * int(band[first + 2])
+    best = -1
+    ny = cy
+    nb_ = cb
+    nr = cr
+    for c in range(27):
+        # offsets 0, -1, +1 of Y, then of Cb, then of Cr
+        dy = 1 - (c // 9 + 1) % 3
+        db = 1 - ((c // 3) % 3 + 1) % 3
+        dr = 1 - (c % 3 + 1) % 3
+        e = _flat_error(np.int32(cy + dy), np.int32(cb + db), np.int32(cr + dr), qy, qb, qr,
+                        count, sr, sg, sb)
+        if best < 0 or e < best:
+            best = e
+            ny = cy + dy
+            nb_ = cb + db
+            nr = cr + dr
+    Q[2 * m] = ny
+    Q[2 * m + 1] = ny
+    if vs == 2:
+        Q[yb + 2 * m] = ny
+        Q[yb + 2 * m + 1] = ny
+    Q[jb] = nb_
+    Q[jr] = nr
 
 
 def _flat_grey(Q, M, gm, samples, cw, cols, rows, recip, tb):
