@@ -511,14 +511,13 @@ def test_gated_correction_stays_level_on_a_photo_once_saved_with_subsampled_chro
     assert size_j <= 1.001 * size_0
 
 
-def _flat_decoded(n: np.ndarray, q: np.ndarray) -> np.ndarray:
+def _flat_decoded(n: np.ndarray, q: np.ndarray, ycc_rgb) -> np.ndarray:
     """The RGB that libjpeg decodes on every pixel of a flat MCU with DCs n (Y, Cb, Cr) and DC
     quantizers q: jidctint.c's DC-only block, (4 n q + 16) >> 5 around 128, then jdcolor.c's
-    integer YCbCr -> RGB (FIX(1.402), FIX(0.34414), FIX(0.71414), FIX(1.772)), clamped."""
-    y, cb, cr = np.clip(((4 * n.astype(np.int64) * q + 16) >> 5) + 128, 0, 255) - [0, 128, 128]
-    rgb = [y + ((91881 * cr + 32768) >> 16), y + ((-22554 * cb - 46802 * cr + 32768) >> 16),
-           y + ((116130 * cb + 32768) >> 16)]
-    return np.clip(rgb, 0, 255)
+    integer YCbCr -> RGB (ycc_rgb: ``refine.ycc_rgb``, checked against djpeg in
+    tests/test_refine.py), as ``test_flat_mcus_beside_detail_take_the_closest_dc`` decodes them."""
+    levels = [int(np.clip(((4 * int(v) * int(qc) + 16) >> 5) + 128, 0, 255)) for v, qc in zip(n, q)]
+    return np.array([int(c) for c in ycc_rgb(*levels)])
 
 
 @pytest.mark.parametrize("channels", [4, 3])
@@ -530,6 +529,7 @@ def test_flat_subsampled_mcus_take_the_dcs_that_decode_closest(reference, vs, ch
     coefficients zero; an MCU with one pixel off, one with a chroma AC coefficient and the
     group's MCUs past gm keep theirs. The last MCU is cut by the image's edge: its pixels
     past it are not looked at."""
+    ycc_rgb = transpiled.source("refine").ycc_rgb
     group, gm = 5, 4
     nb = group * (2 * vs + 2)
     yb = 2 * group
@@ -572,13 +572,14 @@ def test_flat_subsampled_mcus_take_the_dcs_that_decode_closest(reference, vs, ch
         y0 = int(np.floor(Qb[0, ys].mean() + 0.5))
         start = np.array([y0, Qb[0, b], Qb[0, r]])
         offsets = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
-        errors = [((_flat_decoded(start + d, quantizers) - colours[m]) ** 2).sum() for d in offsets]
+        errors = [((_flat_decoded(start + d, quantizers, ycc_rgb) - colours[m]) ** 2).sum()
+                  for d in offsets]
         chosen = np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]])
-        assert ((_flat_decoded(chosen, quantizers) - colours[m]) ** 2).sum() == min(errors)
+        assert ((_flat_decoded(chosen, quantizers, ycc_rgb) - colours[m]) ** 2).sum() == min(errors)
         assert np.abs(chosen - start).max() <= 1
     # the saturated colour: the chosen DCs decode closer than the ones it had
     ys, b, r = blocks(0)
     had = ((_flat_decoded(np.array([Qb[0, ys].mean().round(), Qb[0, b], Qb[0, r]]).astype(int),
-                          quantizers) - colours[0]) ** 2).sum()
-    assert ((_flat_decoded(np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]]), quantizers)
+                          quantizers, ycc_rgb) - colours[0]) ** 2).sum()
+    assert ((_flat_decoded(np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]]), quantizers, ycc_rgb)
              - colours[0]) ** 2).sum() < had
