@@ -10,6 +10,10 @@ the ratio to Pillow at the same settings, bytes and PSNR (decoded by Pillow).
 ``--mode L`` times the same mosaic converted to greyscale (Pillow's ``convert("L")``), at
 qualities 100, 95, 90 and 75.
 
+``--content page`` leaves every other tile of the mosaic white (255): half the image one
+flat colour, as on a slide scanned around its tissue or a scanned page, where an encoder's
+work per flat block shows.
+
 ``--kernels baseline`` runs the portable x86-64 build of the kernels instead of the
 one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v4 or v3 where it can);
 ``--kernels x86-64-v3`` the AVX2 build on an AVX-512 CPU.
@@ -50,6 +54,20 @@ def mosaic(megapixels: float) -> Image.Image:
         image.paste(tiles[(i + i // 5) % 5], ((i % 5) * 1250, (i // 5) * 1000))
     image.load()
     return image
+
+
+def page(megapixels: float) -> Image.Image:
+    """The mosaic with every other tile left white, a checkerboard of photos and white."""
+    image = mosaic(megapixels)
+    white = Image.new("RGB", (1250, 1000), (255, 255, 255))
+    for i in range(image.width // 1250 * (image.height // 1000)):
+        if (i % 5 + i // 5) % 2:
+            image.paste(white, ((i % 5) * 1250, (i // 5) * 1000))
+    return image
+
+
+#: The content of ``--content``: the mosaic of photos, or the same with half its tiles white.
+CONTENT = {"mosaic": mosaic, "page": page}
 
 
 def grey_photos(height: int = 1024, width: int = 1024) -> np.ndarray:
@@ -140,10 +158,12 @@ def main() -> int:
                         help="the kernel build to run (default: the one picked for this CPU)")
     parser.add_argument("--mode", choices=("RGB", "L"), default="RGB",
                         help="the mosaic in colour (default) or greyscale")
+    parser.add_argument("--content", choices=sorted(CONTENT), default="mosaic",
+                        help="the mosaic of photos (default), or 'page': every other tile white")
     args = parser.parse_args()
     engine.name, engine.kernels = args.kernels, engine.builds()[args.kernels]
 
-    image = mosaic(args.megapixels)
+    image = CONTENT[args.content](args.megapixels)
     if args.mode == "L":
         image = image.convert("L")
     megapixels = image.width * image.height / 1e6
@@ -161,7 +181,7 @@ def main() -> int:
                 configs[i][3]["_psnr"] = psnr(np.asarray(image),
                                               np.asarray(Image.open(out).convert(args.mode)))
 
-    print(f"{image.width} x {image.height} {args.mode} mosaic ({megapixels:.1f} MP), {args.rounds} interleaved "
+    print(f"{image.width} x {image.height} {args.mode} {args.content} ({megapixels:.1f} MP), {args.rounds} interleaved "
           f"rounds, medians; {available_cpus()} CPUs, {cpu_model()}, "
           f"Python {platform.python_version()}, pillow_streamjpeg {pillow_streamjpeg.__version__} "
           f"({engine.name} kernels), Pillow {Image.__version__}")

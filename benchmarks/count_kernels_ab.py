@@ -14,7 +14,10 @@ baseline) builds, and run the installed package with
 ``PILLOW_STREAMJPEG_KERNELS=x86-64-v3``.
 
     python benchmarks/count_kernels_ab.py A.so B.so [--quality 90] [--subsampling 2]
-        [--mode RGB|L] [--saves 3] [--width 1248] [--height 1000]
+        [--mode RGB|L] [--content mosaic|page] [--saves 3] [--width 1248] [--height 1000]
+
+``--content page`` crops ``bench_encode.py``'s page (the mosaic with every other tile white)
+instead, across the edge of its first white tile: half astronaut, half white.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ def child(args: argparse.Namespace) -> None:
     from PIL import Image
 
     import pillow_streamjpeg  # noqa: F401 (registers STREAMJPEG)
-    from bench_encode import mosaic
+    from bench_encode import CONTENT
     from bench_kernels_ab import load
     from pillow_streamjpeg import engine, strips
 
     kernels = load(args.a)
     engine.kernels = strips.engine.kernels = kernels
-    pixels = np.asarray(mosaic(1.0))[:args.height, :args.width]
+    x0 = 1250 - args.width // 2 if args.content == "page" else 0
+    pixels = np.asarray(CONTENT[args.content](6.25))[:args.height, x0:x0 + args.width]
     image = Image.fromarray(np.ascontiguousarray(pixels))
     if args.mode == "L":
         image = image.convert("L")
@@ -61,7 +65,7 @@ def instructions(module: str, saves: int, args: argparse.Namespace, folder: Path
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
                os.path.abspath(__file__), module, module, "--child", "--saves", str(saves),
                "--quality", str(args.quality), "--subsampling", str(args.subsampling),
-               "--mode", args.mode, "--width", str(args.width), "--height", str(args.height)]
+               "--mode", args.mode, "--content", args.content, "--width", str(args.width), "--height", str(args.height)]
     env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1")
     run = subprocess.run(command, capture_output=True, text=True, env=env)
     if run.returncode != 0:
@@ -82,6 +86,8 @@ def main() -> None:
     parser.add_argument("--quality", type=int, default=90)
     parser.add_argument("--subsampling", type=int, default=2, choices=(0, 1, 2))
     parser.add_argument("--mode", choices=("RGB", "L"), default="RGB")
+    parser.add_argument("--content", choices=("mosaic", "page"), default="mosaic",
+                        help="the mosaic of photos (default), or the page: every other tile white")
     parser.add_argument("--saves", type=int, default=3, help="saves counted (default 3)")
     parser.add_argument("--width", type=int, default=1248, help="crop of the mosaic")
     parser.add_argument("--height", type=int, default=1000, help="crop of the mosaic")
@@ -106,7 +112,7 @@ def main() -> None:
     setting = f"q{args.quality}"
     if args.mode == "RGB":
         setting += f" subsampling {args.subsampling}"
-    print(f"{args.mode} {args.width} x {args.height} {setting}, {args.saves} saves, one worker: "
+    print(f"{args.mode} {args.content} {args.width} x {args.height} {setting}, {args.saves} saves, one worker: "
           f"A {counts[0] / 1e6:.2f} M, B {counts[1] / 1e6:.2f} M instructions a save; "
           f"B / A {counts[1] / counts[0]:.4f}")
 
