@@ -583,3 +583,73 @@ def test_flat_subsampled_mcus_take_the_dcs_that_decode_closest(reference, vs, ch
                           quantizers, ycc_rgb) - colours[0]) ** 2).sum()
     assert ((_flat_decoded(np.array([Qa[0, ys[0]], Qa[0, b], Qa[0, r]]), quantizers, ycc_rgb)
              - colours[0]) ** 2).sum() < had
+
+
+@pytest.mark.parametrize("channels", [4, 3])
+@pytest.mark.parametrize("vs", [2, 1])
+def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, channels) -> None:
+    """``_flat_sub`` takes its last choice again for an MCU of the same colour and DCs, and
+    searches again where either differs: a run of MCUs of one colour, some with the DCs of
+    the one before, some with others, each ends with DCs that decode that colour as closely
+    as any of the 27 neighbours of its own. RGBX's fourth byte, different in every pixel,
+    does not make an MCU less flat; a column of pixels off in an MCU does (each row then
+    equal to the first), and that MCU keeps its coefficients; the last MCU is cut by the
+    image's edge."""
+    ycc_rgb = transpiled.source("refine").ycc_rgb
+    group = gm = 8
+    nb = group * (2 * vs + 2)
+    yb = 2 * group
+    rng = np.random.default_rng(vs + channels)
+    Q = rng.integers(-30, 31, 64 * nb).astype(np.int32)
+    jb = vs * yb + np.arange(group)
+    for f in range(1, 64):
+        Q[f * nb + jb] = 0
+        Q[f * nb + jb + group] = 0
+    ys = [[by * yb + 2 * m + bx for by in range(vs) for bx in range(2)] for m in range(group)]
+    colour = (255, 40, 0)
+    quantizers = np.array([6, 9, 7])
+    # the colour's DCs rounded (JFIF's YCbCr, 8 x the level-shifted value over the
+    # quantizer), moved for some MCUs: 1, 2, 5 and 6 as 0, 4 as 3
+    ycc = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5],
+                    [0.5, -0.418688, -0.081312]]) @ colour - [128, 0, 0]
+    base = np.round(8 * ycc / quantizers).astype(int)
+    moves = [(0, 0, 0), (0, 0, 0), (0, 0, 0), (-2, -1, 1), (-2, -1, 1), (0, 0, 0), (0, 0, 0),
+             (2, 1, -1)]
+    start = base + np.array(moves)
+    for m in range(group):
+        Q[ys[m]] = start[m, 0]
+        Q[jb[m]], Q[jb[m] + group] = start[m, 1], start[m, 2]
+    before = Q.copy()
+    width = 16 * gm - 3
+    pixels = np.zeros((8 * vs, 16 * group, channels), dtype=np.uint8)
+    pixels[..., :3] = colour
+    if channels == 4:
+        pixels[..., 3] = rng.integers(0, 256, pixels.shape[:2])
+    pixels[:, 16 * 6 + 15, 2] = 1  # MCU 6: its last column off
+    band = pixels.reshape(-1)
+    rowidx = np.minimum(np.arange(16), 8 * vs - 1).astype(np.int64)
+    recip = np.zeros(192, dtype=np.float32)
+    recip[[0, 64, 128]] = 1 / (8 * quantizers)
+    comp_table = np.array([0, 1, 2], dtype=np.int64)
+    reference._flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, 16 * group * channels,
+                        rowidx, width, channels, 0)
+    Qb, Qa = before.reshape(64, nb), Q.reshape(64, nb)
+    offsets = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
+    chosen = []
+    for m in range(gm):
+        if m == 6:  # not one colour: untouched
+            blocks = ys[m] + [jb[m], jb[m] + group]
+            assert (Qa[:, blocks] == Qb[:, blocks]).all()
+            continue
+        assert (Qa[1:, ys[m]] == 0).all() and (Qa[0, ys[m]] == Qa[0, ys[m][0]]).all()
+        own = np.array([Qb[0, ys[m][0]], Qb[0, jb[m]], Qb[0, jb[m] + group]])
+        errors = [((_flat_decoded(own + d, quantizers, ycc_rgb) - colour) ** 2).sum()
+                  for d in offsets]
+        dcs = np.array([Qa[0, ys[m][0]], Qa[0, jb[m]], Qa[0, jb[m] + group]])
+        assert np.abs(dcs - own).max() <= 1, m
+        assert ((_flat_decoded(dcs, quantizers, ycc_rgb) - colour) ** 2).sum() == min(errors), m
+        chosen.append(tuple(dcs))
+    # MCUs of the same DCs in end alike; the run's other starts end elsewhere
+    assert chosen[0] == chosen[1] == chosen[2] == chosen[5]
+    assert chosen[3] == chosen[4]
+    assert len(set(chosen)) >= 2

@@ -312,28 +312,17 @@ def _luma_packed(W, src, n, S, o, whole, yr, yg, yb):
             S[o + x] = yr * red + yg * green + yb * blue - shift
 
 
-def _pair_sums(W, a, b, x):
-    """Sums of red, green and blue (float32) of words W[a + 2 x], W[a + 2 x + 1], W[b + 2 x], W[b + 2 x + 1].
-
-    Red and blue of the four pixels are summed in the two 16-bit halves of
-    one word (w & 0x00FF00FF; at most 4 x 255), green alone: the same sums
-    as ``_chroma_sub``'s, hence the same bytes.
-    """
-    pair = np.int32(0x00FF00FF)
-    low = np.int32(0xFFFF)
-    byte = np.int32(255)
-    eight = np.int32(8)
-    w0 = W[a + 2 * x]
-    w1 = W[a + 2 * x + 1]
-    w2 = W[b + 2 * x]
-    w3 = W[b + 2 * x + 1]
-    rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
-    green = (((w0 >> eight) & byte) + ((w1 >> eight) & byte)) + (((w2 >> eight) & byte) + ((w3 >> eight) & byte))
-    return np.float32(rb & low), np.float32(green), np.float32(rb >> np.int32(16))
-
-
 def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
-    """``_chroma_sub`` of n2 pixel pairs of 4 bytes read as int32 words W[a:], W[b:] (``_pair_sums``)."""
+    """``_chroma_sub`` of n2 pixel pairs of 4 bytes read as int32 words W[a:], W[b:].
+
+    Sums of red, green and blue of words W[a + 2 x], W[a + 2 x + 1], W[b + 2 x] and
+    W[b + 2 x + 1]: red and blue of the four pixels summed in the two 16-bit halves of one
+    word (w & 0x00FF00FF; at most 4 x 255), green alone; the same sums as ``_chroma_sub``'s,
+    hence the same bytes. Written out in each loop: as a function of their own (returning
+    the three sums) they were left out of line, and the loops scalar, whenever code added
+    elsewhere in ``_group_coefs`` changed g++'s inlining (a q90 4:2:0 save 1.15x to 1.7x
+    its instructions, docs/fidelity.md, "Flat subsampled MCUs: runs of one colour").
+    """
     quarter = np.float32(0.25)
     ur = np.float32(-0.168735892) * quarter
     ug = np.float32(-0.331264108) * quarter
@@ -344,6 +333,10 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     chroma_low = np.float32(256.499969482421875)  # 256.5 - 2**-15: see _ycc
     tie = np.float32(0.000030517578125)  # 2**-15
     i256 = np.int32(256)
+    pair = np.int32(0x00FF00FF)
+    low = np.int32(0xFFFF)
+    byte = np.int32(255)
+    eight = np.int32(8)
     a = _size(a)
     b = _size(b)
     n2 = _size(n2)
@@ -351,12 +344,28 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     ocr = _size(ocr)
     if whole:  # the test outside the loops: inside, g++ left the rounded loop scalar
         for x in range(n2):
-            red, green, blue = _pair_sums(W, a, b, x)
+            w0 = W[a + 2 * x]
+            w1 = W[a + 2 * x + 1]
+            w2 = W[b + 2 * x]
+            w3 = W[b + 2 * x + 1]
+            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
+            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
+                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
+            red = np.float32(rb & low)
+            blue = np.float32(rb >> np.int32(16))
             S[ocb + x] = np.float32(np.int32(ur * red + ug * green + ub * blue + chroma_low + min(ub * blue, tie)) - i256)
             S[ocr + x] = np.float32(np.int32(vr * red + vg * green + vb * blue + chroma_low + min(vr * red, tie)) - i256)
     else:
         for x in range(n2):
-            red, green, blue = _pair_sums(W, a, b, x)
+            w0 = W[a + 2 * x]
+            w1 = W[a + 2 * x + 1]
+            w2 = W[b + 2 * x]
+            w3 = W[b + 2 * x + 1]
+            rb = ((w0 & pair) + (w1 & pair)) + ((w2 & pair) + (w3 & pair))
+            green = np.float32((((w0 >> eight) & byte) + ((w1 >> eight) & byte))
+                               + (((w2 >> eight) & byte) + ((w3 >> eight) & byte)))
+            red = np.float32(rb & low)
+            blue = np.float32(rb >> np.int32(16))
             S[ocb + x] = ur * red + ug * green + ub * blue
             S[ocr + x] = vr * red + vg * green + vb * blue
 
@@ -1851,6 +1860,21 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
     qy = _dc_quantizer(recip, comp_table[0])
     qb = _dc_quantizer(recip, comp_table[1])
     qr = _dc_quantizer(recip, comp_table[2])
+    # the last choice made, and its colour and DCs in, taken again without a search for a
+    # run of MCUs alike (the pixel count scales every choice's error alike: it does not
+    # change which is least). On a white page the 27 choices tried for each flat MCU cost
+    # about 11,500 instructions (docs/fidelity.md, "Flat subsampled MCUs: runs of one
+    # colour"). Scalars, not arrays: two small arrays allocated here changed g++'s inlining
+    # of ``_group_coefs`` and cost 1.6x a save's instructions on photos.
+    lr = -1
+    lg = -1
+    lb = -1
+    ly = 0
+    lcb = 0
+    lcr = 0
+    ny = 0
+    nb_ = 0
+    nr = 0
     for m in range(gm):
         jb = _size(vs * yb + m)
         x = _size(x0 + 16 * m)
@@ -1858,16 +1882,29 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
         if cols > 0 and _flat_chroma(Q, nb, group, jb):
             count = _one_colour(band, row_bytes, rowidx, 8 * vs, x, cols, channels)
             if count > 0:
-                _flat_sub_dc(Q, group, m, vs, qy, qb, qr, count, band,
-                             _size(rowidx[0]) * row_bytes + x * channels)
-                # every AC coefficient of Y zero (the chroma's are)
-                for f in range(1, 64):
-                    o = _size(f * nb + 2 * m)
-                    Q[o] = 0
-                    Q[o + 1] = 0
-                    if vs == 2:
-                        Q[o + yb] = 0
-                        Q[o + yb + 1] = 0
+                first = _size(rowidx[0]) * row_bytes + x * channels
+                r = int(band[first])
+                g = int(band[first + 1])
+                b = int(band[first + 2])
+                cy, cb, cr = _flat_sub_inputs(Q, group, m, vs)
+                if r != lr or g != lg or b != lb or cy != ly or cb != lcb or cr != lcr:
+                    ny, nb_, nr = _flat_sub_dc(cy, cb, cr, r, g, b, qy, qb, qr)
+                    lr = r
+                    lg = g
+                    lb = b
+                    ly = cy
+                    lcb = cb
+                    lcr = cr
+                Q[jb] = nb_
+                Q[jb + group] = nr
+                # Y's DC alike in its blocks, every AC coefficient zero (the chroma's are)
+                for by in range(vs):
+                    o = _size(by * yb + 2 * m)
+                    Q[o] = ny
+                    Q[o + 1] = ny
+                    for f in range(1, 64):
+                        Q[o + f * nb] = 0
+                        Q[o + f * nb + 1] = 0
 
 
 def _dc_quantizer(recip, t):
@@ -1888,44 +1925,66 @@ def _flat_chroma(Q, nb, group, jb):
 
 def _one_colour(band, row_bytes, rowidx, rows, x, cols, channels):
     """The number of the MCU's seen pixels (``cols`` columns from x, ``rows`` rows as rowidx
-    repeats them) if they all have its first pixel's R, G and B, else 0 (stops at the first
-    that differs)."""
+    repeats them) if they all have its first pixel's R, G and B, else 0: each pixel of the
+    first row against the one before it, every other row against the first (stops at the
+    first row that differs)."""
     first = _size(rowidx[0]) * row_bytes + x * channels
-    r = band[first]
-    g = band[first + 1]
-    b = band[first + 2]
-    count = 0
-    for y in range(rows):
-        if y == 0 or rowidx[y] != rowidx[y - 1]:  # rows past the image repeat the last one
-            src = _size(rowidx[y]) * row_bytes + x * channels
-            for i in range(cols):
-                o = src + i * channels
-                if band[o] != r or band[o + 1] != g or band[o + 2] != b:
-                    return 0
+    n = cols * channels
+    if _row_differs(band, first + channels, first, n - channels, channels):
+        return 0
+    count = cols
+    for y in range(1, rows):
+        if rowidx[y] != rowidx[y - 1]:  # rows past the image repeat the last one
+            if _row_differs(band, _size(rowidx[y]) * row_bytes + x * channels, first, n,
+                            channels):
+                return 0
             count += cols
     return count
 
 
-def _flat_sub_dc(Q, group, m, vs, qy, qb, qr, count, band, first):
-    """``_flat_sub``'s choice for MCU m: Y's DC (the rounded mean of its blocks'), Cb's and
-    Cr's each kept or moved by one, the 27 choices tried in that order and the first of the
-    least error kept; set in every Y block."""
+def _row_differs(band, a, b, n, channels):
+    """True if the pixels of the n bytes of band from a differ from those from b in R, G or B
+    (a fourth channel, RGBX's, ignored).
+
+    Every byte compared first, their differences ORed and tested once, one loop that g++
+    vectorizes; only where that finds a difference and pixels have a fourth byte (Pillow's RGB
+    rows come with one) are R, G and B compared alone. A test a pixel, three branches each,
+    had made the check of a flat MCU's pixels about a third of ``_flat_sub``'s cost.
+    """
+    a = _size(a)
+    b = _size(b)
+    d = np.uint8(0)
+    for i in range(n):
+        d |= band[a + i] ^ band[b + i]
+    if d == 0 or channels == 3:
+        return d != 0
+    d = np.uint8(0)
+    for p in range(n // channels):
+        o = p * channels
+        d |= ((band[a + o] ^ band[b + o]) | (band[a + o + 1] ^ band[b + o + 1])
+              | (band[a + o + 2] ^ band[b + o + 2]))
+    return d != 0
+
+
+def _flat_sub_inputs(Q, group, m, vs):
+    """MCU m's DCs as ``_flat_sub`` starts from them: Y's the rounded mean of its blocks', Cb's
+    and Cr's."""
     yb = _size(2 * group)
     m = _size(m)
     jb = _size(vs * yb + m)
-    jr = jb + _size(group)
     total = int(Q[2 * m]) + int(Q[2 * m + 1])
     blocks = 2
     if vs == 2:
         total += int(Q[yb + 2 * m]) + int(Q[yb + 2 * m + 1])
         blocks = 4
-    cy = (2 * total + blocks) // (2 * blocks)
-    cb = int(Q[jb])
-    cr = int(Q[jr])
-    sr = count * int(band[first])
-    sg = count * int(band[first + 1])
-    sb = count * int(band[first + 2])
-    best = -1
+    return (2 * total + blocks) // (2 * blocks), int(Q[jb]), int(Q[jb + _size(group)])
+
+
+def _flat_sub_dc(cy, cb, cr, r, g, b, qy, qb, qr):
+    """``_flat_sub``'s choice for a flat MCU of colour r, g, b whose DCs are cy, cb, cr: each
+    kept or moved by one, the 27 choices tried in that order and the first of the least error
+    (``_flat_error``) returned (the search stops at an error of 0: none after it is less)."""
+    least = -1
     ny = cy
     nb_ = cb
     nr = cr
@@ -1935,19 +1994,15 @@ def _flat_sub_dc(Q, group, m, vs, qy, qb, qr, count, band, first):
         db = 1 - ((c // 3) % 3 + 1) % 3
         dr = 1 - (c % 3 + 1) % 3
         e = _flat_error(np.int32(cy + dy), np.int32(cb + db), np.int32(cr + dr), qy, qb, qr,
-                        count, sr, sg, sb)
-        if best < 0 or e < best:
-            best = e
+                        1, r, g, b)
+        if least < 0 or e < least:
+            least = e
             ny = cy + dy
             nb_ = cb + db
             nr = cr + dr
-    Q[2 * m] = ny
-    Q[2 * m + 1] = ny
-    if vs == 2:
-        Q[yb + 2 * m] = ny
-        Q[yb + 2 * m + 1] = ny
-    Q[jb] = nb_
-    Q[jr] = nr
+            if e == 0:
+                break
+    return ny, nb_, nr
 
 
 def _flat_grey(Q, M, gm, samples, cw, cols, rows, recip, tb):
