@@ -320,7 +320,7 @@ def _chroma_sub_packed(W, a, b, n2, S, ocb, ocr, whole):
     word (w & 0x00FF00FF; at most 4 x 255), green alone; the same sums as ``_chroma_sub``'s,
     hence the same bytes. Written out in each loop: as a function of their own (returning
     the three sums) they were left out of line, and the loops scalar, whenever code added
-    elsewhere in ``_group_coefs`` changed g++'s inlining (a q90 4:2:0 save 1.15x to 1.7x
+    elsewhere in ``_group_coefs`` changed g++'s inlining (a q90 4:2:0 save 1.6x to 1.7x
     its instructions, docs/fidelity.md, "Flat subsampled MCUs: runs of one colour").
     """
     quarter = np.float32(0.25)
@@ -1862,10 +1862,11 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
     qr = _dc_quantizer(recip, comp_table[2])
     # the last choice made, and its colour and DCs in, taken again without a search for a
     # run of MCUs alike (the pixel count scales every choice's error alike: it does not
-    # change which is least). On a white page the 27 choices tried for each flat MCU cost
-    # about 11,500 instructions (docs/fidelity.md, "Flat subsampled MCUs: runs of one
-    # colour"). Scalars, not arrays: two small arrays allocated here changed g++'s inlining
-    # of ``_group_coefs`` and cost 1.6x a save's instructions on photos.
+    # change which is least): a flat MCU cost about 11,500 instructions, the 27 choices tried
+    # each time among them (docs/fidelity.md, "Flat subsampled MCUs: runs of one colour").
+    # Scalars, not arrays: two small arrays allocated here changed g++'s inlining of
+    # ``_group_coefs`` (1.6x a q90 4:2:0 save's instructions on photos, with ``_pair_sums``
+    # still a function of its own: ``_chroma_sub_packed``).
     lr = -1
     lg = -1
     lb = -1
@@ -1948,8 +1949,8 @@ def _row_differs(band, a, b, n, channels):
 
     Every byte compared first, their differences ORed and tested once, one loop that g++
     vectorizes; only where that finds a difference and pixels have a fourth byte (Pillow's RGB
-    rows come with one) are R, G and B compared alone. A test a pixel, three branches each,
-    had made the check of a flat MCU's pixels about a third of ``_flat_sub``'s cost.
+    rows come with one) are R, G and B compared alone. It was a test a pixel, three branches
+    each, a scalar loop over the MCU's 256 pixels.
     """
     a = _size(a)
     b = _size(b)
