@@ -585,16 +585,20 @@ def test_flat_subsampled_mcus_take_the_dcs_that_decode_closest(reference, vs, ch
              - colours[0]) ** 2).sum() < had
 
 
+@pytest.mark.parametrize("off", ["column", "chroma", "row", None])
 @pytest.mark.parametrize("channels", [4, 3])
 @pytest.mark.parametrize("vs", [2, 1])
-def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, channels) -> None:
+def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, channels,
+                                                              off) -> None:
     """``_flat_sub`` takes its last choice again for an MCU of the same colour and DCs, and
     searches again where either differs: a run of MCUs of one colour, some with the DCs of
     the one before, some with others, each ends with DCs that decode that colour as closely
     as any of the 27 neighbours of its own. RGBX's fourth byte, different in every pixel,
-    does not make an MCU less flat; a column of pixels off in an MCU does (each row then
-    equal to the first), and that MCU keeps its coefficients; the last MCU is cut by the
-    image's edge."""
+    does not make an MCU less flat; the last MCU is cut by the image's edge. With no MCU
+    ``off`` the group is tested as one (every MCU flat, Y's AC zeroed across it); MCU 6 with
+    a column of pixels off (each row then equal to the first), its last row off, or a
+    chroma AC coefficient not zero is not flat, keeps its coefficients, and the others are
+    tested one by one."""
     ycc_rgb = transpiled.source("refine").ycc_rgb
     group = gm = 8
     nb = group * (2 * vs + 2)
@@ -605,6 +609,8 @@ def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, cha
     for f in range(1, 64):
         Q[f * nb + jb] = 0
         Q[f * nb + jb + group] = 0
+    if off == "chroma":
+        Q[37 * nb + jb[6] + group] = -1  # MCU 6's Cr
     ys = [[by * yb + 2 * m + bx for by in range(vs) for bx in range(2)] for m in range(group)]
     colour = (255, 40, 0)
     quantizers = np.array([6, 9, 7])
@@ -625,7 +631,10 @@ def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, cha
     pixels[..., :3] = colour
     if channels == 4:
         pixels[..., 3] = rng.integers(0, 256, pixels.shape[:2])
-    pixels[:, 16 * 6 + 15, 2] = 1  # MCU 6: its last column off
+    if off == "column":
+        pixels[:, 16 * 6 + 15, 2] = 1  # MCU 6: its last column off
+    elif off == "row":
+        pixels[-1, 16 * 6:16 * 7, 0] = 254  # MCU 6: its last row off
     band = pixels.reshape(-1)
     rowidx = np.minimum(np.arange(16), 8 * vs - 1).astype(np.int64)
     recip = np.zeros(192, dtype=np.float32)
@@ -637,7 +646,7 @@ def test_flat_runs_of_one_colour_choose_for_each_mcus_own_dcs(reference, vs, cha
     offsets = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).reshape(3, -1).T
     chosen = []
     for m in range(gm):
-        if m == 6:  # not one colour: untouched
+        if m == 6 and off:  # not flat: untouched
             blocks = ys[m] + [jb[m], jb[m] + group]
             assert (Qa[:, blocks] == Qb[:, blocks]).all()
             continue

@@ -1848,7 +1848,9 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
     among the neighbours of the DCs (Y's the mean of its blocks'), by ``_flat_error`` (jdcolor's
     integer YCbCr -> RGB with its clamps), the neighbours' chroma left out. Only MCUs
     whose chroma blocks have no AC coefficient are looked at (each until its first
-    non-zero one), and their pixels until the first that differs from the first.
+    non-zero one), and their pixels until the first row that differs from the first; the
+    group's seen MCUs are so tested as one first, and where that finds them all flat and
+    of one colour none is tested alone.
     band .. x0: the strip's pixels, as ``_colour_sub`` reads them, from column x0.
     """
     nb = _size(nb)
@@ -1876,12 +1878,23 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
     ny = 0
     nb_ = 0
     nr = 0
+    # the group's seen MCUs tested as one first: where all are flat and of one colour (a
+    # white page, a slide's background), their chroma's AC are tested a coefficient at a
+    # time across the group and their pixels a row at a time across it, and Y's AC zeroed
+    # across it, in loops g++ vectorizes; a flat MCU tested and zeroed alone, its strided
+    # coefficients one by one, cost about 3,150 instructions (docs/fidelity.md, "Flat
+    # subsampled MCUs: a group of one colour")
+    mc = min(gm, max(width - _size(x0) + 15, 0) // 16)
+    whole = (mc > 0 and _flat_chroma_group(Q, nb, group, vs * yb, mc)
+             and _one_colour(band, row_bytes, rowidx, 8 * vs, x0, min(width - x0, 16 * mc),
+                             channels) > 0)
     for m in range(gm):
         jb = _size(vs * yb + m)
         x = _size(x0 + 16 * m)
         cols = min(width - x, 16)
-        if cols > 0 and _flat_chroma(Q, nb, group, jb):
-            count = _one_colour(band, row_bytes, rowidx, 8 * vs, x, cols, channels)
+        if cols > 0 and (whole or _flat_chroma(Q, nb, group, jb)):
+            count = 1 if whole else _one_colour(band, row_bytes, rowidx, 8 * vs, x, cols,
+                                                channels)
             if count > 0:
                 first = _size(rowidx[0]) * row_bytes + x * channels
                 r = int(band[first])
@@ -1903,9 +1916,36 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
                     o = _size(by * yb + 2 * m)
                     Q[o] = ny
                     Q[o + 1] = ny
-                    for f in range(1, 64):
-                        Q[o + f * nb] = 0
-                        Q[o + f * nb + 1] = 0
+                    if not whole:
+                        for f in range(1, 64):
+                            Q[o + f * nb] = 0
+                            Q[o + f * nb + 1] = 0
+    if whole:
+        for by in range(vs):
+            for f in range(1, 64):
+                o = _size(by * yb + f * nb)
+                for k in range(2 * mc):
+                    Q[o + k] = 0
+
+
+def _flat_chroma_group(Q, nb, group, jb, mc):
+    """``_flat_chroma`` for the chroma blocks of MCUs 0..mc-1 at once (Cb's from jb, Cr's
+    from jb + group): 1 if none has an AC coefficient, else 0 (a coefficient at a time across
+    the MCUs, one loop g++ vectorizes; stops after the first coefficient that is not zero in
+    all of them)."""
+    nb = _size(nb)
+    group = _size(group)
+    jb = _size(jb)
+    for f in range(1, 64):
+        # the index written out from values set before the loops: carried as o += nb, or
+        # set inside the loop over f, it was not known to be non-negative, and Pythran's
+        # test for a negative index kept the loop scalar
+        d = np.int32(0)
+        for m in range(mc):
+            d |= Q[f * nb + jb + m] | Q[f * nb + jb + group + m]
+        if d != 0:
+            return 0
+    return 1
 
 
 def _dc_quantizer(recip, t):
