@@ -24,8 +24,9 @@ path, whole strips of a narrow image (up to ``SIDE_MCUS`` MCUs in all) are
 laid side by side and coded as one strip (``side_by_side``,
 ``StripCoder._encode_side``): images refined on every strip (the default's on
 small images, ``refine`` given), and marked strips in a row. A strip the same as
-the one before it there is refined once (``copy_coefs``): its copies do not count
-against ``SIDE_MCUS`` on the marked strips' runs.
+the one before it there is refined once and coded from its coefficients
+(``kernels.code_copies``): its copies do not count against ``SIDE_MCUS`` on the marked
+strips' runs.
 
 With the default's choice on smooth blocks (``Smoothing``: grey and other images
 coded plane by plane, without subsampling, at quality 94 and above),
@@ -561,7 +562,7 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
                  pred: np.ndarray | None = None, carry: np.ndarray | None = None,
                  pad: bool = True, mcu0: int = 0, interval: int = 0,
                  refine: Refinement | None = None, marks: np.ndarray | None = None,
-                 row_mcus: int = 0, copies: tuple[int, ...] | None = None,
+                 row_mcus: int = 0, copies: np.ndarray | None = None,
                  smooth: Smoothing | None = None) -> int:
     """Entropy-code the strip of ``nrows`` rows of a 2-D uint8 band from row0 into scratch.out.
 
@@ -582,9 +583,10 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     ``row_mcus``: the strip is strips of that many MCUs side by side
     (``StripCoder._code_side``, intervals of whole strips), whose
     coefficients' groups are cut at each one's first MCU, as their own calls
-    cut them; refined only. ``copies`` (with ``row_mcus``): the strips coded,
-    each the index of the band's strip whose refined coefficients it takes
-    (``copy_coefs``): strips repeated in a side-by-side run are refined once.
+    cut them; refined only. ``copies`` (with ``row_mcus``, int64): the strips
+    coded, each the index of the band's strip whose refined coefficients it is
+    coded from (``kernels.code_copies``): strips repeated in a side-by-side run
+    are refined once.
     With ``smooth`` (and no ``refine``), a strip with smooth windows
     (``Smoothing.clean``) takes the two-step path with the choice on its smooth
     blocks (``smoothed_coefs``).
@@ -615,52 +617,13 @@ def encode_strip(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, f
     refined_coefs(kernels, band, row0, nrows, frame, scratch, refine, group, marks, mcu0,
                   row_mcus or interval)
     if copies is not None:
-        frame = copy_coefs(kernels, scratch.strip_coefs, frame, row_mcus, copies)
+        return kernels.code_copies(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs,
+                                   frame.vs, frame.comp_table, *codes, scratch.words,
+                                   scratch.out, group, pred, carry, int(pad), mcu0, interval,
+                                   row_mcus, copies)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out,
                               group, pred, carry, int(pad), mcu0, interval)
-
-
-def copy_coefs(kernels: ModuleType, coefs: np.ndarray, frame: Frame, row_mcus: int,
-               copies: tuple[int, ...]) -> Frame:
-    """Lay out the coefficients of strips side by side again, strip ``copies[k]``'s as strip k's; returns their frame.
-
-    ``coefs`` holds ``kernels.strip_coefs``' layout of a strip of ``frame``
-    (strips of ``row_mcus`` MCUs side by side), coefficient n of block j at
-    ``n * nb + j`` (nb: ``kernels.strip_group``'s MCUs times the blocks of
-    one). The strips' coefficients are a function of their pixels
-    alone (groups cut at each strip's first MCU, each MCU refined from its own
-    pixels), so a strip the same as another takes its coefficients.
-    """
-    ncomp, hs, vs = frame.ncomp, frame.hs, frame.vs
-    per_mcu = hs * vs + ncomp - 1
-    mcus = frame.width // (8 * hs)
-    lay = kernels.strip_group(mcus, ncomp)
-    distinct = mcus // row_mcus
-    index = np.array(copies, dtype=np.intp)
-    src = coefs[:64 * lay * per_mcu].reshape(64, -1)
-    # component 0's blocks by rows of ``lay * hs`` (``vs`` rows), then each other component's
-    # ``lay``: each strip's blocks of a row or component are ``row_mcus * hs`` in a row, so
-    # the strips laid out are a take along the strips' axis, chunks of a row's blocks
-    # (np.take of each block by its index took 3 to 3.5 times as long: 12.7 against 7.3 us
-    # on a 128 x 128 grey checker, 42 against 13 us on an RGB one at 4:4:4)
-    luma = np.take(src[:, :vs * lay * hs].reshape(64, vs, lay * hs)[:, :, :mcus * hs]
-                   .reshape(64, vs, distinct, row_mcus * hs), index, axis=2).reshape(64, -1)
-    chroma = None
-    if ncomp > 1:
-        chroma = np.take(src[:, vs * lay * hs:(vs * hs + ncomp - 1) * lay]
-                         .reshape(64, ncomp - 1, lay)[:, :, :mcus]
-                         .reshape(64, ncomp - 1, distinct, row_mcus),
-                         index, axis=2).reshape(64, -1)
-    # into the layout of the strips laid out (both taken first: the buffer is the same);
-    # strip_group pads grey strips only, whose blocks are their MCUs: the padding follows
-    laid_mcus = len(copies) * row_mcus
-    out = coefs[:64 * kernels.strip_group(laid_mcus, ncomp) * per_mcu].reshape(64, -1)
-    out[:, :luma.shape[1]] = luma
-    if chroma is not None:
-        out[:, luma.shape[1]:luma.shape[1] + chroma.shape[1]] = chroma
-    # tuple.__new__, not _replace, as ``Frame.wider``
-    return tuple.__new__(Frame, (laid_mcus * 8 * hs, *frame[1:]))
 
 
 def _repeats(pixels: np.ndarray, top: int, height: int, count: int) -> list[bool]:
@@ -1429,9 +1392,10 @@ class StripCoder:
         """``_encode_side`` of the strips of a 2-D array's rows from ``top``, with each strip's marks.
 
         ``same``: whether each strip is the same as the one before (``_repeats``);
-        only the others are laid side by side and refined, the coefficients then
-        laid out for every strip (``copy_coefs``): ramps along rows and
-        checkers repeat every strip.
+        only the others are laid side by side and refined, every strip then coded
+        from its copy's coefficients (``kernels.code_copies``; laying them out
+        for every strip first, with NumPy, took 29 us of a 128 x 128 RGB ramp's
+        save of 200): ramps along rows and checkers repeat every strip.
         """
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         height, per_row, refine = self._height, self._per_row, self.refine
@@ -1446,17 +1410,15 @@ class StripCoder:
                 if not repeat:
                     distinct.append(s)
                 taken.append(len(distinct) - 1)
-            copies = tuple(taken)
+            copies = np.array(taken, np.int64)
             rows = rows[distinct]
             if marks is not None:
                 marks = [marks[s] for s in distinct]
         if marks is not None:
             marks = np.concatenate(marks)
         wide = laid_side_by_side(rows)
-        laid = frame.wider(count)  # the coefficients laid out: every strip's
+        laid = frame.wider(len(rows))  # the strips refined: the distinct ones
         scratch.two_step(kernels, laid)
-        if copies is not None:  # the strips refined: the distinct ones
-            laid = frame.wider(len(rows))
         n = encode_strip(kernels, wide, 0, height, laid,
                          codes, scratch, MCUS_PER_GROUP, pred, carry,
                          self._closes(index + count - 1), index * per_row, self._interval,

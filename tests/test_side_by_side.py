@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 import pillow_streamjpeg
-from pillow_streamjpeg import engine, options, strips
+from pillow_streamjpeg import engine, options, strips, tables
 
 sys.path.insert(0, str(Path(__file__).parent / "lib"))
 from generated import content  # noqa: E402
@@ -66,15 +66,15 @@ def sides(monkeypatch) -> list[int]:
 
 @pytest.fixture
 def copies(monkeypatch) -> list[tuple[int, ...]]:
-    """The ``copies`` of each ``copy_coefs`` call (repeated strips side by side)."""
+    """The ``copies`` of each ``kernels.code_copies`` call (repeated strips side by side)."""
     calls: list[tuple[int, ...]] = []
-    real = strips.copy_coefs
+    real = engine.kernels.code_copies
 
-    def recorded(kernels, coefs, frame, row_mcus, copies):
-        calls.append(copies)
-        return real(kernels, coefs, frame, row_mcus, copies)
+    def recorded(*args):
+        calls.append(tuple(args[-1].tolist()))
+        return real(*args)
 
-    monkeypatch.setattr(strips, "copy_coefs", recorded)
+    monkeypatch.setattr(engine.kernels, "code_copies", recorded)
     return calls
 
 
@@ -140,7 +140,7 @@ def _tiled(block: np.ndarray, width: int) -> np.ndarray:
                                 {"quality": 85, "optimize": True}, {"workers": 2}])
 def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> None:
     """Strips the same as the one before take its marks and refined coefficients
-    (``_repeats``, ``copy_coefs``): the bytes of one strip a call, with repeats beyond
+    (``_repeats``, ``kernels.code_copies``): the bytes of one strip a call, with repeats beyond
     ``SIDE_MCUS`` MCUs in one call, and a strip whose first row only is the one before's
     refined anew."""
     rng = np.random.default_rng(7)
@@ -268,23 +268,33 @@ def test_repeated_strips_refined_on_every_strip_are_refined_once(monkeypatch, si
     assert _save(image, quality=90, refine=1) == wide
 
 
+@pytest.fixture(scope="module")
+def plain_kernels():
+    """The kernels' Pythran source run as plain Python (``transpiled.source``)."""
+    import transpiled
+
+    return transpiled.source("kernels")
+
+
 @pytest.mark.parametrize("ncomp, hs, vs", [(1, 1, 1), (3, 1, 1), (3, 2, 1), (3, 2, 2)])
-@pytest.mark.parametrize("row_mcus, copies", [(4, (0, 0, 1, 1, 1, 2)), (16, (0, 0, 0, 0)),
-                                               (8, (0, 1, 1, 2, 3, 3, 3, 4))])
-def test_copy_coefs_lays_out_each_strips_blocks(ncomp, hs, vs, row_mcus, copies) -> None:
-    """``copy_coefs`` against a model of the layout block by block: strip k of the strips
+@pytest.mark.parametrize("row_mcus, copies, interval", [
+    (4, (0, 0, 1, 1, 1, 2), 0), (16, (0, 0, 0, 0), 0), (8, (0, 1, 1, 2, 3, 3, 3, 4), 0),
+    (4, (0, 0, 1, 1, 1, 2), 8), (8, (0, 1, 1, 2, 3, 3, 3, 4), 12)])
+def test_code_copies_codes_each_strip_from_its_copy(plain_kernels, ncomp, hs, vs, row_mcus,
+                                                    copies, interval) -> None:
+    """``kernels.code_copies`` of the distinct strips' coefficients against ``code_coefs``
+    of a model of them laid out for every strip, block by block (strip k of the strips
     laid out takes strip ``copies[k]``'s coefficients, each block where
-    ``kernels.strip_coefs`` puts it (component 0's by rows of the group's MCUs times ``hs``,
-    ``vs`` rows, then each other component's), grey strips padded (``strip_group``)."""
-    kernels = engine.kernels
+    ``kernels.strip_coefs`` puts it: component 0's by rows of the group's MCUs times ``hs``,
+    ``vs`` rows, then each other component's; grey strips padded, ``strip_group``): the same
+    bytes, DC predictors and bits left, with restarts (``interval``, counted from MCU 4)
+    inside strips and between them; the compiled builds and the plain-Python source."""
     distinct = max(copies) + 1
     mcus, laid = distinct * row_mcus, len(copies) * row_mcus
     per_mcu = hs * vs + ncomp - 1
-    lay_in, lay_out = kernels.strip_group(mcus, ncomp), kernels.strip_group(laid, ncomp)
-    frame = strips.Frame(8 * hs * mcus, ncomp, ncomp, 0, hs, vs, np.zeros(ncomp, np.int64),
-                         np.zeros(1, np.float32))
-    size = 64 * max(lay_in, lay_out) * per_mcu
-    coefs = np.random.default_rng(5).integers(-999, 999, size, dtype=np.int32)
+    rng = np.random.default_rng(5 + row_mcus + ncomp)
+    comp_table = np.array([0, 1, 1][:ncomp], np.int64)
+    codes = strips.Codes.of(tables.STD_HUFFMAN[:1 if ncomp == 1 else 2])
 
     def block(lay: int, mcu: int, part: int) -> int:
         """The block of ``part`` of an MCU: luma row v, column h (v * hs + h), then chroma."""
@@ -292,15 +302,49 @@ def test_copy_coefs_lays_out_each_strips_blocks(ncomp, hs, vs, row_mcus, copies)
             return (part // hs) * lay * hs + mcu * hs + part % hs
         return hs * vs * lay + (part - hs * vs) * lay + mcu
 
-    source = coefs[:64 * lay_in * per_mcu].reshape(64, -1).copy()
-    want = np.empty((64, lay_out * per_mcu), np.int32)
-    for k, c in enumerate(copies):
-        for m in range(row_mcus):
-            for part in range(per_mcu):
-                want[:, block(lay_out, k * row_mcus + m, part)] = \
-                    source[:, block(lay_in, c * row_mcus + m, part)]
-    wider = strips.copy_coefs(kernels, coefs, frame, row_mcus, copies)
-    assert wider.width == 8 * hs * laid
-    got = coefs[:64 * lay_out * per_mcu].reshape(64, -1)
-    used = [block(lay_out, mcu, part) for mcu in range(laid) for part in range(per_mcu)]
-    np.testing.assert_array_equal(got[:, used], want[:, used])
+    results = []
+    for kernels in (engine.kernels, plain_kernels):
+        lay_in, lay_out = kernels.strip_group(mcus, ncomp), kernels.strip_group(laid, ncomp)
+        # sparse coefficients, as quantized blocks are: a few non-zero, DCs of any size
+        source = (rng.integers(-60, 61, (64, lay_in * per_mcu))
+                  * (rng.random((64, lay_in * per_mcu)) < 0.2)).astype(np.int32)
+        source[0] = rng.integers(-1000, 1001, lay_in * per_mcu)
+        want = np.zeros((64, lay_out * per_mcu), np.int32)
+        for k, c in enumerate(copies):
+            for m in range(row_mcus):
+                for part in range(per_mcu):
+                    want[:, block(lay_out, k * row_mcus + m, part)] = \
+                        source[:, block(lay_in, c * row_mcus + m, part)]
+        words = np.zeros(kernels.scratch_sizes(ncomp, hs, vs, strips.MCUS_PER_GROUP)[3],
+                         np.uint64)
+        coded = []
+        for args in ((want.reshape(-1), 8 * hs * laid), (source.reshape(-1), 8 * hs * mcus)):
+            out = np.zeros(2 * 27 * 8 * laid * per_mcu + 4096, np.uint8)
+            pred = np.zeros(4, np.int64)
+            carry = np.zeros(2, np.uint64)
+            common = (*args, ncomp, hs, vs, comp_table, *codes, words, out,
+                      strips.MCUS_PER_GROUP, pred, carry, 0, 4, interval)
+            if len(coded) == 0:
+                n = kernels.code_coefs(*common)
+            else:
+                n = kernels.code_copies(*common, row_mcus, np.array(copies, np.int64))
+            coded.append((bytes(out[:n]), pred.tolist(), carry.tolist()))
+        assert coded[1] == coded[0]
+        assert (len(coded[0][0]) > 0 and (b"\xff\xd0" in coded[0][0]) == (interval > 0))
+        results.append((lay_in, source))
+    # the same source coefficients for both: the builds give the bytes of the source
+    lay_in, source = results[0]
+    pred = np.zeros(4, np.int64)
+    carry = np.zeros(2, np.uint64)
+    outs = []
+    for kernels in (engine.kernels, plain_kernels):
+        out = np.zeros(2 * 27 * 8 * laid * per_mcu + 4096, np.uint8)
+        pred[:] = 0
+        carry[:] = 0
+        words = np.zeros(kernels.scratch_sizes(ncomp, hs, vs, strips.MCUS_PER_GROUP)[3],
+                         np.uint64)
+        n = kernels.code_copies(source.reshape(-1), 8 * hs * mcus, ncomp, hs, vs, comp_table,
+                                *codes, words, out, strips.MCUS_PER_GROUP, pred, carry, 1, 4,
+                                interval, row_mcus, np.array(copies, np.int64))
+        outs.append((bytes(out[:n]), pred.tolist(), carry.tolist()))
+    assert outs[0] == outs[1]

@@ -52,8 +52,8 @@ def test_grey_strips_of_64_blocks_are_padded(name) -> None:
 
 
 def _images(width: int) -> dict[str, np.ndarray]:
-    """A ramp along rows (every strip the same: copied, ``copy_coefs``), a diagonal ramp
-    (smooth blocks), a checker (marked MCUs) and noise, 24 rows."""
+    """A ramp along rows (every strip the same: refined once, ``kernels.code_copies``), a
+    diagonal ramp (smooth blocks), a checker (marked MCUs) and noise, 24 rows."""
     y, x = np.mgrid[:24, :width]
     return {
         "ramp along rows": (x * 255 // (width - 1)).astype(np.uint8),
