@@ -1401,7 +1401,14 @@ class StripCoder:
         height, per_row, refine = self._height, self._per_row, self.refine
         rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
         copies = None
-        if any(same):
+        if all(same[1:]):
+            # every strip the first's (checkers, ramps along rows): it alone, without the
+            # general case's loop, index and copies (7 of a 128 x 128 checker's 36 us here)
+            copies = np.zeros(count, np.int64)
+            rows = rows[:1]
+            if marks is not None:
+                marks = marks[:1]
+        elif any(same):
             # the distinct strips, and each strip's copy: that of the last distinct strip up
             # to it (counted as they come: a bisection a strip took 3 times as long)
             distinct: list[int] = []
@@ -1415,7 +1422,7 @@ class StripCoder:
             if marks is not None:
                 marks = [marks[s] for s in distinct]
         if marks is not None:
-            marks = np.concatenate(marks)
+            marks = marks[0] if len(marks) == 1 else np.concatenate(marks)
         wide = laid_side_by_side(rows)
         laid = frame.wider(len(rows))  # the strips refined: the distinct ones
         scratch.two_step(kernels, laid)
