@@ -665,16 +665,20 @@ def encode_strips(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, 
 
 
 def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
-                scratch: Scratch, refine: Refinement, always: bool = False) -> np.ndarray | None:
+                scratch: Scratch, refine: Refinement, always: bool = False,
+                buffers: bool = True) -> np.ndarray | None:
     """The marks of a whole strip's MCUs for a ``MARKED`` refinement (``kernels.choice_marks``), None if none is marked (all zeros with ``always``).
 
-    Where some are, makes ``scratch``'s two-step buffers for strips of this frame.
+    Where some are, makes ``scratch``'s two-step buffers for strips of this frame,
+    unless ``buffers`` is False (``StripCoder._code_side``, which codes the strips,
+    makes them for the strips side by side).
     """
     marks = np.empty(-(-frame.width // (8 * frame.hs)), np.uint8)
     if not kernels.choice_marks(band.reshape(-1), band.shape[1], row0, frame.channels,
                                 frame.width, nrows, frame.hs, frame.vs, marks):
         return marks if always else None
-    scratch.two_step(kernels, frame)
+    if buffers:
+        scratch.two_step(kernels, frame)
     return marks
 
 
@@ -1263,8 +1267,10 @@ class StripCoder:
                     found.append(found[-1])
                     continue
                 row = top + (coded + len(found)) * height
+                # (the two-step buffers made below, by ``_code_side`` or before ``encode_strip``)
                 if distinct == self._side or (more := strip_marks(
-                        kernels, pixels, row, height, frame, scratch, self.refine)) is None:
+                        kernels, pixels, row, height, frame, scratch, self.refine,
+                        buffers=False)) is None:
                     break
                 found.append(more)
                 distinct += 1
@@ -1383,7 +1389,7 @@ class StripCoder:
             for s in range(count):
                 marks.append(marks[-1] if same[s] else strip_marks(
                     engine.kernels, pixels, top + s * height, height, self.frame,
-                    self._scratch(), self.refine, True))
+                    self._scratch(), self.refine, True, buffers=False))
         self._code_side(pixels, top, index, count, marks, same, pred, carry, data)
 
     def _code_side(self, pixels: np.ndarray, top: int, index: int, count: int,
