@@ -1888,39 +1888,37 @@ def _flat_sub(Q, nb, group, gm, vs, recip, comp_table, band, row_bytes, rowidx, 
     mc = min(gm, max(width - _size(x0) + 15, 0) // 16)
     whole = (mc > 0 and _flat_chroma_group(Q, nb, group, vs * yb, mc)
              and _one_colour(band, row_bytes, rowidx, 8 * vs, x0, min(width - x0, 16 * mc),
-                             channels) > 0)
+                             channels))
     for m in range(gm):
         jb = _size(vs * yb + m)
         x = _size(x0 + 16 * m)
         cols = min(width - x, 16)
-        if cols > 0 and (whole or _flat_chroma(Q, nb, group, jb)):
-            count = 1 if whole else _one_colour(band, row_bytes, rowidx, 8 * vs, x, cols,
-                                                channels)
-            if count > 0:
-                first = _size(rowidx[0]) * row_bytes + x * channels
-                r = int(band[first])
-                g = int(band[first + 1])
-                b = int(band[first + 2])
-                cy, cb, cr = _flat_sub_inputs(Q, group, m, vs)
-                if r != lr or g != lg or b != lb or cy != ly or cb != lcb or cr != lcr:
-                    ny, nb_, nr = _flat_sub_dc(cy, cb, cr, r, g, b, qy, qb, qr)
-                    lr = r
-                    lg = g
-                    lb = b
-                    ly = cy
-                    lcb = cb
-                    lcr = cr
-                Q[jb] = nb_
-                Q[jb + group] = nr
-                # Y's DC alike in its blocks, every AC coefficient zero (the chroma's are)
-                for by in range(vs):
-                    o = _size(by * yb + 2 * m)
-                    Q[o] = ny
-                    Q[o + 1] = ny
-                    if not whole:
-                        for f in range(1, 64):
-                            Q[o + f * nb] = 0
-                            Q[o + f * nb + 1] = 0
+        if cols > 0 and (whole or (_flat_chroma(Q, nb, group, jb) and _one_colour(
+                band, row_bytes, rowidx, 8 * vs, x, cols, channels))):
+            first = _size(rowidx[0]) * row_bytes + x * channels
+            r = int(band[first])
+            g = int(band[first + 1])
+            b = int(band[first + 2])
+            cy, cb, cr = _flat_sub_inputs(Q, group, m, vs)
+            if r != lr or g != lg or b != lb or cy != ly or cb != lcb or cr != lcr:
+                ny, nb_, nr = _flat_sub_dc(cy, cb, cr, r, g, b, qy, qb, qr)
+                lr = r
+                lg = g
+                lb = b
+                ly = cy
+                lcb = cb
+                lcr = cr
+            Q[jb] = nb_
+            Q[jb + group] = nr
+            # Y's DC alike in its blocks, every AC coefficient zero (the chroma's are)
+            for by in range(vs):
+                o = _size(by * yb + 2 * m)
+                Q[o] = ny
+                Q[o + 1] = ny
+                if not whole:
+                    for f in range(1, 64):
+                        Q[o + f * nb] = 0
+                        Q[o + f * nb + 1] = 0
     if whole:
         for by in range(vs):
             for f in range(1, 64):
@@ -1966,22 +1964,20 @@ def _flat_chroma(Q, nb, group, jb):
 
 
 def _one_colour(band, row_bytes, rowidx, rows, x, cols, channels):
-    """The number of the MCU's seen pixels (``cols`` columns from x, ``rows`` rows as rowidx
-    repeats them) if they all have its first pixel's R, G and B, else 0: each pixel of the
-    first row against the one before it, every other row against the first (stops at the
-    first row that differs)."""
+    """1 if the MCU's seen pixels (``cols`` columns from x, ``rows`` rows as rowidx
+    repeats them) all have its first pixel's R, G and B, else 0: each pixel of the first row
+    against the one before it, every other row against the first (stops at the first row
+    that differs)."""
     first = _size(rowidx[0]) * row_bytes + x * channels
     n = cols * channels
     if _row_differs(band, first + channels, first, n - channels, channels):
         return 0
-    count = cols
     for y in range(1, rows):
         if rowidx[y] != rowidx[y - 1]:  # rows past the image repeat the last one
             if _row_differs(band, _size(rowidx[y]) * row_bytes + x * channels, first, n,
                             channels):
                 return 0
-            count += cols
-    return count
+    return 1
 
 
 def _row_differs(band, a, b, n, channels):
@@ -2971,6 +2967,22 @@ def strip_coefs(band, row_bytes, row0, nrows, width, channels, ncomp, convert, h
     return mcus
 
 
+def _coding_state(strip_coefs, nb, words, carry):
+    """``code_coefs``' and ``code_copies``' coder state for a layout of nb blocks a
+    coefficient: the blocks' AC masks (``_ac_masks``), with the bit positions in words[:64]
+    (``_position_table``), and the bit buffer's [free bits] and [bits] continued from
+    ``carry``."""
+    M = np.zeros(nb, dtype=np.uint64)
+    NAT = _natural_order()
+    _position_table(_lowest_bit_table(), NAT, nb, words)
+    _ac_masks(strip_coefs, nb, NAT, M)
+    st = np.zeros(2, dtype=np.int64)
+    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
+    acc_st = np.zeros(1, dtype=np.uint64)
+    acc_st[0] = carry[1]
+    return M, st, acc_st
+
+
 def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value, words,
                out, group, pred, carry, pad, mcu0, interval):
     """``encode_strip`` of the coefficients ``strip_coefs`` left (maybe changed since); returns the byte count.
@@ -2985,15 +2997,7 @@ def code_coefs(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, value
     """
     mcus = (width + 8 * hs - 1) // (8 * hs)
     lay = strip_group(mcus, ncomp)
-    nb = lay * (hs * vs + ncomp - 1)
-    M = np.zeros(nb, dtype=np.uint64)
-    NAT = _natural_order()
-    _position_table(_lowest_bit_table(), NAT, nb, words)
-    _ac_masks(strip_coefs, nb, NAT, M)
-    st = np.zeros(2, dtype=np.int64)
-    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
-    acc_st = np.zeros(1, dtype=np.uint64)
-    acc_st[0] = carry[1]
+    M, st, acc_st = _coding_state(strip_coefs, lay * (hs * vs + ncomp - 1), words, carry)
     pos = 0
     m0 = 0
     while m0 < mcus:
@@ -3022,21 +3026,14 @@ def code_copies(strip_coefs, width, ncomp, hs, vs, comp_table, huff, pairs, valu
     each strip are coded where its copy's lie, cut at each strip's first MCU
     (the bit stream does not depend on where groups are cut), the masks made
     for the distinct strips only. mcu0 and interval count the strips coded.
-    ``code_coefs``' loop is written again here on purpose: as a call of this
-    one with one copy, ``code_coefs`` took 2.1 % more instructions (callgrind,
-    strips of a grey photo at q90: products in ``_code_blocks``' indices).
+    ``code_coefs``' loop over groups is written again here on purpose: as a call
+    of this one with one copy, ``code_coefs`` took 2.1 % more instructions
+    (callgrind, strips of a grey photo at q90: products in ``_code_blocks``'
+    indices); their state is made in one place (``_coding_state``).
     """
     mcus = (width + 8 * hs - 1) // (8 * hs)
     lay = strip_group(mcus, ncomp)
-    nb = lay * (hs * vs + ncomp - 1)
-    M = np.zeros(nb, dtype=np.uint64)
-    NAT = _natural_order()
-    _position_table(_lowest_bit_table(), NAT, nb, words)
-    _ac_masks(strip_coefs, nb, NAT, M)
-    st = np.zeros(2, dtype=np.int64)
-    st[0] = 64 - np.int64(carry[0] & np.uint64(7))
-    acc_st = np.zeros(1, dtype=np.uint64)
-    acc_st[0] = carry[1]
+    M, st, acc_st = _coding_state(strip_coefs, lay * (hs * vs + ncomp - 1), words, carry)
     pos = 0
     m0 = 0  # the MCUs coded so far
     for k in range(copies.shape[0]):
