@@ -290,7 +290,7 @@ def test_refine_zero_turns_the_choice_off(monkeypatch) -> None:
 def test_copied_choices_are_the_choices_made(monkeypatch, mode, subsampling, quality) -> None:
     """An MCU like the one before it takes that one's coefficients (marked 2): the bytes of
     choosing for it again (every 2 made 1). At 4:2:x with the luma correction (q75) only
-    where its coefficients before the choice are that one's too (``refine._same_kept``)."""
+    where its coefficients before the choice are that one's too (``refine._kept_run``)."""
     pixels = _patterned()
     if mode == "L":
         pixels = np.ascontiguousarray(pixels[..., 1])
@@ -316,6 +316,142 @@ def _choose_again(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(strips, "refined_coefs", again)
     return seen
+
+
+
+def _refine_modules() -> dict[str, object]:
+    """The refine kernels' builds (``engine.refine`` and its x86-64-v3 build, if any) and their Python source."""
+    from pillow_streamjpeg import refine
+
+    modules = {"baseline": refine, "source": transpiled.source("refine")}
+    if "x86-64-v3" in BUILDS:
+        from pillow_streamjpeg import refine_v3
+
+        modules["x86-64-v3"] = refine_v3
+    return modules
+
+
+def _refine_calls(monkeypatch, pixels: np.ndarray, **params) -> list[tuple[str, list]]:
+    """The refine kernels' calls with copies (marks of 2) in a save: (name, arguments before it)."""
+    calls = []
+    real = engine.refine
+
+    class Recorder:
+        def __getattr__(self, name):
+            kernel = getattr(real, name)
+            if not name.startswith("refine_group"):
+                return kernel
+
+            def record(*args):
+                if (args[-1] == 2).any():
+                    calls.append((name, [a.copy() if isinstance(a, np.ndarray) else a
+                                         for a in args]))
+                return kernel(*args)
+            return record
+
+    monkeypatch.setattr(engine, "refine", Recorder())
+    _save(pixels, workers=1, **params)
+    monkeypatch.undo()
+    return calls
+
+
+def _copied(name: str, args: list) -> tuple[np.ndarray, np.ndarray]:
+    """The MCUs a refine kernel's call copies (a model of the copies, one MCU at a time) and
+    the marks that make the others' choices without copies (2 -> 1 where not copied, 0 where
+    copied): an MCU marked 2 takes the coefficients of the MCU before it, after that one's
+    choice; at 4:2:x only if its own before the choice are those of the last MCU chosen for
+    (the luma correction reads the neighbouring MCUs), none marked 0 between them."""
+    marks = args[-1]
+    coefs, nb = (args[9], args[10]) if name == "refine_group_rgb" else (
+        (args[11], args[12]))
+    if name == "refine_group":
+        width, mcus, per = args[16], args[8], 8
+    else:
+        width, mcus = args[4], args[6]
+        per = 8 if name == "refine_group_rgb" else 16
+    copied = np.zeros(len(marks), bool)
+    blocks = _mcu_blocks(name, args)
+    kept = None
+    for i in range(mcus):
+        if per * i >= width:
+            continue
+        here = coefs.reshape(64, nb)[:, blocks(i)]
+        if marks[i] == 0:
+            kept = None
+        elif marks[i] == 2 and i > 0 and (name != "refine_group_sub" or (
+                kept is not None and np.array_equal(here, kept))):
+            copied[i] = True
+        elif marks[i] != 0:
+            kept = here
+    return copied, np.where(copied, 0, np.where(marks == 2, 1, marks)).astype(np.uint8)
+
+
+def _mcu_blocks(name: str, args: list):
+    """MCU i's block indices in a refine kernel's coefficients (``strip_coefs``' layout)."""
+    if name == "refine_group":
+        return lambda i: [i]  # grey: one block an MCU, the group's first block 0
+    if name == "refine_group_rgb":
+        mcus = args[6]
+        return lambda i: [i, mcus + i, 2 * mcus + i]
+    mcus, vs = args[6], args[7]
+    return lambda i: ([2 * r * mcus + 2 * i + x for r in range(vs) for x in (0, 1)]
+                      + [2 * vs * mcus + i, (2 * vs + 1) * mcus + i])
+
+
+def _vertical_runs(width: int, height: int, mode: str, mcu_width: int) -> np.ndarray:
+    """A vertical ramp (every MCU of a strip the one before it) with columns of noise that end
+    runs inside strips, a column a level apart, and a partial last MCU. MCUs 16 wide: each
+    MCU's left half darker than its right (the MCU's Y blocks not alike)."""
+    pixels = content("vramp", width, height, mode).copy()
+    if mcu_width == 16:
+        pixels[:, np.arange(width) % 16 < 8] //= 2
+    noise = content("noise", width, height, mode)
+    pixels[:, 53:56] = noise[:, 53:56]
+    pixels[:, 300:302] = noise[:, 300:302]
+    pixels[:, 121] = np.minimum(pixels[:, 121].astype(int) + 1, 255)
+    return pixels
+
+
+@pytest.mark.parametrize("mode, subsampling, quality", [
+    ("L", 0, 95), ("RGB", 0, 95), ("RGB", 1, 95), ("RGB", 2, 95), ("RGB", 1, 75),
+    ("RGB", 2, 75)])
+def test_runs_of_copies_are_copies_one_mcu_at_a_time(monkeypatch, mode, subsampling,
+                                                     quality) -> None:
+    """The refine kernels copy runs of MCUs marked 2 at once (``_copy_run``): each build and
+    the Python source give the coefficients and count of a model that copies them one MCU at
+    a time after the kernel chose for the others (the same call with those MCUs unmarked):
+    runs ended by other MCUs, at the image's edge, and at 4:2:x where the luma correction
+    makes an MCU's coefficients differ from the one before it (not copied)."""
+    # runs of up to 10 MCUs (``_kept_run`` compares 8 at a time), within the choice's size
+    pixels = _vertical_runs(410, 64 if subsampling else 32, mode, 16 if subsampling else 8)
+    calls = _refine_calls(monkeypatch, pixels, quality=quality, subsampling=subsampling)
+    assert calls
+    copies = kept_apart = 0
+    for name, args in calls:
+        assert args[11 if name == "refine_group_rgb" else 13] == 0  # no search: unmarked MCUs left
+        copied, marks = _copied(name, args)
+        copies += copied.sum()
+        kept_apart += ((args[-1] == 2) & ~copied).sum()
+        blocks = _mcu_blocks(name, args)
+        ci, ni = (9, 10) if name == "refine_group_rgb" else (11, 12)
+        for build, module in _refine_modules().items():
+            got = list(args)
+            got[ci] = args[ci].copy()
+            count = getattr(module, name)(*got)
+            want = list(args)
+            want[ci] = args[ci].copy()
+            want[-1] = marks
+            expected = getattr(module, name)(*want)
+            grid = want[ci].reshape(64, args[ni])
+            for i in np.flatnonzero(copied):
+                before = grid[:, blocks(i)].copy()
+                grid[:, blocks(i)] = grid[:, blocks(i - 1)]
+                expected += int(not np.array_equal(before, grid[:, blocks(i)]))
+            assert np.array_equal(got[ci], want[ci]), (build, name)
+            assert count == expected, (build, name)
+    assert copies > 40
+    if subsampling and quality == 95:
+        assert kept_apart > 0  # the 4:2:x check that the coefficients are the same is reached
 
 
 def test_larger_images_are_not_marked(monkeypatch) -> None:

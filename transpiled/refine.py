@@ -1246,6 +1246,83 @@ def _copy_block(coefs, src, dst, nb):
     return 1 if d != 0 else 0
 
 
+# Runs of copied MCUs at 4:2:2 and 4:2:0: a subsampled MCU marked 2 (``kernels.choice_marks``:
+# the pixels of the MCU before it) whose coefficients before the choice are those of the last
+# MCU chosen for takes that choice. On vertical ramps every MCU of a strip after its first is
+# one; compared and copied one block at a time (``_copy_block``: 64 coefficients 4 * nb bytes
+# apart) they took longer than the strip's choices (a 256 x 256 4:2:0 save at q95, 4 strips
+# side by side a call: about 57 us of copies against 44 for the rest of the call). A run of
+# them is compared and copied a coefficient row at a time, where the row's blocks of the run
+# lie side by side (``_same_run``, ``_fill_run``): about 22 us (docs/performance.md, "Copied
+# MCUs by runs"). Without subsampling the copies are not compared and cost about 1 % of such
+# saves; they stay one MCU at a time.
+
+
+def _marked_run(marks, i, end):
+    """The first MCU from i (at most end) not marked 2."""
+    e = i
+    while e < end and marks[e] == 2:
+        e += 1
+    return e
+
+
+def _same_run(coefs, nb, base, per, P, p0, e0, e1):
+    """0 if blocks base + per * m + t (t < per, per 1 or 2) of MCUs m = e0..e1-1 all hold P[p0 + 64 * t + n] as coefficient n, else not 0.
+
+    One OR over each coefficient row's blocks of the run, which lie side by
+    side, without finding which MCUs differ (``_differ_run``).
+    """
+    nb = _size(nb)
+    d = np.int32(0)
+    for n in range(64):
+        row = _size(n * nb + base)
+        p = P[_size(p0 + n)]
+        if per == 2:
+            q = P[_size(p0 + 64 + n)]
+            for k in range(_size(row + 2 * e0), _size(row + 2 * e1), 2):
+                d |= (coefs[k] ^ p) | (coefs[k + 1] ^ q)
+        else:
+            for k in range(_size(row + e0), _size(row + e1)):
+                d |= coefs[k] ^ p
+    return d
+
+
+def _fill_run(coefs, nb, base, per, src, e0, e1, P, p0):
+    """Blocks base + per * m + t (t < per, per 1 or 2) of MCUs m = e0..e1-1 set to MCU src's; returns 0 if those are P's (as ``_same_run``), else not 0."""
+    nb = _size(nb)
+    d = np.int32(0)
+    for n in range(64):
+        row = _size(n * nb + base)
+        a = coefs[_size(row + per * src)]
+        d |= a ^ P[_size(p0 + n)]
+        if per == 2:
+            b = coefs[_size(row + 2 * src + 1)]
+            d |= b ^ P[_size(p0 + 64 + n)]
+            for k in range(_size(row + 2 * e0), _size(row + 2 * e1), 2):
+                coefs[k] = a
+                coefs[k + 1] = b
+        else:
+            for k in range(_size(row + e0), _size(row + e1)):
+                coefs[k] = a
+    return d
+
+
+def _differ_run(coefs, nb, base, per, P, p0, e0, e1, D):
+    """D[m] |= the bits where blocks base + per * m + t of MCUs m = e0..e1-1 differ from P[p0 + 64 * t + n]."""
+    nb = _size(nb)
+    for n in range(64):
+        row = _size(n * nb + base)
+        for t in range(per):
+            p = P[_size(p0 + 64 * t + n)]
+            for m in range(e0, e1):
+                D[m] |= coefs[_size(row + per * m + t)] ^ p
+
+
+def _cleared(D, e0, e1):
+    for m in range(e0, e1):
+        D[m] = 0
+
+
 # Colour: the RGB error of the decoder's pixels --------------------------------------------
 
 
@@ -1892,7 +1969,11 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
     # the coefficients of the last marked MCU before its choice (``_keep_mcu``), if ``kept``
     P = np.zeros(64 * (2 * vs + 2) if marked else 0, dtype=np.int32)
     kept = 0
+    D = np.zeros(mcus if marked else 0, dtype=np.int32)  # ``_differ_run``'s, by MCU
+    until = 0  # the end of the last run of copied MCUs (``_kept_run``)
     for i in range(mcus):
+        if i < until:
+            continue
         cols = min(width - 16 * i, 16)
         if cols <= 0 or rows <= 0:
             continue
@@ -1909,16 +1990,24 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 # MCU's edges, which on such content (vertical ramps) the search optimizes
                 # for wrongly (refine=1 on 64 x 64 ones at 4:2:0: up to 0.8 dB behind Pillow)
                 steps = 0
-            if marks[i] == 2 and i > 0 and kept and _same_kept(coefs, nb, mcus, vs, i, P):
+            if marks[i] == 2 and i > 0 and kept:
                 # the pixels of MCU i - 1 (``kernels.choice_marks``) and its coefficients
                 # before its choice (not always: the 4:2:x luma correction, ``_luma_fix``,
-                # reads the neighbouring MCUs' chroma), so its choice, copied
-                took = 0
-                for b in range(2 * vs + 2):
-                    took = max(took, _copy_block(coefs, _mcu_block(mcus, vs, i - 1, b),
-                                                 _mcu_block(mcus, vs, i, b), nb))
-                changed += took
-                continue
+                # reads the neighbouring MCUs' chroma), so its choice, copied, to the MCUs
+                # like it after it too
+                until = _kept_run(coefs, nb, mcus, vs, i,
+                                  _marked_run(marks, i, min(mcus, (width + 15) // 16)), P, D)
+                if until > i:
+                    # each copied MCU held P: the copies changed all of them or none
+                    d = np.int32(0)
+                    for r in range(vs):
+                        d |= _fill_run(coefs, nb, 2 * r * mcus, 2, i - 1, i, until, P, 128 * r)
+                    for c in range(2):
+                        d |= _fill_run(coefs, nb, (2 * vs + c) * mcus, 1, i - 1, i, until, P,
+                                       64 * (2 * vs + c))
+                    if d != 0:
+                        changed += until - i
+                    continue
             if marks[i] != 0:
                 _keep_mcu(coefs, nb, mcus, vs, i, P)
                 kept = 1
@@ -2004,14 +2093,33 @@ def _keep_mcu(coefs, nb, mcus, vs, i, P):
             P[64 * b + n] = coefs[_size(n * nb + j)]
 
 
-def _same_kept(coefs, nb, mcus, vs, i, P):
-    """1 if subsampled MCU i's coefficients are those ``_keep_mcu`` kept in P, else 0."""
+def _kept_run(coefs, nb, mcus, vs, e0, e1, P, D):
+    """The first of subsampled MCUs e0..e1-1 whose coefficients are not those ``_keep_mcu`` kept in P (e1 if none).
+
+    All at once first (``_same_run``), where they differ 8 MCUs at a time
+    (``_differ_run``): a run that ends early costs the whole range's
+    comparison and at most 7 MCUs' more than comparing one MCU at a time.
+    """
     d = np.int32(0)
-    for b in range(2 * vs + 2):
-        j = _mcu_block(mcus, vs, i, b)
-        for n in range(64):
-            d |= coefs[_size(n * nb + j)] ^ P[64 * b + n]
-    return 1 if d == 0 else 0
+    for r in range(vs):
+        d |= _same_run(coefs, nb, 2 * r * mcus, 2, P, 128 * r, e0, e1)
+    for c in range(2):
+        d |= _same_run(coefs, nb, (2 * vs + c) * mcus, 1, P, 64 * (2 * vs + c), e0, e1)
+    if d == 0:
+        return e1
+    e = e0
+    while e < e1:
+        f = min(e + 8, e1)
+        _cleared(D, e, f)
+        for r in range(vs):
+            _differ_run(coefs, nb, 2 * r * mcus, 2, P, 128 * r, e, f, D)
+        for c in range(2):
+            _differ_run(coefs, nb, (2 * vs + c) * mcus, 1, P, 64 * (2 * vs + c), e, f, D)
+        for m in range(e, f):
+            if D[m] != 0:
+                return m
+        e = f
+    return e1
 
 
 def _ycc_pixel(r, g, b):
