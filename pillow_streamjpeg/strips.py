@@ -1032,10 +1032,10 @@ class StripCoder:
             if left is not None and left[0] == key:
                 _idle.left = None
                 # the cache of the choice on smooth blocks stays the other coder's own
-                # (tuple.__new__, not _replace: 0.4 against 1.5 us)
+                # (tuple.__new__, not _replace: 0.4 against 1.5 us); with ``refine`` the
+                # two-step path's buffers are there, as large as ``Scratch.of`` made them for
+                # the same key or larger (``two_step`` only grows them)
                 scratch = tuple.__new__(Scratch, (*left[1][:6], []))
-                if refine:  # the two-step path's buffers as ``Scratch.of`` sizes them
-                    scratch.two_step(kernels, frame.wider(strips))
             else:
                 scratch = Scratch.of(kernels, frame, refine=refine, strips=strips)
             self._local.scratch = scratch
