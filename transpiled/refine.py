@@ -1251,9 +1251,9 @@ def _copy_block(coefs, src, dst, nb):
 # MCU chosen for takes that choice. On vertical ramps every MCU of a strip after its first is
 # one; compared and copied one block at a time (``_copy_block``: 64 coefficients 4 * nb bytes
 # apart) they took longer than the strip's choices (a 256 x 256 4:2:0 save at q95, 4 strips
-# side by side a call: about 57 us of copies against 44 for the rest of the call). A run of
+# side by side a call: about 50 us of copies against 44 for the rest of the call). A run of
 # them is compared and copied a coefficient row at a time, where the row's blocks of the run
-# lie side by side (``_same_run``, ``_fill_run``): about 22 us (docs/performance.md, "Copied
+# lie side by side (``_same_run``, ``_fill_run``): about 13 us (docs/performance.md, "Copied
 # MCUs by runs"). Without subsampling the copies are not compared and cost about 1 % of such
 # saves; they stay one MCU at a time.
 
