@@ -318,7 +318,6 @@ def _choose_again(monkeypatch) -> list[int]:
     return seen
 
 
-
 def _refine_modules() -> dict[str, object]:
     """The refine kernels' builds (``engine.refine`` and its x86-64-v3 build, if any) and their Python source."""
     from pillow_streamjpeg import refine
@@ -417,9 +416,10 @@ def _vertical_runs(width: int, height: int, mode: str, mcu_width: int) -> np.nda
     ("RGB", 2, 75)])
 def test_runs_of_copies_are_copies_one_mcu_at_a_time(monkeypatch, mode, subsampling,
                                                      quality) -> None:
-    """The refine kernels copy runs of MCUs marked 2 at once (``_copy_run``): each build and
-    the Python source give the coefficients and count of a model that copies them one MCU at
-    a time after the kernel chose for the others (the same call with those MCUs unmarked):
+    """The refine kernels copy the MCUs marked 2 (at 4:2:x a run of them at once:
+    ``_kept_run``, ``_fill_run``): each build and the Python source give the coefficients and
+    count of a model that copies them one MCU at a time after the kernel chose for the others
+    (the same call with those MCUs unmarked):
     runs ended by other MCUs, at the image's edge, and at 4:2:x where the luma correction
     makes an MCU's coefficients differ from the one before it (not copied)."""
     # runs of up to 10 MCUs (``_kept_run`` compares 8 at a time), within the choice's size
