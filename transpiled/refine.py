@@ -1307,6 +1307,15 @@ def _fill_run(coefs, nb, base, per, src, e0, e1, P, p0):
     return d
 
 
+def _run_row(mcus, vs, r):
+    """Row r (0..vs + 1) of a subsampled strip's blocks (``_mcu_block``'s layout): its vs rows of
+    Y blocks, 2 an MCU, then its Cb and Cr blocks, 1 an MCU. Returns (its first block, its
+    blocks an MCU, the offset of its first block's coefficients in ``_keep_mcu``'s P)."""
+    if r < vs:
+        return 2 * r * mcus, 2, 128 * r
+    return (vs + r) * mcus, 1, 64 * (vs + r)
+
+
 def _differ_run(coefs, nb, base, per, P, p0, e0, e1, D):
     """D[m] |= the bits where blocks base + per * m + t of MCUs m = e0..e1-1 differ from P[p0 + 64 * t + n]."""
     nb = _size(nb)
@@ -1319,6 +1328,7 @@ def _differ_run(coefs, nb, base, per, P, p0, e0, e1, D):
 
 
 def _cleared(D, e0, e1):
+    """D[m] = 0 for m = e0..e1-1."""
     for m in range(e0, e1):
         D[m] = 0
 
@@ -2000,11 +2010,9 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 if until > i:
                     # each copied MCU held P: the copies changed all of them or none
                     d = np.int32(0)
-                    for r in range(vs):
-                        d |= _fill_run(coefs, nb, 2 * r * mcus, 2, i - 1, i, until, P, 128 * r)
-                    for c in range(2):
-                        d |= _fill_run(coefs, nb, (2 * vs + c) * mcus, 1, i - 1, i, until, P,
-                                       64 * (2 * vs + c))
+                    for r in range(vs + 2):
+                        base, per, p0 = _run_row(mcus, vs, r)
+                        d |= _fill_run(coefs, nb, base, per, i - 1, i, until, P, p0)
                     if d != 0:
                         changed += until - i
                     continue
@@ -2101,20 +2109,18 @@ def _kept_run(coefs, nb, mcus, vs, e0, e1, P, D):
     comparison and at most 7 MCUs' more than comparing one MCU at a time.
     """
     d = np.int32(0)
-    for r in range(vs):
-        d |= _same_run(coefs, nb, 2 * r * mcus, 2, P, 128 * r, e0, e1)
-    for c in range(2):
-        d |= _same_run(coefs, nb, (2 * vs + c) * mcus, 1, P, 64 * (2 * vs + c), e0, e1)
+    for r in range(vs + 2):
+        base, per, p0 = _run_row(mcus, vs, r)
+        d |= _same_run(coefs, nb, base, per, P, p0, e0, e1)
     if d == 0:
         return e1
     e = e0
     while e < e1:
         f = min(e + 8, e1)
         _cleared(D, e, f)
-        for r in range(vs):
-            _differ_run(coefs, nb, 2 * r * mcus, 2, P, 128 * r, e, f, D)
-        for c in range(2):
-            _differ_run(coefs, nb, (2 * vs + c) * mcus, 1, P, 64 * (2 * vs + c), e, f, D)
+        for r in range(vs + 2):
+            base, per, p0 = _run_row(mcus, vs, r)
+            _differ_run(coefs, nb, base, per, P, p0, e, f, D)
         for m in range(e, f):
             if D[m] != 0:
                 return m
