@@ -29,15 +29,11 @@ import coefjpeg
 import transpiled
 from generated import content
 from jpegtools import djpeg_decode
-from pillow_streamjpeg import engine, options, refine, strips, tables
+from pillow_streamjpeg import engine, options, strips, tables
 
 PY = transpiled.source("refine")
 
-BUILDS = {"baseline": refine}
-if "x86-64-v3" in engine.builds():
-    from pillow_streamjpeg import refine_v3
-
-    BUILDS["x86-64-v3"] = refine_v3
+BUILDS = transpiled.refine_builds()
 
 
 def _model_jpeg(module, pixels: np.ndarray, quality: int) -> bytes:

@@ -319,15 +319,8 @@ def _choose_again(monkeypatch) -> list[int]:
 
 
 def _refine_modules() -> dict[str, object]:
-    """The refine kernels' builds (``engine.refine`` and its x86-64-v3 build, if any) and their Python source."""
-    from pillow_streamjpeg import refine
-
-    modules = {"baseline": refine, "source": transpiled.source("refine")}
-    if "x86-64-v3" in BUILDS:
-        from pillow_streamjpeg import refine_v3
-
-        modules["x86-64-v3"] = refine_v3
-    return modules
+    """The refine kernels' builds and their Python source."""
+    return {**transpiled.refine_builds(), "source": transpiled.source("refine")}
 
 
 def _refine_calls(monkeypatch, pixels: np.ndarray, **params) -> list[tuple[str, list]]:

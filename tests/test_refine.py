@@ -25,16 +25,12 @@ import coefjpeg
 from jpegtools import djpeg_decode, psnr
 import transpiled
 from generated import ramp
-from pillow_streamjpeg import engine, refine, strips, tables
+from pillow_streamjpeg import engine, strips, tables
 from pillow_streamjpeg.strips import NO_MARKS
 
 PY = transpiled.source("refine")
 
-BUILDS = {"baseline": refine}
-if "x86-64-v3" in engine.builds():
-    from pillow_streamjpeg import refine_v3
-
-    BUILDS["x86-64-v3"] = refine_v3
+BUILDS = transpiled.refine_builds()
 
 
 def _dct_blocks(plane: np.ndarray) -> np.ndarray:

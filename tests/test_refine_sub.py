@@ -17,16 +17,12 @@ import pytest
 import coefjpeg
 import transpiled
 from jpegtools import djpeg_decode
-from pillow_streamjpeg import engine, refine, tables
+from pillow_streamjpeg import engine, tables
 from pillow_streamjpeg.strips import NO_MARKS
 
 PY = transpiled.source("refine")
 
-BUILDS = {"baseline": refine}
-if "x86-64-v3" in engine.builds():
-    from pillow_streamjpeg import refine_v3
-
-    BUILDS["x86-64-v3"] = refine_v3
+BUILDS = transpiled.refine_builds()
 
 
 def _strip(pixels: np.ndarray, quality: int, vs: int, row0: int = 0):

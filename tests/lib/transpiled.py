@@ -18,6 +18,19 @@ from pillow_streamjpeg.strips import Frame
 TRANSPILED = Path(__file__).resolve().parents[2] / "transpiled"
 
 
+def refine_builds() -> dict[str, ModuleType]:
+    """The builds of transpiled/refine.py this installation and CPU run, by name (the baseline,
+    and x86-64-v3 where the kernels' v3 build runs: ``engine`` pairs them)."""
+    from pillow_streamjpeg import engine, refine
+
+    builds = {"baseline": refine}
+    if "x86-64-v3" in engine.builds():
+        from pillow_streamjpeg import refine_v3
+
+        builds["x86-64-v3"] = refine_v3
+    return builds
+
+
 def source(name: str) -> ModuleType:
     """transpiled/NAME.py imported as a plain-Python module (``NAME_source``), apart from the builds."""
     spec = importlib.util.spec_from_file_location(f"{name}_source", TRANSPILED / f"{name}.py")
