@@ -138,6 +138,28 @@ def test_upsampled_rgb_model_is_djpegs(vs) -> None:
                     int(((decoded - source) ** 2).sum())
 
 
+@pytest.mark.parametrize("vs", [1, 2])
+def test_inner_error_leaves_out_the_mcus_edge_pixels(vs) -> None:
+    """``_sub_error`` is the squared RGB error of the MCU's pixels in the image as djpeg decodes
+    them; ``_sub_inner_error`` the same without its first and last columns and, at 4:2:0, its
+    first and last rows (whose chroma blends the neighbouring MCU's)."""
+    rng = np.random.default_rng(10 + vs)
+    for width, rows in [(16, 8 * vs), (11, 8 * vs - 3), (16, 1), (2, 8 * vs)]:
+        planes = [rng.integers(-5, 6, (vs, 2, 64)), rng.integers(-5, 6, (1, 1, 64)),
+                  rng.integers(-5, 6, (1, 1, 64))]
+        for plane in planes:
+            plane[..., 0] = rng.integers(-300, 300, plane.shape[:2])
+            plane[..., 12:] = 0
+        q = [[1] * 64, [2] * 64, [2] * 64]
+        decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
+        source = rng.integers(0, 256, (rows, width, 3))
+        _, R = _mcu(planes, q, vs, width, rows, source)
+        squared = ((decoded - source) ** 2).sum(axis=2)
+        assert PY._sub_error(R) == int(squared.sum())
+        inner = squared[1:15, 1:15] if vs == 2 else squared[:, 1:15]  # the MCU's rows and columns
+        assert PY._sub_inner_error(R) == int(inner.sum()), f"{width} x {rows}"
+
+
 @pytest.mark.parametrize("vs, width, rows, kind", [
     (1, 16, 8, "photo"), (2, 16, 16, "photo"), (2, 13, 11, "noise"), (2, 16, 16, "noise"),
     (1, 9, 3, "noise")])
