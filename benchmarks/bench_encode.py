@@ -14,6 +14,10 @@ qualities 100, 95, 90 and 75.
 flat colour, as on a slide scanned around its tissue or a scanned page, where an encoder's
 work per flat block shows.
 
+``--content text`` is a page of black text on white, ``--content grey`` the mosaic in grey,
+both in RGB: content whose chroma is 128 everywhere, as in documents and grey photos kept in
+colour, where the default's colour choices have nothing to correct.
+
 ``--kernels baseline`` runs the portable x86-64 build of the kernels instead of the
 one ``pillow_streamjpeg.engine`` picks for this CPU (x86-64-v4 or v3 where it can);
 ``--kernels x86-64-v3`` the AVX2 build on an AVX-512 CPU.
@@ -66,8 +70,33 @@ def page(megapixels: float) -> Image.Image:
     return image
 
 
-#: The content of ``--content``: the mosaic of photos, or the same with half its tiles white.
-CONTENT = {"mosaic": mosaic, "page": page}
+def text(megapixels: float) -> Image.Image:
+    """A page of black text on white in RGB, 5000 pixels wide: lines of words drawn with
+    Pillow's default font at 28 pixels, 35 apart (a document rendered or scanned in colour,
+    every pixel grey)."""
+    from PIL import ImageDraw, ImageFont
+
+    width = 5000
+    height = max(1000, round(megapixels * 1e6 / width))
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=28)
+    words = ("the quick brown fox jumps over a lazy dog while five boxing wizards "
+             "pack my box with liquor jugs").split()
+    rng = np.random.default_rng(0)
+    for y in range(100, height - 100, 35):
+        draw.text((150, y), " ".join(rng.choice(words, 40)), fill=(0, 0, 0), font=font)
+    return image
+
+
+def grey(megapixels: float) -> Image.Image:
+    """The mosaic converted to greyscale and back to RGB: grey photos stored in colour."""
+    return mosaic(megapixels).convert("L").convert("RGB")
+
+
+#: The content of ``--content``: the mosaic of photos, the same with half its tiles white,
+#: a page of text, or the mosaic in grey.
+CONTENT = {"mosaic": mosaic, "page": page, "text": text, "grey": grey}
 
 
 def grey_photos(height: int = 1024, width: int = 1024) -> np.ndarray:
@@ -159,7 +188,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=("RGB", "L"), default="RGB",
                         help="the mosaic in colour (default) or greyscale")
     parser.add_argument("--content", choices=sorted(CONTENT), default="mosaic",
-                        help="the mosaic of photos (default), or 'page': every other tile white")
+                        help="the mosaic of photos (default); 'page': every other tile white; "
+                        "'text': a page of text; 'grey': the mosaic in grey (RGB)")
     args = parser.parse_args()
     engine.name, engine.kernels = args.kernels, engine.builds()[args.kernels]
 

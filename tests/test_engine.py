@@ -298,6 +298,25 @@ def test_flat_colours_code_as_the_python_source(compiled, reference, hs, vs, qua
     assert data
 
 
+@pytest.mark.parametrize("hs, vs", [(2, 2), (2, 1)])
+@pytest.mark.parametrize("quality", [50, 90])
+def test_grey_rgb_codes_as_the_python_source(compiled, reference, hs, vs, quality) -> None:
+    """Grey pixels in RGB (text, white, a grey ramp) beside colour, with the luma correction:
+    the groups without a chroma coefficient, only clamped (``_clamp_rows``), and the flat
+    MCUs' runs (``_zero_luma_ac``) code alike in the compiled builds and the source."""
+    rng = np.random.default_rng(quality + vs)
+    rows, width = 8 * vs, 16 * 16 - 9  # 8 groups, the last MCU partial
+    grey = np.where(rng.random((rows, width)) < 0.3, 0, 255).astype(np.uint8)
+    grey[:, 64:128] = 255
+    grey[:, 128:192] = np.linspace(0, 255, 64, dtype=np.uint8)
+    pixels = np.repeat(grey[..., None], 4, 2)
+    pixels[:, 192:, :3] = rng.integers(0, 256, (rows, width - 192, 3))
+    band = np.ascontiguousarray(pixels.reshape(rows, -1))
+    data, _ = run_both(compiled, reference, band, 0, rows,
+                       frame(width, 4, 3, 1, hs, vs, quality, joint=True))
+    assert data
+
+
 def test_read_only_band_is_accepted(compiled) -> None:
     band = np.frombuffer(bytes(range(256)) * 4, np.uint8)
     args = frame(32, 4, 3, 1, 1, 1, 90)

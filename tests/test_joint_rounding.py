@@ -262,6 +262,102 @@ def test_y_less_k_times_the_upsampled_decoded_z(reference, vs, gm, group, qualit
     assert np.abs(got - before).max() > 1  # the case corrects something
 
 
+@pytest.mark.parametrize("vs", [2, 1])
+def test_a_group_without_chroma_coefficients_is_only_clamped(reference, vs) -> None:
+    """Where a group's chroma coefficients are all zero (a grey group: every grey pixel's
+    chroma is 128) the correction of ``_luma_fix`` is a clamp of Y: ``_clamp_rows`` gives its
+    samples bit for bit, and ``_chroma_zero`` finds such groups; one coefficient not zero
+    (Cr's DC, or Cb's last AC of the last MCU used) is found, and corrected for."""
+    _, chroma = tables.quality_tables(90)
+    J = strips._luma_fix_weights(((chroma, chroma, chroma), vs))
+    group, gm = 5, 4
+    yb = 2 * group
+    nb = group * (2 * vs + 2)
+    jc = vs * yb
+    cw = 16 * group
+    rng = np.random.default_rng(vs)
+    S = rng.uniform(-140, 140, 8 * vs * cw).astype(np.float32)  # some past the clamps
+    Q = rng.integers(-3, 4, 64 * nb).astype(np.int32)
+    for f in range(64):
+        Q[f * nb + jc: f * nb + jc + 2 * group] = 0
+        Q[f * nb + jc + gm: f * nb + jc + group] = 2  # Cb's MCUs past gm: not the group's
+    assert reference._chroma_zero(Q, nb, group, jc, gm, 0) == 1
+    corrected = S.copy()
+    reference._luma_fix(corrected, cw, vs, group, gm, Q, nb, jc, J)
+    clamped = S.copy()
+    reference._clamp_rows(clamped, cw, 8 * vs, 16 * gm)
+    assert np.array_equal(clamped.view(np.int32), corrected.view(np.int32))
+    expected = S.reshape(8 * vs, cw).copy()
+    expected[:, :16 * gm] = np.clip(expected[:, :16 * gm], -128, 127)
+    assert np.array_equal(clamped.reshape(8 * vs, cw), expected)
+    for f, block in ((0, jc + group), (63, jc + gm - 1)):  # Cr's DC, Cb's last AC, last MCU
+        Qf = Q.copy()
+        Qf[f * nb + block] = 1
+        assert reference._chroma_zero(Qf, nb, group, jc, gm, 0) == 0, (f, block)
+        got = S.copy()
+        reference._luma_fix(got, cw, vs, group, gm, Qf, nb, jc, J)
+        assert np.abs(got - clamped).max() > 0.01, (f, block)
+
+
+@pytest.mark.parametrize("vs", [2, 1])
+def test_grey_groups_take_the_clamp_for_the_same_coefficients(reference, monkeypatch,
+                                                             vs) -> None:
+    """A strip of text in RGB (grey pixels), white, a faint tint (one pixel in four a level
+    off white: Z not 0, chroma that may quantize to zero), a white MCU before colour, and a
+    flat colour (chroma DCs only), at q90 where the luma correction runs: the groups without
+    a chroma coefficient (the text and the white at least) are only clamped
+    (``_clamp_rows``), the last two corrected (``_luma_fix``), and the coefficients are those
+    of the correction run on every group (``_chroma_zero`` made to find none, which also
+    tests flat MCUs one by one)."""
+    rng = np.random.default_rng(vs)
+    rows = 8 * vs
+    text = np.where(rng.random((rows, 64)) < 0.3, 0, 255)
+    pixels = np.concatenate([
+        np.repeat(text[..., None], 3, 2),  # group 0: text
+        np.full((rows, 64, 3), 255),  # group 1: white
+        255 - ((np.arange(rows)[:, None, None] + np.arange(64)[None, :, None]) % 4 == 0)
+        * np.array([0, 0, 1]),  # group 2: a faint tint
+        np.concatenate([np.full((rows, 16, 3), 255), rng.integers(0, 256, (rows, 48, 3))],
+                       axis=1),  # group 3: a white MCU, then colour
+        np.broadcast_to([200, 60, 30], (rows, 64, 3)),  # group 4: a flat colour (chroma DCs)
+    ], axis=1).astype(np.uint8)
+    calls = {"_clamp_rows": 0, "_luma_fix": 0}
+
+    def counted(name):
+        original = getattr(reference, name)
+
+        def call(*args):
+            calls[name] += 1
+            return original(*args)
+        return call
+
+    for name in calls:
+        monkeypatch.setattr(reference, name, counted(name))
+    band, clamped, mcus = _fixed_strip(reference, pixels, vs)
+    assert mcus == 20 and calls["_clamp_rows"] + calls["_luma_fix"] == 5
+    assert calls["_clamp_rows"] >= 2 and calls["_luma_fix"] >= 2
+    before = dict(calls)
+    monkeypatch.setattr(reference, "_chroma_zero", lambda *args: 0)
+    _, corrected, _ = _fixed_strip(reference, pixels, vs)
+    assert calls == {"_clamp_rows": before["_clamp_rows"], "_luma_fix": before["_luma_fix"] + 5}
+    assert np.array_equal(clamped, corrected)
+
+
+def _fixed_strip(kernels, pixels: np.ndarray, vs: int):
+    """``transpiled.colour_strip`` at q90 4:2:x with the luma correction (groups of 4 MCUs)."""
+    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
+    rows, width = pixels.shape[:2]
+    args = transpiled.frame(width, 3, 3, 1, 2, vs, 90, joint=True)
+    samples, dct, coefs, _ = kernels.scratch_sizes(3, 2, vs, 4)
+    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 2, vs)
+    out = np.zeros(strip_coefs, np.int32)
+    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], 0, rows, *args,
+                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
+                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
+                               out, 0, 0)
+    return band, out, mcus
+
+
 def test_y_weights_add_k_times_the_pixels_own_z(reference) -> None:
     """``_luma_weights``: BT.601's Y weights, plus k times Z's weights of R, G, B (the kernels'
     ``Z_RGB``: Z of the pixel's Cb and Cr); they sum to 1 and none is negative, so Y stays
