@@ -333,29 +333,14 @@ def test_grey_groups_take_the_clamp_for_the_same_coefficients(reference, monkeyp
 
     for name in calls:
         monkeypatch.setattr(reference, name, counted(name))
-    band, clamped, mcus = _fixed_strip(reference, pixels, vs)
+    band, clamped, mcus = transpiled.colour_strip(reference, pixels, 90, 2, vs, joint=True)
     assert mcus == 20 and calls["_clamp_rows"] + calls["_luma_fix"] == 5
     assert calls["_clamp_rows"] >= 2 and calls["_luma_fix"] >= 2
     before = dict(calls)
     monkeypatch.setattr(reference, "_chroma_zero", lambda *args: 0)
-    _, corrected, _ = _fixed_strip(reference, pixels, vs)
+    _, corrected, _ = transpiled.colour_strip(reference, pixels, 90, 2, vs, joint=True)
     assert calls == {"_clamp_rows": before["_clamp_rows"], "_luma_fix": before["_luma_fix"] + 5}
     assert np.array_equal(clamped, corrected)
-
-
-def _fixed_strip(kernels, pixels: np.ndarray, vs: int):
-    """``transpiled.colour_strip`` at q90 4:2:x with the luma correction (groups of 4 MCUs)."""
-    band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
-    rows, width = pixels.shape[:2]
-    args = transpiled.frame(width, 3, 3, 1, 2, vs, 90, joint=True)
-    samples, dct, coefs, _ = kernels.scratch_sizes(3, 2, vs, 4)
-    strip_samples, strip_coefs = kernels.strip_layout(width, 3, 2, vs)
-    out = np.zeros(strip_coefs, np.int32)
-    mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], 0, rows, *args,
-                               np.zeros(samples, np.float32), np.zeros(dct, np.float32),
-                               np.zeros(coefs, np.int32), 4, np.zeros(strip_samples, np.float32),
-                               out, 0, 0)
-    return band, out, mcus
 
 
 def test_y_weights_add_k_times_the_pixels_own_z(reference) -> None:

@@ -114,6 +114,21 @@ def _error_from_scratch(blocks, R, vs: int) -> int:
     return _model_error(fresh)
 
 
+def _random_mcu(rng, vs: int, width: int, rows: int):
+    """A one-MCU 4:2:x image of random coefficients (DCs -300..299, AC up to 11 in -5..5;
+    quantizers 1 for Y, 2 for chroma): its planes, quantizers, the pixels djpeg decodes from
+    it (rows x width x 3) and random source pixels of that shape."""
+    planes = [rng.integers(-5, 6, (vs, 2, 64)), rng.integers(-5, 6, (1, 1, 64)),
+              rng.integers(-5, 6, (1, 1, 64))]
+    for plane in planes:
+        plane[..., 0] = rng.integers(-300, 300, plane.shape[:2])
+        plane[..., 12:] = 0
+    q = [[1] * 64, [2] * 64, [2] * 64]
+    decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
+    source = rng.integers(0, 256, (rows, width, 3))
+    return planes, q, decoded, source
+
+
 @pytest.mark.parametrize("vs", [1, 2])
 def test_upsampled_rgb_model_is_djpegs(vs) -> None:
     """One-MCU images of every width 1 to 16 and several heights (random coefficients,
@@ -123,14 +138,7 @@ def test_upsampled_rgb_model_is_djpegs(vs) -> None:
     heights = [1, 2, 3, 5, 8] + ([9, 12, 16] if vs == 2 else [])
     for width in range(1, 17):
         for rows in heights:
-            planes = [rng.integers(-5, 6, (vs, 2, 64)), rng.integers(-5, 6, (1, 1, 64)),
-                      rng.integers(-5, 6, (1, 1, 64))]
-            for plane in planes:
-                plane[..., 0] = rng.integers(-300, 300, plane.shape[:2])
-                plane[..., 12:] = 0
-            q = [[1] * 64, [2] * 64, [2] * 64]
-            decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
-            source = rng.integers(0, 256, (rows, width, 3))
+            planes, q, decoded, source = _random_mcu(rng, vs, width, rows)
             blocks, R = _mcu(planes, q, vs, width, rows, source)
             np.testing.assert_array_equal(_model_rgb(R), decoded, err_msg=f"{width} x {rows}")
             for c in (3, 4):  # the search's error (through the offsets) is the same
@@ -145,14 +153,7 @@ def test_inner_error_leaves_out_the_mcus_edge_pixels(vs) -> None:
     first and last rows (whose chroma blends the neighbouring MCU's)."""
     rng = np.random.default_rng(10 + vs)
     for width, rows in [(16, 8 * vs), (11, 8 * vs - 3), (16, 1), (2, 8 * vs)]:
-        planes = [rng.integers(-5, 6, (vs, 2, 64)), rng.integers(-5, 6, (1, 1, 64)),
-                  rng.integers(-5, 6, (1, 1, 64))]
-        for plane in planes:
-            plane[..., 0] = rng.integers(-300, 300, plane.shape[:2])
-            plane[..., 12:] = 0
-        q = [[1] * 64, [2] * 64, [2] * 64]
-        decoded = djpeg_decode(coefjpeg.write(planes, q[:2], width, rows, 2, vs)).astype(int)
-        source = rng.integers(0, 256, (rows, width, 3))
+        planes, q, decoded, source = _random_mcu(rng, vs, width, rows)
         _, R = _mcu(planes, q, vs, width, rows, source)
         squared = ((decoded - source) ** 2).sum(axis=2)
         assert PY._sub_error(R) == int(squared.sum())

@@ -53,13 +53,14 @@ def frame(width: int, channels: int, ncomp: int, convert: int, hs: int, vs: int,
 
 
 def colour_strip(kernels: ModuleType, pixels: np.ndarray, quality: int, hs: int = 1, vs: int = 1,
-                 row0: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+                 row0: int = 0, joint: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """A colour strip of RGB(X) pixels (its rows from row0) as refine reads it: its band, and the
-    kernels' coefficients (``strip_coefs``, the standard tables of a quality, subsampled hs x vs)
+    kernels' coefficients (``strip_coefs``, the standard tables of a quality, subsampled hs x vs,
+    groups of 4 MCUs; with ``joint`` Y takes up part of the chroma's error, as in ``frame``)
     and the number of MCUs."""
     band = np.ascontiguousarray(pixels).reshape(pixels.shape[0], -1)
     rows, width = pixels.shape[0] - row0, pixels.shape[1]
-    args = frame(width, pixels.shape[2], 3, 1, hs, vs, quality)
+    args = frame(width, pixels.shape[2], 3, 1, hs, vs, quality, joint)
     samples, dct, coefs, _ = kernels.scratch_sizes(3, hs, vs, 4)
     strip_samples, strip_coefs = kernels.strip_layout(width, 3, hs, vs)
     out = np.zeros(strip_coefs, np.int32)
