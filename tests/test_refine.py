@@ -86,18 +86,26 @@ def _impulse_products(dequantized: np.ndarray, impulses: np.ndarray) -> np.ndarr
 def test_idct_butterfly_is_exact_at_the_models_range_limit() -> None:
     """``_idct8`` (libjpeg's butterfly in 32 bits) equals the 64-bit products with its impulse responses
     on every corner of the model's range (each input +-LIMIT), where its intermediate values peak;
-    numpy raises on an int32 overflow of the source."""
+    numpy raises on an int32 overflow of the source. So do ``_columns`` and ``_rows``, which run
+    it 8 passes side by side, on the transposed layout the search reads."""
     S = np.zeros(PY.WORK, dtype=np.int32)
     PY._tables(S)
     impulses = S[PY.K:PY.K + 64].reshape(8, 8).astype(np.int64)  # [k][x]
     corners = (((np.arange(256)[:, None] >> np.arange(8)) & 1) * 2 - 1) * PY.LIMIT
     with np.errstate(over="raise"):
+        for z in corners:
+            got = PY._idct8(*(np.int32(v) for v in z), np.int32(1024))
+            np.testing.assert_array_equal(np.array(got, dtype=np.int64), z @ impulses + 1024)
         for first in range(0, 256, 8):
             z = corners[first:first + 8]                         # 8 passes side by side, z[i][k]
-            S[PY.TMP:PY.TMP + 64] = z.T.ravel()                  # z[k] of pass i at TMP + 8 k + i
-            PY._idct8(S, PY.TMP, PY.P, np.int32(1024))
-            got = S[PY.P:PY.P + 64].reshape(8, 8)                # got[i][v]: dst + 8 i + v
+            S[PY.D:PY.D + 64] = z.T.ravel()                      # z[k] of pass i at D + 8 k + i
+            PY._columns(S)
+            got = S[PY.P:PY.P + 64].reshape(8, 8)                # got[i][v]: P + 8 i + v
             np.testing.assert_array_equal(got, z @ impulses + 1024)
+            S[PY.W:PY.W + 64] = z.T.ravel()                      # the row pass: lane y reads W + 8 u + y
+            PY._rows(S)
+            got = S[PY.A:PY.A + 64].reshape(8, 8)                # got[y][x]: A + 8 y + x
+            np.testing.assert_array_equal(got, z @ impulses + 131072)
 
 
 def test_ranking_transform_is_the_product_with_the_basis() -> None:
@@ -124,6 +132,48 @@ def test_ranking_transform_is_the_product_with_the_basis() -> None:
             PY._transform(S, PY.G, PY.GT, shift)
             expected = ((values.T @ basis).T >> shift) @ basis           # columns, shift, rows
             np.testing.assert_array_equal(S[PY.GT:PY.GT + 64].reshape(8, 8), expected)
+
+
+def test_unchecked_blocks_stay_in_range_whatever_the_search_moves() -> None:
+    """``_prepare`` lets a block's candidates skip the column check against LIMIT (S[CHECKED] 0)
+    only where no search can take a workspace value past it: for every workspace value, the
+    worst combination of one-step moves of its column's coefficients (each the sign of its
+    impulse response times the value's), in 64-bit integers, stays within LIMIT. Blocks are
+    scaled so that their workspace peaks between a third of LIMIT and LIMIT, with quantizers
+    of 1, up to 15 and up to 255; both kinds of block occur, unchecked ones within twice their
+    margin of LIMIT included."""
+    rng = np.random.default_rng(31)
+    S = np.zeros(PY.WORK, dtype=np.int32)
+    PY._tables(S)
+    impulses = S[PY.K:PY.K + 64].reshape(8, 8).astype(np.int64)  # [k][v]
+    unchecked = near = checked = 0
+    for trial in range(600):
+        q = rng.integers(1, [2, 16, 256][trial % 3], 64).astype(np.int32)
+        PY._quantizers(S, q, 0)
+        coefs = rng.integers(-20, 21, 64).astype(np.int64)
+        coefs[rng.random(64) < 0.5] = 0
+        d = (coefs * q).reshape(8, 8)                              # d[k][u]
+        peak = np.abs((1024 + d.T @ impulses) >> 11).max()
+        if peak == 0:
+            continue
+        scaled = np.round(coefs * rng.uniform(0.33, 1.0) * PY.LIMIT / peak)
+        S[PY.C:PY.C + 64] = np.clip(scaled, -2047, 2047).astype(np.int32)
+        if not PY._prepare(S):
+            continue
+        if S[PY.CHECKED]:
+            checked += 1
+            continue
+        unchecked += 1
+        near += S[PY.WMAX] > PY.LIMIT - 2 * S[PY.MARGIN]
+        p = S[PY.P:PY.P + 64].reshape(8, 8).astype(np.int64)      # p[u][v]
+        w = p >> 11
+        step = q.reshape(8, 8).astype(np.int64)                    # step[k][u]
+        for u in range(8):
+            for v in range(8):
+                moves = np.where(impulses[:, v] * (1 if w[u, v] >= 0 else -1) >= 0, 1, -1)
+                worst = (p[u, v] + (moves * step[:, u] * impulses[:, v]).sum()) >> 11
+                assert abs(worst) <= PY.LIMIT, (trial, u, v, worst)
+    assert unchecked > 100 and checked > 50 and near > 20, (unchecked, checked, near)
 
 
 @pytest.mark.parametrize("build", ["source"] + sorted(BUILDS))

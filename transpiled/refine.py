@@ -23,8 +23,9 @@ the decoded pixels of the block closer to the source samples.
 Per block (``_refine_block``):
 
 1. Decode the block exactly as ``jpeg_idct_islow`` does. Both of its passes
-   are one butterfly (``_idct8``: libjpeg's constants, 8 passes side by side
-   that the compiler vectorizes), linear up to its final rounding shift, so
+   are one butterfly (``_idct8``: libjpeg's constants; ``_columns`` and
+   ``_rows`` run 8 side by side, which the compiler vectorizes), linear up
+   to its final rounding shift, so
    a pass equals the product with the butterfly's 64 impulse responses
    (``_impulses``), which is what a candidate's incremental update adds.
    The column pass is kept transposed, with its sums before the shift.
@@ -118,7 +119,10 @@ TMP = 640     # scratch: 64 column transforms (of E or G); the unit inputs of ``
 PROJ = 704    # 64 projections of E (x 2**18)
 G = 768       # 64 rounding-boundary gradients (``_boundary``)
 GT = 832      # 64 projections of G
-# 896 to 911: unused (the row errors, until a candidate's trial became one loop)
+MARGIN = 896  # most a search can change a workspace value, plus 2 (``_quantizers``)
+WMAX = 897    # the largest workspace magnitude of the last decode (``_decode``)
+CHECKED = 898  # 1: a candidate's column is checked against LIMIT (``_prepare``), 0: it cannot pass it
+# 899 to 911: unused (the row errors, until a candidate's trial became one loop)
 COL = 912    # 8 column pass sums of a candidate
 DL = 920     # 8 changes of the workspace column of a candidate
 ONES = 928   # number of quantizers equal to 1 (set with S[Q:])
@@ -128,7 +132,8 @@ LIST = 1064   # candidates of a sweep, best first: up to MAXTRIES n of quantizer
 SCREEN = 1192  # 1: no candidate of a larger quantizer whose predicted change is below -q**2 / 4 (``_rank_sweep``)
 ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, where every quantizer is 1 (``_rank_sweep``)
 # 1200 to 1263: unused (a candidate's 64 changes of the row-pass sums, until the trials added them as they go)
-WORK = 1264
+ROWS = 1264  # a transform's input, then its outputs (``_transform``)
+WORK = 1328
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -199,69 +204,55 @@ def _size(n):
     return min(max(n, 0), 1 << 40)
 
 
-def _idct8(S, src, dst, bias):
-    """8 one-dimensional passes of jpeg_idct_islow (jidctint.c) before their final rounding shift.
+def _idct8(z0, z1, z2, z3, z4, z5, z6, z7, bias):
+    """One one-dimensional pass of jpeg_idct_islow (jidctint.c) before its final rounding shift: its 8 outputs, each plus bias.
 
-    Pass i reads z[k] = S[src + 8 k + i] and writes S[dst + 8 i + v] = bias
-    + output v (transposed, the layout every caller wants: the column pass's
-    sums column by column, the row pass's row by row, the impulse responses
-    input by input): libjpeg's butterfly with its constants, 12 multiplies
-    where the same pass as a product with the 64 impulse responses
-    (``_impulses``) takes 64, and the 8 passes side by side, which g++
-    vectorizes 8 wide. (Storing outputs side by side and transposing after
-    took 2 % more instructions.)
+    libjpeg's butterfly with its constants, 12 multiplies where the same pass
+    as a product with the 8 impulse responses (``_impulses``) takes 64.
     Linear in exact integers, so its sums equal the products' (what a
-    candidate's incremental update adds) exactly: with every |z[k]| <=
-    LIMIT no intermediate value exceeds 61214 LIMIT < 2**31 (interval
-    arithmetic). The IDCT model (``_columns``, ``_rows``) had been half of
-    the search's instructions as products (camera, q100).
+    candidate's incremental update and ``_rows`` add) exactly: with every
+    |z[k]| <= LIMIT no intermediate value exceeds 61214 LIMIT < 2**31
+    (interval arithmetic).
     """
-    src = _size(src)
-    dst = _size(dst)
-    for i in range(8):
-        z0 = S[src + i]
-        z4 = S[src + 32 + i]
-        z2 = S[src + 16 + i]
-        z6 = S[src + 48 + i]
-        z1 = (z2 + z6) * np.int32(4433)
-        tmp2 = z1 - z6 * np.int32(15137)
-        tmp3 = z1 + z2 * np.int32(6270)
-        tmp0 = (z0 + z4) * np.int32(8192)
-        tmp1 = (z0 - z4) * np.int32(8192)
-        tmp10 = tmp0 + tmp3 + bias
-        tmp13 = tmp0 - tmp3 + bias
-        tmp11 = tmp1 + tmp2 + bias
-        tmp12 = tmp1 - tmp2 + bias
-        o7 = S[src + 56 + i]
-        o5 = S[src + 40 + i]
-        o3 = S[src + 24 + i]
-        o1 = S[src + 8 + i]
-        z1 = (o7 + o1) * np.int32(-7373)
-        z2 = (o5 + o3) * np.int32(-20995)
-        z3 = o7 + o3
-        z4 = o5 + o1
-        z5 = (z3 + z4) * np.int32(9633)
-        z3 = z3 * np.int32(-16069) + z5
-        z4 = z4 * np.int32(-3196) + z5
-        tmp0 = o7 * np.int32(2446) + z1 + z3
-        tmp1 = o5 * np.int32(16819) + z2 + z4
-        tmp2 = o3 * np.int32(25172) + z2 + z3
-        tmp3 = o1 * np.int32(12299) + z1 + z4
-        S[dst + 8 * i] = tmp10 + tmp3
-        S[dst + 8 * i + 7] = tmp10 - tmp3
-        S[dst + 8 * i + 1] = tmp11 + tmp2
-        S[dst + 8 * i + 6] = tmp11 - tmp2
-        S[dst + 8 * i + 2] = tmp12 + tmp1
-        S[dst + 8 * i + 5] = tmp12 - tmp1
-        S[dst + 8 * i + 3] = tmp13 + tmp0
-        S[dst + 8 * i + 4] = tmp13 - tmp0
+    a1 = (z2 + z6) * np.int32(4433)
+    tmp2 = a1 - z6 * np.int32(15137)
+    tmp3 = a1 + z2 * np.int32(6270)
+    tmp0 = (z0 + z4) * np.int32(8192)
+    tmp1 = (z0 - z4) * np.int32(8192)
+    tmp10 = tmp0 + tmp3 + bias
+    tmp13 = tmp0 - tmp3 + bias
+    tmp11 = tmp1 + tmp2 + bias
+    tmp12 = tmp1 - tmp2 + bias
+    b1 = (z7 + z1) * np.int32(-7373)
+    b2 = (z5 + z3) * np.int32(-20995)
+    b3 = z7 + z3
+    b4 = z5 + z1
+    b5 = (b3 + b4) * np.int32(9633)
+    b3 = b3 * np.int32(-16069) + b5
+    b4 = b4 * np.int32(-3196) + b5
+    odd0 = z7 * np.int32(2446) + b1 + b3
+    odd1 = z5 * np.int32(16819) + b2 + b4
+    odd2 = z3 * np.int32(25172) + b2 + b3
+    odd3 = z1 * np.int32(12299) + b1 + b4
+    return (tmp10 + odd3, tmp11 + odd2, tmp12 + odd1, tmp13 + odd0,
+            tmp13 - odd0, tmp12 - odd1, tmp11 - odd2, tmp10 - odd3)
 
 
 def _impulses(S):
-    """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k (S[TMP:] as scratch: pass k's input)."""
-    for i in range(64):
-        S[TMP + i] = np.int32(1) if i % 9 == 0 else np.int32(0)
-    _idct8(S, TMP, K, np.int32(0))
+    """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k."""
+    for k in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _idct8(
+            np.int32(k == 0), np.int32(k == 1), np.int32(k == 2), np.int32(k == 3),
+            np.int32(k == 4), np.int32(k == 5), np.int32(k == 6), np.int32(k == 7), np.int32(0))
+        r = K + 8 * k
+        S[r] = o0
+        S[r + 1] = o1
+        S[r + 2] = o2
+        S[r + 3] = o3
+        S[r + 4] = o4
+        S[r + 5] = o5
+        S[r + 6] = o6
+        S[r + 7] = o7
 
 
 def _pixel(a):
@@ -281,16 +272,43 @@ def _columns(S):
 
     S[P + 8 u + v] = 1024 + sum over k of S[D + 8 k + u] S[K + 8 k + v] (the
     pass's exact sum with its rounding half); S[W + 8 u + v] = that >> 11
-    (the workspace, column u contiguous).
+    (the workspace, column u contiguous). The 8 butterflies side by side,
+    which g++ vectorizes 8 wide; with constant offsets, without the runtime
+    alias checks of a pass given its source and destination (about 70
+    instructions a pass).
     """
-    _idct8(S, D, P, np.int32(1024))
+    for u in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _idct8(
+            S[D + u], S[D + 8 + u], S[D + 16 + u], S[D + 24 + u],
+            S[D + 32 + u], S[D + 40 + u], S[D + 48 + u], S[D + 56 + u], np.int32(1024))
+        c = P + 8 * u
+        S[c] = o0
+        S[c + 1] = o1
+        S[c + 2] = o2
+        S[c + 3] = o3
+        S[c + 4] = o4
+        S[c + 5] = o5
+        S[c + 6] = o6
+        S[c + 7] = o7
     for i in range(64):
         S[W + i] = S[P + i] >> 11
 
 
 def _rows(S):
-    """Row pass of jpeg_idct_islow before its final shift: S[A + 8 y + x] = 2**17 + sum over u of S[W + 8 u + y] S[K + 8 u + x]."""
-    _idct8(S, W, A, np.int32(131072))
+    """Row pass of jpeg_idct_islow before its final shift: S[A + 8 y + x] = 2**17 + sum over u of S[W + 8 u + y] S[K + 8 u + x] (``_columns``' butterflies, row y a lane)."""
+    for y in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _idct8(
+            S[W + y], S[W + 8 + y], S[W + 16 + y], S[W + 24 + y],
+            S[W + 32 + y], S[W + 40 + y], S[W + 48 + y], S[W + 56 + y], np.int32(131072))
+        r = A + 8 * y
+        S[r] = o0
+        S[r + 1] = o1
+        S[r + 2] = o2
+        S[r + 3] = o3
+        S[r + 4] = o4
+        S[r + 5] = o5
+        S[r + 6] = o6
+        S[r + 7] = o7
 
 
 def _largest(S, src):
@@ -307,7 +325,9 @@ def _decode(S):
     if _largest(S, D) > LIMIT:
         return 0
     _columns(S)
-    if _largest(S, W) > LIMIT:
+    w = _largest(S, W)
+    S[WMAX] = w
+    if w > LIMIT:
         return 0
     _rows(S)
     return 1
@@ -377,58 +397,77 @@ def _transform(S, src, dst, shift):
     """S[dst + 8 v + u]: the 8 x 8 values at S[src:] in the orthonormal DCT basis, x 2**12 >> shift (integers).
 
     The products with the orthonormal DCT basis x 1024, rounded: columns first,
-    shifted, into S[TMP:] (scratch), then rows, each pass 8 ``_fdct8`` side
-    by side.
+    shifted, into S[TMP:] (scratch), then rows, each pass 8 ``_fdct8``
+    side by side. The passes run between S[ROWS:] and S[TMP:], constant
+    offsets, which spares g++'s runtime alias checks of passes given their
+    source and destination (about 70 instructions a pass): the values are
+    copied in and out.
     """
-    _fdct8(S, src, TMP, shift)  # column x's value v at TMP + 8 x + v
-    _fdct8(S, TMP, dst, 0)
+    src = _size(src)
+    dst = _size(dst)
+    for i in range(64):
+        S[ROWS + i] = S[src + i]
+    for i in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _fdct8(
+            S[ROWS + i], S[ROWS + 8 + i], S[ROWS + 16 + i], S[ROWS + 24 + i],
+            S[ROWS + 32 + i], S[ROWS + 40 + i], S[ROWS + 48 + i], S[ROWS + 56 + i])
+        t = TMP + 8 * i  # column i's value v at TMP + 8 i + v
+        S[t] = o0 >> shift
+        S[t + 1] = o1 >> shift
+        S[t + 2] = o2 >> shift
+        S[t + 3] = o3 >> shift
+        S[t + 4] = o4 >> shift
+        S[t + 5] = o5 >> shift
+        S[t + 6] = o6 >> shift
+        S[t + 7] = o7 >> shift
+    for v in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _fdct8(
+            S[TMP + v], S[TMP + 8 + v], S[TMP + 16 + v], S[TMP + 24 + v],
+            S[TMP + 32 + v], S[TMP + 40 + v], S[TMP + 48 + v], S[TMP + 56 + v])
+        r = ROWS + 8 * v
+        S[r] = o0
+        S[r + 1] = o1
+        S[r + 2] = o2
+        S[r + 3] = o3
+        S[r + 4] = o4
+        S[r + 5] = o5
+        S[r + 6] = o6
+        S[r + 7] = o7
+    for i in range(64):
+        S[dst + i] = S[ROWS + i]
 
 
-def _fdct8(S, src, dst, shift):
-    """8 one-dimensional products with the basis: S[dst + 8 i + u] = (sum over x of S[src + 8 x + i] b[x][u]) >> shift (transposed, as ``_idct8``'s).
+def _fdct8(r0, r1, r2, r3, r4, r5, r6, r7):
+    """One one-dimensional product with the basis: output u = sum over x of r[x] b[x][u], for u = 0..7.
 
     b[x][u] = 1024 c(u)/2 cos((2x+1) u pi / 16), rounded: the orthonormal
     8-point DCT basis. Its values as literals (362, 502, 473, 426, 284, 196,
     100, signed), folded by its symmetries (b[7 - x][u] = (-1)**u b[x][u],
     exact after rounding): 22 multiplies instead of 64, the same integer
-    sums, and 8 of them side by side, which g++ vectorizes. As 16 products
-    of 8 outputs with a basis table (``_dot8``, until 2026-12-01) a
-    transform took about 2,300 instructions where g++ did not inline them
-    (quality 90: a third of a grey block's search), this one about 450.
+    sums; ``_transform`` runs 8 of them side by side, which g++ vectorizes.
+    As 16 products of 8 outputs with a basis table (``_dot8``, until
+    2026-12-01) a transform took about 2,300 instructions where g++ did not
+    inline them (quality 90: a third of a grey block's search), with this
+    butterfly about 450.
     """
-    src = _size(src)
-    dst = _size(dst)
-    for i in range(8):
-        r0 = S[src + i]
-        r1 = S[src + 8 + i]
-        r2 = S[src + 16 + i]
-        r3 = S[src + 24 + i]
-        r4 = S[src + 32 + i]
-        r5 = S[src + 40 + i]
-        r6 = S[src + 48 + i]
-        r7 = S[src + 56 + i]
-        s0 = r0 + r7
-        s1 = r1 + r6
-        s2 = r2 + r5
-        s3 = r3 + r4
-        d0 = r0 - r7
-        d1 = r1 - r6
-        d2 = r2 - r5
-        d3 = r3 - r4
-        a = s0 - s3
-        b = s1 - s2
-        S[dst + 8 * i] = (np.int32(362) * (s0 + s1 + s2 + s3)) >> shift
-        S[dst + 8 * i + 4] = (np.int32(362) * (s0 - s1 - s2 + s3)) >> shift
-        S[dst + 8 * i + 2] = (np.int32(473) * a + np.int32(196) * b) >> shift
-        S[dst + 8 * i + 6] = (np.int32(196) * a - np.int32(473) * b) >> shift
-        S[dst + 8 * i + 1] = (np.int32(502) * d0 + np.int32(426) * d1 + np.int32(284) * d2
-                          + np.int32(100) * d3) >> shift
-        S[dst + 8 * i + 3] = (np.int32(426) * d0 - np.int32(100) * d1 - np.int32(502) * d2
-                           - np.int32(284) * d3) >> shift
-        S[dst + 8 * i + 5] = (np.int32(284) * d0 - np.int32(502) * d1 + np.int32(100) * d2
-                           + np.int32(426) * d3) >> shift
-        S[dst + 8 * i + 7] = (np.int32(100) * d0 - np.int32(284) * d1 + np.int32(426) * d2
-                           - np.int32(502) * d3) >> shift
+    s0 = r0 + r7
+    s1 = r1 + r6
+    s2 = r2 + r5
+    s3 = r3 + r4
+    d0 = r0 - r7
+    d1 = r1 - r6
+    d2 = r2 - r5
+    d3 = r3 - r4
+    a = s0 - s3
+    b = s1 - s2
+    return (np.int32(362) * (s0 + s1 + s2 + s3),
+            np.int32(502) * d0 + np.int32(426) * d1 + np.int32(284) * d2 + np.int32(100) * d3,
+            np.int32(473) * a + np.int32(196) * b,
+            np.int32(426) * d0 - np.int32(100) * d1 - np.int32(502) * d2 - np.int32(284) * d3,
+            np.int32(362) * (s0 - s1 - s2 + s3),
+            np.int32(284) * d0 - np.int32(502) * d1 + np.int32(100) * d2 + np.int32(426) * d3,
+            np.int32(196) * a - np.int32(473) * b,
+            np.int32(100) * d0 - np.int32(284) * d1 + np.int32(426) * d2 - np.int32(502) * d3)
 
 
 def _column_trial(S, n, delta):
@@ -438,8 +477,8 @@ def _column_trial(S, n, delta):
     the change of the workspace column to S[DL:]. Returns 1, or 0 if the
     column leaves the model's 32-bit range.
     """
-    u = _size(n & 7)
-    ck = K + 8 * _size(n >> 3)
+    u = n & 7
+    ck = K + 8 * ((n >> 3) & 7)
     cu = 8 * u
     # written out, every load before the stores: as a loop storing between loads from
     # S it stayed scalar (13 % more instructions per block)
@@ -477,8 +516,12 @@ def _column_trial(S, n, delta):
     S[DL + 5] = (p5 >> 11) - o5
     S[DL + 6] = (p6 >> 11) - o6
     S[DL + 7] = (p7 >> 11) - o7
-    top = max(max(max(abs(p0), abs(p1)), max(abs(p2), abs(p3))), max(max(abs(p4), abs(p5)), max(abs(p6), abs(p7))))
-    return 0 if top >> 11 > LIMIT else 1
+    if S[CHECKED]:
+        # seldom: only blocks near the model's range (``_prepare``)
+        top = max(max(max(abs(p0), abs(p1)), max(abs(p2), abs(p3))), max(max(abs(p4), abs(p5)), max(abs(p6), abs(p7))))
+        if top >> 11 > LIMIT:
+            return 0
+    return 1
 
 
 def _try(S, R, n, delta, err):
@@ -657,7 +700,12 @@ def _prepare(S):
     """
     for n in range(64):
         S[BASE + n] = S[C + n]
-    return _decode_coefs(S)
+    if not _decode_coefs(S):
+        return 0
+    # a candidate moves each coefficient at most one step from here (``_limit``): its
+    # workspace stays within LIMIT unless the largest value is within S[MARGIN] of it
+    S[CHECKED] = 1 if S[WMAX] + S[MARGIN] > LIMIT else 0
+    return 1
 
 
 def _decode_coefs(S):
@@ -830,7 +878,13 @@ def _mask(S, cols, rows):
 
 
 def _quantizers(S, quant, tb):
-    """S[Q:] = the 64 quantizers of table tb / 64 (natural order), S[ONES] = how many are 1."""
+    """S[Q:] = the 64 quantizers of table tb / 64 (natural order), S[ONES] = how many are 1, S[MARGIN] their margin.
+
+    The margin bounds how much steps of one quantizer each change a
+    workspace value: at most the column's quantizers times the largest
+    impulse response (11363), over 2**11, plus 1 for the shift's rounding,
+    plus 1.
+    """
     tb = _size(tb)
     ones = 0
     for n in range(64):
@@ -838,6 +892,13 @@ def _quantizers(S, quant, tb):
         S[Q + n] = q
         ones += 1 if q == 1 else 0
     S[ONES] = ones
+    most = 0
+    for u in range(8):
+        column = 0
+        for k in range(8):
+            column += int(quant[tb + 8 * k + u])
+        most = max(most, column)
+    S[MARGIN] = min((most * 11363 >> 11) + 2, LIMIT + 1)
 
 
 def _gather(coefs, j, nb, S):
@@ -1087,7 +1148,7 @@ def _libjpeg_pass(L, src, dst, up, down, shift):
     """8 one-dimensional passes of ``jpeg_fdct_islow`` (jfdctint.c), side by side.
 
     Pass i reads d[k] = L[src + 8 k + i] and writes its output k to L[dst + 8 i
-    + k] (transposed, as ``_idct8`` does, so that the loop over the passes
+    + k] (transposed, as ``_columns`` does, so that the loop over the passes
     vectorizes 8 wide). libjpeg's constants (CONST_BITS 13) and rounding
     shifts: outputs 0 and 4 are ((sum << up) + rounding) >> down, the others
     DESCALE(sum, shift); the row pass is up 2 (PASS1_BITS), down 0, shift
