@@ -133,7 +133,8 @@ SCREEN = 1192  # 1: no candidate of a larger quantizer whose predicted change is
 ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, where every quantizer is 1 (``_rank_sweep``)
 # 1200 to 1263: unused (a candidate's 64 changes of the row-pass sums, until the trials added them as they go)
 ROWS = 1264  # a transform's input, then its outputs (``_transform``)
-WORK = 1328
+CHANGE = 1328  # a candidate's change of the row-pass sums, pixel by pixel (``_trial_block``)
+WORK = 1392
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -370,26 +371,52 @@ def _boundary(S):
                     - down * (np.int32(16) - np.int32(2) * ec) * hd) & S[MASK + i]
 
 
+def _change(S, u):
+    """S[CHANGE + 8 y + x]: the change of the row-pass sums of a candidate whose workspace column u changes by S[DL:] (row y's by S[DL + y] times the row pass's impulse response of column u).
+
+    The response's 8 values loaded first and each row written out: with a
+    loop over x, g++ built the rows from 8 broadcasts and transposed them
+    (about 60 instructions more).
+    """
+    ku = K + 8 * _size(u)
+    k0 = S[ku]
+    k1 = S[ku + 1]
+    k2 = S[ku + 2]
+    k3 = S[ku + 3]
+    k4 = S[ku + 4]
+    k5 = S[ku + 5]
+    k6 = S[ku + 6]
+    k7 = S[ku + 7]
+    for y in range(8):
+        dy = S[DL + y]
+        r = CHANGE + 8 * y
+        S[r] = dy * k0
+        S[r + 1] = dy * k1
+        S[r + 2] = dy * k2
+        S[r + 3] = dy * k3
+        S[r + 4] = dy * k4
+        S[r + 5] = dy * k5
+        S[r + 6] = dy * k6
+        S[r + 7] = dy * k7
+
+
 def _trial_block(S, u):
     """Squared error of the block with its workspace column u changed by S[DL:] (``_column_trial``).
 
-    Row y's sums change by S[DL + y] times the row pass's impulse response of
-    column u (8 wide), added as the pixels are counted: every pixel,
-    unchanged rows included, in loops without branches or stores that g++
-    vectorizes, with one sum at the end. (Row by row with a test against the
-    limit after each, the search of a grey photo took more instructions:
-    docs/fidelity.md, "The trial in one loop"; the 64 changes stored first by
-    a loop of their own and read back here, 1.3 % more for a grey photo's
-    save, 1.6 % for a colour one's: "Trials without stored changes".)
+    The sums' changes (``_change``) added as the pixels are counted: every
+    pixel, unchanged rows included, in one loop over the 64 without branches,
+    which g++ vectorizes with one vector of sums. (Row by row with a test
+    against the limit after each, the search of a grey photo took more
+    instructions: docs/fidelity.md, "The trial in one loop"; as two loops
+    over rows and columns, adding each row's change as it went, g++ summed
+    each row across its lanes, 9 of its 25 instructions: "The search's
+    passes without alias checks".)
     """
-    ku = K + 8 * _size(u)
+    _change(S, u)
     s = np.int32(0)
-    for y in range(8):
-        dy = S[DL + y]
-        r = 8 * y
-        for x in range(8):
-            e = ((_pixel(S[A + r + x] + dy * S[ku + x]) << 4) - S[T16 + r + x]) & S[MASK + r + x]
-            s += e * e
+    for i in range(64):
+        e = ((_pixel(S[A + i] + S[CHANGE + i]) << 4) - S[T16 + i]) & S[MASK + i]
+        s += e * e
     return s
 
 
@@ -554,15 +581,16 @@ def _try_grey(S, n, delta):
     return trial
 
 
-def _accept(S, n, delta):
+def _accept(S, n, delta, changed):
     """Make the change that ``_try_grey``, ``_try`` or ``_try_sub`` evaluated.
 
     Every row's sums change by its workspace change times the column's
-    impulse response: the 8 responses loaded before the stores and each row
-    written out without a test for a zero change, which g++ vectorizes (with
-    the test and a loop storing between loads it stayed scalar: 5.8 M
-    instructions of a grey q100 save's 118 M in the kernels, now 4.0 M;
-    docs/fidelity.md, "Small images: where the choice's time goes").
+    impulse response (``_change``; changed: 1 where the trial left them in
+    S[CHANGE:], ``_try_grey``'s), added in one loop over the 64 sums, without
+    a test for a zero change, which g++ vectorizes (with the test and a loop
+    storing between loads it stayed scalar: 5.8 M instructions of a grey
+    q100 save's 118 M in the kernels, then 4.0 M; docs/fidelity.md, "Small
+    images: where the choice's time goes").
     """
     n = _size(n)
     cu = 8 * _size(n & 7)
@@ -570,26 +598,10 @@ def _accept(S, n, delta):
     for v in range(8):
         S[P + cu + v] = S[COL + v]
         S[W + cu + v] += S[DL + v]
-    k = K + cu
-    k0 = S[k]
-    k1 = S[k + 1]
-    k2 = S[k + 2]
-    k3 = S[k + 3]
-    k4 = S[k + 4]
-    k5 = S[k + 5]
-    k6 = S[k + 6]
-    k7 = S[k + 7]
-    for y in range(8):
-        dy = S[DL + y]
-        r = A + 8 * y
-        S[r] += dy * k0
-        S[r + 1] += dy * k1
-        S[r + 2] += dy * k2
-        S[r + 3] += dy * k3
-        S[r + 4] += dy * k4
-        S[r + 5] += dy * k5
-        S[r + 6] += dy * k6
-        S[r + 7] += dy * k7
+    if not changed:
+        _change(S, n & 7)
+    for i in range(64):
+        S[A + i] += S[CHANGE + i]
 
 
 def _accept_rgb(S, R, c, n, delta):
@@ -600,7 +612,7 @@ def _accept_rgb(S, R, c, n, delta):
     (``_pixel_errors``): 6 times fewer instructions than branching to the
     pixels whose sample changed (astronaut, q100).
     """
-    _accept(S, n, delta)
+    _accept(S, n, delta, 0)
     own = PX + 64 * _size(c)
     for i in range(64):
         R[own + i] = _pixel(S[A + i])
@@ -682,7 +694,7 @@ def _candidate(S, R, c, n, d, err, lam):
         trial = _try_sub(S, R, c, n, delta)
     if trial >= 0 and trial < limit:
         if c < 0:
-            _accept(S, n, delta)
+            _accept(S, n, delta, 1)
         elif c < 3:
             _accept_rgb(S, R, c, n, delta)
         else:
@@ -1969,7 +1981,7 @@ def _try_sub(S, R, c, n, delta):
 
 def _accept_sub(S, R, c, n, delta):
     """Make the change that ``_try_sub`` evaluated, in the block and in R (samples, upsampled rows, row errors)."""
-    _accept(S, n, delta)
+    _accept(S, n, delta, 0)
     base = UC + 64 * _size(c - 3)
     own = UUP + 256 * _size(c - 3)
     for y in range(8):
