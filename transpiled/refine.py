@@ -134,7 +134,9 @@ ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, wher
 # 1200 to 1263: unused (a candidate's 64 changes of the row-pass sums, until the trials added them as they go)
 ROWS = 1264  # a transform's input, then its outputs (``_transform``)
 CHANGE = 1328  # a candidate's change of the row-pass sums, pixel by pixel (``_trial_block``)
-WORK = 1392
+MOVED = 1392  # the coefficients a search moved, in order (up to 64; ``_candidate``)
+NMOVED = 1456  # how many moves (``_prepare`` sets 0)
+WORK = 1464
 
 # Offsets in the colour work array R of ``refine_group_rgb`` (``RGBWORK`` items).
 RT = 0        # the MCU's source pixels: RT + 64 ch + 8 y + x, channel ch = R, G, B (0..255)
@@ -700,6 +702,10 @@ def _candidate(S, R, c, n, d, err, lam):
         else:
             _accept_sub(S, R, c, n, delta)
         S[C + n] += d
+        moves = S[NMOVED]
+        if moves < 64:
+            S[MOVED + moves] = n
+        S[NMOVED] = moves + 1
         return trial
     return -1
 
@@ -712,6 +718,7 @@ def _prepare(S):
     """
     for n in range(64):
         S[BASE + n] = S[C + n]
+    S[NMOVED] = 0
     if not _decode_coefs(S):
         return 0
     # a candidate moves each coefficient at most one step from here (``_limit``): its
@@ -947,6 +954,19 @@ def _scatter(S, coefs, j, nb):
         coefs[o + 7 * nb] = S[c + 7]
 
 
+def _scatter_moved(S, coefs, j, nb):
+    """``_scatter`` of the coefficients the search moved (S[MOVED:]), or of all 64 after more than 64 moves: a block's search moves a few."""
+    moves = S[NMOVED]
+    if moves > 64:
+        _scatter(S, coefs, j, nb)
+        return
+    j = _size(j)
+    nb = _size(nb)
+    for i in range(moves):
+        n = _size(S[MOVED + i])
+        coefs[n * nb + j] = S[C + n]
+
+
 def _tables(S):
     """The constant tables of S: the IDCT's impulse responses."""
     _impulses(S)
@@ -1083,10 +1103,11 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
                 continue  # beyond the model's range: left as it is
             k = _search(S, S, -1, sweeps, lam16, tries)
             if choose and _libjpeg_closer(S, L):
-                k += 1
-            if k:
-                changed += k
+                changed += k + 1
                 _scatter(S, coefs, j, nb)
+            elif k:
+                changed += k
+                _scatter_moved(S, coefs, j, nb)
     return changed
 
 
