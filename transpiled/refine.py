@@ -241,6 +241,18 @@ def _idct8(z0, z1, z2, z3, z4, z5, z6, z7, bias):
             tmp13 - odd0, tmp12 - odd1, tmp11 - odd2, tmp10 - odd3)
 
 
+def _put8(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
+    """S[at:at + 8] = o0..o7: a butterfly's 8 outputs stored (inlined: the 8 side by side are vector stores)."""
+    S[at] = o0
+    S[at + 1] = o1
+    S[at + 2] = o2
+    S[at + 3] = o3
+    S[at + 4] = o4
+    S[at + 5] = o5
+    S[at + 6] = o6
+    S[at + 7] = o7
+
+
 def _impulses(S):
     """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k."""
     for k in range(8):
@@ -248,14 +260,7 @@ def _impulses(S):
             np.int32(k == 0), np.int32(k == 1), np.int32(k == 2), np.int32(k == 3),
             np.int32(k == 4), np.int32(k == 5), np.int32(k == 6), np.int32(k == 7), np.int32(0))
         r = K + 8 * k
-        S[r] = o0
-        S[r + 1] = o1
-        S[r + 2] = o2
-        S[r + 3] = o3
-        S[r + 4] = o4
-        S[r + 5] = o5
-        S[r + 6] = o6
-        S[r + 7] = o7
+        _put8(S, r, o0, o1, o2, o3, o4, o5, o6, o7)
 
 
 def _pixel(a):
@@ -285,14 +290,7 @@ def _columns(S):
             S[D + u], S[D + 8 + u], S[D + 16 + u], S[D + 24 + u],
             S[D + 32 + u], S[D + 40 + u], S[D + 48 + u], S[D + 56 + u], np.int32(1024))
         c = P + 8 * u
-        S[c] = o0
-        S[c + 1] = o1
-        S[c + 2] = o2
-        S[c + 3] = o3
-        S[c + 4] = o4
-        S[c + 5] = o5
-        S[c + 6] = o6
-        S[c + 7] = o7
+        _put8(S, c, o0, o1, o2, o3, o4, o5, o6, o7)
     for i in range(64):
         S[W + i] = S[P + i] >> 11
 
@@ -304,14 +302,7 @@ def _rows(S):
             S[W + y], S[W + 8 + y], S[W + 16 + y], S[W + 24 + y],
             S[W + 32 + y], S[W + 40 + y], S[W + 48 + y], S[W + 56 + y], np.int32(131072))
         r = A + 8 * y
-        S[r] = o0
-        S[r + 1] = o1
-        S[r + 2] = o2
-        S[r + 3] = o3
-        S[r + 4] = o4
-        S[r + 5] = o5
-        S[r + 6] = o6
-        S[r + 7] = o7
+        _put8(S, r, o0, o1, o2, o3, o4, o5, o6, o7)
 
 
 def _largest(S, src):
@@ -441,27 +432,14 @@ def _transform(S, src, dst, shift):
             S[ROWS + i], S[ROWS + 8 + i], S[ROWS + 16 + i], S[ROWS + 24 + i],
             S[ROWS + 32 + i], S[ROWS + 40 + i], S[ROWS + 48 + i], S[ROWS + 56 + i])
         t = TMP + 8 * i  # column i's value v at TMP + 8 i + v
-        S[t] = o0 >> shift
-        S[t + 1] = o1 >> shift
-        S[t + 2] = o2 >> shift
-        S[t + 3] = o3 >> shift
-        S[t + 4] = o4 >> shift
-        S[t + 5] = o5 >> shift
-        S[t + 6] = o6 >> shift
-        S[t + 7] = o7 >> shift
+        _put8(S, t, o0 >> shift, o1 >> shift, o2 >> shift, o3 >> shift, o4 >> shift,
+              o5 >> shift, o6 >> shift, o7 >> shift)
     for v in range(8):
         o0, o1, o2, o3, o4, o5, o6, o7 = _fdct8(
             S[TMP + v], S[TMP + 8 + v], S[TMP + 16 + v], S[TMP + 24 + v],
             S[TMP + 32 + v], S[TMP + 40 + v], S[TMP + 48 + v], S[TMP + 56 + v])
         r = ROWS + 8 * v
-        S[r] = o0
-        S[r + 1] = o1
-        S[r + 2] = o2
-        S[r + 3] = o3
-        S[r + 4] = o4
-        S[r + 5] = o5
-        S[r + 6] = o6
-        S[r + 7] = o7
+        _put8(S, r, o0, o1, o2, o3, o4, o5, o6, o7)
     for i in range(64):
         S[dst + i] = S[ROWS + i]
 
