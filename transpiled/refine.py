@@ -134,7 +134,7 @@ ZEROS = 1193  # candidates a sweep that make a coefficient of 1 or -1 zero, wher
 # 1200 to 1263: unused (a candidate's 64 changes of the row-pass sums, until the trials added them as they go)
 ROWS = 1264  # a transform's input, then its outputs (``_transform``)
 CHANGE = 1328  # a candidate's change of the row-pass sums, pixel by pixel (``_trial_block``)
-MOVED = 1392  # the coefficients a search moved, in order (up to 64; ``_candidate``)
+MOVED = 1392  # the coefficients a grey search moved, in order (up to 64; ``_candidate``)
 NMOVED = 1456  # how many moves (``_prepare`` sets 0)
 WORK = 1464
 
@@ -382,15 +382,8 @@ def _change(S, u):
     k7 = S[ku + 7]
     for y in range(8):
         dy = S[DL + y]
-        r = CHANGE + 8 * y
-        S[r] = dy * k0
-        S[r + 1] = dy * k1
-        S[r + 2] = dy * k2
-        S[r + 3] = dy * k3
-        S[r + 4] = dy * k4
-        S[r + 5] = dy * k5
-        S[r + 6] = dy * k6
-        S[r + 7] = dy * k7
+        _put8(S, CHANGE + 8 * y, dy * k0, dy * k1, dy * k2, dy * k3, dy * k4, dy * k5, dy * k6,
+              dy * k7)
 
 
 def _trial_block(S, u):
@@ -675,15 +668,16 @@ def _candidate(S, R, c, n, d, err, lam):
     if trial >= 0 and trial < limit:
         if c < 0:
             _accept(S, n, delta, 1)
+            # listed for ``_scatter_moved``, which only the grey path uses
+            moves = S[NMOVED]
+            if moves < 64:
+                S[MOVED + moves] = n
+            S[NMOVED] = moves + 1
         elif c < 3:
             _accept_rgb(S, R, c, n, delta)
         else:
             _accept_sub(S, R, c, n, delta)
         S[C + n] += d
-        moves = S[NMOVED]
-        if moves < 64:
-            S[MOVED + moves] = n
-        S[NMOVED] = moves + 1
         return trial
     return -1
 
