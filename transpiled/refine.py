@@ -166,7 +166,8 @@ SFLAG = UFLAG + 16  # 1 for each sample row whose samples a candidate changes
 UMASK = SFLAG + 8  # per pixel of the MCU: -1 in the image, 0 past its edge
 UERR = UMASK + 256  # per pixel, its squared RGB error while a chroma block is searched (0 past the edge)
 UWE = UERR + 256  # and its weighted RGB error (``_residuals_sub``)
-SUBWORK = UWE + 256
+USHIFT = UWE + 256  # per chroma sample, the shift that averages its pixels in the image (``_sub_shape``)
+SUBWORK = USHIFT + 64
 
 # Offsets in the work array L of libjpeg's forward path (the searches' ``libjpeg``, ``LWORK`` items).
 LS = 0        # a block's level-shifted samples per component, transposed: LS + 64 c + 8 x + y
@@ -1061,10 +1062,11 @@ def _refine_group(samples, plane, cw, chroma, ncomp, hs, vs, group, gm, comp_tab
             _targets(samples, src, stride, S)
             _gather(coefs, j, nb, S)
             if choose:
-                for n in range(64):
-                    # the sample the target holds, as libjpeg reads it (an integer,
-                    # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
-                    L[LS + 8 * (n & 7) + (n >> 3)] = min((S[T16 + n] + 8) >> 4, 255) - 128
+                for x in range(8):
+                    for y in range(8):
+                        # the sample the target holds, as libjpeg reads it (an integer,
+                        # level-shifted; transposed, as ``_libjpeg_coefs`` reads it)
+                        L[LS + 8 * x + y] = min((S[T16 + 8 * y + x] + 8) >> 4, 255) - 128
             if search == 0:
                 # libjpeg's coefficients chosen only: decoded only where they differ
                 if _libjpeg_only(S, L):
@@ -1432,9 +1434,20 @@ def _offsets(R, c):
     changing its fraction). Sums stay below 2**26.
     """
     _slopes(R, SLOPE, c)
-    for i in range(64):
-        _pixel_offsets(R, OFF + i, 64, c, R[PX + i], R[PX + 64 + i] - np.int32(128),
-                       R[PX + 128 + i] - np.int32(128))
+    # a loop for each component, whose constant c lets g++ drop the others' branches from
+    # the vectorized loop (with c a variable it computed all three and blended them)
+    if c == 0:
+        for i in range(64):
+            _pixel_offsets(R, OFF + i, 64, 0, R[PX + i], R[PX + 64 + i] - np.int32(128),
+                           R[PX + 128 + i] - np.int32(128))
+    elif c == 1:
+        for i in range(64):
+            _pixel_offsets(R, OFF + i, 64, 1, R[PX + i], R[PX + 64 + i] - np.int32(128),
+                           R[PX + 128 + i] - np.int32(128))
+    else:
+        for i in range(64):
+            _pixel_offsets(R, OFF + i, 64, 2, R[PX + i], R[PX + 64 + i] - np.int32(128),
+                           R[PX + 128 + i] - np.int32(128))
 
 
 def _slopes(R, dst, c):
@@ -1840,11 +1853,15 @@ def _sub_offsets(R, c):
     pixel's Y and other chroma folded in.
     """
     _slopes(R, USLOPE, c - 2)
-    for i in range(256):
-        # Cb and Cr less 128, the searched one's unused
-        b = R[UUP + i] - np.int32(128)
-        r = R[UUP + 256 + i] - np.int32(128)
-        _pixel_offsets(R, UOFF + i, 256, c - 2, R[UY + i], b, r)
+    # Cb and Cr less 128, the searched one's unused; a loop for each, as in ``_offsets``
+    if c == 3:
+        for i in range(256):
+            _pixel_offsets(R, UOFF + i, 256, 1, R[UY + i], R[UUP + i] - np.int32(128),
+                           R[UUP + 256 + i] - np.int32(128))
+    else:
+        for i in range(256):
+            _pixel_offsets(R, UOFF + i, 256, 2, R[UY + i], R[UUP + i] - np.int32(128),
+                           R[UUP + 256 + i] - np.int32(128))
 
 
 def _residuals_sub(S, R, c):
@@ -1881,18 +1898,23 @@ def _residuals_sub(S, R, c):
             s += R[UERR + 16 * py + px]
         R[UROW + py] = s
         total += s
-    cols = R[SUB + 4]
-    rows = R[SUB + 5]
-    for j in range(64):
-        sx = j & 7
-        sy = j >> 3
-        i = _size(16 * vs * sy + 2 * sx)
-        t = R[UWE + i] + R[UWE + i + 1]
-        if vs == 2:
-            t += R[UWE + i + 16] + R[UWE + i + 17]
-        # the sample's pixels in the image: 1 or 2 columns times 1 or 2 rows; the mean by a shift
-        n = min(max(cols - 2 * sx, 0), 2) * min(max(rows - vs * sy, 0), vs)
-        S[E + j] = (t >> (10 + (n >> 1))) & S[MASK + j]
+    # each sample's pixels summed and averaged by a shift (R[USHIFT:]): loops by vs, with
+    # constant offsets, that g++ vectorizes (one loop with the test of vs and the shift
+    # computed in it stayed scalar)
+    if vs == 2:
+        for sy in range(8):
+            for sx in range(8):
+                i = 32 * sy + 2 * sx
+                j = 8 * sy + sx
+                t = R[UWE + i] + R[UWE + i + 1] + R[UWE + i + 16] + R[UWE + i + 17]
+                S[E + j] = (t >> R[USHIFT + j]) & S[MASK + j]
+    else:
+        for sy in range(8):
+            for sx in range(8):
+                i = 16 * sy + 2 * sx
+                j = 8 * sy + sx
+                t = R[UWE + i] + R[UWE + i + 1]
+                S[E + j] = (t >> R[USHIFT + j]) & S[MASK + j]
     return total
 
 
@@ -2001,6 +2023,13 @@ def _sub_shape(R, cols, rows):
     R[SUB + 5] = rows
     for k in range(256):
         R[UMASK + k] = np.int32(-1) if (k & 15) < cols and (k >> 4) < rows else np.int32(0)
+    for j in range(64):
+        # the chroma sample's pixels in the image: 1 or 2 columns times 1 or 2 rows, whose
+        # mean ``_residuals_sub`` takes by a shift (the weighted errors are x 2**10)
+        sx = j & 7
+        sy = j >> 3
+        n = min(max(cols - 2 * sx, 0), 2) * min(max(rows - vs * sy, 0), vs)
+        R[USHIFT + j] = 10 + (n >> 1)
 
 
 def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box, comp_table,
