@@ -1356,16 +1356,26 @@ def _same_run(coefs, nb, base, per, P, p0, e0, e1):
 
 
 def _fill_run(coefs, nb, base, per, src, e0, e1, P, p0):
-    """Blocks base + per * m + t (t < per, per 1 or 2) of MCUs m = e0..e1-1 set to MCU src's; returns 0 if those are P's (as ``_same_run``), else not 0."""
+    """Blocks base + per * m + t (t < per, per 1 or 2) of MCUs m = e0..e1-1 set to MCU src's, which hold P's (as ``_same_run`` found them); returns 0 if MCU src's are P's too, else not 0.
+
+    MCU src's compared with P first: where its choice left them so (most runs),
+    the run's blocks already hold them and are not written (each coefficient
+    row's loop over the run costs about 100 instructions to set up).
+    """
     nb = _size(nb)
     d = np.int32(0)
     for n in range(64):
         row = _size(n * nb + base)
+        d |= coefs[_size(row + per * src)] ^ P[_size(p0 + n)]
+        if per == 2:
+            d |= coefs[_size(row + 2 * src + 1)] ^ P[_size(p0 + 64 + n)]
+    if d == 0:
+        return d
+    for n in range(64):
+        row = _size(n * nb + base)
         a = coefs[_size(row + per * src)]
-        d |= a ^ P[_size(p0 + n)]
         if per == 2:
             b = coefs[_size(row + 2 * src + 1)]
-            d |= b ^ P[_size(p0 + 64 + n)]
             for k in range(_size(row + 2 * e0), _size(row + 2 * e1), 2):
                 coefs[k] = a
                 coefs[k + 1] = b
