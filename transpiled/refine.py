@@ -2023,7 +2023,7 @@ def _accept_sub(S, R, c, n, delta):
 
 
 def _sub_shape(R, cols, rows):
-    """R[SUB + 1:] (the MCU's shape) and R[UMASK:] for an MCU with ``cols`` columns and ``rows`` rows in the image (R[SUB], vs, set before)."""
+    """R[SUB + 1:] (the MCU's shape), R[UMASK:] and R[USHIFT:] for an MCU with ``cols`` columns and ``rows`` rows in the image (R[SUB], vs, set before)."""
     vs = R[SUB]
     cols = min(cols, 16)
     rows = min(rows, 8 * vs)
