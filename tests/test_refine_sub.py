@@ -161,6 +161,34 @@ def test_inner_error_leaves_out_the_mcus_edge_pixels(vs) -> None:
         assert PY._sub_inner_error(R) == int(inner.sum()), f"{width} x {rows}"
 
 
+@pytest.mark.parametrize("vs", [1, 2])
+def test_chroma_ranking_residual_is_each_samples_mean_over_its_pixels(vs) -> None:
+    """The ranking's residual of each chroma sample (``_residuals_sub``, S[E:]) is the mean of
+    its pixels' weighted RGB errors (R[UWE:], x 2**10), over its pixels in the image only
+    (1, 2 or 4 of its 2 x vs), rounded down; 0 for a sample with none: MCUs of every width and
+    several heights, the shift table (``_sub_shape``) made anew for each shape."""
+    rng = np.random.default_rng(20 + vs)
+    checked = set()
+    for width in range(1, 17):
+        for rows in ([1, 2, 5, 8] + ([9, 16] if vs == 2 else [])):
+            planes, q, _, source = _random_mcu(rng, vs, width, rows)
+            blocks, R = _mcu(planes, q, vs, width, rows, source)
+            for c in (3, 4):
+                S = blocks[2 * vs + c - 3]
+                PY._errors(S, R, c)
+                weighted = R[PY.UWE:PY.UWE + 256].reshape(16, 16).astype(np.int64)
+                for sy in range(8):
+                    for sx in range(8):
+                        ys = [y for y in range(vs * sy, vs * sy + vs) if y < rows]
+                        xs = [x for x in range(2 * sx, 2 * sx + 2) if x < width]
+                        n = len(ys) * len(xs)
+                        expected = (int(weighted[np.ix_(ys, xs)].sum()) // (n * 1024)
+                                    if n else 0)
+                        assert S[PY.E + 8 * sy + sx] == expected, (width, rows, c, sy, sx)
+                        checked.add(n)
+    assert checked == {0, 1, 2, 4} if vs == 2 else checked == {0, 1, 2}
+
+
 @pytest.mark.parametrize("vs, width, rows, kind", [
     (1, 16, 8, "photo"), (2, 16, 16, "photo"), (2, 13, 11, "noise"), (2, 16, 16, "noise"),
     (1, 9, 3, "noise")])
