@@ -172,9 +172,9 @@ SUBWORK = USHIFT + 64
 # Offsets in the work array L of libjpeg's forward path (the searches' ``libjpeg``, ``LWORK`` items).
 LS = 0        # a block's level-shifted samples per component, transposed: LS + 64 c + 8 x + y
 LF = 192      # the forward DCT's row pass: LF + 8 y + u
-LF2 = 256     # its outputs (scaled by 8 as libjpeg's are), transposed: LF2 + 8 u + v
-LDIV = 320    # per component c, libjpeg's divisors of coefficient (v, u), transposed: LDIV + 192 c
-              # + 8 u + v (reciprocal), + 64 + 8 u + v (correction), + 128 + 8 u + v (shift)
+LF2 = 256     # its column pass's outputs (scaled by 8 as libjpeg's are): LF2 + 8 v + u
+LDIV = 320    # per component c, libjpeg's divisors of coefficient n (natural order): LDIV + 192 c
+              # + n (reciprocal), + 64 + n (correction), + 128 + n (shift)
 LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c - 1) + 16 py + px
 LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
 LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks);
@@ -254,6 +254,21 @@ def _put8(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
     S[at + 7] = o7
 
 
+def _put8t(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
+    """``_put8`` for a pass whose 8 outputs go to memory transposed (a loop over lanes storing S[at + k] for each output k).
+
+    o0 is stored as max(o0, -2**31 + 1), the identity here (every sum of
+    the IDCT model is within 2**31 - 1: ``_idct8``): unlike the other 7
+    stores it is not an add or a subtract, so g++ no longer takes the 8
+    stores for one SLP group, whose vectors it built from scalars
+    (``vpinsrd``, ``vpextrd``: about 150 instructions a pass), and
+    transposes the loop's 8 vectors with permutes instead (48). An IDCT of a
+    block (``_decode``) 517 -> 341 instructions in a build of its own;
+    docs/fidelity.md, "The IDCT's transposes".
+    """
+    _put8(S, at, max(o0, np.int32(-2147483647)), o1, o2, o3, o4, o5, o6, o7)
+
+
 def _impulses(S):
     """S[K + 8 k + x]: output x of ``_idct8`` for an input holding 1 at k."""
     for k in range(8):
@@ -291,7 +306,7 @@ def _columns(S):
             S[D + u], S[D + 8 + u], S[D + 16 + u], S[D + 24 + u],
             S[D + 32 + u], S[D + 40 + u], S[D + 48 + u], S[D + 56 + u], np.int32(1024))
         c = P + 8 * u
-        _put8(S, c, o0, o1, o2, o3, o4, o5, o6, o7)
+        _put8t(S, c, o0, o1, o2, o3, o4, o5, o6, o7)
     for i in range(64):
         S[W + i] = S[P + i] >> 11
 
@@ -303,7 +318,7 @@ def _rows(S):
             S[W + y], S[W + 8 + y], S[W + 16 + y], S[W + 24 + y],
             S[W + 32 + y], S[W + 40 + y], S[W + 48 + y], S[W + 56 + y], np.int32(131072))
         r = A + 8 * y
-        _put8(S, r, o0, o1, o2, o3, o4, o5, o6, o7)
+        _put8t(S, r, o0, o1, o2, o3, o4, o5, o6, o7)
 
 
 def _largest(S, src):
@@ -1118,8 +1133,8 @@ def _libjpeg_divisors(S, L, c):
 
     A coefficient F is quantized as sign(F) ((|F| + correction) reciprocal >>
     shift), which libjpeg-turbo's C and SIMD code compute alike (16-bit
-    DCTELEM): not always a rounded division. Stored transposed, as the
-    DCT's outputs are.
+    DCTELEM): not always a rounded division. In natural order, as
+    ``_libjpeg_coefs``' column pass quantizes.
     """
     o = LDIV + 192 * _size(c)
     for n in range(64):
@@ -1138,7 +1153,7 @@ def _libjpeg_divisors(S, L, c):
             corr += 1
         else:
             fq += 1
-        t = o + 8 * (n & 7) + (n >> 3)
+        t = o + n
         L[t] = fq
         L[t + 64] = corr
         L[t + 128] = r
@@ -1151,77 +1166,98 @@ def _colour_divisors(S0, S1, S2, L):
     _libjpeg_divisors(S2, L, 2)
 
 
-def _libjpeg_pass(L, src, dst, up, down, shift):
-    """8 one-dimensional passes of ``jpeg_fdct_islow`` (jfdctint.c), side by side.
+def _fdct_islow8(d0, d1, d2, d3, d4, d5, d6, d7, up, down, shift):
+    """One one-dimensional pass of ``jpeg_fdct_islow`` (jfdctint.c): its 8 outputs.
 
-    Pass i reads d[k] = L[src + 8 k + i] and writes its output k to L[dst + 8 i
-    + k] (transposed, as ``_columns`` does, so that the loop over the passes
-    vectorizes 8 wide). libjpeg's constants (CONST_BITS 13) and rounding
-    shifts: outputs 0 and 4 are ((sum << up) + rounding) >> down, the others
-    DESCALE(sum, shift); the row pass is up 2 (PASS1_BITS), down 0, shift
-    11, the column pass up 0, down 2, shift 15. Exact in 32 bits for 8-bit
-    samples, as libjpeg's INT32 arithmetic is.
+    libjpeg's constants (CONST_BITS 13) and rounding shifts: outputs 0 and 4
+    are ((sum << up) + rounding) >> down, the others DESCALE(sum, shift); the
+    row pass is up 2 (PASS1_BITS), down 0, shift 11, the column pass up 0,
+    down 2, shift 15. Exact in 32 bits for 8-bit samples, as libjpeg's INT32
+    arithmetic is.
     """
-    src = _size(src)
-    dst = _size(dst)
     half = np.int32(1) << (shift - 1)
     even = (np.int32(1) << down) >> 1
-    for i in range(8):
-        d0 = L[src + i]
-        d1 = L[src + 8 + i]
-        d2 = L[src + 16 + i]
-        d3 = L[src + 24 + i]
-        d4 = L[src + 32 + i]
-        d5 = L[src + 40 + i]
-        d6 = L[src + 48 + i]
-        d7 = L[src + 56 + i]
-        tmp0 = d0 + d7
-        tmp7 = d0 - d7
-        tmp1 = d1 + d6
-        tmp6 = d1 - d6
-        tmp2 = d2 + d5
-        tmp5 = d2 - d5
-        tmp3 = d3 + d4
-        tmp4 = d3 - d4
-        tmp10 = tmp0 + tmp3
-        tmp13 = tmp0 - tmp3
-        tmp11 = tmp1 + tmp2
-        tmp12 = tmp1 - tmp2
-        o = dst + 8 * i
-        L[o] = (((tmp10 + tmp11) << up) + even) >> down
-        L[o + 4] = (((tmp10 - tmp11) << up) + even) >> down
-        z1 = (tmp12 + tmp13) * np.int32(4433)
-        L[o + 2] = (z1 + tmp13 * np.int32(6270) + half) >> shift
-        L[o + 6] = (z1 - tmp12 * np.int32(15137) + half) >> shift
-        z1 = (tmp4 + tmp7) * np.int32(-7373)
-        z2 = (tmp5 + tmp6) * np.int32(-20995)
-        z3 = tmp4 + tmp6
-        z4 = tmp5 + tmp7
-        z5 = (z3 + z4) * np.int32(9633)
-        z3 = z3 * np.int32(-16069) + z5
-        z4 = z4 * np.int32(-3196) + z5
-        L[o + 7] = (tmp4 * np.int32(2446) + z1 + z3 + half) >> shift
-        L[o + 5] = (tmp5 * np.int32(16819) + z2 + z4 + half) >> shift
-        L[o + 3] = (tmp6 * np.int32(25172) + z2 + z3 + half) >> shift
-        L[o + 1] = (tmp7 * np.int32(12299) + z1 + z4 + half) >> shift
+    tmp0 = d0 + d7
+    tmp7 = d0 - d7
+    tmp1 = d1 + d6
+    tmp6 = d1 - d6
+    tmp2 = d2 + d5
+    tmp5 = d2 - d5
+    tmp3 = d3 + d4
+    tmp4 = d3 - d4
+    tmp10 = tmp0 + tmp3
+    tmp13 = tmp0 - tmp3
+    tmp11 = tmp1 + tmp2
+    tmp12 = tmp1 - tmp2
+    z1 = (tmp12 + tmp13) * np.int32(4433)
+    o0 = (((tmp10 + tmp11) << up) + even) >> down
+    o4 = (((tmp10 - tmp11) << up) + even) >> down
+    o2 = (z1 + tmp13 * np.int32(6270) + half) >> shift
+    o6 = (z1 - tmp12 * np.int32(15137) + half) >> shift
+    z1 = (tmp4 + tmp7) * np.int32(-7373)
+    z2 = (tmp5 + tmp6) * np.int32(-20995)
+    z3 = tmp4 + tmp6
+    z4 = tmp5 + tmp7
+    z5 = (z3 + z4) * np.int32(9633)
+    z3 = z3 * np.int32(-16069) + z5
+    z4 = z4 * np.int32(-3196) + z5
+    o7 = (tmp4 * np.int32(2446) + z1 + z3 + half) >> shift
+    o5 = (tmp5 * np.int32(16819) + z2 + z4 + half) >> shift
+    o3 = (tmp6 * np.int32(25172) + z2 + z3 + half) >> shift
+    o1 = (tmp7 * np.int32(12299) + z1 + z4 + half) >> shift
+    return o0, o1, o2, o3, o4, o5, o6, o7
+
+
+def _libjpeg_quantize(f, L, t):
+    """libjpeg-turbo's quantized value of a DCT output f with the divisors at L[t] (``_libjpeg_divisors``).
+
+    The sign put back without a branch (m = -1 for f < 0: (q ^ m) - m = -q).
+    """
+    q = ((abs(f) + L[t + 64]) * L[t]) >> L[t + 128]
+    m = f >> 31
+    return (q ^ m) - m
 
 
 def _libjpeg_coefs(L, c, S):
     """S[C:]: libjpeg-turbo's quantized coefficients (natural order) of the samples L[LS + 64 c:] (level-shifted, transposed), with the divisors L[LDIV + 192 c:].
 
+    The row pass: 8 ``_fdct_islow8`` side by side, row y a lane (its samples
+    L[LS + 64 c + 8 x + y]), frequency u to L[LF + 8 y + u] (``_put8t``: the
+    loop's vectors transposed with permutes). The column pass: column u a
+    lane (L[LF + 8 y + u]), its output v to L[LF2 + 8 v + u], natural order,
+    then quantized with the divisors in the same order, and copied: each a
+    loop over contiguous values. (Both passes storing transposed and the
+    coefficients transposed back element by element took 532 instructions a
+    block in a build of its own, this way 296; docs/fidelity.md, "The IDCT's
+    transposes". Quantized within the column pass, straight into S, the
+    loop stayed scalar in the module: 1,595 a block.)
+
     The product in the quantization stays below 2**31: |F| <= 8192 for 8-bit
     samples, the correction at most 1021, the reciprocal at most 2**16.
     """
-    _libjpeg_pass(L, LS + 64 * _size(c), LF, 2, 0, 11)
-    _libjpeg_pass(L, LF, LF2, 0, 2, 15)
-    o = LDIV + 192 * _size(c)
-    for i in range(64):
-        f = L[LF2 + i]
-        t = ((abs(f) + L[o + 64 + i]) * L[o + i]) >> L[o + 128 + i]
-        L[LF + i] = -t if f < 0 else t
+    src = LS + 64 * _size(c)
+    for y in range(8):
+        o0, o1, o2, o3, o4, o5, o6, o7 = _fdct_islow8(
+            L[src + y], L[src + 8 + y], L[src + 16 + y], L[src + 24 + y],
+            L[src + 32 + y], L[src + 40 + y], L[src + 48 + y], L[src + 56 + y], 2, 0, 11)
+        _put8t(L, LF + 8 * y, o0, o1, o2, o3, o4, o5, o6, o7)
     for u in range(8):
-        for v in range(8):
-            S[C + 8 * v + u] = L[LF + 8 * u + v]
+        f0, f1, f2, f3, f4, f5, f6, f7 = _fdct_islow8(
+            L[LF + u], L[LF + 8 + u], L[LF + 16 + u], L[LF + 24 + u],
+            L[LF + 32 + u], L[LF + 40 + u], L[LF + 48 + u], L[LF + 56 + u], 0, 2, 15)
+        L[LF2 + u] = f0
+        L[LF2 + 8 + u] = f1
+        L[LF2 + 16 + u] = f2
+        L[LF2 + 24 + u] = f3
+        L[LF2 + 32 + u] = f4
+        L[LF2 + 40 + u] = f5
+        L[LF2 + 48 + u] = f6
+        L[LF2 + 56 + u] = f7
+    o = LDIV + 192 * _size(c)
+    for n in range(64):
+        L[LF + n] = _libjpeg_quantize(L[LF2 + n], L, o + n)
+    for n in range(64):
+        S[C + n] = L[LF + n]
 
 
 def libjpeg_block(pixels, ncomp, quant, out):
