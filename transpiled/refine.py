@@ -608,11 +608,12 @@ def _accept_rgb(S, R, c, n, delta):
     _pixel_errors(R, c)
 
 
-def _top_key(S):
-    """The largest of the keys S[KEYS:], or -1 (a loop without exits, which g++ vectorizes)."""
+def _next_key(S, below):
+    """The largest of the keys S[KEYS:] below ``below``, or -1 (a loop without exits, which g++ vectorizes)."""
     m = np.int32(-1)
     for i in range(64):
-        m = max(m, S[KEYS + i])
+        k = S[KEYS + i]
+        m = max(m, k if k < below else np.int32(-1))
     return m
 
 
@@ -620,20 +621,16 @@ def _rank(S, dst, tries):
     """S[LIST + dst:]: the coefficients of the ``tries`` largest keys S[KEYS:] (at least 0), best first; returns how many.
 
     A key is a score times 64 plus 63 - n: keys are distinct, and equal
-    scores go lower n first. Each one listed is set to -1, so the next is
-    the largest left: a plain maximum (until 2026-12-06 each pass took the
-    largest below the last, a compare and a blend more for every 8 keys,
-    and left the keys as they were).
+    scores go lower n first.
     """
     dst = _size(dst)
     count = 0
+    below = np.int32(2147483647)
     for t in range(tries):
-        key = _top_key(S)
-        if key < 0:
+        below = _next_key(S, below)
+        if below < 0:
             break
-        n = np.int32(63) - (key & np.int32(63))
-        S[LIST + dst + t] = n
-        S[KEYS + _size(n)] = np.int32(-1)
+        S[LIST + dst + t] = np.int32(63) - (below & np.int32(63))
         count += 1
     return count
 
