@@ -258,7 +258,8 @@ def _put8t(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
     """``_put8`` for a pass whose 8 outputs go to memory transposed (a loop over lanes storing S[at + k] for each output k).
 
     o0 is stored as max(o0, -2**31 + 1), the identity here (every sum of
-    the IDCT model is within 2**31 - 1: ``_idct8``): unlike the other 7
+    the IDCT model is within 2**31 - 1, ``_idct8``; libjpeg's forward DCT's
+    row outputs, ``_libjpeg_coefs``, within 2**13): unlike the other 7
     stores it is not an add or a subtract, so g++ no longer takes the 8
     stores for one SLP group, whose vectors it built from scalars
     (``vpinsrd``, ``vpextrd``: about 150 instructions a pass), and
