@@ -342,7 +342,7 @@ def _fdct8(d0, d1, d2, d3, d4, d5, d6, d7, up, down, shift):
     libjpeg's constants (CONST_BITS 13) and rounding: outputs 0 and 4 are ((sum << up) +
     rounding) >> down, the others DESCALE(sum, shift); the row pass is up 2 (PASS1_BITS),
     down 0, shift 11, the column pass up 0, down 2, shift 15 (refine.py's
-    ``_libjpeg_pass``, for 8 passes side by side). Exact in 32 bits for 8-bit samples.
+    ``_fdct_islow8``, the same butterfly). Exact in 32 bits for 8-bit samples.
     """
     half = np.int32(1) << (shift - 1)
     even = (np.int32(1) << down) >> 1
