@@ -11,11 +11,17 @@ rounds, of scikit-image's grey photos camera, moon, brick and grass side by side
 over (2048 x 2048), issue 15's 1024 x 768 ramp and a 2048 x 2048 vignette; the CPU and
 the ratios printed.
 
+``--time --side 1536,4096``: the default's saves of the ramps and the vignette with
+``strips.SMOOTH_SIDE_MCUS`` set to each value in turn (the most MCUs of smooth strips laid
+side by side as one), ``--workers`` threads (wall time where more than one, else process
+CPU time), medians of the rounds and of each value's ratio to the first, round by round.
+
 ``--gain`` (the default): PSNR (decoded by ``djpeg``, islow, and ``djpeg -dct float``)
 and size of scikit-image's grey photos and the two smooth images, with and without,
 and Pillow's.
 
-    python benchmarks/bench_smooth.py [--time] [--rounds 15] [--qualities 100,95,90,75,50]
+    python benchmarks/bench_smooth.py [--time [--side 1536,4096] [--workers 2]] [--rounds 15]
+        [--qualities 100,95,90,75,50]
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
-from pillow_streamjpeg import engine, pipeline, scan, sources
+from pillow_streamjpeg import engine, pipeline, scan, sources, strips
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_encode import cpu_model, grey_photos  # noqa: E402
@@ -46,9 +52,9 @@ def vignette(size: int) -> np.ndarray:
     return np.round(255 - 191 * r**2).astype(np.uint8)
 
 
-def _save(image: Image.Image, quality: int, smooth: bool) -> bytes:
+def _save(image: Image.Image, quality: int, smooth: bool, workers: int = 1) -> bytes:
     source = sources.PillowSource(image)
-    settings = pipeline.settings_for(source, {"quality": quality, "workers": 1})
+    settings = pipeline.settings_for(source, {"quality": quality, "workers": workers})
     if not smooth:
         settings = dataclasses.replace(settings, smooth_levels=0)
     out = io.BytesIO()
@@ -56,12 +62,16 @@ def _save(image: Image.Image, quality: int, smooth: bool) -> bytes:
     return out.getvalue()
 
 
+def _smooth_images() -> list[tuple[str, Image.Image]]:
+    return [("ramp 1024x768", Image.fromarray(ramp(1024, 768))),
+            ("ramp 3000x2000", Image.fromarray(ramp(3000, 2000))),
+            ("vignette 2048", Image.fromarray(vignette(2048)))]
+
+
 def _images(timing: bool) -> list[tuple[str, Image.Image]]:
     from skimage import data
 
-    smooth = [("ramp 1024x768", Image.fromarray(ramp(1024, 768))),
-              ("ramp 3000x2000", Image.fromarray(ramp(3000, 2000))),
-              ("vignette 2048", Image.fromarray(vignette(2048)))]
+    smooth = _smooth_images()
     if timing:
         grey = grey_photos(2048, 2048)
         return [("grey photos 2048", Image.fromarray(grey)), *smooth]
@@ -87,6 +97,34 @@ def timing(qualities: list[int], rounds: int) -> None:
             off, on, theirs = (statistics.median(times[k]) for k in ("without", "default", "Pillow"))
             print(f"| {name} | {q} | {off:.4f} | {on:.4f} | {theirs:.4f} | {on / off:.3f} | "
                   f"{on / theirs:.3f} |", flush=True)
+
+
+def side_timing(qualities: list[int], rounds: int, sides: list[int], workers: int) -> None:
+    clock = time.perf_counter if workers > 1 else time.process_time
+    print(f"CPU: {cpu_model()}; kernels {engine.name}; {workers} worker(s), "
+          f"{'wall' if workers > 1 else 'process CPU'} seconds, default saves with "
+          f"SMOOTH_SIDE_MCUS {', '.join(map(str, sides))}, median of {rounds} interleaved rounds")
+    print("| image | q | " + " | ".join(f"{v} s" for v in sides) + " | "
+          + " | ".join(f"{v} / {sides[0]}" for v in sides[1:]) + " |")
+    print("|---|---:|" + "---:|" * (2 * len(sides) - 1))
+    kept = strips.SMOOTH_SIDE_MCUS
+    try:
+        for name, image in _smooth_images():
+            for q in qualities:
+                times: list[list[float]] = [[] for _ in sides]
+                for r in range(rounds):
+                    order = range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))
+                    for i in order:
+                        strips.SMOOTH_SIDE_MCUS = sides[i]
+                        start = clock()
+                        _save(image, q, True, workers)
+                        times[i].append(clock() - start)
+                medians = [statistics.median(t) for t in times]
+                ratios = [statistics.median(b / a for a, b in zip(times[0], t)) for t in times[1:]]
+                print(f"| {name} | {q} | " + " | ".join(f"{m:.4f}" for m in medians) + " | "
+                      + " | ".join(f"{x:.3f}" for x in ratios) + " |", flush=True)
+    finally:
+        strips.SMOOTH_SIDE_MCUS = kept
 
 
 def _timing_images_loaded() -> list[tuple[str, Image.Image]]:
@@ -117,9 +155,21 @@ def main() -> int:
     parser.add_argument("--time", action="store_true", help="measure the cost, not the gain")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--qualities", default="100,95,90,75,50")
+    parser.add_argument("--side", help="with --time: SMOOTH_SIDE_MCUS values to compare, as 1536,4096")
+    parser.add_argument("--workers", type=int, default=1, help="with --side: threads a save")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
-    if args.time:
+    if args.side and not args.time:
+        parser.error("--side needs --time")
+    if args.side:
+        try:
+            sides = [int(v) for v in args.side.split(",")]
+        except ValueError:
+            parser.error(f"--side takes whole numbers separated by commas, not {args.side!r}")
+        if len(sides) < 2 or min(sides) < 1:
+            parser.error(f"--side takes two or more positive values, not {args.side!r}")
+        side_timing(qualities, args.rounds, sides, args.workers)
+    elif args.time:
         timing(qualities, args.rounds)
     else:
         gain(qualities)

@@ -885,7 +885,10 @@ SIDE_MCUS = 64
 #: coefficients of 8 strips of 1024 pixels side by side evicted one another: see
 #: ``kernels.strip_group``): issue 15's ramp 0.95x the time, a 3000 x 2000 ramp 0.91x,
 #: a 2048 x 1536 ramp with two workers 0.78x; the 2048 vignette, RGB kept and CMYK
-#: ramps (their runs of fewer MCUs) 1.00x; 8192 and 16384 no faster
+#: ramps (their runs of fewer MCUs) 1.00x; 8192 and 16384 no faster. On an Intel Xeon
+#: (2026-12-07, ``bench_smooth.py --time --side 4096,1536,1024``) one worker's saves took
+#: 0.88x to 0.98x the time at 1024 (sets whose buffers stay in a core's L2), but two
+#: workers' (the default on two cores) 1.07x to 1.44x, 1.02x to 1.22x at 1536
 SMOOTH_SIDE_MCUS = 4096
 #: Blocks ``smooth_blocks`` has ``smooth_decide`` decide a call, the rest then looked up
 #: again: the choices it remembers serve a strip's later blocks of the same patterns (with

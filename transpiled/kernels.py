@@ -2123,11 +2123,12 @@ def _flat_grey(Q, M, gm, samples, cw, cols, rows, recip, tb):
         # the samples are whole numbers: their float sums (below 2**24) are exact in any
         # order. Each row summed on its own, then the rows: 8 short chains of adds that
         # overlap, not one chain of 64 each waiting for the last (perf: 15 % of the
-        # kernels' time of a 3000 x 2000 ramp's q100 save, most of its blocks flat). The same
-        # instructions and bytes: a page of text at q90 about 0.8x the time, ramps 0.9x
-        # (docs/performance.md, "Flat grey blocks' sums in short chains"). Each whole row as
-        # a tree of adds (a branch for it) saved a little more on such pages but made g++
-        # keep a pointer of the AC walk in a vector register: grey photos 1 to 3 % slower.
+        # kernels' time of a 3000 x 2000 ramp's q100 save, most of its blocks flat). About the
+        # same instructions (an add a row more), the same bytes: a page of text at q90 about
+        # 0.8x the time, ramps 0.9x (docs/performance.md, "Flat grey blocks' sums in short
+        # chains"). Each whole row as a tree of adds (a branch for it) saved a little more on
+        # such pages but made g++ keep a pointer of the AC walk in a vector register: grey
+        # photos 1 to 3 % slower.
         t = np.float32(0.0)
         for y in range(rows):
             o = _size(y * cw + 8 * j)
