@@ -156,11 +156,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--qualities", default="100,95,90,75,50")
     parser.add_argument("--side", help="with --time: SMOOTH_SIDE_MCUS values to compare, as 1536,4096")
-    parser.add_argument("--workers", type=int, default=1, help="with --side: threads a save")
+    parser.add_argument("--workers", type=int, help="with --side: threads a save (1)")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
     if args.side and not args.time:
         parser.error("--side needs --time")
+    if args.workers is not None and not args.side:
+        parser.error("--workers needs --side")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers takes a positive number, not {args.workers}")
     if args.side:
         try:
             sides = [int(v) for v in args.side.split(",")]
@@ -168,7 +172,7 @@ def main() -> int:
             parser.error(f"--side takes whole numbers separated by commas, not {args.side!r}")
         if len(sides) < 2 or min(sides) < 1:
             parser.error(f"--side takes two or more positive values, not {args.side!r}")
-        side_timing(qualities, args.rounds, sides, args.workers)
+        side_timing(qualities, args.rounds, sides, args.workers or 1)
     elif args.time:
         timing(qualities, args.rounds)
     else:
