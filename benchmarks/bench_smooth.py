@@ -8,19 +8,16 @@ save without it (at qualities where it is off, the two are the same save).
 
 ``--time``: process CPU time of one-worker saves, medians of ``--rounds`` interleaved
 rounds, of scikit-image's grey photos camera, moon, brick and grass side by side twice
-over (2048 x 2048), issue 15's 1024 x 768 ramp and a 2048 x 2048 vignette; the CPU and
-the ratios printed.
+over (2048 x 2048), issue 15's 1024 x 768 ramp, a 3000 x 2000 ramp and a 2048 x 2048
+vignette; the CPU and the ratios printed.
 
-``--time --side 1536,4096``: the default's saves of the ramps and the vignette with
-``strips.SMOOTH_SIDE_MCUS`` set to each value in turn (the most MCUs of smooth strips laid
-side by side as one), ``--workers`` threads (wall time where more than one, else process
-CPU time), medians of the rounds and of each value's ratio to the first, round by round.
+``--time --workers 2``: the same with two threads a save, wall time.
 
 ``--gain`` (the default): PSNR (decoded by ``djpeg``, islow, and ``djpeg -dct float``)
 and size of scikit-image's grey photos and the two smooth images, with and without,
 and Pillow's.
 
-    python benchmarks/bench_smooth.py [--time [--side 1536,4096] [--workers 2]] [--rounds 15]
+    python benchmarks/bench_smooth.py [--time [--workers 2]] [--rounds 15]
         [--qualities 100,95,90,75,50]
 """
 
@@ -78,8 +75,10 @@ def _images(timing: bool) -> list[tuple[str, Image.Image]]:
     return [(name, Image.fromarray(getattr(data, name)())) for name in GREY] + smooth
 
 
-def timing(qualities: list[int], rounds: int) -> None:
-    print(f"CPU: {cpu_model()}; kernels {engine.name}; one worker, process CPU seconds, "
+def timing(qualities: list[int], rounds: int, workers: int = 1) -> None:
+    clock = time.perf_counter if workers > 1 else time.process_time
+    print(f"CPU: {cpu_model()}; kernels {engine.name}; {workers} worker(s), "
+          f"{'wall' if workers > 1 else 'process CPU'} seconds, "
           f"median of {rounds} interleaved rounds")
     print("| image | q | without s | default s | Pillow s | default / without | default / Pillow |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -88,43 +87,15 @@ def timing(qualities: list[int], rounds: int) -> None:
             times: dict[str, list[float]] = {"without": [], "default": [], "Pillow": []}
             for _ in range(rounds):
                 for kind in times:
-                    start = time.process_time()
+                    start = clock()
                     if kind == "Pillow":
                         _pillow(image, q)
                     else:
-                        _save(image, q, kind == "default")
-                    times[kind].append(time.process_time() - start)
+                        _save(image, q, kind == "default", workers)
+                    times[kind].append(clock() - start)
             off, on, theirs = (statistics.median(times[k]) for k in ("without", "default", "Pillow"))
             print(f"| {name} | {q} | {off:.4f} | {on:.4f} | {theirs:.4f} | {on / off:.3f} | "
                   f"{on / theirs:.3f} |", flush=True)
-
-
-def side_timing(qualities: list[int], rounds: int, sides: list[int], workers: int) -> None:
-    clock = time.perf_counter if workers > 1 else time.process_time
-    print(f"CPU: {cpu_model()}; kernels {engine.name}; {workers} worker(s), "
-          f"{'wall' if workers > 1 else 'process CPU'} seconds, default saves with "
-          f"SMOOTH_SIDE_MCUS {', '.join(map(str, sides))}, median of {rounds} interleaved rounds")
-    print("| image | q | " + " | ".join(f"{v} s" for v in sides) + " | "
-          + " | ".join(f"{v} / {sides[0]}" for v in sides[1:]) + " |")
-    print("|---|---:|" + "---:|" * (2 * len(sides) - 1))
-    kept = strips.SMOOTH_SIDE_MCUS
-    try:
-        for name, image in _smooth_images():
-            for q in qualities:
-                times: list[list[float]] = [[] for _ in sides]
-                for r in range(rounds):
-                    order = range(len(sides)) if r % 2 == 0 else reversed(range(len(sides)))
-                    for i in order:
-                        strips.SMOOTH_SIDE_MCUS = sides[i]
-                        start = clock()
-                        _save(image, q, True, workers)
-                        times[i].append(clock() - start)
-                medians = [statistics.median(t) for t in times]
-                ratios = [statistics.median(b / a for a, b in zip(times[0], t)) for t in times[1:]]
-                print(f"| {name} | {q} | " + " | ".join(f"{m:.4f}" for m in medians) + " | "
-                      + " | ".join(f"{x:.3f}" for x in ratios) + " |", flush=True)
-    finally:
-        strips.SMOOTH_SIDE_MCUS = kept
 
 
 def _timing_images_loaded() -> list[tuple[str, Image.Image]]:
@@ -155,26 +126,15 @@ def main() -> int:
     parser.add_argument("--time", action="store_true", help="measure the cost, not the gain")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--qualities", default="100,95,90,75,50")
-    parser.add_argument("--side", help="with --time: SMOOTH_SIDE_MCUS values to compare, as 1536,4096")
-    parser.add_argument("--workers", type=int, help="with --side: threads a save (1)")
+    parser.add_argument("--workers", type=int, help="with --time: threads a save (1)")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
-    if args.side and not args.time:
-        parser.error("--side needs --time")
-    if args.workers is not None and not args.side:
-        parser.error("--workers needs --side")
+    if args.workers is not None and not args.time:
+        parser.error("--workers needs --time")
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers takes a positive number, not {args.workers}")
-    if args.side:
-        try:
-            sides = [int(v) for v in args.side.split(",")]
-        except ValueError:
-            parser.error(f"--side takes whole numbers separated by commas, not {args.side!r}")
-        if len(sides) < 2 or min(sides) < 1:
-            parser.error(f"--side takes two or more positive values, not {args.side!r}")
-        side_timing(qualities, args.rounds, sides, args.workers or 1)
-    elif args.time:
-        timing(qualities, args.rounds)
+    if args.time:
+        timing(qualities, args.rounds, args.workers or 1)
     else:
         gain(qualities)
     return 0

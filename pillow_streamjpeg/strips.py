@@ -30,11 +30,13 @@ strips' runs.
 
 With the default's choice on smooth blocks (``Smoothing``: grey and other images
 coded plane by plane, without subsampling, at quality 94 and above),
-the strips in which ``smooth.smooth_screen`` finds smooth windows take the
-two-step path too, with the smooth module's three steps between the kernels' two calls
-(``smoothed_coefs``); the others are coded in one call as before. Such strips in a row
-go side by side as one (``StripCoder._code_smooth_side``, up to ``SMOOTH_SIDE_MCUS``
-MCUs, where ``side_by_side`` allows).
+strips are coded in one call with the choices the smooth module's cache of choices
+makes from their pixels (``Smoothing.plan``: ``smooth.smooth_plan`` writes them, the
+kernels code them, ``kernels._apply_plan``); a strip with a block the cache cannot
+decide takes the two-step path, with the smooth module's three steps between the
+kernels' two calls (``smoothed_coefs``), whose decisions fill the cache. Alone (not in a
+run: ``encode_strip``), a strip in which ``smooth.smooth_screen`` finds smooth windows
+takes the two-step path.
 """
 
 from __future__ import annotations
@@ -313,6 +315,8 @@ REFINE_RGB_LAM_BLOCKS = 1024
 MARKED = 2
 #: No marks: the refine kernels' ``marks`` where ``Refinement.libjpeg`` is not ``MARKED``.
 NO_MARKS = np.zeros(0, np.uint8)
+#: No plan of choices on smooth blocks: ``kernels.encode_strips``' ``plan`` without one.
+NO_PLAN = np.zeros(0, np.int32)
 
 
 class Refinement(NamedTuple):
@@ -461,11 +465,18 @@ class Smoothing(NamedTuple):
         first MCU; ``interval`` and ``group`` as ``encode_strip``'s."""
         return self._screen(band, row0, nrows, frame, mcu0, interval, group, 0)
 
-    def smooth_strips(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
-                      interval: int, group: int = MCUS_PER_GROUP) -> int:
-        """How many strips of the band's ``nrows`` rows from row0 come before the first
-        without a window ``smooth_blocks`` may decide (``clean``'s converse)."""
-        return self._screen(band, row0, nrows, frame, mcu0, interval, group, 1)
+    def plan(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
+             interval: int, cache: np.ndarray, plan: np.ndarray,
+             group: int = MCUS_PER_GROUP) -> int:
+        """How many strips of the 2-D uint8 band's ``nrows`` rows from row0 have their
+        smooth blocks' choices in the cache (``cache``: ``buffers``' SB), written into
+        ``plan`` for ``kernels.encode_strips`` (``smooth.smooth_plan``); the first strip
+        after them (if any) has a block to decide on the two-step path. ``mcu0``,
+        ``interval`` and ``group`` as ``clean``'s."""
+        return self.module.smooth_plan(band.reshape(-1), band.shape[1], row0, nrows,
+                                       frame.width, frame.channels, frame.ncomp,
+                                       frame.comp_table, self.table, cache, group, mcu0,
+                                       interval, plan)
 
     def _screen(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
                 interval: int, group: int, smooth_run: int) -> int:
@@ -648,19 +659,21 @@ def _repeats(pixels: np.ndarray, top: int, height: int, count: int) -> list[bool
 def encode_strips(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                   codes: Codes, scratch: Scratch, pred: np.ndarray, carry: np.ndarray, pad: bool,
                   mcu0: int, interval: int, marks: np.ndarray = NO_MARKS,
-                  group: int = MCUS_PER_GROUP) -> tuple[int, int]:
+                  group: int = MCUS_PER_GROUP, plan: np.ndarray = NO_PLAN) -> tuple[int, int]:
     """``encode_strip`` of the strips of ``nrows`` rows of a 2-D uint8 array from row0, in one kernel call.
 
     Returns (byte count in scratch.out, strips coded): ``kernels.encode_strips``,
     which restarts where intervals end between strips and inside them; with
     ``marks`` (an item an MCU), it stops before the first strip with a marked
-    MCU, whose marks ``marks`` then holds. ``scratch.out`` must hold that many strips
-    (``Scratch.of``'s ``strips``).
+    MCU, whose marks ``marks`` then holds. With ``plan`` (``Smoothing.plan``'s for these
+    strips), the choices on smooth blocks it holds are coded; the call stops before a
+    strip where one does not hold (``kernels._apply_plan``). ``scratch.out`` must hold
+    that many strips (``Scratch.of``'s ``strips``).
     """
     done = np.zeros(1, np.int64)
     n = kernels.encode_strips(band.reshape(-1), band.shape[1], row0, nrows, *frame, *codes,
                               *scratch[:5], group, pred, carry, int(pad), mcu0, interval, marks,
-                              done)
+                              plan, done)
     return n, int(done[0])
 
 
@@ -684,15 +697,10 @@ def strip_marks(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, fr
 
 def code_smoothed(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame: Frame,
                   codes: Codes, scratch: Scratch, smooth: Smoothing, group: int,
-                  pred: np.ndarray, carry: np.ndarray, pad: bool, mcu0: int, interval: int,
-                  row_mcus: int = 0) -> int:
-    """``encode_strip`` of a strip with the choice on its smooth blocks (``smoothed_coefs``, then ``kernels.code_coefs``).
-
-    ``row_mcus``: the strip is strips of that many MCUs side by side
-    (``StripCoder._code_smooth_side``), whose windows are cut at each one's first MCU.
-    """
-    smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0,
-                   row_mcus or interval)
+                  pred: np.ndarray, carry: np.ndarray, pad: bool, mcu0: int,
+                  interval: int) -> int:
+    """``encode_strip`` of a strip with the choice on its smooth blocks (``smoothed_coefs``, then ``kernels.code_coefs``)."""
+    smoothed_coefs(kernels, band, row0, nrows, frame, scratch, smooth, group, mcu0, interval)
     return kernels.code_coefs(scratch.strip_coefs, frame.width, frame.ncomp, frame.hs, frame.vs,
                               frame.comp_table, *codes, scratch.words, scratch.out, group, pred,
                               carry, int(pad), mcu0, interval)
@@ -876,20 +884,6 @@ def last_dc(kernels: ModuleType, band: np.ndarray, row0: int, nrows: int, frame:
 #: MCUs of 4:2:0 (a 256 x 256 vertical ramp's 16 strips as one) refine_group_sub took 3
 #: times as long an MCU as in strips of 16.
 SIDE_MCUS = 64
-#: The most MCUs of smooth strips laid side by side on the smooth choice's two-step path
-#: (``StripCoder._code_smooth_side``): a set of calls for several strips instead of one
-#: each (about 10 us of calls and Python a set, and with threads the Python runs one at a
-#: time). 4096 grey MCUs are a run's ``RUN_BYTES`` of grey pixels, so the run bounds the
-#: strips side by side (float samples 1 MB, coefficients 0.5 MB a thread's scratch). AMD
-#: Zen 4, 9 interleaved rounds, against 1024 (the limit until 2026-12-05, when the
-#: coefficients of 8 strips of 1024 pixels side by side evicted one another: see
-#: ``kernels.strip_group``): issue 15's ramp 0.95x the time, a 3000 x 2000 ramp 0.91x,
-#: a 2048 x 1536 ramp with two workers 0.78x; the 2048 vignette, RGB kept and CMYK
-#: ramps (their runs of fewer MCUs) 1.00x; 8192 and 16384 no faster. On an Intel Xeon
-#: (2026-12-07, ``bench_smooth.py --time --side 4096,1536,1024``) one worker's saves took
-#: 0.88x to 0.98x the time at 1024 (sets whose buffers stay in a core's L2), but two
-#: workers' (the default on two cores) 1.07x to 1.44x, 1.02x to 1.22x at 1536
-SMOOTH_SIDE_MCUS = 4096
 #: Blocks ``smooth_blocks`` has ``smooth_decide`` decide a call, the rest then looked up
 #: again: the choices it remembers serve a strip's later blocks of the same patterns (with
 #: every lookup of a strip before its decisions, issue 15's ramp's first strip decided 128
@@ -901,6 +895,12 @@ SMOOTH_DECIDE_BLOCKS = 64
 #: 15's ramp, 4096 blocks side by side: 0.4 M instructions more lookups than with these
 #: 256 first); one call more a strip where the cache holds its patterns
 SMOOTH_FIRST_BLOCKS = 256
+#: Strips of records a thread's plan of choices on smooth blocks has room for
+#: (``StripCoder._plan``): a record of 5 items and up to 64 coefficients a block, the most
+#: a strip can take; smooth content's blocks take about 5 to 15 items
+PLAN_STRIPS = 2
+#: Items of a record of ``smooth.smooth_plan`` before its coefficients
+PLAN_RECORD = 5
 
 
 def side_by_side(settings: Settings, most: int, mcus: int = SIDE_MCUS) -> int:
@@ -1016,9 +1016,6 @@ class StripCoder:
         # the default's choice on marked MCUs (``_encode_run``)
         self._side = (side_by_side(settings, RUN_BYTES // (self._height * self.row_bytes))
                       if self.refine is not None else 1)
-        # smooth strips in a row side by side, with the choice on smooth blocks (within a run)
-        self._smooth_side = (side_by_side(settings, self._run, SMOOTH_SIDE_MCUS)
-                             if self.smooth is not None else 1)
 
     def _scratch(self) -> Scratch:
         """This thread's buffers: made on its first call, or those the thread's last coder
@@ -1299,75 +1296,60 @@ class StripCoder:
 
     def _encode_smooth_run(self, pixels: np.ndarray, top: int, index: int, count: int, nrows: int,
                            pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:
-        """``_encode_run`` with the choice on smooth blocks: the strips before the first with
-        smooth windows (``Smoothing.clean``) in one kernel call, that one on the two-step
-        path (``encode_strip``), and so on; an interval that ends between them padded and
-        followed by its RSTn (the run's last strip's is the caller's)."""
+        """``_encode_run`` with the choice on smooth blocks: the strips whose smooth blocks
+        the cache of choices decides (``Smoothing.plan``) in one kernel call with those
+        choices, the first that has a block to decide on the two-step path
+        (``code_smoothed``, whose decisions fill the cache), and so on; an interval that
+        ends between them padded and followed by its RSTn (the run's last strip's is the
+        caller's)."""
         kernels, frame, codes, scratch = engine.kernels, self.frame, self.codes, self._scratch()
         height, per_row, interval = self._height, self._per_row, self._interval
+        cache = scratch.smooth_buffers(self.smooth, MCUS_PER_GROUP, 1)[0]
+        plan = self._plan()
         coded = 0
-        # what the last screen found of the strips from ``first``: ``known`` strips
-        # without smooth windows (where a side run stopped), or that the first has some
-        # (where ``clean`` stopped): each strip screened once
-        known, smooth_next = 0, False
         while coded < count:
             row, first = top + coded * height, index + coded
             left = nrows - coded * height
-            if smooth_next:
-                clean = 0
-            else:
-                clean = known + self.smooth.clean(pixels, row + known * height,
-                                                  left - known * height, frame,
-                                                  (first + known) * per_row, interval)
-                smooth_next = clean < count - coded
-                clean = min(count - coded, clean)
-            known = 0
-            if clean:
-                last = first + clean - 1
-                n, _ = encode_strips(kernels, pixels, row, min(clean * height, left), frame,
-                                     codes, scratch, pred, carry, self._closes(last),
-                                     first * per_row, interval)
-            else:  # a strip with smooth windows (found by ``clean``), and those after it
-                smooth_next = False
-                side = min(self._smooth_side, count - coded, left // height)
-                if side > 1:  # it, and the smooth strips that follow it
-                    smooth = self.smooth.smooth_strips(pixels, row + height, (side - 1) * height,
-                                                       frame, (first + 1) * per_row, interval)
-                    # stopped before the last: the strip it stopped at has no smooth window,
-                    # and the next ``clean`` need not screen it again
-                    known = 1 if smooth < side - 1 else 0
-                    side = 1 + smooth
-                if side > 1:
-                    last = first + side - 1
-                    n = self._code_smooth_side(pixels, row, first, side, pred, carry)
-                else:
-                    last = first
-                    n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes,
-                                      scratch, self.smooth, MCUS_PER_GROUP, pred, carry,
-                                      self._closes(last), first * per_row, interval)
+            planned = min(count - coded, self.smooth.plan(pixels, row, left, frame,
+                                                          first * per_row, interval, cache,
+                                                          plan))
+            if planned:
+                last = first + planned - 1
+                n, done = encode_strips(kernels, pixels, row, min(planned * height, left),
+                                        frame, codes, scratch, pred, carry, self._closes(last),
+                                        first * per_row, interval, plan=plan)
+                if n:
+                    data.append(bytes(scratch.out[:n]))
+                coded += done
+                if done == planned:
+                    if coded < count and self._closes(last):
+                        data.append(markers.rst(self._ending((last + 1) * per_row)))
+                        pred.fill(0)
+                        carry.fill(0)
+                    continue
+                # stopped before a strip where a planned choice does not hold (its DC):
+                # any restart before it written, as before a marked strip
+                row, first, left = top + coded * height, index + coded, nrows - coded * height
+            n = code_smoothed(kernels, pixels, row, min(height, left), frame, codes, scratch,
+                              self.smooth, MCUS_PER_GROUP, pred, carry, self._closes(first),
+                              first * per_row, interval)
             if n:
                 data.append(bytes(scratch.out[:n]))
-            coded = last + 1 - index
-            if coded < count and self._closes(last):
-                data.append(markers.rst(self._ending((last + 1) * per_row)))
+            coded += 1
+            if coded < count and self._closes(first):
+                data.append(markers.rst(self._ending((first + 1) * per_row)))
                 pred.fill(0)
                 carry.fill(0)
 
-    def _code_smooth_side(self, pixels: np.ndarray, top: int, index: int, count: int,
-                          pred: np.ndarray, carry: np.ndarray) -> int:
-        """``code_smoothed`` of ``count`` whole strips of a 2-D array's rows from ``top`` (strip
-        ``index`` first) laid side by side as one (``_code_side``'s layout: the same MCUs in
-        the same order, windows cut at each strip's first MCU as the strips' own calls cut
-        them, restarts where intervals end between strips); returns the byte count in
-        scratch.out, the last strip padded if it ends an interval."""
-        height, per_row = self._height, self._per_row
-        rows = pixels[top:top + count * height].reshape(count, height, self.row_bytes)
-        wide = laid_side_by_side(rows)
-        return code_smoothed(engine.kernels, wide, 0, height,
-                             self.frame.wider(count), self.codes,
-                             self._scratch(), self.smooth, MCUS_PER_GROUP, pred, carry,
-                             self._closes(index + count - 1), index * per_row, self._interval,
-                             row_mcus=per_row)
+    def _plan(self) -> np.ndarray:
+        """This thread's buffer for ``Smoothing.plan``: room for ``PLAN_STRIPS`` strips'
+        records of every block (a plan stops before a strip that might not fit)."""
+        plan = getattr(self._local, "plan", None)
+        if plan is None:
+            blocks = self._per_row * self.frame.ncomp
+            plan = self._local.plan = np.empty(1 + PLAN_STRIPS * blocks * (PLAN_RECORD + 64),
+                                               np.int32)
+        return plan
 
     def _encode_side(self, band: np.ndarray, start: int, index: int, count: int,
                      pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:

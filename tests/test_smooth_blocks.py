@@ -387,60 +387,108 @@ def _mixed(seed: int) -> np.ndarray:
     {"quality": 95, "optimize": True},
 ], ids=["q100", "q95-2workers", "rst37", "rst-rows3", "q95-optimize"])
 def test_screened_strips_give_the_bytes_of_every_strip_smoothed(params, monkeypatch) -> None:
-    """The strips ``smooth_screen`` passes by (coded in one fused call) are those on which
-    the choice changes nothing: a save equals, byte for byte, the same save with every strip
-    taking the two-step path with the choice; and the choice runs (the save differs from
-    refine=0's). On strips of ramps, noise and both, with restarts inside strips, threads
-    and optimized tables; the file passes the strict decoders."""
+    """The strips ``smooth_screen`` passes by and those ``smooth_plan`` plans (coded in one
+    fused call) code as the two-step path does: a save equals, byte for byte, the same save
+    with every strip taking the two-step path with the choice; and the choice runs (the save
+    differs from refine=0's). On strips of ramps, noise and both, with restarts inside
+    strips, threads and optimized tables; the file passes the strict decoders."""
     pixels = _mixed(len(str(params)))
     data = _save(pixels, "STREAMJPEG", **params)
     with monkeypatch.context() as patch:
-        patch.setattr(strips.Smoothing, "clean", lambda self, *args, **kwargs: 0)
+        _every_strip_two_step(patch)
         assert _save(pixels, "STREAMJPEG", **params) == data
     assert _save(pixels, "STREAMJPEG", refine=0, **params) != data
     assert_strictly_valid(data)
+
+
+def _every_strip_two_step(patch) -> None:
+    """Every strip (alone, or in a run) on the two-step path with the choice: none passed by
+    as clean, none planned."""
+    patch.setattr(strips.Smoothing, "clean", lambda self, *args, **kwargs: 0)
+    patch.setattr(strips.Smoothing, "plan", lambda self, *args, **kwargs: 0)
 
 
 @pytest.mark.parametrize("params", [
     {"quality": 100},
     {"quality": 95, "workers": 2},
     {"quality": 100, "restart_marker_rows": 2},      # intervals ending between strips of a run
-    {"quality": 100, "restart_marker_blocks": 104},  # whole rows as blocks: 2 rows
+    {"quality": 100, "restart_marker_blocks": 37},   # and inside strips
     {"quality": 95, "optimize": True},
-], ids=["q100", "q95-2workers", "rst-rows2", "rst-blocks104", "q95-optimize"])
-def test_smooth_strips_side_by_side_give_the_bytes_of_their_own_calls(params, monkeypatch) -> None:
-    """Smooth strips in a row are coded side by side as one strip (``_code_smooth_side``,
-    up to ``SMOOTH_SIDE_MCUS``): the same bytes as each strip on its own; runs stop at a
-    strip without smooth windows (``Smoothing.smooth_strips``), which is not screened
-    again (each strip screened once); the file is valid."""
-    pixels = _mixed(7)[:184, :416]  # whole strips and MCUs: strips may go side by side
-    calls = []
-    screened = []  # the first MCU of each strip a screen looked at
-    code_side = strips.StripCoder._code_smooth_side
-    screen = strips.Smoothing._screen
+], ids=["q100", "q95-2workers", "rst-rows2", "rst-blocks37", "q95-optimize"])
+def test_planned_strips_give_the_bytes_of_the_two_step_path(params, monkeypatch) -> None:
+    """In a run, strips whose smooth blocks the cache of choices decides from their pixels
+    are coded in one kernel call with those choices (``Smoothing.plan``), the others on the
+    two-step path: on ramps, noise and both (some strips of each), the bytes of every
+    strip on the two-step path; the file is valid."""
+    pixels = np.concatenate([_mixed(7), ramp(419, 300)])  # ramps to the end: planned strips
+    planned, two_step = [], []
+    plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
 
-    def counted(self, pixels, top, index, count, pred, carry):
-        calls.append(count)
-        return code_side(self, pixels, top, index, count, pred, carry)
+    def counted_plan(self, *args, **kwargs):
+        planned.append(plan(self, *args, **kwargs))
+        return planned[-1]
 
-    def recorded(self, band, row0, nrows, frame, mcu0, interval, group, smooth_run):
-        found = screen(self, band, row0, nrows, frame, mcu0, interval, group, smooth_run)
-        mcus = -(-frame.width // 8)
-        screened.extend(mcu0 + s * mcus for s in range(min(found + 1, -(-nrows // 8))))
-        return found
+    def counted_two_step(*args, **kwargs):
+        two_step.append(1)
+        return code_smoothed(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(strips.StripCoder, "_code_smooth_side", counted)
-        patch.setattr(strips.Smoothing, "_screen", recorded)
+        patch.setattr(strips.Smoothing, "plan", counted_plan)
+        patch.setattr(strips, "code_smoothed", counted_two_step)
         data = _save(pixels, "STREAMJPEG", **params)
-    assert calls and max(calls) > 1 and sum(calls) < 23, calls  # some runs, not every strip
-    if not params.get("optimize"):  # (optimize's counting pass screens each strip again)
-        assert len(set(screened)) == len(screened), sorted(screened)
+    assert sum(planned) > 10 and two_step, (planned, two_step)
     with monkeypatch.context() as patch:
-        patch.setattr(strips, "SMOOTH_SIDE_MCUS", 0)  # every strip its own calls
+        _every_strip_two_step(patch)
         assert _save(pixels, "STREAMJPEG", **params) == data
     assert _save(pixels, "STREAMJPEG", refine=0, **params) != data
     assert_strictly_valid(data)
+
+
+def _warm_cache(module, pixels: np.ndarray, quality: int) -> tuple[strips.Smoothing, list]:
+    """A cache of choices (``Smoothing.buffers``' SB) filled by the two-step path on every strip
+    of a grey image: the smoothing and the buffers."""
+    smooth = _smoothing(module, quality)
+    height, width = pixels.shape
+    frame = transpiled.frame(width, 1, 1, 0, 1, 1, quality)
+    scratch = strips.Scratch.of(engine.kernels, frame)
+    buffers = scratch.smooth_buffers(smooth, strips.MCUS_PER_GROUP, 1)
+    for row in range(0, height, 8):
+        strips.smoothed_coefs(engine.kernels, pixels, row, min(8, height - row), frame, scratch,
+                              smooth, strips.MCUS_PER_GROUP, row // 8 * -(-width // 8))
+    return smooth, buffers
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+@pytest.mark.parametrize("quality", [100, 95])
+@pytest.mark.parametrize("width", [416, 419])
+def test_compiled_plans_equal_the_source(build, quality, width) -> None:
+    """``smooth_plan`` of the builds writes the source's records and plans as many strips
+    (ramps, noise, a vignette, the last strip short): from a warm cache, where it plans
+    most strips (whole blocks; with a partial last block it stops at the first strip
+    whose last block is to be decided), and from an empty one, where the first strip with
+    a block to decide stops it."""
+    pixels = np.ascontiguousarray(np.concatenate([_mixed(3), vignette(419)[:70]])[:, :width])
+    height = pixels.shape[0]
+    mcus = -(-width // 8)
+    frame = transpiled.frame(width, 1, 1, 0, 1, 1, quality)
+    smooth, buffers = _warm_cache(BUILDS[build], pixels, quality)
+    done = {}
+    for name, cache in (("warm", buffers[0]), ("empty", smooth.buffers(strips.MCUS_PER_GROUP, 1)[0])):
+        results = []
+        for module in (BUILDS[build], PY):
+            plan = np.zeros(1 + 8 * mcus * 69, np.int32)
+            planned = module.smooth_plan(pixels.reshape(-1), width, 8, height - 8, width, 1, 1,
+                                         frame.comp_table, smooth.table, cache.copy(),
+                                         strips.MCUS_PER_GROUP, mcus, 0, plan)
+            results.append((planned, plan[:plan[0]].tolist()))
+        assert results[0] == results[1]
+        done[name] = results[0][0]
+    assert done["empty"] < 3 and (done["warm"] > 5 if width == 416 else done["warm"] < 5), done
+
+
+def test_plan_record_size_is_the_modules() -> None:
+    """``strips.PLAN_RECORD`` (the plan buffer's sizes) is the smooth module's."""
+    assert strips.PLAN_RECORD == PY.PLAN_RECORD
 
 
 @pytest.mark.parametrize("first", [1, 37, 1 << 30])
@@ -448,9 +496,9 @@ def test_blocks_looked_up_first_give_the_bytes_of_any_split(first, monkeypatch) 
     """``smooth_blocks`` looks up a strip's first ``SMOOTH_FIRST_BLOCKS`` blocks to decide,
     deciding their misses, before looking up the others (a thread's first strip, its cache
     empty, would otherwise look up all its misses again after each decision): any split
-    gives the bytes of the default's, on strips side by side with more blocks to decide
-    than the split (the calls recorded), with the cache empty at the start of each save;
-    and the choice runs."""
+    gives the bytes of the default's, on a first strip with more blocks to decide than the
+    split (the calls recorded), with the cache empty at the start of each save; and the
+    choice runs."""
     pixels = np.ascontiguousarray(ramp(1024, 768)[:96])  # issue 15's ramp's first 12 strips
     data = _save(pixels, "STREAMJPEG", quality=100)
     found, parts = [], []  # a strip's blocks to decide, those its first lookup was given
@@ -474,8 +522,9 @@ def test_blocks_looked_up_first_give_the_bytes_of_any_split(first, monkeypatch) 
         patch.setattr(strips, "SMOOTH_FIRST_BLOCKS", first)
         patch.setattr(engine, "smooth", Recorded())
         assert _save(pixels, "STREAMJPEG", quality=100) == data
-    # the 12 strips side by side as one: 1536 blocks, all smooth
-    assert found == [1536] and parts == [min(first, 1536)], (found, parts)
+    # the first strip on the two-step path (128 blocks, all smooth; the cache empty), then
+    # any other whose blocks the cache cannot decide from their pixels
+    assert found and found[0] == 128 and parts == [min(first, n) for n in found], (found, parts)
     assert _save(pixels, "STREAMJPEG", quality=100, refine=0) != data
 
 

@@ -57,6 +57,7 @@ import numpy as np
 # pythran export smooth_lookup(int32[:], int, int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
 # pythran export smooth_decide(float32[:], int32[:], int, int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
 # pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int, int)
+# pythran export smooth_plan(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, int, int32[:])
 
 
 def _size(n):
@@ -111,45 +112,8 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
             m0 = 0
             while m0 < mcus and not found:
                 gm = _group_size(group, mcus - m0, first + m0, interval)
-                x0 = _size(8 * m0)
-                x1 = _size(min(8 * (m0 + gm), width_))
-                for y in range(n):
-                    o = _size((top + y) * row_bytes_ + c)
-                    if channels_ == 1:  # contiguous: loops g++ vectorizes
-                        if y == 0:
-                            for x in range(x0, x1):
-                                lo[x] = band[o + x]
-                                hi[x] = band[o + x]
-                        else:
-                            for x in range(x0, x1):
-                                v = band[o + x]
-                                lo[x] = v if v < lo[x] else lo[x]
-                                hi[x] = v if v > hi[x] else hi[x]
-                    else:
-                        for x in range(x0, x1):
-                            v = band[o + x * channels_]
-                            lo[x] = v if y == 0 or v < lo[x] else lo[x]
-                            hi[x] = v if y == 0 or v > hi[x] else hi[x]
-                for x in range(x1, _size(8 * (m0 + gm))):  # the last column repeated
-                    lo[x] = lo[x1 - 1]
-                    hi[x] = hi[x1 - 1]
-                # each block's fewest and most levels: of neighbouring columns' (into lo2,
-                # hi2), then of those 2 apart (back into lo, hi: 4 columns from x), then
-                # lo[8 b] against lo[8 b + 4]: loops along the window that g++ vectorizes
-                # (a block's 8 columns compared one by one cost a 2048 x 2048 photo 0.3 ms)
-                xe = _size(8 * (m0 + gm))
-                _pair_extremes(lo, hi, lo2, hi2, x0, xe - 1, 1)
-                _pair_extremes(lo2, hi2, lo, hi, x0, xe - 3, 2)
-                count = 0
-                wide = 0
-                for b in range(m0, m0 + gm):
-                    least = _lower(np.int32(lo[8 * b]), np.int32(lo[8 * b + 4]))
-                    most = _higher(np.int32(hi[8 * b]), np.int32(hi[8 * b + 4]))
-                    d = most - least
-                    smooth = d > 0 and d <= levels
-                    count += 1 if smooth else 0
-                    wide += 1 if d > SMOOTH_WINDOW_LEVELS else 0
-                    least_of[b] = least if smooth else np.int32(-1)
+                count, wide = _window_spans(band, row_bytes_, top, n, c, channels_, width_, m0,
+                                            gm, levels, lo, hi, lo2, hi2, least_of)
                 found = (wide == 0 and 8 * count >= SMOOTH_GROUP_EIGHTHS * gm
                          and _pixel_patterns_repeat(band, row_bytes_, top, n, c, channels_,
                                                     width_, m0, gm, least_of, seen, cols))
@@ -157,6 +121,55 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
         if found != (smooth_run != 0):
             return s
     return strips
+
+
+def _window_spans(band, row_bytes, top, n, c, channels, width, m0, gm, levels, lo, hi, lo2,
+                  hi2, least_of):
+    """The spans of the window of blocks m0 .. m0 + gm - 1 of component c of the strip of
+    band rows top .. top + n - 1, from the pixels (``smooth_screen``): least_of[b] the
+    fewest level of block b where it spans 1 to ``levels`` levels, else -1; returns (the
+    blocks that do, those that span more than ``SMOOTH_WINDOW_LEVELS``). lo, hi, lo2 and
+    hi2: uint8 scratch of 8 MCUs' columns a window MCU."""
+    x0 = _size(8 * m0)
+    x1 = _size(min(8 * (m0 + gm), width))
+    for y in range(n):
+        o = _size((top + y) * row_bytes + c)
+        if channels == 1:  # contiguous: loops g++ vectorizes
+            if y == 0:
+                for x in range(x0, x1):
+                    lo[x] = band[o + x]
+                    hi[x] = band[o + x]
+            else:
+                for x in range(x0, x1):
+                    v = band[o + x]
+                    lo[x] = v if v < lo[x] else lo[x]
+                    hi[x] = v if v > hi[x] else hi[x]
+        else:
+            for x in range(x0, x1):
+                v = band[o + x * channels]
+                lo[x] = v if y == 0 or v < lo[x] else lo[x]
+                hi[x] = v if y == 0 or v > hi[x] else hi[x]
+    for x in range(x1, _size(8 * (m0 + gm))):  # the last column repeated
+        lo[x] = lo[x1 - 1]
+        hi[x] = hi[x1 - 1]
+    # each block's fewest and most levels: of neighbouring columns' (into lo2, hi2), then
+    # of those 2 apart (back into lo, hi: 4 columns from x), then lo[8 b] against
+    # lo[8 b + 4]: loops along the window that g++ vectorizes (a block's 8 columns compared
+    # one by one cost a 2048 x 2048 photo 0.3 ms)
+    xe = _size(8 * (m0 + gm))
+    _pair_extremes(lo, hi, lo2, hi2, x0, xe - 1, 1)
+    _pair_extremes(lo2, hi2, lo, hi, x0, xe - 3, 2)
+    count = 0
+    wide = 0
+    for b in range(m0, m0 + gm):
+        least = _lower(np.int32(lo[8 * b]), np.int32(lo[8 * b + 4]))
+        most = _higher(np.int32(hi[8 * b]), np.int32(hi[8 * b + 4]))
+        d = most - least
+        smooth = d > 0 and d <= levels
+        count += 1 if smooth else 0
+        wide += 1 if d > SMOOTH_WINDOW_LEVELS else 0
+        least_of[b] = least if smooth else np.int32(-1)
+    return count, wide
 
 
 def _pair_extremes(lo, hi, lo_out, hi_out, x0, x1, step):
@@ -255,6 +268,206 @@ def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, 
     return True
 
 
+def smooth_plan(band, row_bytes, row0, nrows, width, channels, ncomp, comp_table, smooth, SB,
+                group, mcu0, interval, plan):
+    """The choices on the smooth blocks of the strips of 8 rows of a band from row row0
+    (nrows rows), made from the pixels and the cache of choices alone, into ``plan`` for
+    ``kernels.encode_strips``; returns how many strips, from the first, are planned.
+
+    The band, ``mcu0`` and ``interval`` as ``smooth_screen``'s (its windows and gates:
+    the blocks ``smooth_candidates`` would find); ``comp_table``, ``smooth`` and SB as
+    ``smooth_lookup``'s (SB: ``smooth_scratch``'s, the cache of choices in it). Planning
+    stops before the first strip with a block to decide that the cache cannot decide from
+    its pixels (``_planned``: not ``_cacheable``, or a pattern not seen at those levels):
+    that strip takes the two-step path (``strips.smoothed_coefs``), whose decisions fill
+    the cache; and before a strip whose records might not fit in ``plan``.
+
+    plan[0]: the items used (from 1); then a record a block to decide, in the order the
+    kernels code them (strip, window, component, block): its strip's number here, its MCU,
+    its component, the kernels' DC the cache's choice holds for (``_smooth_cached``
+    checks it against the kernels' own, ``kernels._apply_plan`` does), the count of
+    coefficients to write, and those, 256 value + index (natural order, 0 the DC).
+    A record written only for its DC's check (count 0, the kernels' coefficients kept):
+    the choice holds only for that DC, so a block whose DC differs is decided afresh.
+    """
+    mcus = (width + 7) // 8
+    strips = (nrows + 7) // 8
+    lo = np.empty(8 * mcus, dtype=np.uint8)
+    hi = np.empty(8 * mcus, dtype=np.uint8)
+    lo2 = np.empty(8 * mcus, dtype=np.uint8)
+    hi2 = np.empty(8 * mcus, dtype=np.uint8)
+    least_of = np.empty(mcus, dtype=np.int32)
+    cols = np.empty(8 * mcus, dtype=np.int32)
+    sums = np.empty(8 * mcus, dtype=np.int32)
+    pats = np.empty(PLAN_TABLE + REPEAT_SLOTS, dtype=np.int32)
+    pid = np.empty(mcus, dtype=np.int32)
+    row_bytes_ = _size(row_bytes)
+    channels_ = _size(channels)
+    width_ = _size(width)
+    levels = smooth[0]
+    plan[0] = np.int32(1)  # the items used, kept there as records are written
+    most = mcus * ncomp * (PLAN_RECORD + 64)  # a strip's records at most
+    for s in range(strips):
+        start = plan[0]
+        if start + most > plan.shape[0]:
+            return s
+        top = row0 + 8 * s
+        n = min(8, nrows - 8 * s)
+        first = mcu0 + s * mcus
+        decided = True
+        m0 = 0
+        while m0 < mcus and decided:
+            gm = _group_size(group, mcus - m0, first + m0, interval)
+            for c in range(ncomp):
+                count, wide = _window_spans(band, row_bytes_, top, n, c, channels_, width_, m0,
+                                            gm, levels, lo, hi, lo2, hi2, least_of)
+                if decided and wide == 0 and 8 * count >= SMOOTH_GROUP_EIGHTHS * gm:
+                    decided = _planned(band, row_bytes_, top, n, c, channels_, width, m0, gm,
+                                       least_of, cols, sums, comp_table, smooth, SB, plan, s,
+                                       pats, pid)
+            m0 += gm
+        if not decided:  # a block the cache cannot decide
+            plan[0] = start
+            return s
+    return strips
+
+
+def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols, sums,
+             comp_table, smooth, SB, plan, s, pats, pid):
+    """``smooth_plan``'s records of the blocks to decide of a window that passed the gates of
+    its spans (those with least_of[b] >= 0) into plan from plan[plan[0]] on, plan[0] then
+    the items used, where they have at most ``SMOOTH_PATTERNS`` patterns (else none: the
+    window is not decided); returns False where the cache cannot decide a block. (The
+    count kept in plan, not passed in and returned: so passed, the compiled module's plans
+    held only each strip's last window's records.)
+
+    ``_smooth_cached`` from the pixels: a block's pattern (``_smooth_keys``' words), the
+    sum of its samples - 128 (libjpeg's DC) and its fewest level - 128 come from the band
+    (cols and sums: int32 scratch of a column each), as the kernels' samples hold them; the
+    kernels' DC is not known here, so the entry's DC plus the shift the other conditions
+    name is written for the kernels to check. Only whole blocks (``_cacheable``) are looked
+    up; past the image's edge a block is not, so the pixels there are not read.
+
+    The window's patterns are counted exactly, as ``_smooth_repeats`` counts them, in a
+    table of REPEAT_SLOTS slots (pats[PLAN_TABLE:]); each pattern's words and the cache
+    entries that hold its key (looked up once a window, at its first block that needs
+    them) at pats[PLAN_PATTERN t:], its number pid[b] for each block.
+    """
+    x0 = _size(8 * m0)
+    x1 = _size(min(8 * (m0 + gm), width))
+    for y in range(8):  # the columns' numbers (Sum 3**y level) and sums, from the same loads
+        o = _size((top + min(y, n - 1)) * row_bytes + c)
+        digit = np.int32(3 ** y)
+        if channels == 1:  # contiguous: loops g++ vectorizes
+            if y == 0:
+                for x in range(x0, x1):
+                    v = np.int32(band[o + x])
+                    cols[x] = v
+                    sums[x] = v
+            else:
+                for x in range(x0, x1):
+                    v = np.int32(band[o + x])
+                    cols[x] += digit * v
+                    sums[x] += v
+        else:
+            for x in range(x0, x1):
+                v = np.int32(band[o + x * channels])
+                cols[x] = v if y == 0 else cols[x] + digit * v
+                sums[x] = v if y == 0 else sums[x] + v
+    for x in range(x1, _size(8 * (m0 + gm))):  # the last column repeated
+        cols[x] = cols[x1 - 1]
+        sums[x] = sums[x1 - 1]
+    for t in range(REPEAT_SLOTS):
+        pats[PLAN_TABLE + t] = np.int32(-1)
+    count = 0
+    for b in range(m0, m0 + gm):
+        least = least_of[b]
+        if least < 0:
+            continue
+        base = np.int32(3280) * least
+        i = _size(8 * b)
+        k0 = (cols[i] - base) | ((cols[i + 1] - base) << np.int32(13))
+        k1 = (cols[i + 2] - base) | ((cols[i + 3] - base) << np.int32(13))
+        k2 = (cols[i + 4] - base) | ((cols[i + 5] - base) << np.int32(13))
+        k3 = (cols[i + 6] - base) | ((cols[i + 7] - base) << np.int32(13))
+        slot = _size(_pattern_hash(k0, k1, k2, k3) & (REPEAT_SLOTS - 1))
+        while True:
+            t = pats[PLAN_TABLE + slot]
+            if t < 0:  # a pattern not seen before in the window
+                if count == SMOOTH_PATTERNS:
+                    return True  # too many: the window is not decided
+                u = PLAN_PATTERN * count
+                pats[u] = k0
+                pats[u + 1] = k1
+                pats[u + 2] = k2
+                pats[u + 3] = k3
+                pats[u + 4] = np.int32(-1)  # its entries not looked up yet
+                pats[PLAN_TABLE + slot] = np.int32(count)
+                t = np.int32(count)
+                count += 1
+                break
+            u = _size(PLAN_PATTERN * np.int64(t))
+            if pats[u] == k0 and pats[u + 1] == k1 and pats[u + 2] == k2 and pats[u + 3] == k3:
+                break
+            slot = (slot + 1) & (REPEAT_SLOTS - 1)
+        pid[b] = t
+    tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
+    q = smooth[tq]
+    tag = np.int32(tq + 1)
+    for b in range(m0, m0 + gm):
+        least = least_of[b]
+        if least < 0:
+            continue
+        if not _cacheable(smooth, width, n, b):
+            return False
+        u = _size(PLAN_PATTERN * np.int64(pid[b]))
+        if pats[u + 4] < 0:  # the entries that hold the pattern's key, in probe order
+            first = _smooth_slot(pats[u], pats[u + 1], pats[u + 2], pats[u + 3])
+            held = 0
+            for t in range(PROBES):
+                e = _size(SB_C + ((first + t) & (SMOOTH_SLOTS - 1)) * SMOOTH_ENTRY)
+                if (SB[e + 1] == pats[u] and SB[e + 2] == pats[u + 1]
+                        and SB[e + 3] == pats[u + 2] and SB[e + 4] == pats[u + 3]
+                        and SB[e] == tag):
+                    pats[u + 5 + held] = np.int32(e)
+                    held += 1
+            pats[u + 4] = np.int32(held)
+        i = _size(8 * b)
+        total = (((sums[i] + sums[i + 1]) + (sums[i + 2] + sums[i + 3]))
+                 + ((sums[i + 4] + sums[i + 5]) + (sums[i + 6] + sums[i + 7]))) - np.int32(8192)
+        theirs = _libjpeg_quantize(total, smooth[tq + 64], smooth[tq + 128], smooth[tq + 192])
+        level = least - np.int32(128)
+        found = -1
+        for t in range(_size(pats[u + 4])):
+            e = _size(pats[u + 5 + t])
+            shift = level - SB[e + 5]
+            d = theirs - SB[e + 9]
+            if shift >= SB[e + 6] and shift <= SB[e + 7] and d * q == 8 * shift:
+                found = e
+                break
+        if found < 0:
+            return False
+        e = _size(found)
+        r = _size(plan[0])
+        plan[r] = np.int32(s)
+        plan[r + 1] = np.int32(b)
+        plan[r + 2] = np.int32(c)
+        plan[r + 3] = SB[e + 8] + theirs - SB[e + 9]
+        if SB[e + 10] != 0:  # libjpeg's: its DC, its AC where they differ
+            nd = _size(SB[e + 11])
+            plan[r + 4] = np.int32(nd + 1)
+            plan[r + PLAN_RECORD] = theirs * np.int32(256)
+            for t in range(nd):
+                plan[r + PLAN_RECORD + 1 + t] = SB[e + 16 + t]
+            plan[0] = np.int32(r + PLAN_RECORD + 1 + nd)
+        else:
+            plan[r + 4] = np.int32(0)
+            plan[0] = np.int32(r + PLAN_RECORD)
+    return True
+
+
+
+
 SMOOTH_ITEMS = 256
 # Rows of the work array V (int32, SB's first items): item r of block b of a chunk of at most
 # SVG blocks at V[r SVG + b]. SVG a literal: every row's offset a constant, g++ proves the
@@ -321,6 +534,12 @@ SMOOTH_WINDOW_LEVELS = 4
 # photo's few smooth windows 16 to 20, where each block decided costs about 600 ns and
 # gained +0.0 to +0.3 dB
 SMOOTH_PATTERNS = 16
+# Items of a record of ``smooth_plan`` before its coefficients
+PLAN_RECORD = 5
+# ``_planned``'s scratch pats: a window's patterns (their 4 words, the count of the cache's
+# entries that hold their key, and those entries' offsets), then its table of REPEAT_SLOTS
+PLAN_PATTERN = 5 + PROBES
+PLAN_TABLE = SMOOTH_PATTERNS * PLAN_PATTERN
 # The float32 scratch SF: SVG blocks' samples copied together (8 rows of 8 SVG), then each
 # column's fewest and most levels, number and sum (8 g items each, ``_smooth_spans``)
 SF_MIN = 64 * SVG
@@ -1104,3 +1323,4 @@ def _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start):
                 j = _size(np.int64(todo[k0 + b]))
                 for k in range(64):
                     coefs[k * nb + j] = SB[(SV_L + k) * SVG + b]
+
