@@ -345,13 +345,14 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
     sum of its samples - 128 (libjpeg's DC) and its fewest level - 128 come from the band
     (cols and sums: int32 scratch of a column each), as the kernels' samples hold them; the
     kernels' DC is not known here, so the entry's DC plus the shift the other conditions
-    name is written for the kernels to check. Only whole blocks (``_cacheable``) are looked
-    up; past the image's edge a block is not, so the pixels there are not read.
+    name is written for the kernels to check. A block at the image's edge is looked up with
+    its tag (``_smooth_tag``), from the samples the kernels repeat past the edge.
 
     The window's patterns are counted exactly, as ``_smooth_repeats`` counts them, in a
     table of REPEAT_SLOTS slots (pats[PLAN_TABLE:]); each pattern's words and the cache
-    entries that hold its key (looked up once a window, at its first block that needs
-    them) at pats[PLAN_PATTERN t:], its number pid[b] for each block.
+    entries that hold its key and tag (looked up at its first block that needs them, again
+    for a block of another tag: one cut by the image's edge) at pats[PLAN_PATTERN t:], its
+    number pid[b] for each block.
     """
     x0 = _size(8 * m0)
     x1 = _size(min(8 * (m0 + gm), width))
@@ -413,15 +414,15 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
         pid[b] = t
     tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
     q = smooth[tq]
-    tag = np.int32(tq + 1)
+    if not _cacheable(smooth):
+        return False
     for b in range(m0, m0 + gm):
         least = least_of[b]
         if least < 0:
             continue
-        if not _cacheable(smooth, width, n, b):
-            return False
         u = _size(PLAN_PATTERN * np.int64(pid[b]))
-        if pats[u + 4] < 0:  # the entries that hold the pattern's key, in probe order
+        tag = _smooth_tag(tq, width, n, b)
+        if pats[u + 4] < 0 or pats[u + 5] != tag:  # the entries of its key and tag, in order
             first = _smooth_slot(pats[u], pats[u + 1], pats[u + 2], pats[u + 3])
             held = 0
             for t in range(PROBES):
@@ -429,9 +430,10 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
                 if (SB[e + 1] == pats[u] and SB[e + 2] == pats[u + 1]
                         and SB[e + 3] == pats[u + 2] and SB[e + 4] == pats[u + 3]
                         and SB[e] == tag):
-                    pats[u + 5 + held] = np.int32(e)
+                    pats[u + 6 + held] = np.int32(e)
                     held += 1
             pats[u + 4] = np.int32(held)
+            pats[u + 5] = tag
         i = _size(8 * b)
         total = (((sums[i] + sums[i + 1]) + (sums[i + 2] + sums[i + 3]))
                  + ((sums[i + 4] + sums[i + 5]) + (sums[i + 6] + sums[i + 7]))) - np.int32(8192)
@@ -439,7 +441,7 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
         level = least - np.int32(128)
         found = -1
         for t in range(_size(pats[u + 4])):
-            e = _size(pats[u + 5 + t])
+            e = _size(pats[u + 6 + t])
             shift = level - SB[e + 5]
             d = theirs - SB[e + 9]
             if shift >= SB[e + 6] and shift <= SB[e + 7] and d * q == 8 * shift:
@@ -537,8 +539,9 @@ SMOOTH_PATTERNS = 16
 # Items of a record of ``smooth_plan`` before its coefficients
 PLAN_RECORD = 5
 # ``_planned``'s scratch pats: a window's patterns (their 4 words, the count of the cache's
-# entries that hold their key, and those entries' offsets), then its table of REPEAT_SLOTS
-PLAN_PATTERN = 5 + PROBES
+# entries that hold their key and a tag, the tag, and those entries' offsets), then its
+# table of REPEAT_SLOTS
+PLAN_PATTERN = 6 + PROBES
 PLAN_TABLE = SMOOTH_PATTERNS * PLAN_PATTERN
 # The float32 scratch SF: SVG blocks' samples copied together (8 rows of 8 SVG), then each
 # column's fewest and most levels, number and sum (8 g items each, ``_smooth_spans``)
@@ -1095,7 +1098,7 @@ def _smooth_place(SB, keys, o):
                  * SMOOTH_ENTRY)
 
 
-def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
+def _smooth_cached(SB, keys, o, tq, tag, smooth, coefs, nb, j):
     """1 where block j (its pattern at keys[o:], ``_smooth_keys``; its coefficients at
     coefs[n nb + j]) was decided from the cache, its coefficients then set; else 0.
 
@@ -1112,7 +1115,8 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
     from the pattern's slot on that holds is taken. (The kernels' AC, for the same
     reason, are the entry's: exactly, their float DCT's sums of integer samples are
     exact and every AC output is formed from their differences, where the shift cancels;
-    so only libjpeg's AC that differ from them are stored and written.)
+    so only libjpeg's AC that differ from them are stored and written.) ``tag``: the
+    block's (``_smooth_tag``), the entry's table set and the block's part inside the image.
     """
     first = _smooth_slot(keys[o], keys[o + 1], keys[o + 2], keys[o + 3])
     j_ = _size(j)
@@ -1124,7 +1128,6 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
     k1 = keys[o_ + 1]
     k2 = keys[o_ + 2]
     k3 = keys[o_ + 3]
-    tag = np.int32(tq + 1)
     for t in range(PROBES):
         e = _size(SB_C + ((first + t) & (SMOOTH_SLOTS - 1)) * SMOOTH_ENTRY)
         # entry e holds the pattern for table set tq: its first word first (most entries
@@ -1147,10 +1150,11 @@ def _smooth_cached(SB, keys, o, tq, smooth, coefs, nb, j):
     return np.int32(0)
 
 
-def _smooth_remember(SB, keys, o, tq, v):
-    """The choice made for the block of pattern keys[o:] (``_smooth_keys``), item v of the
-    work array V (SB's first rows), into the cache (``_smooth_cached``), where both decodes
-    stayed inside the range limit or were not needed (the roundings the same)."""
+def _smooth_remember(SB, keys, o, tag, v):
+    """The choice made for the block of pattern keys[o:] (``_smooth_keys``) and tag ``tag``
+    (``_smooth_tag``), item v of the work array V (SB's first rows), into the cache
+    (``_smooth_cached``), where both decodes stayed inside the range limit or were not
+    needed (the roundings the same)."""
     lo = np.int32(-1 << 20)
     hi = np.int32(1 << 20)
     if SB[SV_DIFF * SVG + v] != 0:
@@ -1158,7 +1162,7 @@ def _smooth_remember(SB, keys, o, tq, v):
         hi = np.int32(127) - SB[SV_DHI * SVG + v]
     if lo <= 0 and hi >= 0:  # not clamped where it was decided
         e = _smooth_place(SB, keys, o)
-        SB[e] = np.int32(tq + 1)
+        SB[e] = tag
         SB[e + 1] = keys[o]
         SB[e + 2] = keys[o + 1]
         SB[e + 3] = keys[o + 2]
@@ -1180,10 +1184,23 @@ def _smooth_remember(SB, keys, o, tq, v):
             SB[e + 11] = np.int32(nd)
 
 
-def _cacheable(smooth, width, rows, m):
-    """Whether block m's choice may come from the cache and go into it: whole (8 columns and
-    rows of the image), patterns of at most 3 levels (``_smooth_keys``' base 3)."""
-    return smooth[0] <= 2 and rows >= 8 and width - 8 * m >= 8
+def _cacheable(smooth):
+    """Whether choices may come from the cache and go into it: patterns of at most 3 levels
+    (``_smooth_keys``' base 3)."""
+    return smooth[0] <= 2
+
+
+def _smooth_tag(tq, width, rows, m):
+    """The tag of the cache entries of block m (``_smooth_cached``): its table set (tq + 1),
+    and for a block at the image's right or bottom edge the image's columns and rows in it:
+    such a block's pattern counts the samples past the edge (its last column and row
+    repeated), its choice only the image's pixels (``_smooth_decode``), so its entries are
+    those of blocks cut alike. Whole blocks' tag is tq + 1 (below 1024). (Until 2026-12-07
+    only whole blocks were cached: on an image whose width is not a multiple of 8, a
+    smooth strip's last block was decided afresh every time, and sent its strip to the
+    two-step path: a 700 x 1503 ramp's 188 strips, all of them.)"""
+    cols = min(width - 8 * m, 8)
+    return np.int32(tq + 1 + 1024 * (8 - cols) + 8192 * (8 - min(rows, 8)))
 
 
 def smooth_lookup(coefs, width, lay, rows, ncomp, comp_table, smooth, SB, todo, count, keys):
@@ -1200,9 +1217,10 @@ def smooth_lookup(coefs, width, lay, rows, ncomp, comp_table, smooth, SB, todo, 
             c += 1
         m = j - c * lay
         hit = np.int32(0)
-        if _cacheable(smooth, width, rows, m):
-            hit = _smooth_cached(SB, keys, KEY * j, 1 + SMOOTH_ITEMS * _size(comp_table[c]),
-                                 smooth, coefs, nb, j)
+        if _cacheable(smooth):
+            tq = 1 + SMOOTH_ITEMS * _size(comp_table[c])
+            hit = _smooth_cached(SB, keys, KEY * j, tq, _smooth_tag(tq, width, rows, m), smooth,
+                                 coefs, nb, j)
         if hit == 0:
             todo[left] = np.int32(j)
             left += 1
@@ -1243,8 +1261,9 @@ def smooth_decide(samples, coefs, width, lay, rows, ncomp, comp_table, smooth, S
             _smooth_decode(SB, SV_L, n, smooth, tq, rows, SV_THEIRS)
             picked = _smooth_pick(SB, n)
         for b in range(n):
-            if _cacheable(smooth, width, rows, todo[k0 + b] - j0):
-                _smooth_remember(SB, keys, KEY * todo[k0 + b], tq, b)
+            if _cacheable(smooth):
+                _smooth_remember(SB, keys, KEY * todo[k0 + b],
+                                 _smooth_tag(tq, width, rows, todo[k0 + b] - j0), b)
         if picked > 0:
             _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start)
         changed += picked
