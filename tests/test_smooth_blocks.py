@@ -435,12 +435,14 @@ def test_planned_strips_give_the_bytes_of_the_two_step_path(params, monkeypatch)
     are coded in one kernel call with those choices (``Smoothing.plan``), the others on the
     two-step path: on ramps, noise and both (some strips of each), the bytes of every
     strip on the two-step path; the file is valid."""
-    pixels = np.concatenate([_mixed(7), ramp(419, 300)])  # ramps to the end: planned strips
-    planned, two_step = [], []
+    # then strips of a ramp of blocks of 1 or 2 levels: planned, with choices to write
+    pixels = np.concatenate([_mixed(7), ramp(1024, 768)[:300, :419]])
+    planned, two_step, records = [], [], []
     plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
 
     def counted_plan(self, *args, **kwargs):
         planned.append(plan(self, *args, **kwargs))
+        records.append(int(args[7][0]) > 1)  # the plan's items: more than its count's
         return planned[-1]
 
     def counted_two_step(*args, **kwargs):
@@ -451,12 +453,32 @@ def test_planned_strips_give_the_bytes_of_the_two_step_path(params, monkeypatch)
         patch.setattr(strips.Smoothing, "plan", counted_plan)
         patch.setattr(strips, "code_smoothed", counted_two_step)
         data = _save(pixels, "STREAMJPEG", **params)
-    assert sum(planned) > 10 and two_step, (planned, two_step)
+    assert sum(planned) > 30 and any(records) and two_step, (planned, two_step)
     with monkeypatch.context() as patch:
         _every_strip_two_step(patch)
         assert _save(pixels, "STREAMJPEG", **params) == data
     assert _save(pixels, "STREAMJPEG", refine=0, **params) != data
     assert_strictly_valid(data)
+
+
+def test_plans_out_of_room_give_the_same_bytes(monkeypatch) -> None:
+    """A plan stops before a strip whose records might not fit its buffer, and the next
+    call plans from there: with room for one strip's records at most, the same bytes, in
+    a plan call a strip."""
+    pixels = np.ascontiguousarray(ramp(1024, 768)[:300, :419])  # blocks of 1 or 2 levels
+    data = _save(pixels, "STREAMJPEG", quality=100)
+    calls = []
+    plan = strips.Smoothing.plan
+
+    def counted(self, *args, **kwargs):
+        calls.append(plan(self, *args, **kwargs))
+        return calls[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(strips, "PLAN_STRIPS", 1)
+        patch.setattr(strips.Smoothing, "plan", counted)
+        assert _save(pixels, "STREAMJPEG", quality=100) == data
+    assert len(calls) > 30 and max(calls) == 1, calls
 
 
 def _warm_cache(module, pixels: np.ndarray, quality: int) -> tuple[strips.Smoothing, list]:
