@@ -3,13 +3,18 @@
 Status: compiled as its own extension module, ``pillow_streamjpeg.smooth`` (and
 ``smooth_v3`` for x86-64-v3, as ``refine``), called by the encoder by default on
 images the kernels code plane by plane without subsampling (grey, CMYK, RGB kept
-as RGB) at qualities with a quantizer of 1 (``options.smooth_levels``):
-``strips.smoothed_coefs`` runs ``smooth_candidates``, ``smooth_lookup`` and
-``smooth_decide`` on a strip between the kernels' ``strip_coefs`` and
-``code_coefs``, for the strips ``smooth_screen`` finds smooth windows in; every
-other strip is coded by the fused ``encode_strips`` as before (docs/fidelity.md,
-"Smooth blocks in a module of their own"). tests/test_smooth_blocks.py runs this
-file as plain Python and checks that the builds choose the same coefficients.
+as RGB) at qualities with a quantizer of 1 (``options.smooth_levels``). In a run
+of strips, ``smooth_plan`` writes, from their pixels and the cache of choices, the
+choices of every block to decide, which the fused ``kernels.encode_strips`` codes
+(``strips.StripCoder._encode_smooth_run``); a strip with a block the cache cannot
+decide takes the two-step path: ``strips.smoothed_coefs`` runs
+``smooth_candidates``, ``smooth_lookup`` and ``smooth_decide`` on it between the
+kernels' ``strip_coefs`` and ``code_coefs``, and its decisions fill the cache. A
+strip coded alone takes the two-step path where ``smooth_screen`` finds smooth
+windows in it (docs/fidelity.md, "Smooth blocks in a module of their own";
+docs/performance.md, "Smooth strips planned from the cache of choices").
+tests/test_smooth_blocks.py runs this file as plain Python and checks that the
+builds choose and plan the same coefficients.
 
 Three exports called in turn, not one: Pythran types each function for its
 callers' argument types, and g++ instantiates those types; one function calling
