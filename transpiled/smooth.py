@@ -297,6 +297,9 @@ def smooth_plan(band, row_bytes, row0, nrows, width, channels, ncomp, comp_table
     """
     mcus = (width + 7) // 8
     strips = (nrows + 7) // 8
+    # ``smooth_screen``'s scratch, made here as there: made by a function of their own and
+    # returned, g++ no longer knew them apart from the band, and left the spans' loops
+    # scalar (the plan 107 ns a block of a 3000 x 2000 ramp, against 30)
     lo = np.empty(8 * mcus, dtype=np.uint8)
     hi = np.empty(8 * mcus, dtype=np.uint8)
     lo2 = np.empty(8 * mcus, dtype=np.uint8)
