@@ -461,6 +461,43 @@ def test_planned_strips_give_the_bytes_of_the_two_step_path(params, monkeypatch)
     assert_strictly_valid(data)
 
 
+@pytest.mark.parametrize("params", [
+    {"quality": 100},
+    {"quality": 100, "restart_marker_rows": 2},      # a restart before the strip stopped at
+    {"quality": 95, "restart_marker_blocks": 37},    # restarts inside strips
+], ids=["q100", "rst-rows2", "rst-blocks37"])
+def test_a_plan_whose_dc_does_not_hold_gives_the_same_bytes(params, monkeypatch) -> None:
+    """Where a planned choice's DC is not the kernels' (``kernels._apply_plan``), the call
+    stops before its strip and the encoder codes that strip on the two-step path, then plans
+    again: with one record's DC made wrong in each plan's third strip, the same bytes."""
+    pixels = np.ascontiguousarray(ramp(1024, 768)[:300, :419])
+    data = _save(pixels, "STREAMJPEG", **params)
+    plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
+    spoiled, two_step = [], []
+
+    def spoiling(self, *args, **kwargs):
+        planned = plan(self, *args, **kwargs)
+        items = args[7]
+        p = 1
+        while p < items[0]:  # the first record of the plan's third strip: its DC off by one
+            if items[p] == 2:
+                items[p + 3] += 1
+                spoiled.append(p)
+                break
+            p += 5 + items[p + 4]
+        return planned
+
+    def counted(*args, **kwargs):
+        two_step.append(1)
+        return code_smoothed(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(strips.Smoothing, "plan", spoiling)
+        patch.setattr(strips, "code_smoothed", counted)
+        assert _save(pixels, "STREAMJPEG", **params) == data
+    assert len(spoiled) > 3 and len(two_step) >= len(spoiled), (spoiled, two_step)
+
+
 def test_plans_out_of_room_give_the_same_bytes(monkeypatch) -> None:
     """A plan stops before a strip whose records might not fit its buffer, and the next
     call plans from there: with room for one strip's records at most, the same bytes, in
