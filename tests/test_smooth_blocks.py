@@ -437,22 +437,13 @@ def test_planned_strips_give_the_bytes_of_the_two_step_path(params, monkeypatch)
     strip on the two-step path; the file is valid."""
     # then strips of a ramp of blocks of 1 or 2 levels: planned, with choices to write
     pixels = np.concatenate([_mixed(7), ramp(1024, 768)[:300, :419]])
-    planned, two_step, records = [], [], []
-    plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
+    planned, records = [], []
 
-    def counted_plan(self, *args, **kwargs):
-        planned.append(plan(self, *args, **kwargs))
-        records.append(int(args[7][0]) > 1)  # the plan's items: more than its count's
-        return planned[-1]
+    def watch(strips_planned, items):
+        planned.append(strips_planned)
+        records.append(int(items[0]) > 1)  # the plan's items: more than its count's
 
-    def counted_two_step(*args, **kwargs):
-        two_step.append(1)
-        return code_smoothed(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(strips.Smoothing, "plan", counted_plan)
-        patch.setattr(strips, "code_smoothed", counted_two_step)
-        data = _save(pixels, "STREAMJPEG", **params)
+    data, two_step = _save_watched(pixels, params, monkeypatch, watch)
     assert sum(planned) > 30 and any(records) and two_step, (planned, two_step)
     with monkeypatch.context() as patch:
         _every_strip_two_step(patch)
@@ -472,12 +463,9 @@ def test_a_plan_whose_dc_does_not_hold_gives_the_same_bytes(params, monkeypatch)
     again: with one record's DC made wrong in each plan's third strip, the same bytes."""
     pixels = np.ascontiguousarray(ramp(1024, 768)[:300, :419])
     data = _save(pixels, "STREAMJPEG", **params)
-    plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
-    spoiled, two_step = [], []
+    spoiled = []
 
-    def spoiling(self, *args, **kwargs):
-        planned = plan(self, *args, **kwargs)
-        items = args[7]
+    def spoil(strips_planned, items):
         p = 1
         while p < items[0]:  # the first record of the plan's third strip: its DC off by one
             if items[p] == 2:
@@ -485,6 +473,22 @@ def test_a_plan_whose_dc_does_not_hold_gives_the_same_bytes(params, monkeypatch)
                 spoiled.append(p)
                 break
             p += 5 + items[p + 4]
+
+    spoilt, two_step = _save_watched(pixels, params, monkeypatch, spoil)
+    assert spoilt == data
+    assert len(spoiled) > 3 and two_step >= len(spoiled), (spoiled, two_step)
+
+
+def _save_watched(pixels: np.ndarray, params: dict, monkeypatch, watch) -> tuple[bytes, int]:
+    """A save with each plan handed to ``watch`` (the strips it planned and its items, which
+    ``watch`` may change before they are coded) and the strips coded on the two-step path
+    counted: (the file, that count)."""
+    plan, code_smoothed = strips.Smoothing.plan, strips.code_smoothed
+    two_step = []
+
+    def watched(self, *args, **kwargs):
+        planned = plan(self, *args, **kwargs)
+        watch(planned, args[7])
         return planned
 
     def counted(*args, **kwargs):
@@ -492,10 +496,9 @@ def test_a_plan_whose_dc_does_not_hold_gives_the_same_bytes(params, monkeypatch)
         return code_smoothed(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(strips.Smoothing, "plan", spoiling)
+        patch.setattr(strips.Smoothing, "plan", watched)
         patch.setattr(strips, "code_smoothed", counted)
-        assert _save(pixels, "STREAMJPEG", **params) == data
-    assert len(spoiled) > 3 and len(two_step) >= len(spoiled), (spoiled, two_step)
+        return _save(pixels, "STREAMJPEG", **params), len(two_step)
 
 
 def test_plans_out_of_room_give_the_same_bytes(monkeypatch) -> None:
@@ -505,16 +508,11 @@ def test_plans_out_of_room_give_the_same_bytes(monkeypatch) -> None:
     pixels = np.ascontiguousarray(ramp(1024, 768)[:300, :419])  # blocks of 1 or 2 levels
     data = _save(pixels, "STREAMJPEG", quality=100)
     calls = []
-    plan = strips.Smoothing.plan
-
-    def counted(self, *args, **kwargs):
-        calls.append(plan(self, *args, **kwargs))
-        return calls[-1]
-
     with monkeypatch.context() as patch:
         patch.setattr(strips, "PLAN_STRIPS", 1)
-        patch.setattr(strips.Smoothing, "plan", counted)
-        assert _save(pixels, "STREAMJPEG", quality=100) == data
+        saved, _ = _save_watched(pixels, {"quality": 100}, monkeypatch,
+                                 lambda planned, items: calls.append(planned))
+        assert saved == data
     assert len(calls) > 30 and max(calls) == 1, calls
 
 
