@@ -463,7 +463,9 @@ class Smoothing(NamedTuple):
         first with a window ``smooth_blocks`` may decide (``smooth.smooth_screen``): they
         code in one call, unchanged. ``mcu0``: the image's index of the first one's
         first MCU; ``interval`` and ``group`` as ``encode_strip``'s."""
-        return self._screen(band, row0, nrows, frame, mcu0, interval, group, 0)
+        return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
+                                         frame.width, frame.channels, frame.ncomp,
+                                         int(self.table[0]), group, mcu0, interval)
 
     def plan(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
              interval: int, cache: np.ndarray, plan: np.ndarray,
@@ -477,12 +479,6 @@ class Smoothing(NamedTuple):
                                        frame.width, frame.channels, frame.ncomp,
                                        frame.comp_table, self.table, cache, group, mcu0,
                                        interval, plan)
-
-    def _screen(self, band: np.ndarray, row0: int, nrows: int, frame: Frame, mcu0: int,
-                interval: int, group: int, smooth_run: int) -> int:
-        return self.module.smooth_screen(band.reshape(-1), band.shape[1], row0, nrows,
-                                         frame.width, frame.channels, frame.ncomp,
-                                         int(self.table[0]), group, mcu0, interval, smooth_run)
 
 
 def _smooth_array(spec) -> np.ndarray:

@@ -61,7 +61,7 @@ import numpy as np
 # pythran export smooth_candidates(float32[:], int32[:], int, int, int, int64[:], int32[:], int32[:], float32[:], int, int, int, int32[:], int32[:])
 # pythran export smooth_lookup(int32[:], int, int, int, int, int64[:], int32[:], int32[:], int32[:], int, int32[:])
 # pythran export smooth_decide(float32[:], int32[:], int, int, int, int, int64[:], int32[:], int32[:], float32[:], int32[:], int, int32[:])
-# pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int, int)
+# pythran export smooth_screen(uint8[:], int, int, int, int, int, int, int, int, int, int)
 # pythran export smooth_plan(uint8[:], int, int, int, int, int, int, int64[:], int32[:], int32[:], int, int, int, int32[:])
 
 
@@ -81,10 +81,9 @@ def _group_size(group, left, g, interval):
 
 
 def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, group, mcu0,
-                  interval, smooth_run):
+                  interval):
     """How many strips of 8 rows of a band, from row row0 (nrows rows), come before the
-    first in which ``smooth_candidates`` may find blocks to decide (``smooth_run`` 0), or
-    before the first in which it finds none (``smooth_run`` 1); all of them if none.
+    first in which ``smooth_candidates`` may find blocks to decide; all of them if none.
 
     From the pixels: component c of pixel x of band row r at band[r row_bytes + x channels
     + c]; a strip's first MCU is the image's mcu0 + s mcus (s the strip's number here).
@@ -123,7 +122,7 @@ def smooth_screen(band, row_bytes, row0, nrows, width, channels, ncomp, levels, 
                          and _pixel_patterns_repeat(band, row_bytes_, top, n, c, channels_,
                                                     width_, m0, gm, least_of, seen, cols))
                 m0 += gm
-        if found != (smooth_run != 0):
+        if found:
             return s
     return strips
 
@@ -134,7 +133,7 @@ def _window_spans(band, row_bytes, top, n, c, channels, width, m0, gm, levels, l
     band rows top .. top + n - 1, from the pixels (``smooth_screen``): least_of[b] the
     fewest level of block b where it spans 1 to ``levels`` levels, else -1; returns (the
     blocks that do, those that span more than ``SMOOTH_WINDOW_LEVELS``). lo, hi, lo2 and
-    hi2: uint8 scratch of 8 MCUs' columns a window MCU."""
+    hi2: uint8 scratch of 8 items an MCU of the strip."""
     x0 = _size(8 * m0)
     x1 = _size(min(8 * (m0 + gm), width))
     for y in range(n):
@@ -250,12 +249,7 @@ def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, 
         least = least_of[b]
         if least < 0:
             continue
-        base = np.int32(3280) * least
-        i = 8 * b
-        w0 = (cols[i] - base) | ((cols[i + 1] - base) << np.int32(13))
-        w1 = (cols[i + 2] - base) | ((cols[i + 3] - base) << np.int32(13))
-        w2 = (cols[i + 4] - base) | ((cols[i + 5] - base) << np.int32(13))
-        w3 = (cols[i + 6] - base) | ((cols[i + 7] - base) << np.int32(13))
+        w0, w1, w2, w3 = _pattern_words(cols, 8 * b, least)
         new = True
         for t in range(count):
             if (seen[4 * t] == w0 and seen[4 * t + 1] == w1 and seen[4 * t + 2] == w2
@@ -271,6 +265,16 @@ def _pixel_patterns_repeat(band, row_bytes, top, n, c, channels, width, m0, gm, 
             seen[4 * count + 3] = w3
             count += 1
     return True
+
+
+def _pattern_words(cols, i, least):
+    """A block's pattern (``_smooth_keys``' 4 words) from its columns' numbers cols[i:i + 8]
+    (Sum 3**y level, of the pixels) and its fewest level."""
+    base = np.int32(3280) * least
+    return ((cols[i] - base) | ((cols[i + 1] - base) << np.int32(13)),
+            (cols[i + 2] - base) | ((cols[i + 3] - base) << np.int32(13)),
+            (cols[i + 4] - base) | ((cols[i + 5] - base) << np.int32(13)),
+            (cols[i + 6] - base) | ((cols[i + 7] - base) << np.int32(13)))
 
 
 def smooth_plan(band, row_bytes, row0, nrows, width, channels, ncomp, comp_table, smooth, SB,
@@ -393,12 +397,7 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
         least = least_of[b]
         if least < 0:
             continue
-        base = np.int32(3280) * least
-        i = _size(8 * b)
-        k0 = (cols[i] - base) | ((cols[i + 1] - base) << np.int32(13))
-        k1 = (cols[i + 2] - base) | ((cols[i + 3] - base) << np.int32(13))
-        k2 = (cols[i + 4] - base) | ((cols[i + 5] - base) << np.int32(13))
-        k3 = (cols[i + 6] - base) | ((cols[i + 7] - base) << np.int32(13))
+        k0, k1, k2, k3 = _pattern_words(cols, _size(8 * b), least)
         slot = _size(_pattern_hash(k0, k1, k2, k3) & (REPEAT_SLOTS - 1))
         while True:
             t = pats[PLAN_TABLE + slot]
@@ -474,8 +473,6 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
             plan[r + 4] = np.int32(0)
             plan[0] = np.int32(r + PLAN_RECORD)
     return True
-
-
 
 
 SMOOTH_ITEMS = 256
@@ -1350,4 +1347,3 @@ def _smooth_scatter(coefs, nb, SB, todo, k0, n, run, start):
                 j = _size(np.int64(todo[k0 + b]))
                 for k in range(64):
                     coefs[k * nb + j] = SB[(SV_L + k) * SVG + b]
-
