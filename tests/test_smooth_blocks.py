@@ -317,7 +317,7 @@ def test_windows_with_blocks_of_detail_left_as_rounded(build) -> None:
             chosen, rounded = _choose(module, plane, 100, group=32)
             assert np.array_equal(chosen, rounded) != decided, (smooth, rest)
             found = module.smooth_screen(plane.ravel(), 256, 0, 8, 256, 1, 1,
-                                         options.SMOOTH_LEVELS, 32, 0, 0, 0)
+                                         options.SMOOTH_LEVELS, 32, 0, 0)
             assert found == (0 if decided else 1), (smooth, rest)
 
 
@@ -472,7 +472,7 @@ def test_a_plan_whose_dc_does_not_hold_gives_the_same_bytes(params, monkeypatch)
                 items[p + 3] += 1
                 spoiled.append(p)
                 break
-            p += 5 + items[p + 4]
+            p += strips.PLAN_RECORD + items[p + 4]
 
     spoilt, two_step = _save_watched(pixels, params, monkeypatch, spoil)
     assert spoilt == data
@@ -547,7 +547,7 @@ def test_compiled_plans_equal_the_source(build, quality, width) -> None:
     for name, cache in (("warm", buffers[0]), ("empty", smooth.buffers(strips.MCUS_PER_GROUP, 1)[0])):
         results = []
         for module in (BUILDS[build], PY):
-            plan = np.zeros(1 + 8 * mcus * 69, np.int32)
+            plan = np.zeros(1 + 8 * mcus * (strips.PLAN_RECORD + 64), np.int32)
             planned = module.smooth_plan(pixels.reshape(-1), width, 8, height - 8, width, 1, 1,
                                          frame.comp_table, smooth.table, cache.copy(),
                                          strips.MCUS_PER_GROUP, mcus, 0, plan)

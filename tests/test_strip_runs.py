@@ -137,14 +137,17 @@ def test_a_run_stops_before_a_strip_with_a_marked_mcu() -> None:
     assert marks.tolist() == found.tolist() and marks.any()
 
 
-def _strip_dc(kernels, band, s, args, scratch, m, c=0, interval=0):
-    """The kernels' quantized DC of component c's block of MCU m of strip s (``strip_coefs``)."""
+def _strip_coefs(kernels, band, s, args, scratch, interval=0):
+    """The kernels' quantized coefficients of strip s (``strip_coefs``; no subsampling):
+    a function of (m, c, k) giving the coefficient k (natural order) of component c's block
+    of MCU m, and the array with its layout's MCUs (``strip_group``)."""
     per_row = -(-args.width // 8)
     mcus = kernels.strip_coefs(band.reshape(-1), band.shape[1], 8 * s, 8, *args, *scratch[:3],
                                GROUP, scratch.strip_samples, scratch.strip_coefs, s * per_row,
                                interval)
     lay = kernels.strip_group(mcus, args.ncomp)
-    return int(scratch.strip_coefs[c * lay + m]), lay
+    coefs = scratch.strip_coefs
+    return lambda m, c=0, k=0: int(coefs[k * lay * args.ncomp + c * lay + m]), coefs, lay
 
 
 def _planned_strip(kernels, band, s, args, codes, scratch, pred, carry, pad, changes,
@@ -152,14 +155,14 @@ def _planned_strip(kernels, band, s, args, codes, scratch, pred, carry, pad, cha
     """Strip s coded on the two-step path with coefficients changed: changes[(m, c)] a list
     of (natural index, value)."""
     per_row = -(-args.width // 8)
-    _, lay = _strip_dc(kernels, band, s, args, scratch, 0, interval=interval)
+    _, coefs, lay = _strip_coefs(kernels, band, s, args, scratch, interval)
     nb = lay * args.ncomp
     for (m, c), items in changes.items():
         for k, v in items:
-            scratch.strip_coefs[k * nb + c * lay + m] = v
-    return kernels.code_coefs(scratch.strip_coefs, args.width, args.ncomp, args.hs, args.vs,
-                              args.comp_table, *codes, scratch.words, scratch.out, GROUP, pred,
-                              carry, int(pad), s * per_row, interval)
+            coefs[k * nb + c * lay + m] = v
+    return kernels.code_coefs(coefs, args.width, args.ncomp, args.hs, args.vs, args.comp_table,
+                              *codes, scratch.words, scratch.out, GROUP, pred, carry, int(pad),
+                              s * per_row, interval)
 
 
 def _plan(records) -> np.ndarray:
@@ -183,53 +186,45 @@ def test_a_planned_run_codes_the_plans_coefficients(layout, interval) -> None:
     width = 37
     band, args, codes = _case(layout, width, 24, 95, 4)
     band[8:16] = (np.arange(width * layout[0]) // layout[0] * 3 % 256).astype(np.uint8)
+    last = args.ncomp - 1
     reference = transpiled.source("kernels")
     results = []
     for kernels in {*engine.builds().values(), reference}:
         scratch = Scratch.of(kernels, args, GROUP, strips=3)
         scratch.two_step(kernels, args)
-        dc1, _ = _strip_dc(kernels, band, 1, args, scratch, 1, interval=interval)
-        dc3, _ = _strip_dc(kernels, band, 1, args, scratch, 3, c=args.ncomp - 1,
-                           interval=interval)
-        dc4, _ = _strip_dc(kernels, band, 1, args, scratch, 4, interval=interval)
-        changes = {(1, 0): [(0, dc1 + 3), (9, 5), (1, 0)], (3, args.ncomp - 1): [(63, -2)]}
-        records = [(1, 1, 0, dc1, changes[1, 0]), (1, 3, args.ncomp - 1, dc3, changes[3, args.ncomp - 1]),
-                   (1, 4, 0, dc4, [])]
+        dc, _, _ = _strip_coefs(kernels, band, 1, args, scratch, interval)
+        changes = {(1, 0): [(0, dc(1) + 3), (9, 5), (1, 0)], (3, last): [(63, -2)]}
+        records = [(1, 1, 0, dc(1), changes[1, 0]), (1, 3, last, dc(3, last), changes[3, last]),
+                   (1, 4, 0, dc(4), [])]
+        # the two-step path, strip by strip: strip 0, strip 1 with the changes, strip 2
         pred, carry = np.zeros(4, np.int64), np.zeros(2, np.uint64)
         expected = [bytes(scratch.out[:encode_strip(kernels, band, 0, 8, args, codes, scratch,
                                                     GROUP, pred, carry, False, 0, interval)])]
         n = _planned_strip(kernels, band, 1, args, codes, scratch, pred, carry, False, changes,
                            interval)
         expected.append(bytes(scratch.out[:n]))
+        after_strip_1 = pred.tolist(), carry.tolist()
         expected.append(bytes(scratch.out[:encode_strip(kernels, band, 16, 8, args, codes,
                                                         scratch, GROUP, pred, carry, True,
                                                         10, interval)]))
-        plan = _plan(records)
         pred2, carry2 = np.zeros(4, np.int64), np.zeros(2, np.uint64)
         n, done = encode_strips(kernels, band, 0, 24, args, codes, scratch, pred2, carry2, True,
-                                0, interval, group=GROUP, plan=plan)
+                                0, interval, group=GROUP, plan=_plan(records))
         assert done == 3 and bytes(scratch.out[:n]) == b"".join(expected)
         assert pred2.tolist() == pred.tolist() and carry2.tolist() == carry.tolist()
         results.append(bytes(scratch.out[:n]))
         # strip 2: a record that holds (MCU 0), then one whose DC does not (MCU 4, after a
         # restart inside the strip at interval 3): stopped before strip 2, as after strip 1
-        dc20, _ = _strip_dc(kernels, band, 2, args, scratch, 0, interval=interval)
-        dc24, _ = _strip_dc(kernels, band, 2, args, scratch, 4, interval=interval)
-        plan = _plan(records + [(2, 0, 0, dc20, [(0, dc20 - 5), (8, 7)]), (2, 4, 0, dc24 + 1, [])])
+        dc2, _, _ = _strip_coefs(kernels, band, 2, args, scratch, interval)
+        plan = _plan(records + [(2, 0, 0, dc2(0), [(0, dc2(0) - 5), (8, 7)]),
+                                (2, 4, 0, dc2(4) + 1, [])])
         pred3, carry3 = np.zeros(4, np.int64), np.zeros(2, np.uint64)
         n, done = encode_strips(kernels, band, 0, 24, args, codes, scratch, pred3, carry3, True,
                                 0, interval, group=GROUP, plan=plan)
         assert done == 2, done
-        stopped = bytes(scratch.out[:n])
-        pred4, carry4 = np.zeros(4, np.int64), np.zeros(2, np.uint64)
-        first = [bytes(scratch.out[:encode_strip(kernels, band, 0, 8, args, codes, scratch,
-                                                 GROUP, pred4, carry4, False, 0, interval)])]
-        n = _planned_strip(kernels, band, 1, args, codes, scratch, pred4, carry4, False,
-                           changes, interval)
-        first.append(bytes(scratch.out[:n]))
-        assert stopped == b"".join(first)
-        assert pred3.tolist() == pred4.tolist() and carry3.tolist() == carry4.tolist()
-        results.append(stopped)
+        assert bytes(scratch.out[:n]) == b"".join(expected[:2])
+        assert (pred3.tolist(), carry3.tolist()) == after_strip_1
+        results.append(bytes(scratch.out[:n]))
     assert all(result == results[i % 2] for i, result in enumerate(results))
 
 
