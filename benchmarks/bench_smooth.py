@@ -13,18 +13,26 @@ vignette; the CPU and the ratios printed.
 
 ``--time --workers 2``: the same with two threads a save, wall time.
 
+``--plan``: the plan alone (``smooth.smooth_plan``, docs/performance.md, "Smooth strips
+planned from the cache of choices"), timed on the calls a save of each smooth image makes
+(each with the cache of choices as that save left it), in ns a block of the image;
+``--plan BUILD.so ...``: other builds of transpiled/smooth.py too (extension modules built
+by hand, e.g. with other flags), in the same interleaved rounds, each build's plans checked
+equal to the installed build's.
+
 ``--gain`` (the default): PSNR (decoded by ``djpeg``, islow, and ``djpeg -dct float``)
 and size of scikit-image's grey photos and the two smooth images, with and without,
 and Pillow's.
 
-    python benchmarks/bench_smooth.py [--time [--workers 2]] [--rounds 15]
-        [--qualities 100,95,90,75,50]
+    python benchmarks/bench_smooth.py [--time [--workers 2] | --plan [BUILD.so ...]]
+        [--rounds 15] [--qualities 100,95,90,75,50]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import io
 import os
 import statistics
@@ -105,6 +113,78 @@ def _timing_images_loaded() -> list[tuple[str, Image.Image]]:
     return images
 
 
+def _plan_calls(image: Image.Image, quality: int) -> list[tuple]:
+    """The arguments of each ``smooth_plan`` call of a one-worker save (the band, cache and
+    plan copied as they were), with the strips it planned and its plan's items."""
+    calls = []
+    plan_of = strips.Smoothing.plan
+
+    def recorded(self, band, row0, nrows, frame, mcu0, interval, cache, plan,
+                 group=strips.MCUS_PER_GROUP):
+        before = plan.copy()
+        args = (band.reshape(-1).copy(), band.shape[1], row0, nrows, frame.width,
+                frame.channels, frame.ncomp, frame.comp_table, self.table, cache.copy(), group,
+                mcu0, interval)
+        planned = plan_of(self, band, row0, nrows, frame, mcu0, interval, cache, plan, group)
+        calls.append((args, before, planned, plan[:plan[0]].copy()))
+        return planned
+
+    _save(image, quality, True)  # the cache warm, as a thread's next save finds it
+    strips.Smoothing.plan = recorded
+    try:
+        _save(image, quality, True)
+    finally:
+        strips.Smoothing.plan = plan_of
+    return calls
+
+
+def plan_timing(qualities: list[int], rounds: int, paths: list[str]) -> None:
+    builds = {"installed": engine.smooth}
+    for path in paths:
+        name = os.path.basename(path).split(".")[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"bench_smooth.py: {path!r} is not an extension module")
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except ImportError as error:
+            raise SystemExit(f"bench_smooth.py: cannot load {path!r}: {error}") from None
+        if name in builds:
+            raise SystemExit(f"bench_smooth.py: two builds named {name!r}: name each file apart")
+        builds[name] = module
+    print(f"CPU: {cpu_model()}; smooth module {engine.smooth.__name__}; smooth_plan alone, "
+          f"ns a block of the image, median of {rounds} interleaved rounds")
+    names = list(builds)
+    print("| image | q | calls | strips planned | "
+          + " | ".join(f"{n} ns" for n in names) + " | "
+          + " | ".join(f"{n} / installed" for n in names[1:]) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * (2 * len(names) - 1))
+    for name, image in _smooth_images():
+        blocks = image.width * image.height / 64
+        for q in qualities:
+            calls = _plan_calls(image, q)
+            for build, module in builds.items():
+                for args, before, planned, items in calls:
+                    plan = before.copy()
+                    if (module.smooth_plan(*args, plan) != planned
+                            or not np.array_equal(plan[:plan[0]], items)):
+                        raise SystemExit(f"bench_smooth.py: {build}'s plans differ ({name}, q{q})")
+            times: dict[str, list[float]] = {n: [] for n in names}
+            for r in range(rounds):
+                for build in (names if r % 2 else names[::-1]):
+                    module = builds[build]
+                    start = time.perf_counter()
+                    for args, before, _, _ in calls:
+                        module.smooth_plan(*args, before)
+                    times[build].append(time.perf_counter() - start)
+            median = {n: statistics.median(t) for n, t in times.items()}
+            print(f"| {name} | {q} | {len(calls)} | {sum(c[2] for c in calls)} | "
+                  + " | ".join(f"{median[n] / blocks * 1e9:.1f}" for n in names) + " | "
+                  + " | ".join(f"{median[n] / median['installed']:.3f}" for n in names[1:])
+                  + " |", flush=True)
+
+
 def gain(qualities: list[int]) -> None:
     print("PSNR islow / float (dB) and bytes; Δ: default against Pillow (islow)")
     print("| image | q | without | default | Pillow | Δ dB | size / Pillow |")
@@ -127,13 +207,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--qualities", default="100,95,90,75,50")
     parser.add_argument("--workers", type=int, help="with --time: threads a save (1)")
+    parser.add_argument("--plan", nargs="*", metavar="BUILD.so",
+                        help="time the plan alone (and these other builds of the smooth module)")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
     if args.workers is not None and not args.time:
         parser.error("--workers needs --time")
+    if args.plan is not None and args.time:
+        parser.error("--plan and --time are different measurements: give one")
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers takes a positive number, not {args.workers}")
-    if args.time:
+    if args.plan is not None:
+        plan_timing(qualities, args.rounds, args.plan)
+    elif args.time:
         timing(qualities, args.rounds, args.workers or 1)
     else:
         gain(qualities)
