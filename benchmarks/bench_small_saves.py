@@ -8,7 +8,10 @@ kernel buffers (``strips.IDLE_SCRATCH_BYTES``) nor its rows buffer
 (``sources.pillow.KEPT_ROWS_BYTES``) are left for the next save (docs/performance.md,
 "A save's setup kept for the next save").
 
-    python benchmarks/bench_small_saves.py [--rounds 11]
+``--optimize``: the same saves with ``optimize=True`` (both encoders), where each save also
+counts its symbols and builds its own Huffman tables.
+
+    python benchmarks/bench_small_saves.py [--rounds 11] [--optimize]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 import pillow_streamjpeg  # noqa: F401  (registers STREAMJPEG)
 from pillow_streamjpeg import options, scan, strips
@@ -55,10 +58,15 @@ def setup_kept(kept: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--optimize", action="store_true", help="save with optimize=True")
     args = parser.parse_args()
+    if args.optimize:
+        # Pillow sizes its buffer for optimize at 2 bytes a pixel at q95 (JpegImagePlugin),
+        # short of an RGB noise file: "Suspension not allowed here" without a larger block
+        ImageFile.MAXBLOCK = max(ImageFile.MAXBLOCK, 1 << 22)
     rng = np.random.default_rng(0)
-    print(f"CPU: {cpu_model()}; one worker, q95 4:4:4, process CPU us a save, median of "
-          f"{args.rounds} interleaved rounds")
+    print(f"CPU: {cpu_model()}; one worker, q95 4:4:4{', optimize' if args.optimize else ''}, "
+          f"process CPU us a save, median of {args.rounds} interleaved rounds")
     print("| image | kept (default) | afresh | kept / afresh | Pillow | Pillow / kept |")
     print("|---|---:|---:|---:|---:|---:|")
     for mode, shape in (("L", (64, 64)), ("RGB", (64, 64, 3)), ("RGB", (256, 256, 3))):
@@ -71,7 +79,8 @@ def main() -> None:
                 fmt, extra = ("JPEG", {}) if name == "pillow" else ("STREAMJPEG", {"workers": 1})
                 start = time.process_time()
                 for _ in range(n):
-                    image.save(io.BytesIO(), format=fmt, quality=95, subsampling=0, **extra)
+                    image.save(io.BytesIO(), format=fmt, quality=95, subsampling=0,
+                               optimize=args.optimize, **extra)
                 times[name].append((time.process_time() - start) / n * 1e6)
         setup_kept(True)
         m = {k: statistics.median(v) for k, v in times.items()}

@@ -8,6 +8,7 @@ kernels take them in zigzag order.
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from collections.abc import Sequence
 
@@ -284,14 +285,6 @@ LEGAL_DC = tuple(range(12))
 LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
 
 
-def _least_frequent(freq: list[int], skip: int) -> int:
-    best, index = None, -1
-    for i, f in enumerate(freq):
-        if f and i != skip and (best is None or f <= best):
-            best, index = f, i
-    return index
-
-
 def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:
     """A length-limited Huffman specification for symbol counts (T.81 Annex K.2).
 
@@ -301,25 +294,32 @@ def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpe
     """
     freq = [int(c) for c in counts[:256]] + [1]
     for symbol in legal:
-        freq[symbol] = max(freq[symbol], 1)
-    codesize = [0] * 257
-    others = [-1] * 257
-    while True:
-        c1 = _least_frequent(freq, -1)  # on ties the highest symbol, as libjpeg
-        c2 = _least_frequent(freq, c1)
-        if c2 < 0:
-            break
-        freq[c1] += freq[c2]
-        freq[c2] = 0
-        codesize[c1] += 1
-        while others[c1] >= 0:
-            c1 = others[c1]
-            codesize[c1] += 1
-        others[c1] = c2
-        codesize[c2] += 1
-        while others[c2] >= 0:
-            c2 = others[c2]
-            codesize[c2] += 1
+        freq[symbol] = freq[symbol] or 1
+    # libjpeg's jpeg_gen_optimal_table (jchuff.c) merges the two least frequent trees, each
+    # found by a scan of all 257 symbols (on ties the tree of the highest symbol, which the
+    # merged tree goes on to stand for), and adds 1 to the code size of every symbol of
+    # both. A heap ordered by (frequency, -symbol) pops the same two trees in the same
+    # order, and a symbol's code size is its depth in the tree of merges, counted once at
+    # the end: the same code lengths, where the scans took 2.8 ms of a 512 x 512 optimize
+    # save of 3.4 (tests/test_segments.py checks them against the scans). A tree is one
+    # int on the heap: its frequency, 1023 - its symbol, its node (10 bits each below the
+    # frequency), which compare as (frequency, -symbol) and compare faster than tuples
+    # (an AC table 90 against 190 us)
+    heap = [(f << 20) | ((1023 - i) << 10) | i for i, f in enumerate(freq) if f]
+    heapq.heapify(heap)
+    parent = [-1] * (2 * len(freq))  # of each symbol (0..256), then of each merged tree
+    node = len(freq)
+    while len(heap) > 1:
+        first = heapq.heappop(heap)
+        second = heapq.heappop(heap)
+        parent[first & 1023] = parent[second & 1023] = node
+        heapq.heappush(heap, (((first >> 20) + (second >> 20)) << 20) | (first & 0xFFC00) | node)
+        node += 1
+    depth = [0] * node
+    for n in range(node - 2, -1, -1):  # a tree's parent made after it: depths from the root
+        if parent[n] >= 0:
+            depth[n] = depth[parent[n]] + 1
+    codesize = depth[:len(freq)]
     bits = [0] * 33
     for size in codesize:
         if size:
@@ -337,7 +337,7 @@ def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpe
     while bits[i] == 0:
         i -= 1
     bits[i] -= 1  # drop the reserved code
-    values = [s for size in range(1, 33) for s in range(256) if codesize[s] == size]
+    values = [s for _, s in sorted((size, s) for s, size in enumerate(codesize[:256]) if size)]
     return tuple(bits[1:17]), tuple(values)
 
 

@@ -8,6 +8,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from jpegtools import parse_segments
@@ -182,3 +184,90 @@ def test_table_segments_kept_for_equal_tables_are_the_ones_built() -> None:
     lists = [[[list(bits), list(values)] for bits, values in pair] for pair in specs]
     assert markers.dht(specs) == markers.dht(lists) == markers.dht(specs)
     assert markers.dht(specs[:1]) != markers.dht(specs)
+
+
+def _libjpeg_optimal_spec(counts, legal) -> tables.HuffmanSpec:
+    """libjpeg's jpeg_gen_optimal_table (jchuff.c) as it runs: the two least frequent trees
+    found by scans of all 257 symbols (on ties the highest), merged, until one is left;
+    lengths limited to 16 bits (T.81 K.3) and the reserved code dropped. The reference for
+    ``tables.optimal_spec``, which pops them from a heap."""
+    freq = [int(c) for c in counts] + [1]
+    for symbol in legal:
+        freq[symbol] = max(freq[symbol], 1)
+    codesize, others = [0] * 257, [-1] * 257
+
+    def least(skip: int) -> int:
+        best, index = None, -1
+        for i, f in enumerate(freq):
+            if f and i != skip and (best is None or f <= best):
+                best, index = f, i
+        return index
+
+    while True:
+        c1 = least(-1)
+        c2 = least(c1)
+        if c2 < 0:
+            break
+        freq[c1] += freq[c2]
+        freq[c2] = 0
+        codesize[c1] += 1
+        while others[c1] >= 0:
+            c1 = others[c1]
+            codesize[c1] += 1
+        others[c1] = c2
+        codesize[c2] += 1
+        while others[c2] >= 0:
+            c2 = others[c2]
+            codesize[c2] += 1
+    bits = [0] * 33
+    for size in codesize:
+        if size:
+            bits[size] += 1
+    for i in range(32, 16, -1):
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+    i = 16
+    while bits[i] == 0:
+        i -= 1
+    bits[i] -= 1
+    values = [s for size in range(1, 33) for s in range(256) if codesize[s] == size]
+    return tuple(bits[1:17]), tuple(values)
+
+
+def _fibonacci(n: int) -> list[int]:
+    found = [1, 1]
+    while len(found) < n:
+        found.append(found[-1] + found[-2])
+    return found[:n]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, 6), min_size=256, max_size=256)
+       | st.lists(st.integers(0, 1 << 24), min_size=256, max_size=256)
+       | st.lists(st.sampled_from([0, 0, 0, 1, 2, 1000, 1001]), min_size=256, max_size=256),
+       st.sampled_from(["none", "dc", "ac"]))
+def test_optimal_tables_are_libjpegs(counts, legal) -> None:
+    """``tables.optimal_spec`` (the two least frequent trees popped from a heap) gives the
+    code lengths and symbol order of libjpeg's scans, on ties (many equal counts) too."""
+    legal = {"none": (), "dc": tables.LEGAL_DC, "ac": tables.LEGAL_AC}[legal]
+    assume(legal or any(counts))  # a table of no symbol: not one the encoder asks for
+    assert tables.optimal_spec(counts, legal) == _libjpeg_optimal_spec(counts, legal)
+
+
+@pytest.mark.parametrize("counts", [
+    _fibonacci(40) + [0] * 216,              # lengths past 16 bits, limited (K.3)
+    [0] * 256,                               # nothing counted: the legal symbols only
+    [0] * 255 + [5],                         # one symbol
+    [7] * 256,                               # every count tied
+], ids=["fibonacci", "none", "one", "tied"])
+def test_optimal_tables_are_libjpegs_at_the_edges(counts) -> None:
+    for legal in ((), tables.LEGAL_DC, tables.LEGAL_AC)[0 if any(counts) else 1:]:
+        assert tables.optimal_spec(counts, legal) == _libjpeg_optimal_spec(counts, legal)
+    bits, values = tables.optimal_spec(counts, tables.LEGAL_AC)
+    assert len(bits) == 16 and sum(bits) == len(values)
