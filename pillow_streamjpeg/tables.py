@@ -285,16 +285,8 @@ LEGAL_DC = tuple(range(12))
 LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
 
 
-def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:
-    """A length-limited Huffman specification for symbol counts (T.81 Annex K.2).
-
-    Symbols in ``legal`` get a code even when they were not counted, so that
-    content the counts did not see (a sample of strips) still encodes. As in
-    libjpeg, a reserved pseudo-symbol keeps the all-ones code unused.
-    """
-    freq = [int(c) for c in counts[:256]] + [1]
-    for symbol in legal:
-        freq[symbol] = freq[symbol] or 1
+def _code_sizes(freq: list[int]) -> list[int]:
+    """Each symbol's code length in an optimal code for these frequencies (0: no code)."""
     # libjpeg's jpeg_gen_optimal_table (jchuff.c) merges the two least frequent trees, each
     # found by a scan of all 257 symbols (on ties the tree of the highest symbol, which the
     # merged tree goes on to stand for), and adds 1 to the code size of every symbol of
@@ -319,7 +311,26 @@ def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpe
     for n in range(node - 2, -1, -1):  # a tree's parent made after it: depths from the root
         if parent[n] >= 0:
             depth[n] = depth[parent[n]] + 1
-    codesize = depth[:len(freq)]
+    return depth[:len(freq)]
+
+
+def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:
+    """A length-limited Huffman specification for symbol counts (T.81 Annex K.2).
+
+    Symbols in ``legal`` get a code even when they were not counted, so that
+    content the counts did not see (a sample of strips) still encodes. As in
+    libjpeg, a reserved pseudo-symbol keeps the all-ones code unused.
+    """
+    freq = [int(c) for c in counts[:256]] + [1]
+    for symbol in legal:
+        freq[symbol] = freq[symbol] or 1
+    codesize = _code_sizes(freq)
+    while max(codesize) > 32:
+        # deeper than libjpeg's 32 bits (it stops with "Huffman code size table overflow"):
+        # counts as skewed as a Fibonacci sequence over 33 symbols, which only images of
+        # billions of blocks could count; halved (none to 0) until the tree fits
+        freq = [(f + 1) >> 1 for f in freq]
+        codesize = _code_sizes(freq)
     bits = [0] * 33
     for size in codesize:
         if size:

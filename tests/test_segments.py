@@ -271,3 +271,16 @@ def test_optimal_tables_are_libjpegs_at_the_edges(counts) -> None:
         assert tables.optimal_spec(counts, legal) == _libjpeg_optimal_spec(counts, legal)
     bits, values = tables.optimal_spec(counts, tables.LEGAL_AC)
     assert len(bits) == 16 and sum(bits) == len(values)
+
+
+def test_optimal_tables_of_counts_deeper_than_32_bits_are_valid() -> None:
+    """Counts skewed past libjpeg's 32-bit code sizes (a Fibonacci sequence over 45 symbols,
+    where libjpeg stops with "Huffman code size table overflow") still give a table: every
+    counted and legal symbol a code of at most 16 bits, and the code complete but for the
+    reserved all-ones code (Kraft's sum below 1)."""
+    counts = _fibonacci(45) + [0] * 211
+    bits, values = tables.optimal_spec(counts, tables.LEGAL_AC)
+    assert len(bits) == 16 and sum(bits) == len(values) == len(set(values))
+    assert set(values) == {s for s, c in enumerate(counts) if c} | set(tables.LEGAL_AC)
+    kraft = sum(n * 2 ** (16 - length) for length, n in enumerate(bits, 1))
+    assert kraft == 2 ** 16 - 1
