@@ -327,8 +327,9 @@ def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpe
     codesize = _code_sizes(freq)
     while max(codesize) > 32:
         # deeper than libjpeg's 32 bits (it stops with "Huffman code size table overflow"):
-        # counts as skewed as a Fibonacci sequence over 33 symbols, which only images of
-        # billions of blocks could count; halved (none to 0) until the tree fits
+        # counts spanning more than the 35th Fibonacci number (9.2 million) to 1, skewed
+        # like that sequence; never seen in an image's counts, but random counts up to 2**40
+        # hit it. Halved (none to 0) until the tree fits
         freq = [(f + 1) >> 1 for f in freq]
         codesize = _code_sizes(freq)
     bits = [0] * 33

@@ -274,11 +274,11 @@ def test_optimal_tables_are_libjpegs_at_the_edges(counts) -> None:
 
 
 def test_optimal_tables_of_counts_deeper_than_32_bits_are_valid() -> None:
-    """Counts skewed past libjpeg's 32-bit code sizes (a Fibonacci sequence over 45 symbols,
-    where libjpeg stops with "Huffman code size table overflow") still give a table: every
-    counted and legal symbol a code of at most 16 bits, and the code complete but for the
-    reserved all-ones code (Kraft's sum below 1)."""
-    counts = _fibonacci(45) + [0] * 211
+    """Counts skewed past libjpeg's 32-bit code sizes (a Fibonacci sequence over 60 symbols
+    and the legal AC symbols: 34 bits, where libjpeg stops with "Huffman code size table
+    overflow") still give a table: every counted and legal symbol a code of at most 16 bits,
+    and the code complete but for the reserved all-ones code."""
+    counts = _fibonacci(60) + [0] * 196
     bits, values = tables.optimal_spec(counts, tables.LEGAL_AC)
     assert len(bits) == 16 and sum(bits) == len(values) == len(set(values))
     assert set(values) == {s for s, c in enumerate(counts) if c} | set(tables.LEGAL_AC)
