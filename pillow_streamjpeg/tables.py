@@ -332,6 +332,12 @@ def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpe
         # hit it. Halved (none to 0) until the tree fits
         freq = [(f + 1) >> 1 for f in freq]
         codesize = _code_sizes(freq)
+    return _spec_of_sizes(codesize)
+
+
+def _spec_of_sizes(codesize: list[int]) -> HuffmanSpec:
+    """The specification of code sizes of at most 32 bits (257: the reserved symbol last),
+    limited to 16 bits (T.81 K.3) and without the reserved code, as libjpeg makes it."""
     bits = [0] * 33
     for size in codesize:
         if size:

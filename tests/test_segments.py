@@ -188,9 +188,10 @@ def test_table_segments_kept_for_equal_tables_are_the_ones_built() -> None:
 
 def _libjpeg_optimal_spec(counts, legal) -> tables.HuffmanSpec:
     """libjpeg's jpeg_gen_optimal_table (jchuff.c) as it runs: the two least frequent trees
-    found by scans of all 257 symbols (on ties the highest), merged, until one is left;
-    lengths limited to 16 bits (T.81 K.3) and the reserved code dropped. The reference for
-    ``tables.optimal_spec``, which pops them from a heap."""
+    found by scans of all 257 symbols (on ties the highest), merged, until one is left, a
+    symbol's code size counted up at each merge of its tree; then limited to 16 bits as
+    ``tables.optimal_spec`` limits them. The reference for its code sizes, whose trees are
+    popped from a heap and whose sizes are the depths in the tree of merges."""
     freq = [int(c) for c in counts] + [1]
     for symbol in legal:
         freq[symbol] = max(freq[symbol], 1)
@@ -219,25 +220,7 @@ def _libjpeg_optimal_spec(counts, legal) -> tables.HuffmanSpec:
         while others[c2] >= 0:
             c2 = others[c2]
             codesize[c2] += 1
-    bits = [0] * 33
-    for size in codesize:
-        if size:
-            bits[size] += 1
-    for i in range(32, 16, -1):
-        while bits[i] > 0:
-            j = i - 2
-            while bits[j] == 0:
-                j -= 1
-            bits[i] -= 2
-            bits[i - 1] += 1
-            bits[j + 1] += 2
-            bits[j] -= 1
-    i = 16
-    while bits[i] == 0:
-        i -= 1
-    bits[i] -= 1
-    values = [s for size in range(1, 33) for s in range(256) if codesize[s] == size]
-    return tuple(bits[1:17]), tuple(values)
+    return tables._spec_of_sizes(codesize)
 
 
 def _fibonacci(n: int) -> list[int]:
@@ -257,7 +240,13 @@ def test_optimal_tables_are_libjpegs(counts, legal) -> None:
     code lengths and symbol order of libjpeg's scans, on ties (many equal counts) too."""
     legal = {"none": (), "dc": tables.LEGAL_DC, "ac": tables.LEGAL_AC}[legal]
     assume(legal or any(counts))  # a table of no symbol: not one the encoder asks for
-    assert tables.optimal_spec(counts, legal) == _libjpeg_optimal_spec(counts, legal)
+    bits, values = tables.optimal_spec(counts, legal)
+    assert (bits, values) == _libjpeg_optimal_spec(counts, legal)
+    # the symbols by code length, each length's in increasing order, as libjpeg lists them
+    start = 0
+    for n in bits:
+        assert list(values[start:start + n]) == sorted(values[start:start + n])
+        start += n
 
 
 @pytest.mark.parametrize("counts", [
