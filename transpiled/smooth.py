@@ -357,10 +357,11 @@ def _planned(band, row_bytes, top, n, c, channels, width, m0, gm, least_of, cols
 
     ``_smooth_cached`` from the pixels: a block's pattern (``_smooth_keys``' words), the
     sum of its samples - 128 (libjpeg's DC) and its fewest level - 128 come from the band
-    (cols and sums: uint16 scratch of a column each, low uint8), as the kernels' samples hold them; the
-    kernels' DC is not known here, so the entry's DC plus the shift the other conditions
-    name is written for the kernels to check. A block at the image's edge is looked up with
-    its tag (``_smooth_tag``), from the samples the kernels repeat past the edge.
+    (cols and sums: uint16 scratch of a column each, low uint8), as the kernels' samples
+    hold them; the kernels' DC is not known here, so the entry's DC plus the shift the
+    other conditions name is written for the kernels to check. A block at the image's
+    edge is looked up with its tag (``_smooth_tag``), from the samples the kernels repeat
+    past the edge.
 
     The window's patterns are counted exactly, as ``_smooth_repeats`` counts them, in a
     table of REPEAT_SLOTS slots (pats[PLAN_TABLE:]); each pattern's words and the cache
