@@ -1285,10 +1285,7 @@ class StripCoder:
                 if n:
                     data.append(bytes(out[:n]))
                 coded += 1
-            if coded < count and self._closes(strip):
-                data.append(markers.rst(self._ending((strip + 1) * per_row)))
-                pred.fill(0)
-                carry.fill(0)
+            self._restart_after(strip, coded < count, pred, carry, data)
 
     def _encode_smooth_run(self, pixels: np.ndarray, top: int, index: int, count: int, nrows: int,
                            pred: np.ndarray, carry: np.ndarray, data: list[bytes]) -> None:
@@ -1318,10 +1315,7 @@ class StripCoder:
                     data.append(bytes(scratch.out[:n]))
                 coded += done
                 if done == planned:
-                    if coded < count and self._closes(last):
-                        data.append(markers.rst(self._ending((last + 1) * per_row)))
-                        pred.fill(0)
-                        carry.fill(0)
+                    self._restart_after(last, coded < count, pred, carry, data)
                     continue
                 # stopped before a strip where a planned choice does not hold (its DC):
                 # any restart before it written, as before a marked strip
@@ -1332,10 +1326,17 @@ class StripCoder:
             if n:
                 data.append(bytes(scratch.out[:n]))
             coded += 1
-            if coded < count and self._closes(first):
-                data.append(markers.rst(self._ending((first + 1) * per_row)))
-                pred.fill(0)
-                carry.fill(0)
+            self._restart_after(first, coded < count, pred, carry, data)
+
+    def _restart_after(self, strip: int, more: bool, pred: np.ndarray, carry: np.ndarray,
+                       data: list[bytes]) -> None:
+        """Within a run, after strip ``strip`` with ``more`` strips to come: where it ends a
+        restart interval, its RSTn into ``data`` and the DC predictors and bits started
+        afresh (the run's last strip's RSTn is the caller's)."""
+        if more and self._closes(strip):
+            data.append(markers.rst(self._ending((strip + 1) * self._per_row)))
+            pred.fill(0)
+            carry.fill(0)
 
     def _plan(self) -> np.ndarray:
         """This thread's buffer for ``Smoothing.plan``: room for ``PLAN_STRIPS`` strips'
