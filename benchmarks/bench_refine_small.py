@@ -5,6 +5,13 @@ where they decode closer (``options.auto_libjpeg``: images of up to 32 blocks, 4
 4:4:4; raise ``options.LIBJPEG_AUTO_BLOCKS_PLANES`` and ``LIBJPEG_AUTO_BLOCKS`` to measure beyond),
 the default's saves with it against the same without it.
 
+With ``--compare search``: the cost of the default's search alone (``options.auto_refine``),
+the default's saves against the same with ``auto_refine`` giving 0: everything else the
+default does on small images (libjpeg's coefficients where they decode closer, the choice on
+marked MCUs) is in both. ``--compare refine`` (the default) sets ``refine`` 0 and 1, and
+refine=0 turns those other choices off as well: its ratio is that of everything the default
+does on small images beyond a plain save.
+
 The ``refine`` option's automatic default (``options.auto_refine``: at most
 ``REFINE_AUTO_BLOCKS_PLANES`` 8x8 blocks for grey, ``REFINE_AUTO_BLOCKS`` for RGB 4:4:4,
 ``REFINE_AUTO_BLOCKS_SUBSAMPLED`` for RGB 4:2:2 and 4:2:0) turns one sweep of the
@@ -23,7 +30,7 @@ padded (MCUs x blocks per MCU): what the search visits.
 
     python benchmarks/bench_refine_small.py [--api save|encode] [--modes L,444,422,420]
         [--qualities 100,95,90,75,50] [--contents noise,photo] [--sizes 8,16,24,32,48,64]
-        [--rounds 9] [--batch-ms 10] [--compare refine|libjpeg] [--one-strip-a-call]
+        [--rounds 9] [--batch-ms 10] [--compare refine|libjpeg|search] [--one-strip-a-call]
 
 ``--api encode`` times ``pillow_streamjpeg.encode`` of a numpy array instead of
 ``Image.save``. Run it with the machine otherwise idle; every run prints the CPU model.
@@ -82,9 +89,17 @@ def _no_libjpeg(*args, **kwargs) -> bool:
     return False
 
 
+_AUTO_REFINE = options.auto_refine
+
+
+def _no_search(*args, **kwargs) -> int:
+    return 0
+
+
 def _saver(api: str, array: np.ndarray, mode: str, quality: int, compare: str = "refine"):
     """A save of the array: ``run(0)`` and ``run(1)`` are refine=0 and refine=1, or with
-    ``compare`` "libjpeg", the default without and with ``Settings.libjpeg_choice``."""
+    ``compare`` "libjpeg", the default without and with ``Settings.libjpeg_choice``, with
+    "search" the default without and with its search (``options.auto_refine``)."""
     subsampling = MODES[mode][1]
     params = dict(quality=quality, workers=1)
     if MODES[mode][0] == "RGB":
@@ -93,7 +108,10 @@ def _saver(api: str, array: np.ndarray, mode: str, quality: int, compare: str = 
     def options_of(variant: int) -> dict:
         if compare == "refine":
             return {"refine": variant, **params}
-        options.auto_libjpeg = _AUTO_LIBJPEG if variant else _no_libjpeg
+        if compare == "search":
+            options.auto_refine = _AUTO_REFINE if variant else _no_search
+        else:
+            options.auto_libjpeg = _AUTO_LIBJPEG if variant else _no_libjpeg
         return params
 
     if api == "save":
@@ -139,9 +157,10 @@ def main() -> int:
                         help="square sides in pixels, or WxH")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch-ms", type=float, default=10.0, help="CPU time of a batch")
-    parser.add_argument("--compare", choices=("refine", "libjpeg"), default="refine",
+    parser.add_argument("--compare", choices=("refine", "libjpeg", "search"), default="refine",
                         help="refine=0 against refine=1 (default), or the default without "
-                             "and with the choice of libjpeg's coefficients")
+                             "and with the choice of libjpeg's coefficients, or without and "
+                             "with its search")
     parser.add_argument("--one-strip-a-call", action="store_true",
                         help="the two-step path a strip at a time (strips.side_by_side patched "
                              "to 1), to compare with strips side by side")
@@ -158,8 +177,9 @@ def main() -> int:
              for s in args.sizes.split(",")]
 
     print(f"CPU: {cpu_model()}; kernels {engine.name}; Python {platform.python_version()}")
-    what = ("refine=0 and 1" if args.compare == "refine" else
-            "the default without (0) and with (1) libjpeg's coefficients where closer")
+    what = {"refine": "refine=0 and 1",
+            "libjpeg": "the default without (0) and with (1) libjpeg's coefficients where closer",
+            "search": "the default without (0) and with (1) its search"}[args.compare]
     print(f"{'Image.save' if args.api == 'save' else 'pillow_streamjpeg.encode(array)'}, "
           f"workers=1, process CPU time; median of {args.rounds} rounds of batches of "
           f"~{args.batch_ms:g} ms, {what} interleaved; ratio: median of paired ratios")

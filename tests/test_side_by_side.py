@@ -348,3 +348,49 @@ def test_code_copies_codes_each_strip_from_its_copy(plain_kernels, ncomp, hs, vs
                                 interval, row_mcus, np.array(copies, np.int64))
         outs.append((bytes(out[:n]), pred.tolist(), carry.tolist()))
     assert outs[0] == outs[1]
+
+
+WHOLE_SIZES = [(8, 8), (33, 8), (17, 5), (300, 16), (16, 16), (32, 32), (24, 40), (40, 24),
+               (64, 64), (32, 36)]
+WHOLE_OPTIONS = [{}, {"refine": 0}, {"quality": 95}, {"refine": 1, "quality": 75},
+                 {"quality": 90, "subsampling": "4:2:0"}, {"quality": 80, "subsampling": "4:2:2"},
+                 {"quality": 95, "restart_marker_rows": 1},
+                 {"quality": 85, "restart_marker_blocks": 1},
+                 {"quality": 90, "optimize": True}]
+
+
+@pytest.mark.parametrize("kw", WHOLE_OPTIONS,
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_whole_image_tasks_code_the_bytes_of_the_strip_loop(monkeypatch, kw) -> None:
+    """A task of a whole image of one strip, or of whole strips refined side by side all at
+    once, is coded without ``StripCoder._encode``'s loop over strips (``_at_once``): the
+    bytes that loop gives, which the entry was taken for, and not for the others."""
+    real = strips.StripCoder.__init__
+    taken = []
+
+    def looped(self, settings) -> None:
+        real(self, settings)
+        self._at_once = False
+
+    for width, height in WHOLE_SIZES:
+        for kind in ("photo", "hramp", "dramp"):
+            for mode in ("L", "RGB"):
+                if mode == "L" and "subsampling" in kw:
+                    continue
+                image = Image.fromarray(content(kind, width, height, mode))
+                monkeypatch.setattr(strips.StripCoder, "__init__", real)
+                settings = options.parse(mode, (width, height), kw)
+                coder = strips.StripCoder(settings)
+                at_once = _save(image, **kw)
+                monkeypatch.setattr(strips.StripCoder, "__init__", looped)
+                assert _save(image, **kw) == at_once, (width, height, kind, mode)
+                if coder._at_once:
+                    taken.append((settings.strip_count, coder.refine is not None))
+                else:  # several strips, not all refined side by side at once
+                    assert settings.strip_count > 1 and (
+                        coder.refine is None or coder.refine.marked_only
+                        or coder._side < settings.strip_count
+                        or settings.height % settings.strip_height)
+    assert any(count == 1 for count, _ in taken)
+    if "restart_marker_blocks" not in kw and kw.get("refine") != 0:
+        assert any(count > 1 for count, _ in taken)
