@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from . import huffman  # the optimize pass's code lengths: one build for every CPU
 from . import refine as refine_baseline
 from . import kernels as baseline
 from . import smooth as smooth_baseline

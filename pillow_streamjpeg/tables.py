@@ -8,11 +8,12 @@ kernels take them in zigzag order.
 from __future__ import annotations
 
 import functools
-import heapq
 import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from . import engine
 
 #: Natural (row-major) index of each zigzag position.
 ZIGZAG = np.array([
@@ -285,63 +286,43 @@ LEGAL_DC = tuple(range(12))
 LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
 
 
-def _code_sizes(freq: list[int]) -> list[int]:
-    """Each symbol's code length in an optimal code for these frequencies (0: no code)."""
-    # libjpeg's jpeg_gen_optimal_table (jchuff.c) merges the two least frequent trees, each
-    # found by a scan of all 257 symbols (on ties the tree of the highest symbol, which the
-    # merged tree goes on to stand for), and adds 1 to the code size of every symbol of
-    # both. A heap ordered by (frequency, -symbol) pops the same two trees in the same
-    # order, and a symbol's code size is its depth in the tree of merges, counted once at
-    # the end: the same code lengths, where the scans took 2.8 ms of a 512 x 512 optimize
-    # save of 3.4 (tests/test_segments.py checks them against the scans). A tree is one
-    # int on the heap: its frequency, 1023 - its symbol, its node (10 bits each below the
-    # frequency), which compare as (frequency, -symbol) and compare faster than tuples
-    # (an AC table 90 against 190 us)
-    heap = [(f << 20) | ((1023 - i) << 10) | i for i, f in enumerate(freq) if f]
-    heapq.heapify(heap)
-    parent = [-1] * (2 * len(freq))  # of each symbol (0..256), then of each merged tree
-    node = len(freq)
-    while len(heap) > 1:
-        first = heapq.heappop(heap)
-        second = heapq.heappop(heap)
-        parent[first & 1023] = parent[second & 1023] = node
-        heapq.heappush(heap, (((first >> 20) + (second >> 20)) << 20) | (first & 0xFFC00) | node)
-        node += 1
-    depth = [0] * node
-    for n in range(node - 2, -1, -1):  # a tree's parent made after it: depths from the root
-        if parent[n] >= 0:
-            depth[n] = depth[parent[n]] + 1
-    return depth[:len(freq)]
-
-
 def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:
     """A length-limited Huffman specification for symbol counts (T.81 Annex K.2).
 
     Symbols in ``legal`` get a code even when they were not counted, so that
     content the counts did not see (a sample of strips) still encodes. As in
-    libjpeg, a reserved pseudo-symbol keeps the all-ones code unused.
+    libjpeg, a reserved pseudo-symbol keeps the all-ones code unused. The code
+    sizes are libjpeg's (``jpeg_gen_optimal_table``), from a heap of the trees
+    (transpiled/huffman.py, compiled: in Python, with the lists around it, a small
+    image's two tables took 175 us of its 400 us optimize save, against Pillow's 82).
     """
-    freq = [int(c) for c in counts[:256]] + [1]
-    for symbol in legal:
-        freq[symbol] = freq[symbol] or 1
-    codesize = _code_sizes(freq)
-    while max(codesize) > 32:
+    freq = np.ones(257, np.int64)  # the reserved symbol last
+    freq[:256] = np.asarray(counts[:256], np.int64)
+    if len(legal):
+        where = _indices(tuple(legal))
+        freq[where] = np.maximum(freq[where], 1)
+    sizes = np.zeros(257, np.int32)
+    while engine.huffman.code_sizes(freq, sizes) > 32:
         # deeper than libjpeg's 32 bits (it stops with "Huffman code size table overflow"):
         # counts spanning more than the 35th Fibonacci number (9.2 million) to 1, skewed
         # like that sequence; never seen in an image's counts, but random counts up to 2**40
         # hit it. Halved (none to 0) until the tree fits
-        freq = [(f + 1) >> 1 for f in freq]
-        codesize = _code_sizes(freq)
-    return _spec_of_sizes(codesize)
+        freq = (freq + 1) >> 1
+    return _spec_of_sizes(sizes)
 
 
-def _spec_of_sizes(codesize: list[int]) -> HuffmanSpec:
+@functools.lru_cache(maxsize=8)
+def _indices(symbols: tuple[int, ...]) -> np.ndarray:
+    """The symbols as an index array, kept (``LEGAL_DC``, ``LEGAL_AC``)."""
+    return np.array(symbols, np.intp)
+
+
+def _spec_of_sizes(codesize: Sequence[int]) -> HuffmanSpec:
     """The specification of code sizes of at most 32 bits (257: the reserved symbol last),
     limited to 16 bits (T.81 K.3) and without the reserved code, as libjpeg makes it."""
-    bits = [0] * 33
-    for size in codesize:
-        if size:
-            bits[size] += 1
+    sizes = np.asarray(codesize, np.int64)
+    bits = np.bincount(sizes, minlength=33).tolist()
+    bits[0] = 0  # symbols without a code
     for i in range(32, 16, -1):  # limit code lengths to 16 bits (K.3)
         while bits[i] > 0:
             j = i - 2
@@ -355,8 +336,9 @@ def _spec_of_sizes(codesize: list[int]) -> HuffmanSpec:
     while bits[i] == 0:
         i -= 1
     bits[i] -= 1  # drop the reserved code
-    values = [s for _, s in sorted((size, s) for s, size in enumerate(codesize[:256]) if size)]
-    return tuple(bits[1:17]), tuple(values)
+    symbols = sizes[:256]
+    order = np.argsort(symbols, kind="stable")  # by size, then symbol
+    return tuple(bits[1:17]), tuple(order[symbols[order] > 0].tolist())
 
 
 def optimal_specs(counts, legal: bool = False) -> list[tuple[HuffmanSpec, HuffmanSpec]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import io
 import math
 import struct
@@ -12,8 +13,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import transpiled
 from jpegtools import parse_segments
-from pillow_streamjpeg import options, tables
+from pillow_streamjpeg import engine, options, tables
 
 SOI, APP0, DQT, SOF0, DHT, DRI, SOS = 0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA
 
@@ -254,6 +256,24 @@ def test_optimal_tables_are_libjpegs_at_the_edges(counts) -> None:
         assert tables.optimal_spec(counts, legal) == _libjpeg_optimal_spec(counts, legal)
     bits, values = tables.optimal_spec(counts, tables.LEGAL_AC)
     assert len(bits) == 16 and sum(bits) == len(values)
+
+
+#: transpiled/huffman.py run as plain Python
+HUFFMAN_SOURCE = transpiled.source("huffman")
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=300)
+       | st.lists(st.integers(0, 1 << 40), min_size=1, max_size=300)
+       | st.lists(st.sampled_from([0, 0, 1, 1, 2, 7, 1 << 33]), min_size=1, max_size=300))
+def test_compiled_code_sizes_are_the_python_sources(freq) -> None:
+    """The built ``huffman.code_sizes`` (``tables.optimal_spec``'s) gives the code sizes and
+    longest size of transpiled/huffman.py run as Python, ties and sums past 2**42 included."""
+    freq = np.array(freq, np.int64)
+    built, plain = np.full(len(freq), -1, np.int32), np.full(len(freq), -1, np.int32)
+    assert engine.huffman.code_sizes(freq, built) == HUFFMAN_SOURCE.code_sizes(freq, plain)
+    assert built.tolist() == plain.tolist()
+    assert engine.huffman.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
 def test_optimal_tables_of_counts_deeper_than_32_bits_are_valid() -> None:
