@@ -302,6 +302,12 @@ REFINE_SWEEPS = (0, 1, 2)
 #: 1.34x at 4 to 12 (``bench_refine_small.py --modes L,444,422,420 --sizes 8,16,24
 #: --qualities 95,75 --rounds 9``), over 1.25x on this CPU: limits not changed (docs/
 #: performance.md, "Small saves' two-step path trimmed in Python").
+#: Those ratios are against ``refine=0``, which also drops the default's choice of libjpeg's
+#: coefficients and its two-step path. The search alone (``bench_refine_small.py --compare
+#: search``: the default with and without it, 2026-12-07, Intel Xeon, q100 to q50) costs at
+#: most 1.20x at 18 blocks, 1.17x at 6, 1.10x at 3; grey 1.04x to 1.12x up to 16 blocks;
+#: one 4:2:2 or 4:2:0 MCU 1.12x and 1.16x (docs/fidelity.md, "The search's own cost on
+#: small images").
 REFINE_AUTO_BLOCKS = 18
 
 #: The same for images searched plane by plane (grey, CMYK, RGB kept as RGB: each block
