@@ -1089,6 +1089,8 @@ class StripCoder:
         every = count_every(self.settings.strip_count)
         height = self._height
         for band, row, first, count in task:
+            if count == 0:  # the strip before a task inside an interval: nothing to count
+                continue
             pixels, top = band, row
             if every == 1:
                 # every strip counted: their rows read at once, as ``_encode_run`` reads them

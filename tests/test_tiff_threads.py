@@ -238,3 +238,27 @@ def test_band_heights_that_are_not_whole_strips_are_read_ahead(tmp_path) -> None
     with TiffSource(path) as source:
         assert not any(isinstance(band, DeferredBand) for band in source.read_deferred(8))
     assert _encode(path, workers=2) == _encode(np.ascontiguousarray(RGB), workers=1)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("tiled_deflate", FILES["tiled_deflate"][1]),
+    ("lzw_strips", FILES["lzw_strips"][1]),
+    ("raw", dict(photometric="rgb", rowsperstrip=16)),  # rows read by offset
+])
+@pytest.mark.parametrize("restart", [{"restart_marker_rows": 5}, {"restart_marker_blocks": 7}])
+def test_optimize_counts_tasks_that_start_inside_an_interval(tmp_path, monkeypatch, name,
+                                                             options, restart) -> None:
+    """``optimize=True`` on an image of at most 64 strips (every strip counted, each task's rows
+    read at once) cut into tasks that start inside a restart interval: the count pass reads
+    nothing for a task's piece naming the strip before it (a read of no rows failed on TIFF
+    bands), and the file is the array's."""
+    from pillow_streamjpeg import scan
+
+    monkeypatch.setattr(scan, "TASK_PIXELS", W * 8 * 3)  # tasks of 3 strips of 8 rows
+    pixels = RGB[:400]  # 50 strips
+    path = tmp_path / f"{name}.tif"
+    tifffile.imwrite(path, pixels, **options)
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(pixels, expected, strip=True, optimize=True, **restart)
+    for workers in (1, 2):
+        assert _encode(path, workers=workers, optimize=True, **restart) == expected.getvalue()
