@@ -85,14 +85,11 @@ def content(kind: str, mode: str, width: int, height: int) -> np.ndarray:
 _AUTO_LIBJPEG = options.auto_libjpeg
 
 
-def _no_libjpeg(*args, **kwargs) -> bool:
-    return False
-
-
 _AUTO_REFINE = options.auto_refine
 
 
-def _no_search(*args, **kwargs) -> int:
+def _off(*args, **kwargs) -> int:
+    """``options.auto_libjpeg`` or ``auto_refine`` that turns its choice off."""
     return 0
 
 
@@ -109,9 +106,9 @@ def _saver(api: str, array: np.ndarray, mode: str, quality: int, compare: str = 
         if compare == "refine":
             return {"refine": variant, **params}
         if compare == "search":
-            options.auto_refine = _AUTO_REFINE if variant else _no_search
+            options.auto_refine = _AUTO_REFINE if variant else _off
         else:
-            options.auto_libjpeg = _AUTO_LIBJPEG if variant else _no_libjpeg
+            options.auto_libjpeg = _AUTO_LIBJPEG if variant else _off
         return params
 
     if api == "save":
