@@ -382,3 +382,55 @@ def test_pillow_images_exif_resolution_is_the_images(tmp_path):
                     assert float(ifd0[0x011A]) == pytest.approx(dpi / shrink, abs=0.01)
                     assert ifd0[0x0128] == 2
             assert validate(tmp_path / "out.jpg") == [], (name, shrink)
+
+
+def _pyramid(path: Path, *, level_resolution: bool = False) -> np.ndarray:
+    """A tiled RGB TIFF with a half-size sub-IFD level; the ICC profile, 300 dpi, EXIF's
+    orientation and make on the full-resolution page only (as SVS and OME files have
+    them), or a resolution of its own on the level too."""
+    rgb = (np.indices((96, 160)).sum(0) % 256).astype(np.uint8)[..., None].repeat(3, 2)
+    own = dict(resolution=(100, 100), resolutionunit="INCH") if level_resolution else {}
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(rgb, photometric="rgb", tile=(32, 32), subifds=1, iccprofile=SRGB,
+                  resolution=(300, 200), resolutionunit="INCH", metadata=None,
+                  extratags=[(274, "H", 1, 6, True), (271, "s", 0, "Nikon", True)])
+        tif.write(rgb[::2, ::2], photometric="rgb", tile=(32, 32), subfiletype=1,
+                  metadata=None, **own)
+    return rgb
+
+
+@pytest.mark.parametrize("choice", [{"level": 1}, {"max_size": 80}, {"max_size": 40}])
+def test_pyramid_levels_keep_the_full_resolution_pages_metadata(tmp_path, choice):
+    """A level (chosen, or by max_size, then shrunk further or not) carries the ICC
+    profile, orientation and EXIF of the full-resolution page, its resolution scaled to
+    the same print size, as a shrink of the full image does."""
+    _pyramid(tmp_path / "pyramid.tif")
+    out = tmp_path / "out.jpg"
+    pillow_streamjpeg.encode(tmp_path / "pyramid.tif", out, **choice)
+    assert_strictly_valid(out.read_bytes())
+    pillow_streamjpeg.encode(tmp_path / "pyramid.tif", tmp_path / "shrunk.jpg",
+                             shrink=160 // Image.open(out).size[0])
+    with Image.open(out) as im, Image.open(tmp_path / "shrunk.jpg") as shrunk:
+        scale = 160 / im.size[0]
+        assert im.info["icc_profile"] == SRGB
+        assert im.info["dpi"] == pytest.approx((300 / scale, 200 / scale))
+        exif = im.getexif()
+        assert (exif[0x0112], exif[0x010F]) == (6, "Nikon")
+        assert (float(exif[0x011A]), float(exif[0x011B])) == pytest.approx(im.info["dpi"])
+        assert exif.get_ifd(0x8769)[0xA002] == im.size[0]
+        # the same metadata as the full image shrunk to that size
+        assert {k: v for k, v in im.info.items() if k != "exif"} == {
+            k: v for k, v in shrunk.info.items() if k != "exif"}
+        assert dict(exif) == dict(shrunk.getexif())
+
+
+def test_a_pyramid_levels_own_resolution_is_kept(tmp_path):
+    _pyramid(tmp_path / "pyramid.tif", level_resolution=True)
+    pillow_streamjpeg.encode(tmp_path / "pyramid.tif", tmp_path / "out.jpg", level=1)
+    with Image.open(tmp_path / "out.jpg") as im:
+        exif = im.getexif()
+        assert im.info["dpi"] == pytest.approx((100, 100))
+        assert (float(exif[0x011A]), float(exif[0x011B]), exif[0x0128]) == (100, 100, 2)
+        assert im.info["icc_profile"] == SRGB and exif[0x0112] == 6
+    with tifffile.TiffFile(tmp_path / "pyramid.tif") as tif:  # the full image's are its own
+        assert metadata.from_tiff(tif.pages[0])["dpi"] == (300, 200)

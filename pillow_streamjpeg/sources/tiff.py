@@ -416,14 +416,32 @@ class TiffSource(Source):
     @property
     def metadata(self) -> dict[str, Any]:
         """ICC profile, resolution, EXIF (orientation included) and XMP of the page
-        (none when made with ``carry=False``)."""
+        (none when made with ``carry=False``).
+
+        A reduced pyramid level (``level`` above 0) is the full-resolution image made
+        smaller, and writers (SVS, OME, tifffile's sub-IFDs) put the image's ICC profile,
+        orientation and resolution on the full-resolution page only: the level takes that
+        page's metadata, its resolution scaled as a shrink's (``metadata.shrunk``), and
+        keeps whatever of its own it has (its own resolution, profile, XMP)."""
         if not self._carry:
             return {}
         page = self._single if self._single is not None else self.keyframe
         try:
-            return metadata_.from_tiff(page, self.tif, size=self.size)
+            own = metadata_.from_tiff(page, self.tif, size=self.size)
+            if self._series is None or not self.level:
+                return own
+            base = self.tif.series[self._series].levels[0].keyframe
+            inherited = metadata_.shrunk(metadata_.from_tiff(base, self.tif, size=self.size),
+                                         base.imagewidth / self.width, self.size)
+            # the level's own resolution wins, in the EXIF too, as a user's dpi does
+            result = metadata_.merged(inherited, {key: own[key] for key in own
+                                                  if key in ("dpi", "jfif_unit", "jfif_density")})
         except Exception:  # unreadable metadata never stops a conversion
             return {}
+        result.update((key, own[key]) for key in ("icc_profile", "xmp") if key in own)
+        if "exif" in own and "exif" not in result:
+            result["exif"] = own["exif"]
+        return result
 
     def _fast_offset(self, page) -> int | None:
         """Byte offset of an uncompressed contiguous striped page's rows, else None."""
