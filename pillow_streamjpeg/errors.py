@@ -77,9 +77,16 @@ def classify(exc: BaseException, file: Any, *, what: str = "cannot read the imag
     if (isinstance(exc, NotImplementedError)
             or any(n.endswith(("DelayedImportError", "ImportError")) for n in names)
             or any(word in text for word in ("not supported", "unsupported", "not implemented", "requires"))
+            and not any(phrase in text for phrase in _DAMAGE_PHRASES)
             and not isinstance(exc, (struct.error, zlib.error, EOFError))):
         return NotSupported(file, what, supported=supported)
     return Damaged(file, what)
+
+
+#: Decoders' messages about broken data that read like a missing feature: libjpeg's
+#: "Unsupported marker type 0x7f" (imagecodecs' Jpeg8Error) is a scan's byte 0xFF followed
+#: by one that no marker has, which only damage puts there.
+_DAMAGE_PHRASES = ("unsupported marker",)
 
 
 def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX) -> NotSupported:

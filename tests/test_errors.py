@@ -39,12 +39,23 @@ def real_failures(tmp_path):
         offset = tif.pages[0].dataoffsets[0]
     data[offset:offset + 8] = bytes(8)
     (tmp_path / "codec.tif").write_bytes(data)
+    # a JPEG-compressed strip with 0xFF 0x7F inside its scan: libjpeg's "Unsupported marker
+    # type 0x7f", damage that reads like a missing feature
+    pixels = np.random.default_rng(9).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "jpeg.tif", pixels, photometric="rgb", compression="jpeg",
+                     rowsperstrip=64)
+    with tifffile.TiffFile(tmp_path / "jpeg.tif") as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    jpeg = bytearray((tmp_path / "jpeg.tif").read_bytes())
+    jpeg[offset + count // 2:offset + count // 2 + 2] = b"\xff\x7f"
+    (tmp_path / "jpeg.tif").write_bytes(jpeg)
     (tmp_path / "short.tif").write_bytes(good.read_bytes()[:20])
     (tmp_path / "text.tif").write_bytes(b"not a tiff at all")
     return {
         "codec": raised_by(lambda: tifffile.imread(tmp_path / "codec.tif")),
         "short": raised_by(lambda: tifffile.imread(tmp_path / "short.tif")),
         "text": raised_by(lambda: tifffile.imread(tmp_path / "text.tif")),
+        "jpeg": raised_by(lambda: tifffile.imread(tmp_path / "jpeg.tif")),
     }
 
 
@@ -52,6 +63,7 @@ def test_real_failures_are_damaged(tmp_path):
     failures = real_failures(tmp_path)
     assert isinstance(failures["codec"], imagecodecs.DeflateError)
     assert isinstance(failures["short"], tifffile.TiffFileError)
+    assert "unsupported marker" in str(failures["jpeg"]).lower()
     for name, exc in failures.items():
         refusal = classify(exc, tmp_path / f"{name}.tif")
         assert isinstance(refusal, Damaged), name
