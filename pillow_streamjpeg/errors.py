@@ -89,14 +89,19 @@ def classify(exc: BaseException, file: Any, *, what: str = "cannot read the imag
 _DAMAGE_PHRASES = ("unsupported marker",)
 
 
-def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX) -> NotSupported:
+def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX,
+              shrink: int = 1) -> NotSupported:
     """The refusal of an image with a side above ``limit``, naming the way out.
 
     ``FILE: not supported: 70000 x 1200 pixels (supported: at most 65500 a side;
-    --max-size 65500 or --shrink 2 makes it fit)``.
+    --max-size 65500 or --shrink 2 makes it fit)``. ``shrink``: a factor the input of
+    ``width`` x ``height`` was shrunk by, still too large (the message gives both sizes).
     """
     factor = max(1, -(-width // limit), -(-height // limit))
+    what = f"{width} x {height} pixels"
+    if shrink > 1:
+        what += f" shrunk by {shrink} to {-(-width // shrink)} x {-(-height // shrink)}"
     return NotSupported(
-        file, f"{width} x {height} pixels",
+        file, what,
         supported=f"at most {limit} a side; --max-size {limit} or --shrink {factor} makes it fit",
     )

@@ -9,6 +9,7 @@ import imagecodecs
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
 from pillow_streamjpeg.errors import Damaged, NotSupported, Refused, classify
 
@@ -110,3 +111,20 @@ def test_too_large_names_the_way_out():
     assert str(refusal) == ("slide.svs: not supported: 140000 x 1200 pixels (supported: at most "
                             "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
     assert factor_for(140000, 1200, JPEG_MAX) == 3 and shrunk_size(140000, 1200, 3)[0] <= JPEG_MAX
+
+
+def test_too_large_after_a_shrink_names_a_shrink_that_fits(tmp_path):
+    """A shrink that leaves a side above 65500 is refused with the input's size, the shrunk
+    one, and a factor worked out from the input (not the shrunk size's, which named the
+    factor just given); that factor then converts it."""
+    import pillow_streamjpeg
+    pixels = np.zeros((2, 131072), np.uint8)
+    with pytest.raises(NotSupported) as refused:
+        pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", shrink=2)
+    assert str(refused.value) == (
+        "image: not supported: 131072 x 2 pixels shrunk by 2 to 65536 x 1 (supported: at most "
+        "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
+    assert not (tmp_path / "out.jpg").exists()
+    pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", shrink=3)
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert im.size == (43691, 1)

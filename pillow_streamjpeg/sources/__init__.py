@@ -92,7 +92,10 @@ def check_size(source: Source, name: Any = "image") -> None:
     ``--max-size``) before any work; TypeError for a size that is not two integers."""
     width, height = whole_size(source.size, "a source's size")
     if width > shrink_.JPEG_MAX or height > shrink_.JPEG_MAX:
-        raise errors.too_large(getattr(source, "name", None) or name, width, height)
+        file = getattr(source, "name", None) or name
+        if isinstance(source, ShrunkSource):  # still too large: the way out from the input's size
+            raise errors.too_large(file, *source.source.size, shrink=source.factor)
+        raise errors.too_large(file, width, height)
 
 
 def _read(
