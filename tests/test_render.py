@@ -365,3 +365,49 @@ def test_unassociated_alpha_file_against_pillow(tmp_path):
     composited = Renderer(Window(0, 255), np.uint8, colours=3, alpha="unassociated",
                           background=parse_background("white")).render(data)
     assert np.abs(composited.astype(int) - np.asarray(on_white)).max() <= 1
+
+
+@pytest.mark.parametrize("range_", ["50,100", "5%,95%", "full", "auto"])
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_a_given_range_maps_8_bit_image_files_and_pil_images_as_tiffs(tmp_path, mode, range_):
+    """An 8-bit TIFF, PNG and PIL image of the same pixels give the same JPEG under any
+    range: a range of values or percentiles maps their colour values (an 8-bit image file
+    or PIL image ignored it), alpha dropped as it is; "auto" and "full" leave them as
+    they are."""
+    import io
+
+    import pillow_streamjpeg
+    rng = np.random.default_rng(5)
+    channels = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    pixels = rng.integers(0, 256, (24, 40, channels), dtype=np.uint8)
+    pixels[..., :min(channels, 3)] //= 2  # values in 0..127: a stretch shows
+    if channels == 1:
+        pixels = pixels[..., 0]
+    extra = {"extrasamples": [2]} if mode == "RGBA" else {}
+    tifffile.imwrite(tmp_path / "a.tif", pixels,
+                     photometric="minisblack" if mode == "L" else "rgb", **extra)
+    Image.fromarray(pixels, mode).save(tmp_path / "a.png")
+    made = {}
+    for name, source in (("tiff", tmp_path / "a.tif"), ("png", tmp_path / "a.png"),
+                         ("pil", Image.fromarray(pixels, mode))):
+        out = io.BytesIO()
+        pillow_streamjpeg.encode(source, out, range=range_, quality=95)
+        made[name] = out.getvalue()
+    decoded = {name: np.asarray(Image.open(io.BytesIO(data))) for name, data in made.items()}
+    # the same pixels coded (the headers differ: the TIFF's resolution comes as EXIF)
+    assert np.array_equal(decoded["png"], decoded["tiff"])
+    assert np.array_equal(decoded["pil"], decoded["tiff"])
+    decoded = decoded["tiff"]
+    stretched = decoded.max() > 200  # the values of 0..127 reach the top
+    assert stretched == (range_ in ("50,100", "5%,95%"))
+
+
+@pytest.mark.parametrize("mode", ["1", "La", "RGBa"])
+def test_a_given_range_refuses_8_bit_modes_it_does_not_map(mode):
+    import pillow_streamjpeg
+    from pillow_streamjpeg.errors import NotSupported
+    image = Image.new(mode, (8, 8))
+    with pytest.raises(NotSupported, match=f"a range on images of mode {mode}"):
+        pillow_streamjpeg.encode(image, __import__("io").BytesIO(),
+                                 range="10,20")
+    pillow_streamjpeg.encode(image, __import__("io").BytesIO(), range="full")

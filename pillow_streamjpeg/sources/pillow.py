@@ -130,6 +130,35 @@ class _ImageRows(DeferredBand):
         return target
 
 
+#: 8-bit modes whose colour channels a given range maps (alpha, where there is one, as it is).
+STRETCHED_MODES = {"L": 1, "RGB": 3, "CMYK": 4, "LA": 1, "RGBA": 3}
+
+
+def _stretched(image: Image.Image, range: render.RangeLike) -> Image.Image:
+    """An 8-bit image with a range given as values or percentiles (``render.parse_range``):
+    its colour channels mapped through it as a TIFF's 8-bit samples are (``render.Renderer``;
+    percentiles of its colour values), alpha as it is, metadata kept. As it is under the
+    default ("auto") and "full", which leave 8-bit values as they are."""
+    option = render.parse_range(range)
+    if option.kind in ("auto", "full"):
+        return image
+    if image.mode not in STRETCHED_MODES:
+        raise errors.NotSupported(getattr(image, "filename", None) or "image",
+                                  f"a range on images of mode {image.mode}",
+                                  supported=", ".join(STRETCHED_MODES) + " and more than 8 bits")
+    colours = STRETCHED_MODES[image.mode]
+    values = np.asarray(image)
+    if values.ndim == 2:
+        values = values[..., None]
+    window = render.resolve_range(option, np.uint8, bits=8, samples=[values[..., :colours]])
+    lut = render.Renderer(window, np.uint8).render(np.arange(256, dtype=np.uint8)[None])[0]
+    mapped = values.copy()
+    mapped[..., :colours] = lut[values[..., :colours]]
+    result = Image.frombytes(image.mode, image.size, mapped.tobytes())
+    result.info.update(image.info)  # ICC profile, resolution, EXIF, XMP
+    return result
+
+
 class PillowSource(Source):
     """A PIL image (loaded once) of a writable mode; OSError, as Pillow's, for others.
 
@@ -318,16 +347,17 @@ def open_image(path: str | os.PathLike, *, background: str | tuple[int, int, int
 def writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
     """The image in a mode ``PillowSource`` takes: palettes applied and a grey or RGB image's
     transparent colour made alpha, 16-bit, 32-bit integer and float grey rendered to 8 bits through ``range``
-    (its metadata kept); other modes as they are."""
+    (its metadata kept); 8-bit images as they are, but through a range given as values or
+    percentiles (``_stretched``)."""
     if image.mode in ("L", "RGB") and "transparency" in image.info:
         # a grey or RGB image's transparent colour (a PNG's tRNS) as alpha, as a palette's
-        return image.convert("LA" if image.mode == "L" else "RGBA")
+        return _stretched(image.convert("LA" if image.mode == "L" else "RGBA"), range)
     if image.mode in RAWMODES or image.mode in ALPHA_MODES:
-        return image
+        return _stretched(image, range)
     if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+        return _stretched(image.convert("RGBA" if "transparency" in image.info else "RGB"), range)
     if image.mode in CONVERSIONS:
-        return image.convert(CONVERSIONS[image.mode])
+        return _stretched(image.convert(CONVERSIONS[image.mode]), range)
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         # Pillow holds the image whole already: the range is resolved from all of it
         values = np.asarray(image)
