@@ -122,6 +122,10 @@ class Settings:
     #: (``strips.Refinement`` also makes the choice after any search of at most
     #: ``strips.REFINE_PLAIN_BLOCKS`` blocks.)
     libjpeg_choice: bool = False
+    #: A decoded JPEG saved again with one of its tables (``decoded_again``), by default:
+    #: ``libjpeg_choice`` at any size, Y rounded as it is (no ``joint_rounding``), and
+    #: subsampled chroma averaged from the rounded pixels (``convert`` 2 at any quality)
+    decoded: bool = False
     #: On images that ``libjpeg_choice`` would take but for their size, of up to
     #: ``MARKED_CHOICE_MCUS`` MCUs (``marked_choice``): the MCUs of repeated or
     #: one-dimensional content (``kernels.choice_marks``: checkers, stripes, ramps along one
@@ -152,7 +156,8 @@ class Settings:
             return 0
         if not self.round_samples:
             return 1
-        if not averages_rounded_chroma(self.qtables) or self.joint_rounding and self.hs > 1:
+        if (not (self.decoded or averages_rounded_chroma(self.qtables))
+                or self.joint_rounding and self.hs > 1):
             return 3  # the luma correction is built into the fused conversion (kernels)
         chroma = [self.qtables[c.table] for c in self.components[1:]]
         return 4 if rounds_averaged_chroma(chroma) else 2
@@ -357,17 +362,51 @@ LIBJPEG_AUTO_BLOCKS_SUBSAMPLED = 36
 
 
 def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
-                 ycc_source: bool = False, converted: bool = False) -> bool:
+                 ycc_source: bool = False, converted: bool = False,
+                 decoded: bool = False) -> bool:
     """Whether the default keeps libjpeg's coefficients where they decode closer
     (``Settings.libjpeg_choice``): images without subsampling, not YCbCr sources, of at most
     ``LIBJPEG_AUTO_BLOCKS_PLANES`` blocks (``LIBJPEG_AUTO_BLOCKS`` for RGB the encoder
     converts), and RGB the encoder converts at 4:2:2 or 4:2:0 of at most
-    ``LIBJPEG_AUTO_BLOCKS_SUBSAMPLED``."""
-    limit = LIBJPEG_AUTO_BLOCKS if _rgb_error(components, converted) else LIBJPEG_AUTO_BLOCKS_PLANES
-    blocks = coded_blocks(width, height, components)
+    ``LIBJPEG_AUTO_BLOCKS_SUBSAMPLED``; of any size where ``decoded`` (``decoded_again``)."""
     if _upsampled(components, converted):
-        return blocks <= LIBJPEG_AUTO_BLOCKS_SUBSAMPLED
-    return _whole(components, ycc_source) and blocks <= limit
+        return decoded or coded_blocks(width, height, components) <= LIBJPEG_AUTO_BLOCKS_SUBSAMPLED
+    if not _whole(components, ycc_source):
+        return False
+    limit = LIBJPEG_AUTO_BLOCKS if _rgb_error(components, converted) else LIBJPEG_AUTO_BLOCKS_PLANES
+    return decoded or coded_blocks(width, height, components) <= limit
+
+
+def jpeg_tables(image: Image.Image | None) -> tuple[tuple[int, ...], ...]:
+    """The quantization tables (natural order) of the JPEG file a Pillow image was opened
+    from, as its ``quantization`` gives them; () for any other image (one made from it by
+    ``convert``, ``copy`` or ``crop`` has no ``format``)."""
+    if image is None or getattr(image, "format", None) != "JPEG":
+        return ()
+    found = getattr(image, "quantization", None)
+    if not isinstance(found, dict):
+        return ()
+    try:
+        return tuple(tuple(int(v) for v in found[key]) for key in sorted(found))
+    except (TypeError, ValueError):
+        return ()
+
+
+def decoded_again(source_tables, qtables) -> bool:
+    """Whether a save codes a decoded JPEG (``jpeg_tables``) again with one of its tables:
+    then that component's pixels are its decoder's output, whose transform lies on that
+    table's grid, and libjpeg's forward path comes back to the file's coefficients where
+    ours, and more so the default's joint rounding and luma correction, which move samples
+    off that grid, did not: re-saved with ``quality="keep"``, four colour photos Pillow had
+    saved at q50 to q95 decoded 0.04 to 4.0 dB farther from the pixels than Pillow's file
+    (chelsea q75 4:2:0: -4.0 dB), grey ones up to 0.24 dB; with libjpeg's coefficients where
+    they decode closer (``auto_libjpeg``, at any size), +0.16 to +1.87 dB (colour) and 0 to
+    +1.83 (grey) ahead, for 2x to 3x the save's time (docs/fidelity.md, "JPEGs saved
+    again"). Other tables (another quality) lose nothing: not taken."""
+    if not source_tables:
+        return False
+    tables = set(source_tables)
+    return any(tuple(table) in tables for table in qtables)
 
 
 #: The default's choice on marked MCUs (``Settings.marked_choice``) on images of at most this
@@ -775,6 +814,9 @@ def parse(
     """
     comment = image.info.get("comment") if image is not None and "comment" not in info else None
     key = memo.key_of(mode, size, info, comment, channels, SUBSAMPLING_NAMES)
+    source_tables = jpeg_tables(image)
+    if key is not None and source_tables:
+        key = (key, source_tables)  # a decoded JPEG's Settings may differ (``decoded_again``)
     if key is not None and info.get("workers") is None:
         # the default's workers follow the CPUs the process may run on now
         key = (key, available_cpus())
@@ -871,8 +913,9 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
                                        converted=layout.convert))
     joint = rounds_jointly(layout.convert, components, natural)
     given = info.get("refine")
+    decoded = (refine > 0 or given is None) and decoded_again(jpeg_tables(image), natural)
     libjpeg = ((refine > 0 or given is None)
-               and auto_libjpeg(width, height, components, ycc_source, layout.convert))
+               and auto_libjpeg(width, height, components, ycc_source, layout.convert, decoded))
     marked = ((refine > 0 or given is None)
               and marked_choice(width, height, components, ycc_source, layout.convert))
     return Settings(
@@ -893,8 +936,9 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
         refine=refine,
         # the default's rounding where it does not search: refine=0 rounds each coefficient
         # to nearest, as before, and refine=1 or 2 searches from there
-        joint_rounding=refine == 0 and given is None and joint,
+        joint_rounding=refine == 0 and given is None and joint and not decoded,
         libjpeg_choice=libjpeg,
+        decoded=decoded,
         marked_choice=marked,
         smooth_levels=(smooth_levels(layout.convert, components, natural)
                        if refine == 0 and given is None and not (libjpeg or marked) else 0),

@@ -27,6 +27,7 @@ from PIL import Image
 
 import coefjpeg
 import transpiled
+from refinecalls import builds_are_the_source, recorded_calls
 from generated import content
 from jpegtools import djpeg_decode
 from pillow_streamjpeg import engine, options, strips, tables
@@ -171,36 +172,10 @@ def test_subsampled_model_builds_are_the_source() -> None:
 # The choice, on the buffers of real saves --------------------------------------------------
 
 
-class _Recorder:
-    """A refine module that records each call's arguments (copies) before making it."""
-
-    def __init__(self, module) -> None:
-        self.module = module
-        self.calls: list[tuple[str, list]] = []
-
-    def __getattr__(self, name: str):
-        function = getattr(self.module, name)
-
-        def record(*args):
-            self.calls.append((name, [a.copy() if isinstance(a, np.ndarray) else a for a in args]))
-            return function(*args)
-
-        return record
-
-
 def _recorded_calls(pixels: np.ndarray, quality: int, monkeypatch,
                     subsampling: int = 0) -> list[tuple[str, list]]:
-    recorder = _Recorder(engine.refine)
-    of = strips.Refinement.of.__func__
-
-    def recording(cls, *args, **kwargs):
-        found = of(cls, *args, **kwargs)
-        return found._replace(module=recorder) if found is not None else None
-
-    monkeypatch.setattr(strips.Refinement, "of", classmethod(recording))
-    _ours(pixels, quality=quality, subsampling=subsampling)
-    monkeypatch.undo()
-    return [(name, args) for name, args in recorder.calls if name.startswith("refine_group")]
+    return recorded_calls(lambda: _ours(pixels, quality=quality, subsampling=subsampling),
+                          monkeypatch)
 
 
 #: subsampled cases whose single MCU takes libjpeg's coefficients (found by a sweep of the
@@ -229,18 +204,7 @@ def test_builds_choose_what_the_source_chooses(mode, monkeypatch) -> None:
                                 subsampling)
         # the last two arguments: libjpeg, and marks (``refine_group``'s with libjpeg 2 only)
         assert calls and all(args[-2] == 1 for _, args in calls), "libjpeg off on a small image"
-        for name, args in calls:
-            expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-            count = getattr(PY, name)(*expected)
-            off = [a.copy() if isinstance(a, np.ndarray) else a for a in args[:-2]] + [0, args[-1]]
-            # the count is the search's changes plus the blocks (MCUs) that took libjpeg's
-            replaced += count - getattr(PY, name)(*off)
-            for build, module in BUILDS.items():
-                got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-                assert getattr(module, name)(*got) == count, build
-                for a, b in zip(got, expected):
-                    if isinstance(a, np.ndarray):
-                        np.testing.assert_array_equal(a, b, err_msg=build)
+        replaced += builds_are_the_source(calls)
     assert replaced >= (1 if subsampling == 1 else 2)
 
 

@@ -1738,6 +1738,16 @@ def refine_group_rgb(rgb, row_bytes, row0, channels, width, rows, mcus, comp_tab
         _gather(coefs, i, nb, S0)
         _gather(coefs, mcus + i, nb, S1)
         _gather(coefs, 2 * mcus + i, nb, S2)
+        if search == 0:
+            # the choice alone (``choose``): libjpeg's coefficients first, both sets decoded
+            # only where they differ
+            _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
+            if _libjpeg_only_rgb(S0, S1, S2, R, L):
+                changed += 1
+                _scatter(S0, coefs, i, nb)
+                _scatter(S1, coefs, mcus + i, nb)
+                _scatter(S2, coefs, 2 * mcus + i, nb)
+            continue
         if not _prepare(S0) or not _prepare(S1) or not _prepare(S2):
             continue
         _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 8 * i, R, RT, 8, 8)
@@ -1819,6 +1829,50 @@ def _libjpeg_ycc(R, L):
             L[t] = luma - np.int32(128)
             L[t + 64] = cb - np.int32(128)
             L[t + 128] = cr - np.int32(128)
+
+
+def _libjpeg_only_rgb(S0, S1, S2, R, L):
+    """Without a search: 1 with S0..S2[C:] libjpeg-turbo's coefficients of the 4:4:4 MCU's pixels R[RT:] if the RGB pixels they decode to come closer than its own's, else 0.
+
+    What ``_prepare`` and ``_libjpeg_closer_rgb`` give with no sweeps, in the
+    other order, as ``_libjpeg_only`` for grey: libjpeg's coefficients first,
+    and both sets decoded only where they differ (a decoded JPEG saved again
+    with its tables, ``options.decoded_again``: 90 to 100 % of the MCUs the
+    same). Its own coefficients kept at L[LCUR:], libjpeg's at L[LCUR + 192:].
+    """
+    for n in range(64):
+        L[LCUR + n] = S0[C + n]
+        L[LCUR + 64 + n] = S1[C + n]
+        L[LCUR + 128 + n] = S2[C + n]
+    _libjpeg_ycc(R, L)
+    _libjpeg_coefs(L, 0, S0)
+    _libjpeg_coefs(L, 1, S1)
+    _libjpeg_coefs(L, 2, S2)
+    if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
+        return 0
+    for n in range(64):
+        L[LCUR + 192 + n] = S0[C + n]
+        L[LCUR + 256 + n] = S1[C + n]
+        L[LCUR + 320 + n] = S2[C + n]
+        S0[C + n] = L[LCUR + n]
+        S1[C + n] = L[LCUR + 64 + n]
+        S2[C + n] = L[LCUR + 128 + n]
+    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
+        return 0  # its own beyond the model's range: kept
+    _decoded(S0, R, PX, 8)
+    _decoded(S1, R, PX + 64, 8)
+    _decoded(S2, R, PX + 128, 8)
+    mine = _rgb_error(R, S0)
+    for n in range(64):
+        S0[C + n] = L[LCUR + 192 + n]
+        S1[C + n] = L[LCUR + 256 + n]
+        S2[C + n] = L[LCUR + 320 + n]
+    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
+        return 0
+    _decoded(S0, R, PX, 8)
+    _decoded(S1, R, PX + 64, 8)
+    _decoded(S2, R, PX + 128, 8)
+    return 1 if _rgb_error(R, S0) < mine else 0
 
 
 def _libjpeg_closer_rgb(S0, S1, S2, R, L):
@@ -2166,6 +2220,13 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
             _mask(S1, R[SUB + 1], R[SUB + 2])
             _mask(S2, R[SUB + 1], R[SUB + 2])
             masked = cols
+        if steps <= 0 and choose:
+            # the choice alone: an MCU whose coefficients are libjpeg's has nothing to choose
+            # (a decoded JPEG saved again with its tables, ``options.decoded_again``: half to
+            # nearly all of them), the rest as before
+            _rgb_targets(rgb, row_bytes, row0, channels, width, rows, 16 * i, R, UT, 16, 8 * vs)
+            if _sub_libjpeg_same(coefs, nb, mcus, vs, i, R, L, S0, S1, S2):
+                continue
         _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs), nb, S1)
         _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb, S2)
         if not _prepare(S1) or not _prepare(S2):
@@ -2226,6 +2287,23 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
                 _scatter(S1, coefs, _mcu_block(mcus, vs, i, 2 * vs), nb)
                 _scatter(S2, coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb)
     return changed
+
+
+def _sub_libjpeg_same(coefs, nb, mcus, vs, i, R, L, S0, S1, S2):
+    """1 if subsampled MCU i's coefficients are libjpeg-turbo's of its pixels R[UT:] (``_libjpeg_sub``), else 0 (S0..S2[C:] then hold others: gathered again)."""
+    _libjpeg_sub(R, L, S0, S1, S2, vs)
+    for n in range(64):
+        L[LCUR + n] = S1[C + n]
+        L[LCUR + 64 + n] = S2[C + n]
+    _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs), nb, S1)
+    _gather(coefs, _mcu_block(mcus, vs, i, 2 * vs + 1), nb, S2)
+    if not _same_coefs(S1, L, LCUR) or not _same_coefs(S2, L, LCUR + 64):
+        return 0
+    for k in range(2 * vs):
+        _gather(coefs, _mcu_block(mcus, vs, i, k), nb, S0)
+        if not _same_coefs(S0, L, LCO + 64 * k):
+            return 0
+    return 1
 
 
 def _mcu_block(mcus, vs, i, b):
