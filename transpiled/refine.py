@@ -179,7 +179,10 @@ LCH = 896     # a subsampled MCU's Cb and Cr before downsampling: LCH + 256 (c -
 LCO = 1408    # its 2 vs Y blocks' samples (as LS), then libjpeg's coefficients of them: LCO + 64 k + n
 LCUR = 1664   # the coefficients a search left, per block of an MCU: LCUR + 64 k + n (up to 6 blocks);
               # a grey block's libjpeg coefficients at LCUR + 64 while its own are decoded (``_libjpeg_only``)
-LWORK = 2048
+LYCC = 2048   # an MCU's samples as libjpeg converts them, level-shifted, in pixel order, before they are
+              # transposed: a 4:4:4 MCU's Y, Cb and Cr into L[LS:] (``_libjpeg_ycc``), a subsampled one's
+              # Y into L[LCO:] (``_libjpeg_sub``)
+LWORK = 2304
 
 
 #: Most candidates (``tries``) per sweep: every coefficient.
@@ -1817,18 +1820,25 @@ def _same_coefs(S, L, src):
 
 
 def _libjpeg_ycc(R, L):
-    """L[LS:]: the MCU's pixels R[RT:] as libjpeg-turbo's rgb_ycc_convert makes them Y, Cb and Cr (``_ycc_pixel``), level-shifted and transposed (L[LS + 64 c + 8 x + y])."""
-    for x in range(8):
-        for y in range(8):
-            i = 8 * y + x
-            r = R[RT + i]
-            g = R[RT + 64 + i]
-            b = R[RT + 128 + i]
-            t = LS + 8 * x + y
-            luma, cb, cr = _ycc_pixel(r, g, b)
-            L[t] = luma - np.int32(128)
-            L[t + 64] = cb - np.int32(128)
-            L[t + 128] = cr - np.int32(128)
+    """L[LS:]: the MCU's pixels R[RT:] as libjpeg-turbo's rgb_ycc_convert makes them Y, Cb and Cr (``_ycc_pixel``), level-shifted and transposed (L[LS + 64 c + 8 x + y]).
+
+    Converted in pixel order into L[LYCC:], a loop g++ vectorizes, then
+    transposed a component at a time: a loop over the columns x, each storing
+    its 8 rows' samples (``_put8t``, permutes). Converted and stored
+    transposed in one loop, the stores' stride kept it scalar (a decoded JPEG
+    saved again: a sixth of its time).
+    """
+    for i in range(64):
+        luma, cb, cr = _ycc_pixel(R[RT + i], R[RT + 64 + i], R[RT + 128 + i])
+        L[LYCC + i] = luma - np.int32(128)
+        L[LYCC + 64 + i] = cb - np.int32(128)
+        L[LYCC + 128 + i] = cr - np.int32(128)
+    for c in range(3):
+        src = LYCC + 64 * c
+        dst = LS + 64 * c
+        for x in range(8):
+            _put8t(L, dst + 8 * x, L[src + x], L[src + 8 + x], L[src + 16 + x], L[src + 24 + x],
+                   L[src + 32 + x], L[src + 40 + x], L[src + 48 + x], L[src + 56 + x])
 
 
 def _libjpeg_only_rgb(S0, S1, S2, R, L):
@@ -2378,15 +2388,19 @@ def _libjpeg_sub(R, L, S0, S1, S2, vs):
     its last column repeated (``_rgb_targets``), the chroma rows past its
     bottom its last chroma row (R[SUB + 2] rows in the MCU), as libjpeg pads.
     """
-    rows = 8 * vs
-    for py in range(rows):
-        for px in range(16):
-            i = 16 * py + px
-            y, cb, cr = _ycc_pixel(R[UT + i], R[UT + 256 + i], R[UT + 512 + i])
-            # Y block k = 2 (py >> 3) + (px >> 3) at LCO + 64 k, transposed, until its coefficients replace it
-            L[LCO + 64 * (2 * (py >> 3) + (px >> 3)) + 8 * (px & 7) + (py & 7)] = y - np.int32(128)
-            L[LCH + i] = cb
-            L[LCH + 256 + i] = cr
+    # in pixel order (a loop g++ vectorizes), then each Y block k = 2 (py >> 3) + (px >> 3)
+    # transposed into LCO + 64 k, until its coefficients replace it (as ``_libjpeg_ycc``)
+    for i in range(128 * vs):
+        y, cb, cr = _ycc_pixel(R[UT + i], R[UT + 256 + i], R[UT + 512 + i])
+        L[LYCC + i] = y - np.int32(128)
+        L[LCH + i] = cb
+        L[LCH + 256 + i] = cr
+    for k in range(2 * vs):
+        src = LYCC + 128 * (k >> 1) + 8 * (k & 1)
+        dst = LCO + 64 * k
+        for x in range(8):
+            _put8t(L, dst + 8 * x, L[src + x], L[src + 16 + x], L[src + 32 + x], L[src + 48 + x],
+                   L[src + 64 + x], L[src + 80 + x], L[src + 96 + x], L[src + 112 + x])
     for k in range(2 * vs):
         for n in range(64):
             L[LS + n] = L[LCO + 64 * k + n]
