@@ -2410,18 +2410,26 @@ def _libjpeg_sub(R, L, S0, S1, S2, vs):
     last = _size(R[SUB + 2] - 1)  # the image's last chroma row in the MCU
     for c in range(2):
         src = LCH + 256 * c
+        tmp = LYCC + 64 * c  # the Y there is transposed already
         for sy in range(8):
             # rows past the image's last chroma row repeat it (jcprepct.c pads the downsampled
-            # rows; the full-size rows only to a whole pair)
+            # rows; the full-size rows only to a whole pair); row by row in sample order, a
+            # loop for each vs (with the test and the transposed store inside, it was scalar)
             ry = min(sy, last)
-            for sx in range(8):
-                if vs == 2:
-                    o = src + 32 * ry + 2 * sx
-                    v = (L[o] + L[o + 1] + L[o + 16] + L[o + 17] + 1 + (sx & 1)) >> 2
-                else:
-                    o = src + 16 * ry + 2 * sx
-                    v = (L[o] + L[o + 1] + (sx & 1)) >> 1
-                L[LS + 64 * (c + 1) + 8 * sx + sy] = v - np.int32(128)
+            t = tmp + 8 * sy
+            if vs == 2:
+                o = src + 32 * ry
+                for sx in range(8):
+                    L[t + sx] = ((L[o + 2 * sx] + L[o + 2 * sx + 1] + L[o + 16 + 2 * sx]
+                                  + L[o + 17 + 2 * sx] + 1 + (sx & 1)) >> 2) - np.int32(128)
+            else:
+                o = src + 16 * ry
+                for sx in range(8):
+                    L[t + sx] = ((L[o + 2 * sx] + L[o + 2 * sx + 1] + (sx & 1)) >> 1) - np.int32(128)
+        dst = LS + 64 * (c + 1)
+        for x in range(8):
+            _put8t(L, dst + 8 * x, L[tmp + x], L[tmp + 8 + x], L[tmp + 16 + x], L[tmp + 24 + x],
+                   L[tmp + 32 + x], L[tmp + 40 + x], L[tmp + 48 + x], L[tmp + 56 + x])
     _libjpeg_coefs(L, 1, S1)
     _libjpeg_coefs(L, 2, S2)
 
