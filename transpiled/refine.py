@@ -1841,52 +1841,8 @@ def _libjpeg_ycc(R, L):
                    L[src + 32 + x], L[src + 40 + x], L[src + 48 + x], L[src + 56 + x])
 
 
-def _libjpeg_only_rgb(S0, S1, S2, R, L):
-    """Without a search: 1 with S0..S2[C:] libjpeg-turbo's coefficients of the 4:4:4 MCU's pixels R[RT:] if the RGB pixels they decode to come closer than its own's, else 0.
-
-    What ``_prepare`` and ``_libjpeg_closer_rgb`` give with no sweeps, in the
-    other order, as ``_libjpeg_only`` for grey: libjpeg's coefficients first,
-    and both sets decoded only where they differ (a decoded JPEG saved again
-    with its tables, ``options.decoded_again``: 90 to 100 % of the MCUs the
-    same). Its own coefficients kept at L[LCUR:], libjpeg's at L[LCUR + 192:].
-    """
-    for n in range(64):
-        L[LCUR + n] = S0[C + n]
-        L[LCUR + 64 + n] = S1[C + n]
-        L[LCUR + 128 + n] = S2[C + n]
-    _libjpeg_ycc(R, L)
-    _libjpeg_coefs(L, 0, S0)
-    _libjpeg_coefs(L, 1, S1)
-    _libjpeg_coefs(L, 2, S2)
-    if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
-        return 0
-    for n in range(64):
-        L[LCUR + 192 + n] = S0[C + n]
-        L[LCUR + 256 + n] = S1[C + n]
-        L[LCUR + 320 + n] = S2[C + n]
-        S0[C + n] = L[LCUR + n]
-        S1[C + n] = L[LCUR + 64 + n]
-        S2[C + n] = L[LCUR + 128 + n]
-    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
-        return 0  # its own beyond the model's range: kept
-    _decoded(S0, R, PX, 8)
-    _decoded(S1, R, PX + 64, 8)
-    _decoded(S2, R, PX + 128, 8)
-    mine = _rgb_error(R, S0)
-    for n in range(64):
-        S0[C + n] = L[LCUR + 192 + n]
-        S1[C + n] = L[LCUR + 256 + n]
-        S2[C + n] = L[LCUR + 320 + n]
-    if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
-        return 0
-    _decoded(S0, R, PX, 8)
-    _decoded(S1, R, PX + 64, 8)
-    _decoded(S2, R, PX + 128, 8)
-    return 1 if _rgb_error(R, S0) < mine else 0
-
-
-def _libjpeg_closer_rgb(S0, S1, S2, R, L):
-    """After a 4:4:4 MCU's search (S0, S1, S2: its Y, Cb and Cr blocks, R[PX:] their decoded samples): 1 with S0..S2[C:] libjpeg's coefficients of its pixels R[RT:] if the RGB pixels they decode to come closer, else 0 (S0..S2[C:] then hold libjpeg's, not to be kept)."""
+def _libjpeg_differ_rgb(S0, S1, S2, R, L):
+    """The 4:4:4 MCU's coefficients S0..S2[C:] kept at L[LCUR:] (64 a block), libjpeg-turbo's of its pixels R[RT:] put in S0..S2[C:]: 1 if they differ, else 0 (``_libjpeg_differ`` for colour)."""
     for n in range(64):
         L[LCUR + n] = S0[C + n]
         L[LCUR + 64 + n] = S1[C + n]
@@ -1897,13 +1853,53 @@ def _libjpeg_closer_rgb(S0, S1, S2, R, L):
     _libjpeg_coefs(L, 2, S2)
     if _same_coefs(S0, L, LCUR) and _same_coefs(S1, L, LCUR + 64) and _same_coefs(S2, L, LCUR + 128):
         return 0  # libjpeg's are the MCU's (most MCUs at lower qualities)
-    mine = _rgb_error(R, S0)
+    return 1
+
+
+def _decoded_mcu(S0, S1, S2, R):
+    """Decode the 4:4:4 MCU's coefficients S0..S2[C:] into R[PX:]: 1, or 0 beyond the model's range."""
     if not _decode_coefs(S0) or not _decode_coefs(S1) or not _decode_coefs(S2):
         return 0
     _decoded(S0, R, PX, 8)
     _decoded(S1, R, PX + 64, 8)
     _decoded(S2, R, PX + 128, 8)
-    return 1 if _rgb_error(R, S0) < mine else 0
+    return 1
+
+
+def _libjpeg_only_rgb(S0, S1, S2, R, L):
+    """Without a search: 1 with S0..S2[C:] libjpeg-turbo's coefficients of the 4:4:4 MCU's pixels R[RT:] if the RGB pixels they decode to come closer than its own's, else 0.
+
+    What ``_prepare`` and ``_libjpeg_closer_rgb`` give with no sweeps, in the
+    other order, as ``_libjpeg_only`` for grey: libjpeg's coefficients first,
+    and both sets decoded only where they differ (a decoded JPEG saved again
+    with its tables, ``options.decoded_again``: 90 to 100 % of the MCUs the
+    same). Its own coefficients kept at L[LCUR:], libjpeg's at L[LCUR + 192:].
+    """
+    if not _libjpeg_differ_rgb(S0, S1, S2, R, L):
+        return 0
+    for n in range(64):
+        L[LCUR + 192 + n] = S0[C + n]
+        L[LCUR + 256 + n] = S1[C + n]
+        L[LCUR + 320 + n] = S2[C + n]
+        S0[C + n] = L[LCUR + n]
+        S1[C + n] = L[LCUR + 64 + n]
+        S2[C + n] = L[LCUR + 128 + n]
+    if not _decoded_mcu(S0, S1, S2, R):
+        return 0  # its own beyond the model's range: kept
+    mine = _rgb_error(R, S0)
+    for n in range(64):
+        S0[C + n] = L[LCUR + 192 + n]
+        S1[C + n] = L[LCUR + 256 + n]
+        S2[C + n] = L[LCUR + 320 + n]
+    return 1 if _decoded_mcu(S0, S1, S2, R) and _rgb_error(R, S0) < mine else 0
+
+
+def _libjpeg_closer_rgb(S0, S1, S2, R, L):
+    """After a 4:4:4 MCU's search (S0, S1, S2: its Y, Cb and Cr blocks, R[PX:] their decoded samples): 1 with S0..S2[C:] libjpeg's coefficients of its pixels R[RT:] if the RGB pixels they decode to come closer, else 0 (S0..S2[C:] then hold libjpeg's, not to be kept)."""
+    if not _libjpeg_differ_rgb(S0, S1, S2, R, L):
+        return 0
+    mine = _rgb_error(R, S0)
+    return 1 if _decoded_mcu(S0, S1, S2, R) and _rgb_error(R, S0) < mine else 0
 
 
 # Subsampled colour: the RGB error after the decoder's upsampling ---------------------------
