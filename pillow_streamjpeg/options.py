@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, TypeVar
 
-from PIL import Image, JpegPresets
+from PIL import Image, JpegImagePlugin, JpegPresets
 
 from . import memo, tables
 
@@ -377,36 +377,55 @@ def auto_libjpeg(width: int, height: int, components: tuple[Component, ...],
     return decoded or coded_blocks(width, height, components) <= limit
 
 
-def jpeg_tables(image: Image.Image | None) -> tuple[tuple[int, ...], ...]:
+def jpeg_tables(image: Image.Image | None) -> tuple[tuple[tuple[int, ...], ...], int]:
     """The quantization tables (natural order) of the JPEG file a Pillow image was opened
-    from, as its ``quantization`` gives them; () for any other image (one made from it by
-    ``convert``, ``copy`` or ``crop`` has no ``format``)."""
-    if image is None or getattr(image, "format", None) != "JPEG":
-        return ()
+    from, as its ``quantization`` gives them, and its chroma subsampling
+    (``JpegImagePlugin.get_sampling``: 0, 1, 2, or -1 for grey, CMYK and others); ((), -1)
+    for any other image. One made from it by ``convert``, ``copy`` or ``crop`` has no
+    ``format``; one ``draft`` or ``thumbnail`` changed (a scaled decoding) has a
+    ``decoderconfig``: neither is taken. Changes made in place (``ImageDraw``, ``paste``)
+    cannot be seen: such an image still takes ``decoded_again``'s choice, which never
+    decodes farther than libjpeg's coefficients; ``refine=0`` is the plain save."""
+    if (image is None or getattr(image, "format", None) != "JPEG"
+            or getattr(image, "decoderconfig", ())):
+        return (), -1
     found = getattr(image, "quantization", None)
     if not isinstance(found, dict):
-        return ()
+        return (), -1
     try:
-        return tuple(tuple(int(v) for v in found[key]) for key in sorted(found))
-    except (TypeError, ValueError):
-        return ()
+        return (tuple(tuple(int(v) for v in found[key]) for key in sorted(found)),
+                JpegImagePlugin.get_sampling(image))
+    except (TypeError, ValueError, AttributeError):
+        return (), -1
 
 
-def decoded_again(source_tables, qtables) -> bool:
-    """Whether a save codes a decoded JPEG (``jpeg_tables``) again with one of its tables:
-    then that component's pixels are its decoder's output, whose transform lies on that
+def decoded_again(source: tuple[tuple[tuple[int, ...], ...], int], qtables,
+                  components: tuple[Component, ...], converted: bool) -> bool:
+    """Whether a save codes a decoded JPEG (``jpeg_tables``' ``source``) again with one of its
+    tables, without subsampling chroma more than the file did.
+
+    Then that component's pixels are its decoder's output, whose transform lies on that
     table's grid, and libjpeg's forward path comes back to the file's coefficients where
     ours, and more so the default's joint rounding and luma correction, which move samples
-    off that grid, did not: re-saved with ``quality="keep"``, four colour photos Pillow had
-    saved at q50 to q95 decoded 0.04 to 4.0 dB farther from the pixels than Pillow's file
+    off that grid, did not: re-saved with ``quality="keep"``, colour photos Pillow had saved
+    at q50 to q95 decoded 0.04 to 4.0 dB farther from the pixels than Pillow's file
     (chelsea q75 4:2:0: -4.0 dB), grey ones up to 0.24 dB; with libjpeg's coefficients where
-    they decode closer (``auto_libjpeg``, at any size), +0.16 to +1.87 dB (colour) and 0 to
-    +1.83 (grey) ahead, for 2x to 3x the save's time (docs/fidelity.md, "JPEGs saved
-    again"). Other tables (another quality) lose nothing: not taken."""
+    they decode closer (``auto_libjpeg``, at any size) and Y rounded as it is, 0.00 to 2.20 dB
+    closer than Pillow's, for 2.3x to 3.5x its time (docs/fidelity.md, "JPEGs saved
+    again"). Other tables (another quality) lose nothing: not taken. Nor a save that
+    subsamples chroma more than the file (4:4:4 saved at 4:2:0): its chroma is not on the
+    file's grid, and the luma correction gained 0.10 to 0.27 dB there.
+    """
+    source_tables, sampling = source
     if not source_tables:
         return False
     tables = set(source_tables)
-    return any(tuple(table) in tables for table in qtables)
+    if not any(tuple(table) in tables for table in qtables):
+        return False
+    if not _rgb_error(components, converted):
+        return True  # no chroma the encoder subsamples: grey, CMYK, RGB kept as RGB
+    wanted = {(1, 1): 0, (2, 1): 1, (2, 2): 2}.get((components[0].h, components[0].v), 3)
+    return wanted == 0 or 0 <= wanted <= sampling
 
 
 #: The default's choice on marked MCUs (``Settings.marked_choice``) on images of at most this
@@ -814,9 +833,9 @@ def parse(
     """
     comment = image.info.get("comment") if image is not None and "comment" not in info else None
     key = memo.key_of(mode, size, info, comment, channels, SUBSAMPLING_NAMES)
-    source_tables = jpeg_tables(image)
-    if key is not None and source_tables:
-        key = (key, source_tables)  # a decoded JPEG's Settings may differ (``decoded_again``)
+    source = jpeg_tables(image)
+    if key is not None and source[0]:
+        key = (key, source)  # a decoded JPEG's Settings may differ (``decoded_again``)
     if key is not None and info.get("workers") is None:
         # the default's workers follow the CPUs the process may run on now
         key = (key, available_cpus())
@@ -913,7 +932,8 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
                                        converted=layout.convert))
     joint = rounds_jointly(layout.convert, components, natural)
     given = info.get("refine")
-    decoded = (refine > 0 or given is None) and decoded_again(jpeg_tables(image), natural)
+    decoded = ((refine > 0 or given is None)
+               and decoded_again(jpeg_tables(image), natural, components, layout.convert))
     libjpeg = ((refine > 0 or given is None)
                and auto_libjpeg(width, height, components, ycc_source, layout.convert, decoded))
     marked = ((refine > 0 or given is None)

@@ -86,13 +86,24 @@ def test_only_a_decoded_jpeg_with_one_of_its_tables_takes_the_choice():
     assert choice(source, quality=90, subsampling=2)
     assert not choice(plain, quality=90, subsampling=2)
     assert choice(source, quality="keep")
-    assert choice(source, quality=90, subsampling=0)  # the same tables, other sampling
+    assert choice(source, quality=90, subsampling=0)  # the same tables, finer chroma
+    assert choice(source, quality=90, subsampling=1)
+    # chroma subsampled more than the file's is not on its grid: the default's own way
+    full = _jpeg(pixels, quality=90, subsampling=0)
+    assert choice(full, quality="keep") and not choice(full, quality=90, subsampling=2)
+    assert not choice(full, quality=90, subsampling=1)
+    # decoded at a scale (draft, thumbnail): not the file's decoder output
+    drafted = Image.open(io.BytesIO(_saved(plain, "JPEG", quality=90, subsampling=2)))
+    drafted.draft("RGB", (96, 64))
+    drafted.load()
+    assert drafted.size == (96, 64)
+    assert not options.parse("RGB", drafted.size, {"quality": "keep"}, drafted).libjpeg_choice
     assert not choice(source, quality=80, subsampling=2)  # other tables: not on the grid
     assert not choice(source, quality=90, subsampling=2, refine=0)  # the plain save
     assert not choice(source.copy(), quality=90, subsampling=2)  # no longer the file's
-    assert options.jpeg_tables(source) == tuple(
-        tuple(source.quantization[k]) for k in sorted(source.quantization))
-    assert options.jpeg_tables(plain) == ()
+    assert options.jpeg_tables(source) == (tuple(
+        tuple(source.quantization[k]) for k in sorted(source.quantization)), 2)
+    assert options.jpeg_tables(plain) == ((), -1)
 
 
 @pytest.mark.parametrize("subsampling", [0, 1, 2])
