@@ -10,6 +10,7 @@ own text, which names internals the user cannot act on.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zlib
 from typing import Any
@@ -77,16 +78,25 @@ def classify(exc: BaseException, file: Any, *, what: str = "cannot read the imag
     if (isinstance(exc, NotImplementedError)
             or any(n.endswith(("DelayedImportError", "ImportError")) for n in names)
             or any(word in text for word in ("not supported", "unsupported", "not implemented", "requires"))
-            and not any(phrase in text for phrase in _DAMAGE_PHRASES)
+            and not _damage_text(text)
             and not isinstance(exc, (struct.error, zlib.error, EOFError))):
         return NotSupported(file, what, supported=supported)
     return Damaged(file, what)
 
 
-#: Decoders' messages about broken data that read like a missing feature: libjpeg's
-#: "Unsupported marker type 0x7f" (imagecodecs' Jpeg8Error) is a scan's byte 0xFF followed
-#: by one that no marker has, which only damage puts there.
-_DAMAGE_PHRASES = ("unsupported marker",)
+#: libjpeg's "Unsupported marker type 0x%02x" (imagecodecs' Jpeg8Error) names a byte after
+#: 0xFF that baseline and progressive JPEG do not use: one no marker has (0x7F) is damage,
+#: which only a broken scan puts there; JPEG's extension markers (DHP 0xDE, EXP 0xDF, JPG0 to
+#: JPG13 0xF0 to 0xFD, JPEG-LS's SOF55 0xF7 and LSE 0xF8 among them) are a feature libjpeg
+#: lacks.
+_UNSUPPORTED_MARKER = re.compile(r"unsupported marker type 0x([0-9a-f]{1,2})")
+_EXTENSION_MARKERS = frozenset({0xDE, 0xDF, *range(0xF0, 0xFE)})
+
+
+def _damage_text(text: str) -> bool:
+    """Whether a decoder's message that reads like a missing feature names damage."""
+    found = _UNSUPPORTED_MARKER.search(text)
+    return found is not None and int(found[1], 16) not in _EXTENSION_MARKERS
 
 
 def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX,

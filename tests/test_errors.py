@@ -86,6 +86,17 @@ def test_parser_errors_are_damaged(exc):
     assert str(refusal) == "in.tif: damaged: cannot read strip 3"
 
 
+def test_jpeg_extension_markers_are_features_and_other_unknown_markers_damage():
+    """libjpeg's "Unsupported marker type" names a JPEG extension it lacks (JPEG-LS's
+    SOF55 0xF7, LSE 0xF8, JPG0 0xF0, DHP 0xDE) or a byte no marker has (damage)."""
+    for code in (0xF7, 0xF8, 0xF0, 0xFD, 0xDE, 0xDF):
+        refusal = classify(imagecodecs.Jpeg8Error(f"Unsupported marker type 0x{code:02x}"), "a.tif")
+        assert isinstance(refusal, NotSupported), hex(code)
+    for code in (0x7F, 0x00, 0x4A, 0x02):
+        refusal = classify(imagecodecs.Jpeg8Error(f"Unsupported marker type 0x{code:02x}"), "a.tif")
+        assert isinstance(refusal, Damaged), hex(code)
+
+
 @pytest.mark.parametrize("exc", [
     NotImplementedError("planar YCbCr"), ValueError("<COMPRESSION.X: 9> not supported"),
     ImportError("imagecodecs.jpegxl"), ValueError("JPEGXL requires the 'imagecodecs' package"),
@@ -126,5 +137,10 @@ def test_too_large_after_a_shrink_names_a_shrink_that_fits(tmp_path):
         "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
     assert not (tmp_path / "out.jpg").exists()
     pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", shrink=3)
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert im.size == (43691, 1)
+    # a max_size above JPEG's limit is taken as the limit (100000 would shrink by 2, to
+    # 65536, and be refused)
+    pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", max_size=100000)
     with Image.open(tmp_path / "out.jpg") as im:
         assert im.size == (43691, 1)

@@ -68,7 +68,8 @@ def as_source(
         if value is not None and (whole_number(value) or 0) < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     shrink = None if shrink is None else int(shrink)
-    max_size = None if max_size is None else int(max_size)
+    # a size above JPEG's limit could pick a level or factor whose output is still refused
+    max_size = None if max_size is None else min(int(max_size), shrink_.JPEG_MAX)
     if max_size is not None and is_tiff(source) and page is None and level is None:
         pixels = _read(source, page=page, series=series, level=level, size=size, mode=mode,
                        channels=channels, range=range, background=background, strip=strip)

@@ -428,16 +428,19 @@ class TiffSource(Source):
         page = self._single if self._single is not None else self.keyframe
         try:
             own = metadata_.from_tiff(page, self.tif, size=self.size)
-            if self._series is None or not self.level:
-                return own
+        except Exception:  # unreadable metadata never stops a conversion
+            return {}
+        if self._series is None or not self.level:
+            return own
+        try:
             base = self.tif.series[self._series].levels[0].keyframe
             inherited = metadata_.shrunk(metadata_.from_tiff(base, self.tif, size=self.size),
                                          base.imagewidth / self.width, self.size)
             # the level's own resolution wins, in the EXIF too, as a user's dpi does
             result = metadata_.merged(inherited, {key: own[key] for key in own
                                                   if key in ("dpi", "jfif_unit", "jfif_density")})
-        except Exception:  # unreadable metadata never stops a conversion
-            return {}
+        except Exception:  # the full-resolution page's unreadable: the level's own
+            return own
         result.update((key, own[key]) for key in ("icc_profile", "xmp") if key in own)
         if "exif" in own and "exif" not in result:
             result["exif"] = own["exif"]
