@@ -257,6 +257,14 @@ def _put8(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
     S[at + 7] = o7
 
 
+def _transpose8(L, src, stride, dst):
+    """L[dst + 8 x + y] = L[src + stride y + x]: an 8 x 8 block of rows ``stride`` apart, transposed (``_put8t``: a loop over the columns x storing each one's 8 rows)."""
+    for x in range(8):
+        _put8t(L, dst + 8 * x, L[src + x], L[src + stride + x], L[src + 2 * stride + x],
+               L[src + 3 * stride + x], L[src + 4 * stride + x], L[src + 5 * stride + x],
+               L[src + 6 * stride + x], L[src + 7 * stride + x])
+
+
 def _put8t(S, at, o0, o1, o2, o3, o4, o5, o6, o7):
     """``_put8`` for a pass whose 8 outputs go to memory transposed (a loop over lanes storing S[at + k] for each output k).
 
@@ -1834,11 +1842,7 @@ def _libjpeg_ycc(R, L):
         L[LYCC + 64 + i] = cb - np.int32(128)
         L[LYCC + 128 + i] = cr - np.int32(128)
     for c in range(3):
-        src = LYCC + 64 * c
-        dst = LS + 64 * c
-        for x in range(8):
-            _put8t(L, dst + 8 * x, L[src + x], L[src + 8 + x], L[src + 16 + x], L[src + 24 + x],
-                   L[src + 32 + x], L[src + 40 + x], L[src + 48 + x], L[src + 56 + x])
+        _transpose8(L, LYCC + 64 * c, 8, LS + 64 * c)
 
 
 def _libjpeg_differ_rgb(S0, S1, S2, R, L):
@@ -2284,7 +2288,8 @@ def refine_group_sub(rgb, row_bytes, row0, channels, width, rows, mcus, vs, box,
         if choose:
             _sub_chroma(R, S1, S2, vs)  # the chroma as searched (R[UY:] is already)
             if _libjpeg_closer_sub(R, L, S0, S1, S2, vs, _sub_error(R),
-                                   -1 if alone else _sub_inner_error(R)):
+                                   -1 if alone else _sub_inner_error(R),
+                                   1 if steps <= 0 else 0):
                 changed += 1
                 for k in range(2 * vs):
                     for n in range(64):
@@ -2392,11 +2397,7 @@ def _libjpeg_sub(R, L, S0, S1, S2, vs):
         L[LCH + i] = cb
         L[LCH + 256 + i] = cr
     for k in range(2 * vs):
-        src = LYCC + 128 * (k >> 1) + 8 * (k & 1)
-        dst = LCO + 64 * k
-        for x in range(8):
-            _put8t(L, dst + 8 * x, L[src + x], L[src + 16 + x], L[src + 32 + x], L[src + 48 + x],
-                   L[src + 64 + x], L[src + 80 + x], L[src + 96 + x], L[src + 112 + x])
+        _transpose8(L, LYCC + 128 * (k >> 1) + 8 * (k & 1), 16, LCO + 64 * k)
     for k in range(2 * vs):
         for n in range(64):
             L[LS + n] = L[LCO + 64 * k + n]
@@ -2422,10 +2423,7 @@ def _libjpeg_sub(R, L, S0, S1, S2, vs):
                 o = src + 16 * ry
                 for sx in range(8):
                     L[t + sx] = ((L[o + 2 * sx] + L[o + 2 * sx + 1] + (sx & 1)) >> 1) - np.int32(128)
-        dst = LS + 64 * (c + 1)
-        for x in range(8):
-            _put8t(L, dst + 8 * x, L[tmp + x], L[tmp + 8 + x], L[tmp + 16 + x], L[tmp + 24 + x],
-                   L[tmp + 32 + x], L[tmp + 40 + x], L[tmp + 48 + x], L[tmp + 56 + x])
+        _transpose8(L, tmp, 8, LS + 64 * (c + 1))
     _libjpeg_coefs(L, 1, S1)
     _libjpeg_coefs(L, 2, S2)
 
@@ -2460,8 +2458,11 @@ def libjpeg_mcu_sub(pixels, vs, rows, quant, out):
         out[64 * blocks + 64 + n] = S2[C + n]
 
 
-def _libjpeg_closer_sub(R, L, S0, S1, S2, vs, mine, inner):
+def _libjpeg_closer_sub(R, L, S0, S1, S2, vs, mine, inner, known):
     """After a subsampled MCU's search (``mine`` the RGB error of R[UY:] and R[UUP:] as it decodes, ``inner`` that of ``_sub_inner_error``): 1 with libjpeg-turbo's coefficients of its pixels R[UT:] (its Y blocks' in L[LCO:], its chroma's in S1[C:] and S2[C:]) if the RGB pixels they decode to after upsampling come closer, else 0.
+
+    known: 1 where ``_sub_libjpeg_same`` made them already (the choice without a search:
+    Y in L[LCO:], the chroma in L[LCUR:]), 0 to make them (``_libjpeg_sub``).
 
     Exact for an MCU alone in the image (the automatic default's subsampled
     images of one MCU; the caller then gives ``inner`` -1), approximate at
@@ -2473,7 +2474,12 @@ def _libjpeg_closer_sub(R, L, S0, S1, S2, vs, mine, inner):
     behind Pillow at six qualities and ``refine=1`` at five, none with both
     errors counted (docs/fidelity.md).
     """
-    _libjpeg_sub(R, L, S0, S1, S2, vs)
+    if known:
+        for n in range(64):
+            S1[C + n] = L[LCUR + n]
+            S2[C + n] = L[LCUR + 64 + n]
+    else:
+        _libjpeg_sub(R, L, S0, S1, S2, vs)
     for k in range(2 * vs):
         for n in range(64):
             S0[C + n] = L[LCO + 64 * k + n]
