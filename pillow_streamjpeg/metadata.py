@@ -39,6 +39,8 @@ __all__ = ["IFD0_TAGS", "KEYS", "from_pillow", "from_tiff", "merged", "resolutio
 
 #: The keys these readers fill.
 KEYS = ("icc_profile", "dpi", "jfif_unit", "jfif_density", "exif", "xmp")
+#: The keys that hold the resolution: made again together (``shrunk``, ``merged``).
+RESOLUTION_KEYS = ("dpi", "jfif_unit", "jfif_density")
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -291,7 +293,7 @@ def shrunk(meta: Mapping[str, Any], factor: int, size: tuple[int, int]) -> dict[
     if "dpi" in result:
         # the whole resolution made again from the dpi (a density rounded twice, or one
         # clamped, would no longer match it: options._same_resolution)
-        for key in ("dpi", "jfif_unit", "jfif_density"):
+        for key in RESOLUTION_KEYS:
             result.pop(key, None)
         x, y = meta["dpi"]
         unit = _RESUNIT_CM if meta.get("jfif_unit") == 2 else _RESUNIT_INCH

@@ -424,8 +424,8 @@ def decoded_again(source: tuple[tuple[tuple[int, ...], ...], int], qtables,
         return False
     if not _rgb_error(components, converted):
         return True  # no chroma the encoder subsamples: grey, CMYK, RGB kept as RGB
-    wanted = {(1, 1): 0, (2, 1): 1, (2, 2): 2}.get((components[0].h, components[0].v), 3)
-    return wanted == 0 or 0 <= wanted <= sampling
+    # 4:4:4 always; else at most the file's subsampling (SAMPLING's order: 0, 1, 2)
+    return (components[0].h, components[0].v) in [SAMPLING[s] for s in range(max(sampling, 0) + 1)]
 
 
 #: The default's choice on marked MCUs (``Settings.marked_choice``) on images of at most this

@@ -351,13 +351,13 @@ def writable(image: Image.Image, range: render.RangeLike = None) -> Image.Image:
     percentiles (``_stretched``)."""
     if image.mode in ("L", "RGB") and "transparency" in image.info:
         # a grey or RGB image's transparent colour (a PNG's tRNS) as alpha, as a palette's
-        return _stretched(image.convert("LA" if image.mode == "L" else "RGBA"), range)
+        image = image.convert("LA" if image.mode == "L" else "RGBA")
+    elif image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode in CONVERSIONS:
+        image = image.convert(CONVERSIONS[image.mode])
     if image.mode in RAWMODES or image.mode in ALPHA_MODES:
         return _stretched(image, range)
-    if image.mode == "P":
-        return _stretched(image.convert("RGBA" if "transparency" in image.info else "RGB"), range)
-    if image.mode in CONVERSIONS:
-        return _stretched(image.convert(CONVERSIONS[image.mode]), range)
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         # Pillow holds the image whole already: the range is resolved from all of it
         values = np.asarray(image)

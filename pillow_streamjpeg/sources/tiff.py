@@ -438,7 +438,7 @@ class TiffSource(Source):
                                          base.imagewidth / self.width, self.size)
             # the level's own resolution wins, in the EXIF too, as a user's dpi does
             result = metadata_.merged(inherited, {key: own[key] for key in own
-                                                  if key in ("dpi", "jfif_unit", "jfif_density")})
+                                                  if key in metadata_.RESOLUTION_KEYS})
         except Exception:  # the full-resolution page's unreadable: the level's own
             return own
         result.update((key, own[key]) for key in ("icc_profile", "xmp") if key in own)
