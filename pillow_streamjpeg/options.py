@@ -411,7 +411,7 @@ def decoded_again(source: tuple[tuple[tuple[int, ...], ...], int], qtables,
     at q50 to q95 decoded 0.04 to 4.0 dB farther from the pixels than Pillow's file
     (chelsea q75 4:2:0: -4.0 dB), grey ones up to 0.24 dB; with libjpeg's coefficients where
     they decode closer (``auto_libjpeg``, at any size) and Y rounded as it is, 0.00 to 2.20 dB
-    closer than Pillow's, for 2.3x to 3.5x its time (docs/fidelity.md, "JPEGs saved
+    closer than Pillow's, for 2.3x to 3.6x its time (docs/fidelity.md, "JPEGs saved
     again"). Other tables (another quality) lose nothing: not taken. Nor a save that
     subsamples chroma more than the file (4:4:4 saved at 4:2:0): its chroma is not on the
     file's grid, and the luma correction gained 0.10 to 0.27 dB there.
