@@ -30,7 +30,7 @@ import numpy as np
 from . import engine, markers, tables
 from .options import INTERVAL_PIXELS, Settings, derived
 from .sources import DeferredBand, Source
-from .strips import Part, Piece, StripCoder
+from .strips import COUNT_ALL_UP_TO, Part, Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
 #: small enough to give every worker something to do. A default restart
@@ -65,21 +65,17 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     (or a source that fails before it) leaves nothing in the file.
     """
     report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
-    if settings.optimize:
+    coded: Iterable[bytes] | None = None
+    if settings.optimize and read_back(settings):
+        settings, coded = exactly_optimized(settings, backend, report)
+    elif settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
     header: bytes | None = derived(settings, "header", markers.header)
-    joiner = Joiner()
-    with closing(backend.pieces(settings)) as pieces:
-        for rows, data in pieces:
-            if header is not None:
-                write_all(fp, header)
-                header = None
-            if isinstance(data, list):  # Parts of restart intervals
-                for part in data:
-                    write_all(fp, joiner.join(part))
-            else:
-                write_all(fp, data)
-            report(rows)
+    for data in coded if coded is not None else _coded(settings, backend, report):
+        if header is not None:
+            write_all(fp, header)
+            header = None
+        write_all(fp, data)
     if header is not None:  # (no pieces: a backend's own)
         write_all(fp, header)
     write_all(fp, markers.EOI)
@@ -119,6 +115,84 @@ def _non_blocking(fp: IO[bytes]) -> bool:
         return False
 
 
+def _coded(settings: Settings, backend: Backend,
+           report: Callable[[int], object] | None = None) -> Iterator[bytes]:
+    """The backend's pieces of entropy-coded data, Parts of restart intervals joined, in order."""
+    joiner = Joiner()
+    with closing(backend.pieces(settings)) as pieces:
+        for rows, data in pieces:
+            if isinstance(data, list):  # Parts of restart intervals
+                for part in data:
+                    yield joiner.join(part)
+            else:
+                yield data
+            if report is not None:
+                report(rows)
+
+
+#: ``optimize=True`` reads back the symbols of images of at most this many pixels (and
+#: ``strips.COUNT_ALL_UP_TO`` strips), whose tables then code exactly those symbols, as
+#: libjpeg's do. Larger images count a sample of their strips and give every legal symbol
+#: a code (``optimized``): the tables' bytes of the unused ones, about 300 with colour, made
+#: a 16 x 16 file twice Pillow's size, but cost 0.5 % of a 512 x 512 one and less above,
+#: where reading back would add a quarter or more to the save (docs/performance.md,
+#: "optimize=True on small images").
+READ_BACK_PIXELS = 1 << 18
+
+
+def read_back(settings: Settings) -> bool:
+    """Whether ``optimize=True`` reads the image's symbols back (``exactly_optimized``)."""
+    return (settings.width * settings.height <= READ_BACK_PIXELS
+            and settings.strip_count <= COUNT_ALL_UP_TO)
+
+
+def exactly_optimized(settings: Settings, backend: Backend,
+                      report: Callable[[int], object] | None = None
+                      ) -> tuple[Settings, list[bytes]]:
+    """Settings whose Huffman tables code exactly the symbols of the image's scan, and its
+    entropy-coded data coded with them (for images ``read_back`` takes: it is held whole).
+
+    The image is coded twice. First with a code of every legal symbol (``COUNTING_SPECS``),
+    whose symbols are read back from the bytes (``huffman.scan_counts``): the counts of the
+    very coefficients the save keeps, whatever its choices did. Then with the optimal tables
+    of those counts, and that scan is read back too. No choice of coefficients reads the
+    Huffman tables, so it holds the same symbols; were it not so, the image would be coded
+    a third time, with a code of every legal symbol.
+    """
+    counting = replace(settings, optimize=False,
+                       huffman=(tables.COUNTING_SPECS,) * len(settings.huffman))
+    counts = scan_counts(counting, b"".join(_coded(counting, backend, report)))
+    if counts is not None:
+        exact = optimized(settings, counts, legal=False)
+        coded = b"".join(_coded(exact, backend, report))
+        if np.array_equal(scan_counts(exact, coded), counts):
+            return exact, [coded]
+    else:
+        counts = symbol_counts(settings, backend)
+    safe = optimized(settings, counts)
+    return safe, list(_coded(safe, backend))
+
+
+def scan_counts(settings: Settings, coded: bytes) -> np.ndarray | None:
+    """The symbol counts of a scan of this frame coded with the settings' tables:
+    counts[2 t (+1), symbol] per table set t, as ``symbol_counts`` gives them; None if the
+    bytes do not read as such a scan."""
+    if settings.huffman[0] == tables.COUNTING_SPECS:
+        reading = tables.counting_reading_specs(len(settings.qtables))
+    else:
+        reading = tables.reading_specs([spec for huffman_id in settings.huffman_ids
+                                        for spec in settings.huffman[huffman_id]])
+    sets = [c.table for c in settings.components]
+    order = np.array([t for c, t in enumerate(sets)
+                      for _ in range(settings.hs * settings.vs if c == 0 else 1)], np.int64)
+    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
+    mcus = settings.mcus_per_row * settings.strip_count
+    if engine.huffman.scan_counts(np.frombuffer(coded, np.uint8), *reading, order, mcus,
+                                  settings.restart_interval, counts):
+        return None
+    return counts
+
+
 def symbol_counts(settings: Settings, backend: Backend,
                   report: Callable[[int], object] | None = None) -> np.ndarray:
     """The image's Huffman symbol counts: counts[2 t (+1), symbol] per table set t."""
@@ -131,18 +205,18 @@ def symbol_counts(settings: Settings, backend: Backend,
     return counts
 
 
-def optimized(settings: Settings, counts: np.ndarray) -> Settings:
+def optimized(settings: Settings, counts: np.ndarray, legal: bool = True) -> Settings:
     """Settings whose Huffman tables are the optimal ones for these symbol counts.
 
-    The counts come from a sample of the strips (``strips.count_every``), so
-    every legal symbol gets a code, counted or not. Counts are per table set;
+    With ``legal``, every legal symbol gets a code, counted or not: for counts of a
+    sample of the strips (``strips.count_every``). Counts are per table set;
     the sets that share a Huffman table (``Settings.huffman_ids``) add up.
     """
     ids = settings.huffman_ids
     merged = np.zeros((2 * (max(ids) + 1), 256), dtype=np.int64)
     for t, huffman_id in enumerate(ids):
         merged[2 * huffman_id:2 * huffman_id + 2] += counts[2 * t:2 * t + 2]
-    return replace(settings, huffman=tuple(tables.optimal_specs(merged, legal=True)))
+    return replace(settings, huffman=tuple(tables.optimal_specs(merged, legal=legal)))
 
 
 class Joiner:

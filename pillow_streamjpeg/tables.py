@@ -219,6 +219,22 @@ def code_table(bits: Sequence[int], values: Sequence[int]) -> np.ndarray:
     return table
 
 
+def reading_specs(specs: Sequence[HuffmanSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """``huffman.scan_counts``' specifications, one row each: (bits, huffval)."""
+    bits = np.zeros((len(specs), 16), np.int64)
+    huffval = np.zeros((len(specs), 256), np.int64)
+    for tab, (counts, values) in enumerate(specs):
+        bits[tab] = counts
+        huffval[tab, :len(values)] = values
+    return bits, huffval
+
+
+@functools.lru_cache(maxsize=4)
+def counting_reading_specs(sets: int) -> tuple[np.ndarray, np.ndarray]:
+    """``reading_specs`` of ``COUNTING_SPECS`` for each of ``sets`` table sets (DC, AC), kept."""
+    return reading_specs(list(COUNTING_SPECS) * sets)
+
+
 def kernel_code_table(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.ndarray:
     """The kernels' Huffman table: 512 uint64 entries per table set, DC then AC symbols.
 
@@ -284,6 +300,13 @@ VALUE_TABLE = _value_table()
 #: zeros, and (run 0..15, size 1..10).
 LEGAL_DC = tuple(range(12))
 LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
+
+#: A code of every legal symbol, one length a class (DC 4 bits, AC 8), with which
+#: ``optimize=True`` codes a small image once to read its symbols back (``scan.write_jpeg``).
+COUNTING_SPECS: tuple[HuffmanSpec, HuffmanSpec] = (
+    ((0, 0, 0, len(LEGAL_DC)) + (0,) * 12, LEGAL_DC),
+    ((0,) * 7 + (len(LEGAL_AC),) + (0,) * 8, LEGAL_AC),
+)
 
 
 def optimal_spec(counts: Sequence[int], legal: Sequence[int] = ()) -> HuffmanSpec:

@@ -70,9 +70,11 @@ def test_workers_default_follows_cpu_affinity(monkeypatch) -> None:
 
 
 def _counted_strips(monkeypatch, height: int) -> list[int]:
-    """Rows (in the band) of the strips the optimize pass counts for a 16-pixel-wide grey image."""
-    from pillow_streamjpeg import strips
+    """Rows (in the band) of the strips the optimize pass counts for a 16-pixel-wide grey image,
+    were it too large to read its symbols back (tests/test_optimize_tables.py)."""
+    from pillow_streamjpeg import scan, strips
 
+    monkeypatch.setattr(scan, "READ_BACK_PIXELS", 0)
     counted = []
     real = strips.count_strip
 

@@ -1,4 +1,5 @@
-"""Optimal Huffman code lengths for ``optimize=True``, as libjpeg makes them (T.81 Annex K.2).
+"""The optimize pass's Huffman work: optimal code lengths, as libjpeg makes them (T.81 Annex
+K.2), and the symbols of a coded scan, read back (``scan_counts``).
 
 Built by Pythran as ``pillow_streamjpeg.huffman``; ``pillow_streamjpeg.tables`` calls it
 for the optimize pass's tables (``tables.optimal_spec``), and the tests run this source as
@@ -17,6 +18,7 @@ most of a small image's ``optimize=True`` save.
 import numpy as np
 
 # pythran export code_sizes(int64[:], int32[:])
+# pythran export scan_counts(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :])
 
 
 def _before(freq, rep, a, b):
@@ -100,3 +102,161 @@ def code_sizes(freq, sizes):
         if depth[s] > longest:
             longest = depth[s]
     return longest
+
+
+# The symbols of a coded scan ----------------------------------------------------------------
+#
+# ``optimize=True`` on a small image codes it once with a code of every symbol and reads the
+# symbols back from those bytes, so that its tables give codes to exactly the symbols the
+# image's scan holds (as libjpeg's, from the coefficients it keeps), then checks the scan
+# coded with them the same way (``scan.write_jpeg``).
+
+
+def _bits(clean, p, k):
+    """The ``k`` bits (at most 24) of ``clean`` from bit ``p`` on, as a number."""
+    q = p >> 3
+    word = ((np.int64(clean[q]) << 24) | (np.int64(clean[q + 1]) << 16)
+            | (np.int64(clean[q + 2]) << 8) | np.int64(clean[q + 3]))
+    return ((word << (p & 7)) & 0xFFFFFFFF) >> (32 - k)
+
+
+def _symbol(clean, p, tab, look, maxcode, valoff, huffval):
+    """(symbol, code length) of the code at bit ``p`` in table ``tab``; length 0 if none."""
+    peek = _bits(clean, p, 16)
+    entry = look[tab, peek >> 8]
+    if entry:
+        return entry & 255, entry >> 8
+    for length in range(9, 17):
+        code = peek >> (16 - length)
+        if code <= maxcode[tab, length]:
+            return huffval[tab, valoff[tab, length] + code], length
+    return 0, 0
+
+
+def _block(clean, p, end, dc, ac, look, maxcode, valoff, huffval, counts):
+    """Read one block's symbols from bit ``p`` into ``counts``; returns the bit after it, or -1."""
+    symbol, length = _symbol(clean, p, dc, look, maxcode, valoff, huffval)
+    if length == 0 or symbol > 11:
+        return -1
+    counts[dc, symbol] += 1
+    p += length + symbol
+    k = 1
+    while k < 64:
+        if p > end:
+            return -1
+        symbol, length = _symbol(clean, p, ac, look, maxcode, valoff, huffval)
+        if length == 0:
+            return -1
+        counts[ac, symbol] += 1
+        p += length
+        size = symbol & 15
+        run = symbol >> 4
+        if size == 0:
+            if run == 0:  # end of block
+                break
+            if run != 15:  # EOBn: not in a baseline scan
+                return -1
+            k += 16  # sixteen zeros, a coefficient after them
+            if k > 63:
+                return -1
+            continue
+        if size > 10:
+            return -1
+        k += run
+        if k > 63:
+            return -1
+        p += size
+        k += 1
+    return p
+
+
+def _reading_tables(bits, huffval):
+    """The decoding tables of the specifications (bits[t, length - 1]: codes of each length,
+    huffval[t]: their symbols), as T.81 F.2.2.3 makes them: (look, maxcode, valoff). ``look``
+    (libjpeg's look-ahead) holds the code of each 8-bit prefix: length << 8 | symbol, 0 where
+    codes are longer; ``maxcode`` the last code of each length 1..16, -1 for none;
+    ``valoff`` the index in ``huffval`` of the codes of each length, less the first one
+    (VALPTR - MINCODE)."""
+    count = bits.shape[0]
+    look = np.zeros((count, 256), np.int64)
+    maxcode = np.full((count, 18), -1, np.int64)
+    valoff = np.zeros((count, 17), np.int64)
+    for tab in range(count):
+        code = 0
+        k = 0
+        for length in range(1, 17):
+            number = bits[tab, length - 1]
+            if number > 0:
+                valoff[tab, length] = k - code
+                for _ in range(number):
+                    if length <= 8:
+                        shift = 8 - length
+                        for prefix in range(code << shift, (code + 1) << shift):
+                            look[tab, prefix] = (length << 8) | huffval[tab, k]
+                    code += 1
+                    k += 1
+                maxcode[tab, length] = code - 1
+            code <<= 1
+    return look, maxcode, valoff
+
+
+def scan_counts(data, bits, huffval, order, mcus, interval, counts):
+    """Add the Huffman symbols of a baseline scan's entropy-coded data to counts[table, symbol]; returns 0, or -1 if it is not such a scan.
+
+    ``data``: the bytes between SOS and EOI (stuffed, with RSTn markers). ``order``: the table
+    set t of each block of an MCU, in the scan's order; its DC symbols are read with table 2 t
+    and counted in ``counts[2 t]``, its AC ones with and in 2 t + 1. Each table's
+    specification is a row of ``bits`` (the number of codes of each length 1..16) and of
+    ``huffval`` (their symbols), as DHT gives them. ``mcus`` MCUs, a restart interval each
+    ``interval`` (0: none). Every interval must end padded with at most 7 1-bits, as T.81
+    F.1.2.3 pads it, and hold no more bytes.
+    """
+    look, maxcode, valoff = _reading_tables(bits, huffval)
+    n = data.shape[0]
+    clean = np.zeros(n + 8, np.uint8)  # the data unstuffed, and 4 bytes for ``_bits``
+    bounds = np.zeros(n // 2 + 2, np.int64)  # where each interval's bytes end in ``clean``
+    m = 0
+    segments = 0
+    i = 0
+    while i < n:
+        byte = data[i]
+        if byte == 0xFF:
+            if i + 1 >= n:
+                return -1
+            after = data[i + 1]
+            if after == 0:
+                clean[m] = 0xFF
+                m += 1
+            elif after == 0xD0 + (segments & 7):
+                bounds[segments] = m
+                segments += 1
+            else:
+                return -1
+            i += 2
+        else:
+            clean[m] = byte
+            m += 1
+            i += 1
+    bounds[segments] = m
+    per = interval if interval > 0 else mcus
+    if segments + 1 != (mcus + per - 1) // per:
+        return -1
+    blocks = order.shape[0]
+    mcu = 0
+    start = 0
+    for segment in range(segments + 1):
+        end = 8 * bounds[segment]
+        p = 8 * start
+        last = min(mcu + per, mcus)
+        while mcu < last:
+            for b in range(blocks):
+                p = _block(clean, p, end, 2 * order[b], 2 * order[b] + 1, look, maxcode,
+                           valoff, huffval, counts)
+                if p < 0 or p > end:
+                    return -1
+            mcu += 1
+        pad = end - p
+        if pad > 7 or pad > 0 and _bits(clean, p, pad) != (1 << pad) - 1:
+            return -1
+        start = bounds[segment]
+    return 0
