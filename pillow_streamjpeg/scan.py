@@ -152,45 +152,52 @@ def exactly_optimized(settings: Settings, backend: Backend,
     """Settings whose Huffman tables code exactly the symbols of the image's scan, and its
     entropy-coded data coded with them (for images ``read_back`` takes: it is held whole).
 
-    The image is coded twice. First with a code of every legal symbol (``COUNTING_SPECS``),
-    whose symbols are read back from the bytes (``huffman.scan_counts``): the counts of the
-    very coefficients the save keeps, whatever its choices did. Then with the optimal tables
-    of those counts, and that scan is read back too. No choice of coefficients reads the
-    Huffman tables, so it holds the same symbols; were it not so, the image would be coded
-    a third time, with a code of every legal symbol.
+    The image is coded once, with a code of every legal symbol (``COUNTING_SPECS``); its
+    symbols are read back from the bytes (``huffman.scan_counts``): the counts of the very
+    coefficients the save keeps, whatever its choices did. The same symbols and extra bits
+    are then written again with the optimal tables of those counts (``huffman.scan_recode``):
+    the bytes the kernels would code with them, without coding the image again.
     """
     counting = replace(settings, optimize=False,
                        huffman=(tables.COUNTING_SPECS,) * len(settings.huffman))
-    counts = scan_counts(counting, b"".join(_coded(counting, backend, report)))
-    if counts is not None:
+    first = b"".join(_coded(counting, backend, report))
+    frame = _scan_frame(counting)
+    reading = tables.counting_reading_specs(len(settings.qtables))
+    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
+    data = np.frombuffer(first, np.uint8)
+    if engine.huffman.scan_counts(data, *reading, *frame, counts) == 0:
         exact = optimized(settings, counts, legal=False)
-        coded = b"".join(_coded(exact, backend, report))
-        if np.array_equal(scan_counts(exact, coded), counts):
-            return exact, [coded]
-    else:
-        counts = symbol_counts(settings, backend)
-    safe = optimized(settings, counts)
-    return safe, list(_coded(safe, backend))
+        out = np.empty(RECODED_BOUND * len(first) + 64, np.uint8)
+        written = engine.huffman.scan_recode(data, *reading, *frame, np.zeros_like(counts),
+                                             _code_lengths(exact), out)
+        if written >= 0:
+            if report is not None:
+                report(settings.height)
+            return exact, [out[:written].tobytes()]
+    # (not seen: the first scan is the kernels' own)
+    safe = optimized(settings, symbol_counts(settings, backend))
+    return safe, list(_coded(safe, backend, report))
 
 
-def scan_counts(settings: Settings, coded: bytes) -> np.ndarray | None:
-    """The symbol counts of a scan of this frame coded with the settings' tables:
-    counts[2 t (+1), symbol] per table set t, as ``symbol_counts`` gives them; None if the
-    bytes do not read as such a scan."""
-    if settings.huffman[0] == tables.COUNTING_SPECS:
-        reading = tables.counting_reading_specs(len(settings.qtables))
-    else:
-        reading = tables.reading_specs([spec for huffman_id in settings.huffman_ids
-                                        for spec in settings.huffman[huffman_id]])
+#: ``scan_recode``'s output holds at most this many bytes a byte of its input (and 64): a code
+#: of at most 16 bits for one of 4 or more, the same extra bits, 7 bits of padding an interval
+#: at most, and each byte stuffed (np.empty's pages are touched only where written).
+RECODED_BOUND = 10
+
+
+def _scan_frame(settings: Settings) -> tuple[np.ndarray, int, int]:
+    """``huffman.scan_counts``' frame arguments: the table set of each block of an MCU in the
+    scan's order, the MCUs, the restart interval."""
     sets = [c.table for c in settings.components]
     order = np.array([t for c, t in enumerate(sets)
                       for _ in range(settings.hs * settings.vs if c == 0 else 1)], np.int64)
-    counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
-    mcus = settings.mcus_per_row * settings.strip_count
-    if engine.huffman.scan_counts(np.frombuffer(coded, np.uint8), *reading, order, mcus,
-                                  settings.restart_interval, counts):
-        return None
-    return counts
+    return order, settings.mcus_per_row * settings.strip_count, settings.restart_interval
+
+
+def _code_lengths(settings: Settings) -> np.ndarray:
+    """Each table set's DC and AC codes, (length << 16) | code per symbol: codes[2 t (+1)]."""
+    return np.array([tables.code_table(*spec) for huffman_id in settings.huffman_ids
+                     for spec in settings.huffman[huffman_id]], np.int64)
 
 
 def symbol_counts(settings: Settings, backend: Backend,

@@ -1,9 +1,10 @@
 """optimize=True's Huffman tables on small images: codes for exactly the symbols of the scan.
 
 Images of at most ``scan.READ_BACK_PIXELS`` pixels are coded once with a code of every legal
-symbol, their symbols read back from the bytes (``huffman.scan_counts``), then coded with the
-optimal tables of those counts, as libjpeg's are; larger ones count a sample of strips and
-give every legal symbol a code (tests/test_strip_writer.py).
+symbol, their symbols read back from the bytes (``huffman.scan_counts``) and written again
+with the optimal tables of those counts (``huffman.scan_recode``), as libjpeg's tables are;
+larger ones count a sample of strips and give every legal symbol a code
+(tests/test_strip_writer.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 
 import transpiled
 from jpegtools import assert_strictly_valid, parse_segments, require_tools
-from pillow_streamjpeg import huffman, options, scan, tables
+from pillow_streamjpeg import engine, huffman, options, scan, tables
 from scansymbols import scan_symbols
 
 SOURCE = transpiled.source("huffman")
@@ -132,30 +133,49 @@ def test_larger_images_give_every_legal_symbol_a_code(photos) -> None:
     assert codes[0, 0] >= set(tables.LEGAL_DC) and codes[1, 1] >= set(tables.LEGAL_AC)
 
 
-@pytest.mark.parametrize("which", ["second", "first"])
+@pytest.mark.parametrize("case", CASES)
+def test_the_symbols_written_again_are_the_bytes_the_kernels_code(photos, monkeypatch,
+                                                                  case) -> None:
+    """``huffman.scan_recode``'s scan (the first coding's symbols with the tables of their
+    counts) is the one the kernels code with those tables, byte for byte: restart markers,
+    padding and stuffing included."""
+    make, params = CASES[case]
+    image = make(photos)
+    calls = []
+    real = scan.exactly_optimized
+
+    def spy(settings, backend, report=None):
+        result = real(settings, backend, report)
+        calls.append((backend, result))
+        return result
+
+    monkeypatch.setattr(scan, "exactly_optimized", spy)
+    save(image, optimize=True, **params)
+    ((backend, (exact, (recoded,))),) = calls
+    assert b"".join(scan._coded(exact, backend)) == recoded
+
+
+class _Failing:
+    """The huffman module with one of its scan functions failing (-1)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, name: str):
+        return (lambda *args: -1) if name == self.name else getattr(huffman, name)
+
+
+@pytest.mark.parametrize("which", ["scan_counts", "scan_recode"])
 def test_a_scan_that_does_not_read_back_is_coded_with_every_symbol(photos, monkeypatch,
                                                                    which) -> None:
-    """Were the second coding's symbols not those read back from the first, or the first not
-    readable, the image is coded again with a code of every legal symbol: a valid file of
-    the same pixels."""
+    """Were the first coding not readable, or its symbols not writable again (never seen),
+    the image is coded as larger ones are: every legal symbol a code, a valid file of the
+    same pixels."""
     require_tools("djpeg", "jpeginfo")
     image = _crop(photos, "astronaut", 40, 24)
     exact = save(image, optimize=True)
-    real = scan.scan_counts
-    calls = []
-
-    def other(settings, coded):
-        calls.append(settings)
-        counts = real(settings, coded)
-        if which == "first":
-            return None
-        if len(calls) == 2:
-            counts[1, 0] += 1
-        return counts
-
-    monkeypatch.setattr(scan, "scan_counts", other)
+    monkeypatch.setattr(engine, "huffman", _Failing(which))
     safe = save(image, optimize=True)
-    assert len(calls) == (1 if which == "first" else 2)
     assert_strictly_valid(safe)
     assert declared(safe)[1, 0] >= set(tables.LEGAL_AC)
     assert np.array_equal(decoded(safe), decoded(exact))

@@ -44,12 +44,6 @@ OPTIONS = [{}, {"quality": 75}, {"quality": 90, "subsampling": "4:2:0"},
            {"quality": 50, "optimize": True}, {"quality": 93, "workers": 2}]
 
 
-def codings(kw: dict) -> int:
-    """How many times a save codes these small images: optimize=True reads their symbols
-    back from a first coding (``scan.read_back``)."""
-    return 2 if kw.get("optimize") else 1
-
-
 def _save(image: Image.Image, **kw) -> bytes:
     out = io.BytesIO()
     image.save(out, format="STREAMJPEG", **kw)
@@ -102,10 +96,9 @@ def test_side_by_side_codes_the_bytes_of_one_strip_a_call(monkeypatch, sides, kw
                 assert _save(image, **kw) == wide, (width, height, kind, mode)
                 if before == len(sides):
                     continue
-                # taken: only whole strips, never the image's partial last one (in each
-                # coding: optimize=True codes these small images twice, ``scan.read_back``)
+                # taken: only whole strips, never the image's partial last one
                 strip = 16 if mode == "RGB" and kw.get("subsampling") == "4:2:0" else 8
-                assert sum(sides[before:]) <= codings(kw) * (height // strip)
+                assert sum(sides[before:]) <= height // strip
     assert sides and max(sides) > 1
 
 
@@ -158,9 +151,9 @@ def test_repeated_strips_are_refined_once(monkeypatch, sides, copies, kw) -> Non
     order = [a, a, b, b, a, c, c, a, a, a, b, c, b, a, c, c]
     image = Image.fromarray(np.vstack([_tiled(block, width) for block in order]))
     wide = _save(image, **kw)
-    assert sum(sides) == 16 * codings(kw)
+    assert sum(sides) == 16
     assert [len(k) for k in copies] == sides
-    assert sum(copies, ()) == (0, 0, 1, 1, 2, 3, 3, 0, 0, 0, 1, 2, 3, 0, 1, 1) * codings(kw)
+    assert sum(copies, ()) == (0, 0, 1, 1, 2, 3, 3, 0, 0, 0, 1, 2, 3, 0, 1, 1)
     assert_strictly_valid(wide)
     plain = _save(image, **kw, refine=0)  # the choice keeps the closer of two per MCU
     assert psnr(djpeg_decode(wide), np.asarray(image)) >= \

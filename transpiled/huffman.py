@@ -19,6 +19,7 @@ import numpy as np
 
 # pythran export code_sizes(int64[:], int32[:])
 # pythran export scan_counts(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :])
+# pythran export scan_recode(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :], int64[:, :], uint8[:])
 
 
 def _before(freq, rep, a, b):
@@ -108,21 +109,24 @@ def code_sizes(freq, sizes):
 #
 # ``optimize=True`` on a small image codes it once with a code of every symbol and reads the
 # symbols back from those bytes, so that its tables give codes to exactly the symbols the
-# image's scan holds (as libjpeg's, from the coefficients it keeps), then checks the scan
-# coded with them the same way (``scan.write_jpeg``).
+# image's scan holds (as libjpeg's, from the coefficients it keeps), then writes the same
+# symbols again with those tables (``scan.exactly_optimized``).
 
 
-def _bits(clean, p, k):
-    """The ``k`` bits (at most 24) of ``clean`` from bit ``p`` on, as a number."""
-    q = p >> 3
-    word = ((np.int64(clean[q]) << 24) | (np.int64(clean[q + 1]) << 16)
-            | (np.int64(clean[q + 2]) << 8) | np.int64(clean[q + 3]))
-    return ((word << (p & 7)) & 0xFFFFFFFF) >> (32 - k)
+def _fill(clean, q, acc, held):
+    """Bytes of ``clean`` from ``q`` appended to the ``held`` bits of ``acc`` until it holds 55
+    to 62 (``clean`` has 8 zero bytes past its data); returns (q, acc, held)."""
+    while held <= 54:
+        acc = (acc << 8) | np.int64(clean[q])
+        q += 1
+        held += 8
+    return q, acc, held
 
 
-def _symbol(clean, p, tab, look, maxcode, valoff, huffval):
-    """(symbol, code length) of the code at bit ``p`` in table ``tab``; length 0 if none."""
-    peek = _bits(clean, p, 16)
+def _symbol(acc, held, tab, look, maxcode, valoff, huffval):
+    """(symbol, code length) of the code at the top of the ``held`` (16 or more) bits of
+    ``acc`` in table ``tab``; length 0 if none."""
+    peek = (acc >> (held - 16)) & 0xFFFF
     entry = look[tab, peek >> 8]
     if entry:
         return entry & 255, entry >> 8
@@ -133,41 +137,22 @@ def _symbol(clean, p, tab, look, maxcode, valoff, huffval):
     return 0, 0
 
 
-def _block(clean, p, end, dc, ac, look, maxcode, valoff, huffval, counts):
-    """Read one block's symbols from bit ``p`` into ``counts``; returns the bit after it, or -1."""
-    symbol, length = _symbol(clean, p, dc, look, maxcode, valoff, huffval)
-    if length == 0 or symbol > 11:
-        return -1
-    counts[dc, symbol] += 1
-    p += length + symbol
-    k = 1
-    while k < 64:
-        if p > end:
-            return -1
-        symbol, length = _symbol(clean, p, ac, look, maxcode, valoff, huffval)
-        if length == 0:
-            return -1
-        counts[ac, symbol] += 1
-        p += length
-        size = symbol & 15
-        run = symbol >> 4
-        if size == 0:
-            if run == 0:  # end of block
-                break
-            if run != 15:  # EOBn: not in a baseline scan
-                return -1
-            k += 16  # sixteen zeros, a coefficient after them
-            if k > 63:
-                return -1
-            continue
-        if size > 10:
-            return -1
-        k += run
-        if k > 63:
-            return -1
-        p += size
-        k += 1
-    return p
+def _put(out, pos, acc, free, code, length):
+    """Append the ``length`` low bits of ``code`` to the bits ``acc`` (``free`` of them not yet
+    written, fewer than 8) and write the whole bytes to ``out`` from ``pos``, a zero after
+    each 0xFF (T.81 F.1.2.3); returns (pos, acc, free)."""
+    acc = (acc << length) | code
+    free += length
+    while free >= 8:
+        free -= 8
+        byte = (acc >> free) & 255
+        out[pos] = byte
+        pos += 1
+        if byte == 0xFF:
+            out[pos] = 0
+            pos += 1
+    acc &= (1 << free) - 1
+    return pos, acc, free
 
 
 def _reading_tables(bits, huffval):
@@ -211,9 +196,26 @@ def scan_counts(data, bits, huffval, order, mcus, interval, counts):
     ``interval`` (0: none). Every interval must end padded with at most 7 1-bits, as T.81
     F.1.2.3 pads it, and hold no more bytes.
     """
+    codes = np.zeros((0, 256), np.int64)
+    out = np.zeros(0, np.uint8)
+    return min(0, _walk(data, bits, huffval, order, mcus, interval, counts, codes, out))
+
+
+def scan_recode(data, bits, huffval, order, mcus, interval, counts, codes, out):
+    """The scan of ``scan_counts`` (its symbols added to ``counts``) written again into ``out``
+    with other codes: each symbol's code in ``codes[table, symbol]`` as (length << 16) | code
+    (0: none), its extra bits as they were, each interval padded with 1-bits and followed by
+    its RSTn, as T.81 F.1.2.3 has it; returns the bytes written, or -1 if the data is not such
+    a scan or a symbol has no code. ``out``: at least 10 times the data's bytes and 64 (codes
+    of at most 16 bits for codes of 4 or more, each byte stuffed)."""
+    return _walk(data, bits, huffval, order, mcus, interval, counts, codes, out)
+
+
+def _walk(data, bits, huffval, order, mcus, interval, counts, codes, out):
+    """``scan_counts``, and ``scan_recode`` where ``codes`` has rows; returns the bytes written or -1."""
     look, maxcode, valoff = _reading_tables(bits, huffval)
     n = data.shape[0]
-    clean = np.zeros(n + 8, np.uint8)  # the data unstuffed, and 4 bytes for ``_bits``
+    clean = np.zeros(n + 8, np.uint8)  # the data unstuffed, and 8 bytes for ``_fill``
     bounds = np.zeros(n // 2 + 2, np.int64)  # where each interval's bytes end in ``clean``
     m = 0
     segments = 0
@@ -241,22 +243,79 @@ def scan_counts(data, bits, huffval, order, mcus, interval, counts):
     per = interval if interval > 0 else mcus
     if segments + 1 != (mcus + per - 1) // per:
         return -1
+    writes = codes.shape[0] > 0
     blocks = order.shape[0]
     mcu = 0
     start = 0
+    pos = 0
+    wacc = 0  # the bits written, not yet in whole bytes (``_put``)
+    free = 0
     for segment in range(segments + 1):
         end = 8 * bounds[segment]
-        p = 8 * start
+        q = start  # the next byte of ``clean`` to read, the bits read ahead in acc
+        acc = 0
+        held = 0
         last = min(mcu + per, mcus)
         while mcu < last:
             for b in range(blocks):
-                p = _block(clean, p, end, 2 * order[b], 2 * order[b] + 1, look, maxcode,
-                           valoff, huffval, counts)
-                if p < 0 or p > end:
-                    return -1
+                dc = 2 * order[b]
+                k = 0  # the block's coefficient the next symbol codes (0: its DC)
+                while k < 64:
+                    if held < 32:
+                        q, acc, held = _fill(clean, q, acc, held)
+                    if 8 * q - held > end:
+                        return -1
+                    tab = dc if k == 0 else dc + 1
+                    symbol, length = _symbol(acc, held, tab, look, maxcode, valoff, huffval)
+                    if length == 0:
+                        return -1
+                    held -= length
+                    counts[tab, symbol] += 1
+                    run = 0
+                    size = symbol
+                    if k:
+                        run = symbol >> 4
+                        size = symbol & 15
+                        if size > 10:
+                            return -1
+                    elif symbol > 11:
+                        return -1
+                    extra = (acc >> (held - size)) & ((1 << size) - 1)
+                    held -= size
+                    acc &= (1 << held) - 1
+                    if writes:
+                        code = codes[tab, symbol]
+                        if code >> 16 == 0:
+                            return -1
+                        pos, wacc, free = _put(out, pos, wacc, free, code & 0xFFFF, code >> 16)
+                        if size:
+                            pos, wacc, free = _put(out, pos, wacc, free, extra, size)
+                    if k == 0:
+                        k = 1
+                    elif size:
+                        k += run + 1
+                        if k > 64:
+                            return -1
+                    elif run == 0:  # end of block
+                        break
+                    elif run == 15:  # sixteen zeros, a coefficient after them
+                        k += 16
+                        if k > 63:
+                            return -1
+                    else:  # EOBn: not in a baseline scan
+                        return -1
             mcu += 1
+        q, acc, held = _fill(clean, q, acc, held)
+        p = 8 * q - held
         pad = end - p
-        if pad > 7 or pad > 0 and _bits(clean, p, pad) != (1 << pad) - 1:
+        if pad < 0 or pad > 7 or pad > 0 and (acc >> (held - pad)) != (1 << pad) - 1:
             return -1
+        if writes:
+            if free:  # padded with 1-bits
+                pos, wacc, free = _put(out, pos, wacc, free, (1 << (8 - free)) - 1, 8 - free)
+            if segment < segments:
+                out[pos] = 0xFF
+                out[pos + 1] = 0xD0 + (segment & 7)
+                pos += 2
         start = bounds[segment]
-    return 0
+    return pos
