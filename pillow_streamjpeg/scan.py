@@ -161,15 +161,16 @@ def exactly_optimized(settings: Settings, backend: Backend,
     counting = replace(settings, optimize=False,
                        huffman=(tables.COUNTING_SPECS,) * len(settings.huffman))
     first = b"".join(_coded(counting, backend, report))
-    frame = _scan_frame(counting)
     reading = tables.counting_reading_specs(len(settings.qtables))
     counts = np.zeros((2 * len(settings.qtables), 256), dtype=np.int64)
-    data = np.frombuffer(first, np.uint8)
-    if engine.huffman.scan_counts(data, *reading, *frame, counts) == 0:
+    # an item a symbol, of 4 bits at least, and one an interval, whose RSTn takes 2 bytes
+    symbols = np.empty(2 * len(first) + 8, np.int32)
+    count = engine.huffman.scan_counts(np.frombuffer(first, np.uint8), *reading,
+                                       *_scan_frame(counting), counts, symbols)
+    if count >= 0:
         exact = optimized(settings, counts, legal=False)
-        out = np.empty(RECODED_BOUND * len(first) + 64, np.uint8)
-        written = engine.huffman.scan_recode(data, *reading, *frame, np.zeros_like(counts),
-                                             _code_lengths(exact), out)
+        out = np.empty(RECODED_BOUND * count + 8, np.uint8)
+        written = engine.huffman.scan_recode(symbols, count, _code_lengths(exact), out)
         if written >= 0:
             if report is not None:
                 report(settings.height)
@@ -179,10 +180,10 @@ def exactly_optimized(settings: Settings, backend: Backend,
     return safe, list(_coded(safe, backend, report))
 
 
-#: ``scan_recode``'s output holds at most this many bytes a byte of its input (and 64): a code
-#: of at most 16 bits for one of 4 or more, the same extra bits, 7 bits of padding an interval
-#: at most, and each byte stuffed (np.empty's pages are touched only where written).
-RECODED_BOUND = 10
+#: ``scan_recode``'s output holds at most this many bytes a symbol (and 8): a code of 16 bits
+#: at most, 11 extra bits, each byte stuffed; an interval's end 1 byte of padding and RSTn
+#: (np.empty's pages are touched only where written).
+RECODED_BOUND = 8
 
 
 def _scan_frame(settings: Settings) -> tuple[np.ndarray, int, int]:

@@ -18,8 +18,8 @@ most of a small image's ``optimize=True`` save.
 import numpy as np
 
 # pythran export code_sizes(int64[:], int32[:])
-# pythran export scan_counts(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :])
-# pythran export scan_recode(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :], int64[:, :], uint8[:])
+# pythran export scan_counts(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :], int32[:])
+# pythran export scan_recode(int32[:], int64, int64[:, :], uint8[:])
 
 
 def _before(freq, rep, a, b):
@@ -185,8 +185,8 @@ def _reading_tables(bits, huffval):
     return look, maxcode, valoff
 
 
-def scan_counts(data, bits, huffval, order, mcus, interval, counts):
-    """Add the Huffman symbols of a baseline scan's entropy-coded data to counts[table, symbol]; returns 0, or -1 if it is not such a scan.
+def scan_counts(data, bits, huffval, order, mcus, interval, counts, symbols):
+    """Add the Huffman symbols of a baseline scan's entropy-coded data to counts[table, symbol]; returns how many items it put in ``symbols``, or -1 if it is not such a scan.
 
     ``data``: the bytes between SOS and EOI (stuffed, with RSTn markers). ``order``: the table
     set t of each block of an MCU, in the scan's order; its DC symbols are read with table 2 t
@@ -194,25 +194,11 @@ def scan_counts(data, bits, huffval, order, mcus, interval, counts):
     specification is a row of ``bits`` (the number of codes of each length 1..16) and of
     ``huffval`` (their symbols), as DHT gives them. ``mcus`` MCUs, a restart interval each
     ``interval`` (0: none). Every interval must end padded with at most 7 1-bits, as T.81
-    F.1.2.3 pads it, and hold no more bytes.
+    F.1.2.3 pads it, and hold no more bytes. Where ``symbols`` has items (at least a
+    quarter of the data's bits and one an interval), each symbol read and its extra bits go
+    there for ``scan_recode``: table << 20 | symbol << 12 | extra bits, and -1 where an
+    interval ends before another.
     """
-    codes = np.zeros((0, 256), np.int64)
-    out = np.zeros(0, np.uint8)
-    return min(0, _walk(data, bits, huffval, order, mcus, interval, counts, codes, out))
-
-
-def scan_recode(data, bits, huffval, order, mcus, interval, counts, codes, out):
-    """The scan of ``scan_counts`` (its symbols added to ``counts``) written again into ``out``
-    with other codes: each symbol's code in ``codes[table, symbol]`` as (length << 16) | code
-    (0: none), its extra bits as they were, each interval padded with 1-bits and followed by
-    its RSTn, as T.81 F.1.2.3 has it; returns the bytes written, or -1 if the data is not such
-    a scan or a symbol has no code. ``out``: at least 10 times the data's bytes and 64 (codes
-    of at most 16 bits for codes of 4 or more, each byte stuffed)."""
-    return _walk(data, bits, huffval, order, mcus, interval, counts, codes, out)
-
-
-def _walk(data, bits, huffval, order, mcus, interval, counts, codes, out):
-    """``scan_counts``, and ``scan_recode`` where ``codes`` has rows; returns the bytes written or -1."""
     look, maxcode, valoff = _reading_tables(bits, huffval)
     n = data.shape[0]
     clean = np.zeros(n + 8, np.uint8)  # the data unstuffed, and 8 bytes for ``_fill``
@@ -243,13 +229,11 @@ def _walk(data, bits, huffval, order, mcus, interval, counts, codes, out):
     per = interval if interval > 0 else mcus
     if segments + 1 != (mcus + per - 1) // per:
         return -1
-    writes = codes.shape[0] > 0
+    records = symbols.shape[0] > 0
     blocks = order.shape[0]
     mcu = 0
     start = 0
-    pos = 0
-    wacc = 0  # the bits written, not yet in whole bytes (``_put``)
-    free = 0
+    kept = 0  # items in ``symbols``
     for segment in range(segments + 1):
         end = 8 * bounds[segment]
         q = start  # the next byte of ``clean`` to read, the bits read ahead in acc
@@ -283,13 +267,9 @@ def _walk(data, bits, huffval, order, mcus, interval, counts, codes, out):
                     extra = (acc >> (held - size)) & ((1 << size) - 1)
                     held -= size
                     acc &= (1 << held) - 1
-                    if writes:
-                        code = codes[tab, symbol]
-                        if code >> 16 == 0:
-                            return -1
-                        pos, wacc, free = _put(out, pos, wacc, free, code & 0xFFFF, code >> 16)
-                        if size:
-                            pos, wacc, free = _put(out, pos, wacc, free, extra, size)
+                    if records:
+                        symbols[kept] = (tab << 20) | (symbol << 12) | extra
+                        kept += 1
                     if k == 0:
                         k = 1
                     elif size:
@@ -306,16 +286,45 @@ def _walk(data, bits, huffval, order, mcus, interval, counts, codes, out):
                         return -1
             mcu += 1
         q, acc, held = _fill(clean, q, acc, held)
-        p = 8 * q - held
-        pad = end - p
+        pad = end - (8 * q - held)
         if pad < 0 or pad > 7 or pad > 0 and (acc >> (held - pad)) != (1 << pad) - 1:
             return -1
-        if writes:
-            if free:  # padded with 1-bits
-                pos, wacc, free = _put(out, pos, wacc, free, (1 << (8 - free)) - 1, 8 - free)
-            if segment < segments:
-                out[pos] = 0xFF
-                out[pos + 1] = 0xD0 + (segment & 7)
-                pos += 2
+        if records and segment < segments:
+            symbols[kept] = -1
+            kept += 1
         start = bounds[segment]
+    return kept
+
+
+def scan_recode(symbols, count, codes, out):
+    """The first ``count`` items of ``symbols`` that ``scan_counts`` read written as a scan
+    into ``out`` with other codes: each symbol's code in ``codes[table, symbol]`` as
+    (length << 16) | code (0: none), its extra bits as they were, each interval padded with
+    1-bits and followed by its RSTn, as T.81 F.1.2.3 has it; returns the bytes written, or -1
+    if a symbol has no code. ``out``: at least 8 bytes an item and 8."""
+    pos = 0
+    acc = 0  # the bits written, not yet in whole bytes (``_put``)
+    free = 0
+    ending = 0  # the restart intervals ended
+    for i in range(count):
+        item = np.int64(symbols[i])
+        if item < 0:
+            if free:  # padded with 1-bits
+                pos, acc, free = _put(out, pos, acc, free, (1 << (8 - free)) - 1, 8 - free)
+            out[pos] = 0xFF
+            out[pos + 1] = 0xD0 + (ending & 7)
+            pos += 2
+            ending += 1
+            continue
+        tab = item >> 20
+        symbol = (item >> 12) & 255
+        code = codes[tab, symbol]
+        if code >> 16 == 0:
+            return -1
+        pos, acc, free = _put(out, pos, acc, free, code & 0xFFFF, code >> 16)
+        size = symbol if tab % 2 == 0 else symbol & 15
+        if size:
+            pos, acc, free = _put(out, pos, acc, free, item & 4095, size)
+    if free:
+        pos, acc, free = _put(out, pos, acc, free, (1 << (8 - free)) - 1, 8 - free)
     return pos

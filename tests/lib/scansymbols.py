@@ -61,7 +61,7 @@ def scan_symbols(data: bytes, module: ModuleType | None = None) -> dict[tuple[in
     reading = [spec for _, dc, ac in chosen for spec in (specs[0, dc], specs[1, ac])]
     counts = np.zeros((len(reading), 256), np.int64)
     status = module.scan_counts(np.frombuffer(scan, np.uint8), *tables.reading_specs(reading),
-                                order, mcus, interval, counts)
+                                order, mcus, interval, counts, np.zeros(0, np.int32))
     assert status == 0, "the scan does not read as its header says"
     found: dict[tuple[int, int], np.ndarray] = {}
     for i, (_, dc, ac) in enumerate(chosen):
