@@ -1,9 +1,11 @@
 """The scan writer: one JPEG file from a backend's encoded pieces, written in order.
 
 ``write_jpeg`` is the one frame every backend shares: with ``optimize``, the
-backend's Huffman symbol counts are summed and the tables built from them;
-then the header segments (SOI ... SOS), the backend's pieces of entropy-coded
-strips in image order (RSTn markers included, none after the last strip), EOI.
+backend's Huffman symbol counts are summed and the tables built from them (a
+small image is coded once, its symbols read back from the bytes and written
+again with the tables of their counts: ``exactly_optimized``); then the header
+segments (SOI ... SOS), the backend's pieces of entropy-coded strips in image
+order (RSTn markers included, none after the last strip), EOI.
 
 A backend has two methods, each yielding ``(rows, result)`` in image order:
 ``counts(settings)`` the symbol counts of runs of strips, ``pieces(settings)``
@@ -60,7 +62,8 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
 
     With ``optimize``, a first pass counts the Huffman symbols of every strip
     (in the memory of a normal save), and the tables built from the counts
-    code the second. ``progress`` gets one total for both passes. The header
+    code the second; a small image (``read_back``) is coded once and its symbols
+    written again. ``progress`` gets one total for both passes. The header
     goes out with the first coded piece: a first band the scan writer refuses
     (or a source that fails before it) leaves nothing in the file.
     """

@@ -10,7 +10,8 @@ thread (the kernels release the GIL) or any machine; the scan writer
 level the parts of intervals that tasks cut (``StripCoder.encode``). The
 optimize pass counts each strip's symbols as if it started an interval (the
 DC differences of a strip's first MCU are sampled, not exact; every legal
-symbol gets a code).
+symbol gets a code), on images too large for the scan writer to read their
+symbols back from one coding (``scan.read_back``).
 
 With ``refine`` (the decoder-aware quantization, docs/fidelity.md) a strip is
 coded in two kernel calls with the search between them: ``kernels.strip_coefs``
