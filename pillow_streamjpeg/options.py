@@ -143,8 +143,9 @@ class Settings:
 
     @property
     def huffman_ids(self) -> tuple[int, ...]:
-        """The Huffman table id of each quantization table set: 0, then 1 for every other."""
-        return tuple(min(t, 1) for t in range(len(self.qtables)))
+        """The Huffman table id of each quantization table set: 0, then 1 for every other
+        (0 for all where ``huffman`` holds one set: grey, CMYK, RGB kept as RGB)."""
+        return tuple(min(t, len(self.huffman) - 1) for t in range(len(self.qtables)))
 
     @property
     def convert(self) -> int:
@@ -904,12 +905,14 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
     used = sorted(set(table_of))
     natural = [natural[t] for t in used]
     table_of = [used.index(t) for t in table_of]
-    # Baseline allows two Huffman tables of each class: a component with quantization
-    # table t codes with Huffman table min(t, 1) (``Settings.huffman_ids``). Like libjpeg,
-    # YCbCr images use the luminance tables for the first and the chrominance tables for
-    # the second; grey, CMYK and RGB images use luminance tables throughout.
+    # Baseline allows two Huffman tables of each class. Like libjpeg, YCbCr images code a
+    # component with quantization table t with Huffman table min(t, 1)
+    # (``Settings.huffman_ids``): the luminance tables for the first, the chrominance tables
+    # for the second; grey, CMYK and RGB images code every component with the luminance
+    # tables, one set whatever their quantization tables (a second set was the same bytes
+    # again, about 200 of them, where ``qtables`` gave CMYK or RGB two or more).
     ycc = layout.convert or mode == "YCbCr"
-    specs = [tables.STD_HUFFMAN[1 if ycc and t > 0 else 0] for t in range(min(len(natural), 2))]
+    specs = [tables.STD_HUFFMAN[1 if t > 0 else 0] for t in range(min(len(natural), 2 if ycc else 1))]
     h, v = sampling if ncomp > 1 else (1, 1)
     components = tuple(
         Component(ident, h if i == 0 else 1, v if i == 0 else 1, table_of[i])

@@ -149,23 +149,32 @@ def _sos_selectors(data: bytes) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("optimize", [False, True])
-@pytest.mark.parametrize("mode, count", [("RGB", 3), ("CMYK", 4), ("CMYK", 3)])
-def test_baseline_uses_at_most_two_huffman_tables(mode, count, optimize) -> None:
-    """More quantization tables than two: components share Huffman tables 0 and 1, as libjpeg's."""
+@pytest.mark.parametrize("mode, count, keep_rgb", [("RGB", 3, False), ("CMYK", 4, False),
+                                                   ("CMYK", 3, False), ("CMYK", 2, False),
+                                                   ("RGB", 2, True)])
+def test_baseline_uses_at_most_two_huffman_tables(mode, count, keep_rgb, optimize) -> None:
+    """More quantization tables than two: YCbCr components share Huffman tables 0 and 1;
+    CMYK and RGB kept as RGB code every component with table 0, whatever its quantization
+    table (they wrote a second set, the same bytes again): the tables and selectors of
+    libjpeg's file."""
     from jpegtools import assert_strictly_valid, require_tools
 
     require_tools("djpeg", "jpeginfo")
     image = noise(40, 24, mode)
     qtables = [[1 + t + (k % 7) for k in range(64)] for t in range(count)]
-    data = save(image, qtables=qtables, optimize=optimize)
-    assert set(_dht_tables(data)) == {(0, 0), (1, 0), (0, 1), (1, 1)}
+    data = save(image, qtables=qtables, optimize=optimize, keep_rgb=keep_rgb)
+    pillows = save(image, "JPEG", qtables=qtables, subsampling=0, keep_rgb=keep_rgb)
+    ycc = mode == "RGB" and not keep_rgb
+    assert set(_dht_tables(data)) == set(_dht_tables(pillows)) == (
+        {(0, 0), (1, 0), (0, 1), (1, 1)} if ycc else {(0, 0), (1, 0)})
     selectors = _sos_selectors(data)
-    assert [s for _, s in selectors] == [0x00] + [0x11] * (len(selectors) - 1)
+    assert selectors == _sos_selectors(pillows)
+    assert [s for _, s in selectors] == [0x00] + [0x11 if ycc else 0x00] * (len(selectors) - 1)
     assert len(_dqt_tables(data)) == count
     if mode == "RGB":
         assert_strictly_valid(data)
     # the pixels are those of Pillow's file with the same tables
-    theirs = Image.open(io.BytesIO(save(image, "JPEG", qtables=qtables, subsampling=0)))
+    theirs = Image.open(io.BytesIO(pillows))
     ours = Image.open(io.BytesIO(data))
     diff = np.abs(np.asarray(ours, np.int16) - np.asarray(theirs, np.int16))
     assert diff.max() <= 8
