@@ -119,7 +119,8 @@ def encode(
     on smooth content whose patterns repeat (``options.smooth_levels``: about 1.05x on
     photos, 2x on ramps and vignettes), which 0 turns off too (docs/fidelity.md).
     ``progress(done, total)`` is called as rows are encoded (optimize=True
-    counts every row twice: one pass for statistics, one for coding).
+    counts every row twice: one pass for statistics, one for coding; once on an image of
+    at most ``scan.READ_BACK_PIXELS`` pixels, coded once and its symbols written again).
 
     The source's metadata (ICC profile, resolution, EXIF with orientation, XMP
     of a TIFF, an image file or a PIL image's ``info``) are written unless

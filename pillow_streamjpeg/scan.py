@@ -32,7 +32,7 @@ import numpy as np
 from . import engine, markers, tables
 from .options import INTERVAL_PIXELS, Settings, derived
 from .sources import DeferredBand, Source
-from .strips import COUNT_ALL_UP_TO, Part, Piece, StripCoder
+from .strips import Part, Piece, StripCoder
 
 #: Pixels a task aims to encode: large enough to dwarf scheduling costs,
 #: small enough to give every worker something to do. A default restart
@@ -63,13 +63,15 @@ def write_jpeg(fp: IO[bytes], settings: Settings, backend: Backend,
     With ``optimize``, a first pass counts the Huffman symbols of every strip
     (in the memory of a normal save), and the tables built from the counts
     code the second; a small image (``read_back``) is coded once and its symbols
-    written again. ``progress`` gets one total for both passes. The header
+    written again. ``progress`` gets one total for the passes (two, or the small
+    image's one). The header
     goes out with the first coded piece: a first band the scan writer refuses
     (or a source that fails before it) leaves nothing in the file.
     """
-    report = _Meter(progress, settings.height * (2 if settings.optimize else 1))
+    small = settings.optimize and read_back(settings)
+    report = _Meter(progress, settings.height * (2 if settings.optimize and not small else 1))
     coded: Iterable[bytes] | None = None
-    if settings.optimize and read_back(settings):
+    if small:
         settings, coded = exactly_optimized(settings, backend, report)
     elif settings.optimize:
         settings = optimized(settings, symbol_counts(settings, backend, report))
@@ -133,20 +135,20 @@ def _coded(settings: Settings, backend: Backend,
                 report(rows)
 
 
-#: ``optimize=True`` reads back the symbols of images of at most this many pixels (and
-#: ``strips.COUNT_ALL_UP_TO`` strips), whose tables then code exactly those symbols, as
-#: libjpeg's do. Larger images count a sample of their strips and give every legal symbol
-#: a code (``optimized``): the tables' bytes of the unused ones, about 300 with colour, made
-#: a 16 x 16 file twice Pillow's size, but cost 0.5 % of a 512 x 512 one and less above,
-#: where reading back would add a quarter or more to the save (docs/performance.md,
-#: "optimize=True on small images").
+#: ``optimize=True`` reads back the symbols of images of at most this many pixels, whose
+#: tables then code exactly those symbols, as libjpeg's do; the scan is then held whole,
+#: with about 4 bytes a symbol of its list and 8 of the output's room (touched as written).
+#: Larger images count a sample of their strips and give every legal symbol a code
+#: (``optimized``): the tables' bytes of the unused ones, about 320 with colour, made a
+#: 16 x 16 file 1.8x (RGB) to 2x (grey) Pillow's size, but cost under 0.1 % of a
+#: 1024 x 1024 one, where reading back would add 6 to 31 % to the save
+#: (docs/performance.md, "optimize=True on small images").
 READ_BACK_PIXELS = 1 << 18
 
 
 def read_back(settings: Settings) -> bool:
     """Whether ``optimize=True`` reads the image's symbols back (``exactly_optimized``)."""
-    return (settings.width * settings.height <= READ_BACK_PIXELS
-            and settings.strip_count <= COUNT_ALL_UP_TO)
+    return settings.width * settings.height <= READ_BACK_PIXELS
 
 
 def exactly_optimized(settings: Settings, backend: Backend,
@@ -173,14 +175,12 @@ def exactly_optimized(settings: Settings, backend: Backend,
     if count >= 0:
         exact = optimized(settings, counts, legal=False)
         out = np.empty(RECODED_BOUND * count + 8, np.uint8)
-        written = engine.huffman.scan_recode(symbols, count, _code_lengths(exact), out)
+        written = engine.huffman.scan_recode(symbols, count, _codes(exact), out)
         if written >= 0:
-            if report is not None:
-                report(settings.height)
             return exact, [out[:written].tobytes()]
-    # (not seen: the first scan is the kernels' own)
+    # (not seen: the first scan is the kernels' own; its rows were reported)
     safe = optimized(settings, symbol_counts(settings, backend))
-    return safe, list(_coded(safe, backend, report))
+    return safe, list(_coded(safe, backend))
 
 
 #: ``scan_recode``'s output holds at most this many bytes a symbol (and 8): a code of 16 bits
@@ -198,7 +198,7 @@ def _scan_frame(settings: Settings) -> tuple[np.ndarray, int, int]:
     return order, settings.mcus_per_row * settings.strip_count, settings.restart_interval
 
 
-def _code_lengths(settings: Settings) -> np.ndarray:
+def _codes(settings: Settings) -> np.ndarray:
     """Each table set's DC and AC codes, (length << 16) | code per symbol: codes[2 t (+1)]."""
     return np.array([tables.code_table(*spec) for huffman_id in settings.huffman_ids
                      for spec in settings.huffman[huffman_id]], np.int64)

@@ -231,8 +231,12 @@ def reading_specs(specs: Sequence[HuffmanSpec]) -> tuple[np.ndarray, np.ndarray]
 
 @functools.lru_cache(maxsize=4)
 def counting_reading_specs(sets: int) -> tuple[np.ndarray, np.ndarray]:
-    """``reading_specs`` of ``COUNTING_SPECS`` for each of ``sets`` table sets (DC, AC), kept."""
-    return reading_specs(list(COUNTING_SPECS) * sets)
+    """``reading_specs`` of ``COUNTING_SPECS`` for each of ``sets`` table sets (DC, AC), kept
+    (read-only: every save shares them)."""
+    arrays = reading_specs(list(COUNTING_SPECS) * sets)
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
 
 
 def kernel_code_table(specs: Sequence[tuple[HuffmanSpec, HuffmanSpec]]) -> np.ndarray:
@@ -302,7 +306,8 @@ LEGAL_DC = tuple(range(12))
 LEGAL_AC = (0x00, 0xF0) + tuple((run << 4) | size for run in range(16) for size in range(1, 11))
 
 #: A code of every legal symbol, one length a class (DC 4 bits, AC 8), with which
-#: ``optimize=True`` codes a small image once to read its symbols back (``scan.write_jpeg``).
+#: ``optimize=True`` codes a small image once to read its symbols back
+#: (``scan.exactly_optimized``).
 COUNTING_SPECS: tuple[HuffmanSpec, HuffmanSpec] = (
     ((0, 0, 0, len(LEGAL_DC)) + (0,) * 12, LEGAL_DC),
     ((0,) * 7 + (len(LEGAL_AC),) + (0,) * 8, LEGAL_AC),

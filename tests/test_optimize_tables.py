@@ -56,6 +56,12 @@ def _crop(photos, name: str, width: int, height: int, mode: str | None = None) -
     return image.convert(mode) if mode else image
 
 
+def _tiled(photos, name: str, width: int, height: int) -> Image.Image:
+    photo = photos[name]
+    reps = (-(-height // photo.shape[0]), -(-width // photo.shape[1]), 1)
+    return Image.fromarray(np.ascontiguousarray(np.tile(photo, reps)[:height, :width]))
+
+
 def _ramp(width: int, height: int) -> Image.Image:
     ramp = (np.add.outer(np.arange(height), np.arange(width)) * 255 // (width + height)).astype(np.uint8)
     return Image.fromarray(ramp)
@@ -75,8 +81,9 @@ CASES = {
     "grey q100": (lambda p: _crop(p, "camera", 200, 120), {}),
     "grey restarts": (lambda p: _crop(p, "camera", 100, 100),
                       {"quality": 80, "restart_marker_blocks": 5}),
-    "rgb restarts, 2 workers": (lambda p: _crop(p, "rocket", 300, 200),
-                                {"quality": 85, "restart_marker_rows": 1, "workers": 2}),
+    # near the limit: two tasks (scan.TASK_PIXELS) on two threads, an interval each 7 MCUs
+    "rgb, 2 tasks on 2 workers": (lambda p: _tiled(p, "rocket", 3000, 87),
+                                  {"quality": 85, "restart_marker_blocks": 7, "workers": 2}),
     "refine=1": (lambda p: _crop(p, "astronaut", 64, 48), {"quality": 90, "refine": 1}),
     "refine=0 4:2:0": (lambda p: _crop(p, "coffee", 64, 48), {"quality": 50, "subsampling": 2,
                                                               "refine": 0}),
@@ -110,7 +117,7 @@ def test_small_images_tables_code_exactly_the_scans_symbols(photos, case) -> Non
 @pytest.mark.parametrize("size", [8, 16, 33, 64])
 def test_small_optimized_files_gain_what_pillows_do(photos, mode, subsampling, size) -> None:
     """optimize=True takes as large a share off a small photo crop's file as off Pillow's (it
-    made them larger while every legal symbol had a code: 16 x 16 files twice Pillow's size);
+    made them larger while every legal symbol had a code: 16 x 16 files 1.8x to 2x Pillow's);
     the file is smaller than Pillow's but at 4:2:0, whose coefficients differ (files not
     optimized are 0.98x to 1.04x Pillow's there)."""
     image = _crop(photos, "camera" if mode == "L" else "astronaut", size, size)
@@ -180,6 +187,48 @@ def test_a_scan_that_does_not_read_back_is_coded_with_every_symbol(photos, monke
     assert declared(safe)[1, 0] >= set(tables.LEGAL_AC)
     assert np.array_equal(decoded(safe), decoded(exact))
     assert len(safe) > len(exact)
+
+
+def test_scan_writer_build_is_its_source(photos) -> None:
+    """``scan_recode`` compiled writes what its Python source writes, from the symbols that
+    ``scan_counts`` read of our files (restart intervals, three table sets)."""
+    image = _crop(photos, "chelsea", 70, 45)
+    for params in ({"quality": 90, "restart_marker_blocks": 3, "subsampling": 2},
+                   {"qtables": [[2] * 64, [3] * 64, [5] * 64]}, {"quality": 40}):
+        data = save(image, **params)
+        segments, _, body = parse_segments(data)
+        settings = options.parse("RGB", image.size, dict(params), channels=3)
+        reading = tables.reading_specs([spec for t in settings.huffman_ids
+                                        for spec in settings.huffman[t]])
+        counts = np.zeros((2 * len(settings.qtables), 256), np.int64)
+        symbols = np.zeros(2 * len(body) + 8, np.int32)
+        count = huffman.scan_counts(np.frombuffer(body, np.uint8), *reading,
+                                    *scan._scan_frame(settings), counts, symbols)
+        assert count > 0
+        exact = scan.optimized(settings, counts, legal=False)
+        outs = [np.zeros(8 * count + 8, np.uint8) for _ in range(2)]
+        written = [module.scan_recode(symbols, count, scan._codes(exact), out)
+                   for module, out in zip((huffman, SOURCE), outs)]
+        assert written[0] == written[1] > 0
+        assert np.array_equal(outs[0], outs[1])
+
+
+def test_scan_reader_refuses_short_or_damaged_data_and_tables() -> None:
+    """Bytes that end inside a symbol, or a DHT of more codes than its lengths hold: -1 from
+    the build and the source alike (the source read past its data before)."""
+    reading = tables.reading_specs(list(tables.COUNTING_SPECS))
+    order = np.zeros(1, np.int64)
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        data = rng.integers(0, 256, rng.integers(1, 6), dtype=np.uint8)
+        results = [module.scan_counts(data, *reading, order, 1, 0, np.zeros((2, 256), np.int64),
+                                      np.zeros(0, np.int32)) for module in (huffman, SOURCE)]
+        assert results[0] == results[1]
+    bits, huffval = tables.reading_specs([((3,) + (0,) * 15, (0, 1, 2)),
+                                          tables.COUNTING_SPECS[1]])
+    for module in (huffman, SOURCE):
+        assert module.scan_counts(np.zeros(4, np.uint8), bits, huffval, order, 1, 0,
+                                  np.zeros((2, 256), np.int64), np.zeros(0, np.int32)) == -1
 
 
 def test_scan_reader_build_is_its_source(photos) -> None:

@@ -145,7 +145,11 @@ def test_progress_through_image_save(tmp_path) -> None:
     calls.clear()
     image.save(io.BytesIO(), format="STREAMJPEG", optimize=True,
                progress=lambda *a: calls.append(a))
-    assert calls[-1] == (600, 600)  # optimize: each row twice, one total
+    assert calls[-1] == (300, 300)  # optimize on a small image: coded once (scan.read_back)
+    calls.clear()
+    rgb(600, 500).save(io.BytesIO(), format="STREAMJPEG", optimize=True,
+                       progress=lambda *a: calls.append(a))
+    assert calls[-1] == (1000, 1000)  # a larger one: each row twice, one total
     out = io.BytesIO()
     with pytest.raises(TypeError, match="progress must be a function"):
         image.save(out, format="STREAMJPEG", progress=5)

@@ -1,8 +1,10 @@
 """The optimize pass's Huffman work: optimal code lengths, as libjpeg makes them (T.81 Annex
-K.2), and the symbols of a coded scan, read back (``scan_counts``).
+K.2), and the symbols of a coded scan read back (``scan_counts``) and written again with
+other codes (``scan_recode``).
 
 Built by Pythran as ``pillow_streamjpeg.huffman``; ``pillow_streamjpeg.tables`` calls it
-for the optimize pass's tables (``tables.optimal_spec``), and the tests run this source as
+for the optimize pass's tables (``tables.optimal_spec``), ``pillow_streamjpeg.scan`` for a
+small image's symbols (``scan.exactly_optimized``), and the tests run this source as
 plain Python against the build and against libjpeg's own scans.
 
 libjpeg's ``jpeg_gen_optimal_table`` (jchuff.c) merges the two least frequent trees, each
@@ -115,9 +117,13 @@ def code_sizes(freq, sizes):
 
 def _fill(clean, q, acc, held):
     """Bytes of ``clean`` from ``q`` appended to the ``held`` bits of ``acc`` until it holds 55
-    to 62 (``clean`` has 8 zero bytes past its data); returns (q, acc, held)."""
+    to 62 (zeros past its end: a damaged scan's last symbol may run past it); returns
+    (q, acc, held)."""
+    size = clean.shape[0]
     while held <= 54:
-        acc = (acc << 8) | np.int64(clean[q])
+        acc <<= 8
+        if q < size:
+            acc |= np.int64(clean[q])
         q += 1
         held += 8
     return q, acc, held
@@ -161,16 +167,21 @@ def _reading_tables(bits, huffval):
     (libjpeg's look-ahead) holds the code of each 8-bit prefix: length << 8 | symbol, 0 where
     codes are longer; ``maxcode`` the last code of each length 1..16, -1 for none;
     ``valoff`` the index in ``huffval`` of the codes of each length, less the first one
-    (VALPTR - MINCODE)."""
+    (VALPTR - MINCODE). ``ok`` is False for specifications of more codes than their lengths
+    hold or than 256 symbols (a damaged DHT), whose tables are left incomplete."""
     count = bits.shape[0]
     look = np.zeros((count, 256), np.int64)
     maxcode = np.full((count, 18), -1, np.int64)
     valoff = np.zeros((count, 17), np.int64)
+    ok = True
     for tab in range(count):
         code = 0
         k = 0
         for length in range(1, 17):
             number = bits[tab, length - 1]
+            if number < 0 or code + number > (1 << length) or k + number > 256:
+                ok = False
+                break
             if number > 0:
                 valoff[tab, length] = k - code
                 for _ in range(number):
@@ -182,7 +193,7 @@ def _reading_tables(bits, huffval):
                     k += 1
                 maxcode[tab, length] = code - 1
             code <<= 1
-    return look, maxcode, valoff
+    return look, maxcode, valoff, ok
 
 
 def scan_counts(data, bits, huffval, order, mcus, interval, counts, symbols):
@@ -199,9 +210,11 @@ def scan_counts(data, bits, huffval, order, mcus, interval, counts, symbols):
     there for ``scan_recode``: table << 20 | symbol << 12 | extra bits, and -1 where an
     interval ends before another.
     """
-    look, maxcode, valoff = _reading_tables(bits, huffval)
+    look, maxcode, valoff, ok = _reading_tables(bits, huffval)
+    if not ok:
+        return -1
     n = data.shape[0]
-    clean = np.zeros(n + 8, np.uint8)  # the data unstuffed, and 8 bytes for ``_fill``
+    clean = np.zeros(n, np.uint8)  # the data unstuffed
     bounds = np.zeros(n // 2 + 2, np.int64)  # where each interval's bytes end in ``clean``
     m = 0
     segments = 0
@@ -278,9 +291,9 @@ def scan_counts(data, bits, huffval, order, mcus, interval, counts, symbols):
                             return -1
                     elif run == 0:  # end of block
                         break
-                    elif run == 15:  # sixteen zeros, a coefficient after them
+                    elif run == 15:  # sixteen zeros (the block's last ones, as decoders allow)
                         k += 16
-                        if k > 63:
+                        if k > 64:
                             return -1
                     else:  # EOBn: not in a baseline scan
                         return -1
