@@ -347,26 +347,12 @@ def _indices(symbols: tuple[int, ...]) -> np.ndarray:
 
 def _spec_of_sizes(codesize: Sequence[int]) -> HuffmanSpec:
     """The specification of code sizes of at most 32 bits (257: the reserved symbol last),
-    limited to 16 bits (T.81 K.3) and without the reserved code, as libjpeg makes it."""
-    sizes = np.asarray(codesize, np.int64)
-    bits = np.bincount(sizes, minlength=33).tolist()
-    bits[0] = 0  # symbols without a code
-    for i in range(32, 16, -1):  # limit code lengths to 16 bits (K.3)
-        while bits[i] > 0:
-            j = i - 2
-            while bits[j] == 0:
-                j -= 1
-            bits[i] -= 2
-            bits[i - 1] += 1
-            bits[j + 1] += 2
-            bits[j] -= 1
-    i = 16
-    while bits[i] == 0:
-        i -= 1
-    bits[i] -= 1  # drop the reserved code
-    symbols = sizes[:256]
-    order = np.argsort(symbols, kind="stable")  # by size, then symbol
-    return tuple(bits[1:17]), tuple(order[symbols[order] > 0].tolist())
+    limited to 16 bits (T.81 K.3) and without the reserved code, as libjpeg makes it
+    (``huffman.spec_of_sizes``, compiled: 9 of a table's 13 us in NumPy)."""
+    bits = np.zeros(16, np.int64)
+    values = np.zeros(256, np.int64)
+    count = engine.huffman.spec_of_sizes(np.asarray(codesize, np.int32), bits, values)
+    return tuple(bits.tolist()), tuple(values[:count].tolist())
 
 
 def optimal_specs(counts, legal: bool = False) -> list[tuple[HuffmanSpec, HuffmanSpec]]:

@@ -231,7 +231,32 @@ def _libjpeg_optimal_spec(counts, legal) -> tables.HuffmanSpec:
         while others[c2] >= 0:
             c2 = others[c2]
             codesize[c2] += 1
-    return tables._spec_of_sizes(codesize)
+    return _limited_spec(codesize)
+
+
+def _limited_spec(codesize) -> tables.HuffmanSpec:
+    """libjpeg's limit of the code sizes to 16 bits (jpeg_gen_optimal_table, T.81 K.3) and its
+    order of the symbols (by size before the limit, then symbol), without the reserved code:
+    the reference for ``huffman.spec_of_sizes``."""
+    bits = [0] * 33
+    for size in codesize:
+        if size:
+            bits[size] += 1
+    for i in range(32, 16, -1):
+        while bits[i] > 0:
+            j = i - 2
+            while bits[j] == 0:
+                j -= 1
+            bits[i] -= 2
+            bits[i - 1] += 1
+            bits[j + 1] += 2
+            bits[j] -= 1
+    i = 16
+    while bits[i] == 0:
+        i -= 1
+    bits[i] -= 1
+    values = [s for size in range(1, 33) for s in range(256) if codesize[s] == size]
+    return tuple(bits[1:17]), tuple(values)
 
 
 def _fibonacci(n: int) -> list[int]:
@@ -283,6 +308,27 @@ def test_compiled_code_sizes_are_the_python_sources(freq) -> None:
     assert engine.huffman.code_sizes(freq, built) == HUFFMAN_SOURCE.code_sizes(freq, plain)
     assert built.tolist() == plain.tolist()
     assert engine.huffman.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(0, 3), min_size=256, max_size=256)
+       | st.lists(st.integers(0, 1 << 30), min_size=256, max_size=256)
+       | st.lists(st.sampled_from([0, 0, 1, 1, 2, 7, 1 << 24]), min_size=256, max_size=256))
+def test_compiled_spec_of_sizes_is_the_python_source_and_libjpegs_limit(freq) -> None:
+    """The built ``huffman.spec_of_sizes`` gives what transpiled/huffman.py run as Python
+    gives, and libjpeg's limit to 16 bits and order (``_limited_spec``), on the code sizes of
+    generated counts (past 16 bits too)."""
+    freq = np.array(freq + [1], np.int64)
+    if not freq[:256].any():
+        freq[0] = 1
+    sizes = np.zeros(257, np.int32)
+    assume(engine.huffman.code_sizes(freq, sizes) <= 32)
+    results = []
+    for module in (engine.huffman, HUFFMAN_SOURCE):
+        bits, values = np.zeros(16, np.int64), np.zeros(256, np.int64)
+        count = module.spec_of_sizes(sizes, bits, values)
+        results.append((tuple(bits.tolist()), tuple(values[:count].tolist())))
+    assert results[0] == results[1] == _limited_spec(sizes.tolist())
 
 
 def test_optimal_tables_of_counts_deeper_than_32_bits_are_valid() -> None:

@@ -20,6 +20,7 @@ most of a small image's ``optimize=True`` save.
 import numpy as np
 
 # pythran export code_sizes(int64[:], int32[:])
+# pythran export spec_of_sizes(int32[:], int64[:], int64[:])
 # pythran export scan_counts(uint8[:], int64[:, :], int64[:, :], int64[:], int64, int64, int64[:, :], int32[:])
 # pythran export scan_recode(int32[:], int64, int64[:, :], uint8[:])
 
@@ -105,6 +106,42 @@ def code_sizes(freq, sizes):
         if depth[s] > longest:
             longest = depth[s]
     return longest
+
+
+def spec_of_sizes(sizes, bits, values):
+    """The specification of code sizes of at most 32 bits (``code_sizes``' of 257 symbols:
+    the reserved one last) limited to 16 bits as T.81 K.3 (libjpeg) limits them, without the
+    reserved code: bits[length - 1] the codes of each length 1..16, values the symbols by
+    their size before the limit, then by symbol (as libjpeg orders them); returns how many.
+    """
+    count = np.zeros(33, np.int64)
+    for s in range(sizes.shape[0]):
+        if sizes[s] > 0:
+            count[sizes[s]] += 1
+    for i in range(32, 16, -1):
+        # two codes of the longest length make one a length shorter, and a code of a shorter
+        # length j two of length j + 1
+        while count[i] > 0:
+            j = i - 2
+            while count[j] == 0:
+                j -= 1
+            count[i] -= 2
+            count[i - 1] += 1
+            count[j + 1] += 2
+            count[j] -= 1
+    i = 16
+    while count[i] == 0:
+        i -= 1
+    count[i] -= 1  # the reserved code
+    for length in range(1, 17):
+        bits[length - 1] = count[length]
+    n = 0
+    for length in range(1, 33):
+        for s in range(min(sizes.shape[0], 256)):
+            if sizes[s] == length:
+                values[n] = s
+                n += 1
+    return n
 
 
 # The symbols of a coded scan ----------------------------------------------------------------
