@@ -135,15 +135,17 @@ def _coded(settings: Settings, backend: Backend,
                 report(rows)
 
 
-#: ``optimize=True`` reads back the symbols of images of at most this many pixels, whose
-#: tables then code exactly those symbols, as libjpeg's do; the scan is then held whole,
-#: with about 4 bytes a symbol of its list and 8 of the output's room (touched as written).
-#: Larger images count a sample of their strips and give every legal symbol a code
-#: (``optimized``): the tables' bytes of the unused ones, about 320 with colour, made a
-#: 16 x 16 file 1.8x (RGB) to 2x (grey) Pillow's size, but cost under 0.1 % of a
-#: 1024 x 1024 one, where reading back would add 6 to 31 % to the save
-#: (docs/performance.md, "optimize=True on small images").
-READ_BACK_PIXELS = 1 << 18
+#: ``optimize=True`` reads back the symbols of images of at most this many pixels (128 x
+#: 128), whose tables then code exactly those symbols, as libjpeg's do; the scan is then
+#: held whole, with about 4 bytes a symbol of its list and 8 of the output's room (touched
+#: as written). Larger images count a sample of their strips and give every legal symbol a
+#: code (``optimized``): the tables' bytes of the unused ones, about 320 with colour, made a
+#: 16 x 16 file 1.8x (RGB) to 2x (grey) Pillow's size, but cost 1 to 2 % of a 256 x 256
+#: photo's file and less above. Reading back costs about 17 ns a symbol (read, then
+#: written), where the sampled count costs a call a strip: it makes small photos' saves
+#: faster (0.65x to 0.94x up to 128 x 128), but noise at q95 1.08x to 1.32x there and up to
+#: 2.1x at 256 x 256 (docs/performance.md, "optimize=True on small images").
+READ_BACK_PIXELS = 1 << 14
 
 
 def read_back(settings: Settings) -> bool:

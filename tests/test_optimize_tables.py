@@ -78,16 +78,17 @@ CASES = {
     "rgb 4:4:4 tiny": (lambda p: _crop(p, "astronaut", 7, 5), {"quality": 90}),
     "rgb 4:2:0 q75": (lambda p: _crop(p, "chelsea", 130, 67), {"quality": 75, "subsampling": 2}),
     "rgb 4:2:2 q95": (lambda p: _crop(p, "coffee", 61, 90), {"quality": 95, "subsampling": 1}),
-    "grey q100": (lambda p: _crop(p, "camera", 200, 120), {}),
+    "grey q100": (lambda p: _crop(p, "camera", 120, 120), {}),
     "grey restarts": (lambda p: _crop(p, "camera", 100, 100),
                       {"quality": 80, "restart_marker_blocks": 5}),
-    # near the limit: two tasks (scan.TASK_PIXELS) on two threads, an interval each 7 MCUs
-    "rgb, 2 tasks on 2 workers": (lambda p: _tiled(p, "rocket", 3000, 87),
+    # four tasks (``_split``: scan.TASK_PIXELS made smaller) on two threads, an interval
+    # each 7 MCUs, which cross rows and tasks
+    "rgb, tasks on 2 workers": (lambda p: _tiled(p, "rocket", 300, 50),
                                   {"quality": 85, "restart_marker_blocks": 7, "workers": 2}),
     "refine=1": (lambda p: _crop(p, "astronaut", 64, 48), {"quality": 90, "refine": 1}),
     "refine=0 4:2:0": (lambda p: _crop(p, "coffee", 64, 48), {"quality": 50, "subsampling": 2,
                                                               "refine": 0}),
-    "ramp q100 (smooth blocks)": (lambda p: _ramp(400, 300), {"quality": 100}),
+    "ramp q100 (smooth blocks)": (lambda p: _ramp(128, 120), {"quality": 100}),
     "checker 4:2:2 (marked MCUs)": (lambda p: _checker(128), {"quality": 90, "subsampling": 1}),
     "CMYK": (lambda p: _crop(p, "chelsea", 40, 30, "CMYK"), {"quality": 90}),
     "keep_rgb": (lambda p: _crop(p, "chelsea", 40, 30), {"quality": 90, "keep_rgb": True}),
@@ -96,11 +97,18 @@ CASES = {
 }
 
 
+def _split(monkeypatch, case: str) -> None:
+    """Tasks of two strips for the case that names them (a small image is one task)."""
+    if "tasks" in case:
+        monkeypatch.setattr(scan, "TASK_PIXELS", 2 * 8 * 300)
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_small_images_tables_code_exactly_the_scans_symbols(photos, case) -> None:
+def test_small_images_tables_code_exactly_the_scans_symbols(photos, monkeypatch, case) -> None:
     """Every table gives a code to the symbols its scan uses and to no other (libjpeg's
     tables are so); the file is strictly valid and decodes to the pixels of optimize=False."""
     require_tools("djpeg", "jpeginfo")
+    _split(monkeypatch, case)
     make, params = CASES[case]
     image = make(photos)
     assert scan.read_back(options.parse(image.mode, image.size, dict(params),
@@ -146,6 +154,7 @@ def test_the_symbols_written_again_are_the_bytes_the_kernels_code(photos, monkey
     """``huffman.scan_recode``'s scan (the first coding's symbols with the tables of their
     counts) is the one the kernels code with those tables, byte for byte: restart markers,
     padding and stuffing included."""
+    _split(monkeypatch, case)
     make, params = CASES[case]
     image = make(photos)
     calls = []

@@ -371,10 +371,10 @@ def scan_recode(symbols, count, codes, out):
         code = codes[tab, symbol]
         if code >> 16 == 0:
             return -1
-        pos, acc, free = _put(out, pos, acc, free, code & 0xFFFF, code >> 16)
+        # the code and its extra bits in one: at most 16 + 11 bits after fewer than 8
         size = symbol if tab % 2 == 0 else symbol & 15
-        if size:
-            pos, acc, free = _put(out, pos, acc, free, item & 4095, size)
+        pos, acc, free = _put(out, pos, acc, free, ((code & 0xFFFF) << size) | (item & 4095),
+                              (code >> 16) + size)
     if free:
         pos, acc, free = _put(out, pos, acc, free, (1 << (8 - free)) - 1, 8 - free)
     return pos
