@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import transpiled
-from jpegtools import assert_strictly_valid, parse_segments, require_tools
+from jpegtools import assert_strictly_valid, huffman_specs, parse_segments, require_tools
 from pillow_streamjpeg import engine, huffman, options, scan, tables
 from scansymbols import scan_symbols
 
@@ -31,15 +31,7 @@ def save(image: Image.Image, fmt: str = "STREAMJPEG", **params) -> bytes:
 
 def declared(data: bytes) -> dict[tuple[int, int], set[int]]:
     """{(class, id): the symbols its DHT table gives a code}."""
-    found = {}
-    for segment in parse_segments(data)[0]:
-        if segment.marker == 0xC4:
-            payload, pos = segment.payload, 0
-            while pos < len(payload):
-                count = sum(payload[pos + 1:pos + 17])
-                found[payload[pos] >> 4, payload[pos] & 15] = set(payload[pos + 17:pos + 17 + count])
-                pos += 17 + count
-    return found
+    return {key: set(values) for key, (_, values) in huffman_specs(data).items()}
 
 
 def used(data: bytes) -> dict[tuple[int, int], set[int]]:

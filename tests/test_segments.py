@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import transpiled
-from jpegtools import parse_segments
+from jpegtools import huffman_specs, parse_segments
 from pillow_streamjpeg import engine, options, tables
 
 SOI, APP0, DQT, SOF0, DHT, DRI, SOS = 0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDD, 0xDA
@@ -104,17 +104,8 @@ def test_dqt_is_zigzag_of_natural_tables() -> None:
 
 
 def _dht_tables(data: bytes) -> dict[tuple[int, int], bytes]:
-    segments, _, _ = parse_segments(data)
-    found = {}
-    for segment in segments:
-        if segment.marker == DHT:
-            payload = segment.payload
-            while payload:
-                klass, index = payload[0] >> 4, payload[0] & 15
-                count = sum(payload[1:17])
-                found[(klass, index)] = payload[1:17 + count]
-                payload = payload[17 + count:]
-    return found
+    """{(class, table id): the table's bytes after its id, as DHT holds them}."""
+    return {key: bytes(bits + values) for key, (bits, values) in huffman_specs(data).items()}
 
 
 def test_huffman_tables_are_annex_k_as_libjpeg_writes_them() -> None:

@@ -180,22 +180,30 @@ def _symbol(acc, held, tab, look, maxcode, valoff, huffval):
     return 0, 0
 
 
-def _put(out, pos, acc, free, code, length):
-    """Append the ``length`` low bits of ``code`` to the bits ``acc`` (``free`` of them not yet
-    written, fewer than 8) and write the whole bytes to ``out`` from ``pos``, a zero after
-    each 0xFF (T.81 F.1.2.3); returns (pos, acc, free)."""
+def _put(out, pos, acc, pending, code, length):
+    """Append the ``length`` low bits of ``code`` to the ``pending`` bits of ``acc`` (fewer
+    than 8, not yet written) and write the whole bytes to ``out`` from ``pos``, a zero after
+    each 0xFF (T.81 F.1.2.3); returns (pos, acc, pending)."""
     acc = (acc << length) | code
-    free += length
-    while free >= 8:
-        free -= 8
-        byte = (acc >> free) & 255
+    pending += length
+    while pending >= 8:
+        pending -= 8
+        byte = (acc >> pending) & 255
         out[pos] = byte
         pos += 1
         if byte == 0xFF:
             out[pos] = 0
             pos += 1
-    acc &= (1 << free) - 1
-    return pos, acc, free
+    acc &= (1 << pending) - 1
+    return pos, acc, pending
+
+
+def _pad(out, pos, acc, pending):
+    """``_put``'s pending bits padded with 1-bits to a whole byte, as an interval ends;
+    returns (pos, acc, pending)."""
+    if pending:
+        return _put(out, pos, acc, pending, (1 << (8 - pending)) - 1, 8 - pending)
+    return pos, acc, pending
 
 
 def _reading_tables(bits, huffval):
@@ -354,13 +362,12 @@ def scan_recode(symbols, count, codes, out):
     if a symbol has no code. ``out``: at least 8 bytes an item and 8."""
     pos = 0
     acc = 0  # the bits written, not yet in whole bytes (``_put``)
-    free = 0
+    pending = 0
     ending = 0  # the restart intervals ended
     for i in range(count):
         item = np.int64(symbols[i])
         if item < 0:
-            if free:  # padded with 1-bits
-                pos, acc, free = _put(out, pos, acc, free, (1 << (8 - free)) - 1, 8 - free)
+            pos, acc, pending = _pad(out, pos, acc, pending)
             out[pos] = 0xFF
             out[pos + 1] = 0xD0 + (ending & 7)
             pos += 2
@@ -373,8 +380,7 @@ def scan_recode(symbols, count, codes, out):
             return -1
         # the code and its extra bits in one: at most 16 + 11 bits after fewer than 8
         size = symbol if tab % 2 == 0 else symbol & 15
-        pos, acc, free = _put(out, pos, acc, free, ((code & 0xFFFF) << size) | (item & 4095),
-                              (code >> 16) + size)
-    if free:
-        pos, acc, free = _put(out, pos, acc, free, (1 << (8 - free)) - 1, 8 - free)
+        pos, acc, pending = _put(out, pos, acc, pending,
+                                 ((code & 0xFFFF) << size) | (item & 4095), (code >> 16) + size)
+    pos, acc, pending = _pad(out, pos, acc, pending)
     return pos

@@ -127,6 +127,21 @@ def parse_segments(data: bytes) -> tuple[list[Segment], list[int], bytes]:
     return segments, markers, scan
 
 
+def huffman_specs(data: bytes) -> dict[tuple[int, int], tuple[tuple[int, ...], tuple[int, ...]]]:
+    """{(class, table id): (bits, values)} of a file's DHT segments: class 0 DC, 1 AC; bits
+    the number of codes of each length 1..16, values their symbols."""
+    found = {}
+    for segment in parse_segments(data)[0]:
+        if segment.marker == 0xC4:
+            payload, pos = segment.payload, 0
+            while pos < len(payload):
+                bits = tuple(payload[pos + 1:pos + 17])
+                found[payload[pos] >> 4, payload[pos] & 15] = (
+                    bits, tuple(payload[pos + 17:pos + 17 + sum(bits)]))
+                pos += 17 + sum(bits)
+    return found
+
+
 def striped_photo(width: int, height: int, seed: int = 0, noise: float = 8.0) -> Image.Image:
     """A photo-like RGB test image: three slanted sawtooth ramps plus Gaussian noise."""
     y, x = np.mgrid[0:height, 0:width]

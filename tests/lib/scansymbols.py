@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from jpegtools import parse_segments
+from jpegtools import huffman_specs, parse_segments
 from pillow_streamjpeg import tables
 
 
@@ -25,19 +25,11 @@ def scan_symbols(data: bytes, module: ModuleType | None = None) -> dict[tuple[in
     if module is None:
         from pillow_streamjpeg import huffman as module
     segments, _, scan = parse_segments(data)
-    specs: dict[tuple[int, int], tables.HuffmanSpec] = {}
+    specs = huffman_specs(data)
     interval = 0
     for segment in segments:
         payload = segment.payload
-        if segment.marker == 0xC4:
-            pos = 0
-            while pos < len(payload):
-                kind, ident = payload[pos] >> 4, payload[pos] & 15
-                bits = tuple(payload[pos + 1:pos + 17])
-                values = tuple(payload[pos + 17:pos + 17 + sum(bits)])
-                specs[kind, ident] = (bits, values)
-                pos += 17 + sum(bits)
-        elif segment.marker == 0xC0:
+        if segment.marker == 0xC0:
             height, width, count = struct.unpack(">HHB", payload[1:6])
             sampling = {payload[6 + 3 * i]: (payload[7 + 3 * i] >> 4, payload[7 + 3 * i] & 15)
                         for i in range(count)}
