@@ -71,9 +71,12 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
                 handle = os.open(temp, _FLAGS, FILE_MODE)
             except FileExistsError:  # pragma: no cover - 48 random bits taken
                 temp = ""  # not ours
-            except PermissionError as exc:  # the folder: named by the path given
+            except OSError as exc:
+                # the folder refuses a new file (no permission, a read-only file system,
+                # /proc, a full disk): named by the path given, as open(path, "wb") names
+                # it, not by the temporary file (OSError's errno picks the same subclass)
                 temp = ""
-                raise PermissionError(exc.errno, exc.strerror, path) from None
+                raise OSError(exc.errno, exc.strerror, path) from None
         if mode is not None:
             with contextlib.suppress(OSError):
                 os.chmod(temp, stat.S_IMODE(mode))

@@ -277,3 +277,36 @@ def test_a_full_disk_names_the_output(tmp_path, monkeypatch) -> None:
     if os.path.exists("/dev/full"):
         with pytest.raises(OSError, match="No space left on device: '/dev/full'"):
             pillow_streamjpeg.encode(PIXELS, "/dev/full")
+
+
+@pytest.mark.parametrize("code", ["EROFS", "ENOSPC", "EACCES", "ENOENT"])
+def test_a_folder_refusing_a_new_file_names_the_output(tmp_path, monkeypatch, code) -> None:
+    """The temporary file beside the output is the first file a save creates: where the
+    folder refuses it (a read-only file system, a full disk, no permission, /proc), the
+    error names the output given, as ``open(path, "wb")``'s would, not the temporary file,
+    and nothing is left behind."""
+    import errno
+
+    number = getattr(errno, code)
+    real = os.open
+
+    def refused(path, flags, mode=0o777, **kwargs):
+        if ".streamjpeg-" in os.fsdecode(path):
+            raise OSError(number, os.strerror(number), path)
+        return real(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    path = tmp_path / "out.jpg"
+    with pytest.raises(OSError) as caught:
+        pillow_streamjpeg.encode(PIXELS, path)
+    assert caught.value.errno == number and caught.value.filename == str(path)
+    assert type(caught.value) is type(OSError(number, "x"))  # its subclass kept
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="Linux's /proc")
+def test_a_path_in_proc_names_the_output() -> None:
+    with pytest.raises(FileNotFoundError, match=r"'/proc/out\.jpg'"):
+        pillow_streamjpeg.encode(PIXELS, "/proc/out.jpg")
+    with pytest.raises(FileNotFoundError, match=r"'/proc/out\.jpg'"):
+        Image.fromarray(PIXELS).save("/proc/out.jpg", format="STREAMJPEG")
