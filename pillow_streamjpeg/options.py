@@ -674,20 +674,34 @@ def _dpi(info: dict[str, Any]) -> tuple[int, int]:
     return (x, y) if x and y else (0, 0)
 
 
-def _density(info: dict[str, Any]) -> tuple[tuple[int, int], int]:
+def _density(info: dict[str, Any], image: Image.Image | None = None) -> tuple[tuple[int, int], int]:
     """(density, unit): ``jfif_density`` in dots per centimetre when ``jfif_unit`` is 2
     (a source's resolution in centimetres, see metadata.py) and ``dpi`` is absent or
     the same resolution, else the dpi: a ``dpi`` given beside a source's stale JFIF
     fields (``**im.info`` of a JPEG in centimetres, then ``dpi=``) wins, as in Pillow,
-    whose writer reads ``dpi`` only."""
+    whose writer reads ``dpi`` only. Saving a Pillow ``image``, a ``dpi`` other than
+    the image's own is the user's, whatever its distance from the density: written in
+    inches (``dpi=(300, 300)`` beside a density of 118 per centimetre, 299.72 dpi, had
+    kept the centimetres)."""
     if info.get("jfif_unit") == 2 and info.get("jfif_density"):
         try:
             x, y = (int(v) for v in info["jfif_density"])
         except (TypeError, ValueError):
             raise ValueError(f"jfif_density must be a pair of integers, not {info['jfif_density']!r}") from None
-        if 0 < x <= 65535 and 0 < y <= 65535 and _same_resolution(info.get("dpi"), x, y):
+        dpi = info.get("dpi")
+        own = None if image is None else image.info.get("dpi")
+        changed = dpi is not None and own is not None and _pair(dpi) != _pair(own)
+        if 0 < x <= 65535 and 0 < y <= 65535 and not changed and _same_resolution(dpi, x, y):
             return (x, y), 2
     return _dpi(info), 1
+
+
+def _pair(value: Any) -> Any:
+    """A resolution as a tuple of floats where it is a pair of numbers (else as it is)."""
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _same_resolution(dpi: Any, x: int, y: int) -> bool:
@@ -929,7 +943,7 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
             or getattr(getattr(optimize, "dtype", None), "kind", "") == "b"):  # NumPy's bool
         raise ValueError(f"optimize must be True or False, not {optimize!r}")
     optimize = bool(optimize)
-    density, unit = _density(info)
+    density, unit = _density(info, image)
     ycc_source = mode == "YCbCr" and not layout.convert
     refine = _refine(info, auto_refine(width, height, components, ycc_source=ycc_source,
                                        converted=layout.convert))

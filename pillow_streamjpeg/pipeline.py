@@ -24,6 +24,11 @@ def settings_for(source: sources.Source, params: dict[str, Any], *,
     ``strip=True``: none of its metadata)."""
     image = source.image if isinstance(source, sources.PillowSource) else None
     info = metadata.merged(source.metadata, params, strip=strip)
+    if strip:
+        # none of the source's metadata: not the comment either, which ``options.parse``
+        # takes from a Pillow image's info where the options give none (as Pillow's
+        # Image.save carries it)
+        info.setdefault("comment", None)
     whole = options.whole_number(source.channels)
     channels = source.channels if whole is None else whole
     # a Source of the user's too: fewer samples than the mode's would have the kernels

@@ -463,3 +463,24 @@ def test_unhonoured_pillow_options_are_refused_clearly(option, message) -> None:
 def test_unhonoured_pillow_options_at_their_defaults_change_nothing() -> None:
     image = photo(16, 16)
     assert save(image, smooth=0, streamtype=0, extra=b"") == save(image)
+
+
+def test_a_dpi_changed_beside_a_jpegs_centimetres_is_written_as_given() -> None:
+    """``**im.info`` of a JPEG whose density is in centimetres carries ``jfif_unit`` 2 and
+    ``jfif_density`` beside its dpi (118 per cm: 299.72): saved so, the centimetres are kept;
+    with the dpi changed, even to within a dot per centimetre (300), the dpi is written in
+    inches, as Pillow writes it (the centimetres had been kept, reading back 299.72)."""
+    first = save(photo(40, 24), jfif_unit=2, jfif_density=(118, 118))
+    with Image.open(io.BytesIO(first)) as source:
+        source.load()
+        info = dict(source.info)
+        assert (info["jfif_unit"], info["jfif_density"]) == (2, (118, 118))
+        again = save(source, **info)
+        for dpi in ((300, 300), (72, 96)):
+            ours = save(source, **{**info, "dpi": dpi})
+            theirs = save(source, "JPEG", **{**info, "dpi": dpi})
+            with Image.open(io.BytesIO(ours)) as a, Image.open(io.BytesIO(theirs)) as b:
+                assert a.info["dpi"] == b.info["dpi"] == dpi
+                assert a.info["jfif_unit"] == b.info["jfif_unit"] == 1
+    with Image.open(io.BytesIO(again)) as kept:
+        assert (kept.info["jfif_unit"], kept.info["jfif_density"]) == (2, (118, 118))

@@ -411,3 +411,21 @@ def test_refusals_are_one_clean_line(tmp_path, make, words):
     assert text.count(name) == 1 and words in text, text
     assert "Traceback" not in text and "Error(" not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_strip_drops_a_jpeg_sources_comment(tmp_path):
+    """``strip=True`` (``--strip``) writes none of the input's metadata: a JPEG's comment
+    too, which a Pillow image's info carries and the options took when none was given."""
+    Image.new("RGB", (24, 16), (90, 60, 30)).save(tmp_path / "in.jpg", comment=b"secret",
+                                                  dpi=(300, 300))
+    with Image.open(tmp_path / "in.jpg") as im:
+        kept = _open(_encode(im))
+        stripped = _open(_encode(im, strip=True))
+        chosen = _open(_encode(im, strip=True, comment="mine"))
+    assert kept.info["comment"] == b"secret"
+    assert "comment" not in stripped.info and stripped.info.get("jfif_unit") == 0
+    assert chosen.info["comment"] == b"mine"
+    run = streamjpeg("in.jpg", "out.jpg", "--strip", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert "comment" not in out.info and out.info.get("jfif_unit") == 0
