@@ -104,7 +104,8 @@ def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX,
     """The refusal of an image with a side above ``limit``, naming the way out.
 
     ``FILE: not supported: 70000 x 1200 pixels (supported: at most 65500 a side;
-    --max-size 65500 or --shrink 2 makes it fit)``. ``shrink``: a factor the input of
+    --max-size 65500 or --shrink 2 makes it fit (in Python: max_size=65500 or
+    shrink=2))``: the command's options, and ``encode``'s. ``shrink``: a factor the input of
     ``width`` x ``height`` was shrunk by, still too large (the message gives both sizes).
     """
     factor = max(1, -(-width // limit), -(-height // limit))
@@ -113,5 +114,6 @@ def too_large(file: Any, width: int, height: int, *, limit: int = JPEG_MAX,
         what += f" shrunk by {shrink} to {-(-width // shrink)} x {-(-height // shrink)}"
     return NotSupported(
         file, what,
-        supported=f"at most {limit} a side; --max-size {limit} or --shrink {factor} makes it fit",
+        supported=(f"at most {limit} a side; --max-size {limit} or --shrink {factor} makes it fit "
+                   f"(in Python: max_size={limit} or shrink={factor})"),
     )

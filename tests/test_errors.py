@@ -120,7 +120,8 @@ def test_too_large_names_the_way_out():
     from pillow_streamjpeg.shrink import JPEG_MAX, factor_for, shrunk_size
     refusal = too_large("slide.svs", 140000, 1200)
     assert str(refusal) == ("slide.svs: not supported: 140000 x 1200 pixels (supported: at most "
-                            "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
+                            "65500 a side; --max-size 65500 or --shrink 3 makes it fit "
+                            "(in Python: max_size=65500 or shrink=3))")
     assert factor_for(140000, 1200, JPEG_MAX) == 3 and shrunk_size(140000, 1200, 3)[0] <= JPEG_MAX
 
 
@@ -134,7 +135,8 @@ def test_too_large_after_a_shrink_names_a_shrink_that_fits(tmp_path):
         pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", shrink=2)
     assert str(refused.value) == (
         "image: not supported: 131072 x 2 pixels shrunk by 2 to 65536 x 1 (supported: at most "
-        "65500 a side; --max-size 65500 or --shrink 3 makes it fit)")
+        "65500 a side; --max-size 65500 or --shrink 3 makes it fit (in Python: max_size=65500 "
+        "or shrink=3))")
     assert not (tmp_path / "out.jpg").exists()
     pillow_streamjpeg.encode(pixels, tmp_path / "out.jpg", shrink=3)
     with Image.open(tmp_path / "out.jpg") as im:
