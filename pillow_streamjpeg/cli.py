@@ -84,15 +84,42 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(1)
 
 
-def _quality(text: str) -> int:
-    """--quality: a whole number 0..100 (the presets and "keep" need a JPEG source)."""
+def _presets() -> list[str]:
+    from PIL import JpegPresets
+
+    return list(JpegPresets.presets)
+
+
+def _quality(text: str) -> int | str:
+    """--quality: a whole number 0..100, one of Pillow's presets (their tables and
+    subsampling), or "keep" (a JPEG input's own tables), as the save option takes them."""
+    if text == "keep" or text in _presets():
+        return text
     try:
         value = int(text)
     except ValueError:
         value = -1
     if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r}: a whole number 0..100 is needed")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a whole number 0..100, 'keep' or a preset name is needed "
+            f"({', '.join(_presets())})")
     return value
+
+
+#: --subsampling's values: Pillow's numbers and names
+_SUBSAMPLINGS = {"0": 0, "1": 1, "2": 2, "4:4:4": "4:4:4", "4:2:2": "4:2:2", "4:2:0": "4:2:0",
+                 "4:1:1": "4:1:1", "keep": "keep"}
+
+
+def _subsampling(text: str) -> int | str:
+    """--subsampling: 0, 1, 2, a name (4:1:1 is taken as 4:2:0, as in Pillow), "keep" (a
+    JPEG input's own) or a preset name, as the save option takes them."""
+    if text in _SUBSAMPLINGS:
+        return _SUBSAMPLINGS[text]
+    if text in _presets():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: 4:4:4, 4:2:2 or 4:2:0 (or 0, 1, 2), 'keep' or a preset name is needed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,9 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", nargs="?", help="image to convert: TIFF (read band by band) or any "
                         "format Pillow opens; - for standard input (copied to a temporary file)")
     parser.add_argument("output", nargs="?", help="JPEG file to write, or - for standard output")
-    parser.add_argument("--quality", type=_quality, default=100, help="JPEG quality 0..100 (default 100)")
-    parser.add_argument("--subsampling", default=None,
-                        help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2)")
+    parser.add_argument("--quality", type=_quality, default=100,
+                        help="JPEG quality 0..100 (default 100), a Pillow preset name "
+                             "(web_high, ...) or keep (a JPEG input's tables)")
+    parser.add_argument("--subsampling", type=_subsampling, default=None,
+                        help="chroma subsampling: 4:4:4 (default), 4:2:2 or 4:2:0 (or 0, 1, 2), "
+                             "keep (a JPEG input's) or a preset name")
     parser.add_argument("-w", "--workers", type=int, default=None, help="encoding threads (default: all CPUs)")
     parser.add_argument("--page", type=int, default=None, help="TIFF: the page (IFD) to convert")
     parser.add_argument("--series", type=int, default=None, help="TIFF: the series to convert (default 0)")
@@ -145,12 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="encode a generated image to OUT (default %(const)s) with the "
                              "options given, and compare with Pillow's JPEG")
     return parser
-
-
-def _subsampling(value: str | None):
-    if value is None:
-        return None
-    return int(value) if value.isdigit() else value
 
 
 def _one_line(exc: BaseException) -> str:
@@ -218,7 +242,7 @@ def encoding_options(args: argparse.Namespace) -> dict[str, Any]:
     params: dict[str, Any] = {"quality": args.quality, "workers": args.workers,
                               "optimize": args.optimize, "refine": args.refine}
     if args.subsampling is not None:
-        params["subsampling"] = _subsampling(args.subsampling)
+        params["subsampling"] = args.subsampling
     return params
 
 

@@ -15,6 +15,8 @@ import pytest
 from jpegtools import assert_strictly_valid, psnr
 from PIL import Image
 
+import pillow_streamjpeg
+
 tifffile = pytest.importorskip("tifffile")
 
 
@@ -87,6 +89,7 @@ def test_tiff_page_option(work):
         (None, ["in.tif", "in.tif/out.jpg"], []),
         (None, ["in.tif", "out.jpg", "--page", "9"], ["no page 9"]),
         (None, ["in.tif", "out.jpg", "--quality", "101"], ["quality"]),
+        (None, ["in.tif", "out.jpg", "--quality", "keep"], ["keep", "not a JPEG"]),
         # the source replaced by its JPEG, until 2026-12-02
         (None, ["in.tif", "in.tif"], ["the output is the input file"]),
         (None, ["in.tif", "./in.tif", "--optimize"], ["the output is the input file"]),
@@ -105,7 +108,9 @@ def test_errors_are_one_line_and_leave_nothing(work, make, args, words):
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--quality", "50.5"], ["--quality", "'50.5'", "0..100"]),
-    (["--quality", "keep"], ["--quality", "'keep'", "0..100"]),
+    (["--quality", "web_highest"], ["--quality", "'web_highest'", "0..100", "web_high"]),
+    (["--subsampling", "3"], ["--subsampling", "'3'", "4:2:0"]),
+    (["--subsampling", "4:2:1"], ["--subsampling", "'4:2:1'"]),
     (["--quality", "101"], ["--quality", "0..100"]),
     (["--shrink", "abc"], ["--shrink", "abc"]),
     (["--refine", "3"], ["--refine", "3"]),
@@ -388,3 +393,24 @@ def test_a_tiff_of_no_rows_is_damaged(work):
     with pytest.raises(errors.Damaged, match="rows.tif: damaged: an image of 20x0 pixels"):
         encode(path, work / "out.jpg")
     assert not (work / "out.jpg").exists()
+
+
+def test_quality_and_subsampling_take_what_the_save_option_takes(work):
+    """--quality takes Pillow's preset names and keep (a JPEG input's tables) as the save
+    option does; --subsampling its names and keep (it refused the presets and keep)."""
+    run = streamjpeg("in.tif", "web.jpg", "--quality", "web_high", "-q", cwd=work)
+    assert run.returncode == 0, run.stderr
+    expected = io.BytesIO()
+    pillow_streamjpeg.encode(work / "in.tif", expected, quality="web_high")
+    assert (work / "web.jpg").read_bytes() == expected.getvalue()
+    Image.fromarray(_rgb()).save(work / "in.jpg", quality=70, subsampling=1)
+    run = streamjpeg("in.jpg", "kept.jpg", "--quality", "keep", "--subsampling", "keep", "-q",
+                     cwd=work)
+    assert run.returncode == 0, run.stderr
+    with Image.open(work / "in.jpg") as source, Image.open(work / "kept.jpg") as kept:
+        assert kept.quantization == source.quantization
+        assert kept.layer == source.layer  # the same sampling factors
+    run = streamjpeg("in.tif", "s.jpg", "--subsampling", "4:2:0", "-q", cwd=work)
+    assert run.returncode == 0, run.stderr
+    with Image.open(work / "s.jpg") as out:
+        assert out.layer[0][1:3] == (2, 2)
