@@ -1695,7 +1695,8 @@ def _joint_round(Q, nb, group, gm, J):
     pays where its gradient g = sum_c b_c e_c (e_c: rounded value less the
     input, in 32nds) is beyond a against it, by r more where the step makes
     the coefficient non-zero and by r less where it makes it zero and the
-    chroma's cross terms alone favour the step (a rate term). (Steps of Cb and Cr as well, in turn: about 2.5x the
+    chroma's cross terms favour the step too (a rate term). (Steps of Cb
+    and Cr as well, in turn: about 2.5x the
     instructions for a few hundredths of a dB more on photos,
     docs/fidelity.md, "Y rounded with the chroma".) Flat MCUs then have their DC
     chosen by ``_flat_dcs``, where this linear model misleads.
