@@ -716,6 +716,24 @@ def _same_resolution(dpi: Any, x: int, y: int) -> bool:
     return abs(dx - 2.54 * x) <= 1.3 and abs(dy - 2.54 * y) <= 1.3
 
 
+def _refuse_progressive(info: dict[str, Any], image: Image.Image | None) -> None:
+    """ValueError when ``progressive`` or ``progression`` is true: Pillow's JPEG writer reads
+    either; False, 0 or None (or neither given) is baseline."""
+    asked = [key for key in ("progressive", "progression") if info.get(key)]
+    if not asked:
+        return
+    one = len(asked) == 1
+    given = " and ".join(f"{key}={info[key]!r}" for key in asked)
+    refused = f"STREAMJPEG writes baseline JPEG: {given} {'is' if one else 'are'} not supported"
+    own = {} if image is None else image.info
+    if all(key in own and own[key] == info[key] for key in asked):
+        raise ValueError(
+            f"{refused}; the source image's info has {'it' if one else 'them'} (Pillow sets "
+            "progressive and progression on a progressive JPEG it opens, and save(**im.info) "
+            "passes them on): leave both out of the options or set both to False")
+    raise ValueError(f"{refused} (leave {'it' if one else 'them'} out or pass False)")
+
+
 def _refuse_unsupported(info: dict[str, Any]) -> None:
     """ValueError for Pillow's JPEG options that STREAMJPEG does not honour, when asked for.
 
@@ -873,8 +891,7 @@ def _parse(mode: str, size: tuple[int, int], info: dict[str, Any], image: Image.
     layout = replace(layout, channels=channels or len(layout.ids))
     width, height = size
     check_size(width, height)
-    if info.get("progressive") or info.get("progression"):
-        raise ValueError("STREAMJPEG writes baseline JPEG: progressive is not supported")
+    _refuse_progressive(info, image)
     _refuse_unsupported(info)
 
     quality = info.get("quality", -1)

@@ -291,6 +291,23 @@ def test_progressive_is_refused_clearly() -> None:
             save(photo(), **{key: True})
 
 
+def test_progressive_source_info_is_named() -> None:
+    out = io.BytesIO()
+    photo().save(out, format="JPEG", progressive=True)
+    source = Image.open(out)
+    assert source.info["progressive"] == source.info["progression"] == 1
+    with pytest.raises(ValueError, match=r"progressive=1 and progression=1 .* the source "
+                                         r"image's info .* leave both out"):
+        save(source, **source.info)
+    with pytest.raises(ValueError, match=r"progressive=True is not supported \(leave it out"):
+        save(photo(), progressive=True)
+    # False is baseline, as in Pillow (whose writer reads either key)
+    baseline = save(source, **{**source.info, "progressive": False, "progression": False})
+    kept = {k: v for k, v in source.info.items() if k not in ("progressive", "progression")}
+    assert baseline == save(source, **kept)
+    assert sof_components(baseline)
+
+
 def test_restart_requests() -> None:
     image = photo(100, 40)
     mcus = math.ceil(100 / 8)
