@@ -200,8 +200,9 @@ def test_row_bands_errors(tmp_path, bands, message):
 def test_array_errors():
     with pytest.raises(TypeError, match="dtype"):
         _encode(np.zeros((8, 8), np.float32))
-    with pytest.raises(ValueError, match="samples per pixel"):
+    with pytest.raises(ValueError, match="2 samples per pixel; .* or 2 with mode='L'"):
         _encode(np.zeros((8, 8, 2), np.uint8))
+    _encode(np.zeros((8, 8, 2), np.uint8), mode="L")  # the route the refusal names
     with pytest.raises(TypeError, match="cannot encode"):
         _encode(object())
     with pytest.raises(TypeError, match="option page does not apply to an array"):

@@ -20,7 +20,8 @@ class ArraySource(Source):
 
     Anything with ``shape``, ``dtype`` and row slicing will do. ``mode``
     defaults to "L" for one sample per pixel and "RGB" for 3 or 4 (the fourth,
-    alpha or padding, ignored); "CMYK" takes 4 samples of ink (0 is none).
+    alpha or padding, ignored); "L" takes 2 too (the second ignored), "CMYK"
+    4 samples of ink (0 is none).
     Only a band at a time is sliced and copied: strided, Fortran-ordered or
     lazy arrays are never copied whole. Pages of a read-only or shared
     ``np.memmap`` are released after each band, so they do not pile up in the
@@ -39,7 +40,8 @@ class ArraySource(Source):
             mode = DEFAULT_MODES.get(channels)
             if mode is None:
                 raise ValueError(f"cannot encode an array with {channels} samples per pixel; "
-                                 "expected 1, 3 or 4")
+                                 "expected 1 (grey), 3 (RGB) or 4 (RGB and one ignored, or "
+                                 "mode='CMYK'), or 2 with mode='L' (grey and one ignored)")
         self.array = array
         self.mode = mode
         self.channels = check_channels(mode, channels, "an array")
