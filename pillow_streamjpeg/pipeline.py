@@ -78,7 +78,9 @@ def encode(
     :param source: a PIL image (palettes applied, 16-bit and float grey rendered
         to 8 bits through ``range``, as for an image file); a uint8 array (numpy, memmap, zarr, or any
         array-like with ``shape``, ``dtype`` and slicing) of shape (height, width)
-        or (height, width, 1|3|4), the 4th sample (alpha or padding) ignored;
+        or (height, width, 1|3|4), the 4th sample (alpha or padding) ignored (its samples
+        encoded as they are: an array of another dtype raises TypeError; scale it to uint8
+        first, or give a grey one as ``Image.fromarray(array)``, rendered through ``range``);
         a TIFF (path or ``tifffile.TiffFile``); another image file path (opened
         with Pillow); row bands (``RowBands``, or an iterable of bands with
         ``size``); or any ``Source``. A dask array is encoded as Dask tasks on

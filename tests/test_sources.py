@@ -209,6 +209,26 @@ def test_array_errors():
         _encode(np.zeros((8, 8), np.uint8), page=1)
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.float64])
+def test_array_of_other_dtypes_is_refused_saying_how_to_convert(dtype):
+    """Arrays are encoded as their bytes are: the refusal gives the scaling to uint8, and
+    for a grey numpy array the PIL image that encode() renders through range=."""
+    grey = (_image(channels=1).astype(np.float64) * 40).astype(dtype)
+    array = grey  # as the refusal names it
+    with pytest.raises(TypeError, match=rf"dtype {np.dtype(dtype)}; expected uint8 .*"
+                                        r"scale it first, e\.g\. np\.clip.*"
+                                        r"Image\.fromarray\(array\), rendered through range="):
+        _encode(array)
+    low, high = float(array.min()), float(array.max())
+    scaled = np.clip((array - low) * (255 / (high - low)), 0, 255).round().astype(np.uint8)
+    assert psnr(_decode(_encode(Image.fromarray(array))), scaled) > 40
+    colour = np.stack([array] * 3, -1)
+    with pytest.raises(TypeError, match=r"scale it first, e\.g\. np\.clip\(.*np\.uint8\)$"):
+        _encode(colour)  # not a grey PIL image
+    with pytest.raises(TypeError, match=r"dtype bool; expected uint8$"):
+        _encode(array > low)
+
+
 def test_progress_counts_rows(rgb):
     seen = []
     _encode(rgb, progress=lambda done, total: seen.append((done, total)))

@@ -34,7 +34,7 @@ class ArraySource(Source):
             raise TypeError(f"cannot encode an array of shape {shape}; expected (height, width) "
                             "or (height, width, 1|3|4)")
         if np.dtype(array.dtype) != np.uint8:
-            raise TypeError(f"cannot encode an array of dtype {array.dtype}; expected uint8")
+            raise TypeError(_dtype_refusal(array))
         channels = 1 if len(shape) == 2 else int(shape[2])
         if mode is None:
             mode = DEFAULT_MODES.get(channels)
@@ -62,6 +62,22 @@ class ArraySource(Source):
             else:
                 band = np.asarray(part)
             yield as_band(band, self.invert)
+
+
+def _dtype_refusal(array: Any) -> str:
+    """Why an array of another type than uint8 is refused, and for integers and floats how to
+    make it one: an array's samples are encoded as they are, with no range to render them
+    through (a TIFF's, and a 16-bit, 32-bit or float grey PIL image's, are: ``render``)."""
+    dtype = np.dtype(array.dtype)
+    refusal = f"cannot encode an array of dtype {dtype}; expected uint8"
+    if dtype.kind not in "iuf":
+        return refusal
+    grey = (", or give Image.fromarray(array), rendered through range= as 16-bit, 32-bit and "
+            "float grey PIL images are" if isinstance(array, np.ndarray) and array.ndim == 2
+            else "")
+    return (f"{refusal} (samples are encoded as they are): scale it first, e.g. "
+            f"np.clip((array - low) * (255 / (high - low)), 0, 255).round().astype(np.uint8)"
+            f"{grey}")
 
 
 def as_band(block: Any, invert: bool) -> np.ndarray:
