@@ -216,6 +216,9 @@ class _Progress:
 
 def _check_output(output: str) -> None:
     """Refuse a target that cannot be written before any work is done."""
+    if not output:  # open("") says "Is a directory"
+        raise ValueError("output is empty (''): give a JPEG file to write, or - for standard "
+                         "output")
     if output == "-":
         if sys.stdout is None:
             raise ValueError("standard output is closed: give an output file")

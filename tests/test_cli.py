@@ -86,6 +86,7 @@ def test_tiff_page_option(work):
         ("complex", ["complex.tif", "out.jpg"], ["complex.tif", "not supported: 64-bit complex"]),
         (None, ["in.tif", "no/such/folder/out.jpg"], ["does not exist"]),
         (None, ["in.tif", "."], ["folder"]),
+        (None, ["in.tif", ""], ["output is empty ('')"]),  # said "Is a directory"
         (None, ["in.tif", "in.tif/out.jpg"], []),
         (None, ["in.tif", "out.jpg", "--page", "9"], ["no page 9"]),
         (None, ["in.tif", "out.jpg", "--quality", "101"], ["quality"]),
