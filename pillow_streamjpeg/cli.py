@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from . import errors, options, pipeline, render
+from . import output as output_
 
 
 def demo_image(width: int = 6000, height: int = 4000, seed: int = 0) -> Image.Image:
@@ -216,9 +217,7 @@ class _Progress:
 
 def _check_output(output: str) -> None:
     """Refuse a target that cannot be written before any work is done."""
-    if not output:  # open("") says "Is a directory"
-        raise ValueError("output is empty (''): give a JPEG file to write, or - for standard "
-                         "output")
+    output_.refuse_empty(output, "- for standard output")
     if output == "-":
         if sys.stdout is None:
             raise ValueError("standard output is closed: give an output file")

@@ -14,6 +14,15 @@ from typing import IO
 FILE_MODE = 0o666
 
 
+def refuse_empty(fp: object, instead: str | None = "a binary file object") -> None:
+    """ValueError naming an empty path ('' or b''), which ``open`` takes for the current
+    folder ("[Errno 21] Is a directory: ''"), and what to give: a JPEG file to write, or
+    ``instead`` (the command's ``-`` for standard output)."""
+    if isinstance(fp, (str, bytes, os.PathLike)) and not os.fspath(fp):
+        raise ValueError(f"output is empty ({os.fspath(fp)!r}): give a JPEG file to write"
+                         + (f", or {instead}" if instead else ""))
+
+
 @contextlib.contextmanager
 def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     """A writable binary file: a path is written to a temporary file beside it,
@@ -27,8 +36,9 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     replaced, the link kept), a path that names no regular file (a named pipe, a
     device, ``/dev/stdout``) is written in place, and a file that is not
     writable is refused. A folder, or a path in a missing folder, is refused
-    before any work, naming the path given.
+    before any work, naming the path given; an empty one by ``refuse_empty``.
     """
+    refuse_empty(fp)
     if not isinstance(fp, (str, bytes, os.PathLike)):
         if not callable(getattr(fp, "write", None)):
             raise TypeError(f"cannot write to {type(fp).__name__}: expected a path or a "

@@ -88,7 +88,8 @@ def encode(
     :param fp: a path (written to a temporary file, renamed when complete; as
         with ``open(path, "wb")``, a symbolic link is written through and a named
         pipe or device in place) or a writable binary file object (written to the
-        last byte: a raw file's partial writes are continued).
+        last byte: a raw file's partial writes are continued). An empty path ('')
+        raises ValueError before any work.
 
     Save options, with ``Image.save``'s names and meanings (README.md,
     "Options"): ``quality``, ``subsampling``, ``qtables``, ``optimize``,
@@ -150,6 +151,7 @@ def encode(
     ``max_in_flight`` (docs/dask.md). An unknown keyword, or a choice that does
     not apply to the source, raises TypeError.
     """
+    output.refuse_empty(fp)  # before the source is opened ("Is a directory" from open)
     if _same_file(source, fp):
         raise ValueError(f"the output is the input file: {os.fsdecode(os.fspath(fp))} "
                          "(write the JPEG to another path)")

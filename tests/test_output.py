@@ -89,6 +89,20 @@ def test_a_folder_or_missing_folder_is_refused_before_any_work(tmp_path) -> None
     assert not [name for name in os.listdir(tmp_path.parent) if name.startswith(".streamjpeg-")]
 
 
+@pytest.mark.parametrize("empty", ["", b""])
+def test_an_empty_path_is_refused_naming_it_before_any_work(tmp_path, monkeypatch, empty) -> None:
+    """``open("")`` says "[Errno 21] Is a directory: ''": the empty output is named, as the
+    command names it, before the source is opened (a missing one is not reported first)."""
+    monkeypatch.chdir(tmp_path)
+    told = []
+    with pytest.raises(ValueError, match=r"^output is empty \(b?''\): give a JPEG file to "
+                                         r"write, or a binary file object$"):
+        pillow_streamjpeg.encode(PIXELS, empty, progress=lambda *a: told.append(a))
+    with pytest.raises(ValueError, match="output is empty"):
+        pillow_streamjpeg.encode(tmp_path / "missing.tif", empty)
+    assert told == [] and list(tmp_path.iterdir()) == []
+
+
 def test_a_bytes_path_is_a_path(tmp_path) -> None:
     path = os.fsencode(tmp_path / "out.jpg")
     pillow_streamjpeg.encode(PIXELS, path)
