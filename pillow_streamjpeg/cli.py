@@ -383,6 +383,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                       if getattr(args, name) not in (None, False)]
             if unused:
                 parser.error(f"--demo takes encoding options only, not {', '.join(unused)}")
+            # --demo '' is not --demo: the empty output is refused as a conversion's is
+            output_.refuse_empty(args.demo, f"--demo alone to write {DEMO_OUTPUT}")
             return run_demo(args.demo or DEMO_OUTPUT, encoding_options(args))
         if args.output is None:
             parser.error("an output file (or - for standard output) is needed after the input")

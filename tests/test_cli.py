@@ -146,6 +146,14 @@ def test_demo_refuses_options_about_an_input(work, option):
     assert not (work / "d.jpg").exists()
 
 
+def test_demo_refuses_an_empty_output(work):
+    """``--demo ''`` wrote the default streamjpeg-demo.jpg in silence: the empty output is
+    refused in one line, as a conversion's is, before the image is generated."""
+    run = streamjpeg("--demo", "", "-w", "1", cwd=work)
+    _assert_error(run, "output is empty ('')", "--demo alone to write streamjpeg-demo.jpg")
+    assert sorted(p.name for p in work.iterdir()) == ["in.tif"]
+
+
 def test_standard_input_errors_name_it(work):
     """A refusal of standard input's image names it, not the temporary copy's path."""
     tifffile.imwrite(work / "wide.tif", np.zeros((2, 70000), np.uint8))
