@@ -146,7 +146,9 @@ def encode(
     What to read: ``page``, or ``series`` and ``level``, of a TIFF (docs/tiff.md);
     ``mode`` of an array or row bands ("CMYK" for 4 samples of ink; a mode takes
     its colour samples and at most one more, ignored: "L" an array of 1 or 2, not
-    an RGB one, which is refused rather than read as its red channel); ``size``
+    an RGB one, which is refused rather than read as its red channel; "LA" and
+    "RGBA" an array of 2 and 4, its alpha dropped as an LA or RGBA PIL image's,
+    ``background`` applying to the PIL image, ``Image.fromarray(array)``); ``size``
     and ``channels`` of row bands. Dask arrays: ``client``, ``band_rows``,
     ``max_in_flight`` (docs/dask.md). An unknown keyword, or a choice that does
     not apply to the source, raises TypeError.

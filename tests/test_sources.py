@@ -400,6 +400,23 @@ def test_an_array_of_grey_and_alpha_is_its_grey():
     assert with_alpha.getvalue() == alone.getvalue()
 
 
+@pytest.mark.parametrize("mode, channels", [("LA", 2), ("RGBA", 4)])
+def test_an_array_of_mode_la_or_rgba_encodes_as_its_pil_image(mode, channels):
+    """encode() took LA and RGBA PIL images (alpha dropped) but refused the arrays of those
+    modes, "cannot write mode LA as JPEG": they are the PIL image's file, and a count of
+    samples without the alpha is refused naming what the mode takes."""
+    pixels = np.dstack([_image(channels=channels - 1),
+                        np.linspace(0, 255, 157, dtype=np.uint8)[None].repeat(203, 0)])
+    image = Image.fromarray(pixels)
+    assert image.mode == mode
+    assert _encode(pixels, mode=mode) == _encode(image)
+    with pytest.raises(ValueError, match=rf"{channels - 1} samples per pixel as mode {mode}; "
+                                         rf"expected {channels} \({mode[:-1]} and alpha\)"):
+        _encode(pixels[..., :-1], mode=mode)
+    with pytest.raises(TypeError, match="option background does not apply to an array"):
+        _encode(pixels, mode=mode, background="white")
+
+
 @pytest.mark.parametrize("band, flaw", [
     (np.zeros((16, 8, 3), np.uint8), r"not of shape \(16, 8, 3\) and dtype uint8"),
     (np.zeros((16, 24), np.uint16), r"not of shape \(16, 24\) and dtype uint16"),

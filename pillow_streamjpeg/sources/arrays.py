@@ -14,14 +14,20 @@ from .base import INVERTED_MODES, Source, check_channels, inverted
 #: The mode of an array by samples per pixel, when none is given.
 DEFAULT_MODES = {1: "L", 3: "RGB", 4: "RGB"}
 
+#: Modes with alpha an array may name: read as their colour mode with the alpha (the last
+#: sample) dropped, as ``encode()`` drops a PIL image's of that mode (``pillow.ALPHA_MODES``)
+#: without a background, which arrays do not take.
+ALPHA_MODES = {"LA": "L", "RGBA": "RGB"}
+
 
 class ArraySource(Source):
     """A uint8 array-like of shape (height, width) or (height, width, 1|3|4).
 
     Anything with ``shape``, ``dtype`` and row slicing will do. ``mode``
     defaults to "L" for one sample per pixel and "RGB" for 3 or 4 (the fourth,
-    alpha or padding, ignored); "L" takes 2 too (the second ignored), "CMYK"
-    4 samples of ink (0 is none).
+    alpha or padding, ignored); "L" takes 2 too (the second ignored), "LA" 2 and
+    "RGBA" 4 (read as "L" and "RGB", the alpha dropped as an LA or RGBA PIL
+    image's is), "CMYK" 4 samples of ink (0 is none).
     Only a band at a time is sliced and copied: strided, Fortran-ordered or
     lazy arrays are never copied whole. Pages of a read-only or shared
     ``np.memmap`` are released after each band, so they do not pile up in the
@@ -41,7 +47,14 @@ class ArraySource(Source):
             if mode is None:
                 raise ValueError(f"cannot encode an array with {channels} samples per pixel; "
                                  "expected 1 (grey), 3 (RGB) or 4 (RGB and one ignored, or "
-                                 "mode='CMYK'), or 2 with mode='L' (grey and one ignored)")
+                                 "mode='CMYK'), or 2 with mode='L' or 'LA' (grey and one "
+                                 "ignored)")
+        if mode in ALPHA_MODES:
+            colour = ALPHA_MODES[mode]
+            if channels != len(mode):  # the alpha is there to drop, and nothing else
+                raise ValueError(f"cannot encode an array with {channels} samples per pixel "
+                                 f"as mode {mode}; expected {len(mode)} ({colour} and alpha)")
+            mode = colour
         self.array = array
         self.mode = mode
         self.channels = check_channels(mode, channels, "an array")
