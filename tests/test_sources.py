@@ -209,6 +209,28 @@ def test_array_errors():
         _encode(np.zeros((8, 8), np.uint8), page=1)
 
 
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "BytesIO", "file"])
+def test_an_image_files_contents_are_refused_saying_to_open_them(tmp_path, kind):
+    """A PNG's bytes, or a file object holding them, were refused with the list of sources
+    alone: the refusal says to open them with Image.open first, the route that takes them."""
+    pixels = _image(height=40, width=30)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    data = (tmp_path / "in.png").read_bytes()
+    with open(tmp_path / "in.png", "rb") as file:
+        source = {"bytes": data, "bytearray": bytearray(data), "memoryview": memoryview(data),
+                  "BytesIO": io.BytesIO(data), "file": file}[kind]
+        opened = (r"the bytes of an image file are opened first: encode\(Image\.open\(io\.BytesIO"
+                  if kind in ("bytes", "bytearray", "memoryview") else
+                  r"a file's contents are opened first: encode\(Image\.open\(file\)")
+        with pytest.raises(TypeError, match=r"expected a PIL image, .*row bands with "
+                                            r"size=\(width, height\); " + opened):
+            _encode(source)
+    assert _encode(Image.open(io.BytesIO(data))) == _encode(pixels)
+    for other in (object(), io.StringIO("text")):  # no file contents: no such advice
+        with pytest.raises(TypeError, match=r"size=\(width, height\)$"):
+            _encode(other)
+
+
 @pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.float64])
 def test_array_of_other_dtypes_is_refused_saying_how_to_convert(dtype):
     """Arrays are encoded as their bytes are: the refusal gives the scaling to uint8, and

@@ -9,6 +9,7 @@ Source.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
@@ -138,6 +139,18 @@ def _read(
             f"cannot encode {type(source).__name__}: expected a PIL image, an array of shape "
             "(height, width) or (height, width, 1|3|4), a TIFF or image path, a "
             "tifffile.TiffFile, a Source, or row bands with size=(width, height)"
+            + _contents(source)
         )
     only("an array", "mode")
     return ArraySource(source, mode)
+
+
+def _contents(source: Any) -> str:
+    """How to encode the bytes of an image file, or a binary file object, that ``encode`` was
+    given: the end of its refusal (nothing for other objects)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return ("; the bytes of an image file are opened first: "
+                "encode(Image.open(io.BytesIO(data)), ...)")
+    if callable(getattr(source, "read", None)) and not isinstance(source, io.TextIOBase):
+        return "; a file's contents are opened first: encode(Image.open(file), ...)"
+    return ""
