@@ -36,9 +36,9 @@ def opened(fp: str | bytes | os.PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
     replaced, the link kept), a path that names no regular file (a named pipe, a
     device, ``/dev/stdout``) is written in place, and a file that is not
     writable is refused. A folder, or a path in a missing folder, is refused
-    before any work, naming the path given; an empty one by ``refuse_empty``.
+    before any work, naming the path given (an empty one is refused by ``refuse_empty``,
+    which ``pipeline.encode`` calls before the source is opened).
     """
-    refuse_empty(fp)
     if not isinstance(fp, (str, bytes, os.PathLike)):
         if not callable(getattr(fp, "write", None)):
             raise TypeError(f"cannot write to {type(fp).__name__}: expected a path or a "

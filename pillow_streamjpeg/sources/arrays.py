@@ -10,14 +10,16 @@ import numpy as np
 
 from .bands import band_rows
 from .base import INVERTED_MODES, Source, check_channels, inverted
+from .pillow import ALPHA_MODES as PIL_ALPHA_MODES
 
 #: The mode of an array by samples per pixel, when none is given.
 DEFAULT_MODES = {1: "L", 3: "RGB", 4: "RGB"}
 
-#: Modes with alpha an array may name: read as their colour mode with the alpha (the last
-#: sample) dropped, as ``encode()`` drops a PIL image's of that mode (``pillow.ALPHA_MODES``)
-#: without a background, which arrays do not take.
-ALPHA_MODES = {"LA": "L", "RGBA": "RGB"}
+#: Modes with alpha an array may name (``pillow.ALPHA_MODES``' unassociated ones): read as
+#: their colour mode with the alpha (the last sample) dropped, as ``encode()`` drops a PIL
+#: image's of that mode without a background, which arrays do not take.
+ALPHA_MODES = {mode: colour for mode, (colour, _, alpha) in PIL_ALPHA_MODES.items()
+               if alpha == "unassociated"}
 
 
 class ArraySource(Source):
